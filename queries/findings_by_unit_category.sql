@@ -1,0 +1,30 @@
+-- name: findings_by_unit_category
+-- returns: findings per unit and category (level 1, or level 2 when $level = 2), as of a date, for the heatmap
+-- grain: one row per unit_id, category
+-- params:
+--   $inspection_ids INTEGER[]  inspections in scope
+--   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
+--   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
+--   $as_of DATE  the date asked
+--   $level INTEGER  1 for level-1 categories, 2 for level 2
+-- columns:
+--   unit_id INTEGER  unit
+--   unit_name VARCHAR  unit short name
+--   peer_group VARCHAR  its peer group
+--   category VARCHAR  category code (A…, or A01…)
+--   category_name VARCHAR  category name
+--   findings BIGINT  findings
+SELECT t.unit_id, u.short_name AS unit_name, u.peer_group,
+       CASE WHEN $level = 2 THEN coalesce(t.category_l2, 'Z99') ELSE t.category_l1 END AS category,
+       any_value(CASE WHEN $level = 2 THEN c2.name ELSE c1.name END) AS category_name,
+       count(*) AS findings
+FROM finding_timeline t
+JOIN units u ON u.unit_id = t.unit_id
+JOIN category_l1 c1 ON c1.code = t.category_l1
+LEFT JOIN category_l2 c2 ON c2.code = t.category_l2
+WHERE t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[]))
+  AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
+  AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+  AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
+GROUP BY t.unit_id, u.short_name, u.peer_group, category
+ORDER BY t.unit_id, category

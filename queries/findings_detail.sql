@@ -1,0 +1,44 @@
+-- name: findings_detail
+-- returns: the findings behind a figure (drill-down), optionally narrowed to one unit and one category, with status as of a date
+-- grain: one row per finding_id
+-- params:
+--   $inspection_ids INTEGER[]  inspections in scope
+--   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
+--   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
+--   $as_of DATE  the date asked
+--   $unit_id INTEGER  only this unit (NULL: all)
+--   $category VARCHAR  only this level-1 or level-2 code (NULL: all)
+--   $limit INTEGER  how many rows at most
+-- columns:
+--   finding_id INTEGER  finding
+--   round_name VARCHAR  round
+--   unit_name VARCHAR  unit short name
+--   category_l1 VARCHAR  level-1 code
+--   category_l2 VARCHAR  level-2 code
+--   l2_name VARCHAR  level-2 name
+--   title VARCHAR  具体问题
+--   detail VARCHAR  具体表现
+--   severity VARCHAR  severity
+--   tags VARCHAR[]  tags
+--   status VARCHAR  finding status as of the date (DONE / BASICALLY_DONE / OPEN)
+--   measures BIGINT  measures
+--   measures_done BIGINT  measures DONE
+--   is_repeat BOOLEAN  repeat finding
+--   is_rebound BOOLEAN  rebound (反弹)
+--   feedback_date DATE  反馈日期
+SELECT t.finding_id, r.name AS round_name, u.short_name AS unit_name, t.category_l1,
+       t.category_l2, c2.name AS l2_name, f.title, f.detail, f.severity, f.tags, t.status,
+       t.measures, t.measures_done, t.is_repeat, t.is_rebound, t.feedback_date
+FROM finding_timeline t
+JOIN findings f ON f.finding_id = t.finding_id
+JOIN units u ON u.unit_id = t.unit_id
+JOIN rounds r ON r.round_id = t.round_id
+LEFT JOIN category_l2 c2 ON c2.code = t.category_l2
+WHERE t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[]))
+  AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
+  AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+  AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
+  AND ($unit_id::INTEGER IS NULL OR t.unit_id = $unit_id)
+  AND ($category::VARCHAR IS NULL OR t.category_l1 = $category OR t.category_l2 = $category)
+ORDER BY r.seq DESC, t.unit_id, t.finding_id
+LIMIT $limit

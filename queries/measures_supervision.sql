@@ -1,0 +1,44 @@
+-- name: measures_supervision
+-- returns: the 督办清单: open measures with a dated deadline, most overdue first, with days overdue or left and the warning colour
+-- grain: one row per measure_id
+-- params:
+--   $inspection_ids INTEGER[]  inspections in scope
+--   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
+--   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
+--   $as_of DATE  the date of the list
+--   $limit INTEGER  how many rows at most
+-- columns:
+--   measure_id INTEGER  measure
+--   finding_id INTEGER  its finding
+--   round_name VARCHAR  round
+--   unit_name VARCHAR  unit (short name)
+--   category_l2 VARCHAR  level-2 category
+--   title VARCHAR  具体问题
+--   text VARCHAR  整改措施
+--   status VARCHAR  status as of the date
+--   deadline DATE  current deadline as of the date
+--   deadline_original DATE  original deadline
+--   days_overdue INTEGER  days past the deadline (negative: days left)
+--   warning VARCHAR  红 overdue, 黄 ≤ 10 days left, 绿 ≤ 20 days left, else empty
+--   lead_person VARCHAR  责任领导
+--   department VARCHAR  责任部门
+SELECT t.measure_id, t.finding_id, r.name AS round_name, u.short_name AS unit_name,
+       t.category_l2, f.title, m.text, t.status, t.deadline, t.deadline_original,
+       ($as_of::DATE - t.deadline)::INTEGER AS days_overdue,
+       CASE WHEN t.deadline < $as_of::DATE THEN '红'
+            WHEN t.deadline - $as_of::DATE <= 10 THEN '黄'
+            WHEN t.deadline - $as_of::DATE <= 20 THEN '绿'
+            ELSE '' END AS warning,
+       m.lead_person, m.department
+FROM measure_timeline t
+JOIN measures m ON m.measure_id = t.measure_id
+JOIN findings f ON f.finding_id = t.finding_id
+JOIN units u ON u.unit_id = t.unit_id
+JOIN rounds r ON r.round_id = t.round_id
+WHERE t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[]))
+  AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
+  AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+  AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
+  AND t.status <> 'DONE' AND t.deadline IS NOT NULL
+ORDER BY days_overdue DESC, t.measure_id
+LIMIT $limit

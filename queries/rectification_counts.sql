@@ -1,0 +1,121 @@
+-- name: rectification_counts
+-- returns: the counts behind every rectification figure of DOMAIN.md §5 (numerators and denominators), as of a date, overall or by a grouping
+-- grain: one row per group_key
+-- params:
+--   $inspection_ids INTEGER[]  inspections in scope
+--   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
+--   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
+--   $as_of DATE  the date the figures are asked as of
+--   $by VARCHAR  grouping: all, round, unit, category_l1, category_l2, sector, peer_group
+-- columns:
+--   group_key VARCHAR  value of the grouping (round name, unit name, code …; 全部 for all)
+--   group_id VARCHAR  stable id of the group (round_id, unit_id, code …)
+--   group_order BIGINT  display order (round seq; else NULL)
+--   units BIGINT  units with findings in scope
+--   inspections BIGINT  inspections with findings in scope
+--   findings BIGINT  findings in scope (反馈 on or before as_of)
+--   findings_done BIGINT  findings whose every measure is DONE
+--   findings_basically_done BIGINT  findings whose measures are all DONE, PHASED or LONG_TERM, not all DONE
+--   findings_open BIGINT  the other findings
+--   overdue_findings BIGINT  findings with at least one overdue measure
+--   repeat_findings BIGINT  findings whose L2 category was found at the same unit in an earlier round
+--   rebound_findings BIGINT  repeats whose earlier finding was DONE by this finding's 反馈日期
+--   cycle_days_median DOUBLE  median days from 反馈日期 to completion of DONE findings
+--   measures BIGINT  measures in scope
+--   measures_done BIGINT  measures DONE
+--   measures_phased BIGINT  measures PHASED
+--   measures_in_progress BIGINT  measures IN_PROGRESS
+--   measures_not_done BIGINT  measures NOT_DONE
+--   measures_long_term BIGINT  measures LONG_TERM
+--   overdue_measures BIGINT  measures not DONE whose current deadline is before as_of
+--   completed_with_deadline BIGINT  DONE measures that had an original deadline
+--   on_time_original BIGINT  of those, completed on or before the original deadline
+--   completed_with_current_deadline BIGINT  DONE measures that had a deadline when completed
+--   on_time_current BIGINT  of those, completed on or before the deadline then in force
+WITH f AS (
+    SELECT t.*, u.name AS unit_name, u.sector, u.peer_group, r.name AS round_name, r.seq
+    FROM finding_timeline t
+    JOIN units u ON u.unit_id = t.unit_id
+    JOIN rounds r ON r.round_id = t.round_id
+    WHERE t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[]))
+      AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
+      AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+      AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
+),
+m AS (
+    SELECT t.*, u.name AS unit_name, u.sector, u.peer_group, r.name AS round_name, r.seq
+    FROM measure_timeline t
+    JOIN units u ON u.unit_id = t.unit_id
+    JOIN rounds r ON r.round_id = t.round_id
+    WHERE t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[]))
+      AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
+      AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+      AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
+),
+fk AS (
+    SELECT *,
+        CASE $by WHEN 'round' THEN round_name WHEN 'unit' THEN unit_name
+                 WHEN 'category_l1' THEN category_l1 WHEN 'category_l2' THEN category_l2
+                 WHEN 'sector' THEN sector WHEN 'peer_group' THEN peer_group ELSE '全部' END AS group_key,
+        CASE $by WHEN 'round' THEN round_id::VARCHAR WHEN 'unit' THEN unit_id::VARCHAR
+                 WHEN 'category_l1' THEN category_l1 WHEN 'category_l2' THEN category_l2
+                 WHEN 'sector' THEN sector WHEN 'peer_group' THEN peer_group ELSE 'all' END AS group_id,
+        CASE $by WHEN 'round' THEN seq END AS group_order
+    FROM f
+),
+mk AS (
+    SELECT *,
+        CASE $by WHEN 'round' THEN round_name WHEN 'unit' THEN unit_name
+                 WHEN 'category_l1' THEN category_l1 WHEN 'category_l2' THEN category_l2
+                 WHEN 'sector' THEN sector WHEN 'peer_group' THEN peer_group ELSE '全部' END AS group_key
+    FROM m
+),
+fa AS (
+    SELECT group_key, any_value(group_id) AS group_id, any_value(group_order) AS group_order,
+           count(DISTINCT unit_id) AS units,
+           count(DISTINCT inspection_id) AS inspections,
+           count(*) AS findings,
+           count(*) FILTER (WHERE status = 'DONE') AS findings_done,
+           count(*) FILTER (WHERE status = 'BASICALLY_DONE') AS findings_basically_done,
+           count(*) FILTER (WHERE status = 'OPEN') AS findings_open,
+           count(*) FILTER (WHERE earliest_open_deadline < $as_of::DATE) AS overdue_findings,
+           count(*) FILTER (WHERE is_repeat) AS repeat_findings,
+           count(*) FILTER (WHERE is_rebound) AS rebound_findings,
+           median(done_on - feedback_date) FILTER (WHERE status = 'DONE')::DOUBLE AS cycle_days_median
+    FROM fk GROUP BY group_key
+),
+ma AS (
+    SELECT group_key,
+           count(*) AS measures,
+           count(*) FILTER (WHERE status = 'DONE') AS measures_done,
+           count(*) FILTER (WHERE status = 'PHASED') AS measures_phased,
+           count(*) FILTER (WHERE status = 'IN_PROGRESS') AS measures_in_progress,
+           count(*) FILTER (WHERE status = 'NOT_DONE') AS measures_not_done,
+           count(*) FILTER (WHERE status = 'LONG_TERM') AS measures_long_term,
+           count(*) FILTER (WHERE status <> 'DONE' AND deadline < $as_of::DATE) AS overdue_measures,
+           count(*) FILTER (WHERE status = 'DONE' AND on_time_original IS NOT NULL)
+               AS completed_with_deadline,
+           count(*) FILTER (WHERE on_time_original) AS on_time_original,
+           count(*) FILTER (WHERE status = 'DONE' AND on_time_current IS NOT NULL)
+               AS completed_with_current_deadline,
+           count(*) FILTER (WHERE on_time_current) AS on_time_current
+    FROM mk GROUP BY group_key
+)
+SELECT fa.group_key, fa.group_id, fa.group_order::BIGINT AS group_order,
+       fa.units, fa.inspections, fa.findings, fa.findings_done, fa.findings_basically_done,
+       fa.findings_open, fa.overdue_findings, fa.repeat_findings, fa.rebound_findings,
+       fa.cycle_days_median,
+       coalesce(ma.measures, 0) AS measures,
+       coalesce(ma.measures_done, 0) AS measures_done,
+       coalesce(ma.measures_phased, 0) AS measures_phased,
+       coalesce(ma.measures_in_progress, 0) AS measures_in_progress,
+       coalesce(ma.measures_not_done, 0) AS measures_not_done,
+       coalesce(ma.measures_long_term, 0) AS measures_long_term,
+       coalesce(ma.overdue_measures, 0) AS overdue_measures,
+       coalesce(ma.completed_with_deadline, 0) AS completed_with_deadline,
+       coalesce(ma.on_time_original, 0) AS on_time_original,
+       coalesce(ma.completed_with_current_deadline, 0) AS completed_with_current_deadline,
+       coalesce(ma.on_time_current, 0) AS on_time_current
+FROM fa
+LEFT JOIN ma USING (group_key)
+ORDER BY fa.group_order NULLS LAST, fa.findings DESC, fa.group_key

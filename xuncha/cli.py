@@ -1,0 +1,243 @@
+"""The `xuncha` command line: parse arguments, make one call into the package, print.
+
+Errors a user can cause (missing store, unknown round, bad date) print one line in Chinese on
+standard error and exit 1; usage errors exit 2 (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import os
+import sys
+import time
+import unicodedata
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from xuncha import demo, figures
+from xuncha.filters import Filters, resolve_scope
+from xuncha.store import Store, StoreError, open_reader
+from xuncha.store.reader import Reader
+
+DEFAULT_DB = os.environ.get("XUNCHA_DB", "data/demo")
+APP_FILE = Path(__file__).resolve().parents[1] / "app.py"
+
+
+class UserError(Exception):
+    """A problem in what the user asked for; printed as one line."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (UserError, StoreError) as exc:
+        print(f"xuncha: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xuncha", description="巡察数据驾驶舱 命令行")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="生成演示数据仓")
+    p.add_argument("--db", default=DEFAULT_DB, help="数据仓目录（默认 data/demo）")
+    p.add_argument("--seed", type=int, default=demo.DEFAULT_SEED, help="随机种子")
+    p.add_argument("--findings", type=int, default=None, help="问题总数（用于基准测试扩大规模）")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("info", help="各表行数")
+    p.add_argument("--db", default=DEFAULT_DB)
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("metrics", help="整改指标（口径见 DOMAIN.md §5）")
+    p.add_argument("--db", default=DEFAULT_DB)
+    p.add_argument("--round", action="append", default=[], help="轮次名称（可重复）")
+    p.add_argument("--unit", action="append", default=[], help="单位名称或简称（可重复）")
+    p.add_argument("--category", action="append", default=[], help="类别代码，如 B 或 B03")
+    p.add_argument("--as-of", dest="as_of", default=None, help="统计截至日期 YYYY-MM-DD（默认今天）")
+    p.add_argument("--by", choices=[g for g in figures.GROUPINGS if g != "all"], default=None)
+    p.add_argument("--format", choices=("json", "csv"), default="json")
+    p.set_defaults(func=cmd_metrics)
+
+    p = sub.add_parser("serve", help="启动驾驶舱（数据仓不存在时先生成演示数据）")
+    p.add_argument("--db", default=DEFAULT_DB)
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--address", default="127.0.0.1")
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+# -- commands ----------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if args.findings is not None and args.findings < 1:
+        raise UserError("--findings 必须是正整数")
+    started = time.perf_counter()
+    store = Store(args.db)
+    summary, version = store.write(
+        lambda con: demo.build(con, seed=args.seed, findings=args.findings), fresh=True
+    )
+    seconds = time.perf_counter() - started
+    out = {"db": str(store.root), "version": version, "seconds": round(seconds, 3),
+           **summary.__dict__}
+    if args.format == "json":
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        print(
+            f"已生成演示数据仓 {store.root}（版本 {version}）：{summary.rounds} 轮、"
+            f"{summary.units} 个单位、{summary.inspections} 次巡察、{summary.findings} 个问题、"
+            f"{summary.measures} 条措施、{summary.clues} 条线索，用时 {seconds:.2f} 秒"
+        )
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    reader = _reader(args.db)
+    counts = table_counts(reader)
+    out = {"db": str(reader.store.root), "version": reader.version, "tables": counts}
+    if args.format == "json":
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        print(f"数据仓 {reader.store.root}，版本 {reader.version}")
+        width = max(len(name) for name in counts)
+        for name, rows in counts.items():
+            print(f"  {name:<{width}}  {rows:>10,}")
+    return 0
+
+
+def table_counts(reader: Reader) -> dict[str, int]:
+    names = reader.query("schema_tables")["table_name"].to_list()
+    # Table names come from DuckDB's own catalog, not from the user; quoted all the same.
+    return {
+        name: int(reader.scalar(f'SELECT count(*) FROM "{name.replace(chr(34), chr(34) * 2)}"'))
+        for name in names
+    }
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    reader = _reader(args.db)
+    filters = build_filters(reader, rounds=args.round, units=args.unit,
+                            categories=args.category, as_of=args.as_of)
+    scope = resolve_scope(reader, filters)
+    by = args.by or "all"
+    frame = figures.rectification(reader, scope, by)
+    records = figures.metrics_records(frame, by)
+    if args.format == "json":
+        payload: Any = records if args.by else {"as_of": scope.as_of.isoformat(), **records[0]}
+        print(json.dumps(payload, ensure_ascii=False, default=_json_default))
+    else:
+        buffer = io.StringIO()
+        pl.DataFrame(records).write_csv(buffer)
+        sys.stdout.write(buffer.getvalue())
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    store = Store(args.db)
+    if not store.exists():
+        print(f"首次启动：正在生成演示数据仓 {store.root} …", file=sys.stderr)
+        store.write(lambda con: demo.build(con), fresh=True)
+    env = {**os.environ, "XUNCHA_DB": str(store.root.resolve())}
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(APP_FILE),
+        "--server.port", str(args.port), "--server.address", args.address,
+    ]
+    os.execvpe(command[0], command, env)
+    return 0  # pragma: no cover
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _reader(db: str) -> Reader:
+    return open_reader(Store(db))
+
+
+def parse_date(text: str | None) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"日期格式不正确：{text!r}（应为 YYYY-MM-DD）") from None
+
+
+def build_filters(reader: Reader, *, rounds: Sequence[str] = (), units: Sequence[str] = (),
+                  categories: Sequence[str] = (), as_of: str | None = None) -> Filters:
+    """Filters from names typed by a user; an unknown name is an error, never dropped."""
+    round_ids: list[int] = []
+    if rounds:
+        known = reader.query("rounds_list")
+        by_name = {_norm(n): (s, i) for n, s, i in known.select("name", "seq", "round_id").rows()}
+        seqs = []
+        for name in rounds:
+            if _norm(name) not in by_name:
+                raise UserError(f"未知轮次：{name}（可用：{'、'.join(known['name'].to_list())}）")
+            seqs.append(by_name[_norm(name)][0])
+            round_ids.append(by_name[_norm(name)][1])
+    unit_ids: list[int] = []
+    if units:
+        known_units = reader.query("units_list")
+        lookup: dict[str, int] = {}
+        for uid, name, short in known_units.select("unit_id", "name", "short_name").rows():
+            lookup[_norm(name)] = uid
+            lookup.setdefault(_norm(short), uid)
+        for name in units:
+            if _norm(name) not in lookup:
+                raise UserError(f"未知单位：{name}")
+            unit_ids.append(lookup[_norm(name)])
+    l1: list[str] = []
+    l2: list[str] = []
+    if categories:
+        known_cats = reader.query("categories_list")
+        l1_codes = set(known_cats["category_l1"].to_list())
+        l2_codes = set(known_cats["category_l2"].to_list())
+        for code in categories:
+            code = code.strip().upper()
+            if code in l1_codes:
+                l1.append(code)
+            elif code in l2_codes:
+                l2.append(code)
+            else:
+                raise UserError(f"未知类别代码：{code}")
+    filters = Filters(unit_ids=tuple(unit_ids), category_l1=tuple(l1), category_l2=tuple(l2),
+                      as_of=parse_date(as_of))
+    if round_ids:
+        # Several rounds: express them as kinds-free seq set through the round range when
+        # contiguous; otherwise resolve by inspection list below.
+        seqs_sorted = sorted(seqs)
+        if seqs_sorted == list(range(seqs_sorted[0], seqs_sorted[-1] + 1)):
+            filters = filters.with_(round_from=seqs_sorted[0], round_to=seqs_sorted[-1])
+        else:
+            raise UserError("--round 多次指定时须为连续轮次")
+    return filters
+
+
+def _norm(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

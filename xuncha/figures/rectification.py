@@ -1,0 +1,103 @@
+"""Rectification figures (整改完成率, 逾期, 按期, 重复, 反弹 …) overall or by a grouping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from xuncha.figures.rates import DEFINITIONS, MIN_SAMPLE, SMALL_SAMPLE_LABEL
+from xuncha.filters import Scope
+from xuncha.store.reader import Reader
+
+# --by value → (query grouping, label shown to users)
+GROUPINGS: dict[str, str] = {
+    "all": "全部",
+    "round": "轮次",
+    "unit": "单位",
+    "category_l1": "一级类别",
+    "category_l2": "二级类别",
+    "sector": "行业领域",
+    "peer_group": "同类组",
+}
+
+COUNT_COLUMNS = [
+    "units",
+    "inspections",
+    "findings",
+    "findings_done",
+    "findings_basically_done",
+    "findings_open",
+    "overdue_findings",
+    "repeat_findings",
+    "rebound_findings",
+    "measures",
+    "measures_done",
+    "measures_phased",
+    "measures_in_progress",
+    "measures_not_done",
+    "measures_long_term",
+    "overdue_measures",
+    "completed_with_deadline",
+    "on_time_original",
+    "completed_with_current_deadline",
+    "on_time_current",
+]
+
+
+def rectification(reader: Reader, scope: Scope, by: str = "all") -> pl.DataFrame:
+    """Counts and rates per group (one row with group_key 全部 when by = all).
+
+    Rates are added by the single definitions in `rates.DEFINITIONS`; `small_sample` marks
+    groups with fewer than MIN_SAMPLE findings.
+    """
+    if by not in GROUPINGS:
+        raise ValueError(f"unknown grouping {by!r}; choose from {', '.join(GROUPINGS)}")
+    counts = reader.query("rectification_counts", scope.params(by=by))
+    if by == "all" and counts.is_empty():
+        counts = _zero_row(counts)
+    rows = counts.to_dicts()
+    for row in rows:
+        for key, figure in DEFINITIONS.items():
+            row[key] = figure.compute(row)
+        row["small_sample"] = int(row["findings"] or 0) < MIN_SAMPLE
+        row["sample_note"] = SMALL_SAMPLE_LABEL if row["small_sample"] else ""
+    schema = dict(counts.schema) | {k: pl.Float64 for k in DEFINITIONS} | {
+        "small_sample": pl.Boolean,
+        "sample_note": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def _zero_row(empty: pl.DataFrame) -> pl.DataFrame:
+    values: dict[str, Any] = {c: [0] for c in COUNT_COLUMNS}
+    values |= {"group_key": ["全部"], "group_id": ["all"], "group_order": [None],
+               "cycle_days_median": [None]}
+    return pl.DataFrame(values).select(
+        [pl.col(c).cast(empty.schema[c]) for c in empty.columns]
+    )
+
+
+def metrics_records(frame: pl.DataFrame, by: str = "all") -> list[dict[str, Any]]:
+    """Rows as the command line prints them: the group key under the grouping's name."""
+    out = []
+    for row in frame.to_dicts():
+        record: dict[str, Any] = {}
+        if by != "all":
+            record[by] = row["group_key"]
+        for column in COUNT_COLUMNS:
+            record[column] = int(row[column])
+        record["cycle_days_median"] = row["cycle_days_median"]
+        for key in DEFINITIONS:
+            record[key] = row[key]
+        record["small_sample"] = row["small_sample"]
+        out.append(record)
+    return out
+
+
+def overview(reader: Reader, scope: Scope) -> dict[str, Any]:
+    """The overview's headline figures: counts of the scope plus the overall rectification."""
+    kpi = reader.query("kpi_overview", {"inspection_ids": list(scope.inspection_ids),
+                                        "as_of": scope.as_of}).to_dicts()[0]
+    totals = rectification(reader, scope, "all").to_dicts()[0]
+    return {**{k: v for k, v in kpi.items()}, **totals}

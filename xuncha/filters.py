@@ -1,0 +1,130 @@
+"""The global filters every page shares, their URL form, and their resolution to a query scope.
+
+A `Filters` value is what the user picked (round range, kinds, sectors, peer groups, units,
+categories, as-of date). `resolve_scope` turns it, on one data version, into the bound
+parameters every named query takes: the inspections in scope, the category lists and the
+as-of date. Access scope (who may see what) will narrow the same inspection list, so every
+path that reads findings goes through here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from xuncha.store.reader import Reader
+
+URL_KEYS = ("rounds", "kind", "sector", "peer", "unit", "l1", "l2", "asof")
+
+
+@dataclass(frozen=True)
+class Filters:
+    round_from: int | None = None  # round seq, inclusive
+    round_to: int | None = None
+    kinds: tuple[str, ...] = ()
+    sectors: tuple[str, ...] = ()
+    peer_groups: tuple[str, ...] = ()
+    unit_ids: tuple[int, ...] = ()
+    category_l1: tuple[str, ...] = ()
+    category_l2: tuple[str, ...] = ()
+    as_of: dt.date | None = None  # None: today
+
+    def effective_as_of(self, today: dt.date | None = None) -> dt.date:
+        return self.as_of or today or dt.date.today()
+
+    def with_(self, **changes: Any) -> Filters:
+        return replace(self, **changes)
+
+    # -- URL query string --------------------------------------------------------------
+
+    def to_url(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if self.round_from is not None or self.round_to is not None:
+            out["rounds"] = f"{self.round_from or ''}-{self.round_to or ''}"
+        for key, values in (
+            ("kind", self.kinds),
+            ("sector", self.sectors),
+            ("peer", self.peer_groups),
+            ("unit", tuple(str(u) for u in self.unit_ids)),
+            ("l1", self.category_l1),
+            ("l2", self.category_l2),
+        ):
+            if values:
+                out[key] = ",".join(values)
+        if self.as_of is not None:
+            out["asof"] = self.as_of.isoformat()
+        return out
+
+    @classmethod
+    def from_url(cls, params: Mapping[str, str]) -> Filters:
+        """Parse a URL query string; values that do not parse are dropped, never guessed."""
+
+        def split(key: str) -> tuple[str, ...]:
+            raw = params.get(key) or ""
+            return tuple(part for part in (p.strip() for p in raw.split(",")) if part)
+
+        round_from = round_to = None
+        if params.get("rounds"):
+            lo, _, hi = params["rounds"].partition("-")
+            round_from = int(lo) if lo.isdigit() else None
+            round_to = int(hi) if hi.isdigit() else None
+        as_of = None
+        if params.get("asof"):
+            try:
+                as_of = dt.date.fromisoformat(params["asof"])
+            except ValueError:
+                as_of = None
+        return cls(
+            round_from=round_from,
+            round_to=round_to,
+            kinds=split("kind"),
+            sectors=split("sector"),
+            peer_groups=split("peer"),
+            unit_ids=tuple(int(u) for u in split("unit") if u.isdigit()),
+            category_l1=split("l1"),
+            category_l2=split("l2"),
+            as_of=as_of,
+        )
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Bound parameters for named queries: what is in scope, as of when."""
+
+    inspection_ids: tuple[int, ...]
+    category_l1: tuple[str, ...] | None
+    category_l2: tuple[str, ...] | None
+    as_of: dt.date
+    filters: Filters = field(default_factory=Filters)
+
+    def params(self, **extra: Any) -> dict[str, Any]:
+        return {
+            "inspection_ids": list(self.inspection_ids),
+            "category_l1": list(self.category_l1) if self.category_l1 else None,
+            "category_l2": list(self.category_l2) if self.category_l2 else None,
+            "as_of": self.as_of,
+            **extra,
+        }
+
+
+def resolve_scope(reader: Reader, filters: Filters, today: dt.date | None = None) -> Scope:
+    frame = reader.query(
+        "scope_inspections",
+        {
+            "round_from": filters.round_from,
+            "round_to": filters.round_to,
+            "kinds": list(filters.kinds) or None,
+            "sectors": list(filters.sectors) or None,
+            "peer_groups": list(filters.peer_groups) or None,
+            "unit_ids": list(filters.unit_ids) or None,
+        },
+    )
+    return Scope(
+        inspection_ids=tuple(int(i) for i in frame["inspection_id"].to_list()),
+        category_l1=filters.category_l1 or None,
+        category_l2=filters.category_l2 or None,
+        as_of=filters.effective_as_of(today),
+        filters=filters,
+    )

@@ -1,0 +1,154 @@
+"""Named read-only queries (`queries/*.sql`) and the reader that runs them on one data version.
+
+Each query file opens with a header that is its documentation and its contract:
+
+    -- name: <file stem>
+    -- returns: what it returns
+    -- grain: one row | one row per col_a, col_b | one row per event (free text)
+    -- params:
+    --   $name TYPE  meaning
+    -- columns:
+    --   column TYPE  meaning
+
+Parameters are always bound, never formatted into the text. A test runs every file against a
+fixture store and checks the header against the result.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from xuncha.store.store import Store, StoreError
+
+QUERIES_DIR = Path(os.environ.get("XUNCHA_QUERIES", Path(__file__).resolve().parents[2] / "queries"))
+_PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    name: str
+    returns: str
+    grain: str
+    params: dict[str, str]
+    columns: dict[str, str]
+    sql: str = field(repr=False)
+
+    @property
+    def grain_keys(self) -> list[str] | None:
+        """Key columns when the grain is 'one row per a, b'; [] for 'one row'; None if free."""
+        text = self.grain.strip()
+        if text == "one row":
+            return []
+        match = re.fullmatch(r"one row per ([a-z0-9_]+(?:\s*,\s*[a-z0-9_]+)*)", text)
+        if match:
+            return [part.strip() for part in match.group(1).split(",")]
+        return None
+
+
+def parse_query_file(path: Path) -> NamedQuery:
+    text = path.read_text(encoding="utf-8")
+    header: dict[str, str] = {}
+    params: dict[str, str] = {}
+    columns: dict[str, str] = {}
+    section: dict[str, str] | None = None
+    for line in text.splitlines():
+        if not line.startswith("--"):
+            break
+        body = line[2:].rstrip()
+        item = re.match(r"^\s{2,}(\$?[a-z_][a-z0-9_]*)\s+(.*)$", body)
+        if item and section is not None:
+            section[item.group(1).lstrip("$")] = item.group(2).strip()
+            continue
+        key, _, value = body.strip().partition(":")
+        key = key.strip()
+        if key == "params":
+            section = params
+        elif key == "columns":
+            section = columns
+        elif key in {"name", "returns", "grain"}:
+            header[key] = value.strip()
+            section = None
+    for required in ("name", "returns", "grain"):
+        if required not in header:
+            raise ValueError(f"{path.name}: header lacks '-- {required}:'")
+    if header["name"] != path.stem:
+        raise ValueError(f"{path.name}: header name {header['name']!r} differs from file name")
+    return NamedQuery(
+        name=header["name"],
+        returns=header["returns"],
+        grain=header["grain"],
+        params=params,
+        columns=columns,
+        sql=text,
+    )
+
+
+@functools.cache
+def load_queries(folder: Path = QUERIES_DIR) -> dict[str, NamedQuery]:
+    return {p.stem: parse_query_file(p) for p in sorted(folder.glob("*.sql"))}
+
+
+def used_params(sql: str) -> set[str]:
+    """Names of $parameters in the SQL body (comments stripped)."""
+    body = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+    return set(_PARAM.findall(body))
+
+
+class Reader:
+    """Runs named queries on one read-only data version; a cursor per query (DuckDB 2.x
+    refuses concurrent calls on one connection)."""
+
+    def __init__(self, store: Store, version: int, con: duckdb.DuckDBPyConnection) -> None:
+        self.store = store
+        self.version = version
+        self._con = con
+        self._lock = threading.Lock()
+
+    def query(self, name: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
+        queries = load_queries()
+        if name not in queries:
+            raise KeyError(f"no named query {name!r} in {QUERIES_DIR}")
+        named = queries[name]
+        given = dict(params or {})
+        missing = set(named.params) - set(given)
+        if missing:
+            raise TypeError(f"query {name} needs parameters {sorted(missing)}")
+        bound = {key: given[key] for key in named.params}
+        cursor = self._con.cursor()
+        try:
+            return cursor.sql(named.sql, params=bound).pl()
+        finally:
+            cursor.close()
+
+    def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        """One value from fixed, trusted SQL owned by the package (never user text)."""
+        cursor = self._con.cursor()
+        try:
+            row = cursor.execute(sql, dict(params or {})).fetchone()
+            return row[0] if row else None
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def open_reader(store: Store | str | os.PathLike[str], version: int | None = None) -> Reader:
+    """A reader on the current version of a store directory."""
+    target = store if isinstance(store, Store) else Store(store)
+    number = target.version() if version is None else version
+    try:
+        con = target.connect(number)
+    except StoreError:
+        raise
+    return Reader(target, number, con)

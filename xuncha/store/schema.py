@@ -1,0 +1,526 @@
+"""The schema of the store: tables, Chinese comments, migrations and the derived tables.
+
+Base tables hold what the ledgers say. Derived tables (`*_timeline`, `finding_repeats`) are
+rebuilt from them whenever a batch is applied, so pages filter small, pre-joined rows instead
+of re-aggregating every measure on each click, and every figure can be asked "as of" a date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+
+from xuncha.store import categories
+
+SCHEMA_VERSION = 1
+
+MEASURE_STATUSES = ("DONE", "PHASED", "IN_PROGRESS", "NOT_DONE", "LONG_TERM")
+DEADLINE_KINDS = ("IMMEDIATE", "DATE", "RELATIVE", "LONG_TERM")
+ROUND_KINDS = ("常规", "专项", "回头看", "机动", "提级", "交叉")
+PEER_GROUPS = ("市直部门", "乡镇街道", "国有企业", "学校医院", "村社区")
+ROUTINGS = ("移送纪委监委", "移交组织部", "交办被巡察单位")
+DISPOSALS = ("谈话函询", "初步核实", "暂存待查", "予以了结")
+FORMS = ("第一种形态", "第二种形态", "第三种形态", "第四种形态")
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+# Each table: (name, Chinese comment, DDL body, {column: Chinese comment}).
+TABLES: list[tuple[str, str, str, dict[str, str]]] = [
+    (
+        "store_meta",
+        "库信息：数据版本、构建时间等键值",
+        "key VARCHAR PRIMARY KEY, value VARCHAR",
+        {"key": "键", "value": "值"},
+    ),
+    (
+        "schema_migrations",
+        "已执行的结构迁移",
+        "version INTEGER PRIMARY KEY, description VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL",
+        {"version": "结构版本号", "description": "迁移说明", "applied_at": "执行时间"},
+    ),
+    (
+        "category_l1",
+        "问题类别一级（四个落实）",
+        "code VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, ledger_label VARCHAR NOT NULL",
+        {"code": "一级类别代码（A–D、Z）", "name": "一级类别名称", "ledger_label": "台账常见写法"},
+    ),
+    (
+        "category_l2",
+        "问题类别二级",
+        "code VARCHAR PRIMARY KEY, category_l1 VARCHAR NOT NULL REFERENCES category_l1(code),"
+        " name VARCHAR NOT NULL",
+        {"code": "二级类别代码（如 B03）", "category_l1": "所属一级类别代码", "name": "二级类别名称"},
+    ),
+    (
+        "category_aliases",
+        "台账中的类别写法与一级类别的对应（含旧“三个聚焦”口径）",
+        "alias VARCHAR PRIMARY KEY, framework VARCHAR NOT NULL,"
+        " category_l1 VARCHAR NOT NULL REFERENCES category_l1(code)",
+        {"alias": "台账写法", "framework": "所属框架（四个落实/三个聚焦）", "category_l1": "对应一级类别代码"},
+    ),
+    (
+        "tag_dictionary",
+        "问题标签字典（六项纪律、四风、选人用人、重点关注）",
+        "tag VARCHAR PRIMARY KEY, tag_group VARCHAR NOT NULL",
+        {"tag": "标签", "tag_group": "标签组"},
+    ),
+    (
+        "rounds",
+        "巡察轮次，每轮一行",
+        "round_id INTEGER PRIMARY KEY, name VARCHAR NOT NULL UNIQUE, term VARCHAR, seq INTEGER NOT NULL"
+        f" UNIQUE, kind VARCHAR NOT NULL CHECK (kind IN ({_in(ROUND_KINDS)})), start_date DATE,"
+        " end_date DATE",
+        {
+            "round_id": "轮次编号",
+            "name": "轮次名称（如 市委第三轮巡察）",
+            "term": "届次（如 十四届）",
+            "seq": "轮次顺序（越大越晚）",
+            "kind": "轮次类型：常规/专项/回头看/机动/提级/交叉",
+            "start_date": "开始日期",
+            "end_date": "结束日期",
+        },
+    ),
+    (
+        "units",
+        "被巡察单位（党组织），每单位一行",
+        "unit_id INTEGER PRIMARY KEY, name VARCHAR NOT NULL UNIQUE, short_name VARCHAR NOT NULL,"
+        f" sector VARCHAR NOT NULL, peer_group VARCHAR NOT NULL CHECK (peer_group IN ({_in(PEER_GROUPS)}))",
+        {
+            "unit_id": "单位编号",
+            "name": "单位全称",
+            "short_name": "单位简称",
+            "sector": "行业领域（住建、卫健、教育……）",
+            "peer_group": "同类组：市直部门/乡镇街道/国有企业/学校医院/村社区",
+        },
+    ),
+    (
+        "inspections",
+        "对某单位的一次巡察，每（轮次，单位）一行",
+        "inspection_id INTEGER PRIMARY KEY, round_id INTEGER NOT NULL REFERENCES rounds(round_id),"
+        " unit_id INTEGER NOT NULL REFERENCES units(unit_id), group_name VARCHAR, entry_start DATE,"
+        " entry_end DATE, feedback_date DATE NOT NULL, UNIQUE (round_id, unit_id)",
+        {
+            "inspection_id": "巡察编号",
+            "round_id": "轮次编号",
+            "unit_id": "被巡察单位编号",
+            "group_name": "巡察组（如 市委第三巡察组）",
+            "entry_start": "进驻开始日期",
+            "entry_end": "进驻结束日期",
+            "feedback_date": "反馈日期",
+        },
+    ),
+    (
+        "findings",
+        "巡察发现的问题，每个问题一行",
+        "finding_id INTEGER PRIMARY KEY, inspection_id INTEGER NOT NULL REFERENCES"
+        " inspections(inspection_id), round_id INTEGER NOT NULL, unit_id INTEGER NOT NULL,"
+        " category_l1 VARCHAR NOT NULL REFERENCES category_l1(code), category_l2 VARCHAR REFERENCES"
+        " category_l2(code), tags VARCHAR[] NOT NULL DEFAULT [], title VARCHAR NOT NULL, detail"
+        " VARCHAR, severity VARCHAR CHECK (severity IN ('一般', '较重', '严重')), person_level VARCHAR"
+        " CHECK (person_level IN ('一把手', '班子成员', '中层', '一般干部')), amount_wan DECIMAL(14, 2),"
+        " immediate BOOLEAN NOT NULL DEFAULT false, source_category_text VARCHAR",
+        {
+            "finding_id": "问题编号",
+            "inspection_id": "所属巡察编号",
+            "round_id": "轮次编号（冗余，便于筛选）",
+            "unit_id": "被巡察单位编号（冗余，便于筛选）",
+            "category_l1": "一级类别代码（A–D、Z）",
+            "category_l2": "二级类别代码",
+            "tags": "标签（六项纪律、四风、选人用人、重点关注，可多个）",
+            "title": "具体问题",
+            "detail": "具体表现",
+            "severity": "严重程度：一般/较重/严重",
+            "person_level": "涉及人员层级：一把手/班子成员/中层/一般干部",
+            "amount_wan": "涉及金额（万元）",
+            "immediate": "是否立行立改",
+            "source_category_text": "台账原文中的问题类别",
+        },
+    ),
+    (
+        "measures",
+        "整改措施，每条措施一行；一个问题可有多条措施",
+        "measure_id INTEGER PRIMARY KEY, finding_id INTEGER NOT NULL REFERENCES findings(finding_id),"
+        " text VARCHAR NOT NULL, lead_person VARCHAR, department VARCHAR, person VARCHAR,"
+        f" deadline_kind VARCHAR NOT NULL CHECK (deadline_kind IN ({_in(DEADLINE_KINDS)})),"
+        " deadline_text VARCHAR, deadline_original DATE, deadline_current DATE, long_term BOOLEAN"
+        f" NOT NULL DEFAULT false, status VARCHAR NOT NULL CHECK (status IN ({_in(MEASURE_STATUSES)})),"
+        " status_text VARCHAR, completed_on DATE, closed_on DATE, evidence VARCHAR, progress VARCHAR",
+        {
+            "measure_id": "措施编号",
+            "finding_id": "所属问题编号",
+            "text": "整改措施",
+            "lead_person": "责任领导",
+            "department": "责任部门",
+            "person": "责任人",
+            "deadline_kind": "时限类型：IMMEDIATE 立行立改/DATE 具体日期/RELATIVE 反馈后若干月/LONG_TERM 长期坚持",
+            "deadline_text": "台账原文中的整改时限",
+            "deadline_original": "原定整改时限（日期）",
+            "deadline_current": "现行整改时限（延期后的日期）",
+            "long_term": "是否同时要求长期坚持",
+            "status": "当前状态：DONE 已完成/PHASED 基本完成/IN_PROGRESS 正在整改/NOT_DONE 未完成/LONG_TERM 长期坚持",
+            "status_text": "台账原文中的整改状态",
+            "completed_on": "完成日期",
+            "closed_on": "销号日期",
+            "evidence": "佐证材料",
+            "progress": "整改进展（原文）",
+        },
+    ),
+    (
+        "measure_status_history",
+        "措施状态变更记录，每次变更一行；按日期回溯任一时点的状态",
+        "history_id BIGINT PRIMARY KEY, measure_id INTEGER NOT NULL REFERENCES measures(measure_id),"
+        f" status VARCHAR NOT NULL CHECK (status IN ({_in(MEASURE_STATUSES)})), status_date DATE NOT"
+        " NULL, batch_id INTEGER NOT NULL",
+        {
+            "history_id": "记录编号（越大越晚记录）",
+            "measure_id": "措施编号",
+            "status": "状态",
+            "status_date": "状态生效日期（台账截至时间）",
+            "batch_id": "导入批次编号",
+        },
+    ),
+    (
+        "measure_deadline_history",
+        "措施整改时限变更记录（含延期），每次变更一行",
+        "history_id BIGINT PRIMARY KEY, measure_id INTEGER NOT NULL REFERENCES measures(measure_id),"
+        " deadline DATE, deadline_text VARCHAR, effective_date DATE NOT NULL, batch_id INTEGER NOT NULL,"
+        " reason VARCHAR",
+        {
+            "history_id": "记录编号",
+            "measure_id": "措施编号",
+            "deadline": "整改时限（日期；长期坚持为空）",
+            "deadline_text": "时限原文",
+            "effective_date": "生效日期",
+            "batch_id": "导入批次编号",
+            "reason": "变更原因（如 申请延期）",
+        },
+    ),
+    (
+        "clues",
+        "问题线索，每条线索一行",
+        "clue_id INTEGER PRIMARY KEY, inspection_id INTEGER NOT NULL REFERENCES"
+        f" inspections(inspection_id), routing VARCHAR NOT NULL CHECK (routing IN ({_in(ROUTINGS)})),"
+        f" disposal VARCHAR CHECK (disposal IN ({_in(DISPOSALS)})), form VARCHAR CHECK (form IN"
+        f" ({_in(FORMS)})), persons INTEGER NOT NULL DEFAULT 1, closed_on DATE",
+        {
+            "clue_id": "线索编号",
+            "inspection_id": "所属巡察编号",
+            "routing": "移交去向：移送纪委监委/移交组织部/交办被巡察单位",
+            "disposal": "处置方式：谈话函询/初步核实/暂存待查/予以了结",
+            "form": "运用“四种形态”处理的形态",
+            "persons": "涉及人数",
+            "closed_on": "办结日期",
+        },
+    ),
+    (
+        "outcomes",
+        "巡察成效，每次巡察一行",
+        "inspection_id INTEGER PRIMARY KEY REFERENCES inspections(inspection_id), regulations INTEGER"
+        " NOT NULL DEFAULT 0, funds_wan DECIMAL(14, 2) NOT NULL DEFAULT 0, persons_accountable INTEGER"
+        " NOT NULL DEFAULT 0",
+        {
+            "inspection_id": "巡察编号",
+            "regulations": "建章立制数（新建或修订制度）",
+            "funds_wan": "清退、追缴、挽回资金（万元）",
+            "persons_accountable": "问责人数",
+        },
+    ),
+    (
+        "import_batches",
+        "导入批次，每次导入或生成一行",
+        "batch_id INTEGER PRIMARY KEY, kind VARCHAR NOT NULL, file_name VARCHAR, file_sha256 VARCHAR,"
+        " user_name VARCHAR, created_at TIMESTAMP NOT NULL, round_id INTEGER, unit_id INTEGER, as_of"
+        " DATE, rows_read INTEGER, findings_added INTEGER, findings_updated INTEGER, measures_added"
+        " INTEGER, measures_updated INTEGER, status VARCHAR NOT NULL DEFAULT 'applied', note VARCHAR",
+        {
+            "batch_id": "批次编号",
+            "kind": "类型：demo 演示数据/ledger 台账导入/rollback 回滚",
+            "file_name": "文件名",
+            "file_sha256": "文件 SHA-256",
+            "user_name": "操作人",
+            "created_at": "导入时间",
+            "round_id": "轮次编号",
+            "unit_id": "单位编号",
+            "as_of": "台账截至时间",
+            "rows_read": "读取行数",
+            "findings_added": "新增问题数",
+            "findings_updated": "更新问题数",
+            "measures_added": "新增措施数",
+            "measures_updated": "更新措施数",
+            "status": "批次状态：applied 已生效/rolled_back 已回滚",
+            "note": "备注",
+        },
+    ),
+]
+
+# Derived tables, rebuilt by refresh_derived(); documented like the others.
+DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
+    "measure_timeline": (
+        "（派生）措施状态时间线：每条措施每个状态区间一行，valid_from ≤ 日期 < valid_to 时有效",
+        {
+            "measure_id": "措施编号",
+            "finding_id": "问题编号",
+            "inspection_id": "巡察编号",
+            "round_id": "轮次编号",
+            "unit_id": "单位编号",
+            "category_l1": "一级类别代码",
+            "category_l2": "二级类别代码",
+            "feedback_date": "反馈日期",
+            "valid_from": "区间开始日期（含）",
+            "valid_to": "区间结束日期（不含；空表示至今）",
+            "status": "区间内的措施状态",
+            "deadline": "区间内的现行整改时限",
+            "deadline_original": "原定整改时限",
+            "completed_on": "完成日期（状态为 DONE 时）",
+            "on_time_original": "是否在原定时限内完成（完成时确定，此后不变）",
+            "on_time_current": "是否在完成时的现行时限内完成",
+        },
+    ),
+    "finding_timeline": (
+        "（派生）问题状态时间线：每个问题每个状态区间一行；问题状态由其全部措施推出",
+        {
+            "finding_id": "问题编号",
+            "inspection_id": "巡察编号",
+            "round_id": "轮次编号",
+            "unit_id": "单位编号",
+            "category_l1": "一级类别代码",
+            "category_l2": "二级类别代码",
+            "feedback_date": "反馈日期",
+            "valid_from": "区间开始日期（含）",
+            "valid_to": "区间结束日期（不含；空表示至今）",
+            "status": "问题状态：DONE 完成（全部措施已完成）/BASICALLY_DONE 基本完成/OPEN 未完成",
+            "measures": "措施数",
+            "measures_done": "已完成措施数",
+            "earliest_open_deadline": "未完成措施中最早的现行时限",
+            "done_on": "完成日期（最后一条措施的完成日期）",
+            "is_repeat": "是否重复问题（同单位此前轮次发现过同一二级类别）",
+            "is_rebound": "是否反弹（此前同类问题在本次反馈时已完成整改）",
+        },
+    ),
+    "finding_repeats": (
+        "（派生）重复问题：每个问题一行，列出同单位此前轮次的同类问题",
+        {
+            "finding_id": "问题编号",
+            "is_repeat": "是否重复问题",
+            "is_rebound": "是否反弹（屡改屡犯）",
+            "earlier_finding_ids": "此前同类问题编号",
+            "earlier_round_ids": "此前发现同类问题的轮次编号",
+        },
+    ),
+}
+
+
+def _comment(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _migration_1(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE SEQUENCE IF NOT EXISTS history_seq START 1")
+    for name, comment, body, columns in TABLES:
+        con.execute(f"CREATE TABLE {name} ({body})")
+        con.execute(f"COMMENT ON TABLE {name} IS {_comment(comment)}")
+        for column, text in columns.items():
+            con.execute(f"COMMENT ON COLUMN {name}.{column} IS {_comment(text)}")
+    con.executemany("INSERT INTO category_l1 VALUES (?, ?, ?)", categories.L1)
+    con.executemany("INSERT INTO category_l2 VALUES (?, ?, ?)", categories.L2)
+    con.executemany(
+        "INSERT INTO category_aliases VALUES (?, ?, ?)",
+        [(alias, fw, l1) for fw, alias, l1 in categories.ALIASES],
+    )
+    con.executemany("INSERT INTO tag_dictionary VALUES (?, ?)", categories.TAGS)
+
+
+MIGRATIONS = [(1, "初始结构：轮次、单位、巡察、问题、措施、状态历史、线索、成效、类别字典", _migration_1)]
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Bring the schema to SCHEMA_VERSION; returns the version reached."""
+    version = start = current_version(con)
+    for number, description, apply in MIGRATIONS:
+        if number <= version:
+            continue
+        apply(con)
+        con.execute(
+            "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+            [number, description, dt.datetime.now()],
+        )
+        version = number
+    if version != start:
+        refresh_derived(con)
+    return version
+
+
+def refresh_derived(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild the derived tables from the base tables (one definition of finding status)."""
+    con.execute(_MEASURE_TIMELINE_SQL)
+    con.execute(_FINDING_TIMELINE_BASE_SQL)
+    con.execute(_FINDING_REPEATS_SQL)
+    con.execute(_FINDING_TIMELINE_SQL)
+    con.execute("DROP TABLE IF EXISTS finding_timeline_base")
+    for table, (comment, columns) in DERIVED_COMMENTS.items():
+        con.execute(f"COMMENT ON TABLE {table} IS {_comment(comment)}")
+        for column, text in columns.items():
+            con.execute(f"COMMENT ON COLUMN {table}.{column} IS {_comment(text)}")
+
+
+# A measure's status and deadline as of any date: one row per interval between recorded
+# changes. When two records share a date, the later-recorded one (higher history_id) wins.
+_MEASURE_TIMELINE_SQL = """
+CREATE OR REPLACE TABLE measure_timeline AS
+WITH status_by_day AS (
+    SELECT measure_id, status_date AS d, arg_max(status, history_id) AS status
+    FROM measure_status_history GROUP BY ALL
+),
+deadline_by_day AS (
+    SELECT measure_id, effective_date AS d, arg_max(deadline, history_id) AS deadline,
+           bool_or(true) AS recorded
+    FROM measure_deadline_history GROUP BY ALL
+),
+first_status AS (
+    SELECT measure_id, min(d) AS first_d FROM status_by_day GROUP BY ALL
+),
+events AS (
+    SELECT measure_id, d FROM status_by_day
+    UNION
+    SELECT dl.measure_id, dl.d FROM deadline_by_day dl
+    JOIN first_status fs ON fs.measure_id = dl.measure_id AND dl.d >= fs.first_d
+),
+intervals AS (
+    SELECT measure_id, d AS valid_from,
+           lead(d) OVER (PARTITION BY measure_id ORDER BY d) AS valid_to
+    FROM events
+),
+with_status AS (
+    SELECT i.*, s.status
+    FROM intervals i ASOF JOIN status_by_day s ON i.measure_id = s.measure_id AND i.valid_from >= s.d
+),
+with_deadline AS (
+    SELECT w.*, dl.deadline AS recorded_deadline, dl.recorded
+    FROM with_status w
+    ASOF LEFT JOIN deadline_by_day dl ON w.measure_id = dl.measure_id AND w.valid_from >= dl.d
+),
+first_done AS (
+    SELECT measure_id, min(d) AS done_recorded_on FROM status_by_day WHERE status = 'DONE' GROUP BY ALL
+)
+SELECT w.measure_id, m.finding_id, f.inspection_id, f.round_id, f.unit_id,
+       f.category_l1, f.category_l2, i.feedback_date,
+       w.valid_from, w.valid_to, w.status,
+       CASE WHEN w.recorded THEN w.recorded_deadline ELSE m.deadline_original END AS deadline,
+       m.deadline_original,
+       CASE WHEN w.status = 'DONE' THEN coalesce(m.completed_on, fd.done_recorded_on) END
+           AS completed_on,
+       CASE WHEN w.status = 'DONE' AND m.deadline_original IS NOT NULL
+            THEN coalesce(m.completed_on, fd.done_recorded_on) <= m.deadline_original END
+           AS on_time_original,
+       CASE WHEN w.status = 'DONE'
+                 AND (CASE WHEN w.recorded THEN w.recorded_deadline ELSE m.deadline_original END)
+                     IS NOT NULL
+            THEN coalesce(m.completed_on, fd.done_recorded_on)
+                 <= (CASE WHEN w.recorded THEN w.recorded_deadline ELSE m.deadline_original END)
+       END AS on_time_current
+FROM with_deadline w
+JOIN measures m USING (measure_id)
+JOIN findings f ON f.finding_id = m.finding_id
+JOIN inspections i ON i.inspection_id = f.inspection_id
+LEFT JOIN first_done fd ON fd.measure_id = w.measure_id
+ORDER BY f.round_id, f.unit_id, w.measure_id, w.valid_from
+"""
+
+# A finding's status as of any date, derived from its measures' statuses on that date:
+# DONE when every measure is DONE; BASICALLY_DONE when the rest are PHASED or LONG_TERM;
+# otherwise OPEN (DOMAIN.md §5, strict completion).
+_FINDING_TIMELINE_BASE_SQL = """
+CREATE OR REPLACE TABLE finding_timeline_base AS
+WITH events AS (
+    SELECT finding_id, valid_from AS d FROM measure_timeline
+    UNION
+    SELECT f.finding_id, i.feedback_date FROM findings f
+    JOIN inspections i ON i.inspection_id = f.inspection_id
+),
+intervals AS (
+    SELECT finding_id, d AS valid_from,
+           lead(d) OVER (PARTITION BY finding_id ORDER BY d) AS valid_to
+    FROM events
+),
+agg AS (
+    SELECT e.finding_id, e.valid_from, e.valid_to,
+           count(m.measure_id) AS measures,
+           count(*) FILTER (WHERE m.status = 'DONE') AS measures_done,
+           count(*) FILTER (WHERE m.status IN ('PHASED', 'LONG_TERM')) AS measures_basic,
+           min(m.deadline) FILTER (WHERE m.status <> 'DONE') AS earliest_open_deadline,
+           max(m.completed_on) FILTER (WHERE m.status = 'DONE') AS last_completed_on
+    FROM intervals e
+    LEFT JOIN measure_timeline m
+      ON m.finding_id = e.finding_id
+     AND m.valid_from <= e.valid_from
+     AND (m.valid_to IS NULL OR m.valid_to > e.valid_from)
+    GROUP BY ALL
+)
+SELECT a.finding_id, f.inspection_id, f.round_id, f.unit_id, f.category_l1, f.category_l2,
+       i.feedback_date, a.valid_from, a.valid_to,
+       CASE WHEN a.measures = 0 THEN 'OPEN'
+            WHEN a.measures_done = a.measures THEN 'DONE'
+            WHEN a.measures_done + a.measures_basic = a.measures THEN 'BASICALLY_DONE'
+            ELSE 'OPEN' END AS status,
+       a.measures, a.measures_done, a.earliest_open_deadline,
+       CASE WHEN a.measures > 0 AND a.measures_done = a.measures THEN a.last_completed_on END
+           AS done_on
+FROM agg a
+JOIN findings f USING (finding_id)
+JOIN inspections i ON i.inspection_id = f.inspection_id
+"""
+
+# 重复问题: same unit, same L2, an earlier round (by seq). 反弹: that earlier finding was
+# DONE on the later finding's 反馈日期 (found again after it was closed).
+_FINDING_REPEATS_SQL = """
+CREATE OR REPLACE TABLE finding_repeats AS
+WITH fx AS (
+    SELECT f.finding_id, f.unit_id, f.category_l2, r.seq, i.feedback_date, f.round_id
+    FROM findings f
+    JOIN inspections i ON i.inspection_id = f.inspection_id
+    JOIN rounds r ON r.round_id = f.round_id
+    WHERE f.category_l2 IS NOT NULL
+),
+pairs AS (
+    SELECT a.finding_id, b.finding_id AS earlier_id, b.round_id AS earlier_round_id,
+           t.status = 'DONE' AS earlier_done
+    FROM fx a
+    JOIN fx b ON a.unit_id = b.unit_id AND a.category_l2 = b.category_l2 AND b.seq < a.seq
+    LEFT JOIN finding_timeline_base t
+      ON t.finding_id = b.finding_id
+     AND t.valid_from <= a.feedback_date
+     AND (t.valid_to IS NULL OR t.valid_to > a.feedback_date)
+)
+SELECT f.finding_id,
+       count(p.earlier_id) > 0 AS is_repeat,
+       coalesce(bool_or(p.earlier_done), false) AS is_rebound,
+       list(DISTINCT p.earlier_id ORDER BY p.earlier_id) FILTER (WHERE p.earlier_id IS NOT NULL)
+           AS earlier_finding_ids,
+       list(DISTINCT p.earlier_round_id ORDER BY p.earlier_round_id)
+           FILTER (WHERE p.earlier_round_id IS NOT NULL) AS earlier_round_ids
+FROM findings f
+LEFT JOIN pairs p ON p.finding_id = f.finding_id
+GROUP BY f.finding_id
+"""
+
+_FINDING_TIMELINE_SQL = """
+CREATE OR REPLACE TABLE finding_timeline AS
+SELECT b.*, r.is_repeat, r.is_rebound
+FROM finding_timeline_base b
+JOIN finding_repeats r USING (finding_id)
+ORDER BY b.round_id, b.unit_id, b.finding_id, b.valid_from
+"""

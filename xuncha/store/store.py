@@ -1,0 +1,181 @@
+"""The versioned store: a directory of DuckDB files, one per data version, and a CURRENT pointer.
+
+DuckDB lets many processes open a file read-only but only one open it for writing, and never
+both at once. So nobody ever writes a file that a reader may hold: a write copies the current
+version to a new file, applies its batch there in one transaction, refreshes the derived
+tables, checkpoints, and then atomically points CURRENT at the new file. Readers (dashboard,
+command line) open the version CURRENT names read-only and notice a new one on their next
+call. A crash leaves the old version intact; old versions are the backups.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import duckdb
+
+from xuncha.store import schema
+
+T = TypeVar("T")
+
+CURRENT = "CURRENT"
+VERSIONS = "versions"
+KEEP_VERSIONS = 5
+_VERSION_FILE = re.compile(r"^(\d{6})\.duckdb$")
+
+# Offline machines: never try to download or auto-load an extension.
+BASE_CONFIG = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
+
+
+class StoreError(Exception):
+    """A store problem with a message fit to show a user (Chinese)."""
+
+
+class Store:
+    """A store directory: `CURRENT`, `versions/NNNNNN.duckdb`, and a writer lock."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r})"
+
+    # -- reading -------------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        return (self.root / CURRENT).is_file()
+
+    def version(self) -> int:
+        """The current data version; StoreError when the store has none."""
+        pointer = self.root / CURRENT
+        try:
+            text = pointer.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            if self.root.is_file():
+                raise StoreError(
+                    f"{self.root} 是文件而不是数据仓目录；请用 --db 指向数据仓目录"
+                ) from None
+            raise StoreError(f"数据仓不存在：{self.root}（可先运行 xuncha demo --db {self.root}）") from None
+        match = _VERSION_FILE.match(text)
+        if not match or not (self.root / VERSIONS / text).is_file():
+            raise StoreError(f"数据仓 {self.root} 的版本指针已损坏：{text!r}")
+        return int(match.group(1))
+
+    def file_for(self, version: int) -> Path:
+        return self.root / VERSIONS / f"{version:06d}.duckdb"
+
+    def current_file(self) -> Path:
+        return self.file_for(self.version())
+
+    def versions(self) -> list[int]:
+        folder = self.root / VERSIONS
+        if not folder.is_dir():
+            return []
+        found = (_VERSION_FILE.match(p.name) for p in folder.iterdir())
+        return sorted(int(m.group(1)) for m in found if m)
+
+    def connect(self, version: int | None = None) -> duckdb.DuckDBPyConnection:
+        """A read-only connection to one version (the current one by default)."""
+        number = self.version() if version is None else version
+        try:
+            con = duckdb.connect(str(self.file_for(number)), read_only=True, config=BASE_CONFIG)
+        except duckdb.Error as exc:
+            raise StoreError(f"无法打开数据仓 {self.root}（版本 {number}）：{exc}") from exc
+        return con
+
+    # -- writing -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _writer_lock(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".write.lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def write(
+        self, apply: Callable[[duckdb.DuckDBPyConnection], T], *, fresh: bool = False
+    ) -> tuple[T, int]:
+        """Apply `apply` to a copy of the current version (or an empty store when `fresh`)
+        in one transaction, then publish it as the new current version.
+
+        Returns what `apply` returned and the new version number. On any error nothing is
+        published and the current version is untouched.
+        """
+        with self._writer_lock():
+            (self.root / VERSIONS).mkdir(parents=True, exist_ok=True)
+            known = self.versions()
+            number = (known[-1] if known else 0) + 1
+            target = self.file_for(number)
+            staging = target.with_suffix(".duckdb.tmp")
+            staging.unlink(missing_ok=True)
+            if not fresh and self.exists():
+                shutil.copyfile(self.current_file(), staging)
+            try:
+                con = duckdb.connect(str(staging), config=BASE_CONFIG)
+                try:
+                    schema.migrate(con)
+                    con.execute("BEGIN TRANSACTION")
+                    result = apply(con)
+                    schema.refresh_derived(con)
+                    con.execute(
+                        "INSERT OR REPLACE INTO store_meta VALUES ('data_version', ?)",
+                        [str(number)],
+                    )
+                    con.execute("COMMIT")
+                    con.execute("CHECKPOINT")
+                finally:
+                    con.close()
+                _fsync(staging)
+                os.replace(staging, target)
+                self._point_at(target.name)
+            except BaseException:
+                staging.unlink(missing_ok=True)
+                Path(str(staging) + ".wal").unlink(missing_ok=True)
+                raise
+            self._prune()
+            return result, number
+
+    def point_at(self, version: int) -> None:
+        """Make an existing version current again (rollback to a backup)."""
+        with self._writer_lock():
+            if not self.file_for(version).is_file():
+                raise StoreError(f"数据仓 {self.root} 没有版本 {version}")
+            self._point_at(self.file_for(version).name)
+
+    def _point_at(self, file_name: str) -> None:
+        pointer = self.root / CURRENT
+        staging = pointer.with_name(CURRENT + ".tmp")
+        staging.write_text(file_name + "\n", encoding="utf-8")
+        _fsync(staging)
+        os.replace(staging, pointer)
+        _fsync(self.root)
+
+    def _prune(self) -> None:
+        # Readers may still hold an old file; unlinking it is safe on POSIX.
+        known = self.versions()
+        current = self.version()
+        for number in known[:-KEEP_VERSIONS]:
+            if number != current:
+                self.file_for(number).unlink(missing_ok=True)
+
+
+def _fsync(path: Path) -> None:
+    flags = os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0)
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
