@@ -67,7 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--round", action="append", default=[], help="轮次名称（可重复）")
     p.add_argument("--unit", action="append", default=[], help="单位名称或简称（可重复）")
     p.add_argument("--category", action="append", default=[], help="类别代码，如 B 或 B03")
-    p.add_argument("--as-of", dest="as_of", default=None, help="统计截至日期 YYYY-MM-DD（默认今天）")
+    p.add_argument(
+        "--as-of", dest="as_of", default=None, help="统计截至日期 YYYY-MM-DD（默认今天）"
+    )
     p.add_argument("--by", choices=[g for g in figures.GROUPINGS if g != "all"], default=None)
     p.add_argument("--format", choices=("json", "csv"), default="json")
     p.set_defaults(func=cmd_metrics)
@@ -92,8 +94,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         lambda con: demo.build(con, seed=args.seed, findings=args.findings), fresh=True
     )
     seconds = time.perf_counter() - started
-    out = {"db": str(store.root), "version": version, "seconds": round(seconds, 3),
-           **summary.__dict__}
+    out = {
+        "db": str(store.root),
+        "version": version,
+        "seconds": round(seconds, 3),
+        **summary.__dict__,
+    }
     if args.format == "json":
         print(json.dumps(out, ensure_ascii=False))
     else:
@@ -130,8 +136,9 @@ def table_counts(reader: Reader) -> dict[str, int]:
 
 def cmd_metrics(args: argparse.Namespace) -> int:
     reader = _reader(args.db)
-    filters = build_filters(reader, rounds=args.round, units=args.unit,
-                            categories=args.category, as_of=args.as_of)
+    filters = build_filters(
+        reader, rounds=args.round, units=args.unit, categories=args.category, as_of=args.as_of
+    )
     scope = resolve_scope(reader, filters)
     by = args.by or "all"
     frame = figures.rectification(reader, scope, by)
@@ -153,8 +160,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         store.write(lambda con: demo.build(con), fresh=True)
     env = {**os.environ, "XUNCHA_DB": str(store.root.resolve())}
     command = [
-        sys.executable, "-m", "streamlit", "run", str(APP_FILE),
-        "--server.port", str(args.port), "--server.address", args.address,
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP_FILE),
+        "--server.port",
+        str(args.port),
+        "--server.address",
+        args.address,
     ]
     os.execvpe(command[0], command, env)
     return 0  # pragma: no cover
@@ -176,8 +190,14 @@ def parse_date(text: str | None) -> dt.date | None:
         raise UserError(f"日期格式不正确：{text!r}（应为 YYYY-MM-DD）") from None
 
 
-def build_filters(reader: Reader, *, rounds: Sequence[str] = (), units: Sequence[str] = (),
-                  categories: Sequence[str] = (), as_of: str | None = None) -> Filters:
+def build_filters(
+    reader: Reader,
+    *,
+    rounds: Sequence[str] = (),
+    units: Sequence[str] = (),
+    categories: Sequence[str] = (),
+    as_of: str | None = None,
+) -> Filters:
     """Filters from names typed by a user; an unknown name is an error, never dropped."""
     round_ids: list[int] = []
     if rounds:
@@ -214,8 +234,12 @@ def build_filters(reader: Reader, *, rounds: Sequence[str] = (), units: Sequence
                 l2.append(code)
             else:
                 raise UserError(f"未知类别代码：{code}")
-    filters = Filters(unit_ids=tuple(unit_ids), category_l1=tuple(l1), category_l2=tuple(l2),
-                      as_of=parse_date(as_of))
+    filters = Filters(
+        unit_ids=tuple(unit_ids),
+        category_l1=tuple(l1),
+        category_l2=tuple(l2),
+        as_of=parse_date(as_of),
+    )
     if round_ids:
         # Several rounds: express them as kinds-free seq set through the round range when
         # contiguous; otherwise resolve by inspection list below.

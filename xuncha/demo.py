@@ -51,13 +51,33 @@ L2_CODES = [code for code, _, _ in categories.L2]
 L2_BASE = np.array(
     [
         # A01..A06
-        5, 10, 6, 4, 3, 4,
+        5,
+        10,
+        6,
+        4,
+        3,
+        4,
         # B01..B07
-        6, 4, 9, 7, 9, 6, 3,
+        6,
+        4,
+        9,
+        7,
+        9,
+        6,
+        3,
         # C01..C07
-        5, 5, 8, 5, 8, 4, 3,
+        5,
+        5,
+        8,
+        5,
+        8,
+        4,
+        3,
         # D01..D04
-        4, 3, 2, 1,
+        4,
+        3,
+        2,
+        1,
         # Z99
         1,
     ],
@@ -95,8 +115,13 @@ class DemoSummary:
     clues: int
 
 
-def build(con: duckdb.DuckDBPyConnection, *, seed: int = DEFAULT_SEED,
-          findings: int | None = None, as_of: dt.date = DEMO_AS_OF) -> DemoSummary:
+def build(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    seed: int = DEFAULT_SEED,
+    findings: int | None = None,
+    as_of: dt.date = DEMO_AS_OF,
+) -> DemoSummary:
     """Insert a whole demo city into an empty, migrated store (inside the caller's transaction)."""
     frames = generate(seed=seed, findings=findings, as_of=as_of)
     con.execute(
@@ -112,8 +137,15 @@ def build(con: duckdb.DuckDBPyConnection, *, seed: int = DEFAULT_SEED,
         ],
     )
     for table in (
-        "rounds", "units", "inspections", "findings", "measures",
-        "measure_status_history", "measure_deadline_history", "clues", "outcomes",
+        "rounds",
+        "units",
+        "inspections",
+        "findings",
+        "measures",
+        "measure_status_history",
+        "measure_deadline_history",
+        "clues",
+        "outcomes",
     ):
         frame = frames[table]
         con.register("demo_frame", frame)
@@ -154,8 +186,10 @@ def _frame(columns: dict[str, object]) -> pl.DataFrame:
 
 
 def _max_history_id(frames: dict[str, pl.DataFrame]) -> int:
-    ids = [frames["measure_status_history"]["history_id"].max(),
-           frames["measure_deadline_history"]["history_id"].max()]
+    ids = [
+        frames["measure_status_history"]["history_id"].max(),
+        frames["measure_deadline_history"]["history_id"].max(),
+    ]
     return int(max(int(i) for i in ids if i is not None))
 
 
@@ -163,8 +197,9 @@ def _max_history_id(frames: dict[str, pl.DataFrame]) -> int:
 # generation
 
 
-def generate(*, seed: int = DEFAULT_SEED, findings: int | None = None,
-             as_of: dt.date = DEMO_AS_OF) -> dict[str, pl.DataFrame]:
+def generate(
+    *, seed: int = DEFAULT_SEED, findings: int | None = None, as_of: dt.date = DEMO_AS_OF
+) -> dict[str, pl.DataFrame]:
     rng = np.random.default_rng(seed)
     natural_units = len(demo_text.UNITS)
     # About 65 findings per unit over the nine rounds at natural scale.
@@ -198,8 +233,12 @@ def _units(rng: np.random.Generator, n_units: int) -> pl.DataFrame:
     # Province scale: synthesise more units from county × place stems, in peer-group mix.
     extra = n_units - len(rows)
     if extra > 0:
-        kinds = [("镇", "乡镇街道", "基层治理"), ("街道", "乡镇街道", "基层治理"),
-                 ("社区", "村社区", "基层治理"), ("村", "村社区", "基层治理")]
+        kinds = [
+            ("镇", "乡镇街道", "基层治理"),
+            ("街道", "乡镇街道", "基层治理"),
+            ("社区", "村社区", "基层治理"),
+            ("村", "村社区", "基层治理"),
+        ]
         counties, stems = demo_text.COUNTIES, demo_text.TOWN_STEMS
         used = {r[0] for r in rows} | {r[1] for r in rows}
         k = 0
@@ -241,7 +280,9 @@ def _rounds() -> pl.DataFrame:
     )
 
 
-def _inspections(rng: np.random.Generator, units: pl.DataFrame, rounds: pl.DataFrame) -> pl.DataFrame:
+def _inspections(
+    rng: np.random.Generator, units: pl.DataFrame, rounds: pl.DataFrame
+) -> pl.DataFrame:
     n_units = units.height
     peer = units["peer_group"].to_numpy()
     unit_ids = units["unit_id"].to_numpy()
@@ -282,14 +323,19 @@ def _inspections(rng: np.random.Generator, units: pl.DataFrame, rounds: pl.DataF
             "feedback_date": feedback.astype("datetime64[D]"),
         }
     )
-    return frame.join(
-        units.select("unit_id", "peer_group"), on="unit_id", how="left"
-    ).join(
-        rounds.select(pl.col("round_id"), pl.col("seq").alias("round_seq"),
-                      pl.col("kind").alias("round_kind")),
-        on="round_id",
-        how="left",
-    ).sort("inspection_id")
+    return (
+        frame.join(units.select("unit_id", "peer_group"), on="unit_id", how="left")
+        .join(
+            rounds.select(
+                pl.col("round_id"),
+                pl.col("seq").alias("round_seq"),
+                pl.col("kind").alias("round_kind"),
+            ),
+            on="round_id",
+            how="left",
+        )
+        .sort("inspection_id")
+    )
 
 
 @dataclass(frozen=True)
@@ -301,8 +347,12 @@ class _Traits:
 
 def _unit_traits(rng: np.random.Generator, n_units: int) -> _Traits:
     weights = L2_BASE / L2_BASE.sum()
-    weak = np.stack([rng.choice(len(L2_CODES) - 1, size=3, replace=False, p=_renorm(weights[:-1]))
-                     for _ in range(min(n_units, 4096))])
+    weak = np.stack(
+        [
+            rng.choice(len(L2_CODES) - 1, size=3, replace=False, p=_renorm(weights[:-1]))
+            for _ in range(min(n_units, 4096))
+        ]
+    )
     if n_units > weak.shape[0]:  # reuse profiles at province scale, cheaply
         weak = weak[np.arange(n_units) % weak.shape[0]]
     return _Traits(
@@ -316,8 +366,13 @@ def _renorm(p: np.ndarray) -> np.ndarray:
     return p / p.sum()
 
 
-def _finding_counts(rng: np.random.Generator, inspections: pl.DataFrame, units: pl.DataFrame,
-                    traits: _Traits, target: int | None) -> np.ndarray:
+def _finding_counts(
+    rng: np.random.Generator,
+    inspections: pl.DataFrame,
+    units: pl.DataFrame,
+    traits: _Traits,
+    target: int | None,
+) -> np.ndarray:
     base_by_peer = {"市直部门": 22, "乡镇街道": 26, "国有企业": 24, "学校医院": 18, "村社区": 9}
     peer = inspections["peer_group"].to_numpy()
     base = np.array([base_by_peer[p] for p in peer], dtype=np.float64)
@@ -336,8 +391,14 @@ def _finding_counts(rng: np.random.Generator, inspections: pl.DataFrame, units: 
     return counts.astype(np.int64)
 
 
-def _findings(rng: np.random.Generator, inspections: pl.DataFrame, units: pl.DataFrame,
-              rounds: pl.DataFrame, traits: _Traits, counts: np.ndarray) -> pl.DataFrame:
+def _findings(
+    rng: np.random.Generator,
+    inspections: pl.DataFrame,
+    units: pl.DataFrame,
+    rounds: pl.DataFrame,
+    traits: _Traits,
+    counts: np.ndarray,
+) -> pl.DataFrame:
     n = int(counts.sum())
     insp_idx = np.repeat(np.arange(inspections.height), counts)
     unit_id = inspections["unit_id"].to_numpy()[insp_idx]
@@ -373,7 +434,9 @@ def _findings(rng: np.random.Generator, inspections: pl.DataFrame, units: pl.Dat
     l1 = L2_L1[l2_idx]
 
     severity = rng.choice(["一般", "较重", "严重"], n, p=[0.7, 0.22, 0.08])
-    person_level = rng.choice(["一般干部", "中层", "班子成员", "一把手"], n, p=[0.4, 0.35, 0.2, 0.05])
+    person_level = rng.choice(
+        ["一般干部", "中层", "班子成员", "一把手"], n, p=[0.4, 0.35, 0.2, 0.05]
+    )
     money_cats = np.isin(l2, ["A06", "B03", "B05", "B06", "D02"])
     has_amount = money_cats & (rng.random(n) < 0.6)
     amount = np.round(rng.lognormal(2.6, 1.1, n), 2)
@@ -485,13 +548,20 @@ def _tags(rng: np.random.Generator, l2: np.ndarray, severity: np.ndarray) -> pl.
     third = np.where(focus, "重点关注", "")
     frame = _frame({"a": first, "b": second, "c": third})
     return frame.select(
-        pl.concat_list("a", "b", "c").list.eval(pl.element().filter(pl.element() != "")).alias("tags")
+        pl.concat_list("a", "b", "c")
+        .list.eval(pl.element().filter(pl.element() != ""))
+        .alias("tags")
     ).to_series()
 
 
-def _measures(rng: np.random.Generator, findings: pl.DataFrame, inspections: pl.DataFrame,
-              units: pl.DataFrame, traits: _Traits, as_of: dt.date
-              ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+def _measures(
+    rng: np.random.Generator,
+    findings: pl.DataFrame,
+    inspections: pl.DataFrame,
+    units: pl.DataFrame,
+    traits: _Traits,
+    as_of: dt.date,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     ref = np.datetime64(as_of)
     n_f = findings.height
     per = rng.choice([1, 2, 3], n_f, p=[0.2, 0.42, 0.38])
@@ -511,8 +581,11 @@ def _measures(rng: np.random.Generator, findings: pl.DataFrame, inspections: pl.
     kind = np.where(immediate, "IMMEDIATE", kind)
     months = rng.integers(1, 7, m)
     raw_due = _add_months(feedback, months)
-    date_form = rng.choice(["month_end", "day", "dotted", "year_end", "half", "quarter"], m,
-                           p=[0.42, 0.2, 0.12, 0.1, 0.08, 0.08])
+    date_form = rng.choice(
+        ["month_end", "day", "dotted", "year_end", "half", "quarter"],
+        m,
+        p=[0.42, 0.2, 0.12, 0.1, 0.08, 0.08],
+    )
     due = np.where(kind == "IMMEDIATE", entry_end, raw_due)
     due = np.where(kind == "RELATIVE", raw_due, due)
     due_date = np.where(kind == "DATE", _snap(raw_due, date_form), due)
@@ -523,7 +596,7 @@ def _measures(rng: np.random.Generator, findings: pl.DataFrame, inspections: pl.
     # Outcome: a "stuck" finding keeps at least its last measure unfinished.
     stuck = stuck_f[f_idx]
     last_of_finding = ordinal == per[f_idx] - 1
-    unfinished = (stuck & (last_of_finding | (rng.random(m) < 0.3)))
+    unfinished = stuck & (last_of_finding | (rng.random(m) < 0.3))
     late = rng.random(m) < 0.18
     has_deadline = ~np.isnat(deadline_original)
     base_due = np.where(has_deadline, deadline_original, feedback + 120 * DAY)
@@ -534,8 +607,11 @@ def _measures(rng: np.random.Generator, findings: pl.DataFrame, inspections: pl.
     )
     completed = np.maximum(completed, feedback + rng.integers(2, 15, m) * DAY)
     # 立行立改: mostly fixed during 进驻 (before the deadline, its end), a few just after.
-    immediate_done = np.where(rng.random(m) < 0.9, entry_end - rng.integers(0, 15, m) * DAY,
-                              entry_end + rng.integers(1, 30, m) * DAY)
+    immediate_done = np.where(
+        rng.random(m) < 0.9,
+        entry_end - rng.integers(0, 15, m) * DAY,
+        entry_end + rng.integers(1, 30, m) * DAY,
+    )
     completed = np.where(kind == "IMMEDIATE", immediate_done, completed)
     done = ~unfinished & (completed <= ref)
     # Unfinished measures end as PHASED / LONG_TERM in old rounds, open in recent ones.
@@ -546,8 +622,13 @@ def _measures(rng: np.random.Generator, findings: pl.DataFrame, inspections: pl.
         rng.choice(["PHASED", "IN_PROGRESS", "NOT_DONE"], m, p=[0.45, 0.42, 0.13]),
     )
     # Old rounds' leftovers are mostly 基本完成 by now, not still 整改中.
-    open_status = np.where((age_days > 400) & np.isin(open_status, ["IN_PROGRESS", "NOT_DONE"])
-                           & (rng.random(m) < 0.85), "PHASED", open_status)
+    open_status = np.where(
+        (age_days > 400)
+        & np.isin(open_status, ["IN_PROGRESS", "NOT_DONE"])
+        & (rng.random(m) < 0.85),
+        "PHASED",
+        open_status,
+    )
     status = np.where(done, "DONE", open_status)
     completed_on = np.where(done, completed, np.datetime64("NaT"))
     closed_on = completed + rng.integers(7, 45, m) * DAY
@@ -573,12 +654,16 @@ def _measures(rng: np.random.Generator, findings: pl.DataFrame, inspections: pl.
     lead_pick = _pick_by_peer(rng, peer, demo_text.LEAD_ROLES)
     dept_pick = _pick_by_peer(rng, peer, demo_text.DEPARTMENTS)
     persons = np.array(demo_text.PERSON_ROLES, dtype=object)[
-        rng.integers(0, len(demo_text.PERSON_ROLES), m)]
+        rng.integers(0, len(demo_text.PERSON_ROLES), m)
+    ]
     evidence = np.array(demo_text.EVIDENCE_NOTES, dtype=object)[
-        rng.integers(0, len(demo_text.EVIDENCE_NOTES), m)]
+        rng.integers(0, len(demo_text.EVIDENCE_NOTES), m)
+    ]
     comp_year = np.where(done, completed, feedback).astype("datetime64[Y]").astype(int) + 1970
-    evidence = np.array([e.replace("{year}", str(y)) for e, y in zip(evidence, comp_year, strict=True)],
-                        dtype=object)
+    evidence = np.array(
+        [e.replace("{year}", str(y)) for e, y in zip(evidence, comp_year, strict=True)],
+        dtype=object,
+    )
     progress = np.empty(m, dtype=object)
     for key, notes in demo_text.PROGRESS_NOTES.items():
         mask = status == key
@@ -611,13 +696,16 @@ def _measures(rng: np.random.Generator, findings: pl.DataFrame, inspections: pl.
     final_date = np.where(
         done,
         completed,
-        np.where(status == "NOT_DONE",
-                 np.minimum(np.where(has_deadline, deadline_current, first_report) + 15 * DAY, ref),
-                 np.minimum(first_report, ref)),
+        np.where(
+            status == "NOT_DONE",
+            np.minimum(np.where(has_deadline, deadline_current, first_report) + 15 * DAY, ref),
+            np.minimum(first_report, ref),
+        ),
     )
     final_date = np.maximum(final_date, feedback)
-    initial = _frame({"measure_id": measure_id, "status": np.full(m, "IN_PROGRESS"),
-                            "status_date": feedback})
+    initial = _frame(
+        {"measure_id": measure_id, "status": np.full(m, "IN_PROGRESS"), "status_date": feedback}
+    )
     later = _frame({"measure_id": measure_id, "status": status, "status_date": final_date})
     later = later.filter(pl.col("status") != "IN_PROGRESS")
     history = pl.concat([initial, later]).sort("measure_id", "status_date", maintain_order=True)
@@ -627,18 +715,28 @@ def _measures(rng: np.random.Generator, findings: pl.DataFrame, inspections: pl.
     )
 
     first_deadline = _frame(
-        {"measure_id": measure_id, "deadline": deadline_original, "deadline_text": deadline_text,
-         "effective_date": feedback, "reason": np.full(m, None, dtype=object)}
+        {
+            "measure_id": measure_id,
+            "deadline": deadline_original,
+            "deadline_text": deadline_text,
+            "effective_date": feedback,
+            "reason": np.full(m, None, dtype=object),
+        }
     )
     ext_rows = _frame(
-        {"measure_id": measure_id[extend], "deadline": new_deadline[extend],
-         "deadline_text": [f"申请延期至{_cn_date(d)}" for d in new_deadline[extend]],
-         "effective_date": ext_on[extend], "reason": np.full(int(extend.sum()), "申请延期")}
+        {
+            "measure_id": measure_id[extend],
+            "deadline": new_deadline[extend],
+            "deadline_text": [f"申请延期至{_cn_date(d)}" for d in new_deadline[extend]],
+            "effective_date": ext_on[extend],
+            "reason": np.full(int(extend.sum()), "申请延期"),
+        }
     )
     deadline_hist = pl.concat([first_deadline, ext_rows]).sort("measure_id", "effective_date")
     deadline_hist = deadline_hist.with_columns(
-        pl.int_range(history.height + 1, history.height + 1 + deadline_hist.height,
-                     dtype=pl.Int64).alias("history_id"),
+        pl.int_range(
+            history.height + 1, history.height + 1 + deadline_hist.height, dtype=pl.Int64
+        ).alias("history_id"),
         pl.lit(1, dtype=pl.Int32).alias("batch_id"),
     )
     return measures, history, deadline_hist
@@ -650,13 +748,16 @@ def _measure_text(rng: np.random.Generator, l1: np.ndarray, unit_short: np.ndarr
         mask = l1 == code
         out[mask] = np.array(texts, dtype=object)[rng.integers(0, len(texts), mask.sum())]
     frame = _frame({"t": out, "u": unit_short})
-    return frame.select(
-        pl.col("t").str.replace_all("{unit}", pl.col("u"), literal=True)
-    ).to_series().to_numpy()
+    return (
+        frame.select(pl.col("t").str.replace_all("{unit}", pl.col("u"), literal=True))
+        .to_series()
+        .to_numpy()
+    )
 
 
-def _pick_by_peer(rng: np.random.Generator, peer: np.ndarray, table: dict[str, list[str]]
-                  ) -> np.ndarray:
+def _pick_by_peer(
+    rng: np.random.Generator, peer: np.ndarray, table: dict[str, list[str]]
+) -> np.ndarray:
     out = np.empty(peer.size, dtype=object)
     for group, options in table.items():
         mask = peer == group
@@ -679,8 +780,11 @@ def _snap(dates: np.ndarray, form: np.ndarray) -> np.ndarray:
     year = dates.astype("datetime64[Y]")
     year_end = (year + np.timedelta64(1, "Y")).astype("datetime64[D]") - DAY
     month_no = dates.astype("datetime64[M]").astype(int) % 12
-    half_end = np.where(month_no < 6, (year.astype("datetime64[M]") + np.timedelta64(6, "M"))
-                        .astype("datetime64[D]") - DAY, year_end)
+    half_end = np.where(
+        month_no < 6,
+        (year.astype("datetime64[M]") + np.timedelta64(6, "M")).astype("datetime64[D]") - DAY,
+        year_end,
+    )
     quarter_start = year.astype("datetime64[M]") + ((month_no // 3) * 3).astype("timedelta64[M]")
     quarter_end = (quarter_start + np.timedelta64(3, "M")).astype("datetime64[D]") - DAY
     return np.select(
@@ -695,8 +799,14 @@ def _cn_date(d: np.datetime64) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
-def _deadline_text(kind: np.ndarray, form: np.ndarray, due: np.ndarray, months: np.ndarray,
-                   long_flag: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _deadline_text(
+    kind: np.ndarray,
+    form: np.ndarray,
+    due: np.ndarray,
+    months: np.ndarray,
+    long_flag: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
     out = np.empty(kind.size, dtype=object)
     immediate_words = np.array(["立行立改", "即知即改", "立即整改"], dtype=object)
     long_words = np.array(["长期坚持", "常态化", "长期坚持，常态推进"], dtype=object)
@@ -729,17 +839,23 @@ def _deadline_text(kind: np.ndarray, form: np.ndarray, due: np.ndarray, months: 
     return out
 
 
-def _clues(rng: np.random.Generator, inspections: pl.DataFrame, traits: _Traits,
-           as_of: dt.date) -> pl.DataFrame:
+def _clues(
+    rng: np.random.Generator, inspections: pl.DataFrame, traits: _Traits, as_of: dt.date
+) -> pl.DataFrame:
     ref = np.datetime64(as_of)
     lam = 2.2 * traits.proneness[inspections["unit_id"].to_numpy() - 1]
     counts = rng.poisson(lam)
     idx = np.repeat(np.arange(inspections.height), counts)
     n = idx.size
     routing = rng.choice(["移送纪委监委", "移交组织部", "交办被巡察单位"], n, p=[0.6, 0.25, 0.15])
-    disposal = rng.choice(["谈话函询", "初步核实", "暂存待查", "予以了结"], n, p=[0.35, 0.35, 0.1, 0.2])
-    form = rng.choice(["第一种形态", "第二种形态", "第三种形态", "第四种形态", ""], n,
-                      p=[0.55, 0.25, 0.07, 0.03, 0.10])
+    disposal = rng.choice(
+        ["谈话函询", "初步核实", "暂存待查", "予以了结"], n, p=[0.35, 0.35, 0.1, 0.2]
+    )
+    form = rng.choice(
+        ["第一种形态", "第二种形态", "第三种形态", "第四种形态", ""],
+        n,
+        p=[0.55, 0.25, 0.07, 0.03, 0.10],
+    )
     form = np.where(disposal == "予以了结", "", form)
     feedback = inspections["feedback_date"].to_numpy().astype("datetime64[D]")[idx]
     closed = feedback + rng.integers(30, 260, n) * DAY
@@ -756,8 +872,9 @@ def _clues(rng: np.random.Generator, inspections: pl.DataFrame, traits: _Traits,
     )
 
 
-def _outcomes(rng: np.random.Generator, inspections: pl.DataFrame, counts: np.ndarray,
-              as_of: dt.date) -> pl.DataFrame:
+def _outcomes(
+    rng: np.random.Generator, inspections: pl.DataFrame, counts: np.ndarray, as_of: dt.date
+) -> pl.DataFrame:
     n = inspections.height
     feedback = inspections["feedback_date"].to_numpy().astype("datetime64[D]")
     matured = np.clip((np.datetime64(as_of) - feedback).astype(int) / 180.0, 0.1, 1.0)

@@ -128,3 +128,30 @@ def resolve_scope(reader: Reader, filters: Filters, today: dt.date | None = None
         as_of=filters.effective_as_of(today),
         filters=filters,
     )
+
+
+def describe_filters(
+    filters: Filters,
+    *,
+    round_labels: Mapping[int, str] | None = None,
+    unit_names: Mapping[int, str] | None = None,
+) -> str:
+    """The filters in words, for captions, exports and briefings (Chinese)."""
+    parts: list[str] = []
+    labels = round_labels or {}
+    if filters.round_from is not None or filters.round_to is not None:
+        lo = labels.get(filters.round_from or -1, str(filters.round_from or "最早"))
+        hi = labels.get(filters.round_to or -1, str(filters.round_to or "最新"))
+        parts.append(f"轮次 {lo} 至 {hi}")
+    if filters.kinds:
+        parts.append("类型 " + "、".join(filters.kinds))
+    if filters.sectors:
+        parts.append("领域 " + "、".join(filters.sectors))
+    if filters.peer_groups:
+        parts.append("同类组 " + "、".join(filters.peer_groups))
+    if filters.unit_ids:
+        names = unit_names or {}
+        parts.append("单位 " + "、".join(names.get(u, str(u)) for u in filters.unit_ids))
+    if filters.category_l1 or filters.category_l2:
+        parts.append("类别 " + "、".join(filters.category_l1 + filters.category_l2))
+    return "；".join(parts) if parts else "全部轮次、全部单位、全部类别"

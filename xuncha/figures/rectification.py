@@ -62,20 +62,26 @@ def rectification(reader: Reader, scope: Scope, by: str = "all") -> pl.DataFrame
             row[key] = figure.compute(row)
         row["small_sample"] = int(row["findings"] or 0) < MIN_SAMPLE
         row["sample_note"] = SMALL_SAMPLE_LABEL if row["small_sample"] else ""
-    schema = dict(counts.schema) | {k: pl.Float64 for k in DEFINITIONS} | {
-        "small_sample": pl.Boolean,
-        "sample_note": pl.String,
-    }
+    schema = (
+        dict(counts.schema)
+        | {k: pl.Float64 for k in DEFINITIONS}
+        | {
+            "small_sample": pl.Boolean,
+            "sample_note": pl.String,
+        }
+    )
     return pl.DataFrame(rows, schema=schema)
 
 
 def _zero_row(empty: pl.DataFrame) -> pl.DataFrame:
     values: dict[str, Any] = {c: [0] for c in COUNT_COLUMNS}
-    values |= {"group_key": ["全部"], "group_id": ["all"], "group_order": [None],
-               "cycle_days_median": [None]}
-    return pl.DataFrame(values).select(
-        [pl.col(c).cast(empty.schema[c]) for c in empty.columns]
-    )
+    values |= {
+        "group_key": ["全部"],
+        "group_id": ["all"],
+        "group_order": [None],
+        "cycle_days_median": [None],
+    }
+    return pl.DataFrame(values).select([pl.col(c).cast(empty.schema[c]) for c in empty.columns])
 
 
 def metrics_records(frame: pl.DataFrame, by: str = "all") -> list[dict[str, Any]]:
@@ -97,7 +103,8 @@ def metrics_records(frame: pl.DataFrame, by: str = "all") -> list[dict[str, Any]
 
 def overview(reader: Reader, scope: Scope) -> dict[str, Any]:
     """The overview's headline figures: counts of the scope plus the overall rectification."""
-    kpi = reader.query("kpi_overview", {"inspection_ids": list(scope.inspection_ids),
-                                        "as_of": scope.as_of}).to_dicts()[0]
+    kpi = reader.query(
+        "kpi_overview", {"inspection_ids": list(scope.inspection_ids), "as_of": scope.as_of}
+    ).to_dicts()[0]
     totals = rectification(reader, scope, "all").to_dicts()[0]
     return {**{k: v for k, v in kpi.items()}, **totals}

@@ -58,7 +58,10 @@ ALIASES: list[tuple[str, str, str]] = [
 
 # Cross-cutting tags (DOMAIN.md §3): (tag, group).
 TAGS: list[tuple[str, str]] = [
-    *[(t, "六项纪律") for t in ("政治纪律", "组织纪律", "廉洁纪律", "群众纪律", "工作纪律", "生活纪律")],
+    *[
+        (t, "六项纪律")
+        for t in ("政治纪律", "组织纪律", "廉洁纪律", "群众纪律", "工作纪律", "生活纪律")
+    ],
     *[
         (t, "四风")
         for t in (

@@ -30,7 +30,9 @@ import polars as pl
 
 from xuncha.store.store import Store, StoreError
 
-QUERIES_DIR = Path(os.environ.get("XUNCHA_QUERIES", Path(__file__).resolve().parents[2] / "queries"))
+QUERIES_DIR = Path(
+    os.environ.get("XUNCHA_QUERIES", Path(__file__).resolve().parents[2] / "queries")
+)
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 
 

@@ -53,14 +53,22 @@ TABLES: list[tuple[str, str, str, dict[str, str]]] = [
         "问题类别二级",
         "code VARCHAR PRIMARY KEY, category_l1 VARCHAR NOT NULL REFERENCES category_l1(code),"
         " name VARCHAR NOT NULL",
-        {"code": "二级类别代码（如 B03）", "category_l1": "所属一级类别代码", "name": "二级类别名称"},
+        {
+            "code": "二级类别代码（如 B03）",
+            "category_l1": "所属一级类别代码",
+            "name": "二级类别名称",
+        },
     ),
     (
         "category_aliases",
         "台账中的类别写法与一级类别的对应（含旧“三个聚焦”口径）",
         "alias VARCHAR PRIMARY KEY, framework VARCHAR NOT NULL,"
         " category_l1 VARCHAR NOT NULL REFERENCES category_l1(code)",
-        {"alias": "台账写法", "framework": "所属框架（四个落实/三个聚焦）", "category_l1": "对应一级类别代码"},
+        {
+            "alias": "台账写法",
+            "framework": "所属框架（四个落实/三个聚焦）",
+            "category_l1": "对应一级类别代码",
+        },
     ),
     (
         "tag_dictionary",
@@ -334,7 +342,9 @@ def _migration_1(con: duckdb.DuckDBPyConnection) -> None:
     con.executemany("INSERT INTO tag_dictionary VALUES (?, ?)", categories.TAGS)
 
 
-MIGRATIONS = [(1, "初始结构：轮次、单位、巡察、问题、措施、状态历史、线索、成效、类别字典", _migration_1)]
+MIGRATIONS = [
+    (1, "初始结构：轮次、单位、巡察、问题、措施、状态历史、线索、成效、类别字典", _migration_1)
+]
 
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:

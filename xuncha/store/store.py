@@ -31,7 +31,7 @@ KEEP_VERSIONS = 5
 _VERSION_FILE = re.compile(r"^(\d{6})\.duckdb$")
 
 # Offline machines: never try to download or auto-load an extension.
-BASE_CONFIG = {
+BASE_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,
 }
@@ -65,7 +65,9 @@ class Store:
                 raise StoreError(
                     f"{self.root} 是文件而不是数据仓目录；请用 --db 指向数据仓目录"
                 ) from None
-            raise StoreError(f"数据仓不存在：{self.root}（可先运行 xuncha demo --db {self.root}）") from None
+            raise StoreError(
+                f"数据仓不存在：{self.root}（可先运行 xuncha demo --db {self.root}）"
+            ) from None
         match = _VERSION_FILE.match(text)
         if not match or not (self.root / VERSIONS / text).is_file():
             raise StoreError(f"数据仓 {self.root} 的版本指针已损坏：{text!r}")

@@ -1,0 +1,150 @@
+"""问题分布: where problems concentrate — unit × category, category tree, peer groups, top units,
+and a drill-down to the findings and measures behind any cell."""
+
+import polars as pl
+import streamlit as st
+
+from xuncha import charts, figures, labels, ui
+
+reader = ui.reader()
+scope = ui.current_scope(reader)
+ui.page_header("问题分布", reader, scope)
+
+categories = reader.query("categories_list")
+l1_names = dict(categories.select("category_l1", "l1_name").unique().rows())
+
+st.subheader("单位 × 问题类别")
+left, right = st.columns([1, 3])
+with left:
+    drill_l1 = st.selectbox(
+        "下钻到一级类别",
+        [None, *l1_names],
+        key="dist_drill_l1",
+        format_func=lambda c: "不下钻（显示一级类别）" if c is None else f"{c} {l1_names[c]}",
+    )
+with right:
+    top_n = st.slider("显示问题最多的单位数", 5, 80, 30, step=5, key="dist_top_n")
+cells = reader.query("findings_by_unit_category", scope.params(level=2 if drill_l1 else 1))
+if drill_l1:
+    cells = cells.filter(pl.col("category").str.starts_with(drill_l1))
+top_units_ids = (
+    cells.group_by("unit_id")
+    .agg(pl.col("findings").sum())
+    .sort("findings", descending=True)
+    .head(top_n)["unit_id"]
+)
+cells = cells.filter(pl.col("unit_id").is_in(top_units_ids.implode()))
+if cells.is_empty():
+    st.warning("当前筛选范围内没有问题。")
+else:
+    event = ui.chart(charts.heatmap(cells), key="dist_heatmap", selectable=True)
+    points = ui.selected_points(event)
+    if points:
+        unit_by_name = dict(cells.select("unit_name", "unit_id").unique().rows())
+        y, x = points[0].get("y"), str(points[0].get("x", ""))
+        if y in unit_by_name:
+            st.session_state["dist_unit"] = unit_by_name[y]
+            st.session_state["dist_category"] = x.split(" ")[0] or None
+
+col_tree, col_peer = st.columns(2)
+with col_tree:
+    st.subheader("问题类别构成")
+    by_cat = reader.query("findings_by_category", scope.params())
+    if not by_cat.is_empty():
+        ui.chart(charts.category_treemap(by_cat), key="dist_treemap")
+with col_peer:
+    st.subheader("行业领域与同类组比较")
+    peer = reader.query("findings_by_peer_group", scope.params())
+    peer = peer.with_columns(
+        (pl.col("findings") / pl.col("inspections")).round(1).alias("findings_per_inspection")
+    )
+    if not peer.is_empty():
+        ui.chart(charts.peer_group_density(peer), key="dist_peer")
+        st.caption(
+            "平均每次巡察问题数 = 问题数 ÷ 已反馈的巡察次数；同类组之间规模不同，宜组内比较。"
+        )
+
+st.subheader("问题最多的单位")
+by_unit = figures.rectification(reader, scope, "unit").sort("findings", descending=True)
+if not by_unit.is_empty():
+    top = by_unit.head(15)
+    event = ui.chart(charts.top_units(top), key="dist_top_units", selectable=True)
+    points = ui.selected_points(event)
+    if points:
+        name = str(points[0].get("y", "")).replace("（样本不足）", "")
+        match = top.filter(pl.col("group_key") == name)
+        if not match.is_empty():
+            st.session_state["dist_unit"] = int(match["group_id"][0])
+    st.caption(
+        f"样本不足：问题少于 {figures.MIN_SAMPLE} 个的单位，其比率仅供参考。点击条形或热力图单元格可下钻。"
+    )
+
+st.subheader("下钻：问题与整改措施")
+units = reader.query("units_list")
+unit_name = dict(units.select("unit_id", "short_name").rows())
+in_scope_units = by_unit["group_id"].cast(pl.Int64).to_list() if not by_unit.is_empty() else []
+unit_options = [None, *[u for u in unit_name if u in set(in_scope_units)]]
+if st.session_state.get("dist_unit") not in unit_options:
+    st.session_state["dist_unit"] = None
+cat_options = [None, *l1_names, *categories["category_l2"].to_list()]
+l2_names = dict(categories.select("category_l2", "l2_name").rows())
+if st.session_state.get("dist_category") not in cat_options:
+    st.session_state["dist_category"] = None
+c1, c2 = st.columns(2)
+with c1:
+    drill_unit = st.selectbox(
+        "单位",
+        unit_options,
+        key="dist_unit",
+        format_func=lambda u: "全部单位" if u is None else unit_name[u],
+    )
+with c2:
+    drill_cat = st.selectbox(
+        "类别",
+        cat_options,
+        key="dist_category",
+        format_func=lambda c: (
+            "全部类别" if c is None else f"{c} {l1_names.get(c) or l2_names.get(c)}"
+        ),
+    )
+detail = reader.query(
+    "findings_detail", scope.params(unit_id=drill_unit, category=drill_cat, limit=2000)
+)
+st.caption(f"共 {detail.height:,} 个问题（最多显示 2,000 个）；选中一行查看其整改措施。")
+shown = labels.status_labels(detail, finding=True).select(
+    "finding_id",
+    "round_name",
+    "unit_name",
+    "category_l2",
+    "l2_name",
+    "title",
+    "detail",
+    "severity",
+    "status",
+    "measures",
+    "measures_done",
+    "is_repeat",
+    "is_rebound",
+)
+event = ui.table(shown, key="dist_detail", height=360, selectable=True)
+row = ui.selected_row(event)
+if row is not None and row < detail.height:
+    finding = detail.row(row, named=True)
+    st.markdown(f"**{finding['unit_name']}｜{finding['title']}**")
+    st.write(finding["detail"] or "")
+    measures = reader.query(
+        "measures_of_findings", {"finding_ids": [finding["finding_id"]], "as_of": scope.as_of}
+    )
+    ui.table(
+        labels.status_labels(measures, finding=False).select(
+            "text",
+            "lead_person",
+            "department",
+            "deadline_text",
+            "deadline",
+            "status",
+            "status_text",
+            "completed_on",
+        ),
+        key="dist_measures",
+    )

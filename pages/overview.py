@@ -1,0 +1,79 @@
+"""总览: headline figures, findings and completion by round, the most overdue measures."""
+
+import streamlit as st
+
+from xuncha import charts, figures, labels, ui
+
+reader = ui.reader()
+scope = ui.current_scope(reader)
+ui.page_header("总览", reader, scope)
+
+kpi = figures.overview(reader, scope)
+row1 = st.columns(5)
+with row1[0]:
+    ui.count_metric("巡察轮次", kpi["rounds"])
+with row1[1]:
+    ui.count_metric("被巡察单位", kpi["units_inspected"], f"巡察 {kpi['inspections']:,} 次")
+with row1[2]:
+    ui.count_metric("发现问题", kpi["findings"], "统计截至日已反馈的问题")
+with row1[3]:
+    ui.count_metric("整改措施", kpi["measures"])
+with row1[4]:
+    ui.rate_metric("completion_rate", kpi)
+row2 = st.columns(5)
+with row2[0]:
+    ui.count_metric(
+        "逾期措施", kpi["overdue_measures"], figures.DEFINITIONS["overdue_rate"].definition
+    )
+with row2[1]:
+    ui.count_metric("长期坚持措施", kpi["measures_long_term"], "单列统计，不计入逾期")
+with row2[2]:
+    ui.count_metric("问题线索", kpi["clues"], f"涉及 {kpi['clue_persons']:,} 人")
+with row2[3]:
+    ui.count_metric("建章立制", kpi["regulations"], "新建或修订制度数", " 项")
+with row2[4]:
+    ui.count_metric("挽回资金", f"{float(kpi['funds_wan']):,.2f}", "清退、追缴、挽回资金", " 万元")
+
+st.subheader("各轮次问题与整改完成率")
+by_round = figures.rectification(reader, scope, "round")
+if by_round.is_empty():
+    st.warning("当前筛选范围内没有问题。")
+else:
+    ui.chart(charts.findings_and_completion_by_round(by_round), key="overview_by_round")
+    cols = [
+        "group_key",
+        "findings",
+        "findings_done",
+        "findings_basically_done",
+        "findings_open",
+        "completion_rate",
+        "completion_rate_lenient",
+        "overdue_measures",
+        "on_time_rate",
+    ]
+    ui.table(by_round.select(cols).rename({"group_key": "round_name"}), key="overview_round_table")
+    st.caption("整改完成率口径：" + figures.DEFINITIONS["completion_rate"].definition)
+
+st.subheader("督办：逾期最久的整改措施")
+overdue = reader.query("measures_supervision", scope.params(limit=15))
+overdue = overdue.filter(overdue["warning"] == "红")
+if overdue.is_empty():
+    st.success("统计截至日没有逾期措施。")
+else:
+    ui.table(
+        labels.status_labels(overdue, finding=False)
+        .select(
+            "unit_name",
+            "round_name",
+            "title",
+            "text",
+            "deadline",
+            "days_overdue",
+            "status",
+            "lead_person",
+            "department",
+        )
+        .rename({"days_overdue": "overdue_days"}),
+        key="overview_overdue",
+        column_config={"overdue_days": st.column_config.NumberColumn("逾期天数", format="%d 天")},
+    )

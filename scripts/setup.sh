@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh machine: uv, the locked Python environment, and
+# (with --browser) Debian's Chromium and CJK fonts for the real-browser tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! python3 -m uv --version >/dev/null 2>&1; then
+    echo "setup: installing uv" >&2
+    python3 -m pip install --quiet uv
+fi
+UV_PYTHON_DOWNLOADS=never python3 -m uv sync --frozen --quiet
+
+if [[ "${1:-}" == "--browser" ]]; then
+    need=()
+    [[ -x /usr/bin/chromium ]] || need+=(chromium)
+    dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
+    if (( ${#need[@]} )); then
+        echo "setup: installing ${need[*]} (Debian packages)" >&2
+        SUDO=""
+        [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+            "${need[@]}" >/dev/null
+    fi
+fi

@@ -1,0 +1,100 @@
+"""Every named query runs on the fixture store and honours its header: params, columns, grain."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import polars as pl
+import pytest
+
+from tests.conftest import AS_OF
+from xuncha.filters import Filters, resolve_scope
+from xuncha.store.reader import load_queries, used_params
+
+QUERIES = load_queries()
+
+
+# Values for every parameter any query declares.
+def _values(reader: Any) -> dict[str, Any]:
+    scope = resolve_scope(reader, Filters(as_of=AS_OF))
+    some_findings = reader.query(
+        "findings_detail", scope.params(unit_id=None, category=None, limit=5)
+    )
+    return scope.params(
+        by="unit",
+        limit=50,
+        level=1,
+        unit_id=None,
+        category=None,
+        finding_ids=some_findings["finding_id"].to_list(),
+        round_from=None,
+        round_to=None,
+        kinds=None,
+        sectors=None,
+        peer_groups=None,
+        unit_ids=None,
+    )
+
+
+def test_there_are_named_queries_and_each_file_is_named_for_its_header() -> None:
+    assert len(QUERIES) >= 10
+    for name, query in QUERIES.items():
+        assert query.name == name
+        assert query.returns and query.grain
+
+
+@pytest.mark.parametrize("name", sorted(QUERIES))
+def test_a_query_declares_exactly_the_parameters_it_uses(name: str) -> None:
+    query = QUERIES[name]
+    assert used_params(query.sql) == set(query.params), name
+
+
+@pytest.mark.parametrize("name", sorted(QUERIES))
+def test_a_query_returns_the_columns_and_grain_its_header_states(
+    name: str, demo_reader: Any
+) -> None:
+    query = QUERIES[name]
+    frame = demo_reader.query(name, _values(demo_reader))
+    assert frame.columns == list(query.columns), f"{name}: header columns differ from result"
+    keys = query.grain_keys
+    assert keys is not None, f"{name}: grain must be 'one row' or 'one row per <columns>'"
+    if keys == []:
+        assert frame.height == 1
+    else:
+        assert frame.height > 0, f"{name} returned nothing on the demo store"
+        assert set(keys) <= set(frame.columns)
+        assert frame.select(keys).is_duplicated().sum() == 0, f"{name}: grain {keys} not unique"
+
+
+def test_a_query_refuses_to_run_without_its_parameters(demo_reader: Any) -> None:
+    with pytest.raises(TypeError, match="needs parameters"):
+        demo_reader.query("rectification_counts", {"as_of": dt.date(2026, 1, 1)})
+
+
+def test_queries_run_on_a_read_only_connection(demo_reader: Any) -> None:
+    import duckdb
+
+    with pytest.raises(duckdb.Error):
+        demo_reader.scalar("CREATE TABLE sneaky (x INTEGER)")
+
+
+def test_filters_narrow_the_inspections_in_scope(demo_reader: Any) -> None:
+    everything = resolve_scope(demo_reader, Filters(as_of=AS_OF))
+    one_round = resolve_scope(demo_reader, Filters(round_from=3, round_to=3, as_of=AS_OF))
+    peers = resolve_scope(demo_reader, Filters(peer_groups=("国有企业",), as_of=AS_OF))
+    assert 0 < len(one_round.inspection_ids) < len(everything.inspection_ids)
+    assert 0 < len(peers.inspection_ids) < len(everything.inspection_ids)
+    rounds = pl.DataFrame({"inspection_id": list(one_round.inspection_ids)})
+    checked = demo_reader.query(
+        "scope_inspections",
+        {
+            "round_from": 3,
+            "round_to": 3,
+            "kinds": None,
+            "sectors": None,
+            "peer_groups": None,
+            "unit_ids": None,
+        },
+    )
+    assert sorted(checked["inspection_id"].to_list()) == rounds["inspection_id"].to_list()

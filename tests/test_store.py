@@ -1,0 +1,156 @@
+"""The versioned store: atomic writes, readers undisturbed by writers, rollback, clear errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from xuncha import demo
+from xuncha.store import Store, StoreError, open_reader
+from xuncha.store.store import KEEP_VERSIONS
+
+
+def _add_round(name: str, seq: int):
+    def apply(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(
+            "INSERT INTO rounds VALUES (?, ?, '十四届', ?, '常规', NULL, NULL)", [seq, name, seq]
+        )
+
+    return apply
+
+
+def _rounds(store: Store) -> int:
+    reader = open_reader(store)
+    try:
+        return int(reader.scalar("SELECT count(*) FROM rounds"))
+    finally:
+        reader.close()
+
+
+def test_each_write_publishes_a_new_version_and_keeps_the_old_one(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    _, first = store.write(_add_round("第一轮", 1), fresh=True)
+    _, second = store.write(_add_round("第二轮", 2))
+    assert (first, second) == (1, 2)
+    assert store.version() == 2
+    assert store.file_for(1).is_file() and store.file_for(2).is_file()
+    assert _rounds(store) == 2
+
+
+def test_a_failed_write_publishes_nothing_and_leaves_no_file(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    store.write(_add_round("第一轮", 1), fresh=True)
+
+    def broken(con: duckdb.DuckDBPyConnection) -> None:
+        _add_round("第二轮", 2)(con)
+        raise RuntimeError("import failed half way")
+
+    with pytest.raises(RuntimeError):
+        store.write(broken)
+    assert store.version() == 1
+    assert _rounds(store) == 1
+    assert sorted(p.name for p in (store.root / "versions").iterdir()) == ["000001.duckdb"]
+
+
+def test_a_reader_keeps_its_version_while_a_writer_publishes_another(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    store.write(_add_round("第一轮", 1), fresh=True)
+    reader = open_reader(store)
+    store.write(_add_round("第二轮", 2))
+    assert reader.scalar("SELECT count(*) FROM rounds") == 1  # its own snapshot
+    assert _rounds(store) == 2  # a new reader sees the new version
+    reader.close()
+
+
+def test_the_command_line_reads_and_writes_while_another_process_holds_the_store(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "s")
+    store.write(lambda con: demo.build(con), fresh=True)
+    holder = open_reader(store)  # as the dashboard would
+    try:
+        info = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "xuncha.cli",
+                "info",
+                "--db",
+                str(store.root),
+                "--format",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        assert json.loads(info.stdout)["tables"]["findings"] > 0
+        rebuilt = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "xuncha.cli",
+                "demo",
+                "--db",
+                str(store.root),
+                "--seed",
+                "7",
+                "--format",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        assert json.loads(rebuilt.stdout)["version"] == 2
+        assert holder.scalar("SELECT count(*) FROM findings") > 0
+    finally:
+        holder.close()
+    assert store.version() == 2
+
+
+def test_pointing_back_restores_an_earlier_version(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    store.write(_add_round("第一轮", 1), fresh=True)
+    store.write(_add_round("第二轮", 2))
+    store.point_at(1)
+    assert _rounds(store) == 1
+    with pytest.raises(StoreError, match="没有版本"):
+        store.point_at(99)
+
+
+def test_old_versions_are_pruned_beyond_the_backups_kept(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    store.write(_add_round("r1", 1), fresh=True)
+    for seq in range(2, KEEP_VERSIONS + 4):
+        store.write(_add_round(f"r{seq}", seq))
+    assert len(store.versions()) == KEEP_VERSIONS
+    assert store.versions()[-1] == store.version()
+
+
+def test_a_missing_or_damaged_store_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="数据仓不存在"):
+        Store(tmp_path / "nowhere").version()
+    damaged = tmp_path / "damaged"
+    (damaged / "versions").mkdir(parents=True)
+    (damaged / "CURRENT").write_text("000009.duckdb\n", encoding="utf-8")
+    with pytest.raises(StoreError, match="版本指针已损坏"):
+        Store(damaged).version()
+
+
+def test_connections_never_autoload_extensions(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    store.write(_add_round("第一轮", 1), fresh=True)
+    reader = open_reader(store)
+    try:
+        assert reader.scalar("SELECT current_setting('autoload_known_extensions')") is False
+        assert reader.scalar("SELECT current_setting('autoinstall_known_extensions')") is False
+    finally:
+        reader.close()

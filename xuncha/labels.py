@@ -1,0 +1,84 @@
+"""What users read: Chinese names for columns, statuses and groupings, in one place."""
+
+from __future__ import annotations
+
+import polars as pl
+
+COLUMNS: dict[str, str] = {
+    "group_key": "分组",
+    "round_name": "轮次",
+    "unit_name": "单位",
+    "peer_group": "同类组",
+    "sector": "行业领域",
+    "category": "类别",
+    "category_name": "类别名称",
+    "category_l1": "一级类别",
+    "category_l2": "二级类别",
+    "l1_name": "一级类别名称",
+    "l2_name": "二级类别名称",
+    "units": "单位数",
+    "inspections": "巡察次数",
+    "findings": "问题数",
+    "findings_done": "已完成",
+    "findings_basically_done": "基本完成",
+    "findings_open": "未完成",
+    "overdue_findings": "逾期问题",
+    "repeat_findings": "重复问题",
+    "rebound_findings": "反弹问题",
+    "cycle_days_median": "整改周期中位数（天）",
+    "measures": "措施数",
+    "measures_done": "已完成措施",
+    "measures_long_term": "长期坚持措施",
+    "overdue_measures": "逾期措施",
+    "completion_rate": "整改完成率(%)",
+    "completion_rate_lenient": "含基本完成的完成率(%)",
+    "measure_completion_rate": "措施完成率(%)",
+    "on_time_rate": "按期完成率(%)",
+    "on_time_rate_current": "按期完成率·现行时限(%)",
+    "overdue_rate": "逾期率(%)",
+    "repeat_rate": "重复率(%)",
+    "rebound_rate": "反弹率(%)",
+    "sample_note": "样本",
+    "finding_id": "问题编号",
+    "measure_id": "措施编号",
+    "title": "具体问题",
+    "detail": "具体表现",
+    "severity": "严重程度",
+    "tags": "标签",
+    "status": "状态",
+    "status_text": "台账状态",
+    "measures_total": "措施数",
+    "is_repeat": "重复",
+    "is_rebound": "反弹",
+    "feedback_date": "反馈日期",
+    "text": "整改措施",
+    "lead_person": "责任领导",
+    "department": "责任部门",
+    "deadline_text": "时限原文",
+    "deadline": "现行时限",
+    "deadline_original": "原定时限",
+    "days_overdue": "逾期天数（负数为剩余天数）",
+    "warning": "预警",
+    "completed_on": "完成日期",
+    "findings_per_inspection": "平均每次巡察问题数",
+}
+
+FINDING_STATUS = {"DONE": "已完成", "BASICALLY_DONE": "基本完成", "OPEN": "未完成"}
+MEASURE_STATUS = {
+    "DONE": "已完成",
+    "PHASED": "基本完成",
+    "IN_PROGRESS": "正在整改",
+    "NOT_DONE": "未完成",
+    "LONG_TERM": "长期坚持",
+}
+
+
+def status_labels(frame: pl.DataFrame, column: str = "status", *, finding: bool) -> pl.DataFrame:
+    mapping = FINDING_STATUS if finding else MEASURE_STATUS
+    if column not in frame.columns:
+        return frame
+    return frame.with_columns(pl.col(column).replace_strict(mapping, default=pl.col(column)))
+
+
+def chinese_headers(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.rename({c: COLUMNS[c] for c in frame.columns if c in COLUMNS})

@@ -1,0 +1,269 @@
+"""The only module of the package that imports streamlit: cached readers keyed on the data
+version, the shared filters kept in the URL, and the common widgets pages use."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import streamlit as st
+
+from xuncha import labels
+from xuncha.figures import DEFINITIONS
+from xuncha.figures.rates import format_rate
+from xuncha.filters import Filters, Scope, describe_filters, resolve_scope
+from xuncha.store import Store, open_reader
+from xuncha.store.reader import Reader
+
+DEFAULT_STORE = Path(__file__).resolve().parents[1] / "data" / "demo"
+_FILTER_KEYS = ("f_rounds", "f_kind", "f_sector", "f_peer", "f_unit", "f_l1", "f_l2", "f_asof")
+
+
+def store() -> Store:
+    return Store(os.environ.get("XUNCHA_DB") or DEFAULT_STORE)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _reader_for(root: str, version: int) -> Reader:
+    return open_reader(Store(root), version)
+
+
+@st.cache_data(max_entries=2000, show_spinner=False)
+def _cached_query(root: str, version: int, name: str, params: Mapping[str, Any]) -> pl.DataFrame:
+    return _reader_for(root, version).query(name, params)
+
+
+class CachedReader(Reader):
+    """A reader whose named-query results are cached per data version: a new import makes a
+    new version, so nothing stale is ever served and nothing needs expiring by time."""
+
+    def __init__(self, inner: Reader) -> None:
+        super().__init__(inner.store, inner.version, inner._con)
+        self._root = str(inner.store.root)
+
+    def query(self, name: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
+        return _cached_query(self._root, self.version, name, dict(params or {}))
+
+
+def reader() -> CachedReader:
+    """The reader on the store's current version (re-read at every run, so a new version
+    published by an import is picked up on the next interaction)."""
+    target = store()
+    if not target.exists() and target.root.resolve() == DEFAULT_STORE.resolve():
+        _build_demo(target)
+    return CachedReader(_reader_for(str(target.root), target.version()))
+
+
+def _build_demo(target: Store) -> None:
+    from xuncha import demo
+
+    with st.spinner("首次启动：正在生成演示数据……"):
+        if not target.exists():
+            target.write(lambda con: demo.build(con), fresh=True)
+
+
+# -- filters ---------------------------------------------------------------------------
+
+
+def round_label(name: str, term: str | None = None) -> str:
+    match = re.search(r"(第.+?轮)", name)
+    core = match.group(1) if match else name
+    suffix = "（专项）" if "专项" in name else "（回头看）" if "回头看" in name else ""
+    return f"{term or ''}{core}{suffix}"
+
+
+def sidebar_filters(rd: Reader) -> Filters:
+    """The shared sidebar filters; initial values come from the URL, and the URL is kept in
+    step so a copied link reopens the same view."""
+    rounds = rd.query("rounds_list")
+    units = rd.query("units_list")
+    cats = rd.query("categories_list")
+    seqs = rounds["seq"].to_list()
+    seq_label = {s: round_label(n, t) for s, n, t in rounds.select("seq", "name", "term").rows()}
+    unit_name = dict(units.select("unit_id", "short_name").rows())
+    kinds = sorted(
+        set(rounds["kind"].to_list()), key=["常规", "专项", "回头看", "机动", "提级", "交叉"].index
+    )
+    sectors = sorted(set(units["sector"].to_list()))
+    peers = [
+        p
+        for p in ("市直部门", "乡镇街道", "国有企业", "学校医院", "村社区")
+        if p in set(units["peer_group"].to_list())
+    ]
+    l1_names = dict(cats.select("category_l1", "l1_name").unique().rows())
+    l2_rows = cats.select("category_l2", "l2_name", "category_l1").rows()
+
+    if not st.session_state.get("_filters_loaded"):
+        initial = Filters.from_url(st.query_params.to_dict())
+        lo = initial.round_from if initial.round_from in seqs else (seqs[0] if seqs else None)
+        hi = initial.round_to if initial.round_to in seqs else (seqs[-1] if seqs else None)
+        st.session_state["f_rounds"] = (lo, hi)
+        st.session_state["f_kind"] = [k for k in initial.kinds if k in kinds]
+        st.session_state["f_sector"] = [s for s in initial.sectors if s in sectors]
+        st.session_state["f_peer"] = [p for p in initial.peer_groups if p in peers]
+        st.session_state["f_unit"] = [u for u in initial.unit_ids if u in unit_name]
+        st.session_state["f_l1"] = [c for c in initial.category_l1 if c in l1_names]
+        st.session_state["f_l2"] = [c for c, _, _ in l2_rows if c in initial.category_l2]
+        st.session_state["f_asof"] = initial.as_of or dt.date.today()
+        st.session_state["_filters_loaded"] = True
+
+    with st.sidebar:
+        st.markdown("#### 筛选")
+        if len(seqs) > 1:
+            st.select_slider(
+                "轮次范围", options=seqs, format_func=lambda s: seq_label[s], key="f_rounds"
+            )
+        st.multiselect("轮次类型", kinds, key="f_kind", placeholder="全部")
+        st.multiselect("行业领域", sectors, key="f_sector", placeholder="全部")
+        st.multiselect("同类组", peers, key="f_peer", placeholder="全部")
+        st.multiselect(
+            "单位",
+            list(unit_name),
+            format_func=lambda u: unit_name[u],
+            key="f_unit",
+            placeholder="全部",
+        )
+        st.multiselect(
+            "问题类别（一级）",
+            list(l1_names),
+            format_func=lambda c: f"{c} {l1_names[c]}",
+            key="f_l1",
+            placeholder="全部",
+        )
+        chosen_l1 = set(st.session_state.get("f_l1") or [])
+        l2_options = [c for c, _, p in l2_rows if not chosen_l1 or p in chosen_l1]
+        l2_name = {c: n for c, n, _ in l2_rows}
+        st.session_state["f_l2"] = [c for c in st.session_state.get("f_l2", []) if c in l2_options]
+        st.multiselect(
+            "问题类别（二级）",
+            l2_options,
+            format_func=lambda c: f"{c} {l2_name[c]}",
+            key="f_l2",
+            placeholder="全部",
+        )
+        st.date_input(
+            "统计截至日期",
+            key="f_asof",
+            format="YYYY-MM-DD",
+            help="所有数字按该日的状态计算（按状态变更记录回溯）。",
+        )
+        if st.button("清除筛选", icon=":material/filter_alt_off:", use_container_width=True):
+            for key in _FILTER_KEYS:
+                st.session_state.pop(key, None)
+            st.session_state["_filters_loaded"] = False
+            st.query_params.clear()
+            st.rerun()
+
+    lo, hi = st.session_state.get("f_rounds") or (None, None)
+    as_of = st.session_state.get("f_asof")
+    filters = Filters(
+        round_from=lo if seqs and lo != seqs[0] else None,
+        round_to=hi if seqs and hi != seqs[-1] else None,
+        kinds=tuple(st.session_state.get("f_kind") or ()),
+        sectors=tuple(st.session_state.get("f_sector") or ()),
+        peer_groups=tuple(st.session_state.get("f_peer") or ()),
+        unit_ids=tuple(st.session_state.get("f_unit") or ()),
+        category_l1=tuple(st.session_state.get("f_l1") or ()),
+        category_l2=tuple(st.session_state.get("f_l2") or ()),
+        as_of=as_of if isinstance(as_of, dt.date) and as_of != dt.date.today() else None,
+    )
+    wanted = filters.to_url()
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)
+    st.session_state["filters"] = filters
+    st.session_state["filters_text"] = describe_filters(
+        filters, round_labels=seq_label, unit_names=unit_name
+    )
+    return filters
+
+
+def current_scope(rd: Reader) -> Scope:
+    filters: Filters = st.session_state.get("filters") or Filters()
+    return resolve_scope(rd, filters)
+
+
+# -- common widgets ----------------------------------------------------------------------
+
+
+def page_header(title: str, rd: Reader, scope: Scope) -> None:
+    st.title(title)
+    text = st.session_state.get("filters_text") or "全部"
+    st.caption(f"统计截至 {scope.as_of.isoformat()} ｜ 范围：{text} ｜ 数据版本 {rd.version}")
+    meta = rd.scalar("SELECT value FROM store_meta WHERE key = 'demo'")
+    if meta == "true":
+        st.info(
+            "演示数据：虚构的“江城市”，单位、问题与数字均为生成，不代表任何真实情况。",
+            icon=":material/science:",
+        )
+
+
+def rate_metric(key: str, counts: Mapping[str, Any], *, label: str | None = None) -> None:
+    figure = DEFINITIONS[key]
+    num = sum(int(counts.get(k) or 0) for k in figure.numerator)
+    den = int(counts.get(figure.denominator) or 0)
+    value = figure.compute(dict(counts))
+    st.metric(
+        label or figure.label,
+        format_rate(value),
+        help=f"口径：{figure.definition}\n\n分子 {num:,} ／ 分母 {den:,}",
+        border=True,
+    )
+    st.caption(f"{num:,} ／ {den:,}")
+
+
+def count_metric(label: str, value: Any, help_text: str | None = None, unit: str = "") -> None:
+    shown = f"{value:,}{unit}" if isinstance(value, int) else f"{value}{unit}"
+    st.metric(label, shown, help=help_text, border=True)
+
+
+def table(
+    frame: pl.DataFrame,
+    *,
+    key: str,
+    height: Any = "auto",
+    column_config: dict[str, Any] | None = None,
+    selectable: bool = False,
+) -> Any:
+    shown = labels.chinese_headers(frame)
+    config = {labels.COLUMNS.get(k, k): v for k, v in (column_config or {}).items()}
+    if selectable:
+        return st.dataframe(
+            shown,
+            hide_index=True,
+            key=key,
+            height=height,
+            column_config=config,
+            on_select="rerun",
+            selection_mode="single-row",
+        )
+    return st.dataframe(shown, hide_index=True, key=key, height=height, column_config=config)
+
+
+def selected_row(event: Any) -> int | None:
+    try:
+        rows = event.selection.rows
+    except AttributeError:
+        return None
+    return int(rows[0]) if rows else None
+
+
+def selected_points(event: Any) -> list[dict[str, Any]]:
+    try:
+        return list(event.selection.points)
+    except AttributeError:
+        return []
+
+
+def chart(fig: Any, *, key: str, selectable: bool = False) -> Any:
+    return st.plotly_chart(
+        fig,
+        key=key,
+        on_select="rerun" if selectable else "ignore",
+        selection_mode="points",
+        config={"displaylogo": False},
+    )
