@@ -388,16 +388,19 @@ def refresh_derived(con: duckdb.DuckDBPyConnection) -> None:
 
 
 # A measure's status and deadline as of any date: one row per interval between recorded
-# changes. When two records share a date, the later-recorded one (higher history_id) wins.
+# changes. When two records share a date, the later-recorded one (higher history_id) wins,
+# even when it records "no deadline" (arg_max_null keeps NULLs). Nothing is in scope before
+# the 反馈日期, so intervals are clipped to start there. The on-time outcome is fixed at
+# completion: the completion date against the original deadline, and against the deadline in
+# force on the completion date; later extensions never change it.
 _MEASURE_TIMELINE_SQL = """
 CREATE OR REPLACE TABLE measure_timeline AS
 WITH status_by_day AS (
-    SELECT measure_id, status_date AS d, arg_max(status, history_id) AS status
+    SELECT measure_id, status_date AS d, arg_max_null(status, history_id) AS status
     FROM measure_status_history GROUP BY ALL
 ),
 deadline_by_day AS (
-    SELECT measure_id, effective_date AS d, arg_max(deadline, history_id) AS deadline,
-           bool_or(true) AS recorded
+    SELECT measure_id, effective_date AS d, arg_max_null(deadline, history_id) AS deadline
     FROM measure_deadline_history GROUP BY ALL
 ),
 first_status AS (
@@ -419,35 +422,40 @@ with_status AS (
     FROM intervals i ASOF JOIN status_by_day s ON i.measure_id = s.measure_id AND i.valid_from >= s.d
 ),
 with_deadline AS (
-    SELECT w.*, dl.deadline AS recorded_deadline, dl.recorded
+    SELECT w.*, dl.deadline AS recorded_deadline, dl.d IS NOT NULL AS recorded
     FROM with_status w
     ASOF LEFT JOIN deadline_by_day dl ON w.measure_id = dl.measure_id AND w.valid_from >= dl.d
 ),
-first_done AS (
-    SELECT measure_id, min(d) AS done_recorded_on FROM status_by_day WHERE status = 'DONE' GROUP BY ALL
+completion AS (
+    SELECT m.measure_id, m.deadline_original,
+           coalesce(m.completed_on, min(s.d)) AS completed_on
+    FROM measures m
+    JOIN status_by_day s ON s.measure_id = m.measure_id AND s.status = 'DONE'
+    GROUP BY m.measure_id, m.deadline_original, m.completed_on
+),
+outcome AS (
+    SELECT c.measure_id, c.completed_on,
+           c.completed_on <= c.deadline_original AS on_time_original,
+           c.completed_on <= CASE WHEN dl.d IS NOT NULL THEN dl.deadline
+                                  ELSE c.deadline_original END AS on_time_current
+    FROM completion c
+    ASOF LEFT JOIN deadline_by_day dl ON c.measure_id = dl.measure_id AND c.completed_on >= dl.d
 )
 SELECT w.measure_id, m.finding_id, f.inspection_id, f.round_id, f.unit_id,
        f.category_l1, f.category_l2, i.feedback_date,
-       w.valid_from, w.valid_to, w.status,
+       greatest(w.valid_from, i.feedback_date) AS valid_from, w.valid_to, w.status,
        CASE WHEN w.recorded THEN w.recorded_deadline ELSE m.deadline_original END AS deadline,
        m.deadline_original,
-       CASE WHEN w.status = 'DONE' THEN coalesce(m.completed_on, fd.done_recorded_on) END
-           AS completed_on,
-       CASE WHEN w.status = 'DONE' AND m.deadline_original IS NOT NULL
-            THEN coalesce(m.completed_on, fd.done_recorded_on) <= m.deadline_original END
-           AS on_time_original,
-       CASE WHEN w.status = 'DONE'
-                 AND (CASE WHEN w.recorded THEN w.recorded_deadline ELSE m.deadline_original END)
-                     IS NOT NULL
-            THEN coalesce(m.completed_on, fd.done_recorded_on)
-                 <= (CASE WHEN w.recorded THEN w.recorded_deadline ELSE m.deadline_original END)
-       END AS on_time_current
+       CASE WHEN w.status = 'DONE' THEN o.completed_on END AS completed_on,
+       CASE WHEN w.status = 'DONE' THEN o.on_time_original END AS on_time_original,
+       CASE WHEN w.status = 'DONE' THEN o.on_time_current END AS on_time_current
 FROM with_deadline w
 JOIN measures m USING (measure_id)
 JOIN findings f ON f.finding_id = m.finding_id
 JOIN inspections i ON i.inspection_id = f.inspection_id
-LEFT JOIN first_done fd ON fd.measure_id = w.measure_id
-ORDER BY f.round_id, f.unit_id, w.measure_id, w.valid_from
+LEFT JOIN outcome o ON o.measure_id = w.measure_id
+WHERE w.valid_to IS NULL OR w.valid_to > i.feedback_date
+ORDER BY f.round_id, f.unit_id, w.measure_id, valid_from
 """
 
 # A finding's status as of any date, derived from its measures' statuses on that date:

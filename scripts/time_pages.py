@@ -1,0 +1,71 @@
+"""Measure the demo build and each page's AppTest render (median of several runs).
+
+    uv run python scripts/time_pages.py [--runs 7] [--findings N]
+
+Cold: Streamlit caches cleared before the run (a new filter state). Warm: a second AppTest
+with the caches kept (unchanged filters). Figures are medians in milliseconds; these machines
+are shared and noisy, so compare numbers measured side by side in one run only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from xuncha import demo
+from xuncha.store import Store
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGES = ["pages/overview.py", "pages/distribution.py"]
+
+
+def render(page: str) -> float:
+    started = time.perf_counter()
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params["asof"] = "2026-11-20"
+    if page != PAGES[0]:
+        at.switch_page(page)
+    at.run()
+    elapsed = (time.perf_counter() - started) * 1000
+    if at.exception:
+        raise SystemExit(f"{page}: {at.exception[0].value}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--findings", type=int, default=None)
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp()) / "store"
+    builds = []
+    for run in range(max(3, args.runs // 2)):
+        started = time.perf_counter()
+        Store(root).write(lambda con: demo.build(con, findings=args.findings), fresh=True)
+        builds.append(time.perf_counter() - started)
+        print(f"build {run + 1}: {builds[-1]:.2f} s", flush=True)
+    print(f"demo build: median {statistics.median(builds):.2f} s over {len(builds)} runs")
+    os.environ["XUNCHA_DB"] = str(root)
+    render(PAGES[0])  # import warm-up
+    for page in PAGES:
+        cold, warm = [], []
+        for _ in range(args.runs):
+            st.cache_data.clear()
+            st.cache_resource.clear()
+            cold.append(render(page))
+            warm.append(render(page))
+        print(
+            f"{page}: cold median {statistics.median(cold):.0f} ms, "
+            f"warm median {statistics.median(warm):.0f} ms ({args.runs} runs each)"
+        )
+
+
+if __name__ == "__main__":
+    main()
