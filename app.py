@@ -1,20 +1,21 @@
 """巡察数据驾驶舱: the entry point. Declares the pages, runs the shared sidebar filters, then
 the chosen page."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from xuncha import ui
 
-st.set_page_config(
-    page_title="巡察数据驾驶舱", page_icon=":material/account_balance:", layout="wide"
-)
+ICON = Path(__file__).resolve().parent / "xuncha" / "assets" / "icon.png"
+# A local icon: a :material: page icon would be fetched from an external font server.
+st.set_page_config(page_title="巡察数据驾驶舱", page_icon=str(ICON), layout="wide")
 
 PAGES = [
     st.Page(
         "pages/overview.py",
         title="总览",
         icon=":material/dashboard:",
-        url_path="overview",
         default=True,
     ),
     st.Page(
@@ -23,10 +24,11 @@ PAGES = [
         icon=":material/grid_on:",
         url_path="distribution",
     ),
+    st.Page("pages/progress.py", title="整改进度", icon=":material/task_alt:", url_path="progress"),
+    st.Page("pages/repeats.py", title="屡查屡犯", icon=":material/replay:", url_path="repeats"),
 ]
 
-page = st.navigation(PAGES)
-st.sidebar.markdown("### 巡察数据驾驶舱")
+page = st.navigation({"巡察数据驾驶舱": PAGES})
 reader = ui.reader()
 ui.sidebar_filters(reader)
 page.run()

@@ -54,14 +54,25 @@ with col_tree:
         ui.chart(charts.category_treemap(by_cat), key="dist_treemap")
 with col_peer:
     st.subheader("行业领域与同类组比较")
-    peer = reader.query("findings_by_peer_group", scope.params())
-    peer = peer.with_columns(
-        (pl.col("findings") / pl.col("inspections")).round(1).alias("findings_per_inspection")
+    grouping = (
+        st.segmented_control(
+            "比较维度", ["同类组", "行业领域"], default="同类组", key="dist_density_by"
+        )
+        or "同类组"
     )
-    if not peer.is_empty():
-        ui.chart(charts.peer_group_density(peer), key="dist_peer")
+    key = "peer_group" if grouping == "同类组" else "sector"
+    peer = reader.query("findings_by_peer_group", scope.params())
+    density = (
+        peer.group_by(key)
+        .agg(pl.col("inspections").sum(), pl.col("findings").sum(), pl.col("units").sum())
+        .with_columns(
+            (pl.col("findings") / pl.col("inspections")).round(1).alias("findings_per_inspection")
+        )
+    )
+    if not density.is_empty():
+        ui.chart(charts.density_bars(density, key, grouping), key="dist_peer")
         st.caption(
-            "平均每次巡察问题数 = 问题数 ÷ 已反馈的巡察次数；同类组之间规模不同，宜组内比较。"
+            "平均每次巡察问题数 = 问题数 ÷ 已反馈的巡察次数；各组规模与职能不同，宜结合组内比较研判。"
         )
 
 st.subheader("问题最多的单位")
@@ -110,7 +121,9 @@ with c2:
 detail = reader.query(
     "findings_detail", scope.params(unit_id=drill_unit, category=drill_cat, limit=2000)
 )
-st.caption(f"共 {detail.height:,} 个问题（最多显示 2,000 个）；选中一行查看其整改措施。")
+total = int(detail["total"][0]) if detail.height else 0
+shown_note = f"，显示前 {detail.height:,} 个" if total > detail.height else ""
+st.caption(f"共 {total:,} 个问题{shown_note}；选中一行查看其整改措施。")
 shown = labels.status_labels(detail, finding=True).select(
     "finding_id",
     "round_name",

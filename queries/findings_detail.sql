@@ -26,9 +26,11 @@
 --   is_repeat BOOLEAN  repeat finding
 --   is_rebound BOOLEAN  rebound (反弹)
 --   feedback_date DATE  反馈日期
+--   total BIGINT  rows matching before the limit
 SELECT t.finding_id, r.name AS round_name, u.short_name AS unit_name, t.category_l1,
        t.category_l2, c2.name AS l2_name, f.title, f.detail, f.severity, f.tags, t.status,
-       t.measures, t.measures_done, t.is_repeat, t.is_rebound, t.feedback_date
+       t.measures, t.measures_done, t.is_repeat, t.is_rebound, t.feedback_date,
+       count(*) OVER () AS total
 FROM finding_timeline t
 JOIN findings f ON f.finding_id = t.finding_id
 JOIN units u ON u.unit_id = t.unit_id

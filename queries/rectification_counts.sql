@@ -8,7 +8,7 @@
 --   $as_of DATE  the date the figures are asked as of
 --   $by VARCHAR  grouping: all, round, unit, category_l1, category_l2, sector, peer_group
 -- columns:
---   group_key VARCHAR  value of the grouping (round name, unit name, code …; 全部 for all)
+--   group_key VARCHAR  value of the grouping (round name, unit short name, code …; 全部 for all)
 --   group_id VARCHAR  stable id of the group (round_id, unit_id, code …)
 --   group_order BIGINT  display order (round seq; else NULL)
 --   units BIGINT  units with findings in scope
@@ -28,12 +28,13 @@
 --   measures_not_done BIGINT  measures NOT_DONE
 --   measures_long_term BIGINT  measures LONG_TERM
 --   overdue_measures BIGINT  measures not DONE whose current deadline is before as_of
+--   measures_not_due BIGINT  measures not DONE whose current deadline is on or after as_of (still within their time)
 --   completed_with_deadline BIGINT  DONE measures that had an original deadline
 --   on_time_original BIGINT  of those, completed on or before the original deadline
 --   completed_with_current_deadline BIGINT  DONE measures that had a deadline when completed
 --   on_time_current BIGINT  of those, completed on or before the deadline then in force
 WITH f AS (
-    SELECT t.*, u.name AS unit_name, u.sector, u.peer_group, r.name AS round_name, r.seq
+    SELECT t.*, u.short_name AS unit_name, u.sector, u.peer_group, r.name AS round_name, r.seq
     FROM finding_timeline t
     JOIN units u ON u.unit_id = t.unit_id
     JOIN rounds r ON r.round_id = t.round_id
@@ -43,7 +44,7 @@ WITH f AS (
       AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
 ),
 m AS (
-    SELECT t.*, u.name AS unit_name, u.sector, u.peer_group, r.name AS round_name, r.seq
+    SELECT t.*, u.short_name AS unit_name, u.sector, u.peer_group, r.name AS round_name, r.seq
     FROM measure_timeline t
     JOIN units u ON u.unit_id = t.unit_id
     JOIN rounds r ON r.round_id = t.round_id
@@ -93,6 +94,7 @@ ma AS (
            count(*) FILTER (WHERE status = 'NOT_DONE') AS measures_not_done,
            count(*) FILTER (WHERE status = 'LONG_TERM') AS measures_long_term,
            count(*) FILTER (WHERE status <> 'DONE' AND deadline < $as_of::DATE) AS overdue_measures,
+           count(*) FILTER (WHERE status <> 'DONE' AND deadline >= $as_of::DATE) AS measures_not_due,
            count(*) FILTER (WHERE status = 'DONE' AND on_time_original IS NOT NULL)
                AS completed_with_deadline,
            count(*) FILTER (WHERE on_time_original) AS on_time_original,
@@ -112,6 +114,7 @@ SELECT fa.group_key, fa.group_id, fa.group_order::BIGINT AS group_order,
        coalesce(ma.measures_not_done, 0) AS measures_not_done,
        coalesce(ma.measures_long_term, 0) AS measures_long_term,
        coalesce(ma.overdue_measures, 0) AS overdue_measures,
+       coalesce(ma.measures_not_due, 0) AS measures_not_due,
        coalesce(ma.completed_with_deadline, 0) AS completed_with_deadline,
        coalesce(ma.on_time_original, 0) AS on_time_original,
        coalesce(ma.completed_with_current_deadline, 0) AS completed_with_current_deadline,

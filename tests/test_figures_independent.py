@@ -56,7 +56,7 @@ WITH
 -- A finding is in scope as of t when it passes the filters and its 反馈日期 <= t.
 scope_findings AS (
     SELECT f.finding_id, f.category_l1, f.category_l2, i.feedback_date, i.unit_id, r.seq,
-           CASE $by WHEN 'round' THEN r.name WHEN 'unit' THEN u.name
+           CASE $by WHEN 'round' THEN r.name WHEN 'unit' THEN u.short_name
                     WHEN 'category_l1' THEN f.category_l1 ELSE '全部' END AS group_key
     FROM findings f
     JOIN inspections i ON i.inspection_id = f.inspection_id

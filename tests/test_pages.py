@@ -16,7 +16,12 @@ from xuncha import cli
 from xuncha.store import Store
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGES = {"pages/overview.py": "总览", "pages/distribution.py": "问题分布"}
+PAGES = {
+    "pages/overview.py": "总览",
+    "pages/distribution.py": "问题分布",
+    "pages/progress.py": "整改进度",
+    "pages/repeats.py": "屡查屡犯",
+}
 
 
 @pytest.fixture()
@@ -43,6 +48,16 @@ def open_page(page: str, **query: str) -> AppTest:
 def metrics(capsys: Any, store: Store, *extra: str) -> dict[str, Any]:
     assert cli.main(["metrics", "--db", str(store.root), "--as-of", AS_OF.isoformat(), *extra]) == 0
     return json.loads(capsys.readouterr().out)
+
+
+def table_with(at: AppTest, *columns: str) -> Any:
+    """The first table on the page having these Chinese headers (tables without selection
+    are not widgets, so AppTest cannot find them by key)."""
+    for frame in at.dataframe:
+        value = frame.value
+        if set(columns) <= set(value.columns):
+            return value
+    raise AssertionError(f"no table with columns {columns}")
 
 
 def metric_values(at: AppTest) -> dict[str, str]:
@@ -125,3 +140,86 @@ def test_the_distribution_drill_down_lists_the_findings_of_a_unit(
     assert len(detail) == expected["findings"]
     assert set(detail["单位"]) == {unit_name}
     assert any(f"共 {expected['findings']:,} 个问题" in c.value for c in at.caption)
+
+
+def test_the_progress_page_numbers_equal_xuncha_metrics(app_env: Store, capsys: Any) -> None:
+    at = open_page("pages/progress.py", peer="市直部门")
+    expected = metrics(capsys, app_env)  # URL filter peer=市直部门 below, recomputed here
+    at_all = open_page("pages/progress.py")
+    shown = metric_values(at_all)
+    for label, key in (
+        ("整改完成率", "completion_rate"),
+        ("含基本完成的完成率", "completion_rate_lenient"),
+        ("措施完成率", "measure_completion_rate"),
+        ("按期完成率（原定时限）", "on_time_rate"),
+        ("逾期率", "overdue_rate"),
+    ):
+        assert shown[label] == f"{expected[key]:.2f}%", label
+    assert shown["整改周期中位数"] == f"{expected['cycle_days_median']:.0f} 天"
+    # The peer-group view differs from the whole, so the page did apply its URL filter.
+    assert (
+        metric_values(at)["整改完成率"] != shown["整改完成率"]
+        or metric_values(at)["措施完成率"] != shown["措施完成率"]
+    )
+
+
+def test_the_progress_unit_table_equals_metrics_by_unit(app_env: Store, capsys: Any) -> None:
+    at = open_page("pages/progress.py")
+    table = table_with(at, "单位", "整改完成率(%)", "样本")
+    expected = {r["unit"]: r for r in metrics(capsys, app_env, "--by", "unit")}
+    assert len(table) == len(expected)
+    for _, row in table.iterrows():
+        record = expected[row["单位"]]
+        assert row["问题数"] == record["findings"]
+        assert row["整改完成率(%)"] == record["completion_rate"] or (
+            record["completion_rate"] is None
+        )
+        assert (row["样本"] == "样本不足") == record["small_sample"]
+
+
+def test_the_supervision_list_holds_only_open_dated_measures_with_their_colour(
+    app_env: Store, capsys: Any
+) -> None:
+    at = open_page("pages/progress.py")
+    listing = at.dataframe(key="progress_supervision").value
+    expected = metrics(capsys, app_env)
+    red = listing[listing["预警"] == "红"]
+    assert len(red) == expected["overdue_measures"]
+    assert (red["逾期天数（负数为剩余天数）"] > 0).all()
+    assert set(listing["预警"]) <= {"红", "黄", "绿"}
+    assert "已完成" not in set(listing["状态"])
+
+
+def test_the_repeats_page_numbers_equal_xuncha_metrics(app_env: Store, capsys: Any) -> None:
+    at = open_page("pages/repeats.py")
+    expected = metrics(capsys, app_env)
+    shown = metric_values(at)
+    assert shown["重复问题"] == f"{expected['repeat_findings']:,}"
+    assert shown["反弹问题（屡改屡犯）"] == f"{expected['rebound_findings']:,}"
+    assert shown["重复率"] == f"{expected['repeat_rate']:.2f}%"
+    assert shown["反弹率"] == f"{expected['rebound_rate']:.2f}%"
+    units = table_with(at, "单位", "重复问题", "反弹问题", "重复率(%)")
+    assert units["重复问题"].sum() == expected["repeat_findings"]
+    assert units["反弹问题"].sum() == expected["rebound_findings"]
+
+
+def test_the_repeats_page_lists_chains_common_problems_and_similar_texts(app_env: Store) -> None:
+    at = open_page("pages/repeats.py")
+    chains = at.dataframe(key="repeats_chains").value
+    assert len(chains) > 0 and (chains["发现轮次数"] >= 2).all()
+    assert chains["发现轮次（反弹标注）"].str.contains("（反弹）").any()
+    common = at.dataframe(key="repeats_common_table").value
+    assert len(common) > 0 and (common["发现单位数"] >= common["阈值 k"]).all()
+    similar = at.dataframe(key="repeats_similar_table").value
+    assert len(similar) > 0 and (similar["相似度"] >= 0.4).all()
+    assert (similar["前轮类别"] != similar["后轮类别"]).all()
+
+
+def test_a_page_asked_as_of_a_past_date_shows_the_figures_of_that_date(
+    app_env: Store, capsys: Any
+) -> None:
+    at = open_page("pages/progress.py", asof="2024-06-30")
+    assert cli.main(["metrics", "--db", str(app_env.root), "--as-of", "2024-06-30"]) == 0
+    expected = json.loads(capsys.readouterr().out)
+    assert metric_values(at)["整改完成率"] == f"{expected['completion_rate']:.2f}%"
+    assert any("统计截至 2024-06-30" in c.value for c in at.caption)

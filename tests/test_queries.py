@@ -34,6 +34,10 @@ def _values(reader: Any) -> dict[str, Any]:
         sectors=None,
         peer_groups=None,
         unit_ids=None,
+        k_min=3,
+        k_share=0.3,
+        step=30,
+        min_similarity=0.3,
     )
 
 

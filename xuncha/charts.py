@@ -8,6 +8,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
+from xuncha.labels import round_label
+
 FONT = "Noto Sans CJK SC, Noto Sans SC, Microsoft YaHei, PingFang SC, sans-serif"
 STATUS_COLOURS = {"已完成": "#2e7d32", "基本完成": "#f9a825", "未完成": "#c62828"}
 L1_COLOURS = {"A": "#b71c1c", "B": "#1565c0", "C": "#2e7d32", "D": "#6a1b9a", "Z": "#757575"}
@@ -27,7 +29,7 @@ def _layout(fig: go.Figure, *, height: int = 360, **extra: object) -> go.Figure:
 
 def findings_and_completion_by_round(frame: pl.DataFrame) -> go.Figure:
     """Stacked findings by status per round, with the strict completion rate as a line."""
-    x = frame["group_key"].to_list()
+    x = [round_label(name) for name in frame["group_key"].to_list()]
     fig = go.Figure()
     for column, label in (
         ("findings_done", "已完成"),
@@ -135,22 +137,28 @@ def category_treemap(frame: pl.DataFrame) -> go.Figure:
     return _layout(fig, height=460, margin={"l": 0, "r": 0, "t": 10, "b": 0})
 
 
-def peer_group_density(frame: pl.DataFrame) -> go.Figure:
-    """Findings per inspection by sector, one trace per peer group."""
-    fig = go.Figure()
-    for group in frame["peer_group"].unique(maintain_order=True).to_list():
-        part = frame.filter(pl.col("peer_group") == group)
-        fig.add_trace(
-            go.Bar(
-                x=part["sector"].to_list(),
-                y=part["findings_per_inspection"].to_list(),
-                name=group,
-                customdata=part.select("inspections", "findings").rows(),
-                hovertemplate="%{x}（" + group + "）<br>平均每次巡察问题数：%{y:.1f}"
-                "<br>问题 %{customdata[1]} 个 / 巡察 %{customdata[0]} 次<extra></extra>",
-            )
+def density_bars(frame: pl.DataFrame, key: str, label: str) -> go.Figure:
+    """Findings per inspection for each group (peer group or sector), densest at top."""
+    part = frame.sort("findings_per_inspection")
+    fig = go.Figure(
+        go.Bar(
+            x=part["findings_per_inspection"].to_list(),
+            y=part[key].to_list(),
+            orientation="h",
+            marker_color="#1565c0",
+            text=[f"{v:.1f}" for v in part["findings_per_inspection"].to_list()],
+            textposition="outside",
+            customdata=part.select("inspections", "findings", "units").rows(),
+            hovertemplate="%{y}<br>平均每次巡察问题数：%{x:.1f}<br>问题 %{customdata[1]} 个 / "
+            "巡察 %{customdata[0]} 次 / 单位 %{customdata[2]} 个<extra></extra>",
         )
-    return _layout(fig, barmode="group", yaxis={"title": "平均每次巡察问题数"}, height=380)
+    )
+    return _layout(
+        fig,
+        height=max(300, 26 * part.height + 80),
+        xaxis={"title": f"平均每次巡察问题数（按{label}）"},
+        yaxis={"automargin": True},
+    )
 
 
 def top_units(frame: pl.DataFrame) -> go.Figure:
@@ -177,5 +185,134 @@ def top_units(frame: pl.DataFrame) -> go.Figure:
         fig,
         height=max(300, 26 * part.height + 80),
         xaxis={"title": "问题数"},
+        yaxis={"automargin": True},
+    )
+
+
+def rate_ranking(frame: pl.DataFrame, rate: str, label: str) -> go.Figure:
+    """Horizontal bars of a rate per group (best at top), n and 样本不足 in the label."""
+    part = frame.sort(rate, descending=False, nulls_last=False)
+    labels = [
+        f"{k}（n={n}{'，样本不足' if s else ''}）"
+        for k, n, s in part.select("group_key", "findings", "small_sample").rows()
+    ]
+    colours = ["#bdbdbd" if s else "#1565c0" for s in part["small_sample"].to_list()]
+    values = part[rate].to_list()
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=labels,
+            orientation="h",
+            marker_color=colours,
+            text=[f"{v:.2f}%" if v is not None else "—" for v in values],
+            textposition="outside",
+            customdata=part.select("group_id").rows(),
+            hovertemplate="%{y}<br>" + label + "：%{x:.2f}%<extra></extra>",
+        )
+    )
+    return _layout(
+        fig,
+        height=max(320, 22 * part.height + 80),
+        xaxis={"title": label, "range": [0, 110]},
+        yaxis={"automargin": True},
+    )
+
+
+def progress_curves(frame: pl.DataFrame, rate: str = "completion_rate") -> go.Figure:
+    """One line per round: completion (%) against days since 反馈."""
+    fig = go.Figure()
+    for name in frame["round_name"].unique(maintain_order=True).to_list():
+        part = frame.filter(pl.col("round_name") == name)
+        fig.add_trace(
+            go.Scatter(
+                x=part["day"].to_list(),
+                y=part[rate].to_list(),
+                mode="lines",
+                name=name,
+                customdata=part.select("findings_done", "findings").rows(),
+                hovertemplate=name + "<br>反馈后第 %{x} 天：%{y:.2f}%"
+                "<br>%{customdata[0]} / %{customdata[1]}<extra></extra>",
+            )
+        )
+    return _layout(
+        fig,
+        height=420,
+        xaxis={"title": "反馈后天数"},
+        yaxis={"title": "完成率(%)", "range": [0, 105]},
+        legend={"orientation": "v", "x": 1.02, "y": 1},
+    )
+
+
+def repeat_trend(frame: pl.DataFrame) -> go.Figure:
+    """Repeat and 反弹 rates by round (lines) with repeat counts (bars)."""
+    x = frame["group_key"].to_list()
+    fig = go.Figure()
+    fig.add_trace(
+        go.Bar(
+            x=x,
+            y=frame["repeat_findings"].to_list(),
+            name="重复问题数",
+            marker_color="#ffcc80",
+            yaxis="y2",
+            hovertemplate="%{x}<br>重复问题：%{y} 个<extra></extra>",
+        )
+    )
+    for column, label, colour in (
+        ("repeat_rate", "重复率(%)", "#ef6c00"),
+        ("rebound_rate", "反弹率(%)", "#b71c1c"),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=frame[column].to_list(),
+                name=label,
+                mode="lines+markers",
+                line={"color": colour},
+                hovertemplate="%{x}<br>" + label + "：%{y:.2f}%<extra></extra>",
+            )
+        )
+    return _layout(
+        fig,
+        height=380,
+        yaxis={"title": "比率(%)", "rangemode": "tozero"},
+        yaxis2={
+            "title": "问题数",
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+            "rangemode": "tozero",
+        },
+        xaxis={"tickangle": -20},
+    )
+
+
+def common_problem_bars(frame: pl.DataFrame) -> go.Figure:
+    """Units found per common category of one round, against its threshold k."""
+    part = frame.sort("units_found")
+    labels = [f"{c} {n}" for c, n in part.select("category_l2", "l2_name").rows()]
+    fig = go.Figure(
+        go.Bar(
+            x=part["units_found"].to_list(),
+            y=labels,
+            orientation="h",
+            marker_color="#6a1b9a",
+            text=[
+                f"{u}/{t} 个单位" for u, t in part.select("units_found", "units_inspected").rows()
+            ],
+            textposition="outside",
+            hovertemplate="%{y}<br>发现单位数：%{x}<extra></extra>",
+        )
+    )
+    if part.height:
+        fig.add_vline(
+            x=int(part["threshold"][0]),
+            line_dash="dash",
+            line_color="#757575",
+            annotation_text=f"k = {int(part['threshold'][0])}",
+        )
+    return _layout(
+        fig,
+        height=max(300, 28 * part.height + 80),
+        xaxis={"title": "发现该类问题的单位数"},
         yaxis={"automargin": True},
     )

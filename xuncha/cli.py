@@ -158,20 +158,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not store.exists():
         print(f"首次启动：正在生成演示数据仓 {store.root} …", file=sys.stderr)
         store.write(lambda con: demo.build(con), fresh=True)
-    env = {**os.environ, "XUNCHA_DB": str(store.root.resolve())}
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(APP_FILE),
-        "--server.port",
-        str(args.port),
-        "--server.address",
-        args.address,
-    ]
-    os.execvpe(command[0], command, env)
-    return 0  # pragma: no cover
+    os.environ["XUNCHA_DB"] = str(store.root.resolve())
+    from xuncha import ui  # the Streamlit side, loaded only to serve
+
+    return ui.serve(APP_FILE, port=args.port, address=args.address)
 
 
 # -- helpers -----------------------------------------------------------------------------

@@ -483,6 +483,8 @@ def _findings(
         for col in ("title_t", "detail_t")
     ]
 
+    title, detail = _restate_earlier(rng, unit_id, round_id, l2, short_names, title, detail)
+
     # Tags by category, plus 重点关注 on a share of the serious ones.
     tags = _tags(rng, l2, severity)
 
@@ -516,6 +518,68 @@ def _findings(
             "stuck": rng.random(n) < stuck_share,
         }
     ).with_columns(pl.col("amount_wan").cast(pl.Decimal(14, 2)))
+
+
+def _restate_earlier(
+    rng: np.random.Generator,
+    unit_id: np.ndarray,
+    round_id: np.ndarray,
+    l2: np.ndarray,
+    short_names: np.ndarray,
+    title: pl.Series,
+    detail: pl.Series,
+) -> tuple[pl.Series, pl.Series]:
+    """Most 上轮整改不到位 (D01) findings restate an earlier finding of the same unit, in other
+    words and under another category, as real reports do: the similar-text suggestions of the
+    repeats page find these."""
+    n = unit_id.size
+    base = pl.DataFrame(
+        {
+            "idx": np.arange(n),
+            "unit_id": unit_id,
+            "round_id": round_id,
+            "l2": l2,
+            "title": title,
+            "detail": detail,
+            "key": rng.random(n),
+            "take": rng.random(n) < 0.7,
+            "unit": short_names,
+        }
+    )
+    wanted = base.filter((pl.col("l2") == "D01") & pl.col("take")).select(
+        "idx", "unit_id", "round_id", "unit"
+    )
+    earlier = base.filter(pl.col("l2") != "D01").select(
+        "unit_id",
+        pl.col("round_id").alias("earlier_round"),
+        pl.col("title").alias("t0"),
+        pl.col("detail").alias("d0"),
+        "key",
+    )
+    picked = (
+        wanted.join(earlier, on="unit_id")
+        .filter(pl.col("earlier_round") < pl.col("round_id"))
+        .sort("idx", "key")
+        .group_by("idx", maintain_order=True)
+        .first()
+    )
+    if picked.is_empty():
+        return title, detail
+    restated = picked.select(
+        "idx",
+        pl.format("上轮巡察指出的“{}”问题整改不到位", pl.col("t0")).alias("new_title"),
+        pl.format(
+            "上轮巡察反馈{}{}，整改措施落实不到位，本轮巡察发现问题依然存在：{}",
+            pl.col("unit"),
+            pl.col("t0"),
+            pl.col("d0"),
+        ).alias("new_detail"),
+    )
+    merged = base.select("idx", "title", "detail").join(restated, on="idx", how="left").sort("idx")
+    return (
+        merged.select(pl.coalesce("new_title", "title")).to_series().alias("title"),
+        merged.select(pl.coalesce("new_detail", "detail")).to_series().alias("detail"),
+    )
 
 
 def _tags(rng: np.random.Generator, l2: np.ndarray, severity: np.ndarray) -> pl.Series:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 
 COLUMNS: dict[str, str] = {
@@ -29,6 +31,7 @@ COLUMNS: dict[str, str] = {
     "measures": "措施数",
     "measures_done": "已完成措施",
     "measures_long_term": "长期坚持措施",
+    "measures_not_due": "未到期措施",
     "overdue_measures": "逾期措施",
     "completion_rate": "整改完成率(%)",
     "completion_rate_lenient": "含基本完成的完成率(%)",
@@ -61,7 +64,40 @@ COLUMNS: dict[str, str] = {
     "warning": "预警",
     "completed_on": "完成日期",
     "findings_per_inspection": "平均每次巡察问题数",
+    "extension_days": "延期天数",
+    "changed_on": "变更日期",
+    "reason": "变更原因",
+    "round_count": "发现轮次数",
+    "chain": "发现轮次（反弹标注）",
+    "rebound_rounds": "反弹轮次数",
+    "open_findings": "未完成问题",
+    "units_found": "发现单位数",
+    "units_inspected": "已反馈单位数",
+    "threshold": "阈值 k",
+    "unit_share": "单位占比(%)",
+    "unit_names": "涉及单位",
+    "round_a": "前轮",
+    "category_a": "前轮类别",
+    "title_a": "前轮问题",
+    "round_b": "后轮",
+    "category_b": "后轮类别",
+    "title_b": "后轮问题",
+    "similarity": "相似度",
+    "finding_a": "前轮问题编号",
+    "finding_b": "后轮问题编号",
 }
+
+
+def round_label(name: str, term: str | None = None) -> str:
+    """A short label for a round: 十四届第三轮（专项）."""
+    match = re.search(r"(第.+?轮)", name)
+    core = match.group(1) if match else name
+    suffix = "（专项）" if "专项" in name else "（回头看）" if "回头看" in name else ""
+    if term is None:
+        found = re.match(r"^(十.*?届)", name)
+        term = found.group(1) if found else ""
+    return f"{term}{core}{suffix}"
+
 
 FINDING_STATUS = {"DONE": "已完成", "BASICALLY_DONE": "基本完成", "OPEN": "未完成"}
 MEASURE_STATUS = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -70,13 +69,6 @@ def _build_demo(target: Store) -> None:
 # -- filters ---------------------------------------------------------------------------
 
 
-def round_label(name: str, term: str | None = None) -> str:
-    match = re.search(r"(第.+?轮)", name)
-    core = match.group(1) if match else name
-    suffix = "（专项）" if "专项" in name else "（回头看）" if "回头看" in name else ""
-    return f"{term or ''}{core}{suffix}"
-
-
 def sidebar_filters(rd: Reader) -> Filters:
     """The shared sidebar filters; initial values come from the URL, and the URL is kept in
     step so a copied link reopens the same view."""
@@ -84,7 +76,9 @@ def sidebar_filters(rd: Reader) -> Filters:
     units = rd.query("units_list")
     cats = rd.query("categories_list")
     seqs = rounds["seq"].to_list()
-    seq_label = {s: round_label(n, t) for s, n, t in rounds.select("seq", "name", "term").rows()}
+    seq_label = {
+        s: labels.round_label(n, t) for s, n, t in rounds.select("seq", "name", "term").rows()
+    }
     unit_name = dict(units.select("unit_id", "short_name").rows())
     kinds = sorted(
         set(rounds["kind"].to_list()), key=["常规", "专项", "回头看", "机动", "提级", "交叉"].index
@@ -210,10 +204,12 @@ def rate_metric(key: str, counts: Mapping[str, Any], *, label: str | None = None
     st.metric(
         label or figure.label,
         format_rate(value),
+        delta=f"{num:,} ／ {den:,}",
+        delta_color="off",
+        delta_arrow="off",
         help=f"口径：{figure.definition}\n\n分子 {num:,} ／ 分母 {den:,}",
         border=True,
     )
-    st.caption(f"{num:,} ／ {den:,}")
 
 
 def count_metric(label: str, value: Any, help_text: str | None = None, unit: str = "") -> None:
@@ -230,7 +226,12 @@ def table(
     selectable: bool = False,
 ) -> Any:
     shown = labels.chinese_headers(frame)
-    config = {labels.COLUMNS.get(k, k): v for k, v in (column_config or {}).items()}
+    config: dict[str, Any] = {
+        c: st.column_config.NumberColumn(c, format="%.2f")
+        for c, dtype in shown.schema.items()
+        if c.endswith("(%)") and dtype.is_numeric()
+    }
+    config |= {labels.COLUMNS.get(k, k): v for k, v in (column_config or {}).items()}
     if selectable:
         return st.dataframe(
             shown,
@@ -267,3 +268,129 @@ def chart(fig: Any, *, key: str, selectable: bool = False) -> Any:
         selection_mode="points",
         config={"displaylogo": False},
     )
+
+
+def downloads(
+    frame: pl.DataFrame,
+    *,
+    key: str,
+    page: str,
+    title: str,
+    scope: Scope,
+    definitions: Mapping[str, str] | None = None,
+    notes: tuple[str, ...] = (),
+) -> None:
+    """Two download buttons (.xlsx with a 说明 sheet, .csv with BOM); files are built only
+    when clicked."""
+    from xuncha import export
+
+    scope_text = st.session_state.get("filters_text") or "全部"
+    meta = export.ExportMeta(
+        title=f"{page}：{title}",
+        scope=scope_text,
+        as_of=scope.as_of,
+        user=str(st.session_state.get("user_name") or "演示用户"),
+        definitions=dict(definitions or {}),
+        notes=notes,
+    )
+    left, right, _ = st.columns([1, 1, 4])
+    with left:
+        st.download_button(
+            "导出 Excel",
+            data=lambda: export.to_xlsx(frame, meta),
+            file_name=export.file_name(f"{page}_{title}", scope_text, "xlsx", scope.as_of),
+            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            key=f"{key}_xlsx",
+            icon=":material/table_view:",
+            on_click="ignore",
+        )
+    with right:
+        st.download_button(
+            "导出 CSV",
+            data=lambda: export.to_csv(frame),
+            file_name=export.file_name(f"{page}_{title}", scope_text, "csv", scope.as_of),
+            mime="text/csv",
+            key=f"{key}_csv",
+            icon=":material/download:",
+            on_click="ignore",
+        )
+
+
+def findings_drilldown(rd: Reader, scope: Scope, finding_ids: list[int], *, key: str) -> None:
+    """The findings behind a figure and, for the selected one, its measures as of the date."""
+    if not finding_ids:
+        st.caption("没有对应的问题。")
+        return
+    detail = rd.query(
+        "findings_detail", scope.params(unit_id=None, category=None, limit=1_000_000)
+    ).filter(pl.col("finding_id").is_in(finding_ids))
+    st.caption(f"共 {detail.height:,} 个问题；选中一行查看其整改措施。")
+    shown = labels.status_labels(detail, finding=True).select(
+        "finding_id",
+        "round_name",
+        "unit_name",
+        "category_l2",
+        "l2_name",
+        "title",
+        "detail",
+        "status",
+        "measures",
+        "measures_done",
+        "is_repeat",
+        "is_rebound",
+    )
+    event = table(shown, key=f"{key}_findings", height=300, selectable=True)
+    row = selected_row(event)
+    if row is not None and row < detail.height:
+        finding = detail.row(row, named=True)
+        measures_of(
+            rd,
+            scope,
+            int(finding["finding_id"]),
+            key=f"{key}_measures",
+            heading=f"{finding['unit_name']}｜{finding['title']}",
+            detail=finding["detail"],
+        )
+
+
+def measures_of(
+    rd: Reader,
+    scope: Scope,
+    finding_id: int,
+    *,
+    key: str,
+    heading: str = "",
+    detail: str | None = None,
+) -> None:
+    if heading:
+        st.markdown(f"**{heading}**")
+    if detail:
+        st.write(detail)
+    measures = rd.query("measures_of_findings", {"finding_ids": [finding_id], "as_of": scope.as_of})
+    table(
+        labels.status_labels(measures, finding=False).select(
+            "text",
+            "lead_person",
+            "department",
+            "deadline_text",
+            "deadline",
+            "status",
+            "status_text",
+            "completed_on",
+        ),
+        key=key,
+    )
+
+
+def serve(app_file: Path, *, port: int, address: str) -> int:
+    """Start the Streamlit server on app_file in this process (what `xuncha serve` runs)."""
+    # Streamlit treats an app with a pages/ folder as an old-style multipage app until the
+    # entry point has run once, so a shared link opened first on a fresh server would run a
+    # page without app.py (no filters, no navigation). app.py declares its pages with
+    # st.navigation; say so before the server starts.
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.web import cli as streamlit_cli
+
+    PagesManager.uses_pages_directory = False
+    argv = ["run", str(app_file), "--server.port", str(port), "--server.address", address]
+    return int(streamlit_cli.main(args=argv, prog_name="streamlit", standalone_mode=False) or 0)

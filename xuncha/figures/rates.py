@@ -99,3 +99,17 @@ DEFINITIONS: dict[str, Figure] = {
         ),
     )
 }
+
+# 共性问题 (DOMAIN.md §5): an L2 category found in at least max(K_MIN, ⌈K_SHARE × units⌉) units.
+COMMON_K_MIN = 3
+COMMON_K_SHARE = 0.3
+COMMON_DEFINITION = (
+    "共性问题：同一轮次中，在不少于 k 个被巡察单位发现的同一二级类别问题；"
+    "k = max(最少单位数, ⌈比例 × 该轮已反馈单位数⌉)，默认 max(3, 30%)。"
+)
+WARNING_DEFINITION = "预警：红 = 已逾期；黄 = 距时限不超过 10 天；绿 = 距时限不超过 20 天。"
+CYCLE_DEFINITION = "整改周期：已完成问题从反馈日期到最后一条措施完成日期的天数中位数。"
+SIMILARITY_DEFINITION = (
+    "相似度：同一单位不同轮次的两条问题（具体问题 + 具体表现，去除标点和数字）"
+    "字符二元组的 Jaccard 相似度；仅为提示，不自动合并。"
+)

@@ -6,7 +6,13 @@ from typing import Any
 
 import polars as pl
 
-from xuncha.figures.rates import DEFINITIONS, MIN_SAMPLE, SMALL_SAMPLE_LABEL
+from xuncha.figures.rates import (
+    COMMON_K_MIN,
+    COMMON_K_SHARE,
+    DEFINITIONS,
+    MIN_SAMPLE,
+    SMALL_SAMPLE_LABEL,
+)
 from xuncha.filters import Scope
 from xuncha.store.reader import Reader
 
@@ -38,6 +44,7 @@ COUNT_COLUMNS = [
     "measures_not_done",
     "measures_long_term",
     "overdue_measures",
+    "measures_not_due",
     "completed_with_deadline",
     "on_time_original",
     "completed_with_current_deadline",
@@ -108,3 +115,28 @@ def overview(reader: Reader, scope: Scope) -> dict[str, Any]:
     ).to_dicts()[0]
     totals = rectification(reader, scope, "all").to_dicts()[0]
     return {**{k: v for k, v in kpi.items()}, **totals}
+
+
+def progress_curve(reader: Reader, scope: Scope, step: int = 7) -> pl.DataFrame:
+    """Completion over days since 反馈 for each round: strict and lenient rates per point."""
+    frame = reader.query("rectification_curve", scope.params(step=step))
+    rows = frame.to_dicts()
+    for row in rows:
+        row["completion_rate"] = DEFINITIONS["completion_rate"].compute(row)
+        row["completion_rate_lenient"] = DEFINITIONS["completion_rate_lenient"].compute(row)
+    return pl.DataFrame(
+        rows,
+        schema=dict(frame.schema)
+        | {"completion_rate": pl.Float64, "completion_rate_lenient": pl.Float64},
+    )
+
+
+def common_problems(
+    reader: Reader, scope: Scope, k_min: int | None = None, k_share: float | None = None
+) -> pl.DataFrame:
+    """共性问题 of each round with the k rule of DOMAIN.md §5 (defaults from rates)."""
+    k_min = COMMON_K_MIN if k_min is None else k_min
+    k_share = COMMON_K_SHARE if k_share is None else k_share
+    if k_min < 1 or not 0 <= k_share <= 1:
+        raise ValueError("k_min must be ≥ 1 and k_share within 0–1")
+    return reader.query("common_problems", scope.params(k_min=k_min, k_share=k_share))

@@ -1,0 +1,239 @@
+"""整改进度: completion by unit and round as of any date, the progress curve of each round,
+the 督办清单, long-term measures apart, and extensions."""
+
+import polars as pl
+import streamlit as st
+
+from xuncha import charts, figures, labels, ui
+from xuncha.figures.rates import CYCLE_DEFINITION, WARNING_DEFINITION, format_rate
+
+reader = ui.reader()
+scope = ui.current_scope(reader)
+ui.page_header("整改进度", reader, scope)
+
+RATES = {
+    "completion_rate": "整改完成率（严格，按问题）",
+    "completion_rate_lenient": "含基本完成的完成率",
+    "measure_completion_rate": "措施完成率（按措施）",
+}
+rate_key = (
+    st.segmented_control(
+        "完成率口径",
+        list(RATES),
+        format_func=RATES.get,
+        default="completion_rate",
+        key="progress_rate",
+        help="默认严格口径：全部措施完成才计为完成。",
+    )
+    or "completion_rate"
+)
+figure = figures.DEFINITIONS[rate_key]
+st.caption(f"口径：{figure.definition}")
+
+total = figures.rectification(reader, scope, "all").row(0, named=True)
+cols = st.columns(6)
+with cols[0]:
+    ui.rate_metric("completion_rate", total)
+with cols[1]:
+    ui.rate_metric("completion_rate_lenient", total)
+with cols[2]:
+    ui.rate_metric("measure_completion_rate", total)
+with cols[3]:
+    ui.rate_metric("on_time_rate", total)
+with cols[4]:
+    ui.rate_metric("overdue_rate", total)
+with cols[5]:
+    cycle = total["cycle_days_median"]
+    ui.count_metric(
+        "整改周期中位数", "—" if cycle is None else f"{cycle:.0f}", CYCLE_DEFINITION, " 天"
+    )
+
+tab_unit, tab_round, tab_curve = st.tabs(["按单位", "按轮次", "整改进度曲线"])
+with tab_unit:
+    by_unit = figures.rectification(reader, scope, "unit")
+    if by_unit.is_empty():
+        st.warning("当前筛选范围内没有问题。")
+    else:
+        st.caption(
+            f"按{figure.label}排序；n 为问题数，灰色为样本不足（问题少于 "
+            f"{figures.MIN_SAMPLE} 个），仅供参考。点击条形查看该单位的问题。"
+        )
+        event = ui.chart(
+            charts.rate_ranking(by_unit, rate_key, figure.label),
+            key="progress_unit_chart",
+            selectable=True,
+        )
+        columns = [
+            "group_key",
+            "findings",
+            "findings_done",
+            "findings_basically_done",
+            "findings_open",
+            "measures",
+            "measures_done",
+            rate_key,
+            "on_time_rate",
+            "overdue_measures",
+            "sample_note",
+        ]
+        ranked = by_unit.sort(rate_key, descending=True, nulls_last=True)
+        table_frame = ranked.select(columns).rename({"group_key": "unit_name"})
+        ui.table(table_frame, key="progress_unit_table", height=360)
+        ui.downloads(
+            table_frame,
+            key="dl_progress_unit",
+            page="整改进度",
+            title="按单位",
+            scope=scope,
+            definitions={figure.label: figure.definition},
+        )
+        points = ui.selected_points(event)
+        if points:
+            picked = str(points[0].get("y", "")).split("（n=")[0]
+            unit = by_unit.filter(pl.col("group_key") == picked)
+            if not unit.is_empty():
+                st.markdown(f"##### {picked} 的问题")
+                ids = reader.query(
+                    "findings_detail",
+                    scope.params(unit_id=int(unit["group_id"][0]), category=None, limit=100_000),
+                )["finding_id"].to_list()
+                ui.findings_drilldown(reader, scope, ids, key="progress_unit_drill")
+with tab_round:
+    by_round = figures.rectification(reader, scope, "round")
+    if not by_round.is_empty():
+        ui.chart(charts.findings_and_completion_by_round(by_round), key="progress_round_chart")
+        columns = [
+            "group_key",
+            "units",
+            "findings",
+            "findings_done",
+            "findings_basically_done",
+            "findings_open",
+            "completion_rate",
+            "completion_rate_lenient",
+            "measure_completion_rate",
+            "on_time_rate",
+            "on_time_rate_current",
+            "overdue_measures",
+            "cycle_days_median",
+        ]
+        frame = by_round.select(columns).rename({"group_key": "round_name"})
+        ui.table(frame, key="progress_round_table")
+        ui.downloads(
+            frame,
+            key="dl_progress_round",
+            page="整改进度",
+            title="按轮次",
+            scope=scope,
+            definitions={
+                k: figures.DEFINITIONS[k].definition
+                for k in (
+                    "completion_rate",
+                    "completion_rate_lenient",
+                    "measure_completion_rate",
+                    "on_time_rate",
+                )
+            },
+        )
+with tab_curve:
+    step = st.select_slider("取点间隔（天）", [1, 7, 15, 30], value=7, key="progress_step")
+    curve = figures.progress_curve(reader, scope, step=step)
+    if curve.is_empty():
+        st.info("统计截至日尚无已反馈的问题。")
+    else:
+        curve_rate = (
+            "completion_rate_lenient"
+            if rate_key == "completion_rate_lenient"
+            else "completion_rate"
+        )
+        ui.chart(charts.progress_curves(curve, curve_rate), key="progress_curve_chart")
+        st.caption(
+            "横轴为反馈后天数；某天的完成率 = 当天已完成的问题数 ÷ 截至统计日已反馈满该天数的问题数"
+            "（按状态变更记录回溯）。按措施口径时曲线仍按问题计算。"
+        )
+
+st.subheader("督办清单")
+st.caption(f"统计截至日未完成且有具体时限的措施。{WARNING_DEFINITION}")
+supervision = reader.query("measures_supervision", scope.params(limit=1_000_000))
+colour = st.pills(
+    "预警",
+    ["红", "黄", "绿", "正常"],
+    selection_mode="multi",
+    default=["红", "黄", "绿"],
+    key="progress_colours",
+)
+wanted = [c if c != "正常" else "" for c in (colour or [])]
+shown = supervision.filter(pl.col("warning").is_in(wanted))
+counts = supervision.group_by("warning").len()
+count = dict(counts.rows())
+st.caption(
+    f"红 {count.get('红', 0):,} 条 ｜ 黄 {count.get('黄', 0):,} 条 ｜ 绿 {count.get('绿', 0):,} 条"
+    f" ｜ 正常 {count.get('', 0):,} 条；显示 {shown.height:,} 条，可点击表头排序。"
+)
+listing = labels.status_labels(shown, finding=False).select(
+    "warning",
+    "unit_name",
+    "round_name",
+    "title",
+    "text",
+    "deadline",
+    "days_overdue",
+    "status",
+    "lead_person",
+    "department",
+    "finding_id",
+)
+event = ui.table(listing, key="progress_supervision", height=400, selectable=True)
+ui.downloads(
+    listing,
+    key="dl_supervision",
+    page="整改进度",
+    title="督办清单",
+    scope=scope,
+    definitions={
+        "逾期": figures.DEFINITIONS["overdue_rate"].definition,
+        "预警": WARNING_DEFINITION,
+    },
+)
+row = ui.selected_row(event)
+if row is not None and row < shown.height:
+    item = shown.row(row, named=True)
+    ui.measures_of(
+        reader,
+        scope,
+        int(item["finding_id"]),
+        key="progress_supervision_measures",
+        heading=f"{item['unit_name']}｜{item['title']}",
+    )
+
+left, right = st.columns(2)
+with left:
+    st.subheader("长期坚持的措施")
+    long_term = reader.query("measures_long_term", scope.params())
+    st.caption(f"共 {long_term.height:,} 条；无具体时限的长期坚持措施单列，不计入逾期。")
+    frame = labels.status_labels(long_term, finding=False).select(
+        "unit_name", "round_name", "title", "text", "deadline_text", "status", "lead_person"
+    )
+    ui.table(frame, key="progress_long_term", height=320)
+    ui.downloads(frame, key="dl_long_term", page="整改进度", title="长期坚持措施", scope=scope)
+with right:
+    st.subheader("延期的措施")
+    extended = reader.query("measures_extended", scope.params())
+    st.caption(
+        f"共 {extended.height:,} 条；原定时限与现行时限不同的措施。"
+        f"按期完成率（现行时限）{format_rate(total['on_time_rate_current'])}，"
+        f"原定时限 {format_rate(total['on_time_rate'])}。"
+    )
+    frame = labels.status_labels(extended, finding=False).select(
+        "unit_name",
+        "round_name",
+        "title",
+        "deadline_original",
+        "deadline",
+        "extension_days",
+        "changed_on",
+        "reason",
+        "status",
+    )
+    ui.table(frame, key="progress_extended", height=320)
+    ui.downloads(frame, key="dl_extended", page="整改进度", title="延期措施", scope=scope)

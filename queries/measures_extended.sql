@@ -1,0 +1,44 @@
+-- name: measures_extended
+-- returns: measures whose deadline had moved by a date (申请延期 and other changes): original vs the deadline in force, when it changed, and the status
+-- grain: one row per measure_id
+-- params:
+--   $inspection_ids INTEGER[]  inspections in scope
+--   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
+--   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
+--   $as_of DATE  the date asked
+-- columns:
+--   measure_id INTEGER  measure
+--   finding_id INTEGER  its finding
+--   round_name VARCHAR  round
+--   unit_name VARCHAR  unit
+--   title VARCHAR  具体问题
+--   text VARCHAR  整改措施
+--   deadline_original DATE  original deadline
+--   deadline DATE  deadline in force on the date
+--   extension_days INTEGER  days added
+--   changed_on DATE  when the deadline in force was recorded
+--   reason VARCHAR  reason recorded
+--   status VARCHAR  status as of the date
+WITH changes AS (
+    SELECT measure_id, arg_max_null(effective_date, history_id) AS changed_on,
+           arg_max_null(reason, history_id) AS reason
+    FROM measure_deadline_history
+    WHERE effective_date <= $as_of::DATE
+    GROUP BY measure_id
+)
+SELECT t.measure_id, t.finding_id, r.name AS round_name, u.short_name AS unit_name, f.title,
+       m.text, t.deadline_original, t.deadline,
+       (t.deadline - t.deadline_original)::INTEGER AS extension_days, c.changed_on, c.reason,
+       t.status
+FROM measure_timeline t
+JOIN measures m ON m.measure_id = t.measure_id
+JOIN findings f ON f.finding_id = t.finding_id
+JOIN units u ON u.unit_id = t.unit_id
+JOIN rounds r ON r.round_id = t.round_id
+LEFT JOIN changes c ON c.measure_id = t.measure_id
+WHERE t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[]))
+  AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
+  AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+  AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
+  AND t.deadline IS DISTINCT FROM t.deadline_original
+ORDER BY extension_days DESC NULLS LAST, t.measure_id

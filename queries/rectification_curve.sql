@@ -1,0 +1,71 @@
+-- name: rectification_curve
+-- returns: the progress curve of each round: findings DONE (and DONE or 基本完成) on each day since their 反馈日期, among findings observed that long by the as-of date
+-- grain: one row per round_id, day
+-- params:
+--   $inspection_ids INTEGER[]  inspections in scope
+--   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
+--   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
+--   $as_of DATE  the date asked; no day after it is counted
+--   $step INTEGER  days between points of the curve
+-- columns:
+--   round_id INTEGER  round
+--   round_name VARCHAR  round name
+--   seq INTEGER  round order
+--   day INTEGER  days since 反馈日期
+--   findings BIGINT  findings fed back at least `day` days before the as-of date
+--   findings_done BIGINT  of those, DONE on their 反馈日期 + day
+--   findings_basically_done BIGINT  of those, BASICALLY_DONE on their 反馈日期 + day
+-- Counting is by difference arrays over status intervals (one pass over finding_timeline),
+-- not by a day × finding grid, so it stays cheap at province scale.
+WITH t AS (
+    SELECT t.*
+    FROM finding_timeline t
+    WHERE t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[]))
+      AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
+      AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+      AND t.feedback_date <= $as_of::DATE
+      AND t.valid_from <= $as_of::DATE
+),
+findings AS (
+    SELECT DISTINCT finding_id, round_id, feedback_date FROM t
+),
+deltas AS (
+    SELECT round_id, 0 AS day, 1 AS d_obs, 0 AS d_done, 0 AS d_basic FROM findings
+    UNION ALL
+    SELECT round_id, ($as_of::DATE - feedback_date) + 1, -1, 0, 0 FROM findings
+    UNION ALL
+    SELECT round_id, (valid_from - feedback_date), 0,
+           CASE WHEN status = 'DONE' THEN 1 ELSE 0 END,
+           CASE WHEN status = 'BASICALLY_DONE' THEN 1 ELSE 0 END
+    FROM t WHERE status IN ('DONE', 'BASICALLY_DONE')
+    UNION ALL
+    SELECT round_id, (least(coalesce(valid_to, $as_of::DATE + 1), $as_of::DATE + 1) - feedback_date), 0,
+           CASE WHEN status = 'DONE' THEN -1 ELSE 0 END,
+           CASE WHEN status = 'BASICALLY_DONE' THEN -1 ELSE 0 END
+    FROM t WHERE status IN ('DONE', 'BASICALLY_DONE')
+),
+per_day AS (
+    SELECT round_id, day, sum(d_obs) AS d_obs, sum(d_done) AS d_done, sum(d_basic) AS d_basic
+    FROM deltas GROUP BY ALL
+),
+running AS (
+    SELECT round_id, day,
+           sum(d_obs) OVER w AS findings,
+           sum(d_done) OVER w AS findings_done,
+           sum(d_basic) OVER w AS findings_basically_done
+    FROM per_day
+    WINDOW w AS (PARTITION BY round_id ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+),
+span AS (
+    SELECT round_id, max($as_of::DATE - feedback_date) AS last_day FROM findings GROUP BY ALL
+),
+grid AS (
+    SELECT s.round_id, unnest(generate_series(0, s.last_day, greatest($step, 1))) AS day FROM span s
+)
+SELECT g.round_id, r.name AS round_name, r.seq, g.day::INTEGER AS day,
+       r2.findings::BIGINT AS findings, r2.findings_done::BIGINT AS findings_done,
+       r2.findings_basically_done::BIGINT AS findings_basically_done
+FROM grid g
+ASOF JOIN running r2 ON g.round_id = r2.round_id AND g.day >= r2.day
+JOIN rounds r ON r.round_id = g.round_id
+ORDER BY r.seq, g.day

@@ -1,0 +1,174 @@
+"""Real-browser tests: the dashboard served by `xuncha serve` on a demo store, opened in
+Debian's headless Chromium. Pages render with their charts and no exception, a link with
+filters reopens the same view, and nothing the pages load leaves loopback.
+
+The server and page helpers live in scripts/screenshot.py (loaded by path: scripts/ is not a
+package).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from xuncha import demo
+from xuncha.store import Store
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("xuncha_screenshot", ROOT / "scripts/screenshot.py")
+assert _spec is not None and _spec.loader is not None
+shot: Any = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(shot)
+
+TITLES = ["总览", "问题分布"]
+FILTER_QUERY = {"peer": "市直部门", "asof": "2025-06-30"}
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+# -- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(shot.CHROMIUM).exists():
+        reason = f"{shot.CHROMIUM} is missing: run scripts/setup.sh --browser"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=shot.CHROMIUM, args=shot.CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def store_dir(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Requests `browser` first so a missing Chromium skips before any work.
+    path = tmp_path_factory.mktemp("browser") / "store"
+    Store(path).write(lambda con: demo.build(con), fresh=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def app(browser: Browser, store_dir: Path) -> Iterator[str]:
+    """A server shared by the module, already visited once through its entry point (a freshly
+    started server is test_deep_link_on_fresh_server's subject, not the other tests')."""
+    with shot.serve(store_dir) as base:
+        context = browser.new_context(**shot.CONTEXT_OPTIONS)
+        try:
+            shot.warm_up(context.new_page(), base)
+        finally:
+            context.close()
+        yield base
+
+
+@pytest.fixture()
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(**shot.CONTEXT_OPTIONS)
+    context.set_default_timeout(30_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def nav_labels(page: Page) -> list[str]:
+    """Sidebar navigation labels (a link's text is its icon's ligature name, then the label)."""
+    texts = page.get_by_test_id("stSidebarNavLink").all_inner_texts()
+    return [t.strip().splitlines()[-1].strip() for t in texts if t.strip()]
+
+
+def assert_app_page(page: Page, title: str) -> None:
+    """The page ran inside app.py: no exception, no dialog (Streamlit's "Page not found"),
+    Chinese navigation and tab title, and the shared sidebar filters."""
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    dialogs = page.get_by_test_id("stDialog").all_inner_texts()
+    assert not dialogs, f"a dialog is open over {title}: {dialogs}"
+    labels = nav_labels(page)
+    assert set(TITLES) <= set(labels) and all(re.search(r"[\u4e00-\u9fff]", t) for t in labels), (
+        f"sidebar navigation shows {labels}, not the Chinese page titles: the page script ran "
+        "without app.py (Streamlit's legacy pages/ directory mode)"
+    )
+    assert "巡察数据驾驶舱" in page.title()
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_test_id("stDateInput")).to_contain_text("统计截至日期")
+
+
+def assert_filters_applied(page: Page) -> None:
+    sidebar = page.get_by_test_id("stSidebar")
+    peer = sidebar.get_by_test_id("stMultiSelect").filter(has_text="同类组")
+    expect(peer).to_contain_text(FILTER_QUERY["peer"])
+    date_input = sidebar.get_by_test_id("stDateInput").locator("input")
+    expect(date_input).to_have_value(FILTER_QUERY["asof"])
+    caption = page.get_by_test_id("stCaptionContainer").first
+    expect(caption).to_contain_text(f"统计截至 {FILTER_QUERY['asof']}")
+    expect(caption).to_contain_text(f"同类组 {FILTER_QUERY['peer']}")
+    query = {k: v[-1] for k, v in parse_qs(urlsplit(page.url).query).items()}
+    assert query == FILTER_QUERY, f"the URL lost its filters: {page.url}"
+
+
+def query_string() -> str:
+    return "?" + "&".join(f"{k}={v}" for k, v in FILTER_QUERY.items())
+
+
+# -- tests -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(shot.PAGES))
+def test_page_opens_with_its_charts(app: str, page: Page, name: str) -> None:
+    path, title, charts = shot.PAGES[name]
+    shot.open_page(page, app + path, title=title, charts=charts)
+    expect(page.locator("h1").first).to_have_text(title)
+    assert shot.drawn_charts(page) == charts
+    expect(page.get_by_test_id("stPlotlyChart")).to_have_count(charts)
+    assert_app_page(page, title)
+
+
+@pytest.mark.parametrize("name", list(shot.PAGES))
+def test_url_with_filters_reopens_the_same_view(app: str, page: Page, name: str) -> None:
+    path, title, _ = shot.PAGES[name]
+    shot.open_page(page, app + path + query_string(), title=title, charts=1)
+    assert_app_page(page, title)
+    assert_filters_applied(page)
+    assert urlsplit(page.url).path == path
+
+
+def test_deep_link_on_fresh_server(browser: Browser, store_dir: Path, page: Page) -> None:
+    """A shared link is often the first request after a restart: it must run app.py (sidebar,
+    filters from the URL) like any later visit."""
+    path, title, _ = shot.PAGES["distribution"]
+    with shot.serve(store_dir) as base:
+        shot.open_page(page, base + path + query_string(), title=title, charts=1)
+        assert_app_page(page, title)
+        assert_filters_applied(page)
+
+
+def test_no_request_leaves_loopback(app: str, page: Page) -> None:
+    urls: list[str] = []
+    page.context.on("request", lambda request: urls.append(request.url))
+    page.on("websocket", lambda ws: urls.append(ws.url))
+    for path, title, charts in shot.PAGES.values():
+        shot.open_page(page, app + path, title=title, charts=charts)
+    page.wait_for_timeout(1000)  # late requests: favicon, fonts, lazy chunks
+    assert urls
+    local_schemes = {"data", "blob", "about"}
+    outside = sorted(
+        {u for u in urls if urlsplit(u).scheme not in local_schemes}
+        - {u for u in urls if urlsplit(u).hostname in LOOPBACK}
+    )
+    assert not outside, f"requests left loopback: {outside}"
