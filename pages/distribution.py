@@ -38,6 +38,8 @@ if cells.is_empty():
     st.warning("当前筛选范围内没有问题。")
 else:
     event = ui.chart(charts.heatmap(cells), key="dist_heatmap", selectable=True)
+    if not drill_l1:
+        st.caption("；".join(f"{code} {name}" for code, name in l1_names.items()))
     points = ui.selected_points(event)
     if points:
         unit_by_name = dict(cells.select("unit_name", "unit_id").unique().rows())

@@ -32,7 +32,7 @@ with row2[2]:
 with row2[3]:
     ui.count_metric("建章立制", kpi["regulations"], "新建或修订制度数", " 项")
 with row2[4]:
-    ui.count_metric("挽回资金", f"{float(kpi['funds_wan']):,.2f}", "清退、追缴、挽回资金", " 万元")
+    ui.count_metric("挽回资金（万元）", f"{float(kpi['funds_wan']):,.2f}", "清退、追缴、挽回资金")
 
 st.subheader("各轮次问题与整改完成率")
 by_round = figures.rectification(reader, scope, "round")
@@ -49,10 +49,19 @@ else:
         "completion_rate",
         "completion_rate_lenient",
         "overdue_measures",
+        "measures_not_due",
         "on_time_rate",
     ]
     ui.table(by_round.select(cols).rename({"group_key": "round_name"}), key="overview_round_table")
     st.caption("整改完成率口径：" + figures.DEFINITIONS["completion_rate"].definition)
+    # A round still inside its rectification time reads low; say so rather than let it alarm.
+    for row in by_round.iter_rows(named=True):
+        open_measures = row["measures"] - row["measures_done"]
+        if open_measures and row["measures_not_due"] * 2 >= open_measures:
+            st.caption(
+                f"{labels.round_label(row['group_key'])}：未完成的 {open_measures:,} 条措施中 "
+                f"{row['measures_not_due']:,} 条尚在整改时限内，完成率偏低属正常进度。"
+            )
 
 st.subheader("督办：逾期最久的整改措施")
 overdue = reader.query("measures_supervision", scope.params(limit=15))
@@ -64,14 +73,14 @@ else:
         labels.status_labels(overdue, finding=False)
         .select(
             "unit_name",
-            "round_name",
-            "title",
-            "text",
             "deadline",
             "days_overdue",
             "status",
             "lead_person",
             "department",
+            "title",
+            "text",
+            "round_name",
         )
         .rename({"days_overdue": "overdue_days"}),
         key="overview_overdue",

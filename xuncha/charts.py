@@ -58,19 +58,21 @@ def findings_and_completion_by_round(frame: pl.DataFrame) -> go.Figure:
             hovertemplate="%{x}<br>整改完成率：%{y:.2f}%<extra></extra>",
         )
     )
+    # Bars use the lower part of the plot, the rate line the upper part: labels never collide.
+    top = max(int(frame["findings"].max() or 1), 1)
     return _layout(
         fig,
         barmode="stack",
-        yaxis={"title": "问题数"},
+        yaxis={"title": "问题数", "range": [0, top * 1.9]},
         yaxis2={
             "title": "完成率(%)",
             "overlaying": "y",
             "side": "right",
-            "range": [0, 105],
+            "range": [-80, 112],
+            "tickvals": [0, 20, 40, 60, 80, 100],
             "showgrid": False,
         },
-        xaxis={"tickangle": -20},
-        height=400,
+        height=420,
     )
 
 
@@ -93,10 +95,11 @@ def heatmap(frame: pl.DataFrame, *, title: str = "") -> go.Figure:
     fig = go.Figure(
         go.Heatmap(
             z=z,
-            x=labels,
+            x=categories,
             y=wide["unit_name"].to_list(),
             colorscale="Reds",
-            hovertemplate="%{y}<br>%{x}<br>问题数：%{z}<extra></extra>",
+            customdata=[labels] * len(order),
+            hovertemplate="%{y}<br>%{customdata}<br>问题数：%{z}<extra></extra>",
             xgap=1,
             ygap=1,
             colorbar={"title": "问题数"},
@@ -105,8 +108,9 @@ def heatmap(frame: pl.DataFrame, *, title: str = "") -> go.Figure:
     return _layout(
         fig,
         title=title,
-        height=max(360, 22 * len(order) + 120),
-        xaxis={"side": "top", "tickangle": -30},
+        height=max(360, 22 * len(order) + 100),
+        xaxis={"side": "top", "type": "category"},
+        yaxis={"type": "category"},
     )
 
 
@@ -130,7 +134,8 @@ def category_treemap(frame: pl.DataFrame) -> go.Figure:
             values=values,
             branchvalues="total",
             marker={"colors": colours},
-            textinfo="label+value+percent root",
+            textinfo="label+value",
+            textfont={"size": 14},
             hovertemplate="%{label}<br>问题数：%{value}<br>占比：%{percentRoot:.1%}<extra></extra>",
         )
     )
@@ -245,7 +250,7 @@ def progress_curves(frame: pl.DataFrame, rate: str = "completion_rate") -> go.Fi
 
 def repeat_trend(frame: pl.DataFrame) -> go.Figure:
     """Repeat and 反弹 rates by round (lines) with repeat counts (bars)."""
-    x = frame["group_key"].to_list()
+    x = [round_label(name) for name in frame["group_key"].to_list()]
     fig = go.Figure()
     fig.add_trace(
         go.Bar(

@@ -231,6 +231,11 @@ def table(
         for c, dtype in shown.schema.items()
         if c.endswith("(%)") and dtype.is_numeric()
     }
+    config |= {
+        c: st.column_config.DateColumn(c, format="YYYY-MM-DD")
+        for c, dtype in shown.schema.items()
+        if dtype == pl.Date
+    }
     config |= {labels.COLUMNS.get(k, k): v for k, v in (column_config or {}).items()}
     if selectable:
         return st.dataframe(
@@ -293,8 +298,8 @@ def downloads(
         definitions=dict(definitions or {}),
         notes=notes,
     )
-    left, right, _ = st.columns([1, 1, 4])
-    with left:
+    row = st.container(horizontal=True)
+    with row:
         st.download_button(
             "导出 Excel",
             data=lambda: export.to_xlsx(frame, meta),
@@ -304,7 +309,6 @@ def downloads(
             icon=":material/table_view:",
             on_click="ignore",
         )
-    with right:
         st.download_button(
             "导出 CSV",
             data=lambda: export.to_csv(frame),
