@@ -64,7 +64,7 @@ ui.downloads(
 st.subheader("屡查屡犯链条")
 st.caption(
     "同一单位在两个及以上轮次被发现同一二级类别问题；“（反弹）”表示此前同类问题已整改完成后再次出现。"
-    "选中一行查看链条上的全部问题。"
+    "重复与反弹对照该单位此前全部轮次判断，不受轮次筛选影响。选中一行查看链条上的全部问题。"
 )
 chains = reader.query("repeat_chains", scope.params())
 only_rebound = st.toggle("只看有反弹的链条", key="repeats_only_rebound")

@@ -1,5 +1,5 @@
 -- name: common_problems
--- returns: common problems (共性问题) of each round: level-2 categories found in at least k units of the round, k = max($k_min, ceil($k_share × units inspected)), with the units listed (举一反三)
+-- returns: common problems (共性问题) of each round: level-2 categories found in at least k units of the round, k = max($k_min, ceil($k_share × units inspected)), with the units listed (举一反三); the product is rounded to 9 decimals before ceil so 0.28 × 25 is 7, not 8
 -- grain: one row per round_id, category_l2
 -- params:
 --   $inspection_ids INTEGER[]  inspections in scope
@@ -46,12 +46,12 @@ per AS (
 )
 SELECT p.round_id, r.name AS round_name, r.seq, p.category_l1, p.category_l2, c.name AS l2_name,
        p.units_found, s.units_inspected,
-       greatest($k_min::INTEGER, ceil($k_share::DOUBLE * s.units_inspected)::INTEGER) AS threshold,
+       greatest($k_min::INTEGER, ceil(round($k_share::DOUBLE * s.units_inspected, 9))::INTEGER) AS threshold,
        round(p.units_found * 100.0 / s.units_inspected, 2)::DOUBLE AS unit_share,
        p.findings, p.unit_names
 FROM per p
 JOIN size s ON s.round_id = p.round_id
 JOIN rounds r ON r.round_id = p.round_id
 JOIN category_l2 c ON c.code = p.category_l2
-WHERE p.units_found >= greatest($k_min::INTEGER, ceil($k_share::DOUBLE * s.units_inspected)::INTEGER)
+WHERE p.units_found >= greatest($k_min::INTEGER, ceil(round($k_share::DOUBLE * s.units_inspected, 9))::INTEGER)
 ORDER BY r.seq DESC, p.units_found DESC, p.category_l2

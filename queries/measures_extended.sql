@@ -20,11 +20,13 @@
 --   reason VARCHAR  reason recorded
 --   status VARCHAR  status as of the date
 WITH changes AS (
-    SELECT measure_id, arg_max_null(effective_date, history_id) AS changed_on,
-           arg_max_null(reason, history_id) AS reason
+    -- The record in force: the latest effective date on or before the date (ties: the
+    -- later-recorded), as measure_timeline decides the deadline itself.
+    SELECT measure_id, effective_date AS changed_on, reason
     FROM measure_deadline_history
     WHERE effective_date <= $as_of::DATE
-    GROUP BY measure_id
+    QUALIFY row_number() OVER (PARTITION BY measure_id
+                               ORDER BY effective_date DESC, history_id DESC) = 1
 )
 SELECT t.measure_id, t.finding_id, r.name AS round_name, u.short_name AS unit_name, f.title,
        m.text, t.deadline_original, t.deadline,

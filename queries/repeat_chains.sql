@@ -29,7 +29,7 @@ WITH t AS (
 ),
 per_round AS (
     SELECT t.unit_id, t.category_l2, r.seq,
-           coalesce(r.term, '') || coalesce(regexp_extract(r.name, '第.+?轮'), r.name) AS label,
+           coalesce(r.term, '') || coalesce(nullif(regexp_extract(r.name, '第.+?轮'), ''), r.name) AS label,
            count(*) AS findings,
            bool_or(t.is_rebound) AS rebound,
            count(*) FILTER (WHERE t.status <> 'DONE') AS open_findings,

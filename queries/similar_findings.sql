@@ -21,7 +21,7 @@
 --   similarity DOUBLE  Jaccard similarity of character bigrams, 0–1, three decimals
 WITH f AS (
     SELECT t.finding_id, t.unit_id, r.seq, r.name AS round_name, t.category_l2, fi.title,
-           regexp_replace(fi.title || coalesce(fi.detail, ''), '[\s\pP\pS0-9]', '', 'g') AS txt
+           regexp_replace(fi.title || coalesce(fi.detail, ''), '[\s\pZ\pP\pS\pN]', '', 'g') AS txt
     FROM finding_timeline t
     JOIN findings fi ON fi.finding_id = t.finding_id
     JOIN rounds r ON r.round_id = t.round_id
