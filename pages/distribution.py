@@ -96,7 +96,8 @@ st.subheader("下钻：问题与整改措施")
 units = reader.query("units_list")
 unit_name = dict(units.select("unit_id", "short_name").rows())
 in_scope_units = by_unit["group_id"].cast(pl.Int64).to_list() if not by_unit.is_empty() else []
-unit_options = [None, *[u for u in unit_name if u in set(in_scope_units)]]
+scope_unit_set = set(in_scope_units)
+unit_options = [None, *[u for u in unit_name if u in scope_unit_set]]
 if st.session_state.get("dist_unit") not in unit_options:
     st.session_state["dist_unit"] = None
 cat_options = [None, *l1_names, *categories["category_l2"].to_list()]

@@ -182,14 +182,26 @@ elif not round_names:
 
 st.subheader("相似问题提示")
 st.caption(SIMILARITY_DEFINITION)
-units = by_unit.select(pl.col("group_id").cast(pl.Int64), "group_key").rows()
+units = (
+    by_unit.sort("repeat_findings", descending=True)
+    .select(pl.col("group_id").cast(pl.Int64), "group_key")
+    .rows()
+)
+# Comparing every unit's texts is cheap for a city, not for a province: above this many
+# units the comparison is asked one unit at a time.
+ALL_UNITS_LIMIT = 200
+unit_options = [u for u, _ in units]
+unit_names = dict(units)
+if len(units) <= ALL_UNITS_LIMIT:
+    unit_options = [None, *unit_options]
 u1, u2 = st.columns([3, 1])
 with u1:
     unit_choice = st.selectbox(
         "单位",
-        [None, *[u for u, _ in units]],
+        unit_options,
         key="repeats_similar_unit",
-        format_func=lambda u: "全部单位（最多 200 对）" if u is None else dict(units)[u],
+        format_func=lambda u: "全部单位（最多 200 对）" if u is None else unit_names[u],
+        help=f"范围内单位超过 {ALL_UNITS_LIMIT} 个时，请逐个单位比对（默认重复问题最多的单位）。",
     )
 with u2:
     threshold = st.slider("最低相似度", 0.2, 0.9, 0.4, 0.05, key="repeats_similar_min")

@@ -23,7 +23,7 @@ from xuncha import demo
 from xuncha.store import Store
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGES = ["pages/overview.py", "pages/distribution.py"]
+PAGES = ["pages/overview.py", "pages/distribution.py", "pages/progress.py", "pages/repeats.py"]
 
 
 def render(page: str) -> float:
@@ -43,15 +43,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--findings", type=int, default=None)
+    parser.add_argument("--db", default=None, help="time pages on this existing store (no build)")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp()) / "store"
+    root = Path(args.db) if args.db else Path(tempfile.mkdtemp()) / "store"
     builds = []
-    for run in range(max(3, args.runs // 2)):
+    for run in range(0 if args.db else max(3, args.runs // 2)):
         started = time.perf_counter()
         Store(root).write(lambda con: demo.build(con, findings=args.findings), fresh=True)
         builds.append(time.perf_counter() - started)
         print(f"build {run + 1}: {builds[-1]:.2f} s", flush=True)
-    print(f"demo build: median {statistics.median(builds):.2f} s over {len(builds)} runs")
+    if builds:
+        print(f"demo build: median {statistics.median(builds):.2f} s over {len(builds)} runs")
     os.environ["XUNCHA_DB"] = str(root)
     render(PAGES[0])  # import warm-up
     for page in PAGES:

@@ -59,7 +59,7 @@ def findings_and_completion_by_round(frame: pl.DataFrame) -> go.Figure:
         )
     )
     # Bars use the lower part of the plot, the rate line the upper part: labels never collide.
-    top = max(int(frame["findings"].max() or 1), 1)
+    top = max([1, *frame["findings"].to_list()])
     return _layout(
         fig,
         barmode="stack",

@@ -4,6 +4,7 @@ version, the shared filters kept in the URL, and the common widgets pages use.""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,8 +34,16 @@ def _reader_for(root: str, version: int) -> Reader:
 
 
 @st.cache_data(max_entries=2000, show_spinner=False)
-def _cached_query(root: str, version: int, name: str, params: Mapping[str, Any]) -> pl.DataFrame:
-    return _reader_for(root, version).query(name, params)
+def _cached_query(
+    root: str, version: int, name: str, params_key: str, _params: Mapping[str, Any]
+) -> pl.DataFrame:
+    # Keyed on a digest of the parameters: Streamlit's own hashing of a list of tens of
+    # thousands of inspection ids on every call would cost more than the query.
+    return _reader_for(root, version).query(name, _params)
+
+
+def _params_key(params: Mapping[str, Any]) -> str:
+    return hashlib.blake2b(repr(sorted(params.items())).encode(), digest_size=16).hexdigest()
 
 
 class CachedReader(Reader):
@@ -46,7 +55,8 @@ class CachedReader(Reader):
         self._root = str(inner.store.root)
 
     def query(self, name: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
-        return _cached_query(self._root, self.version, name, dict(params or {}))
+        given = dict(params or {})
+        return _cached_query(self._root, self.version, name, _params_key(given), given)
 
 
 def reader() -> CachedReader:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+import polars as pl
+
 # Units with fewer findings than this are marked 样本不足 in rankings and scores.
 MIN_SAMPLE = 5
 SMALL_SAMPLE_LABEL = "样本不足"
@@ -21,6 +23,15 @@ def rate(numerator: int | None, denominator: int | None) -> float | None:
     return float(value)
 
 
+def rate_expr(numerators: tuple[str, ...], denominator: str) -> pl.Expr:
+    """The same rate as `rate`, vectorised: exact integer arithmetic, half up, two decimals."""
+    num = pl.sum_horizontal(pl.col(c).cast(pl.Int64) for c in numerators)
+    den = pl.col(denominator).cast(pl.Int64)
+    hundredths = (2 * num * 10_000 + den) // (2 * den)
+    # hundredths is exact; dividing then rounding gives the nearest double to that value.
+    return pl.when(den > 0).then((hundredths / 100).round(2)).otherwise(None).cast(pl.Float64)
+
+
 def format_rate(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}%"
 
@@ -32,6 +43,9 @@ class Figure:
     numerator: tuple[str, ...]
     denominator: str
     definition: str
+
+    def expr(self) -> pl.Expr:
+        return rate_expr(self.numerator, self.denominator).alias(self.key)
 
     def compute(self, counts: dict[str, int]) -> float | None:
         num = sum(int(counts.get(k) or 0) for k in self.numerator)

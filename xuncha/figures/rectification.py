@@ -63,21 +63,14 @@ def rectification(reader: Reader, scope: Scope, by: str = "all") -> pl.DataFrame
     counts = reader.query("rectification_counts", scope.params(by=by))
     if by == "all" and counts.is_empty():
         counts = _zero_row(counts)
-    rows = counts.to_dicts()
-    for row in rows:
-        for key, figure in DEFINITIONS.items():
-            row[key] = figure.compute(row)
-        row["small_sample"] = int(row["findings"] or 0) < MIN_SAMPLE
-        row["sample_note"] = SMALL_SAMPLE_LABEL if row["small_sample"] else ""
-    schema = (
-        dict(counts.schema)
-        | {k: pl.Float64 for k in DEFINITIONS}
-        | {
-            "small_sample": pl.Boolean,
-            "sample_note": pl.String,
-        }
+    return counts.with_columns(
+        *(figure.expr() for figure in DEFINITIONS.values()),
+        (pl.col("findings") < MIN_SAMPLE).alias("small_sample"),
+        pl.when(pl.col("findings") < MIN_SAMPLE)
+        .then(pl.lit(SMALL_SAMPLE_LABEL))
+        .otherwise(pl.lit(""))
+        .alias("sample_note"),
     )
-    return pl.DataFrame(rows, schema=schema)
 
 
 def _zero_row(empty: pl.DataFrame) -> pl.DataFrame:
@@ -120,14 +113,8 @@ def overview(reader: Reader, scope: Scope) -> dict[str, Any]:
 def progress_curve(reader: Reader, scope: Scope, step: int = 7) -> pl.DataFrame:
     """Completion over days since 反馈 for each round: strict and lenient rates per point."""
     frame = reader.query("rectification_curve", scope.params(step=step))
-    rows = frame.to_dicts()
-    for row in rows:
-        row["completion_rate"] = DEFINITIONS["completion_rate"].compute(row)
-        row["completion_rate_lenient"] = DEFINITIONS["completion_rate_lenient"].compute(row)
-    return pl.DataFrame(
-        rows,
-        schema=dict(frame.schema)
-        | {"completion_rate": pl.Float64, "completion_rate_lenient": pl.Float64},
+    return frame.with_columns(
+        DEFINITIONS["completion_rate"].expr(), DEFINITIONS["completion_rate_lenient"].expr()
     )
 
 
