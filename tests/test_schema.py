@@ -82,4 +82,4 @@ def test_migrating_twice_is_a_no_op_and_records_the_version(tmp_path: Any) -> No
     assert schema.migrate(con) == schema.SCHEMA_VERSION
     rows = con.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
     assert rows == [(v,) for v in range(1, schema.SCHEMA_VERSION + 1)]
-    assert schema.SCHEMA_VERSION == max(number for number, _, _ in schema.MIGRATIONS)
+    assert max(number for number, _, _ in schema.MIGRATIONS) == schema.SCHEMA_VERSION

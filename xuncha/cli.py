@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import getpass
 import io
 import json
 import os
@@ -21,10 +22,11 @@ from typing import Any
 
 import polars as pl
 
-from xuncha import demo, figures
+from xuncha import demo, figures, ledger
 from xuncha.filters import Filters, resolve_scope
 from xuncha.store import Store, StoreError, open_reader
 from xuncha.store.reader import Reader
+from xuncha.store.schema import PEER_GROUPS
 
 DEFAULT_DB = os.environ.get("XUNCHA_DB", "data/demo")
 APP_FILE = Path(__file__).resolve().parents[1] / "app.py"
@@ -79,6 +81,46 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--address", default="127.0.0.1")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "import",
+        help="导入整改台账（.xlsx/.csv）：先校验，全部无误才写入，一次导入为一个新数据版本",
+    )
+    p.add_argument(
+        "files", nargs="+", metavar="FILE", help="台账文件（可多个，属同一轮次同一单位）"
+    )
+    p.add_argument("--db", default=DEFAULT_DB, help="数据仓目录")
+    p.add_argument("--round", dest="round_name", required=True, help="轮次名称（不存在时新建）")
+    p.add_argument("--unit", dest="unit_name", required=True, help="单位全称或简称（不存在时新建）")
+    p.add_argument(
+        "--feedback-date", dest="feedback_date", help="反馈日期 YYYY-MM-DD（新建巡察时必填）"
+    )
+    p.add_argument(
+        "--as-of", dest="as_of", help="台账截至日期 YYYY-MM-DD（文件中没有截至时间时必填）"
+    )
+    p.add_argument("--dry-run", action="store_true", help="只校验并统计将要发生的变化，不写入")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--user", default=None, help="记录的操作人（默认当前系统用户）")
+    p.add_argument("--peer-group", dest="peer_group", choices=PEER_GROUPS, help="新建单位的同类组")
+    p.add_argument("--sector", default=None, help="新建单位的行业领域")
+    p.add_argument("--short-name", dest="short_name", default=None, help="新建单位的简称")
+    p.add_argument("--group", dest="group_name", default=None, help="新建巡察的巡察组名称")
+    p.add_argument(
+        "--max-mb", dest="max_mb", type=float, default=None, help="文件大小上限（MB，默认 20）"
+    )
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("template", help="生成标准整改台账模板（.xlsx）")
+    p.add_argument("--out", required=True, help="输出文件 .xlsx")
+    p.add_argument("--force", action="store_true", help="覆盖已存在的文件")
+    p.set_defaults(func=cmd_template)
+
+    p = sub.add_parser("rollback", help="回滚一个台账导入批次（生成新的数据版本）")
+    p.add_argument("batch", type=int, metavar="BATCH", help="批次编号（见 import 的输出）")
+    p.add_argument("--db", default=DEFAULT_DB)
+    p.add_argument("--user", default=None, help="记录的操作人（默认当前系统用户）")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_rollback)
     return parser
 
 
@@ -164,7 +206,103 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return ui.serve(APP_FILE, port=args.port, address=args.address)
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    paths = [Path(f) for f in args.files]
+    for path in paths:
+        if not path.is_file():
+            raise UserError(f"文件不存在：{path}")
+    if args.max_mb is not None and args.max_mb <= 0:
+        raise UserError("--max-mb 必须是正数")
+    limits = ledger.LedgerLimits.from_env()
+    if args.max_mb is not None:
+        limits = ledger.LedgerLimits(max_file_bytes=int(args.max_mb * 1024 * 1024))
+    store = Store(args.db)
+    new_store = not store.exists()
+    outcome = ledger.import_ledgers(
+        store,
+        paths,
+        round_name=args.round_name,
+        unit_name=args.unit_name,
+        feedback_date=parse_date(args.feedback_date),
+        as_of=parse_date(args.as_of),
+        user=args.user or _user(),
+        dry_run=args.dry_run,
+        unit_short_name=args.short_name,
+        unit_sector=args.sector,
+        unit_peer_group=args.peer_group,
+        group_name=args.group_name,
+        limits=limits,
+    )
+    if args.format == "json":
+        print(json.dumps(outcome.as_json(), ensure_ascii=False, default=_json_default))
+    else:
+        _print_import(outcome, store, new_store and outcome.version is not None)
+    if not outcome.ok:
+        print(f"xuncha: {outcome.message()}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_import(outcome: ledger.ImportOutcome, store: Store, created_store: bool) -> None:
+    problems = outcome.all_problems
+    if not outcome.ok:
+        print(
+            f"校验报告（{len(outcome.errors)} 个错误，{len(problems) - len(outcome.errors)} 个提示）："
+        )
+        for problem in sorted(problems, key=lambda p: (p.severity != "error", p.file, p.row or 0)):
+            print(f"  {problem.describe()}")
+        return
+    print(outcome.message())
+    if created_store:
+        print(f"  新建数据仓 {store.root}")
+    for line in outcome.created:
+        print(f"  {line}")
+    for file in outcome.files:
+        print(f"  {file.describe()}")
+    for result in outcome.results:
+        if result.unknown_columns:
+            print(f"  {result.file_name} 未导入的列：{'、'.join(result.unknown_columns)}")
+    warnings = [p for p in problems if not p.is_error]
+    if warnings:
+        print(f"提示 {len(warnings)} 条：")
+        for problem in warnings:
+            print(f"  {problem.describe()}")
+
+
+def cmd_template(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.suffix.lower() != ".xlsx":
+        raise UserError(f"模板文件名须以 .xlsx 结尾：{out}")
+    if out.exists() and not args.force:
+        raise UserError(f"文件已存在：{out}（如需覆盖请加 --force）")
+    if not out.parent.is_dir():
+        raise UserError(f"目录不存在：{out.parent}")
+    ledger.write_template(out)
+    print(f"已生成整改台账模板 {out}")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    store = Store(args.db)
+    try:
+        outcome = ledger.rollback_batch(store, args.batch, user=args.user or _user())
+    except ledger.RollbackRefused as exc:
+        raise UserError(f"无法回滚：{exc}") from None
+    if args.format == "json":
+        print(json.dumps(outcome.as_json(), ensure_ascii=False, default=_json_default))
+    else:
+        print(outcome.message())
+    return 0
+
+
 # -- helpers -----------------------------------------------------------------------------
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "system"
 
 
 def _reader(db: str) -> Reader:

@@ -13,7 +13,7 @@ import duckdb
 
 from xuncha.store import categories
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MEASURE_STATUSES = ("DONE", "PHASED", "IN_PROGRESS", "NOT_DONE", "LONG_TERM")
 DEADLINE_KINDS = ("IMMEDIATE", "DATE", "RELATIVE", "LONG_TERM")
@@ -342,8 +342,55 @@ def _migration_1(con: duckdb.DuckDBPyConnection) -> None:
     con.executemany("INSERT INTO tag_dictionary VALUES (?, ?)", categories.TAGS)
 
 
+# Migration 2: what ledger imports need to be idempotent, explained and undoable. Columns are
+# only added to import_batches (other tables are inserted positionally by fixtures), and the
+# undo log is its own table: DuckDB cannot update a referenced row's indexed columns, so a
+# rollback restores the previous values recorded here instead of replaying history.
+_BATCH_COLUMNS_2: list[tuple[str, str, str]] = [
+    ("inspection_id", "INTEGER", "巡察编号（台账导入所属的巡察）"),
+    ("findings_unchanged", "INTEGER", "比对后未变的问题数"),
+    ("measures_unchanged", "INTEGER", "比对后未变的措施数"),
+    ("status_changes", "INTEGER", "记录的措施状态变更条数"),
+    ("deadline_changes", "INTEGER", "记录的整改时限变更条数（含延期）"),
+    ("rollback_of", "INTEGER", "回滚批次所撤销的批次编号"),
+    ("rolled_back_by", "INTEGER", "撤销本批次的回滚批次编号"),
+]
+
+BATCH_CHANGES = (
+    "batch_changes",
+    "导入批次的变更记录（用于回滚）：批次新增或修改的每一行，修改时保存修改前的值",
+    "change_id BIGINT PRIMARY KEY, batch_id INTEGER NOT NULL, table_name VARCHAR NOT NULL,"
+    " row_id INTEGER NOT NULL, action VARCHAR NOT NULL CHECK (action IN ('insert', 'update')),"
+    " before_json VARCHAR",
+    {
+        "change_id": "变更记录编号",
+        "batch_id": "导入批次编号",
+        "table_name": "被变更的表（rounds/units/inspections/findings/measures）",
+        "row_id": "被变更行的编号",
+        "action": "变更方式：insert 新增/update 修改",
+        "before_json": "修改前各列的值（JSON；新增时为空）",
+    },
+)
+
+
+def _migration_2(con: duckdb.DuckDBPyConnection) -> None:
+    for column, kind, text in _BATCH_COLUMNS_2:
+        con.execute(f"ALTER TABLE import_batches ADD COLUMN {column} {kind}")
+        con.execute(f"COMMENT ON COLUMN import_batches.{column} IS {_comment(text)}")
+    con.execute(
+        "COMMENT ON COLUMN import_batches.kind IS "
+        + _comment("类型：demo 演示数据/ledger 台账导入/rollback 回滚/fixture 测试数据")
+    )
+    name, comment, body, columns = BATCH_CHANGES
+    con.execute(f"CREATE TABLE {name} ({body})")
+    con.execute(f"COMMENT ON TABLE {name} IS {_comment(comment)}")
+    for column, text in columns.items():
+        con.execute(f"COMMENT ON COLUMN {name}.{column} IS {_comment(text)}")
+
+
 MIGRATIONS = [
-    (1, "初始结构：轮次、单位、巡察、问题、措施、状态历史、线索、成效、类别字典", _migration_1)
+    (1, "初始结构：轮次、单位、巡察、问题、措施、状态历史、线索、成效、类别字典", _migration_1),
+    (2, "台账导入：批次比对计数、回滚关系、批次变更记录（batch_changes）", _migration_2),
 ]
 
 

@@ -1,0 +1,167 @@
+"""read_ledger: safe-check, parse, normalise and validate one ledger file, touching no store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from xuncha.ledger.classify import Classifier
+from xuncha.ledger.layout import ParseContext, SheetResult, parse_sheet
+from xuncha.ledger.model import LedgerLimits, LedgerResult, Problem
+from xuncha.ledger.safety import RefusedFile, check_file
+from xuncha.ledger.sources import read_source
+from xuncha.ledger.text import squash
+
+
+def read_ledger(
+    path: Path,
+    *,
+    file_name: str | None = None,
+    feedback_date: dt.date | None = None,
+    round_name: str | None = None,
+    unit_name: str | None = None,
+    entry_end: dt.date | None = None,
+    aliases: Iterable[tuple[str, str]] | None = None,
+    limits: LedgerLimits | None = None,
+) -> LedgerResult:
+    """Read one ledger (.xlsx or .csv) into findings and measures, with its validation report.
+
+    Nothing is written anywhere. Hostile or mislabelled files are refused before parsing
+    (`result.refused`, one error saying why). `feedback_date` (反馈日期) resolves relative
+    deadlines ("2个月内") and years left out ("一季度"); `entry_end` (进驻结束) is the due
+    date of 立行立改 (the 反馈日期 when unknown). `round_name` / `unit_name`, when given, are
+    compared with what the title and 填报单位 line say (a warning when they differ).
+    `aliases` are (wording, L1) pairs for category text (default: the seed of the store's
+    `category_aliases`). `file_name` is the name shown in the report (an uploaded file's
+    original name); it also decides the format by its extension.
+    """
+    started = time.monotonic()
+    limits = limits or LedgerLimits.from_env()
+    path = Path(path)
+    name = file_name or path.name
+    result = LedgerResult(file_name=name, path=path)
+    try:
+        checked = check_file(path, name, limits, started)
+        result.sha256, result.size, result.file_format = checked.sha256, checked.size, checked.kind
+        source = read_source(checked, limits, started)
+    except RefusedFile as exc:
+        result.refused = True
+        result.problems.append(Problem(file=name, reason=f"文件被拒绝：{exc}"))
+        return result
+    result.encoding = source.encoding
+    classifier = Classifier.from_aliases(aliases) if aliases is not None else Classifier()
+    context = ParseContext(name, feedback_date, entry_end, classifier, limits, started)
+    parsed: list[SheetResult] = []
+    try:
+        for sheet in source.sheets:
+            parsed.append(parse_sheet(sheet, context))
+    except RefusedFile as exc:
+        result.refused = True
+        result.problems.append(Problem(file=name, reason=f"文件被拒绝：{exc}"))
+        return result
+    for hidden in source.hidden_sheets:
+        result.problems.append(
+            Problem(file=name, sheet=hidden, reason="隐藏的工作表未读取", severity="warning")
+        )
+    _combine(result, parsed, source_is_csv=result.file_format == "csv")
+    _compare_names(result, round_name, unit_name)
+    return result
+
+
+def _combine(result: LedgerResult, parsed: list[SheetResult], *, source_is_csv: bool) -> None:
+    ledgers = [p for p in parsed if p.has_header]
+    result.sheets = [p.name for p in ledgers] if not source_is_csv else []
+    if not ledgers:
+        result.problems.append(
+            Problem(
+                file=result.file_name,
+                reason="未找到台账表头：前 40 行内应有一行同时含“具体问题”“整改措施”等列名",
+            )
+        )
+        return
+    for other in parsed:
+        if not other.has_header and other.has_content:
+            result.problems.append(
+                Problem(
+                    file=result.file_name,
+                    sheet=other.name,
+                    reason="工作表中没有台账表头，已跳过",
+                    severity="warning",
+                )
+            )
+    seen: dict[str, tuple[str | None, int | None]] = {}
+    for sheet in ledgers:
+        result.problems.extend(sheet.problems)
+        result.rows_read += sheet.rows_read
+        for label, field in sheet.columns.items():
+            result.columns.setdefault(label, field)
+        for column in sheet.unknown_columns:
+            shown = column if len(ledgers) == 1 else f"{sheet.name}：{column}"
+            if shown not in result.unknown_columns:
+                result.unknown_columns.append(shown)
+        for finding in sheet.findings:
+            earlier = seen.get(finding.key)
+            if earlier is not None:
+                result.problems.append(
+                    Problem(
+                        file=result.file_name,
+                        sheet=finding.sheet,
+                        row=finding.row,
+                        value=finding.title,
+                        reason=f"具体问题与工作表“{earlier[0]}”第 {earlier[1]} 行的问题重复",
+                    )
+                )
+                continue
+            seen[finding.key] = (finding.sheet, finding.row)
+            result.findings.append(finding)
+        for attr in ("title", "guessed_unit", "guessed_group", "guessed_round"):
+            source_attr = {
+                "title": "title",
+                "guessed_unit": "unit",
+                "guessed_group": "group",
+                "guessed_round": "round_name",
+            }[attr]
+            if getattr(result, attr) is None:
+                setattr(result, attr, getattr(sheet, source_attr))
+        if sheet.as_of is not None:
+            if result.as_of is not None and result.as_of != sheet.as_of:
+                result.problems.append(
+                    Problem(
+                        file=result.file_name,
+                        sheet=sheet.name,
+                        row=sheet.as_of_row,
+                        value=sheet.as_of.isoformat(),
+                        reason=f"各工作表的截至时间不一致（另一工作表为 {result.as_of.isoformat()}）",
+                    )
+                )
+            else:
+                result.as_of = sheet.as_of
+    if not result.findings and not result.errors:
+        result.problems.append(Problem(file=result.file_name, reason="文件中没有任何问题行"))
+
+
+def _compare_names(result: LedgerResult, round_name: str | None, unit_name: str | None) -> None:
+    if unit_name and result.guessed_unit:
+        mine, theirs = squash(unit_name), squash(result.guessed_unit)
+        if mine not in theirs and theirs not in mine:
+            result.problems.append(
+                Problem(
+                    file=result.file_name,
+                    value=result.guessed_unit,
+                    reason=f"台账写明的填报单位与所选单位“{unit_name}”名称不同，请核对",
+                    severity="warning",
+                )
+            )
+    if round_name and result.guessed_round:
+        mine, theirs = squash(round_name), squash(result.guessed_round)
+        if mine not in theirs and theirs not in mine:
+            result.problems.append(
+                Problem(
+                    file=result.file_name,
+                    value=result.guessed_round,
+                    reason=f"台账标题中的轮次与所选轮次“{round_name}”不同，请核对",
+                    severity="warning",
+                )
+            )

@@ -1,0 +1,88 @@
+"""整改状态 words → canonical status (DOMAIN.md §4). Only the words of the table (and their
+plain variants) are understood; 申请延期 needs the approved new date, found by the caller."""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+from xuncha.ledger.text import nfkc
+
+# written → canonical status. DOMAIN.md §4 first, then unmistakable variants of the same words.
+STATUS_WORDS: dict[str, str] = {
+    **dict.fromkeys(("已完成", "完成整改", "已整改", "已整改到位", "已销号", "已整改销号"), "DONE"),
+    **dict.fromkeys(
+        ("已完成整改", "整改完成", "已全部完成", "完成", "已办结", "已整改完成", "已完成销号"),
+        "DONE",
+    ),
+    **dict.fromkeys(("基本完成", "阶段性完成", "取得阶段性成效", "已基本完成"), "PHASED"),
+    **dict.fromkeys(
+        ("正在整改", "正在推进", "整改中", "持续推进", "进行中", "部分整改"), "IN_PROGRESS"
+    ),
+    **dict.fromkeys(("推进中", "正在进行", "正在落实", "持续整改", "已部分整改"), "IN_PROGRESS"),
+    **dict.fromkeys(("未完成", "未启动", "超期未完成"), "NOT_DONE"),
+    **dict.fromkeys(("尚未完成", "未整改", "尚未启动", "未开始"), "NOT_DONE"),
+    **dict.fromkeys(("长期坚持", "常态化", "长期坚持常态推进", "常态化推进"), "LONG_TERM"),
+}
+EXTENSION_WORDS = ("申请延期", "已申请延期", "延期整改", "已延期", "批准延期", "同意延期")
+
+STATUS_LABELS = {
+    "DONE": "已完成",
+    "PHASED": "基本完成",
+    "IN_PROGRESS": "正在整改",
+    "NOT_DONE": "未完成",
+    "LONG_TERM": "长期坚持",
+}
+
+_TRIM = re.compile(r"[\s。．.!！]+")
+_LEAD = re.compile(r"^[\s]*")
+
+
+@dataclass(frozen=True)
+class StatusReading:
+    status: str  # canonical; IN_PROGRESS for an extension
+    extension: bool  # 申请延期: the caller must find the approved new date
+    extension_text: str | None = None  # what followed the word ("至2024年12月底前")
+
+
+def _squash(text: str) -> str:
+    return _TRIM.sub("", nfkc(text))
+
+
+_BY_LENGTH = sorted(STATUS_WORDS, key=len, reverse=True)
+_EXT_BY_LENGTH = sorted(EXTENSION_WORDS, key=len, reverse=True)
+
+
+@functools.lru_cache(maxsize=4096)
+def read_status(text: str) -> StatusReading | None:
+    """The status a 整改状态 cell states; None when it is not a status word."""
+    word = _squash(text)
+    if word in STATUS_WORDS:
+        return StatusReading(STATUS_WORDS[word], False)
+    for ext in _EXT_BY_LENGTH:
+        if word.startswith(ext):
+            rest = word[len(ext) :].lstrip("，,：:；;")
+            return StatusReading("IN_PROGRESS", True, rest or None)
+    if word.startswith(("延期至", "延期到")):
+        return StatusReading("IN_PROGRESS", True, word[2:])
+    return None
+
+
+@functools.lru_cache(maxsize=65536)
+def leading_status(text: str) -> StatusReading | None:
+    """The status a progress cell opens with ("已完成。制定了…", "正在整改，…"), when it opens
+    with a status word followed by punctuation or nothing; otherwise None."""
+    body = nfkc(text).strip()
+    for word in _EXT_BY_LENGTH:
+        if body.startswith(word):
+            rest = body[len(word) :]
+            if not rest or rest[0] in "，,。；;：:\n 至到":
+                tail = rest.lstrip("，,：:；; \n")
+                return StatusReading("IN_PROGRESS", True, tail.split("。")[0] or None)
+    for word in _BY_LENGTH:
+        if body.startswith(word):
+            rest = body[len(word) :]
+            if not rest or rest[0] in "，,。；;：:\n ":
+                return StatusReading(STATUS_WORDS[word], False)
+    return None
