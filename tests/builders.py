@@ -181,8 +181,13 @@ class StoreBuilder:
                 ("outcomes", self.outcomes),
             ):
                 if rows:
+                    # Columns by name: later migrations add columns after these.
+                    names = [
+                        d[0] for d in con.execute(f"SELECT * FROM {table} LIMIT 0").description
+                    ]
+                    columns = ", ".join(names[: len(rows[0])])
                     marks = ", ".join("?" * len(rows[0]))
-                    con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+                    con.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
 
         store.write(apply, fresh=True)
         return store

@@ -66,6 +66,8 @@ scope_findings AS (
       AND ($category_l1::VARCHAR[] IS NULL
            OR list_contains($category_l1::VARCHAR[], f.category_l1))
       AND i.feedback_date <= $as_of::DATE
+      -- a problem first listed by a later progress ledger counts from that ledger's date
+      AND (f.recorded_on IS NULL OR f.recorded_on <= $as_of::DATE)
 ),
 -- A measure's status as of t: the last record dated on or before t; on the same date the
 -- record with the higher history_id wins. No record on or before t: not in scope.

@@ -353,6 +353,22 @@ def test_a_problem_first_listed_in_a_later_ledger_is_added_and_the_report_says_s
     assert _figure_counts(_figures(store, dt.date(2024, 10, 1))) == _done(S.PROGRESS)
 
 
+def test_a_problem_first_listed_in_a_later_ledger_counts_only_from_that_ledger(
+    store: Store, files: dict[str, Path]
+) -> None:
+    _import(store, S.MERGED, files["merged"])
+    earlier = dt.date(2024, 7, 1)
+    before = _figures(store, earlier)
+    outcome = _import(store, S.MERGED, files["progress"])
+    assert outcome.ok
+    # The new problem is recorded from the progress ledger's 截至时间, so the figures asked
+    # as of an earlier date, findings included, give the answer they gave then.
+    assert _figures(store, earlier) == before
+    (recorded_on,) = S.rows(store, "SELECT recorded_on FROM findings WHERE title = ?", [S.P6])
+    assert recorded_on == (S.PROGRESS.as_of,)
+    assert _figures(store, S.PROGRESS.as_of)["findings"] == len(S.PROGRESS.findings)
+
+
 def test_a_ledger_older_than_the_latest_one_imported_is_refused(
     store: Store, files: dict[str, Path]
 ) -> None:

@@ -109,15 +109,18 @@ class BulkStoreBuilder(StoreBuilder):
                 "VALUES (1, 'fixture', 'test', now())"
             )
             for table, rows in tables.items():
-                schema = con.sql(f"SELECT * FROM {table} LIMIT 0").to_arrow_table().schema
                 columns = list(zip(*rows, strict=True))
+                # The builder's rows fill the first columns; later migrations add more.
+                full = con.sql(f"SELECT * FROM {table} LIMIT 0").to_arrow_table().schema
+                schema = pa.schema(list(full)[: len(columns)])
                 frame = pa.table(
                     [pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)],
                     schema=schema,
                 )
+                names = ", ".join(schema.names)
                 con.register("bulk_rows", frame)
                 try:
-                    con.execute(f"INSERT INTO {table} SELECT * FROM bulk_rows")
+                    con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM bulk_rows")
                 finally:
                     con.unregister("bulk_rows")
 

@@ -131,6 +131,7 @@ _FINDING_SCHEMA: dict[str, Any] = {
     "amount_wan": pl.Decimal(14, 2),
     "immediate": pl.Boolean,
     "source_category_text": pl.String,
+    "recorded_on": pl.Date,
 }
 
 
@@ -1054,18 +1055,19 @@ def _plan_file(
             )
         if not candidates:
             if had_findings:
-                # A finding is in scope from the 反馈日期 (derived tables), so one first listed
-                # now also counts in figures asked as of earlier dates: say so.
+                # Not known before this ledger: it counts from this ledger's 截至时间, so
+                # figures asked as of earlier dates stay what they were.
                 _warn(
                     plan,
                     batch,
-                    "此前导入的台账中没有这个问题，将作为新问题导入；问题数按反馈日期起计，"
-                    "此前日期的问题数会随之增加",
+                    "此前导入的台账中没有这个问题，将作为新问题导入，自本台账截至时间起计入问题数",
                     row=parsed.row,
                     sheet=parsed.sheet,
                     value=parsed.title,
                 )
-            finding = _insert_finding(plan, batch, parsed, ids)
+            finding = _insert_finding(
+                plan, batch, parsed, ids, recorded_on=batch.as_of if had_findings else None
+            )
             state.setdefault(parsed.key, []).append(finding)
             listed.add(finding.finding_id)
             outcome.findings_added += 1
@@ -1102,7 +1104,14 @@ def _plan_file(
     )
 
 
-def _insert_finding(plan: _Plan, batch: _Batch, parsed: ParsedFinding, ids: _Ids) -> _Finding:
+def _insert_finding(
+    plan: _Plan,
+    batch: _Batch,
+    parsed: ParsedFinding,
+    ids: _Ids,
+    *,
+    recorded_on: dt.date | None = None,
+) -> _Finding:
     finding_id = ids.next("finding")
     values = {
         "finding_id": finding_id,
@@ -1119,6 +1128,7 @@ def _insert_finding(plan: _Plan, batch: _Batch, parsed: ParsedFinding, ids: _Ids
         "amount_wan": parsed.amount_wan,
         "immediate": parsed.immediate,
         "source_category_text": parsed.source_category_text,
+        "recorded_on": recorded_on,
     }
     plan.finding_inserts.append(values)
     plan.changes.append(("findings", finding_id, "insert", None, batch.batch_id))

@@ -13,7 +13,7 @@ import duckdb
 
 from xuncha.store import categories
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MEASURE_STATUSES = ("DONE", "PHASED", "IN_PROGRESS", "NOT_DONE", "LONG_TERM")
 DEADLINE_KINDS = ("IMMEDIATE", "DATE", "RELATIVE", "LONG_TERM")
@@ -388,9 +388,21 @@ def _migration_2(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"COMMENT ON COLUMN {name}.{column} IS {_comment(text)}")
 
 
+def _migration_3(con: duckdb.DuckDBPyConnection) -> None:
+    # A problem first listed in a later progress ledger was not known before that ledger:
+    # figures asked as of earlier dates must not count it (they must give the answer they
+    # gave then).
+    con.execute("ALTER TABLE findings ADD COLUMN recorded_on DATE")
+    con.execute(
+        "COMMENT ON COLUMN findings.recorded_on IS "
+        + _comment("首次记录日期：反馈后由进展台账新增的问题为该台账截至时间；空表示自反馈日期起计")
+    )
+
+
 MIGRATIONS = [
     (1, "初始结构：轮次、单位、巡察、问题、措施、状态历史、线索、成效、类别字典", _migration_1),
     (2, "台账导入：批次比对计数、回滚关系、批次变更记录（batch_changes）", _migration_2),
+    (3, "问题首次记录日期（进展台账新增的问题自其截至时间起计）", _migration_3),
 ]
 
 
@@ -490,7 +502,8 @@ outcome AS (
 )
 SELECT w.measure_id, m.finding_id, f.inspection_id, f.round_id, f.unit_id,
        f.category_l1, f.category_l2, i.feedback_date,
-       greatest(w.valid_from, i.feedback_date) AS valid_from, w.valid_to, w.status,
+       greatest(w.valid_from, i.feedback_date, coalesce(f.recorded_on, i.feedback_date))
+           AS valid_from, w.valid_to, w.status,
        CASE WHEN w.recorded THEN w.recorded_deadline ELSE m.deadline_original END AS deadline,
        m.deadline_original,
        CASE WHEN w.status = 'DONE' THEN o.completed_on END AS completed_on,
@@ -501,7 +514,8 @@ JOIN measures m USING (measure_id)
 JOIN findings f ON f.finding_id = m.finding_id
 JOIN inspections i ON i.inspection_id = f.inspection_id
 LEFT JOIN outcome o ON o.measure_id = w.measure_id
-WHERE w.valid_to IS NULL OR w.valid_to > i.feedback_date
+WHERE w.valid_to IS NULL
+   OR w.valid_to > greatest(i.feedback_date, coalesce(f.recorded_on, i.feedback_date))
 ORDER BY f.round_id, f.unit_id, w.measure_id, valid_from
 """
 
@@ -513,7 +527,8 @@ CREATE OR REPLACE TABLE finding_timeline_base AS
 WITH events AS (
     SELECT finding_id, valid_from AS d FROM measure_timeline
     UNION
-    SELECT f.finding_id, i.feedback_date FROM findings f
+    SELECT f.finding_id, greatest(i.feedback_date, coalesce(f.recorded_on, i.feedback_date))
+    FROM findings f
     JOIN inspections i ON i.inspection_id = f.inspection_id
 ),
 intervals AS (
