@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -304,7 +305,7 @@ def downloads(
         title=f"{page}：{title}",
         scope=scope_text,
         as_of=scope.as_of,
-        user=str(st.session_state.get("user_name") or "演示用户"),
+        user=user_name(),
         definitions=dict(definitions or {}),
         notes=notes,
     )
@@ -408,3 +409,55 @@ def serve(app_file: Path, *, port: int, address: str) -> int:
     PagesManager.uses_pages_directory = False
     argv = ["run", str(app_file), "--server.port", str(port), "--server.address", address]
     return int(streamlit_cli.main(args=argv, prog_name="streamlit", standalone_mode=False) or 0)
+
+
+def user_name() -> str:
+    """Who is acting (the login of issue 7 will set it); recorded in batches and exports."""
+    return str(st.session_state.get("user_name") or "演示用户")
+
+
+def frame_downloads(frame: pl.DataFrame, *, key: str, name: str) -> None:
+    """Downloads of a table that is not a view of the store (e.g. a validation report)."""
+    from xuncha import export
+
+    meta = export.ExportMeta(title=name, scope="—", user=user_name())
+    row = st.container(horizontal=True)
+    with row:
+        st.download_button(
+            "下载 Excel",
+            data=lambda: export.to_xlsx(frame, meta),
+            file_name=export.file_name(name, "", "xlsx"),
+            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            key=f"{key}_xlsx",
+            icon=":material/table_view:",
+            on_click="ignore",
+        )
+        st.download_button(
+            "下载 CSV",
+            data=lambda: export.to_csv(frame),
+            file_name=export.file_name(name, "", "csv"),
+            mime="text/csv",
+            key=f"{key}_csv",
+            icon=":material/download:",
+            on_click="ignore",
+        )
+
+
+def template_download() -> None:
+    from xuncha import ledger
+
+    def build() -> bytes:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "template.xlsx"
+            ledger.write_template(path)
+            return path.read_bytes()
+
+    st.download_button(
+        "下载整改台账模板（.xlsx）",
+        data=build,
+        file_name="整改台账模板.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key="template_download",
+        icon=":material/download:",
+        on_click="ignore",
+    )
