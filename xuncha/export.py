@@ -67,7 +67,19 @@ def _display(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def to_csv(frame: pl.DataFrame) -> bytes:
-    shown = _display(frame)
+    shown = _display(frame).with_columns(
+        # As the xlsx shows them: 是/否, and rates with their two decimals.
+        *(
+            pl.when(pl.col(c)).then(pl.lit("是")).otherwise(pl.lit("否")).alias(c)
+            for c, dtype in _display(frame).schema.items()
+            if dtype == pl.Boolean
+        ),
+        *(
+            pl.col(c).map_batches(_two_decimals, return_dtype=pl.String).alias(c)
+            for c, dtype in _display(frame).schema.items()
+            if _is_rate(c) and dtype.is_numeric()
+        ),
+    )
     safe = shown.with_columns(
         pl.when(pl.col(c).str.contains(r"^[=+\-@\t\r]"))
         .then(pl.lit("'") + pl.col(c))
@@ -79,6 +91,10 @@ def to_csv(frame: pl.DataFrame) -> bytes:
     buffer = io.BytesIO()
     safe.write_csv(buffer)
     return b"\xef\xbb\xbf" + buffer.getvalue()
+
+
+def _two_decimals(series: pl.Series) -> pl.Series:
+    return pl.Series([None if v is None else f"{v:.2f}" for v in series.to_list()], dtype=pl.String)
 
 
 def _is_rate(column: str) -> bool:
