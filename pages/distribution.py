@@ -146,21 +146,11 @@ event = ui.table(shown, key="dist_detail", height=360, selectable=True)
 row = ui.selected_row(event)
 if row is not None and row < detail.height:
     finding = detail.row(row, named=True)
-    st.markdown(f"**{finding['unit_name']}｜{finding['title']}**")
-    st.write(finding["detail"] or "")
-    measures = reader.query(
-        "measures_of_findings", {"finding_ids": [finding["finding_id"]], "as_of": scope.as_of}
-    )
-    ui.table(
-        labels.status_labels(measures, finding=False).select(
-            "text",
-            "lead_person",
-            "department",
-            "deadline_text",
-            "deadline",
-            "status",
-            "status_text",
-            "completed_on",
-        ),
+    ui.measures_of(
+        reader,
+        scope,
+        int(finding["finding_id"]),
         key="dist_measures",
+        heading=f"{finding['unit_name']}｜{finding['title']}",
+        detail=finding["detail"],
     )
