@@ -9,6 +9,7 @@ matching status — must give the printed rate at the precision it was printed w
 from __future__ import annotations
 
 import csv
+import os
 import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -79,8 +80,10 @@ def _notices() -> list[Notice]:
 
 
 NOTICES = _notices()
+# CI always has shared/ beside the clone: there a missing file is a failure, not a skip.
 needs_file = pytest.mark.skipif(
-    not PUBLISHED.is_file(), reason=f"the published figures file is absent: {PUBLISHED}"
+    not PUBLISHED.is_file() and not os.environ.get("CI"),
+    reason=f"the published figures file is absent: {PUBLISHED}",
 )
 
 
