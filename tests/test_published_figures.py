@@ -9,8 +9,8 @@ matching status — must give the printed rate at the precision it was printed w
 from __future__ import annotations
 
 import csv
-import os
 import datetime as dt
+import os
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
