@@ -172,3 +172,27 @@ def test_no_request_leaves_loopback(app: str, page: Page) -> None:
         - {u for u in urls if urlsplit(u).hostname in LOOPBACK}
     )
     assert not outside, f"requests left loopback: {outside}"
+
+
+def _settled(page: Page) -> None:
+    """Wait for the rerun a widget started to finish (no reload)."""
+    page.wait_for_timeout(300)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
+
+
+def test_interacting_reruns_the_page_without_an_exception(app: str, page: Page) -> None:
+    """Widgets rerun the script: a page control and a sidebar filter must rerun cleanly (a
+    rerun once crashed on the round slider's state)."""
+    path, title, charts = shot.PAGES["progress"]
+    shot.open_page(page, app + path, title=title, charts=charts)
+    page.get_by_text("含基本完成的完成率", exact=True).first.click()
+    _settled(page)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_test_id("stMultiSelect").nth(2).click()  # 同类组
+    page.get_by_role("option", name="国有企业").click()
+    page.keyboard.press("Escape")
+    _settled(page)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    assert "peer=" in page.url
+    expect(page.get_by_test_id("stCaptionContainer").first).to_contain_text("同类组 国有企业")

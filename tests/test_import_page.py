@@ -40,6 +40,7 @@ def _findings(store: Store) -> int:
 
 def _open_import_page() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
+    at.run()  # through app.py, as a browser does
     at.switch_page("pages/ledger_import.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]

@@ -22,7 +22,7 @@ from typing import Any
 
 import polars as pl
 
-from xuncha import demo, figures, ledger
+from xuncha import audit, demo, export, figures, ledger, sandbox
 from xuncha.filters import Filters, resolve_scope
 from xuncha.store import Store, StoreError, open_reader
 from xuncha.store.reader import Reader
@@ -121,6 +121,64 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--user", default=None, help="记录的操作人（默认当前系统用户）")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_rollback)
+
+    p = sub.add_parser(
+        "sql",
+        help="在查询沙箱中执行一条只读查询（SELECT/WITH/FROM、DESCRIBE、SUMMARIZE），每次都记入审计",
+        description=(
+            "在查询沙箱中执行一条只读查询。登录与按用户授权（issue 7）之前，命令行使用全部轮次、"
+            "全部单位的范围，--user 只是记入审计的名字；线索默认只显示条数（1–2 条为“<3”）。"
+        ),
+    )
+    p.add_argument("query", metavar="QUERY", help="SQL 文本；为 - 时从标准输入读取")
+    p.add_argument("--db", default=DEFAULT_DB, help="数据仓目录")
+    p.add_argument("--user", default=None, help="记入审计的查询人（默认当前系统用户）")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=sandbox.build.DEFAULT_TIMEOUT,
+        help="时间上限（秒，默认 15）",
+    )
+    p.add_argument(
+        "--max-rows",
+        dest="max_rows",
+        type=int,
+        default=None,
+        help=f"最多返回的行数（默认且最多 {sandbox.EXPORT_MAX_ROWS:,}）",
+    )
+    p.add_argument("--format", choices=("json", "csv", "xlsx"), default="json")
+    p.add_argument(
+        "--out", default=None, help="输出文件（xlsx 必须指定；json/csv 默认写到标准输出）"
+    )
+    p.add_argument("--force", action="store_true", help="覆盖已存在的输出文件")
+    p.add_argument(
+        "--clue-details",
+        dest="clue_details",
+        action="store_true",
+        help="包含线索详情表 clues（仅限案件相关角色；默认只有 clue_counts）",
+    )
+    p.set_defaults(func=cmd_sql)
+
+    p = sub.add_parser("audit", help="审计记录")
+    audit_sub = p.add_subparsers(dest="audit_command", required=True)
+    q = audit_sub.add_parser("verify", help="核验审计记录的哈希链，发现被修改、删除或调换的记录")
+    q.add_argument("--db", default=DEFAULT_DB, help="数据仓目录")
+    q.set_defaults(func=cmd_audit_verify)
+
+    p = sub.add_parser(
+        "ecology",
+        help="政治生态研判参考（DOMAIN.md §6）：各单位得分、等次、封顶徽标、维度和指标",
+    )
+    p.add_argument("--db", default=DEFAULT_DB)
+    p.add_argument(
+        "--round", action="append", default=[], help="轮次名称（可重复，须连续；默认全部轮次）"
+    )
+    p.add_argument(
+        "--as-of", dest="as_of", default=None, help="统计截至日期 YYYY-MM-DD（默认今天）"
+    )
+    p.add_argument("--config", default=None, help="指标配置文件 .toml（默认内置配置）")
+    p.add_argument("--format", choices=("json", "csv"), default="json")
+    p.set_defaults(func=cmd_ecology)
     return parser
 
 
@@ -295,6 +353,152 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sql(args: argparse.Namespace) -> int:
+    text = sys.stdin.read() if args.query == "-" else args.query
+    if not args.timeout > 0 or args.timeout > 3600:
+        raise UserError("--timeout 须大于 0 且不超过 3600 秒")
+    max_rows = sandbox.EXPORT_MAX_ROWS if args.max_rows is None else args.max_rows
+    if not 1 <= max_rows <= sandbox.EXPORT_MAX_ROWS:
+        raise UserError(f"--max-rows 须在 1 到 {sandbox.EXPORT_MAX_ROWS:,} 之间")
+    out = Path(args.out) if args.out else None
+    if args.format == "xlsx" and out is None:
+        raise UserError("xlsx 格式须用 --out 指定输出文件")
+    if out is not None:
+        if out.exists() and not args.force:
+            raise UserError(f"文件已存在：{out}（如需覆盖请加 --force）")
+        if not out.parent.is_dir():
+            raise UserError(f"目录不存在：{out.parent}")
+    user = args.user or _user()
+    store = Store(args.db)
+    reader = open_reader(store)
+    try:
+        # Until login (issue 7) the command line sees every inspection; the sandbox itself
+        # takes any scope, and the pages will pass the user's.
+        scope = resolve_scope(reader, Filters())
+    finally:
+        reader.close()
+    try:
+        box = sandbox.Sandbox.for_scope(
+            store, scope, clue_details=args.clue_details, timeout=args.timeout, cache=False
+        )
+    except sandbox.SandboxProblem as exc:
+        raise UserError(exc.message) from None
+    try:
+        result = box.run(
+            text,
+            user=user,
+            max_rows=max_rows,
+            purpose="export" if args.format != "json" or out else "display",
+            details={"source": "cli", "format": args.format},
+        )
+        if args.format == "json":
+            payload = {
+                "columns": result.columns,
+                "types": result.types,
+                "rows": result.frame.to_dicts(),
+                "row_count": result.rows,
+                "truncated": result.truncated,
+                "elapsed_ms": result.elapsed_ms,
+                "data_version": box.version,
+            }
+            data = (
+                json.dumps(payload, ensure_ascii=False, default=_sql_json_default) + "\n"
+            ).encode()
+        elif args.format == "csv":
+            data = export.to_csv(sandbox.exportable(result.frame))
+        else:
+            meta = box.export_meta(result, text, user=user)
+            data = export.to_xlsx(sandbox.exportable(result.frame), meta)
+        if args.format != "json" or out is not None:
+            audit.record(
+                store.root,
+                user=user,
+                action="export",
+                source="cli sql",
+                format=args.format,
+                rows=result.rows,
+                truncated=result.truncated,
+                file=str(out.resolve()) if out else "<stdout>",
+                query_seq=result.audit_seq,
+                scope_digest=box.scope.digest,
+                data_version=box.version,
+            )
+    except sandbox.SandboxProblem as exc:
+        raise UserError(exc.message) from None
+    except audit.AuditError as exc:
+        raise UserError(f"审计记录写入失败，未输出结果：{exc}") from None
+    finally:
+        box.close()
+    if out is not None:
+        out.write_bytes(data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    if result.truncated:
+        print(f"xuncha: 注意：{result.note}", file=sys.stderr)
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    store = Store(args.db)
+    if not store.root.is_dir():
+        raise UserError(f"数据仓不存在：{store.root}")
+    problems = audit.verify(store.root)
+    if problems:
+        for problem in problems:
+            print(f"  {problem}")
+        raise UserError(f"审计记录被篡改：{problems[0]}（共 {len(problems)} 处问题）")
+    remembered = audit.head(store.root)
+    if remembered is None:
+        print(f"OK 尚无审计记录（{audit.audit_path(store.root)}）")
+    else:
+        seq, digest = remembered
+        print(f"OK 审计记录完整：共 {seq} 条，末条哈希 {digest}")
+    return 0
+
+
+def cmd_ecology(args: argparse.Namespace) -> int:
+    try:
+        config = figures.EcologyConfig.load(args.config)
+    except figures.EcologyConfigError as exc:
+        raise UserError(str(exc)) from None
+    reader = _reader(args.db)
+    try:
+        filters = build_filters(reader, rounds=args.round, as_of=args.as_of)
+        scope = resolve_scope(reader, filters)
+        cards = figures.scorecards(reader, scope, config)
+    finally:
+        reader.close()
+    if cards.units.is_empty():
+        raise UserError(f"截至 {scope.as_of.isoformat()}，所选范围内没有已反馈的巡察")
+    if args.format == "json":
+        payload = {
+            "label": figures.ECOLOGY_LABEL,
+            "as_of": scope.as_of.isoformat(),
+            "rounds": args.round,  # empty: every round
+            "method": figures.ECOLOGY_METHOD,
+            "config": {
+                "digest": config.digest(),
+                "source": config.source,
+                "values": config.scoring_values(),
+            },
+            "units": cards.records(),
+        }
+        print(json.dumps(payload, ensure_ascii=False, default=_json_default))
+    else:
+        table = figures.scorecard_table(cards)
+        # Text that a spreadsheet could take for a formula is made inert.
+        table = table.with_columns(
+            pl.col(c).map_elements(export.neutralise, return_dtype=pl.String)
+            for c, dtype in table.schema.items()
+            if dtype == pl.String
+        )
+        buffer = io.StringIO()
+        table.write_csv(buffer)
+        sys.stdout.write(buffer.getvalue())
+    return 0
+
+
 # -- helpers -----------------------------------------------------------------------------
 
 
@@ -381,6 +585,23 @@ def build_filters(
 
 def _norm(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def _sql_json_default(value: Any) -> Any:
+    """JSON for any value a query can return: whole decimals (sum() of integers is HUGEINT,
+    a DECIMAL(38, 0) in Arrow) as integers, other decimals as exact text."""
+    if isinstance(value, Decimal):
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and exponent >= 0:
+            return int(value)
+        return format(value, "f")
+    if isinstance(value, dt.date | dt.datetime | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
 
 
 def _json_default(value: Any) -> Any:

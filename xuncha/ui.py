@@ -100,28 +100,39 @@ def sidebar_filters(rd: Reader) -> Filters:
         for p in ("市直部门", "乡镇街道", "国有企业", "学校医院", "村社区")
         if p in set(units["peer_group"].to_list())
     ]
-    l1_names = dict(cats.select("category_l1", "l1_name").unique().rows())
+    l1_names = dict(
+        cats.select("category_l1", "l1_name").unique(maintain_order=True).sort("category_l1").rows()
+    )
     l2_rows = cats.select("category_l2", "l2_name", "category_l1").rows()
 
     if not st.session_state.get("_filters_loaded"):
         initial = Filters.from_url(st.query_params.to_dict())
         lo = initial.round_from if initial.round_from in seqs else (seqs[0] if seqs else None)
         hi = initial.round_to if initial.round_to in seqs else (seqs[-1] if seqs else None)
-        st.session_state["f_rounds"] = (lo, hi)
+        if lo is not None and hi is not None and lo > hi:
+            lo, hi = hi, lo
+        # The slider takes its initial range through value=, never through session state:
+        # a select_slider created without a range value turns single-valued on rerun.
+        st.session_state["_rounds_init"] = (lo, hi)
         st.session_state["f_kind"] = [k for k in initial.kinds if k in kinds]
         st.session_state["f_sector"] = [s for s in initial.sectors if s in sectors]
         st.session_state["f_peer"] = [p for p in initial.peer_groups if p in peers]
         st.session_state["f_unit"] = [u for u in initial.unit_ids if u in unit_name]
         st.session_state["f_l1"] = [c for c in initial.category_l1 if c in l1_names]
         st.session_state["f_l2"] = [c for c, _, _ in l2_rows if c in initial.category_l2]
-        st.session_state["f_asof"] = initial.as_of or dt.date.today()
+        # Figures are never asked "as of" the future.
+        st.session_state["f_asof"] = min(initial.as_of or dt.date.today(), dt.date.today())
         st.session_state["_filters_loaded"] = True
 
     with st.sidebar:
         st.markdown("#### 筛选")
         if len(seqs) > 1:
             st.select_slider(
-                "轮次范围", options=seqs, format_func=lambda s: seq_label[s], key="f_rounds"
+                "轮次范围",
+                options=seqs,
+                value=st.session_state.get("_rounds_init") or (seqs[0], seqs[-1]),
+                format_func=lambda s: seq_label[s],
+                key="f_rounds",
             )
         st.multiselect("轮次类型", kinds, key="f_kind", placeholder="全部")
         st.multiselect("行业领域", sectors, key="f_sector", placeholder="全部")
@@ -154,17 +165,23 @@ def sidebar_filters(rd: Reader) -> Filters:
         st.date_input(
             "统计截至日期",
             key="f_asof",
+            min_value=dt.date(2000, 1, 1),
+            max_value=dt.date.today(),
             format="YYYY-MM-DD",
             help="所有数字按该日的状态计算（按状态变更记录回溯）。",
         )
         if st.button("清除筛选", icon=":material/filter_alt_off:", use_container_width=True):
-            for key in _FILTER_KEYS:
+            for key in (*_FILTER_KEYS, "_rounds_init"):
                 st.session_state.pop(key, None)
             st.session_state["_filters_loaded"] = False
             st.query_params.clear()
             st.rerun()
 
-    lo, hi = st.session_state.get("f_rounds") or (None, None)
+    chosen_rounds = st.session_state.get("f_rounds")
+    if isinstance(chosen_rounds, tuple | list) and len(chosen_rounds) == 2:
+        lo, hi = chosen_rounds
+    else:  # one round (or none) in the store
+        lo = hi = None
     as_of = st.session_state.get("f_asof")
     filters = Filters(
         round_from=lo if seqs and lo != seqs[0] else None,
@@ -175,7 +192,8 @@ def sidebar_filters(rd: Reader) -> Filters:
         unit_ids=tuple(st.session_state.get("f_unit") or ()),
         category_l1=tuple(st.session_state.get("f_l1") or ()),
         category_l2=tuple(st.session_state.get("f_l2") or ()),
-        as_of=as_of if isinstance(as_of, dt.date) and as_of != dt.date.today() else None,
+        # Always pinned: a copied link shows the same figures tomorrow.
+        as_of=as_of if isinstance(as_of, dt.date) else None,
     )
     wanted = filters.to_url()
     if st.query_params.to_dict() != wanted:
@@ -235,8 +253,10 @@ def table(
     height: Any = "auto",
     column_config: dict[str, Any] | None = None,
     selectable: bool = False,
+    raw: bool = False,
 ) -> Any:
-    shown = labels.chinese_headers(frame)
+    """A table with Chinese headers (raw: as given, e.g. a user's own SQL result)."""
+    shown = frame if raw else labels.chinese_headers(frame)
     config: dict[str, Any] = {
         c: st.column_config.NumberColumn(c, format="%.2f")
         for c, dtype in shown.schema.items()
@@ -461,3 +481,41 @@ def template_download() -> None:
         icon=":material/download:",
         on_click="ignore",
     )
+
+
+def sandbox(scope: Scope) -> Any:
+    """The SQL sandbox for this scope on the current data version (built once per version
+    and scope, then reused: its data are read-only copies and its configuration locked).
+    Clue details only for the roles allowed them (none until login arrives: counts only)."""
+    from xuncha.sandbox import Sandbox
+
+    return Sandbox.for_scope(
+        store(), scope, clue_details=bool(st.session_state.get("clue_details"))
+    )
+
+
+def query_downloads(full: Any, meta: Any, *, key: str, name: str) -> None:
+    """Downloads of a query result: the query runs again, up to the export cap, only when a
+    button is clicked (and is audited as an export)."""
+    from xuncha import export
+
+    row = st.container(horizontal=True)
+    with row:
+        st.download_button(
+            "导出 Excel",
+            data=lambda: export.to_xlsx(full(), meta),
+            file_name=export.file_name(name, "", "xlsx"),
+            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            key=f"{key}_xlsx",
+            icon=":material/table_view:",
+            on_click="ignore",
+        )
+        st.download_button(
+            "导出 CSV",
+            data=lambda: export.to_csv(full()),
+            file_name=export.file_name(name, "", "csv"),
+            mime="text/csv",
+            key=f"{key}_csv",
+            icon=":material/download:",
+            on_click="ignore",
+        )

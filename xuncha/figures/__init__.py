@@ -1,8 +1,24 @@
-"""Every figure of DOMAIN.md §5, defined once, as functions over named queries.
+"""Every figure of DOMAIN.md §5 (and the §6 scorecards), defined once, as functions over
+named queries.
 
 Pages, the command line, exports and briefings all call these; none computes a rate itself.
 """
 
+from xuncha.figures.ecology import LABEL as ECOLOGY_LABEL
+from xuncha.figures.ecology import METHOD as ECOLOGY_METHOD
+from xuncha.figures.ecology import (
+    EcologyConfig,
+    EcologyConfigError,
+    Explanation,
+    Scorecards,
+    explain_score,
+    peer_ranking,
+    save_config,
+    score_trend,
+    scorecard_records,
+    scorecard_table,
+    scorecards,
+)
 from xuncha.figures.rates import (
     COMMON_K_MIN,
     COMMON_K_SHARE,
@@ -24,13 +40,26 @@ __all__ = [
     "COMMON_K_MIN",
     "COMMON_K_SHARE",
     "DEFINITIONS",
+    "ECOLOGY_LABEL",
+    "ECOLOGY_METHOD",
     "GROUPINGS",
     "MIN_SAMPLE",
+    "EcologyConfig",
+    "EcologyConfigError",
+    "Explanation",
     "Figure",
+    "Scorecards",
     "common_problems",
+    "explain_score",
     "metrics_records",
     "overview",
+    "peer_ranking",
     "progress_curve",
     "rate",
     "rectification",
+    "save_config",
+    "score_trend",
+    "scorecard_records",
+    "scorecard_table",
+    "scorecards",
 ]

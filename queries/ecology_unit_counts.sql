@@ -1,0 +1,110 @@
+-- name: ecology_unit_counts
+-- returns: the counts behind the political-ecology indicators of DOMAIN.md §6 that rectification_counts does not give (inspections, L1 = A, tagged findings, clues and their forms, 建章立制), per unit inspected in scope and fed back by the date; clues and outcomes belong to inspections, so category filters do not narrow them; a clue's form counts from its closing date (a form recorded on a clue not yet closed counts from the 反馈日期, the store keeps no earlier date)
+-- grain: one row per unit_id
+-- params:
+--   $inspection_ids INTEGER[]  inspections in scope
+--   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
+--   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
+--   $as_of DATE  the date asked
+-- columns:
+--   unit_id INTEGER  unit
+--   unit_name VARCHAR  unit short name
+--   peer_group VARCHAR  its peer group
+--   sector VARCHAR  its sector
+--   inspections BIGINT  inspections of the unit in scope fed back on or before the date (with or without findings)
+--   earlier_inspections BIGINT  inspections of the unit in rounds before its latest round in scope (0: repeats cannot be observed)
+--   findings BIGINT  findings in scope as of the date
+--   findings_l1_a BIGINT  of those, level-1 category A
+--   focus_findings BIGINT  findings with a tag of the 重点关注 group
+--   four_winds_findings BIGINT  findings with a tag of the 四风 group
+--   personnel_findings BIGINT  findings with a tag of the 选人用人 group
+--   clues BIGINT  problem clues of the unit's inspections
+--   heavier_form_clues BIGINT  clues dealt with by the 第三种形态 or 第四种形态 as of the date
+--   heavier_form_persons BIGINT  persons in those clues
+--   fourth_form_clues BIGINT  clues dealt with by the 第四种形态 as of the date
+--   fourth_form_persons BIGINT  persons in those clues
+--   outcome_inspections BIGINT  inspections with an outcome (成效) record
+--   regulations BIGINT  regulations made or revised (建章立制) in those records (NULL: no record)
+WITH i AS (
+    SELECT i.inspection_id, i.unit_id, r.seq
+    FROM inspections i
+    JOIN rounds r ON r.round_id = i.round_id
+    WHERE i.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[]))
+      AND i.feedback_date <= $as_of::DATE
+),
+g AS (
+    SELECT list(tag) FILTER (WHERE tag_group = '重点关注') AS focus,
+           list(tag) FILTER (WHERE tag_group = '四风') AS four_winds,
+           list(tag) FILTER (WHERE tag_group = '选人用人') AS personnel
+    FROM tag_dictionary
+),
+f AS (
+    SELECT t.unit_id, t.category_l1, x.tags
+    FROM finding_timeline t
+    JOIN findings x ON x.finding_id = t.finding_id
+    WHERE t.inspection_id IN (SELECT inspection_id FROM i)
+      AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
+      AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+      AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
+),
+fa AS (
+    SELECT f.unit_id, count(*) AS findings,
+           count(*) FILTER (WHERE f.category_l1 = 'A') AS findings_l1_a,
+           count(*) FILTER (WHERE list_has_any(f.tags, g.focus)) AS focus_findings,
+           count(*) FILTER (WHERE list_has_any(f.tags, g.four_winds)) AS four_winds_findings,
+           count(*) FILTER (WHERE list_has_any(f.tags, g.personnel)) AS personnel_findings
+    FROM f CROSS JOIN g
+    GROUP BY f.unit_id
+),
+c AS (
+    SELECT i.unit_id, c.persons,
+           c.form IN ('第三种形态', '第四种形态')
+               AND (c.closed_on IS NULL OR c.closed_on <= $as_of::DATE) AS heavier,
+           c.form = '第四种形态'
+               AND (c.closed_on IS NULL OR c.closed_on <= $as_of::DATE) AS fourth
+    FROM clues c JOIN i ON i.inspection_id = c.inspection_id
+),
+ca AS (
+    SELECT unit_id, count(*) AS clues,
+           count(*) FILTER (WHERE heavier) AS heavier_form_clues,
+           coalesce(sum(persons) FILTER (WHERE heavier), 0) AS heavier_form_persons,
+           count(*) FILTER (WHERE fourth) AS fourth_form_clues,
+           coalesce(sum(persons) FILTER (WHERE fourth), 0) AS fourth_form_persons
+    FROM c GROUP BY unit_id
+),
+oa AS (
+    SELECT i.unit_id, count(*) AS outcome_inspections, sum(o.regulations) AS regulations
+    FROM outcomes o JOIN i ON i.inspection_id = o.inspection_id
+    GROUP BY i.unit_id
+),
+ia AS (
+    SELECT unit_id, count(*) AS inspections, max(seq) AS last_seq FROM i GROUP BY unit_id
+),
+ea AS (
+    SELECT ia.unit_id, count(*) FILTER (WHERE r.seq < ia.last_seq) AS earlier_inspections
+    FROM ia
+    JOIN inspections x ON x.unit_id = ia.unit_id
+    JOIN rounds r ON r.round_id = x.round_id
+    GROUP BY ia.unit_id
+)
+SELECT u.unit_id, u.short_name AS unit_name, u.peer_group, u.sector,
+       ia.inspections, ea.earlier_inspections,
+       coalesce(fa.findings, 0) AS findings,
+       coalesce(fa.findings_l1_a, 0) AS findings_l1_a,
+       coalesce(fa.focus_findings, 0) AS focus_findings,
+       coalesce(fa.four_winds_findings, 0) AS four_winds_findings,
+       coalesce(fa.personnel_findings, 0) AS personnel_findings,
+       coalesce(ca.clues, 0) AS clues,
+       coalesce(ca.heavier_form_clues, 0) AS heavier_form_clues,
+       coalesce(ca.heavier_form_persons, 0)::BIGINT AS heavier_form_persons,
+       coalesce(ca.fourth_form_clues, 0) AS fourth_form_clues,
+       coalesce(ca.fourth_form_persons, 0)::BIGINT AS fourth_form_persons,
+       coalesce(oa.outcome_inspections, 0) AS outcome_inspections,
+       oa.regulations::BIGINT AS regulations
+FROM ia
+JOIN units u ON u.unit_id = ia.unit_id
+JOIN ea ON ea.unit_id = ia.unit_id
+LEFT JOIN fa ON fa.unit_id = ia.unit_id
+LEFT JOIN ca ON ca.unit_id = ia.unit_id
+LEFT JOIN oa ON oa.unit_id = ia.unit_id
+ORDER BY u.peer_group, u.unit_id

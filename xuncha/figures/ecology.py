@@ -1,0 +1,1477 @@
+"""Political-ecology scorecards (政治生态研判参考, DOMAIN.md §6): indicators per unit within its
+peer group, normalised, weighted into a score and a grade with caps, and explained by the
+findings, measures and clues behind them. Every output is labelled 研判参考.
+
+The method, in the order it is applied (METHOD is the same text in Chinese for users):
+
+1. Raw values. Each unit inspected in scope and fed back by the as-of date gets one raw value
+   per indicator. The 整改 rates (completion, on-time, overdue) and the 重复/反弹 rates come
+   from `figures.rectification(..., by="unit")`, so they are the very figures of DOMAIN.md §5.
+   Counts (重点关注, 四风, 选人用人 findings, persons dealt with by the 第三、四种形态) are per
+   inspection in scope: for one round, the usual scope, that is the count itself; over several
+   rounds it keeps a unit inspected three times comparable with one inspected once. The two
+   "vs peer median" indicators divide the unit's per-inspection value by the median of its
+   peer group's reference units (below); when that median is 0 (clues often are) the mean is
+   the reference, and when the mean is 0 too the per-inspection value is shown as it is.
+2. Reference units. Units with fewer than `min_findings` findings are 样本不足: they get no
+   grade and no rank, and they are left out of the peer statistics (medians, best and worst)
+   so that a unit with two findings cannot set the scale for the others. Their indicators
+   are still computed against their peers' scale, for information.
+3. Missing values. An indicator is unavailable for a unit when it cannot be observed: the
+   on-time rate before any measure with a deadline is completed, the overdue rate without
+   measures, the 重复/反弹 rates of a unit never inspected in an earlier round (it cannot
+   have repeats, and a 0 would reward being new), 建章立制 without an outcome record.
+4. Normalisation, within the peer group, over the reference units where it is available:
+   min–max with the direction applied, (x − worst) ÷ (best − worst) × 100, so the best peer
+   scores 100 and the worst 0; when all are equal every one scores 100 (nobody is worse than
+   a peer). 样本不足 units are placed on the same scale, clipped to 0–100.
+5. A dimension is the mean of its available, enabled indicators. The score is the weighted
+   mean of the available dimensions: the configured weights are renormalised over the
+   dimensions the unit has, so a missing dimension neither counts as 0 nor as 100.
+   Equivalently, each indicator carries a weight share (dimension share ÷ indicators
+   available in it) and score = 50 + Σ share × (normalised − 50): the contribution of an
+   indicator, share × (normalised − 50), is how far it lifted (+) or lowered (−) the score
+   from the neutral 50. The score is rounded to two decimals, half up, and graded on that.
+6. Grades 好/较好/一般/差 by the thresholds; caps (badges) then lower the grade to at most the
+   configured grade: any 第四种形态 case; any 反弹 finding or an overdue rate above the
+   threshold; 样本不足 removes the grade. Ranking within the peer group orders by grade
+   first, then by score, so a capped unit never ranks above an uncapped better grade.
+
+The 反弹 indicator is the rebound rate (反弹问题 ÷ 问题), not a 0/1 flag: "any 反弹" is
+already a cap, so a flag would punish the same fact twice, and min–max of a 0/1 flag swings
+a unit between 0 and 100 on one finding, while the rate grades how much of the unit's work
+comes back (it is also DOMAIN.md §5's own rebound figure, from the same code).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+import tempfile
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from xuncha.figures.rates import rate_expr
+from xuncha.figures.rectification import rectification
+from xuncha.filters import Scope
+from xuncha.store.reader import Reader
+
+LABEL = "研判参考"
+SMALL_SAMPLE = "样本不足"
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "ecology_default.toml"
+CONFIG_FORMAT = 1
+
+DIMENSIONS = ("P", "R", "D", "X", "S")
+GRADES = ("好", "较好", "一般", "差")  # best first; the index is the grade's level
+GRADE_KEYS = ("good", "fairly_good", "average")  # the thresholds of the first three
+INDICATORS = (
+    "finding_density",
+    "share_l1_a",
+    "focus_findings",
+    "four_winds_findings",
+    "personnel_findings",
+    "completion_rate",
+    "on_time_rate",
+    "overdue_rate",
+    "clue_density",
+    "heavier_forms",
+    "repeat_rate",
+    "rebound_rate",
+    "regulations_per_finding",
+)
+CAP_KEYS = ("fourth_form", "rebound", "overdue")
+# Which ids stand behind an indicator (ecology_evidence.sql), for the explanation.
+ID_KINDS = {"finding": "问题", "measure": "措施", "clue": "线索", "inspection": "巡察"}
+CLUE_EVIDENCE = frozenset({"clue_density", "heavier_forms", "fourth_form"})
+
+METHOD = (
+    "政治生态研判参考（DOMAIN.md §6）：各指标在同类组内比较。"
+    "问题数少于样本线的单位为“样本不足”，不评等次、不排名，也不作为同类组比较的基准。"
+    "每个指标按同类组可评价单位的最优值和最差值换算为 0–100 分（最优 100，最差 0，全部相同均为 100），"
+    "无法观察的指标（如尚无已完成措施时的按期完成率、此前未被巡察过的单位的重复率、没有成效记录时的建章立制）不参与计算；"
+    "维度得分为其可用指标的平均分，总分为各可用维度得分按权重的加权平均（缺少的维度不计，权重按其余维度重新归一）。"
+    "每个指标的贡献 = 其权重份额 ×（指标得分 − 50），总分 = 50 + 各指标贡献之和。"
+    "等次按等次线评定，再按封顶规则（第四种形态、反弹、逾期率超限）降至最高允许等次。"
+    "仅供研判参考，不代替组织判断。"
+)
+
+
+class EcologyConfigError(ValueError):
+    """A configuration that cannot be used; the message is fit to show a user (Chinese)."""
+
+
+# -- configuration ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DimensionSpec:
+    key: str
+    label: str
+    help: str
+
+
+@dataclass(frozen=True)
+class IndicatorSpec:
+    key: str
+    dimension: str
+    direction: str  # "+" higher is better, "-" lower is better
+    label: str
+    help: str
+    enabled: bool = True
+
+    @property
+    def direction_label(self) -> str:
+        return "正向" if self.direction == "+" else "逆向"
+
+
+@dataclass(frozen=True)
+class EcologyConfig:
+    """Weights, grade thresholds, caps, the minimum sample and the indicator definitions.
+
+    Build with `load` (a TOML file over the defaults) or `from_dict`; both validate. The
+    digest covers the values that change a score (not labels or help text), so two scores
+    with the same digest were computed the same way.
+    """
+
+    weights: Mapping[str, float]
+    grades: Mapping[str, float]
+    caps: Mapping[str, Any]
+    min_findings: int
+    dimensions: Mapping[str, DimensionSpec]
+    indicators: Mapping[str, IndicatorSpec]
+    source: str = field(default="默认配置", compare=False)
+
+    # -- building -----------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None) -> EcologyConfig:
+        """The default configuration, or a TOML file read over it (keys it omits keep their
+        default values)."""
+        defaults = _read_toml(DEFAULT_CONFIG)
+        if path is None:
+            return cls.from_dict(defaults, source="默认配置")
+        given = _read_toml(Path(path))
+        return cls.from_dict(_merge(defaults, given), source=str(path))
+
+    @classmethod
+    def from_toml(cls, text: str, source: str = "编辑的配置") -> EcologyConfig:
+        """A configuration from TOML text (an edited or uploaded file), read over the
+        defaults like `load`; validated before anything is saved."""
+        try:
+            given = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise EcologyConfigError(f"配置不是有效的 TOML（{exc}）") from None
+        return cls.from_dict(_merge(_read_toml(DEFAULT_CONFIG), given), source=source)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "默认配置") -> EcologyConfig:
+        return _validate(data, source)
+
+    def with_values(self, **changes: Any) -> EcologyConfig:
+        """A validated copy with some values changed, e.g. weights={"R": 40, ...}; mappings
+        given are merged over the current ones (for the administrator's page)."""
+        data = self.to_dict()
+        merged = _merge(data, {k: _plain(v) for k, v in changes.items()})
+        return _validate(merged, self.source)
+
+    # -- reading ------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": CONFIG_FORMAT,
+            "weights": {d: float(self.weights[d]) for d in DIMENSIONS},
+            "grades": {k: float(self.grades[k]) for k in GRADE_KEYS},
+            "caps": {
+                "fourth_form": self.caps["fourth_form"],
+                "rebound": self.caps["rebound"],
+                "overdue": self.caps["overdue"],
+                "overdue_rate_above": float(self.caps["overdue_rate_above"]),
+            },
+            "sample": {"min_findings": int(self.min_findings)},
+            "dimensions": {
+                d: {"label": s.label, "help": s.help} for d, s in self.dimensions.items()
+            },
+            "indicators": {
+                k: {
+                    "dimension": s.dimension,
+                    "direction": s.direction,
+                    "label": s.label,
+                    "help": s.help,
+                    "enabled": s.enabled,
+                }
+                for k, s in self.indicators.items()
+            },
+        }
+
+    def scoring_values(self) -> dict[str, Any]:
+        """The values that change a score: what the digest covers and every score records."""
+        full = self.to_dict()
+        return {
+            "weights": full["weights"],
+            "grades": full["grades"],
+            "caps": full["caps"],
+            "min_findings": full["sample"]["min_findings"],
+            "indicators": {
+                k: {"dimension": s.dimension, "direction": s.direction, "enabled": s.enabled}
+                for k, s in self.indicators.items()
+            },
+        }
+
+    def digest(self) -> str:
+        """SHA-256 (hex) of the scoring values in canonical JSON."""
+        text = json.dumps(
+            self.scoring_values(), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+        )
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def __hash__(self) -> int:  # for caches keyed on the configuration (dict fields)
+        return hash(self.digest())
+
+    def grade_for(self, score: float | None) -> str | None:
+        if score is None:
+            return None
+        for grade, key in zip(GRADES, GRADE_KEYS, strict=False):
+            if score >= self.grades[key]:
+                return grade
+        return GRADES[-1]
+
+    def to_toml(self) -> str:
+        """The configuration as a TOML file (comments in Chinese), readable by `load`."""
+        d = self.to_dict()
+        lines = [
+            "# 政治生态研判参考：指标、权重、等次线与封顶规则（DOMAIN.md §6）",
+            "# 方向：+ 为正向指标（越高越好），- 为逆向指标（越低越好）。",
+            "",
+            f"format = {CONFIG_FORMAT}",
+            "",
+            "[weights]",
+            "# 各维度权重：非负，不能全为 0；某单位缺少某维度时，按其余维度的权重重新归一。",
+            *(f"{k} = {_toml_value(v)}" for k, v in d["weights"].items()),
+            "",
+            "[grades]",
+            "# 等次线：得分 ≥ good 为“好”，≥ fairly_good 为“较好”，≥ average 为“一般”，其余为“差”。",
+            *(f"{k} = {_toml_value(v)}" for k, v in d["grades"].items()),
+            "",
+            "[caps]",
+            "# 封顶规则：触发时等次最高为所列等次（以徽标标出）。",
+            *(f"{k} = {_toml_value(v)}" for k, v in d["caps"].items()),
+            "",
+            "[sample]",
+            "# 问题数少于此值的单位标注“样本不足”：不评等次，不参与排名，也不作为同类组比较的基准。",
+            f"min_findings = {_toml_value(d['sample']['min_findings'])}",
+        ]
+        for key, spec in d["dimensions"].items():
+            lines += ["", f"[dimensions.{key}]"]
+            lines += [f"{k} = {_toml_value(v)}" for k, v in spec.items()]
+        for key, spec in d["indicators"].items():
+            lines += ["", f"[indicators.{key}]"]
+            lines += [f"{k} = {_toml_value(v)}" for k, v in spec.items()]
+        return "\n".join(lines) + "\n"
+
+
+def save_config(config: EcologyConfig, path: str | os.PathLike[str]) -> Path:
+    """Write the configuration to `path` atomically: a temporary file in the same folder,
+    flushed to disk, then renamed over the target (a reader sees the old or the new file,
+    never half of one)."""
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise EcologyConfigError(f"目录不存在：{target.parent}")
+    text = config.to_toml()
+    _validate(tomllib.loads(text), str(target))  # never write what cannot be read back
+    fd, staging = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(staging, target)
+    except BaseException:
+        Path(staging).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise EcologyConfigError(f"配置文件不存在：{path}") from None
+    except IsADirectoryError:
+        raise EcologyConfigError(f"配置文件是目录：{path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise EcologyConfigError(f"配置文件不是有效的 TOML：{path}（{exc}）") from None
+    except UnicodeDecodeError:
+        raise EcologyConfigError(f"配置文件须为 UTF-8 编码：{path}") from None
+
+
+def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, IndicatorSpec | DimensionSpec):
+        return {k: v for k, v in value.__dict__.items() if k != "key"}
+    return value
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    # A JSON string is a TOML basic string, except that TOML also wants DEL escaped.
+    return json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise EcologyConfigError(f"{where} 须为数字，现为 {value!r}")
+    if math.isinf(value):
+        raise EcologyConfigError(f"{where} 须为有限的数字，现为 {value!r}")
+    return float(value)
+
+
+def _table(data: Mapping[str, Any], key: str, known: tuple[str, ...], what: str) -> dict[str, Any]:
+    table = data.get(key, {})
+    if not isinstance(table, Mapping):
+        raise EcologyConfigError(f"配置项 [{key}] 须为一节（表），现为 {table!r}")
+    unknown = [k for k in table if k not in known]
+    if unknown:
+        raise EcologyConfigError(
+            f"[{key}] 中有未知的{what}：{'、'.join(unknown)}（可用：{'、'.join(known)}）"
+        )
+    missing = [k for k in known if k not in table]
+    if missing:
+        raise EcologyConfigError(f"[{key}] 缺少{what}：{'、'.join(missing)}")
+    return dict(table)
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise EcologyConfigError(f"{where} 须为非空文字，现为 {value!r}")
+    return value.strip()
+
+
+def _validate(data: Mapping[str, Any], source: str) -> EcologyConfig:
+    top = ("format", "weights", "grades", "caps", "sample", "dimensions", "indicators")
+    unknown = [k for k in data if k not in top]
+    if unknown:
+        raise EcologyConfigError(
+            f"配置中有未知的项：{'、'.join(unknown)}（可用：{'、'.join(top)}）"
+        )
+    if data.get("format", CONFIG_FORMAT) != CONFIG_FORMAT:
+        raise EcologyConfigError(
+            f"配置格式版本 {data.get('format')!r} 不受支持（应为 {CONFIG_FORMAT}）"
+        )
+
+    raw_weights = _table(data, "weights", DIMENSIONS, "维度")
+    weights = {d: _number(raw_weights[d], f"维度 {d} 的权重") for d in DIMENSIONS}
+    negative = [d for d, w in weights.items() if w < 0]
+    if negative:
+        raise EcologyConfigError(f"权重不能为负数：{'、'.join(negative)}")
+    if not any(w > 0 for w in weights.values()):
+        raise EcologyConfigError("权重不能全为 0")
+
+    raw_grades = _table(data, "grades", GRADE_KEYS, "等次线")
+    grades = {k: _number(raw_grades[k], f"等次线 {k}") for k in GRADE_KEYS}
+    if not 100 >= grades["good"] > grades["fairly_good"] > grades["average"] >= 0:
+        raise EcologyConfigError(
+            "等次线须满足 100 ≥ 好（good）> 较好（fairly_good）> 一般（average）≥ 0，"
+            f"现为 {grades['good']:g}、{grades['fairly_good']:g}、{grades['average']:g}"
+        )
+
+    raw_caps = _table(data, "caps", (*CAP_KEYS, "overdue_rate_above"), "封顶规则")
+    caps: dict[str, Any] = {}
+    for key in CAP_KEYS:
+        if raw_caps[key] not in GRADES:
+            raise EcologyConfigError(
+                f"封顶规则 {key} 须为等次之一（{'、'.join(GRADES)}），现为 {raw_caps[key]!r}"
+            )
+        caps[key] = raw_caps[key]
+    caps["overdue_rate_above"] = _number(raw_caps["overdue_rate_above"], "逾期率封顶线")
+    if not 0 <= caps["overdue_rate_above"] <= 100:
+        raise EcologyConfigError(
+            f"逾期率封顶线须在 0–100 之间，现为 {caps['overdue_rate_above']:g}"
+        )
+
+    sample = _table(data, "sample", ("min_findings",), "样本设置")
+    min_findings = sample["min_findings"]
+    if isinstance(min_findings, bool) or not isinstance(min_findings, int) or min_findings < 1:
+        raise EcologyConfigError(f"样本线 min_findings 须为正整数，现为 {min_findings!r}")
+
+    raw_dims = _table(data, "dimensions", DIMENSIONS, "维度")
+    dimensions: dict[str, DimensionSpec] = {}
+    for d in DIMENSIONS:
+        spec = raw_dims[d]
+        if not isinstance(spec, Mapping):
+            raise EcologyConfigError(f"[dimensions.{d}] 须为一节（表）")
+        extra = [k for k in spec if k not in ("label", "help")]
+        if extra:
+            raise EcologyConfigError(f"[dimensions.{d}] 中有未知的项：{'、'.join(extra)}")
+        dimensions[d] = DimensionSpec(
+            d, _text(spec.get("label"), f"维度 {d} 的名称"), str(spec.get("help", "")).strip()
+        )
+
+    raw_indicators = _table(data, "indicators", INDICATORS, "指标")
+    indicators: dict[str, IndicatorSpec] = {}
+    for key in INDICATORS:
+        spec = raw_indicators[key]
+        if not isinstance(spec, Mapping):
+            raise EcologyConfigError(f"[indicators.{key}] 须为一节（表）")
+        extra = [k for k in spec if k not in ("dimension", "direction", "label", "help", "enabled")]
+        if extra:
+            raise EcologyConfigError(f"[indicators.{key}] 中有未知的项：{'、'.join(extra)}")
+        dimension = spec.get("dimension")
+        if dimension not in DIMENSIONS:
+            raise EcologyConfigError(
+                f"指标 {key} 的维度须为 {'、'.join(DIMENSIONS)} 之一，现为 {dimension!r}"
+            )
+        direction = {"+": "+", "-": "-", "−": "-"}.get(str(spec.get("direction")))
+        if direction is None:
+            raise EcologyConfigError(
+                f"指标 {key} 的方向须为 + 或 -，现为 {spec.get('direction')!r}"
+            )
+        enabled = spec.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise EcologyConfigError(f"指标 {key} 的 enabled 须为 true 或 false，现为 {enabled!r}")
+        indicators[key] = IndicatorSpec(
+            key,
+            dimension,
+            direction,
+            _text(spec.get("label"), f"指标 {key} 的名称"),
+            str(spec.get("help", "")).strip(),
+            enabled,
+        )
+    empty = [
+        d
+        for d in DIMENSIONS
+        if weights[d] > 0 and not any(s.enabled and s.dimension == d for s in indicators.values())
+    ]
+    if empty:
+        raise EcologyConfigError(f"维度 {'、'.join(empty)} 的权重大于 0，但没有启用的指标")
+    return EcologyConfig(weights, grades, caps, int(min_findings), dimensions, indicators, source)
+
+
+# -- scorecards ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scorecards:
+    """The scorecards of one scope.
+
+    units: one row per unit (score, grade, caps, dimension scores, peer rank, label).
+    dimensions: one row per unit and dimension. indicators: one row per unit and indicator
+    (raw value, numerator, n, peer reference, best and worst, normalised 0–100, direction,
+    weight share and contribution).
+    """
+
+    units: pl.DataFrame
+    dimensions: pl.DataFrame
+    indicators: pl.DataFrame
+    config: EcologyConfig
+    as_of: dt.date
+    label: str = LABEL
+
+    @property
+    def config_digest(self) -> str:
+        return self.config.digest()
+
+    def ranking(self) -> pl.DataFrame:
+        return peer_ranking(self)
+
+    def records(self) -> list[dict[str, Any]]:
+        return scorecard_records(self)
+
+
+_UNIT_COLUMNS = {
+    "unit_id": pl.Int64,
+    "unit_name": pl.String,
+    "peer_group": pl.String,
+    "sector": pl.String,
+}
+
+
+def scorecards(reader: Reader, scope: Scope, config: EcologyConfig | None = None) -> Scorecards:
+    """The political-ecology scorecard of every unit inspected in scope (fed back by the
+    scope's as-of date), each within its peer group."""
+    config = config or EcologyConfig.load(None)
+    counts = reader.query("ecology_unit_counts", scope.params()).with_columns(
+        pl.col("unit_id").cast(pl.Int64)
+    )
+    rect = rectification(reader, scope, by="unit").with_columns(
+        pl.col("group_id").cast(pl.Int64).alias("unit_id")
+    )
+    base = counts.join(
+        rect.select(
+            "unit_id",
+            pl.col("findings").alias("rect_findings"),
+            "findings_done",
+            "measures",
+            "overdue_measures",
+            "completed_with_deadline",
+            "on_time_original",
+            "repeat_findings",
+            "rebound_findings",
+            "completion_rate",
+            "on_time_rate",
+            "overdue_rate",
+            "repeat_rate",
+            "rebound_rate",
+        ),
+        on="unit_id",
+        how="left",
+    ).with_columns((pl.col("findings") >= config.min_findings).alias("reference"))
+    mismatch = base.filter(
+        pl.col("rect_findings").is_not_null() & (pl.col("rect_findings") != pl.col("findings"))
+    )
+    if mismatch.height:  # the two queries must see the same findings
+        raise RuntimeError(f"ecology counts disagree with rectification: {mismatch.to_dicts()}")
+    raw = _raw_indicators(base)
+    indicators = _normalise(raw, config)
+    indicators, dimensions = _weigh(indicators, config)
+    units = _grade(base, dimensions, config, scope.as_of)
+    digest = config.digest()
+    indicators = (
+        indicators.join(units.select("unit_id", "small_sample"), on="unit_id", how="left")
+        .with_columns(pl.lit(LABEL).alias("label"), pl.lit(digest).alias("config_digest"))
+        .sort("peer_group", "unit_id", "order")
+        .drop("order")
+    )
+    return Scorecards(units, dimensions, indicators, config, scope.as_of)
+
+
+def _raw_indicators(base: pl.DataFrame) -> pl.DataFrame:
+    """One row per unit and indicator: numerator, n (the denominator), peer reference, raw
+    value and a note when the value is unavailable or needs a word."""
+    per_insp = base.with_columns(
+        (pl.col("findings") / pl.col("inspections")).alias("finding_pi"),
+        (pl.col("clues") / pl.col("inspections")).alias("clue_pi"),
+    )
+    peer = (
+        per_insp.filter(pl.col("reference"))
+        .group_by("peer_group")
+        .agg(
+            pl.col("finding_pi").median().alias("finding_median"),
+            pl.col("finding_pi").mean().alias("finding_mean"),
+            pl.col("clue_pi").median().alias("clue_median"),
+            pl.col("clue_pi").mean().alias("clue_mean"),
+        )
+    )
+    b = per_insp.join(peer, on="peer_group", how="left")
+
+    def vs_median(
+        value: str, median: str, mean: str, what: str, unit: str
+    ) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+        reference = (
+            pl.when(pl.col(median) > 0)
+            .then(pl.col(median))
+            .when(pl.col(mean) > 0)
+            .then(pl.col(mean))
+            .otherwise(None)
+        )
+        note = (
+            pl.when(pl.col(median).is_null())
+            .then(pl.lit("同类组没有可评价单位，无中位数参照"))
+            .when(pl.col(median) > 0)
+            .then(
+                pl.format(
+                    f"每次巡察 {{}} {unit}，同类组中位数 {{}}",
+                    _half_up(value, 2),
+                    _half_up(median, 2),
+                )
+            )
+            .when(pl.col(mean) > 0)
+            .then(
+                pl.format(
+                    f"每次巡察 {{}} {unit}，同类组中位数为 0，以均值 {{}} 为参照",
+                    _half_up(value, 2),
+                    _half_up(mean, 2),
+                )
+            )
+            .otherwise(pl.lit(f"同类组均无{what}，显示每次巡察的{what}数"))
+        )
+        ratio = (
+            pl.when(reference.is_not_null())
+            .then(pl.col(value) / reference)
+            .when(pl.col(median).is_not_null())
+            .then(pl.col(value))
+            .otherwise(None)
+        )
+        return ratio, note, reference
+
+    f_value, f_note, f_ref = vs_median("finding_pi", "finding_median", "finding_mean", "问题", "个")
+    c_value, c_note, c_ref = vs_median("clue_pi", "clue_median", "clue_mean", "线索", "条")
+
+    def per_inspection(column: str) -> pl.Expr:
+        return pl.col(column) / pl.col("inspections")
+
+    no_earlier = pl.col("earlier_inspections") == 0
+    earlier_note = pl.when(no_earlier).then(pl.lit("此前轮次未被巡察，无法观察重复和反弹"))
+    specs: list[tuple[str, str, str, pl.Expr, pl.Expr | None, pl.Expr]] = [
+        # key, numerator column, n column, raw value, peer reference, note
+        ("finding_density", "findings", "inspections", f_value, f_ref, f_note),
+        (
+            "share_l1_a",
+            "findings_l1_a",
+            "findings",
+            rate_expr(("findings_l1_a",), "findings"),
+            None,
+            pl.lit(None, pl.String),
+        ),
+        *(
+            (key, key, "inspections", per_inspection(key), None, pl.lit(None, pl.String))
+            for key in ("focus_findings", "four_winds_findings", "personnel_findings")
+        ),
+        (
+            "completion_rate",
+            "findings_done",
+            "findings",
+            pl.col("completion_rate"),
+            None,
+            pl.lit(None, pl.String),
+        ),
+        (
+            "on_time_rate",
+            "on_time_original",
+            "completed_with_deadline",
+            pl.col("on_time_rate"),
+            None,
+            pl.when(pl.col("on_time_rate").is_null()).then(pl.lit("尚无有时限的已完成措施")),
+        ),
+        (
+            "overdue_rate",
+            "overdue_measures",
+            "measures",
+            pl.col("overdue_rate"),
+            None,
+            pl.when(pl.col("overdue_rate").is_null()).then(pl.lit("没有整改措施")),
+        ),
+        ("clue_density", "clues", "inspections", c_value, c_ref, c_note),
+        (
+            "heavier_forms",
+            "heavier_form_persons",
+            "inspections",
+            per_inspection("heavier_form_persons"),
+            None,
+            pl.lit(None, pl.String),
+        ),
+        (
+            "repeat_rate",
+            "repeat_findings",
+            "findings",
+            pl.when(~no_earlier).then(pl.col("repeat_rate")),
+            None,
+            earlier_note,
+        ),
+        (
+            "rebound_rate",
+            "rebound_findings",
+            "findings",
+            pl.when(~no_earlier).then(pl.col("rebound_rate")),
+            None,
+            earlier_note,
+        ),
+        (
+            "regulations_per_finding",
+            "regulations",
+            "findings",
+            pl.when((pl.col("outcome_inspections") > 0) & (pl.col("findings") > 0)).then(
+                pl.col("regulations") / pl.col("findings")
+            ),
+            None,
+            pl.when(pl.col("outcome_inspections") == 0).then(pl.lit("没有巡察成效记录")),
+        ),
+    ]
+    frames = []
+    for order, (key, numerator, n, value, reference, note) in enumerate(specs):
+        frames.append(
+            b.select(
+                *_UNIT_COLUMNS,
+                "reference",
+                pl.lit(order).alias("order"),
+                pl.lit(key).alias("indicator"),
+                pl.col(numerator).cast(pl.Int64).alias("numerator"),
+                pl.col(n).cast(pl.Int64).alias("n"),
+                (reference if reference is not None else pl.lit(None))
+                .cast(pl.Float64)
+                .alias("peer_reference"),
+                value.cast(pl.Float64).alias("raw_value"),
+                note.cast(pl.String).alias("note"),
+            )
+        )
+    raw = pl.concat(frames)
+    # A NaN would poison the peers' best and worst; it means "not observed".
+    return raw.with_columns(
+        pl.when(pl.col("raw_value").is_nan())
+        .then(None)
+        .otherwise(pl.col("raw_value"))
+        .alias("raw_value")
+    )
+
+
+_EPS = 1e-9
+
+
+def _normalise(raw: pl.DataFrame, config: EcologyConfig) -> pl.DataFrame:
+    """Min–max within the peer group over its reference units, direction applied; 100 for
+    everyone as good as all peers when they are all equal; clipped to 0–100."""
+    specs = pl.DataFrame(
+        {
+            "indicator": list(config.indicators),
+            "indicator_name": [s.label for s in config.indicators.values()],
+            "dimension": [s.dimension for s in config.indicators.values()],
+            "direction": [s.direction for s in config.indicators.values()],
+            "enabled": [s.enabled for s in config.indicators.values()],
+        }
+    )
+    frame = raw.join(specs, on="indicator", how="left")
+    scale = (
+        frame.filter(pl.col("reference") & pl.col("raw_value").is_not_null())
+        .group_by("peer_group", "indicator")
+        .agg(
+            pl.col("raw_value").min().alias("lo"),
+            pl.col("raw_value").max().alias("hi"),
+            pl.len().alias("peers_compared"),
+        )
+    )
+    frame = frame.join(scale, on=["peer_group", "indicator"], how="left")
+    plus = pl.col("direction") == "+"
+    spread = pl.col("hi") - pl.col("lo")
+    as_good_as_all = (
+        pl.when(plus)
+        .then(pl.col("raw_value") >= pl.col("lo") - _EPS)
+        .otherwise(pl.col("raw_value") <= pl.col("hi") + _EPS)
+    )
+    linear = (
+        pl.when(plus)
+        .then((pl.col("raw_value") - pl.col("lo")) / spread * 100)
+        .otherwise((pl.col("hi") - pl.col("raw_value")) / spread * 100)
+    ).clip(0.0, 100.0)
+    normalised = (
+        pl.when(pl.col("raw_value").is_null() | pl.col("lo").is_null())
+        .then(None)
+        .when(spread <= _EPS)
+        .then(pl.when(as_good_as_all).then(100.0).otherwise(0.0))
+        .otherwise(linear)
+    )
+    return frame.with_columns(
+        normalised.cast(pl.Float64).alias("normalised"),
+        pl.when(plus).then(pl.col("hi")).otherwise(pl.col("lo")).alias("peer_best"),
+        pl.when(plus).then(pl.col("lo")).otherwise(pl.col("hi")).alias("peer_worst"),
+        pl.col("peers_compared").fill_null(0).cast(pl.Int64),
+    ).drop("lo", "hi", "reference")
+
+
+def _weigh(indicators: pl.DataFrame, config: EcologyConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Dimension means, renormalised weights, and each indicator's share and contribution."""
+    used = pl.col("enabled") & pl.col("normalised").is_not_null()
+    frame = indicators.with_columns(used.alias("available"))
+    units = frame.select(*_UNIT_COLUMNS).unique("unit_id")
+    grid = units.join(
+        pl.DataFrame(
+            {
+                "dimension": list(DIMENSIONS),
+                "dimension_name": [config.dimensions[d].label for d in DIMENSIONS],
+                "weight": [float(config.weights[d]) for d in DIMENSIONS],
+                "dimension_order": list(range(len(DIMENSIONS))),
+            }
+        ),
+        how="cross",
+    )
+    means = (
+        frame.filter(pl.col("available"))
+        .group_by("unit_id", "dimension")
+        .agg(pl.col("normalised").mean().alias("score"), pl.len().alias("indicators_available"))
+    )
+    dims = grid.join(means, on=["unit_id", "dimension"], how="left").with_columns(
+        pl.col("indicators_available").fill_null(0).cast(pl.Int64)
+    )
+    counted = pl.col("score").is_not_null() & (pl.col("weight") > 0)
+    dims = dims.with_columns(
+        pl.when(counted).then(pl.col("weight")).otherwise(0.0).sum().over("unit_id").alias("_w")
+    ).with_columns(
+        pl.when(counted & (pl.col("_w") > 0))
+        .then(pl.col("weight") / pl.col("_w"))
+        .otherwise(0.0)
+        .alias("weight_share")
+    )
+    dims = (
+        dims.drop("_w")
+        .sort("peer_group", "unit_id", "dimension_order")
+        .drop("dimension_order")
+        .with_columns(pl.lit(LABEL).alias("label"), pl.lit(config.digest()).alias("config_digest"))
+    )
+    shares = dims.select("unit_id", "dimension", pl.col("weight_share").alias("_dim_share"))
+    frame = frame.join(shares, on=["unit_id", "dimension"], how="left").with_columns(
+        pl.when(pl.col("available"))
+        .then(
+            pl.col("_dim_share")
+            / pl.col("available").cast(pl.Int64).sum().over("unit_id", "dimension")
+        )
+        .otherwise(0.0)
+        .alias("weight_share")
+    )
+    frame = frame.with_columns(
+        pl.when(pl.col("available"))
+        .then(pl.col("weight_share") * (pl.col("normalised") - 50.0))
+        .otherwise(None)
+        .alias("contribution")
+    ).drop("_dim_share")
+    return frame, dims
+
+
+def _round2(value: float | None) -> float | None:
+    if value is None or math.isnan(value):
+        return None
+    return float(Decimal(repr(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def _grade(
+    base: pl.DataFrame, dims: pl.DataFrame, config: EcologyConfig, as_of: dt.date
+) -> pl.DataFrame:
+    weighted = (
+        dims.filter(pl.col("weight_share") > 0)
+        .group_by("unit_id")
+        .agg(
+            (pl.col("weight_share") * pl.col("score")).sum().alias("_score"),
+            pl.col("dimension").sort().alias("dimensions_used"),
+        )
+    )
+    wide = dims.pivot(on="dimension", index="unit_id", values="score")
+    wide = wide.with_columns(
+        pl.lit(None, pl.Float64).alias(d) for d in DIMENSIONS if d not in wide.columns
+    ).select(
+        pl.col("unit_id").cast(pl.Int64),
+        *(pl.col(d).cast(pl.Float64).alias(f"dimension_{d}") for d in DIMENSIONS),
+    )
+    frame = (
+        base.join(weighted, on="unit_id", how="left")
+        .join(wide, on="unit_id", how="left")
+        .with_columns(
+            (pl.col("findings") < config.min_findings).alias("small_sample"),
+            pl.col("dimensions_used").fill_null([]),
+        )
+    )
+    caps = config.caps
+    level_of = {g: i for i, g in enumerate(GRADES)}
+    # Two decimals, half up (scores are never negative), and graded on what is shown.
+    frame = frame.with_columns(
+        pl.col("_score").round(2, mode="half_away_from_zero").cast(pl.Float64).alias("score")
+    )
+    uncapped = pl.lit(GRADES[-1])
+    for name, line in reversed(list(zip(GRADES, GRADE_KEYS, strict=False))):
+        uncapped = (
+            pl.when(pl.col("score") >= config.grades[line]).then(pl.lit(name)).otherwise(uncapped)
+        )
+    uncapped = pl.when(pl.col("score").is_null()).then(None).otherwise(uncapped)
+    # (key, triggered, badge, the best grade allowed)
+    rules = [
+        (
+            "fourth_form",
+            pl.col("fourth_form_clues") > 0,
+            f"第四种形态·最高{caps['fourth_form']}",
+            caps["fourth_form"],
+        ),
+        (
+            "rebound",
+            pl.col("rebound_findings").fill_null(0) > 0,
+            f"反弹·最高{caps['rebound']}",
+            caps["rebound"],
+        ),
+        (
+            "overdue",
+            pl.col("overdue_rate").fill_null(0) > caps["overdue_rate_above"],
+            f"逾期率超过{caps['overdue_rate_above']:g}%·最高{caps['overdue']}",
+            caps["overdue"],
+        ),
+        ("small_sample", pl.col("small_sample"), SMALL_SAMPLE, None),
+    ]
+    frame = frame.with_columns(
+        uncapped.alias("grade_uncapped"),
+        pl.concat_list(pl.when(hit).then(pl.lit(key)) for key, hit, _, _ in rules)
+        .list.drop_nulls()
+        .alias("caps"),
+        pl.concat_list(pl.when(hit).then(pl.lit(badge)) for _, hit, badge, _ in rules)
+        .list.drop_nulls()
+        .alias("badges"),
+        pl.max_horizontal(
+            pl.lit(0),
+            *(
+                pl.when(hit).then(pl.lit(level_of[best])).otherwise(0)
+                for _, hit, _, best in rules
+                if best is not None
+            ),
+        ).alias("_ceiling"),
+    )
+    capped_level = pl.max_horizontal(
+        pl.col("grade_uncapped").replace_strict(level_of, default=None, return_dtype=pl.Int64),
+        pl.col("_ceiling"),
+    )
+    grade = (
+        pl.when(pl.col("small_sample") | pl.col("grade_uncapped").is_null())
+        .then(None)
+        .otherwise(capped_level.replace_strict(dict(enumerate(GRADES)), return_dtype=pl.String))
+    )
+    frame = frame.with_columns(grade.alias("grade")).with_columns(
+        pl.when(pl.col("small_sample"))
+        .then(pl.lit(SMALL_SAMPLE))
+        .otherwise(pl.col("grade").fill_null("无法评分"))
+        .alias("grade_label"),
+        (pl.col("grade").is_not_null() & (pl.col("grade") != pl.col("grade_uncapped"))).alias(
+            "capped"
+        ),
+    )
+    level = pl.col("grade").replace_strict(level_of, default=None, return_dtype=pl.Int64)
+    rankable = pl.col("grade").is_not_null()
+    key = pl.when(rankable).then(level * 1000 + (100 - pl.col("score")))
+    frame = frame.with_columns(
+        pl.len().over("peer_group").cast(pl.Int64).alias("peer_units"),
+        pl.col("reference").sum().over("peer_group").cast(pl.Int64).alias("peer_rated"),
+        key.rank("min").over("peer_group").cast(pl.Int64).alias("peer_rank"),
+    )
+    return frame.select(
+        *_UNIT_COLUMNS,
+        "inspections",
+        "findings",
+        "small_sample",
+        "score",
+        "grade",
+        "grade_uncapped",
+        "grade_label",
+        "capped",
+        "caps",
+        "badges",
+        *(f"dimension_{d}" for d in DIMENSIONS),
+        "dimensions_used",
+        "peer_units",
+        "peer_rated",
+        "peer_rank",
+        "fourth_form_clues",
+        pl.col("rebound_findings").fill_null(0).cast(pl.Int64),
+        "overdue_rate",
+        pl.lit(LABEL).alias("label"),
+        pl.lit(config.digest()).alias("config_digest"),
+        pl.lit(as_of).alias("as_of"),
+    ).sort("peer_group", pl.col("peer_rank"), "unit_id", nulls_last=True)
+
+
+def peer_ranking(cards: Scorecards) -> pl.DataFrame:
+    """The peer-group ranking: graded units by grade, then score; 样本不足 units listed
+    last without a score or rank."""
+    return cards.units.select(
+        "peer_group",
+        "peer_rank",
+        "unit_id",
+        "unit_name",
+        "grade_label",
+        pl.when(pl.col("small_sample")).then(None).otherwise(pl.col("score")).alias("score"),
+        "badges",
+        "findings",
+        "peer_rated",
+        "label",
+        "config_digest",
+    ).sort("peer_group", "peer_rank", "unit_id", nulls_last=True)
+
+
+# -- trend -----------------------------------------------------------------------------
+
+
+def score_trend(reader: Reader, scope: Scope, config: EcologyConfig | None = None) -> pl.DataFrame:
+    """Scorecards round by round: each round of the scope scored on its own (its units within
+    their peer groups), as of the scope's date. One row per unit and round."""
+    config = config or EcologyConfig.load(None)
+    rounds = reader.query(
+        "ecology_rounds", {"inspection_ids": list(scope.inspection_ids), "as_of": scope.as_of}
+    )
+    frames = []
+    for row in rounds.iter_rows(named=True):
+        cards = scorecards(
+            reader, replace(scope, inspection_ids=tuple(row["inspection_ids"])), config
+        )
+        frames.append(
+            cards.units.select(
+                pl.lit(row["round_id"], pl.Int64).alias("round_id"),
+                pl.lit(row["round_name"]).alias("round_name"),
+                pl.lit(row["seq"], pl.Int64).alias("seq"),
+                *_UNIT_COLUMNS,
+                "findings",
+                "small_sample",
+                "score",
+                "grade",
+                "grade_label",
+                "badges",
+                "peer_rank",
+                "label",
+                "config_digest",
+            )
+        )
+    if not frames:
+        return pl.DataFrame(
+            schema={
+                "round_id": pl.Int64,
+                "round_name": pl.String,
+                "seq": pl.Int64,
+                **_UNIT_COLUMNS,
+                "findings": pl.Int64,
+                "small_sample": pl.Boolean,
+                "score": pl.Float64,
+                "grade": pl.String,
+                "grade_label": pl.String,
+                "badges": pl.List(pl.String),
+                "peer_rank": pl.Int64,
+                "label": pl.String,
+                "config_digest": pl.String,
+            }
+        )
+    return pl.concat(frames).sort("unit_id", "seq")
+
+
+# -- explanation -----------------------------------------------------------------------
+
+
+def count_text(count: int) -> str:
+    """A clue count as people without case roles may read it (DOMAIN.md §7)."""
+    return "<3" if 0 < count < 3 else str(count)
+
+
+@dataclass(frozen=True)
+class ExplanationItem:
+    indicator: str
+    name: str
+    dimension: str
+    direction: str
+    raw_value: float | None
+    normalised: float | None
+    weight_share: float
+    contribution: float | None
+    effect: str  # 提升, 拉低, 持平, 未计入
+    id_kind: str | None
+    ids: tuple[int, ...]
+    id_count: int
+    count_text: str
+    text: str
+
+
+@dataclass(frozen=True)
+class CapReason:
+    cap: str
+    badge: str
+    id_kind: str | None
+    ids: tuple[int, ...]
+    id_count: int
+    count_text: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Explanation:
+    unit_id: int
+    unit_name: str
+    peer_group: str
+    score: float | None
+    grade: str | None
+    grade_label: str
+    grade_uncapped: str | None
+    small_sample: bool
+    lifted: tuple[ExplanationItem, ...]
+    lowered: tuple[ExplanationItem, ...]
+    neutral: tuple[ExplanationItem, ...]
+    unavailable: tuple[ExplanationItem, ...]
+    caps: tuple[CapReason, ...]
+    summary: str
+    clue_details: bool
+    as_of: dt.date
+    config_digest: str
+    label: str = LABEL
+
+    def to_dict(self) -> dict[str, Any]:
+        def item(obj: Any) -> dict[str, Any]:
+            out = dict(obj.__dict__)
+            out["ids"] = list(out["ids"])
+            return out
+
+        return {
+            "label": self.label,
+            "unit_id": self.unit_id,
+            "unit": self.unit_name,
+            "peer_group": self.peer_group,
+            "score": self.score,
+            "grade": self.grade,
+            "grade_label": self.grade_label,
+            "grade_uncapped": self.grade_uncapped,
+            "small_sample": self.small_sample,
+            "summary": self.summary,
+            "lifted": [item(i) for i in self.lifted],
+            "lowered": [item(i) for i in self.lowered],
+            "neutral": [item(i) for i in self.neutral],
+            "unavailable": [item(i) for i in self.unavailable],
+            "caps": [item(c) for c in self.caps],
+            "clue_details": self.clue_details,
+            "as_of": self.as_of.isoformat(),
+            "config_digest": self.config_digest,
+        }
+
+
+def explain_score(
+    reader: Reader,
+    scope: Scope,
+    unit_id: int,
+    *,
+    config: EcologyConfig | None = None,
+    cards: Scorecards | None = None,
+    clue_details: bool = False,
+) -> Explanation:
+    """Which indicators lifted or lowered a unit's score, by how much, and the rows behind
+    each: finding, measure or inspection ids; clue ids only when `clue_details` (the caller
+    holds a case role, DOMAIN.md §7), otherwise only their count ("<3" for 1–2 in text)."""
+    if cards is None:
+        cards = scorecards(reader, scope, config)
+    unit = cards.units.filter(pl.col("unit_id") == unit_id)
+    if unit.is_empty():
+        raise KeyError(f"单位 {unit_id} 不在范围内（或截至 {cards.as_of} 尚未反馈）")
+    u = unit.row(0, named=True)
+    evidence = {
+        r["indicator"]: r
+        for r in reader.query("ecology_evidence", scope.params(unit_id=unit_id)).iter_rows(
+            named=True
+        )
+    }
+    items: list[ExplanationItem] = []
+    for row in cards.indicators.filter(pl.col("unit_id") == unit_id).iter_rows(named=True):
+        proof = evidence.get(row["indicator"])
+        kind, ids, count = _evidence(proof, row["indicator"], clue_details)
+        contribution = row["contribution"]
+        if not row["available"]:
+            effect = "未计入"
+        elif contribution > 1e-9:
+            effect = "提升"
+        elif contribution < -1e-9:
+            effect = "拉低"
+        else:
+            effect = "持平"
+        items.append(
+            ExplanationItem(
+                indicator=row["indicator"],
+                name=row["indicator_name"],
+                dimension=row["dimension"],
+                direction=row["direction"],
+                raw_value=row["raw_value"],
+                normalised=_round2(row["normalised"]),
+                weight_share=row["weight_share"],
+                contribution=_round2(contribution),
+                effect=effect,
+                id_kind=kind,
+                ids=ids,
+                id_count=count,
+                count_text=count_text(count) if kind == "clue" else str(count),
+                text=_item_text(row, effect, kind, ids, count, clue_details),
+            )
+        )
+    caps = tuple(
+        _cap_reason(cap, badge, u, evidence, clue_details)
+        for cap, badge in zip(u["caps"], u["badges"], strict=True)
+    )
+    lifted = sorted((i for i in items if i.effect == "提升"), key=lambda i: -(i.contribution or 0))
+    lowered = sorted((i for i in items if i.effect == "拉低"), key=lambda i: i.contribution or 0)
+    summary = _summary(u, lifted, lowered, caps)
+    return Explanation(
+        unit_id=unit_id,
+        unit_name=u["unit_name"],
+        peer_group=u["peer_group"],
+        score=u["score"],
+        grade=u["grade"],
+        grade_label=u["grade_label"],
+        grade_uncapped=u["grade_uncapped"],
+        small_sample=u["small_sample"],
+        lifted=tuple(lifted),
+        lowered=tuple(lowered),
+        neutral=tuple(i for i in items if i.effect == "持平"),
+        unavailable=tuple(i for i in items if i.effect == "未计入"),
+        caps=caps,
+        summary=summary,
+        clue_details=clue_details,
+        as_of=cards.as_of,
+        config_digest=cards.config_digest,
+    )
+
+
+def _evidence(
+    proof: Mapping[str, Any] | None, indicator: str, clue_details: bool
+) -> tuple[str | None, tuple[int, ...], int]:
+    if proof is None:
+        return ("clue" if indicator in CLUE_EVIDENCE else None), (), 0
+    ids = tuple(int(i) for i in proof["ids"])
+    if proof["id_kind"] == "clue" and not clue_details:
+        ids = ()
+    return proof["id_kind"], ids, int(proof["id_count"])
+
+
+def _fmt(value: float | None, indicator: str) -> str:
+    if value is None:
+        return "—"
+    if indicator.endswith("_rate") or indicator == "share_l1_a":
+        return f"{value:.2f}%"
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _ids_text(kind: str | None, ids: tuple[int, ...], count: int, clue_details: bool) -> str:
+    if not kind or count == 0:
+        return ""
+    noun = ID_KINDS[kind]
+    if kind == "clue" and not clue_details:
+        return f"{noun} {count_text(count)} 条（明细仅限案件办理人员）"
+    shown = "、".join(f"#{i}" for i in ids[:20])
+    more = f" 等 {count} 个" if count > 20 else f"（{count} 个）"
+    return f"{noun} {shown}{more}"
+
+
+def _item_text(
+    row: Mapping[str, Any],
+    effect: str,
+    kind: str | None,
+    ids: tuple[int, ...],
+    count: int,
+    clue_details: bool,
+) -> str:
+    name, key = row["indicator_name"], row["indicator"]
+    if key in CLUE_EVIDENCE and not clue_details:
+        # Without a case role no clue figure of 1–2 may be read off the text (DOMAIN.md §7):
+        # not the unit's own, nor a peer's through the scale, nor one worked back from a ratio.
+        scored = "未计入" if effect == "未计入" else f"{row['normalised']:.2f} 分"
+        shown = _ids_text(kind, ids, count, clue_details) or "线索 0 条"
+        return f"{name}：{shown} → {scored}" + _verb(effect, row["contribution"])
+    value = _fmt(row["raw_value"], key)
+    if effect == "未计入":
+        reason = row["note"] or ("指标未启用" if not row["enabled"] else "无法与同类单位比较")
+        return f"{name}：{value}，未计入（{reason}）"
+    scale = (
+        f"同类组最优 {_fmt(row['peer_best'], key)}、最差 {_fmt(row['peer_worst'], key)}"
+        f"，共 {row['peers_compared']} 个单位"
+    )
+    text = f"{name}：{value}（{scale}）→ {row['normalised']:.2f} 分" + _verb(
+        effect, row["contribution"]
+    )
+    behind = _ids_text(kind, ids, count, clue_details)
+    if row["note"]:
+        text += f"；{row['note']}"
+    return text + (f"；{behind}" if behind else "")
+
+
+def _verb(effect: str, contribution: float | None) -> str:
+    if effect == "未计入" or contribution is None:
+        return ""
+    change = abs(contribution)
+    return {"提升": f"，提升总分 {change:.2f} 分", "拉低": f"，拉低总分 {change:.2f} 分"}.get(
+        effect, "，对总分无影响"
+    )
+
+
+def _cap_reason(
+    cap: str,
+    badge: str,
+    unit: Mapping[str, Any],
+    evidence: Mapping[str, Mapping[str, Any]],
+    clue_details: bool,
+) -> CapReason:
+    source = {"fourth_form": "fourth_form", "rebound": "rebound_rate", "overdue": "overdue_rate"}
+    proof = evidence.get(source.get(cap, ""))
+    kind, ids, count = _evidence(proof, source.get(cap, ""), clue_details)
+    if cap == "small_sample":
+        text = f"问题数 {unit['findings']} 个，少于样本线，不评等次、不参与排名"
+    elif cap == "overdue":
+        text = f"{badge}：逾期率 {unit['overdue_rate']:.2f}%"
+    else:
+        text = badge
+    behind = _ids_text(kind, ids, count, clue_details)
+    return CapReason(
+        cap=cap,
+        badge=badge,
+        id_kind=kind,
+        ids=ids,
+        id_count=count,
+        count_text=count_text(count) if kind == "clue" else str(count),
+        text=text + (f"；{behind}" if behind else ""),
+    )
+
+
+def _summary(
+    unit: Mapping[str, Any],
+    lifted: list[ExplanationItem],
+    lowered: list[ExplanationItem],
+    caps: tuple[CapReason, ...],
+) -> str:
+    head = f"{unit['unit_name']}（{unit['peer_group']}）"
+    if unit["score"] is None:
+        head += "：无法评分"
+    else:
+        head += f"：{unit['score']:.2f} 分，{unit['grade_label']}"
+        if unit["capped"]:
+            head += f"（按得分为{unit['grade_uncapped']}，因封顶规则降为{unit['grade']}）"
+    parts = [head]
+    if lowered:
+        parts.append("主要拉低：" + "、".join(i.name for i in lowered[:3]))
+    if lifted:
+        parts.append("主要提升：" + "、".join(i.name for i in lifted[:3]))
+    if caps:
+        parts.append("徽标：" + "、".join(c.badge for c in caps))
+    return "；".join(parts) + f"。{LABEL}。"
+
+
+# -- records for the command line and exports -------------------------------------------
+
+
+def scorecard_records(cards: Scorecards) -> list[dict[str, Any]]:
+    """One nested record per unit: score, grade, caps, dimensions and indicators."""
+    indicators = (
+        cards.indicators.select(
+            "unit_id",
+            pl.struct(
+                pl.col("indicator").alias("key"),
+                pl.col("indicator_name").alias("name"),
+                "dimension",
+                "direction",
+                pl.when(pl.col("direction") == "+")
+                .then(pl.lit("正向"))
+                .otherwise(pl.lit("逆向"))
+                .alias("direction_label"),
+                "enabled",
+                _half_up("raw_value", 4),
+                "numerator",
+                "n",
+                _half_up("peer_reference", 4),
+                _half_up("peer_best", 4),
+                _half_up("peer_worst", 4),
+                "peers_compared",
+                _half_up("normalised", 2),
+                "available",
+                _half_up("weight_share", 4),
+                _half_up("contribution", 2),
+                "note",
+            ).alias("indicators"),
+        )
+        .group_by("unit_id", maintain_order=True)
+        .agg("indicators")
+    )
+    dimensions = {
+        row["unit_id"]: {d["key"]: {k: v for k, v in d.items() if k != "key"} for d in row["d"]}
+        for row in cards.dimensions.select(
+            "unit_id",
+            pl.struct(
+                pl.col("dimension").alias("key"),
+                pl.col("dimension_name").alias("name"),
+                "weight",
+                _half_up("weight_share", 4),
+                _half_up("score", 2),
+                "indicators_available",
+            ).alias("d"),
+        )
+        .group_by("unit_id", maintain_order=True)
+        .agg("d")
+        .iter_rows(named=True)
+    }
+    units = cards.units.join(indicators, on="unit_id", how="left").select(
+        "label",
+        "unit_id",
+        pl.col("unit_name").alias("unit"),
+        "peer_group",
+        "sector",
+        "inspections",
+        "findings",
+        "small_sample",
+        "score",
+        "grade",
+        "grade_label",
+        "grade_uncapped",
+        "capped",
+        "caps",
+        "badges",
+        "peer_rank",
+        "peer_rated",
+        "peer_units",
+        "indicators",
+        "config_digest",
+        pl.col("as_of").cast(pl.String),
+    )
+    out = []
+    for row in units.iter_rows(named=True):
+        row["indicators"] = row["indicators"] or []
+        row["dimensions"] = dimensions.get(row["unit_id"], {})
+        out.append(row)
+    return out
+
+
+def _half_up(column: str, decimals: int) -> pl.Expr:
+    return pl.col(column).round(decimals, mode="half_away_from_zero")
+
+
+def scorecard_table(cards: Scorecards) -> pl.DataFrame:
+    """One flat row per unit (for CSV): unit fields, dimension scores, and per indicator its
+    raw value, n, normalised score and direction (正向/逆向, never a leading + or -)."""
+    units = cards.units.select(
+        "label",
+        "unit_id",
+        "unit_name",
+        "peer_group",
+        "sector",
+        "inspections",
+        "findings",
+        "small_sample",
+        "score",
+        "grade",
+        "grade_label",
+        "grade_uncapped",
+        "capped",
+        pl.col("caps").list.join("；"),
+        pl.col("badges").list.join("；"),
+        "peer_rank",
+        "peer_rated",
+        *(_half_up(f"dimension_{d}", 2) for d in DIMENSIONS),
+        "config_digest",
+        pl.col("as_of").cast(pl.String),
+    )
+    ind = cards.indicators.with_columns(
+        _half_up("raw_value", 4),
+        _half_up("normalised", 2),
+        pl.when(pl.col("direction") == "+")
+        .then(pl.lit("正向"))
+        .otherwise(pl.lit("逆向"))
+        .alias("direction"),
+    )
+    wide = ind.pivot(
+        on="indicator",
+        index="unit_id",
+        values=["raw_value", "n", "normalised", "direction"],
+    )
+    rename = {
+        f"{v}_{k}": f"{k}_{v}"
+        for k in INDICATORS
+        for v in ("raw_value", "n", "normalised", "direction")
+    }
+    wide = wide.rename({k: v for k, v in rename.items() if k in wide.columns})
+    ordered = [
+        f"{k}_{v}"
+        for k in INDICATORS
+        for v in ("raw_value", "n", "normalised", "direction")
+        if f"{k}_{v}" in wide.columns
+    ]
+    return units.join(wide.select("unit_id", *ordered), on="unit_id", how="left")

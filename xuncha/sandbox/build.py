@@ -1,0 +1,463 @@
+"""Building a sandbox database: only the rows a scope may see, read-only, configuration locked.
+
+Why a file and not `:memory:`:
+
+- DuckDB 2.0 types `WITH x AS (DELETE FROM findings RETURNING *) SELECT …` as SELECT and runs
+  it, so no statement check keeps user SQL from writing. A database opened READ_ONLY refuses
+  every write whatever the parser said.
+- The scoped copy of a 1,000,000-finding store is 2.1 GiB as in-memory tables but about
+  230 MB as a compressed file, whose pages the buffer manager can drop and reread: the memory
+  limit then bounds queries, not the data.
+- The instance that runs user SQL never attaches the store: a separate builder connection copies
+  the rows, so the store's path is in no catalog, setting or error the user can reach.
+
+The file is written to a fresh 0700 directory (XUNCHA_SANDBOX_TMP, else the system temp
+directory), opened read-only, then unlinked at once: nothing is left on disk once the
+connection closes or the process dies, and nobody can open it by name. The local file system
+is then disabled for the instance and the configuration locked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from xuncha.filters import Scope
+from xuncha.sandbox.errors import SandboxError
+from xuncha.sandbox.statements import MAX_SQL_CHARS
+from xuncha.store import Store
+
+CATALOG = "xuncha"  # the sandbox database's name, as the user sees it in duckdb_databases()
+_SOURCE = "xuncha_src"
+_DIR_PREFIX = "xuncha-sandbox-"
+_STALE_SECONDS = 3600
+# A directory that does not exist, for settings that otherwise name the server's home folder.
+NOWHERE = "/nonexistent/xuncha-sandbox"
+
+DEFAULT_MEMORY_LIMIT = "1GB"
+DEFAULT_TIMEOUT = 15.0
+DEFAULT_THREADS = 2
+BUILD_MEMORY_LIMIT = "2GB"  # the builder copies rows; it never runs user SQL
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
+    timeout: float = DEFAULT_TIMEOUT  # seconds
+    threads: int = DEFAULT_THREADS
+    max_sql_chars: int = MAX_SQL_CHARS
+
+    def __post_init__(self) -> None:
+        if not self.timeout > 0:
+            raise ValueError("timeout must be positive")
+        if self.threads < 1:
+            raise ValueError("threads must be at least 1")
+        if self.max_sql_chars < 1:
+            raise ValueError("max_sql_chars must be positive")
+
+    @property
+    def backstop_ms(self) -> int:
+        """DuckDB's own max_execution_time: a second wall behind the interrupting timer."""
+        return int(self.timeout * 1000) + 2000
+
+
+@dataclass(frozen=True)
+class SandboxScope:
+    """What a sandbox holds: inspections, narrowed by categories as the shared filters do."""
+
+    inspection_ids: tuple[int, ...]
+    category_l1: tuple[str, ...] = ()
+    category_l2: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, scope: Scope | SandboxScope | Iterable[int]) -> SandboxScope:
+        if isinstance(scope, SandboxScope):
+            return scope
+        if isinstance(scope, Scope):
+            return cls(
+                tuple(sorted({int(i) for i in scope.inspection_ids})),
+                tuple(sorted(set(scope.category_l1 or ()))),
+                tuple(sorted(set(scope.category_l2 or ()))),
+            )
+        if scope is None or isinstance(scope, str | bytes):
+            raise TypeError("a sandbox needs a scope: a Scope or a list of inspection_ids")
+        return cls(tuple(sorted({int(i) for i in scope})))
+
+    @property
+    def digest(self) -> str:
+        canonical = json.dumps(
+            {
+                "inspection_ids": list(self.inspection_ids),
+                "category_l1": list(self.category_l1),
+                "category_l2": list(self.category_l2),
+            },
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+# Every setting the sandbox instance runs with, why, and how DuckDB 2.0 shows it once set.
+# `stage` "connect": given to duckdb.connect (a Python-client setting such as
+# python_enable_replacements only reaches every cursor this way); "global": SET GLOBAL after
+# the file is open, in this order (once external access is off, paths can no longer change).
+# `shown` is the value duckdb_settings() must report afterwards (None: proved by tests only).
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    stage: str
+    why: str
+    shown: str | None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "access_mode",
+        "connect",
+        "整个沙箱库只读：任何写入（包括 WITH 中的 DELETE）都被拒绝",
+        "read_only",
+    ),
+    Setting("autoinstall_known_extensions", "connect", "不自动下载扩展", "false"),
+    Setting("autoload_known_extensions", "connect", "不自动加载扩展", "false"),
+    Setting("allow_community_extensions", "connect", "不允许社区扩展", "false"),
+    Setting("allow_unsigned_extensions", "connect", "不允许未签名扩展", "false"),
+    Setting("allow_persistent_secrets", "connect", "不读写持久化密钥", "false"),
+    Setting(
+        "python_enable_replacements", "connect", "SQL 看不到 Python 变量（替换扫描关闭）", "false"
+    ),
+    Setting("python_scan_all_frames", "connect", "替换扫描不查找调用栈", "false"),
+    Setting("enable_external_file_cache", "connect", "不缓存外部文件", "false"),
+    Setting("temp_directory", "connect", "没有可写的临时目录：超出内存即报错，不落盘", ""),
+    Setting("max_temp_directory_size", "connect", "临时文件上限为 0", "0 bytes"),
+    Setting("secret_directory", "connect", "不指向服务器用户的主目录", NOWHERE),
+    Setting("extension_directory", "connect", "不指向服务器用户的主目录", None),
+    Setting("home_directory", "connect", "主目录为空", ""),
+    Setting("memory_limit", "connect", "内存上限（默认 1GB，可配置）", None),
+    Setting("threads", "connect", "线程数（默认 2）", None),
+    Setting("max_execution_time", "connect", "引擎自身的执行时限：计时中断之外的第二道防线", None),
+    Setting(
+        "enable_external_access", "global", "不读写文件、不访问网络、不挂载、不装扩展", "false"
+    ),
+    Setting(
+        "disabled_filesystems", "global", "禁用本地文件系统（连沙箱库自身的文件名也读不到）", None
+    ),
+    Setting(
+        "lock_configuration", "global", "锁定全部设置：SET/RESET 及改设置的表函数都失败", "true"
+    ),
+)
+
+
+def connect_config(limits: SandboxLimits) -> dict[str, Any]:
+    return {
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "allow_community_extensions": False,
+        "allow_unsigned_extensions": False,
+        "allow_persistent_secrets": False,
+        "python_enable_replacements": False,
+        "python_scan_all_frames": False,
+        "enable_external_file_cache": False,
+        "temp_directory": "",
+        "max_temp_directory_size": "0B",
+        "secret_directory": NOWHERE,
+        "extension_directory": NOWHERE,
+        "home_directory": "",
+        "memory_limit": limits.memory_limit,
+        "threads": limits.threads,
+        "max_execution_time": limits.backstop_ms,
+    }
+
+
+_GLOBAL_SETS = (
+    "SET GLOBAL enable_external_access = false",
+    "SET GLOBAL disabled_filesystems = 'LocalFileSystem'",
+    "SET GLOBAL lock_configuration = true",
+)
+
+# -- what the sandbox holds ----------------------------------------------------------------
+
+# (table, how its rows are chosen, row order). T is the sandbox, S the store; tables are created in this
+# order, each filtered through the ones before it, so nothing outside the scope is copied.
+# Only small tables are sorted: sorting the large ones costs a third of the build time and most
+# of its memory at 1M findings, and SQL promises no order without ORDER BY anyway.
+_T = f"{CATALOG}.main"
+_S = f"{_SOURCE}.main"
+_COPIES: tuple[tuple[str, str, str], ...] = (
+    ("inspections", "inspection_id IN (SELECT inspection_id FROM scope_ids)", "inspection_id"),
+    ("rounds", f"round_id IN (SELECT round_id FROM {_T}.inspections)", "seq"),
+    ("units", f"unit_id IN (SELECT unit_id FROM {_T}.inspections)", "unit_id"),
+    (
+        "findings",
+        f"inspection_id IN (SELECT inspection_id FROM {_T}.inspections)"
+        " AND ($category_l1::VARCHAR[] IS NULL"
+        "      OR category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))"
+        " AND ($category_l2::VARCHAR[] IS NULL"
+        "      OR category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))",
+        "",
+    ),
+    ("measures", f"finding_id IN (SELECT finding_id FROM {_T}.findings)", ""),
+    ("measure_status_history", f"measure_id IN (SELECT measure_id FROM {_T}.measures)", ""),
+    ("measure_deadline_history", f"measure_id IN (SELECT measure_id FROM {_T}.measures)", ""),
+    ("outcomes", f"inspection_id IN (SELECT inspection_id FROM {_T}.inspections)", "inspection_id"),
+    ("measure_timeline", f"measure_id IN (SELECT measure_id FROM {_T}.measures)", ""),
+    ("finding_timeline", f"finding_id IN (SELECT finding_id FROM {_T}.findings)", ""),
+    ("category_l1", "true", "code"),
+    ("category_l2", "true", "code"),
+    ("category_aliases", "true", "alias"),
+    ("tag_dictionary", "true", "tag_group, tag"),
+)
+
+# finding_repeats lists earlier findings of the same unit and category in earlier rounds, which
+# may lie outside the scope: their ids and rounds are dropped from the lists, so no id of a
+# finding or round outside the scope is visible. The flags is_repeat / is_rebound are kept:
+# they are the 口径 of DOMAIN.md §5 that every page shows for findings in scope.
+_REPEATS_SQL = f"""
+CREATE TABLE {_T}.finding_repeats AS
+WITH kept AS (
+    SELECT r.finding_id, r.is_repeat, r.is_rebound, r.earlier_finding_ids
+    FROM {_S}.finding_repeats r
+    WHERE r.finding_id IN (SELECT finding_id FROM {_T}.findings)
+),
+earlier AS (
+    SELECT k.finding_id, e.finding_id AS earlier_id, e.round_id AS earlier_round_id
+    FROM (SELECT finding_id, unnest(earlier_finding_ids) AS earlier_id FROM kept) k
+    JOIN {_T}.findings e ON e.finding_id = k.earlier_id
+),
+lists AS (
+    SELECT finding_id,
+           list(DISTINCT earlier_id ORDER BY earlier_id) AS earlier_finding_ids,
+           list(DISTINCT earlier_round_id ORDER BY earlier_round_id) AS earlier_round_ids
+    FROM earlier GROUP BY finding_id
+)
+SELECT k.finding_id, k.is_repeat, k.is_rebound, l.earlier_finding_ids, l.earlier_round_ids
+FROM kept k LEFT JOIN lists l USING (finding_id)
+ORDER BY k.finding_id
+"""
+
+# Without clue details: counts per inspection, 1–2 shown as '<3' (DOMAIN.md §7).
+_CLUE_COUNTS_SQL = f"""
+CREATE TABLE {_T}.clue_counts AS
+SELECT i.inspection_id, i.round_id, i.unit_id,
+       CASE WHEN coalesce(c.n, 0) = 0 THEN '0'
+            WHEN c.n < 3 THEN '<3'
+            ELSE c.n::VARCHAR END AS clues
+FROM {_T}.inspections i
+LEFT JOIN (SELECT inspection_id, count(*) AS n FROM {_S}.clues GROUP BY inspection_id) c
+  USING (inspection_id)
+ORDER BY i.inspection_id
+"""
+_CLUES_SQL = (
+    f"CREATE TABLE {_T}.clues AS SELECT * FROM {_S}.clues"
+    f" WHERE inspection_id IN (SELECT inspection_id FROM {_T}.inspections)"
+)
+
+_OWN_COMMENTS: dict[str, tuple[str | None, dict[str, str]]] = {
+    "finding_repeats": (
+        "（派生）重复问题：每个问题一行；此前同类问题只列出查询范围内的",
+        {
+            "earlier_finding_ids": "此前同类问题编号（仅查询范围内的；范围外的不列出）",
+            "earlier_round_ids": "此前发现同类问题的轮次编号（仅查询范围内的）",
+        },
+    ),
+    "clue_counts": (
+        "问题线索数（每次巡察一行）；无线索详情权限时只显示条数，1–2 条显示为“<3”",
+        {
+            "inspection_id": "巡察编号",
+            "round_id": "轮次编号",
+            "unit_id": "被巡察单位编号",
+            "clues": "线索条数（文本；1–2 条显示为 <3）",
+        },
+    ),
+}
+
+# The order tables are listed in for users (schema browser).
+TABLE_ORDER = (
+    "rounds",
+    "units",
+    "inspections",
+    "findings",
+    "measures",
+    "measure_status_history",
+    "measure_deadline_history",
+    "outcomes",
+    "clues",
+    "clue_counts",
+    "measure_timeline",
+    "finding_timeline",
+    "finding_repeats",
+    "category_l1",
+    "category_l2",
+    "category_aliases",
+    "tag_dictionary",
+)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def build_file(
+    store: Store, version: int, scope: SandboxScope, *, clue_details: bool, folder: Path
+) -> Path:
+    """Write the scoped copy of one store version to `folder/xuncha.duckdb` and return it."""
+    target = folder / f"{CATALOG}.duckdb"
+    source = store.file_for(version)
+    builder = duckdb.connect(
+        ":memory:",
+        config={
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "python_enable_replacements": False,
+            "threads": DEFAULT_THREADS,
+            "memory_limit": BUILD_MEMORY_LIMIT,
+            # Spill, if any, stays in the private folder that is removed after the build.
+            "temp_directory": str(folder / "spill"),
+        },
+    )
+    try:
+        builder.execute(f"ATTACH {_literal(str(source))} AS {_SOURCE} (READ_ONLY)")
+        builder.execute(f"ATTACH {_literal(str(target))} AS {CATALOG}")
+        builder.execute(
+            "CREATE TEMP TABLE scope_ids AS SELECT DISTINCT unnest($ids::INTEGER[]) AS inspection_id",
+            {"ids": list(scope.inspection_ids)},
+        )
+        for table, where, order in _COPIES:
+            sql = f"CREATE TABLE {_T}.{table} AS SELECT * FROM {_S}.{table} WHERE {where}"
+            if order:
+                sql += f" ORDER BY {order}"
+            params: dict[str, Any] = {}
+            if "$category_l1" in where:
+                params = {
+                    "category_l1": list(scope.category_l1) or None,
+                    "category_l2": list(scope.category_l2) or None,
+                }
+            builder.execute(sql, params)
+        builder.execute(_REPEATS_SQL)
+        builder.execute(_CLUES_SQL if clue_details else _CLUE_COUNTS_SQL)
+        _copy_comments(builder)
+        builder.execute(f"DETACH {_SOURCE}")
+        builder.execute(f"DETACH {CATALOG}")
+    except duckdb.Error as exc:
+        raise SandboxError(
+            "无法建立查询沙箱（读取数据仓失败）", reason="build_failed", detail=type(exc).__name__
+        ) from exc
+    finally:
+        builder.close()
+    return target
+
+
+def _copy_comments(builder: duckdb.DuckDBPyConnection) -> None:
+    """The Chinese comments of the store's tables and columns, so the schema browser shows them."""
+    tables = builder.execute(
+        "SELECT table_name, comment FROM duckdb_tables() WHERE database_name = ?", [_SOURCE]
+    ).fetchall()
+    columns = builder.execute(
+        "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE database_name = ?",
+        [_SOURCE],
+    ).fetchall()
+    present = {
+        row[0]
+        for row in builder.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [CATALOG]
+        ).fetchall()
+    }
+    present_columns = {
+        (t, c)
+        for t, c in builder.execute(
+            "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = ?",
+            [CATALOG],
+        ).fetchall()
+    }
+    table_comments = {t: c for t, c in tables if t in present and c}
+    column_comments = {(t, col): c for t, col, c in columns if (t, col) in present_columns and c}
+    for table, (comment, own_columns) in _OWN_COMMENTS.items():
+        if table in present:
+            if comment:
+                table_comments[table] = comment
+            for column, text in own_columns.items():
+                column_comments[(table, column)] = text
+    for table, comment in table_comments.items():
+        builder.execute(f"COMMENT ON TABLE {_T}.{_ident(table)} IS {_literal(comment)}")
+    for (table, column), comment in column_comments.items():
+        builder.execute(
+            f"COMMENT ON COLUMN {_T}.{_ident(table)}.{_ident(column)} IS {_literal(comment)}"
+        )
+
+
+def open_locked(path: Path, limits: SandboxLimits) -> duckdb.DuckDBPyConnection:
+    """Open the built file read-only, unlink it, disable files, lock, and check the result."""
+    try:
+        con = duckdb.connect(str(path), read_only=True, config=connect_config(limits))
+    except duckdb.Error as exc:
+        raise SandboxError(
+            "无法打开查询沙箱（内存上限或线程设置无效？）",
+            reason="open_failed",
+            detail=type(exc).__name__,
+        ) from exc
+    try:
+        discard(path.parent)
+        for statement in _GLOBAL_SETS:
+            con.execute(statement)
+        _check_locked(con, path, limits)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _check_locked(con: duckdb.DuckDBPyConnection, path: Path, limits: SandboxLimits) -> None:
+    """Fail closed if DuckDB did not take a setting (a renamed option in a later version)."""
+    cursor = con.cursor()
+    try:
+        shown = dict(cursor.execute("SELECT name, value FROM duckdb_settings()").fetchall())
+        expected = {s.name: s.shown for s in SETTINGS if s.shown is not None}
+        expected["threads"] = str(limits.threads)
+        expected["max_execution_time"] = str(limits.backstop_ms)
+        wrong = {k: (shown.get(k), v) for k, v in expected.items() if shown.get(k) != v}
+        if wrong:
+            raise SandboxError(
+                "查询沙箱的安全设置未生效，已停止", reason="settings_not_applied", detail=str(wrong)
+            )
+        try:
+            cursor.execute(f"SELECT count(*) FROM read_blob({_literal(str(path))})").fetchall()
+        except duckdb.PermissionException:
+            pass
+        else:
+            raise SandboxError("查询沙箱仍能读取文件，已停止", reason="files_not_disabled")
+    finally:
+        cursor.close()
+
+
+def new_folder() -> Path:
+    root = Path(os.environ.get("XUNCHA_SANDBOX_TMP") or tempfile.gettempdir())
+    _sweep(root)
+    return Path(tempfile.mkdtemp(prefix=_DIR_PREFIX, dir=root))
+
+
+def discard(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _sweep(root: Path) -> None:
+    """Folders left by a process that died while building (the only time a file exists)."""
+    cutoff = time.time() - _STALE_SECONDS
+    with contextlib.suppress(OSError):
+        for entry in root.glob(_DIR_PREFIX + "*"):
+            with contextlib.suppress(OSError):
+                info = entry.lstat()
+                if entry.is_dir() and info.st_uid == os.getuid() and info.st_mtime < cutoff:
+                    shutil.rmtree(entry, ignore_errors=True)

@@ -1,0 +1,619 @@
+"""The sandbox a user's SQL runs in, and the one call that runs it: check, run, limit, audit."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import datetime as dt
+import hashlib
+import os
+import re
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+from xuncha import audit
+from xuncha.export import MAX_XLSX_ROWS, ExportMeta
+from xuncha.filters import Scope
+from xuncha.sandbox import build
+from xuncha.sandbox.build import SandboxLimits, SandboxScope
+from xuncha.sandbox.errors import SandboxError, SandboxProblem, SandboxRefused, SandboxTimeout
+from xuncha.sandbox.statements import check_sql, first_line
+from xuncha.store import Store
+
+DISPLAY_MAX_ROWS = 1_000
+EXPORT_MAX_ROWS = MAX_XLSX_ROWS  # 1,048,575: one Excel sheet
+CACHE_SIZE = int(os.environ.get("XUNCHA_SANDBOX_CACHE", "4"))
+_BATCH_ROWS = 8_192
+_EXAMPLES = 3
+_EXAMPLE_ROWS = 200
+
+
+@dataclass(frozen=True)
+class SqlResult:
+    frame: pl.DataFrame
+    truncated: bool  # more rows existed than max_rows; frame holds the first max_rows
+    elapsed_ms: int
+    columns: list[str]
+    types: list[str]  # DuckDB type of each column
+    max_rows: int
+    audit_seq: int | None = None
+
+    @property
+    def rows(self) -> int:
+        return self.frame.height
+
+    @property
+    def note(self) -> str | None:
+        """The line a page shows under a cut result."""
+        if not self.truncated:
+            return None
+        return f"结果超过 {self.max_rows:,} 行，仅显示前 {self.max_rows:,} 行"
+
+
+@dataclass
+class _Run:
+    """What the audit record of one run says."""
+
+    sql: str
+    started: float = field(default_factory=time.perf_counter)
+    outcome: str = "ok"
+    reason: str | None = None
+    rows: int = 0
+    truncated: bool = False
+
+    @property
+    def elapsed_ms(self) -> int:
+        return int((time.perf_counter() - self.started) * 1000)
+
+
+class Sandbox:
+    """A read-only DuckDB database holding only one scope's rows, locked down (see build.py).
+
+    Get one with `Sandbox.for_scope` (cached per store version, scope, clue permission and
+    limits); run queries with `run`, each on its own cursor, from any thread.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        version: int,
+        scope: SandboxScope,
+        *,
+        clue_details: bool,
+        limits: SandboxLimits,
+        con: duckdb.DuckDBPyConnection,
+        build_ms: int,
+    ) -> None:
+        self.store = store
+        self.version = version
+        self.scope = scope
+        self.clue_details = clue_details
+        self.limits = limits
+        self.build_ms = build_ms
+        self._con = con
+        self._schema: pl.DataFrame | None = None
+        self._broken = False
+        self._round_ids = self._read_round_ids()
+
+    def __repr__(self) -> str:
+        return (
+            f"Sandbox(version={self.version}, scope={self.scope.digest}, "
+            f"inspections={len(self.scope.inspection_ids)}, clue_details={self.clue_details})"
+        )
+
+    # -- getting one ---------------------------------------------------------------------
+
+    @classmethod
+    def for_scope(
+        cls,
+        store: Store | str | os.PathLike[str],
+        scope: Scope | SandboxScope | Iterable[int],
+        *,
+        clue_details: bool,
+        memory_limit: str = build.DEFAULT_MEMORY_LIMIT,
+        timeout: float = build.DEFAULT_TIMEOUT,
+        threads: int = build.DEFAULT_THREADS,
+        max_sql_chars: int = build.MAX_SQL_CHARS,
+        cache: bool = True,
+    ) -> Sandbox:
+        """The sandbox for a scope on the store's current version.
+
+        `scope`: a resolved `Scope` (its inspection_ids and category filters; as_of is not
+        applied: the timelines let a query ask any date) or a list of inspection_ids.
+        `clue_details`: True only for roles allowed clue details; otherwise the sandbox has
+        `clue_counts` (1–2 shown as '<3') instead of `clues`.
+        """
+        target = store if isinstance(store, Store) else Store(store)
+        wanted = SandboxScope.of(scope)
+        limits = SandboxLimits(
+            memory_limit=memory_limit, timeout=timeout, threads=threads, max_sql_chars=max_sql_chars
+        )
+        version = target.version()
+        if not cache:
+            return cls._build(target, version, wanted, clue_details=clue_details, limits=limits)
+        key = (str(target.root.resolve()), version, wanted, bool(clue_details), limits)
+        with _CACHE_LOCK:
+            found = _CACHE.get(key)
+            if found is not None and not found._broken:
+                _CACHE.move_to_end(key)
+                return found
+            lock = _BUILDING.setdefault(key, threading.Lock())
+        with lock:  # one build per key at a time; others wait and reuse it
+            with _CACHE_LOCK:
+                found = _CACHE.get(key)
+                if found is not None and not found._broken:
+                    return found
+            made = cls._build(target, version, wanted, clue_details=clue_details, limits=limits)
+            with _CACHE_LOCK:
+                # A new version of the same store makes the old ones' sandboxes stale.
+                for other in [k for k in _CACHE if k[0] == key[0] and k[1] != version]:
+                    del _CACHE[other]
+                _CACHE[key] = made
+                while len(_CACHE) > max(CACHE_SIZE, 1):
+                    _CACHE.popitem(last=False)  # closed when the last user lets go of it
+                _BUILDING.pop(key, None)
+            return made
+
+    @classmethod
+    def _build(
+        cls,
+        store: Store,
+        version: int,
+        scope: SandboxScope,
+        *,
+        clue_details: bool,
+        limits: SandboxLimits,
+    ) -> Sandbox:
+        started = time.perf_counter()
+        folder = build.new_folder()
+        try:
+            path = build.build_file(store, version, scope, clue_details=clue_details, folder=folder)
+            con = build.open_locked(path, limits)
+        finally:
+            build.discard(folder)
+        return cls(
+            store,
+            version,
+            scope,
+            clue_details=clue_details,
+            limits=limits,
+            con=con,
+            build_ms=int((time.perf_counter() - started) * 1000),
+        )
+
+    def close(self) -> None:
+        self._broken = True
+        self._con.close()
+
+    # -- running a query -----------------------------------------------------------------
+
+    def run(
+        self,
+        sql: str,
+        *,
+        user: str,
+        params: Mapping[str, Any] | None = None,
+        max_rows: int = DISPLAY_MAX_ROWS,
+        purpose: str = "display",
+        details: Mapping[str, Any] | None = None,
+    ) -> SqlResult:
+        """Check and run one query; every call is written to the audit trail, whatever its
+        outcome, before it returns or raises (if that write fails, no rows are returned).
+
+        `params`: values for `$name` parameters (the named queries of queries/), bound, never
+        written into the text. `purpose` ("display", "export") and `details` (e.g. the page)
+        are recorded with the query.
+
+        Raises SandboxRefused (before running), SandboxTimeout, or SandboxError.
+        """
+        if not 1 <= max_rows <= EXPORT_MAX_ROWS:
+            raise ValueError(f"max_rows must be between 1 and {EXPORT_MAX_ROWS}")
+        if not isinstance(user, str) or not user.strip():
+            raise ValueError("run() needs the user's name for the audit trail")
+        run = _Run(sql if isinstance(sql, str) else repr(sql))
+        try:
+            if self._broken:
+                raise SandboxError("查询沙箱已关闭，请重新打开页面", reason="closed")
+            parser = self._con.cursor()
+            try:
+                check_sql(parser, sql, max_chars=self.limits.max_sql_chars)
+            finally:
+                parser.close()
+            result = self._execute(sql, params, max_rows, run)
+        except SandboxProblem as problem:
+            run.outcome, run.reason = problem.outcome, problem.reason
+            self._record(run, user, purpose, max_rows, params, details)
+            raise
+        entry = self._record(run, user, purpose, max_rows, params, details)
+        return SqlResult(
+            frame=result.frame,
+            truncated=result.truncated,
+            elapsed_ms=run.elapsed_ms,
+            columns=result.columns,
+            types=result.types,
+            max_rows=max_rows,
+            audit_seq=entry.seq,
+        )
+
+    def _execute(
+        self, sql: str, params: Mapping[str, Any] | None, max_rows: int, run: _Run
+    ) -> SqlResult:
+        cursor = self._con.cursor()
+        fired = threading.Event()
+
+        def stop() -> None:
+            fired.set()
+            with contextlib.suppress(Exception):
+                cursor.interrupt()
+
+        timer = threading.Timer(self.limits.timeout, stop)
+        timer.daemon = True
+        timer.start()
+        try:
+            relation = cursor.sql(sql, params=dict(params)) if params else cursor.sql(sql)
+            if relation is None:  # pragma: no cover - a checked SELECT always has a relation
+                raise SandboxError("查询没有返回结果", reason="no_result")
+            names, types = list(relation.columns), [str(t) for t in relation.types]
+            reader = relation.to_arrow_reader(min(_BATCH_ROWS, max_rows + 1))
+            batches: list[pa.RecordBatch] = []
+            count = 0
+            for batch in reader:
+                batches.append(batch)
+                count += batch.num_rows
+                if count > max_rows:
+                    break
+            schema = reader.schema
+            reader.close()
+        except (duckdb.Error, pa.ArrowException, OSError) as exc:
+            # An error while the result streams arrives through pyarrow as OSError.
+            raise self._problem(exc, timed_out=fired.is_set()) from None
+        finally:
+            timer.cancel()
+            with contextlib.suppress(duckdb.Error):
+                cursor.close()
+        table = pa.Table.from_batches(batches, schema=schema)
+        truncated = table.num_rows > max_rows
+        if truncated:
+            table = table.slice(0, max_rows)
+        columns = _unique(names)
+        frame = _to_polars(table, columns)
+        run.rows, run.truncated = frame.height, truncated
+        return SqlResult(frame, truncated, 0, columns, types, max_rows)
+
+    def _problem(self, exc: Exception, *, timed_out: bool) -> SandboxProblem:
+        text = self._clean(str(exc))
+        line = first_line(text)
+        kind = _kind(exc, text)
+        if kind == "interrupt":
+            if timed_out or "maximum execution time" in text:
+                return SandboxTimeout(
+                    f"查询超过时间上限（{self.limits.timeout:g} 秒）已中止：请缩小范围或增加筛选条件",
+                    reason="timeout",
+                    detail=text,
+                )
+            return SandboxError("查询被中止", reason="interrupted", detail=text)
+        if kind == "out_of_memory":
+            return SandboxError(
+                f"查询超出内存上限（{self.limits.memory_limit}）已中止：请缩小范围、增加筛选条件或减少列",
+                reason="out_of_memory",
+                detail=text,
+            )
+        if kind == "permission":
+            return SandboxRefused(
+                "不允许访问文件、网络或扩展：数据查询只能读取沙箱中的数据表",
+                reason="permission",
+                detail=text,
+            )
+        if "read-only mode" in text:
+            return SandboxRefused(
+                "不允许修改数据（包括 WITH 子句中的 INSERT/UPDATE/DELETE）：数据查询为只读",
+                reason="read_only",
+                detail=text,
+            )
+        if "configuration has been locked" in text:
+            return SandboxRefused(
+                "不允许修改设置：查询沙箱的设置已锁定", reason="locked", detail=text
+            )
+        if kind == "fatal":
+            self._broken = True  # DuckDB invalidates the instance; the next for_scope rebuilds
+            return SandboxError("查询引擎内部错误，沙箱已重建，请重试", reason="fatal", detail=text)
+        words = {
+            "syntax": "SQL 语法错误",
+            "catalog": "表、列或函数不存在",
+            "binder": "无法解析查询",
+            "conversion": "数据转换或取值出错",
+        }
+        return SandboxError(f"{words.get(kind, '查询出错')}：{line}", reason=kind, detail=text)
+
+    def _clean(self, text: str) -> str:
+        """DuckDB's message without file paths (the store's, the server's home, any other)."""
+        for secret in (
+            str(self.store.root.resolve()),
+            str(self.store.root),
+            os.path.expanduser("~"),
+        ):
+            if len(secret) > 1:
+                text = text.replace(secret, "…")
+        return _PATH.sub("…", text)
+
+    def _record(
+        self,
+        run: _Run,
+        user: str,
+        purpose: str,
+        max_rows: int,
+        params: Mapping[str, Any] | None,
+        details: Mapping[str, Any] | None,
+    ) -> audit.AuditEntry:
+        sql = run.sql
+        info: dict[str, Any] = {"sql": sql, "sql_chars": len(sql)}
+        if len(sql) > self.limits.max_sql_chars:  # refused as too long: keep a prefix and a hash
+            info["sql"] = sql[:2_000]
+            info["sql_sha256"] = hashlib.sha256(sql.encode("utf-8", "replace")).hexdigest()
+        info |= {
+            "outcome": run.outcome,
+            "rows": run.rows,
+            "truncated": run.truncated,
+            "duration_ms": run.elapsed_ms,
+            "max_rows": max_rows,
+            "purpose": purpose,
+            "data_version": self.version,
+            "scope_digest": self.scope.digest,
+            "scope_inspections": len(self.scope.inspection_ids),
+            "scope_round_ids": self.round_ids(),
+            "clue_details": self.clue_details,
+        }
+        if run.reason:
+            info["reason"] = run.reason
+        if params:
+            info["params"] = {k: _loggable(v) for k, v in params.items()}
+        for key, value in (details or {}).items():
+            info.setdefault(key, value)  # a caller adds context; it cannot rewrite the facts
+        action = "sql_refused" if run.outcome == "refused" else "sql_query"
+        try:
+            return audit.record(self.store.root, user=user, action=action, **info)
+        except audit.AuditError as exc:
+            raise SandboxError(
+                f"审计记录写入失败，查询结果不予返回：{exc}", reason="audit_failed"
+            ) from None
+
+    # -- what the user can see -----------------------------------------------------------
+
+    def round_ids(self) -> list[int]:
+        """The rounds in the sandbox (for the audit trail and the 说明 sheet)."""
+        return list(self._round_ids)
+
+    def _read_round_ids(self) -> list[int]:
+        cursor = self._con.cursor()
+        try:
+            rows = cursor.execute("SELECT round_id FROM rounds ORDER BY round_id").fetchall()
+        finally:
+            cursor.close()
+        return [int(r[0]) for r in rows]
+
+    def tables(self) -> list[str]:
+        return self.schema()["table"].unique(maintain_order=True).to_list()
+
+    def schema(self) -> pl.DataFrame:
+        """One row per table column: table, table_comment, column, type, comment, examples
+        (up to three distinct non-null values, as text), in the order users read them."""
+        if self._schema is not None:
+            return self._schema
+        cursor = self._con.cursor()
+        try:
+            rows = cursor.execute(
+                """
+                SELECT t.table_name, t.comment, c.column_name, c.data_type, c.comment,
+                       c.column_index
+                FROM duckdb_tables() t
+                JOIN duckdb_columns() c
+                  ON c.database_name = t.database_name AND c.schema_name = t.schema_name
+                 AND c.table_name = t.table_name
+                WHERE t.database_name = ? AND t.schema_name = 'main'
+                """,
+                [build.CATALOG],
+            ).fetchall()
+            tables = sorted({r[0] for r in rows}, key=_table_rank)
+            examples: dict[tuple[str, str], list[str]] = {}
+            for table in tables:
+                sample = (
+                    cursor.sql(f'SELECT * FROM "{table}" LIMIT {_EXAMPLE_ROWS}')
+                    .to_arrow_reader()
+                    .read_all()
+                )
+                frame = _to_polars(sample, _unique(sample.column_names))
+                for name in frame.columns:
+                    values = frame[name].drop_nulls().unique(maintain_order=True).head(_EXAMPLES)
+                    examples[(table, name)] = [_short(v) for v in values.to_list()]
+        finally:
+            cursor.close()
+        ordered = sorted(rows, key=lambda r: (_table_rank(r[0]), r[5]))
+        self._schema = pl.DataFrame(
+            {
+                "table": [r[0] for r in ordered],
+                "table_comment": [r[1] or "" for r in ordered],
+                "column": [r[2] for r in ordered],
+                "type": [r[3] for r in ordered],
+                "comment": [r[4] or "" for r in ordered],
+                "examples": [examples.get((r[0], r[2]), []) for r in ordered],
+            },
+            schema={
+                "table": pl.String,
+                "table_comment": pl.String,
+                "column": pl.String,
+                "type": pl.String,
+                "comment": pl.String,
+                "examples": pl.List(pl.String),
+            },
+        )
+        return self._schema
+
+    def export_meta(
+        self, result: SqlResult, sql: str, *, user: str, title: str = "数据查询结果"
+    ) -> ExportMeta:
+        """The 说明 sheet of an exported query result: who, when, which scope, which SQL."""
+        clue = "含线索详情" if self.clue_details else "线索仅显示条数"
+        notes = [f"查询语句：{sql}"]
+        if result.truncated:
+            notes.append(f"结果超过 {result.max_rows:,} 行，只导出了前 {result.max_rows:,} 行")
+        if result.audit_seq is not None:
+            notes.append(f"审计记录编号：{result.audit_seq}")
+        return ExportMeta(
+            title=title,
+            scope=(
+                f"{len(self.scope.inspection_ids)} 次巡察（轮次编号 "
+                f"{'、'.join(str(r) for r in self.round_ids()) or '无'}），{clue}；"
+                f"范围摘要 {self.scope.digest}，数据版本 {self.version}"
+            ),
+            user=user,
+            notes=notes,
+        )
+
+
+_CACHE: collections.OrderedDict[tuple[Any, ...], Sandbox] = collections.OrderedDict()
+_BUILDING: dict[tuple[Any, ...], threading.Lock] = {}
+_CACHE_LOCK = threading.Lock()
+
+# An absolute path of two or more parts, not inside a word (10/2/3 is not a path).
+_PATH = re.compile(r"(?<![\w.~/])/(?:[^\s\"'/]+/)+[^\s\"']*")
+
+
+# DuckDB's exception classes, and the prefixes of the same errors when they surface while the
+# result streams (pyarrow re-raises them as OSError with the engine's text).
+_KINDS: tuple[tuple[type[Exception], str, str], ...] = (
+    (duckdb.InterruptException, "INTERRUPT Error", "interrupt"),
+    (duckdb.OutOfMemoryException, "Out of Memory Error", "out_of_memory"),
+    (duckdb.PermissionException, "Permission Error", "permission"),
+    (duckdb.FatalException, "FATAL Error", "fatal"),
+    (duckdb.InternalException, "INTERNAL Error", "fatal"),
+    (duckdb.ParserException, "Parser Error", "syntax"),
+    (duckdb.CatalogException, "Catalog Error", "catalog"),
+    (duckdb.BinderException, "Binder Error", "binder"),
+    (duckdb.ConversionException, "Conversion Error", "conversion"),
+    (duckdb.OutOfRangeException, "Out of Range Error", "conversion"),
+    (duckdb.InvalidInputException, "Invalid Input Error", "conversion"),
+)
+
+
+def _kind(exc: Exception, text: str) -> str:
+    for cls, prefix, kind in _KINDS:
+        if isinstance(exc, cls) or (not isinstance(exc, duckdb.Error) and text.startswith(prefix)):
+            return kind
+    return "error"
+
+
+def clear_cache() -> None:
+    """Forget every cached sandbox (tests; or after changing permissions)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+def _loggable(value: Any) -> Any:
+    """A parameter value for the audit trail; a long list (the scope's inspection ids) by its
+    length and digest instead of every element."""
+    if isinstance(value, list | tuple) and len(value) > 20:
+        digest = hashlib.sha256(repr(list(value)).encode()).hexdigest()[:16]
+        return f"<{len(value)} 个值，摘要 {digest}>"
+    if isinstance(value, str | int | float | bool | dt.date | type(None)):
+        return value
+    if isinstance(value, list | tuple):
+        return [_loggable(v) for v in value]
+    return str(value)
+
+
+def _table_rank(name: str) -> tuple[int, str]:
+    order = build.TABLE_ORDER
+    return (order.index(name) if name in order else len(order), name)
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Column names made unique (a query may return two columns called the same)."""
+    used: set[str] = set()
+    out = []
+    for name in names:
+        base = name or "column"
+        candidate, number = base, 1
+        while candidate in used:
+            candidate, number = f"{base}_{number}", number + 1
+        used.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def _to_polars(table: pa.Table, names: list[str]) -> pl.DataFrame:
+    """Arrow → Polars, column by column; a type Polars cannot hold (INTERVAL, UNION, …) becomes
+    text rather than failing the whole result."""
+    series = []
+    for name, column in zip(names, table.columns, strict=True):
+        if pa.types.is_interval(column.type):
+            values = [None if v is None else _interval(v) for v in column.to_pylist()]
+            series.append(pl.Series(name, values, dtype=pl.String))
+            continue
+        try:
+            converted = pl.from_arrow(column)
+            assert isinstance(converted, pl.Series)
+            if isinstance(converted.dtype, pl.Object):  # pragma: no cover - defensive
+                raise TypeError
+            series.append(converted.alias(name))
+        except Exception:
+            values = [None if v is None else str(v) for v in column.to_pylist()]
+            series.append(pl.Series(name, values, dtype=pl.String))
+    return pl.DataFrame(series)
+
+
+def _interval(value: Any) -> str:
+    """An Arrow month-day-nano interval in DuckDB's own words (1 year 2 months 3 days 04:05:06)."""
+    years, months = divmod(int(value.months), 12)
+    parts = [
+        f"{n} {unit}{'s' if abs(n) != 1 else ''}"
+        for n, unit in ((years, "year"), (months, "month"), (int(value.days), "day"))
+        if n
+    ]
+    nanos = int(value.nanoseconds)
+    if nanos or not parts:
+        sign, nanos = ("-" if nanos < 0 else ""), abs(nanos)
+        seconds, rest = divmod(nanos, 1_000_000_000)
+        clock = f"{sign}{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        parts.append(clock + (f".{rest // 1000:06d}" if rest else ""))
+    return " ".join(parts)
+
+
+def _short(value: Any) -> str:
+    text = value.isoformat() if isinstance(value, dt.date) else str(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def exportable(frame: pl.DataFrame) -> pl.DataFrame:
+    """A query result the export writers can take: nested and binary columns as text (lists of
+    plain values stay lists; the writers join them with 、)."""
+
+    def plain(dtype: Any) -> bool:
+        return bool(
+            dtype.is_numeric() or dtype.is_temporal() or dtype in (pl.String, pl.Boolean, pl.Null)
+        )
+
+    out = []
+    for name, dtype in frame.schema.items():
+        column = frame[name]
+        if isinstance(dtype, pl.List) and plain(dtype.inner):
+            out.append(column)
+        elif isinstance(dtype, pl.Categorical | pl.Enum):
+            out.append(column.cast(pl.String))
+        elif isinstance(dtype, pl.Binary):
+            out.append(column.map_elements(lambda b: b.hex(), return_dtype=pl.String))
+        elif plain(dtype):
+            out.append(column)
+        else:
+            out.append(
+                pl.Series(
+                    name, [None if v is None else str(v) for v in column.to_list()], pl.String
+                )
+            )
+    return pl.DataFrame(out) if out else frame
