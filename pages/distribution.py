@@ -37,16 +37,11 @@ cells = cells.filter(pl.col("unit_id").is_in(top_units_ids.implode()))
 if cells.is_empty():
     st.warning("当前筛选范围内没有问题。")
 else:
-    event = ui.chart(charts.heatmap(cells), key="dist_heatmap", selectable=True)
+    # Plotly heatmaps emit no click selection: the drill-down below is picked by unit and
+    # category (or by clicking a bar of the unit chart).
+    ui.chart(charts.heatmap(cells), key="dist_heatmap")
     if not drill_l1:
         st.caption("；".join(f"{code} {name}" for code, name in l1_names.items()))
-    points = ui.selected_points(event)
-    if points:
-        unit_by_name = dict(cells.select("unit_name", "unit_id").unique().rows())
-        y, x = points[0].get("y"), str(points[0].get("x", ""))
-        if y in unit_by_name:
-            st.session_state["dist_unit"] = unit_by_name[y]
-            st.session_state["dist_category"] = x.split(" ")[0] or None
 
 col_tree, col_peer = st.columns(2)
 with col_tree:
@@ -83,13 +78,17 @@ if not by_unit.is_empty():
     top = by_unit.head(15)
     event = ui.chart(charts.top_units(top), key="dist_top_units", selectable=True)
     points = ui.selected_points(event)
-    if points:
-        name = str(points[0].get("y", "")).replace("（样本不足）", "")
+    # Apply a bar click once: a later pick in the drill-down must not be overridden by the
+    # chart's selection, which Streamlit keeps across reruns.
+    clicked = str(points[0].get("y", "")) if points else None
+    if clicked and clicked != st.session_state.get("dist_last_click"):
+        name = clicked.replace("（样本不足）", "")
         match = top.filter(pl.col("group_key") == name)
         if not match.is_empty():
             st.session_state["dist_unit"] = int(match["group_id"][0])
+    st.session_state["dist_last_click"] = clicked
     st.caption(
-        f"样本不足：问题少于 {figures.MIN_SAMPLE} 个的单位，其比率仅供参考。点击条形或热力图单元格可下钻。"
+        f"样本不足：问题少于 {figures.MIN_SAMPLE} 个的单位，其比率仅供参考。点击条形可下钻到该单位。"
     )
 
 st.subheader("下钻：问题与整改措施")

@@ -21,6 +21,9 @@ st.caption(
     "同一单位同一轮次的后续台账按整改进展更新，原状态保留在历史中。"
 )
 
+if "import_done" in st.session_state:
+    st.success(ui.md(st.session_state.pop("import_done")), icon=":material/done_all:")
+
 with st.expander("下载标准台账模板", icon=":material/description:"):
     st.write("模板含标题行、填报单位与截至时间行、表头、一行示例和整改状态下拉选项。")
     ui.template_download()
@@ -31,7 +34,9 @@ uploads = st.file_uploader(
 if not uploads:
     st.info("请选择一个或多个台账文件。")
 else:
-    work = Path(tempfile.mkdtemp(prefix="xuncha-upload-"))
+    # Removed when this run ends (the object's finaliser), so uploads never pile up on disk.
+    work_dir = tempfile.TemporaryDirectory(prefix="xuncha-upload-")
+    work = Path(work_dir.name)
     paths: list[Path] = []
     names: list[str] = []
     for index, upload in enumerate(uploads):
@@ -63,12 +68,13 @@ else:
             guessed_round = match["round_name"][0]
     new_round_label, new_unit_label = "（新建轮次）", "（新建单位）"
 
-    def _pick(options: list[str], guess: str | None) -> int:
+    def _pick(options: list[str], guess: str | None) -> int | None:
+        # No guess, no default: a ledger must never land in a round nobody chose.
         if guess:
             for i, option in enumerate(options):
                 if guess in option or option in guess:
                     return i
-        return 0
+        return None
 
     c1, c2 = st.columns(2)
     with c1:
@@ -76,6 +82,7 @@ else:
             "轮次",
             [*round_names, new_round_label],
             index=_pick(round_names, guessed_round),
+            placeholder="请选择轮次",
             key="import_round",
         )
         round_name = round_choice
@@ -90,6 +97,7 @@ else:
             "被巡察单位",
             [*unit_names, new_unit_label],
             index=_pick(unit_names, unit_guess),
+            placeholder="请选择单位",
             key="import_unit",
         )
         unit_name = unit_choice
@@ -113,7 +121,7 @@ else:
         else:
             feedback = None
             st.caption(
-                f"已有该次巡察：{existing['group_name'][0] or ''}，"
+                f"已有该次巡察：{ui.md(existing['group_name'][0] or '')}，"
                 f"反馈日期 {existing['feedback_date'][0].isoformat()}。"
             )
     with c4:
@@ -138,12 +146,15 @@ else:
         for p, n in zip(paths, names, strict=True)
     ]
     st.subheader("读取与校验")
-    for result in results:
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        st.error(ui.md("同一批中有同名文件，请改名后再上传：" + "、".join(duplicates)))
+    for index, result in enumerate(results):
         errors = sum(p.severity == "error" for p in result.problems)
         warnings = len(result.problems) - errors
         icon = ":material/check_circle:" if result.ok else ":material/error:"
         with st.expander(
-            f"{result.file_name}：{len(result.findings)} 个问题、"
+            f"{ui.md(result.file_name)}：{len(result.findings)} 个问题、"
             f"{sum(len(f.measures) for f in result.findings)} 条措施；错误 {errors}、提示 {warnings}",
             expanded=not result.ok,
             icon=icon,
@@ -156,22 +167,22 @@ else:
             if result.as_of:
                 facts.append(f"截至时间：{result.as_of.isoformat()}")
             facts.append(f"读取 {result.rows_read:,} 行")
-            st.caption("；".join(facts))
+            st.caption(ui.md("；".join(facts)))
             if result.unknown_columns:
-                st.warning("未识别的列（未导入，请核对）：" + "、".join(result.unknown_columns))
+                st.warning(
+                    ui.md("未识别的列（未导入，请核对）：" + "、".join(result.unknown_columns))
+                )
             if result.problems:
                 report = result.report_frame()
-                ui.table(report, key=f"report_{result.file_name}", height=240)
+                ui.table(report, key=f"report_{index}", height=240)
                 ui.frame_downloads(
                     report,
-                    key=f"dl_report_{result.file_name}",
+                    key=f"dl_report_{index}",
                     name=f"校验报告_{Path(result.file_name).stem}",
                 )
             if result.findings:
                 st.markdown("**识别结果预览**")
-                ui.table(
-                    result.measures_frame().head(200), key=f"preview_{result.file_name}", height=260
-                )
+                ui.table(result.measures_frame().head(200), key=f"preview_{index}", height=260)
 
     def _run(dry_run: bool) -> ledger.ImportOutcome:
         return ledger.import_ledgers(
@@ -202,19 +213,29 @@ else:
             icon=":material/upload:",
             key="import_commit",
             use_container_width=True,
-            disabled=not all(r.ok for r in results),
+            disabled=not all(r.ok for r in results)
+            or bool(duplicates)
+            or not round_name
+            or not unit_name,
         )
-    if check or commit:
-        outcome = _run(dry_run=not commit)
+    if (check or commit) and not (round_name and unit_name):
+        st.warning("请先选择轮次和被巡察单位。")
+    elif check or commit:
+        try:
+            outcome = _run(dry_run=not commit)
+        except Exception as exc:  # shown in Chinese; details stay in the server log
+            st.error(f"导入未完成，未写入任何数据：{ui.md(exc)}")
+            st.stop()
         if outcome.ok:
             if commit:
-                st.success(outcome.message(), icon=":material/done_all:")
-                st.toast("导入完成，各页面已使用新数据版本。")
+                # Rerun so the header, the batches and every page use the new data version.
+                st.session_state["import_done"] = outcome.message()
+                st.rerun()
             else:
-                st.info(outcome.message(), icon=":material/fact_check:")
+                st.info(ui.md(outcome.message()), icon=":material/fact_check:")
             ui.table(outcome.summary_frame(), key="import_summary")
         else:
-            st.error(outcome.message(), icon=":material/block:")
+            st.error(ui.md(outcome.message()), icon=":material/block:")
             report = outcome.report_frame()
             ui.table(report, key="import_report", height=260)
             ui.frame_downloads(report, key="dl_import_report", name="导入校验报告")
@@ -244,6 +265,9 @@ else:
         )
         if c in batches.columns
     ]
+    kinds = {"demo": "演示数据", "ledger": "台账导入", "rollback": "回滚", "fixture": "测试数据"}
+    states = {"applied": "已生效", "rolled_back": "已回滚"}
+    batches = batches.with_columns(pl.col("kind").replace(kinds), pl.col("status").replace(states))
     shown = batches.select(columns).rename(
         {
             "batch_id": "批次",
@@ -284,8 +308,12 @@ else:
                 try:
                     done = ledger.rollback_batch(store, int(target), user=ui.user_name())
                 except ledger.RollbackRefused as exc:
-                    st.error(str(exc))
+                    st.error(ui.md(exc))
+                except Exception as exc:  # shown in Chinese; details stay in the server log
+                    st.error(f"回滚未完成，数据未改变：{ui.md(exc)}")
                 else:
-                    st.success(done.message())
+                    st.session_state["import_done"] = done.message()
+                    st.session_state.pop("rollback_sure", None)
+                    st.rerun()
     else:
         st.caption("目前没有可回滚的台账批次（只能回滚某单位某轮次最近一次导入的台账）。")

@@ -59,7 +59,7 @@ else:
         open_measures = row["measures"] - row["measures_done"]
         if open_measures and row["measures_not_due"] * 2 >= open_measures:
             st.caption(
-                f"{labels.round_label(row['group_key'])}：未完成的 {open_measures:,} 条措施中 "
+                f"{ui.md(labels.round_label(row['group_key']))}：未完成的 {open_measures:,} 条措施中 "
                 f"{row['measures_not_due']:,} 条尚在整改时限内，完成率偏低属正常进度。"
             )
 

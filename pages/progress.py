@@ -31,21 +31,22 @@ figure = figures.DEFINITIONS[rate_key]
 st.caption(f"口径：{figure.definition}")
 
 total = figures.rectification(reader, scope, "all").row(0, named=True)
-cols = st.columns(6)
-with cols[0]:
+top = st.columns(3)
+bottom = st.columns(3)
+with top[0]:
     ui.rate_metric("completion_rate", total)
-with cols[1]:
+with top[1]:
     ui.rate_metric("completion_rate_lenient", total)
-with cols[2]:
+with top[2]:
     ui.rate_metric("measure_completion_rate", total)
-with cols[3]:
+with bottom[0]:
     ui.rate_metric("on_time_rate", total)
-with cols[4]:
+with bottom[1]:
     ui.rate_metric("overdue_rate", total)
-with cols[5]:
+with bottom[2]:
     cycle = total["cycle_days_median"]
     ui.count_metric(
-        "整改周期中位数", "—" if cycle is None else f"{cycle:.0f}", CYCLE_DEFINITION, " 天"
+        "整改周期中位数", "—" if cycle is None else f"{cycle:.1f}", CYCLE_DEFINITION, " 天"
     )
 
 tab_unit, tab_round, tab_curve = st.tabs(["按单位", "按轮次", "整改进度曲线"])
@@ -99,7 +100,7 @@ with tab_unit:
             picked = str(points[0].get("y", "")).split("（n=")[0]
             unit = by_unit.filter(pl.col("group_key") == picked)
             if not unit.is_empty():
-                st.markdown(f"##### {picked} 的问题")
+                st.markdown(f"##### {ui.md(picked)} 的问题")
                 ids = reader.query(
                     "findings_detail",
                     scope.params(unit_id=int(unit["group_id"][0]), category=None, limit=100_000),

@@ -100,8 +100,8 @@ row = ui.selected_row(event)
 if row is not None and row < chains.height:
     picked = chains.row(row, named=True)
     st.markdown(
-        f"##### {picked['unit_name']}｜{picked['category_l2']} {picked['l2_name']}："
-        f"{picked['chain']}"
+        f"##### {ui.md(picked['unit_name'])}｜{picked['category_l2']} {picked['l2_name']}："
+        f"{ui.md(picked['chain'])}"
     )
     ui.findings_drilldown(reader, scope, list(picked["finding_ids"]), key="repeats_chain_drill")
 

@@ -1,6 +1,6 @@
 -- name: rectification_counts
 -- returns: the counts behind every rectification figure of DOMAIN.md §5 (numerators and denominators), as of a date, overall or by a grouping
--- grain: one row per group_key
+-- grain: one row per group_id
 -- params:
 --   $inspection_ids INTEGER[]  inspections in scope
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
@@ -26,7 +26,7 @@
 --   measures_phased BIGINT  measures PHASED
 --   measures_in_progress BIGINT  measures IN_PROGRESS
 --   measures_not_done BIGINT  measures NOT_DONE
---   measures_long_term BIGINT  measures LONG_TERM
+--   measures_long_term BIGINT  long-term measures, counted apart from overdue: not DONE, with no dated deadline or with status LONG_TERM
 --   overdue_measures BIGINT  measures not DONE whose current deadline is before as_of
 --   measures_not_due BIGINT  measures not DONE whose current deadline is on or after as_of (still within their time)
 --   completed_with_deadline BIGINT  DONE measures that had an original deadline
@@ -66,13 +66,14 @@ fk AS (
 ),
 mk AS (
     SELECT *,
-        CASE $by WHEN 'round' THEN round_name WHEN 'unit' THEN unit_name
+        CASE $by WHEN 'round' THEN round_id::VARCHAR WHEN 'unit' THEN unit_id::VARCHAR
                  WHEN 'category_l1' THEN category_l1 WHEN 'category_l2' THEN category_l2
-                 WHEN 'sector' THEN sector WHEN 'peer_group' THEN peer_group ELSE '全部' END AS group_key
+                 WHEN 'sector' THEN sector WHEN 'peer_group' THEN peer_group ELSE 'all' END AS group_id
     FROM m
 ),
 fa AS (
-    SELECT group_key, any_value(group_id) AS group_id, any_value(group_order) AS group_order,
+    -- Grouped by the stable id: two units may share a short name.
+    SELECT group_id, any_value(group_key) AS group_key, any_value(group_order) AS group_order,
            count(DISTINCT unit_id) AS units,
            count(DISTINCT inspection_id) AS inspections,
            count(*) AS findings,
@@ -83,16 +84,17 @@ fa AS (
            count(*) FILTER (WHERE is_repeat) AS repeat_findings,
            count(*) FILTER (WHERE is_rebound) AS rebound_findings,
            median(done_on - feedback_date) FILTER (WHERE status = 'DONE')::DOUBLE AS cycle_days_median
-    FROM fk GROUP BY group_key
+    FROM fk GROUP BY group_id
 ),
 ma AS (
-    SELECT group_key,
+    SELECT group_id,
            count(*) AS measures,
            count(*) FILTER (WHERE status = 'DONE') AS measures_done,
            count(*) FILTER (WHERE status = 'PHASED') AS measures_phased,
            count(*) FILTER (WHERE status = 'IN_PROGRESS') AS measures_in_progress,
            count(*) FILTER (WHERE status = 'NOT_DONE') AS measures_not_done,
-           count(*) FILTER (WHERE status = 'LONG_TERM') AS measures_long_term,
+           count(*) FILTER (WHERE status <> 'DONE' AND (deadline IS NULL OR status = 'LONG_TERM'))
+               AS measures_long_term,
            count(*) FILTER (WHERE status <> 'DONE' AND deadline < $as_of::DATE) AS overdue_measures,
            count(*) FILTER (WHERE status <> 'DONE' AND deadline >= $as_of::DATE) AS measures_not_due,
            count(*) FILTER (WHERE status = 'DONE' AND on_time_original IS NOT NULL)
@@ -101,7 +103,7 @@ ma AS (
            count(*) FILTER (WHERE status = 'DONE' AND on_time_current IS NOT NULL)
                AS completed_with_current_deadline,
            count(*) FILTER (WHERE on_time_current) AS on_time_current
-    FROM mk GROUP BY group_key
+    FROM mk GROUP BY group_id
 )
 SELECT fa.group_key, fa.group_id, fa.group_order::BIGINT AS group_order,
        fa.units, fa.inspections, fa.findings, fa.findings_done, fa.findings_basically_done,
@@ -120,5 +122,5 @@ SELECT fa.group_key, fa.group_id, fa.group_order::BIGINT AS group_order,
        coalesce(ma.completed_with_current_deadline, 0) AS completed_with_current_deadline,
        coalesce(ma.on_time_current, 0) AS on_time_current
 FROM fa
-LEFT JOIN ma USING (group_key)
+LEFT JOIN ma USING (group_id)
 ORDER BY fa.group_order NULLS LAST, fa.findings DESC, fa.group_key

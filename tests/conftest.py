@@ -12,6 +12,7 @@ from xuncha import demo
 from xuncha.store import Reader, Store, open_reader
 
 ROOT = Path(__file__).resolve().parents[1]
+
 # A fixed "today" for tests that compare the pages with the command line.
 AS_OF = dt.date(2026, 11, 20)
 

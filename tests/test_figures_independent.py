@@ -116,6 +116,9 @@ deadline_at_completion_records AS (
 measure_facts AS (
     SELECT sm.*,
            sm.status <> 'DONE' AND sm.deadline_now < $as_of::DATE AS overdue,
+           -- 长期坚持 in its own column: not DONE, and no dated deadline or status LONG_TERM
+           sm.status <> 'DONE' AND (sm.deadline_now IS NULL OR sm.status = 'LONG_TERM')
+               AS long_term,
            sm.status = 'DONE' AND sm.deadline_original IS NOT NULL AS completed_with_deadline,
            sm.status = 'DONE' AND sm.completed_on <= sm.deadline_original AS on_time_original,
            sm.status = 'DONE' AND sm.completed_on <= CASE WHEN dc.measure_id IS NULL
@@ -195,7 +198,7 @@ measure_counts AS (
     SELECT group_key,
            count(*) AS measures,
            count(*) FILTER (WHERE status = 'DONE') AS measures_done,
-           count(*) FILTER (WHERE status = 'LONG_TERM') AS measures_long_term,
+           count(*) FILTER (WHERE long_term) AS measures_long_term,
            count(*) FILTER (WHERE overdue) AS overdue_measures,
            count(*) FILTER (WHERE completed_with_deadline) AS completed_with_deadline,
            count(*) FILTER (WHERE on_time_original) AS on_time_original,
@@ -449,7 +452,7 @@ def test_a_long_term_measure_without_a_date_is_never_overdue(tmp_path: Path) -> 
         {
             "findings": 2,
             "measures": 3,
-            "measures_long_term": 1,
+            "measures_long_term": 2,  # the LONG_TERM one and the undated 常态化 one
             "overdue_measures": 1,
             "overdue_findings": 1,
             "findings_open": 2,

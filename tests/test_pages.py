@@ -155,7 +155,7 @@ def test_the_progress_page_numbers_equal_xuncha_metrics(app_env: Store, capsys: 
         ("逾期率", "overdue_rate"),
     ):
         assert shown[label] == f"{expected[key]:.2f}%", label
-    assert shown["整改周期中位数"] == f"{expected['cycle_days_median']:.0f} 天"
+    assert shown["整改周期中位数"] == f"{expected['cycle_days_median']:.1f} 天"
     # The peer-group view differs from the whole, so the page did apply its URL filter.
     assert (
         metric_values(at)["整改完成率"] != shown["整改完成率"]

@@ -195,8 +195,9 @@ def top_units(frame: pl.DataFrame) -> go.Figure:
 
 
 def rate_ranking(frame: pl.DataFrame, rate: str, label: str) -> go.Figure:
-    """Horizontal bars of a rate per group (best at top), n and 样本不足 in the label."""
-    part = frame.sort(rate, descending=False, nulls_last=False)
+    """Horizontal bars of a rate per group, lowest at the top (what needs attention first),
+    n and 样本不足 in the label."""
+    part = frame.sort(rate, descending=True, nulls_last=False)
     labels = [
         f"{k}（n={n}{'，样本不足' if s else ''}）"
         for k, n, s in part.select("group_key", "findings", "small_sample").rows()

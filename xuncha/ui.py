@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -124,6 +125,23 @@ def sidebar_filters(rd: Reader) -> Filters:
         st.session_state["f_asof"] = min(initial.as_of or dt.date.today(), dt.date.today())
         st.session_state["_filters_loaded"] = True
 
+    # A new data version may have lost or gained options (an import adds a round, a rollback
+    # removes it): drop what no longer exists rather than let a widget fail on it.
+    rounds_state = st.session_state.get("f_rounds")
+    if isinstance(rounds_state, tuple | list) and not set(rounds_state) <= set(seqs):
+        st.session_state.pop("f_rounds", None)
+        st.session_state["_rounds_init"] = (seqs[0], seqs[-1]) if seqs else (None, None)
+    for key, allowed in (
+        ("f_kind", set(kinds)),
+        ("f_sector", set(sectors)),
+        ("f_peer", set(peers)),
+        ("f_unit", set(unit_name)),
+        ("f_l1", set(l1_names)),
+    ):
+        current = st.session_state.get(key) or []
+        if not set(current) <= allowed:
+            st.session_state[key] = [v for v in current if v in allowed]
+
     with st.sidebar:
         st.markdown("#### 筛选")
         if len(seqs) > 1:
@@ -216,7 +234,7 @@ def current_scope(rd: Reader) -> Scope:
 def page_header(title: str, rd: Reader, scope: Scope) -> None:
     st.title(title)
     text = st.session_state.get("filters_text") or "全部"
-    st.caption(f"统计截至 {scope.as_of.isoformat()} ｜ 范围：{text} ｜ 数据版本 {rd.version}")
+    st.caption(f"统计截至 {scope.as_of.isoformat()} ｜ 范围：{md(text)} ｜ 数据版本 {rd.version}")
     meta = rd.scalar("SELECT value FROM store_meta WHERE key = 'demo'")
     if meta == "true":
         st.info(
@@ -257,6 +275,10 @@ def table(
 ) -> Any:
     """A table with Chinese headers (raw: as given, e.g. a user's own SQL result)."""
     shown = frame if raw else labels.chinese_headers(frame)
+    # An empty text cell reads "—", not "None".
+    shown = shown.with_columns(
+        pl.col(c).fill_null("—") for c, dtype in shown.schema.items() if dtype == pl.String
+    )
     config: dict[str, Any] = {
         c: st.column_config.NumberColumn(c, format="%.2f")
         for c, dtype in shown.schema.items()
@@ -398,9 +420,9 @@ def measures_of(
     detail: str | None = None,
 ) -> None:
     if heading:
-        st.markdown(f"**{heading}**")
+        st.markdown(f"**{md(heading)}**")
     if detail:
-        st.write(detail)
+        st.markdown(md(detail))
     measures = rd.query("measures_of_findings", {"finding_ids": [finding_id], "as_of": scope.as_of})
     table(
         labels.status_labels(measures, finding=False).select(
@@ -519,3 +541,12 @@ def query_downloads(full: Any, meta: Any, *, key: str, name: str) -> None:
             icon=":material/download:",
             on_click="ignore",
         )
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def md(text: object) -> str:
+    """Data (names, titles, file names) made inert inside Markdown: a ledger's text must never
+    become a link, an image that calls out, or HTML."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", "" if text is None else str(text))
