@@ -142,6 +142,7 @@ shown = labels.status_labels(detail, finding=True).select(
     "is_rebound",
 )
 event = ui.table(shown, key="dist_detail", height=360, selectable=True)
+ui.downloads(shown, key="dl_dist_detail", page="问题分布", title="问题清单", scope=scope)
 row = ui.selected_row(event)
 if row is not None and row < detail.height:
     finding = detail.row(row, named=True)

@@ -52,7 +52,19 @@ else:
         "measures_not_due",
         "on_time_rate",
     ]
-    ui.table(by_round.select(cols).rename({"group_key": "round_name"}), key="overview_round_table")
+    round_table = by_round.select(cols).rename({"group_key": "round_name"})
+    ui.table(round_table, key="overview_round_table")
+    ui.downloads(
+        round_table,
+        key="dl_overview_rounds",
+        page="总览",
+        title="各轮次整改情况",
+        scope=scope,
+        definitions={
+            k: figures.DEFINITIONS[k].definition
+            for k in ("completion_rate", "completion_rate_lenient", "on_time_rate")
+        },
+    )
     st.caption("整改完成率口径：" + figures.DEFINITIONS["completion_rate"].definition)
     # A round still inside its rectification time reads low; say so rather than let it alarm.
     for row in by_round.iter_rows(named=True):
@@ -69,7 +81,7 @@ overdue = overdue.filter(overdue["warning"] == "红")
 if overdue.is_empty():
     st.success("统计截至日没有逾期措施。")
 else:
-    ui.table(
+    overdue_table = (
         labels.status_labels(overdue, finding=False)
         .select(
             "unit_name",
@@ -82,7 +94,18 @@ else:
             "text",
             "round_name",
         )
-        .rename({"days_overdue": "overdue_days"}),
+        .rename({"days_overdue": "overdue_days"})
+    )
+    ui.table(
+        overdue_table,
         key="overview_overdue",
         column_config={"overdue_days": st.column_config.NumberColumn("逾期天数", format="%d 天")},
+    )
+    ui.downloads(
+        overdue_table,
+        key="dl_overview_overdue",
+        page="总览",
+        title="逾期最久的措施",
+        scope=scope,
+        definitions={"逾期": figures.DEFINITIONS["overdue_rate"].definition},
     )

@@ -65,6 +65,7 @@ COLUMNS: dict[str, str] = {
     "completed_on": "完成日期",
     "findings_per_inspection": "平均每次巡察问题数",
     "extension_days": "延期天数",
+    "overdue_days": "逾期天数",
     "changed_on": "变更日期",
     "reason": "变更原因",
     "round_count": "发现轮次数",
