@@ -141,7 +141,7 @@ def test_each_layout_lands_in_the_store_exactly_as_built_into_it(
             m.person,
             m.progress,
             m.evidence,
-            sample.as_of if m.status == "DONE" else None,
+            None,  # the samples write no 完成时间: none is invented
         )
         for f in sample.findings
         for m in f.measures
@@ -309,7 +309,7 @@ def test_a_progress_ledger_updates_statuses_and_keeps_the_old_ones_in_history(
         " WHERE text = ?",
         [S.P3M2],
     )
-    assert extended == (dt.date(2024, 6, 30), dt.date(2024, 12, 31), "DONE", S.PROGRESS.as_of)
+    assert extended == (dt.date(2024, 6, 30), dt.date(2024, 12, 31), "DONE", None)
 
 
 def _done(sample: S.Sample) -> tuple[int, int, int, int]:
@@ -617,3 +617,33 @@ def test_an_import_works_while_another_process_holds_a_read_only_connection(
     holder.stdin.flush()
     assert holder.stdout.readline().strip() == "5"  # its open version is untouched
     assert holder.wait(timeout=30) == 0
+
+
+def test_a_done_measure_without_a_completion_date_is_left_out_of_the_on_time_rate(
+    store: Store, files: dict[str, Path]
+) -> None:
+    # The merged sample writes no 完成时间: its DONE measures count as done, but their
+    # on-time outcome is unknown, not dated by the ledger's 截至时间.
+    assert _import(store, S.MERGED, files["merged"]).ok
+    got = _figures(store, S.MERGED.as_of)
+    done = sum(m.status == "DONE" for f in S.MERGED.findings for m in f.measures)
+    assert got["measures_done"] == done > 0
+    assert got["completed_with_deadline"] == 0 and got["on_time_rate"] is None
+
+
+def test_a_completion_date_after_the_ledger_date_is_refused(tmp_path: Path, store: Store) -> None:
+    import openpyxl
+
+    source = S.merged_xlsx(tmp_path / "完成时间.xlsx")
+    book = openpyxl.load_workbook(source)
+    sheet = book.active
+    header_row = next(r for r in range(1, 10) if any(c.value == "整改时限" for c in sheet[r]))
+    columns = [c.value for c in sheet[header_row]]
+    sheet.cell(row=header_row, column=len(columns) + 1, value="完成时间")
+    sheet.cell(row=header_row + 2, column=len(columns) + 1, value="2030-01-05")
+    book.save(source)
+    before = S.state(store)
+    outcome = _import(store, S.MERGED, source)
+    assert not outcome.ok
+    assert any("晚于台账截至时间" in p.reason for p in outcome.errors)
+    assert S.state(store) == before

@@ -322,3 +322,112 @@ def common_problem_bars(frame: pl.DataFrame) -> go.Figure:
         xaxis={"title": "发现该类问题的单位数"},
         yaxis={"automargin": True},
     )
+
+
+# -- political ecology (研判参考) ----------------------------------------------------------
+
+GRADE_COLOURS = {
+    "好": "#2e7d32",
+    "较好": "#1565c0",
+    "一般": "#f9a825",
+    "差": "#c62828",
+    "样本不足": "#bdbdbd",
+    "无法评分": "#bdbdbd",
+}
+
+
+def ecology_radar(frame: pl.DataFrame, *, title: str = "") -> go.Figure:
+    """The dimension scores (0–100) of one unit, from `Scorecards.dimensions` rows
+    (dimension_name, score); a dimension the unit lacks is drawn at the centre and marked."""
+    names = [f"{n}（{d}）" for d, n in frame.select("dimension", "dimension_name").rows()]
+    scores = frame["score"].to_list()
+    shown = [0.0 if s is None else s for s in scores]
+    text = ["未计入" if s is None else f"{s:.2f}" for s in scores]
+    fig = go.Figure(
+        go.Scatterpolar(
+            r=[*shown, shown[0]] if shown else [],
+            theta=[*names, names[0]] if names else [],
+            text=[*text, text[0]] if text else [],
+            fill="toself",
+            name="维度得分",
+            line={"color": "#1565c0"},
+            hovertemplate="%{theta}：%{text}<extra>研判参考</extra>",
+        )
+    )
+    return _layout(
+        fig,
+        title=title,
+        height=380,
+        polar={"radialaxis": {"range": [0, 100], "tickvals": [0, 25, 50, 75, 100]}},
+        showlegend=False,
+    )
+
+
+def ecology_trend(frame: pl.DataFrame, *, title: str = "") -> go.Figure:
+    """A unit's score round by round (from `score_trend`), the grade as text; rounds where it
+    was 样本不足 show no score."""
+    x = [round_label(n) for n in frame["round_name"].to_list()]
+    scores = frame["score"].to_list()
+    small = frame["small_sample"].to_list()
+    y = [None if s else v for v, s in zip(scores, small, strict=True)]
+    grades = frame["grade_label"].to_list()
+    fig = go.Figure(
+        go.Scatter(
+            x=x,
+            y=y,
+            mode="lines+markers+text",
+            text=[g or "" for g in grades],
+            textposition="top center",
+            marker={"color": [GRADE_COLOURS.get(g or "", "#757575") for g in grades], "size": 10},
+            line={"color": "#607d8b"},
+            customdata=grades,
+            hovertemplate="%{x}<br>得分：%{y:.2f}<br>等次：%{customdata}<extra>研判参考</extra>",
+        )
+    )
+    return _layout(
+        fig,
+        title=title,
+        height=340,
+        yaxis={"title": "得分（研判参考）", "range": [0, 105]},
+        xaxis={"type": "category"},
+        showlegend=False,
+    )
+
+
+def ecology_matrix(frame: pl.DataFrame, grades: list[str], trends: list[str]) -> go.Figure:
+    """Units counted by grade (rows) × trend against the previous round (columns), from a
+    frame of unit_name, grade_label, trend; the hover lists the units."""
+    z: list[list[int]] = []
+    names: list[list[str]] = []
+    for grade in grades:
+        row_z, row_n = [], []
+        for trend in trends:
+            part = frame.filter((pl.col("grade_label") == grade) & (pl.col("trend") == trend))
+            row_z.append(part.height)
+            units = part["unit_name"].to_list()
+            row_n.append(
+                "、".join(units[:12]) + (f" 等 {len(units)} 个" if len(units) > 12 else "")
+            )
+        z.append(row_z)
+        names.append(row_n)
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=trends,
+            y=grades,
+            text=z,
+            texttemplate="%{text}",
+            customdata=names,
+            colorscale="Blues",
+            xgap=2,
+            ygap=2,
+            hovertemplate="%{y} ｜ %{x}<br>单位数：%{z}<br>%{customdata}<extra>研判参考</extra>",
+            colorbar={"title": "单位数"},
+        )
+    )
+    return _layout(
+        fig,
+        height=max(260, 50 * len(grades) + 100),
+        xaxis={"side": "top", "type": "category"},
+        yaxis={"type": "category", "autorange": "reversed"},
+    )

@@ -86,6 +86,28 @@ COLUMNS: dict[str, str] = {
     "similarity": "相似度",
     "finding_a": "前轮问题编号",
     "finding_b": "后轮问题编号",
+    # political ecology (研判参考)
+    "unit_id": "单位编号",
+    "peer_rank": "同类组排名",
+    "peer_rated": "同类组可评价单位数",
+    "grade_label": "等次（研判参考）",
+    "score": "得分（研判参考）",
+    "badges": "封顶徽标",
+    "label": "标注",
+    "config_digest": "配置摘要",
+    "previous_round": "上一轮",
+    "previous_grade": "上一轮等次",
+    "trend": "较上一轮",
+    "dimension_name": "维度",
+    "weight": "权重",
+    "weight_share": "权重份额",
+    "indicator_name": "指标",
+    "direction_label": "方向",
+    "raw_value": "原始值",
+    "normalised": "指标得分",
+    "contribution": "对总分的贡献",
+    "effect": "作用",
+    "evidence": "依据",
 }
 
 

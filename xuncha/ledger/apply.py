@@ -1145,7 +1145,8 @@ def _insert_measure(
 ) -> None:
     measure_id = ids.next("measure")
     current = parsed.extension_date or parsed.deadline_date
-    completed = parsed.completed_on or (batch.as_of if parsed.status == "DONE" else None)
+    # No completion date written: none is invented (the on-time rate leaves such measures out).
+    completed = parsed.completed_on
     values = {
         "measure_id": measure_id,
         "finding_id": finding.finding_id,
@@ -1296,7 +1297,7 @@ def _update_measure(
         )
         batch.outcome.status_changes += 1
         if parsed.status == "DONE" and not was_done:
-            put("completed_on", parsed.completed_on or batch.as_of)
+            put("completed_on", parsed.completed_on)
         elif parsed.status != "DONE":
             put("completed_on", None)
             put("closed_on", None)

@@ -876,6 +876,17 @@ class _SheetParser:
         if not (completed_ok and closed_ok):
             return None
         status = reading.status
+        as_of = self.result.as_of
+        for when, column in ((completed, "completed_on"), (closed, "closed_on")):
+            if when is not None and as_of is not None and when > as_of:
+                self.problem(
+                    f"{'完成' if column == 'completed_on' else '销号'}时间 {when.isoformat()} "
+                    f"晚于台账截至时间 {as_of.isoformat()}",
+                    row=r,
+                    col=self.field_col.get(column),
+                    value=when.isoformat(),
+                )
+                return None
         if status != "DONE" and (completed or closed):
             self.problem(
                 "措施未完成，却填写了完成或销号时间，该时间未导入",

@@ -485,12 +485,15 @@ with_deadline AS (
     FROM with_status w
     ASOF LEFT JOIN deadline_by_day dl ON w.measure_id = dl.measure_id AND w.valid_from >= dl.d
 ),
+-- The completion date is the one the ledger wrote. When none was written it stays unknown:
+-- such a measure counts as DONE but is left out of the on-time rates and 整改周期 rather than
+-- dated by the ledger's 截至时间 (which would make work finished on time look late).
 completion AS (
-    SELECT m.measure_id, m.deadline_original,
-           coalesce(m.completed_on, min(s.d)) AS completed_on
+    SELECT m.measure_id, m.deadline_original, m.completed_on
     FROM measures m
-    JOIN status_by_day s ON s.measure_id = m.measure_id AND s.status = 'DONE'
-    GROUP BY m.measure_id, m.deadline_original, m.completed_on
+    WHERE m.completed_on IS NOT NULL
+      AND EXISTS (SELECT 1 FROM status_by_day s WHERE s.measure_id = m.measure_id
+                  AND s.status = 'DONE')
 ),
 outcome AS (
     SELECT c.measure_id, c.completed_on,

@@ -1,0 +1,319 @@
+"""政治生态研判: the peer-group scorecards of DOMAIN.md §6 for one round of the scope, a unit's
+profile (dimensions, score across rounds, the explanation and the rows behind it), units by
+grade and trend, and the configuration in use (read-only). Every score is 研判参考."""
+
+import dataclasses
+
+import polars as pl
+import streamlit as st
+
+from xuncha import charts, figures, ui
+from xuncha.figures.ecology import GRADES, ID_KINDS, SMALL_SAMPLE, ExplanationItem, count_text
+
+LABEL = figures.ECOLOGY_LABEL
+# The default round: the latest whose strict completion rate has reached this (its
+# rectification mostly finished), else the latest round in scope.
+MOSTLY_DONE = 80.0
+TRENDS = ("好转", "持平", "下降", "无法比较", "无上一轮")
+
+reader = ui.reader()
+scope = ui.current_scope(reader)
+ui.page_header("政治生态研判", reader, scope)
+st.warning(
+    f"**{LABEL}**：本页所有得分、等次和排名仅供研判参考，用于辅助分析判断，不代替组织判断，"
+    "不作为考核结论。",
+    icon=":material/balance:",
+)
+with st.expander("计算方法（研判参考）"):
+    st.markdown(ui.md(figures.ECOLOGY_METHOD))
+
+config = figures.EcologyConfig.load(None)
+rounds = reader.query(
+    "ecology_rounds", {"inspection_ids": list(scope.inspection_ids), "as_of": scope.as_of}
+)
+if rounds.is_empty():
+    st.info("当前筛选范围内没有截至统计日已反馈的巡察，无法研判。")
+    st.stop()
+
+by_round = figures.rectification(reader, scope, "round")
+finished = set(
+    by_round.filter(pl.col("completion_rate") >= MOSTLY_DONE)["group_id"].cast(pl.Int64).to_list()
+)
+round_ids = rounds["round_id"].cast(pl.Int64).to_list()
+round_row = {int(r["round_id"]): r for r in rounds.iter_rows(named=True)}
+default_round = max(
+    (r for r in round_ids if r in finished),
+    key=lambda r: round_row[r]["seq"],
+    default=round_ids[-1],
+)
+if st.session_state.get("eco_round") not in round_ids:
+    st.session_state.pop("eco_round", None)
+round_id = st.selectbox(
+    "研判轮次",
+    round_ids,
+    index=round_ids.index(default_round),
+    format_func=lambda r: (
+        f"{round_row[r]['round_name']}（{round_row[r]['inspections']} 个单位"
+        f"{'，整改基本完成' if r in finished else ''}）"
+    ),
+    key="eco_round",
+    help=f"默认为整改完成率达到 {MOSTLY_DONE:g}% 的最近一轮；没有时为最近一轮。"
+    "各单位在所选轮次内与同类组比较。",
+)
+chosen = round_row[int(round_id)]
+round_scope = dataclasses.replace(scope, inspection_ids=tuple(chosen["inspection_ids"]))
+cards = figures.scorecards(reader, round_scope, config)
+ranking = figures.peer_ranking(cards)
+units = cards.units
+# Every round of the scope scored on its own: the unit's trend and the grade × trend matrix.
+trend_all = figures.score_trend(reader, scope, config)
+
+st.subheader(f"同类组排名（{LABEL}）")
+st.caption(
+    f"{ui.md(chosen['round_name'])}｜按等次、再按得分排序；问题少于 {config.min_findings} 个的单位为"
+    f"“{SMALL_SAMPLE}”，不评等次、不排名，列在各组最后。徽标为封顶规则。配置摘要 "
+    f"{cards.config_digest[:12]}。"
+)
+counts = dict(units.group_by("grade_label").len().rows())
+cols = st.columns(len(GRADES) + 1)
+for col, grade in zip(cols, [*GRADES, SMALL_SAMPLE], strict=True):
+    with col:
+        ui.count_metric(f"{grade}（{LABEL}）", int(counts.get(grade, 0)), unit=" 个单位")
+
+shown_ranking = ranking.select(
+    "peer_group",
+    "peer_rank",
+    "unit_name",
+    "grade_label",
+    "score",
+    pl.col("badges").list.join("；").alias("badges"),
+    "findings",
+    "peer_rated",
+    "label",
+)
+ui.table(
+    shown_ranking,
+    key="eco_ranking",
+    height=420,
+    column_config={"score": st.column_config.NumberColumn(format="%.2f")},
+)
+ui.downloads(
+    shown_ranking.with_columns(pl.lit(cards.config_digest).alias("config_digest")),
+    key="dl_eco_ranking",
+    page="政治生态研判",
+    title=f"{chosen['round_name']}同类组排名（{LABEL}）",
+    scope=round_scope,
+    definitions={LABEL: figures.ECOLOGY_METHOD},
+    notes=(
+        f"{LABEL}：仅供研判参考，不代替组织判断。",
+        f"轮次：{chosen['round_name']}；配置：{config.source}，摘要 {cards.config_digest}。",
+    ),
+)
+
+# -- unit profile ------------------------------------------------------------------------
+
+st.subheader(f"单位画像（{LABEL}）")
+unit_ids = units["unit_id"].to_list()
+unit_label = {
+    u: f"{n}（{g}）" for u, n, g in units.select("unit_id", "unit_name", "peer_group").rows()
+}
+if st.session_state.get("eco_unit") not in unit_ids:
+    st.session_state.pop("eco_unit", None)
+unit_id = st.selectbox("单位", unit_ids, format_func=lambda u: unit_label[u], key="eco_unit")
+if unit_id is not None:
+    unit = units.filter(pl.col("unit_id") == unit_id).row(0, named=True)
+    explanation = figures.explain_score(
+        reader, round_scope, int(unit_id), config=config, cards=cards, clue_details=False
+    )
+    m1, m2, m3, m4 = st.columns(4)
+    with m1:
+        ui.count_metric(f"得分（{LABEL}）", "—" if unit["small_sample"] else f"{unit['score']:.2f}")
+    with m2:
+        ui.count_metric(f"等次（{LABEL}）", unit["grade_label"])
+    with m3:
+        rank = unit["peer_rank"]
+        ui.count_metric("同类组排名", "—" if rank is None else f"{rank} / {unit['peer_rated']}")
+    with m4:
+        ui.count_metric("问题数", int(unit["findings"]))
+    if unit["badges"]:
+        st.markdown(" ".join(f":orange-badge[{ui.md(b)}]" for b in unit["badges"]))
+    st.info(ui.md(explanation.summary), icon=":material/insights:")
+
+    left, right = st.columns(2)
+    with left:
+        dims = cards.dimensions.filter(pl.col("unit_id") == unit_id)
+        ui.chart(charts.ecology_radar(dims, title=f"五个维度得分（{LABEL}）"), key="eco_radar")
+    with right:
+        mine = trend_all.filter(pl.col("unit_id") == unit_id)
+        ui.chart(
+            charts.ecology_trend(mine, title=f"各轮得分（{LABEL}，各轮分别与同类组比较）"),
+            key="eco_unit_trend",
+        )
+
+    st.markdown(f"**得分解释（{LABEL}）**")
+    items = [*explanation.lowered, *explanation.lifted, *explanation.neutral]
+    items += list(explanation.unavailable)
+
+    def evidence(item: ExplanationItem) -> str:
+        if not item.id_kind or item.id_count == 0:
+            return "—"
+        noun = ID_KINDS[item.id_kind]
+        if item.id_kind == "clue":
+            return f"{noun} {count_text(item.id_count)} 条"
+        return f"{noun} {item.id_count} 个"
+
+    explain_table = pl.DataFrame(
+        {
+            "effect": [i.effect for i in items],
+            "indicator_name": [i.name for i in items],
+            "dimension_name": [config.dimensions[i.dimension].label for i in items],
+            "normalised": [i.normalised for i in items],
+            "contribution": [i.contribution for i in items],
+            "evidence": [evidence(i) for i in items],
+            "label": [LABEL] * len(items),
+        },
+        schema={
+            "effect": pl.String,
+            "indicator_name": pl.String,
+            "dimension_name": pl.String,
+            "normalised": pl.Float64,
+            "contribution": pl.Float64,
+            "evidence": pl.String,
+            "label": pl.String,
+        },
+    )
+    ui.table(
+        explain_table,
+        key="eco_explain",
+        column_config={
+            "normalised": st.column_config.NumberColumn(format="%.2f"),
+            "contribution": st.column_config.NumberColumn(format="%+.2f"),
+        },
+    )
+    for heading, group in (("拉低得分", explanation.lowered), ("提升得分", explanation.lifted)):
+        if group:
+            st.markdown(f"**{heading}**")
+            st.markdown("\n".join(f"- {ui.md(i.text)}" for i in group))
+    if explanation.caps:
+        st.markdown("**封顶与样本**")
+        st.markdown("\n".join(f"- {ui.md(c.text)}" for c in explanation.caps))
+    st.caption("问题线索只显示条数（1–2 条显示为“<3”），明细仅限案件办理人员。")
+
+    # The findings behind each indicator or cap that has them (measure, inspection and clue
+    # ids stay in the text above; clue ids are never shown without a case role).
+    behind = [
+        (i.name, i.ids)
+        for i in (*explanation.lowered, *explanation.lifted)
+        if i.id_kind == "finding" and i.ids
+    ] + [(c.badge, c.ids) for c in explanation.caps if c.id_kind == "finding" and c.ids]
+    if behind:
+        picked = st.selectbox(
+            "查看背后的问题",
+            range(len(behind)),
+            format_func=lambda k: f"{behind[k][0]}（{len(behind[k][1])} 个问题）",
+            key="eco_drill_indicator",
+        )
+        if picked is not None and picked < len(behind):
+            ui.findings_drilldown(reader, round_scope, list(behind[picked][1]), key="eco_drill")
+
+
+# -- grade × trend -----------------------------------------------------------------------
+
+st.subheader(f"等次与变化（{LABEL}）")
+st.caption(
+    "各单位在所选轮次的等次，与其上一次被巡察时（范围内更早的轮次，各轮分别与同类组比较）的等次相比："
+    "好转、持平或下降；任一轮样本不足或无法评分为“无法比较”。"
+)
+level = {g: i for i, g in enumerate(GRADES)}
+current = trend_all.filter(pl.col("round_id") == int(round_id))
+previous = (
+    trend_all.filter(pl.col("seq") < chosen["seq"])
+    .sort("seq")
+    .group_by("unit_id")
+    .last()
+    .select(
+        "unit_id",
+        pl.col("round_name").alias("previous_round"),
+        pl.col("grade").alias("_prev_grade"),
+        pl.col("grade_label").alias("previous_grade"),
+    )
+)
+matrix = current.join(previous, on="unit_id", how="left").with_columns(
+    pl.col("grade").replace_strict(level, default=None, return_dtype=pl.Int64).alias("_now"),
+    pl.col("_prev_grade")
+    .replace_strict(level, default=None, return_dtype=pl.Int64)
+    .alias("_before"),
+)
+matrix = matrix.with_columns(
+    pl.when(pl.col("previous_round").is_null())
+    .then(pl.lit("无上一轮"))
+    .when(pl.col("_now").is_null() | pl.col("_before").is_null())
+    .then(pl.lit("无法比较"))
+    .when(pl.col("_now") < pl.col("_before"))
+    .then(pl.lit("好转"))
+    .when(pl.col("_now") > pl.col("_before"))
+    .then(pl.lit("下降"))
+    .otherwise(pl.lit("持平"))
+    .alias("trend")
+)
+grade_rows = [*GRADES, SMALL_SAMPLE]
+grade_rows += [g for g in matrix["grade_label"].unique().to_list() if g not in grade_rows]
+ui.chart(charts.ecology_matrix(matrix, grade_rows, list(TRENDS)), key="eco_matrix")
+ui.table(
+    matrix.sort(
+        pl.col("trend").replace_strict({t: i for i, t in enumerate(TRENDS)}),
+        pl.col("_now"),
+        "unit_name",
+        nulls_last=True,
+    ).select(
+        "unit_name",
+        "peer_group",
+        "grade_label",
+        pl.when(pl.col("small_sample")).then(None).otherwise(pl.col("score")).alias("score"),
+        "previous_round",
+        "previous_grade",
+        "trend",
+        "label",
+    ),
+    key="eco_matrix_table",
+    height=300,
+    column_config={"score": st.column_config.NumberColumn(format="%.2f")},
+)
+
+# -- configuration (read-only) -------------------------------------------------------------
+
+with st.expander("当前使用的配置（只读）"):
+    st.caption(
+        "权重、等次线和封顶规则来自配置，不写在代码里。修改配置仅限管理员，"
+        "将在登录与权限功能上线后提供；此处只读。"
+    )
+    st.markdown(f"来源：{ui.md(config.source)}　｜　摘要：`{cards.config_digest}`")
+    weights = pl.DataFrame(
+        {
+            "dimension_name": [f"{s.label}（{d}）" for d, s in config.dimensions.items()],
+            "weight": [float(config.weights[d]) for d in config.dimensions],
+        }
+    )
+    ui.table(weights, key="eco_config_weights")
+    g = config.grades
+    caps = config.caps
+    st.markdown(
+        f"等次线：好 ≥ {g['good']:g}，较好 ≥ {g['fairly_good']:g}，一般 ≥ {g['average']:g}，"
+        f"其余为差。封顶：第四种形态最高{ui.md(caps['fourth_form'])}；反弹最高"
+        f"{ui.md(caps['rebound'])}；逾期率超过 {caps['overdue_rate_above']:g}% 最高"
+        f"{ui.md(caps['overdue'])}。问题少于 {config.min_findings} 个为{SMALL_SAMPLE}。"
+    )
+    ui.table(
+        pl.DataFrame(
+            {
+                "indicator_name": [s.label for s in config.indicators.values()],
+                "dimension_name": [
+                    config.dimensions[s.dimension].label for s in config.indicators.values()
+                ],
+                "direction_label": [s.direction_label for s in config.indicators.values()],
+                "enabled": ["是" if s.enabled else "否" for s in config.indicators.values()],
+                "detail": [s.help for s in config.indicators.values()],
+            }
+        ).rename({"enabled": "启用", "detail": "说明"}),
+        key="eco_config_indicators",
+    )
