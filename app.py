@@ -26,6 +26,7 @@ PAGES = [
     ),
     st.Page("pages/progress.py", title="整改进度", icon=":material/task_alt:", url_path="progress"),
     st.Page("pages/repeats.py", title="屡查屡犯", icon=":material/replay:", url_path="repeats"),
+    st.Page("pages/ecology.py", title="政治生态", icon=":material/balance:", url_path="ecology"),
     st.Page("pages/sql_console.py", title="数据查询", icon=":material/terminal:", url_path="sql"),
     st.Page(
         "pages/ledger_import.py", title="数据导入", icon=":material/upload_file:", url_path="import"

@@ -35,23 +35,9 @@ def app_env(demo_store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stor
 
 
 @pytest.fixture(scope="module")
-def app_file(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """app.py itself once it registers the page; until then a copy of it that does, beside
-    links to the real pages and package (the lead registers the page at url_path "ecology")."""
-    source = Path(APP).read_text(encoding="utf-8")
-    if f'"{PAGE}"' in source:
-        return APP
-    anchor = "\n]\n\npage = st.navigation"
-    assert anchor in source, "app.py changed: register pages/ecology.py there"
-    entry = (
-        f'\n    st.Page("{PAGE}", title="政治生态", icon=":material/balance:", url_path="ecology"),'
-    )
-    folder = tmp_path_factory.mktemp("ecology_app")
-    root = Path(APP).parent
-    for name in ("pages", "xuncha"):
-        (folder / name).symlink_to(root / name, target_is_directory=True)
-    (folder / "app.py").write_text(source.replace(anchor, entry + anchor), encoding="utf-8")
-    return str(folder / "app.py")
+def app_file() -> str:
+    assert f'"{PAGE}"' in Path(APP).read_text(encoding="utf-8"), "app.py must register the page"
+    return APP
 
 
 def open_page(app_file: str, **state: object) -> AppTest:
