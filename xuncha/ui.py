@@ -351,21 +351,31 @@ def downloads(
         definitions=dict(definitions or {}),
         notes=notes,
     )
+    _download_pair(
+        lambda: export.to_xlsx(frame, meta),
+        lambda: export.to_csv(frame),
+        key=key,
+        stem=export.file_name(f"{page}_{title}", scope_text, "", scope.as_of).rstrip("."),
+    )
+
+
+def _download_pair(xlsx: Any, csv: Any, *, key: str, stem: str, verb: str = "导出") -> None:
+    """An .xlsx and a .csv button side by side; the files are built only when clicked."""
     row = st.container(horizontal=True)
     with row:
         st.download_button(
-            "导出 Excel",
-            data=lambda: export.to_xlsx(frame, meta),
-            file_name=export.file_name(f"{page}_{title}", scope_text, "xlsx", scope.as_of),
+            f"{verb} Excel",
+            data=xlsx,
+            file_name=f"{stem}.xlsx",
             mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             key=f"{key}_xlsx",
             icon=":material/table_view:",
             on_click="ignore",
         )
         st.download_button(
-            "导出 CSV",
-            data=lambda: export.to_csv(frame),
-            file_name=export.file_name(f"{page}_{title}", scope_text, "csv", scope.as_of),
+            f"{verb} CSV",
+            data=csv,
+            file_name=f"{stem}.csv",
             mime="text/csv",
             key=f"{key}_csv",
             icon=":material/download:",
@@ -463,26 +473,13 @@ def frame_downloads(frame: pl.DataFrame, *, key: str, name: str) -> None:
     from xuncha import export
 
     meta = export.ExportMeta(title=name, scope="—", user=user_name())
-    row = st.container(horizontal=True)
-    with row:
-        st.download_button(
-            "下载 Excel",
-            data=lambda: export.to_xlsx(frame, meta),
-            file_name=export.file_name(name, "", "xlsx"),
-            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            key=f"{key}_xlsx",
-            icon=":material/table_view:",
-            on_click="ignore",
-        )
-        st.download_button(
-            "下载 CSV",
-            data=lambda: export.to_csv(frame),
-            file_name=export.file_name(name, "", "csv"),
-            mime="text/csv",
-            key=f"{key}_csv",
-            icon=":material/download:",
-            on_click="ignore",
-        )
+    _download_pair(
+        lambda: export.to_xlsx(frame, meta),
+        lambda: export.to_csv(frame),
+        key=key,
+        stem=export.file_name(name, "", "").rstrip("."),
+        verb="下载",
+    )
 
 
 def template_download() -> None:
@@ -521,26 +518,12 @@ def query_downloads(full: Any, meta: Any, *, key: str, name: str) -> None:
     button is clicked (and is audited as an export)."""
     from xuncha import export
 
-    row = st.container(horizontal=True)
-    with row:
-        st.download_button(
-            "导出 Excel",
-            data=lambda: export.to_xlsx(full(), meta),
-            file_name=export.file_name(name, "", "xlsx"),
-            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            key=f"{key}_xlsx",
-            icon=":material/table_view:",
-            on_click="ignore",
-        )
-        st.download_button(
-            "导出 CSV",
-            data=lambda: export.to_csv(full()),
-            file_name=export.file_name(name, "", "csv"),
-            mime="text/csv",
-            key=f"{key}_csv",
-            icon=":material/download:",
-            on_click="ignore",
-        )
+    _download_pair(
+        lambda: export.to_xlsx(full(), meta),
+        lambda: export.to_csv(full()),
+        key=key,
+        stem=export.file_name(name, "", "").rstrip("."),
+    )
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")

@@ -23,17 +23,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from xuncha.ledger.apply import _first
 from xuncha.store import Store, StoreError
-
-
-def _first(
-    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None
-) -> tuple[Any, ...] | None:
-    """The first row of a query, fetched to the end (DuckDB 2 keeps a half-read result
-    pending on the connection)."""
-    rows = con.execute(sql, params or []).fetchall()
-    return rows[0] if rows else None
-
 
 _DATE_COLUMNS = {"deadline_original", "deadline_current", "completed_on", "closed_on"}
 
