@@ -50,7 +50,7 @@ PAGES = {
     "distribution": ("/distribution", "问题分布", 4),
     "progress": ("/progress", "整改进度", 3),
     "repeats": ("/repeats", "屡查屡犯", 2),
-    "ecology": ("/ecology", "政治生态研判", 0),
+    "ecology": ("/ecology", "政治生态研判", 3),
     "sql": ("/sql", "数据查询", 0),
     "import": ("/import", "数据导入", 0),
 }
