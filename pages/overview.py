@@ -60,10 +60,6 @@ else:
         page="总览",
         title="各轮次整改情况",
         scope=scope,
-        definitions={
-            k: figures.DEFINITIONS[k].definition
-            for k in ("completion_rate", "completion_rate_lenient", "on_time_rate")
-        },
     )
     st.caption("整改完成率口径：" + figures.DEFINITIONS["completion_rate"].definition)
     # A round still inside its rectification time reads low; say so rather than let it alarm.

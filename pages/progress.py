@@ -93,7 +93,6 @@ with tab_unit:
             page="整改进度",
             title="按单位",
             scope=scope,
-            definitions={figure.label: figure.definition},
         )
         points = ui.selected_points(event)
         if points:
@@ -133,15 +132,6 @@ with tab_round:
             page="整改进度",
             title="按轮次",
             scope=scope,
-            definitions={
-                k: figures.DEFINITIONS[k].definition
-                for k in (
-                    "completion_rate",
-                    "completion_rate_lenient",
-                    "measure_completion_rate",
-                    "on_time_rate",
-                )
-            },
         )
 with tab_curve:
     step = st.select_slider("取点间隔（天）", [1, 7, 15, 30], value=7, key="progress_step")

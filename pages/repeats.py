@@ -58,7 +58,6 @@ ui.downloads(
     page="屡查屡犯",
     title="各单位重复与反弹",
     scope=scope,
-    definitions={k: figures.DEFINITIONS[k].definition for k in ("repeat_rate", "rebound_rate")},
 )
 
 st.subheader("屡查屡犯链条")

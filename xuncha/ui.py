@@ -339,16 +339,18 @@ def downloads(
     notes: tuple[str, ...] = (),
 ) -> None:
     """Two download buttons (.xlsx with a 说明 sheet, .csv with BOM); files are built only
-    when clicked."""
+    when clicked. The 说明 sheet states the definition (口径) of every rate the table holds,
+    derived from its columns, plus any `definitions` given."""
     from xuncha import export
 
     scope_text = st.session_state.get("filters_text") or "全部"
+    stated = {f.label: f.definition for k, f in DEFINITIONS.items() if k in frame.columns}
     meta = export.ExportMeta(
         title=f"{page}：{title}",
         scope=scope_text,
         as_of=scope.as_of,
         user=user_name(),
-        definitions=dict(definitions or {}),
+        definitions=stated | dict(definitions or {}),
         notes=notes,
     )
     _download_pair(
