@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -154,3 +155,53 @@ def test_connections_never_autoload_extensions(tmp_path: Path) -> None:
         assert reader.scalar("SELECT current_setting('autoinstall_known_extensions')") is False
     finally:
         reader.close()
+
+
+def test_a_pinned_version_survives_pruning_until_it_is_unpinned(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    store.write(_add_round("r1", 1), fresh=True)
+    store.pin(1, "简报 2026-11-25 第1期")
+    for seq in range(2, KEEP_VERSIONS + 4):
+        store.write(_add_round(f"r{seq}", seq))
+    assert 1 in store.versions()
+    assert len(store.versions()) == KEEP_VERSIONS + 1
+    assert _rounds(store) == KEEP_VERSIONS + 3
+    con = store.connect(1)  # still readable as it was
+    try:
+        assert con.execute("SELECT count(*) FROM rounds").fetchone() == (1,)
+    finally:
+        con.close()
+    store.unpin(1, "简报 2026-11-25 第1期")
+    store.write(_add_round("last", 99))
+    assert 1 not in store.versions()
+    assert len(store.versions()) == KEEP_VERSIONS
+
+
+def test_pins_are_one_file_per_version_and_reason(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    store.write(_add_round("r1", 1), fresh=True)
+    store.write(_add_round("r2", 2))
+    assert store.pinned() == {}
+    store.pin(1, "简报甲")
+    store.pin(1, "简报乙")
+    store.pin(1, "简报甲")  # the same pin again
+    store.pin(2, "简报甲")
+    assert store.pinned() == {1: sorted(["简报甲", "简报乙"]), 2: ["简报甲"]}
+    names = sorted(p.name for p in (store.root / "pins").iterdir())
+    assert len(names) == 3
+    digest = hashlib.sha1("简报甲".encode()).hexdigest()[:12]
+    pin_file = store.root / "pins" / f"000001-{digest}"
+    assert pin_file.read_text(encoding="utf-8") == "简报甲"
+    store.unpin(1, "简报甲")
+    store.unpin(1, "简报甲")  # unpinning what is not pinned does nothing
+    assert store.pinned() == {1: ["简报乙"], 2: ["简报甲"]}
+
+
+def test_pinning_a_missing_version_or_without_a_reason_is_refused(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    store.write(_add_round("r1", 1), fresh=True)
+    with pytest.raises(StoreError, match="没有版本 7"):
+        store.pin(7, "简报")
+    with pytest.raises(StoreError, match="原因"):
+        store.pin(1, "  ")
+    assert store.pinned() == {}

@@ -6,12 +6,17 @@ version to a new file, applies its batch there in one transaction, refreshes the
 tables, checkpoints, and then atomically points CURRENT at the new file. Readers (dashboard,
 command line) open the version CURRENT names read-only and notice a new one on their next
 call. A crash leaves the old version intact; old versions are the backups.
+
+A version can be pinned (`pins/<version>-<sha1(reason)[:12]>`, the file holding the reason): an
+archived briefing pins the data version it was made from, and pruning never deletes a pinned
+version, so the briefing can be regenerated identically.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import re
 import shutil
@@ -27,8 +32,10 @@ T = TypeVar("T")
 
 CURRENT = "CURRENT"
 VERSIONS = "versions"
+PINS = "pins"
 KEEP_VERSIONS = 5
 _VERSION_FILE = re.compile(r"^(\d{6})\.duckdb$")
+_PIN_FILE = re.compile(r"^(\d{6})-([0-9a-f]{12})$")
 
 # Offline machines: never try to download or auto-load an extension.
 BASE_CONFIG: dict[str, str | bool | int | float | list[str]] = {
@@ -95,7 +102,59 @@ class Store:
             raise StoreError(f"无法打开数据仓 {self.root}（版本 {number}）：{exc}") from exc
         return con
 
+    def pinned(self) -> dict[int, list[str]]:
+        """Pinned versions and the reasons they are pinned for (sorted); {} when none."""
+        folder = self.root / PINS
+        if not folder.is_dir():
+            return {}
+        out: dict[int, list[str]] = {}
+        for path in folder.iterdir():
+            match = _PIN_FILE.match(path.name)
+            if not match or not path.is_file():
+                continue
+            try:
+                reason = path.read_text(encoding="utf-8")
+            except FileNotFoundError:  # unpinned meanwhile
+                continue
+            out.setdefault(int(match.group(1)), []).append(reason)
+        return {number: sorted(out[number]) for number in sorted(out)}
+
     # -- writing -------------------------------------------------------------------------
+
+    def pin(self, version: int, reason: str) -> None:
+        """Keep `version` whatever pruning does, for `reason` (e.g. "简报 2026-11-25 第3期").
+        Pinning twice for the same reason is one pin; each reason is a pin of its own."""
+        text = _pin_reason(reason)
+        with self._writer_lock():  # so pruning cannot delete the version between check and pin
+            if not self.file_for(version).is_file():
+                raise StoreError(f"数据仓 {self.root} 没有版本 {version}，无法固定")
+            folder = self.root / PINS
+            folder.mkdir(exist_ok=True)
+            path = self._pin_file(version, text)
+            staging = path.with_name(path.name + ".tmp")
+            staging.write_text(text, encoding="utf-8")
+            _fsync(staging)
+            os.replace(staging, path)
+            _fsync(folder)
+
+    def unpin(self, version: int, reason: str) -> None:
+        """Remove the pin of `version` for `reason` (nothing happens if there is none). The
+        version is pruned by a later write once no pin holds it and it is not among the
+        latest."""
+        path = self._pin_file(version, _pin_reason(reason))
+        with self._writer_lock():
+            path.unlink(missing_ok=True)
+
+    def _pin_file(self, version: int, reason: str) -> Path:
+        digest = hashlib.sha1(reason.encode("utf-8"), usedforsecurity=False).hexdigest()[:12]
+        return self.root / PINS / f"{version:06d}-{digest}"
+
+    @contextlib.contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """Hold the writer lock: no version is published or pruned meanwhile (readers go on).
+        Not re-entrant: do not call `write`, `pin`, `unpin` or `point_at` inside it."""
+        with self._writer_lock():
+            yield
 
     @contextlib.contextmanager
     def _writer_lock(self) -> Iterator[None]:
@@ -168,10 +227,16 @@ class Store:
     def _prune(self) -> None:
         # Readers may still hold an old file; unlinking it is safe on POSIX.
         known = self.versions()
-        current = self.version()
+        keep = {self.version(), *self.pinned()}
         for number in known[:-KEEP_VERSIONS]:
-            if number != current:
+            if number not in keep:
                 self.file_for(number).unlink(missing_ok=True)
+
+
+def _pin_reason(reason: str) -> str:
+    if not isinstance(reason, str) or not reason.strip():
+        raise StoreError("固定数据版本须说明原因")
+    return reason.strip()
 
 
 def _fsync(path: Path) -> None:

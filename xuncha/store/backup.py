@@ -1,0 +1,634 @@
+"""Backup and restore of a whole store, safe while the dashboard and imports run.
+
+A backup is one gzip-compressed tar file (`.tar.gz`, mode 0600). Its first member is
+`MANIFEST.json` (format, data version, creation time, xuncha version, audit head, and every
+file with its size and SHA-256); then the store's own layout, relative to its root:
+
+    CURRENT                    pointing at the current version
+    versions/NNNNNN.duckdb     the current version, the pinned ones (or every one: all_versions)
+    pins/…                     the pins
+    audit/audit.jsonl, HEAD    the audit trail
+    auth/users.sqlite          through SQLite's online backup API (consistent while in use)
+    config/…, briefings/…      when present
+
+Why tar.gz and not zip: a single compressed stream that can be written and read member by
+member (restore hashes while it extracts, one pass), member types are explicit so links and
+device files are easy to refuse, and `tar tzf` inspects one on any Linux server. Zip's only
+advantage, random access, is not needed, and its per-member CRC32 is no integrity check anyway:
+the manifest's SHA-256 is.
+
+Consistency while others work: version files are never written after publication, so the
+current (and pinned) ones are hard-linked or copied while holding the store's writer lock (no
+publish or prune meanwhile); the audit trail is copied under the audit lock, taken inside the
+writer lock (lock order: writer, then audit), so the data version and the audit head in the
+manifest belong to the same moment. SQLite's backup API copies `auth/users.sqlite` as of one
+transaction, including commits that are still only in its WAL.
+
+Restore verifies every member against the manifest while extracting into a staging directory
+beside the target, then checks that the staging store opens and its audit trail verifies, appends
+a "restore" audit record there, and only then renames it into place; an existing store is moved
+aside to `STORE.replaced-YYYYmmddHHMMSS`, never deleted. Any failure before the rename leaves the
+target untouched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib.metadata
+import io
+import json
+import os
+import re
+import shutil
+import sqlite3
+import tarfile
+import tempfile
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+from xuncha import audit
+from xuncha.store.store import CURRENT, PINS, VERSIONS, Store, StoreError
+
+FORMAT = "xuncha-backup"
+FORMAT_VERSION = 1
+MANIFEST = "MANIFEST.json"
+SUFFIXES = (".tar.gz", ".tgz")
+# What a store directory may hold; anything else in an archive is refused.
+TOP_LEVEL = frozenset({CURRENT, VERSIONS, PINS, audit.AUDIT_DIR, "auth", "config", "briefings"})
+COPIED_FOLDERS = ("config", "briefings")
+_SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+_CHUNK = 1 << 20
+_MANIFEST_MAX = 16 << 20
+_HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+class BackupError(StoreError):
+    """A backup or restore problem, with a message fit to show a user (Chinese)."""
+
+
+@dataclass(frozen=True)
+class BackupInfo:
+    path: Path
+    store: Path
+    data_version: int
+    versions: list[int]
+    files: int
+    bytes: int  # the files, uncompressed
+    archive_bytes: int
+    sha256: str  # of the archive
+    audit_head: tuple[int, str] | None
+    created: str
+    seconds: float
+    skipped: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "archive": str(self.path),
+            "db": str(self.store),
+            "data_version": self.data_version,
+            "versions": self.versions,
+            "files": self.files,
+            "bytes": self.bytes,
+            "archive_bytes": self.archive_bytes,
+            "sha256": self.sha256,
+            "audit_head": _head_json(self.audit_head),
+            "created": self.created,
+            "seconds": round(self.seconds, 3),
+            "skipped": self.skipped,
+        }
+
+
+@dataclass(frozen=True)
+class RestoreInfo:
+    archive: Path
+    store: Path
+    data_version: int
+    versions: list[int]
+    files: int
+    bytes: int
+    backup_created: str
+    backup_audit_head: tuple[int, str] | None
+    audit_head: tuple[int, str]  # after the "restore" record
+    replaced: Path | None  # where the store that was there before now is
+    seconds: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "archive": str(self.archive),
+            "db": str(self.store),
+            "data_version": self.data_version,
+            "versions": self.versions,
+            "files": self.files,
+            "bytes": self.bytes,
+            "backup_created": self.backup_created,
+            "backup_audit_head": _head_json(self.backup_audit_head),
+            "audit_head": _head_json(self.audit_head),
+            "replaced": str(self.replaced) if self.replaced else None,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+# -- backup ------------------------------------------------------------------------------
+
+
+def backup(
+    store_root: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    *,
+    all_versions: bool = False,
+) -> BackupInfo:
+    """Write a backup of the store to `out_path` (a new `.tar.gz` file, mode 0600)."""
+    started = time.perf_counter()
+    store = Store(store_root)
+    store.version()  # a clear error when there is no store
+    out = Path(out_path)
+    if not out.name.endswith(SUFFIXES):
+        raise BackupError(f"备份文件名须以 .tar.gz 结尾：{out}")
+    if out.exists() or out.is_symlink():
+        raise BackupError(f"文件已存在：{out}（不会覆盖已有的备份）")
+    if not out.parent.is_dir():
+        raise BackupError(f"目录不存在：{out.parent}")
+    if out.parent.resolve().is_relative_to(store.root.resolve()):
+        raise BackupError(f"备份文件不能放在数据仓目录 {store.root} 之内：{out}")
+    created = _now()
+    staging = Path(tempfile.mkdtemp(prefix=".xuncha-backup-", dir=out.parent))
+    part = out.with_name(out.name + ".part")
+    try:
+        snap = staging / "store"
+        data_version, versions, head, skipped = _snapshot(store, snap, all_versions)
+        files = [_describe(snap, path) for path in _files(snap)]
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "created": created,
+            "xuncha_version": _xuncha_version(),
+            "store": str(store.root.resolve()),
+            "data_version": data_version,
+            "versions": versions,
+            "audit_head": _head_json(head),
+            "files": files,
+        }
+        _write_archive(part, snap, manifest)
+        os.replace(part, out)
+        _fsync_dir(out.parent)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return BackupInfo(
+        path=out,
+        store=store.root,
+        data_version=data_version,
+        versions=versions,
+        files=len(files),
+        bytes=sum(int(f["size"]) for f in files),
+        archive_bytes=out.stat().st_size,
+        sha256=_sha256_file(out),
+        audit_head=head,
+        created=created,
+        seconds=time.perf_counter() - started,
+        skipped=skipped,
+    )
+
+
+def _snapshot(
+    store: Store, snap: Path, all_versions: bool
+) -> tuple[int, list[int], tuple[int, str] | None, list[str]]:
+    """Copy what the backup holds into `snap`: versions, pins and the audit trail at one
+    moment (under the writer lock, then the audit lock), then the rest."""
+    snap.mkdir(mode=0o700)
+    skipped: list[str] = []
+    with store.writer_lock():
+        data_version = store.version()
+        existing = store.versions()
+        wanted = set(existing) if all_versions else {data_version, *store.pinned()}
+        versions = sorted(v for v in wanted if v in existing)
+        (snap / VERSIONS).mkdir()
+        for number in versions:
+            source = store.file_for(number)
+            _link_or_copy(source, snap / VERSIONS / source.name)
+        (snap / CURRENT).write_text(f"{data_version:06d}.duckdb\n", encoding="utf-8")
+        pins = store.root / PINS
+        if pins.is_dir():
+            skipped += _copy_tree(pins, snap / PINS, store.root)
+        folder = store.root / audit.AUDIT_DIR
+        head = None
+        if folder.is_dir():
+            with audit._locked(folder):
+                skipped += _copy_tree(folder, snap / audit.AUDIT_DIR, store.root)
+                head = audit.head(store.root)
+    auth = store.root / "auth"
+    if auth.is_dir():
+        skipped += _copy_auth(auth, snap / "auth", store.root)
+    for name in COPIED_FOLDERS:
+        if (store.root / name).is_dir():
+            skipped += _copy_tree(store.root / name, snap / name, store.root)
+    return data_version, versions, head, skipped
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """A version file is never written after publication: a hard link is a snapshot."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def _skippable(path: Path) -> bool:
+    name = path.name
+    return name.endswith(".tmp") or name in {audit.LOCK_FILE, ".write.lock"}
+
+
+def _copy_tree(source: Path, target: Path, root: Path) -> list[str]:
+    """Copy the regular files under `source`; symbolic links and special files are left out
+    (returned, relative to the store root)."""
+    skipped: list[str] = []
+    target.mkdir(mode=0o700, exist_ok=True)
+    for entry in sorted(source.iterdir()):
+        if _skippable(entry):
+            continue
+        if entry.is_symlink() or not (entry.is_file() or entry.is_dir()):
+            skipped.append(entry.relative_to(root).as_posix())
+        elif entry.is_dir():
+            skipped += _copy_tree(entry, target / entry.name, root)
+        else:
+            shutil.copyfile(entry, target / entry.name)
+    return skipped
+
+
+def _copy_auth(source: Path, target: Path, root: Path) -> list[str]:
+    """SQLite databases through the online backup API, other files as they are."""
+    skipped: list[str] = []
+    target.mkdir(mode=0o700)
+    for entry in sorted(source.iterdir()):
+        if _skippable(entry) or entry.name.endswith(_SQLITE_SIDE_FILES):
+            continue
+        if entry.is_symlink() or not (entry.is_file() or entry.is_dir()):
+            skipped.append(entry.relative_to(root).as_posix())
+        elif entry.is_dir():
+            skipped += _copy_tree(entry, target / entry.name, root)
+        elif entry.suffix in {".sqlite", ".sqlite3", ".db"}:
+            _sqlite_copy(entry, target / entry.name)
+        else:
+            shutil.copyfile(entry, target / entry.name)
+    return skipped
+
+
+def _sqlite_copy(source: Path, target: Path) -> None:
+    """A consistent copy of a live SQLite database (committed transactions, WAL included).
+    A read-write connection, which only reads: one opened read-only would leave -wal and -shm
+    files behind, possibly owned by whoever runs the backup."""
+    try:
+        src = sqlite3.connect(source, timeout=30)
+        try:
+            dst = sqlite3.connect(target)
+            try:
+                src.backup(dst)
+                ok = dst.execute("PRAGMA quick_check").fetchone()
+            finally:
+                dst.close()
+        finally:
+            src.close()
+    except sqlite3.Error as exc:
+        raise BackupError(f"无法备份 {source}：{exc}") from exc
+    if not ok or ok[0] != "ok":
+        raise BackupError(f"{source} 的备份副本未通过完整性检查：{ok}")
+
+
+def _files(root: Path) -> Iterator[Path]:
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            yield path
+
+
+def _describe(root: Path, path: Path) -> dict[str, Any]:
+    return {
+        "path": path.relative_to(root).as_posix(),
+        "size": path.stat().st_size,
+        "sha256": _sha256_file(path),
+    }
+
+
+def _write_archive(part: Path, snap: Path, manifest: dict[str, Any]) -> None:
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.fchmod(fd, 0o600)  # whatever the umask
+    with os.fdopen(fd, "wb") as raw:
+        with tarfile.open(
+            fileobj=raw, mode="w:gz", compresslevel=6, format=tarfile.PAX_FORMAT
+        ) as tar:
+            body = (json.dumps(manifest, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+            info = _tarinfo(MANIFEST, len(body), time.time())
+            tar.addfile(info, io.BytesIO(body))
+            for entry in manifest["files"]:
+                path = snap / entry["path"]
+                stat = path.stat()
+                with open(path, "rb") as handle:
+                    tar.addfile(_tarinfo(entry["path"], stat.st_size, stat.st_mtime), handle)
+        raw.flush()
+        os.fsync(raw.fileno())
+
+
+def _tarinfo(name: str, size: int, mtime: float) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mtime = int(mtime)
+    info.mode = 0o600
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+# -- restore -----------------------------------------------------------------------------
+
+
+def restore(
+    archive_path: str | os.PathLike[str],
+    store_root: str | os.PathLike[str],
+    *,
+    user: str,
+    force: bool = False,
+) -> RestoreInfo:
+    """Restore a backup into `store_root`. An existing store is replaced only when `force`,
+    and then moved aside (returned as `replaced`), never deleted. `user` is recorded in the
+    "restore" audit record appended to the restored trail."""
+    started = time.perf_counter()
+    archive = Path(archive_path)
+    target = Path(store_root)
+    if not archive.is_file():
+        raise BackupError(f"备份文件不存在：{archive}")
+    if not isinstance(user, str) or not user.strip():
+        raise BackupError("恢复须记录操作人")
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        raise BackupError(f"{target} 不是目录，无法恢复到这里")
+    occupied = target.is_dir() and any(target.iterdir())
+    if occupied and not force:
+        raise BackupError(
+            f"数据仓 {target} 已存在，未作任何改动；如需用备份替换，请加 --force"
+            f"（原数据仓将改名保留为 {target.name}.replaced-时间）"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.restore-", dir=target.parent))
+    try:
+        manifest = _extract(archive, staging, target)
+        _check_restored(staging, manifest, archive)
+        aside = _aside_name(target) if occupied else None
+        try:
+            entry = audit.record(
+                staging,
+                user=user,
+                action="restore",
+                archive=str(archive.resolve()),
+                archive_sha256=_sha256_file(archive),
+                backup_created=manifest["created"],
+                backup_store=manifest.get("store"),
+                backup_audit_head=manifest["audit_head"],
+                data_version=manifest["data_version"],
+                replaced=str(aside) if aside else None,
+            )
+        except audit.AuditError as exc:
+            raise BackupError(f"恢复未完成，{target} 未作任何改动：{exc}") from exc
+        _swap(staging, target, aside)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    version = Store(target).version()
+    files = manifest["files"]
+    return RestoreInfo(
+        archive=archive,
+        store=target,
+        data_version=version,
+        versions=Store(target).versions(),
+        files=len(files),
+        bytes=sum(int(f["size"]) for f in files),
+        backup_created=str(manifest["created"]),
+        backup_audit_head=_head_tuple(manifest["audit_head"]),
+        audit_head=(entry.seq, entry.hash),
+        replaced=aside,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _extract(archive: Path, staging: Path, target: Path) -> dict[str, Any]:
+    """Extract into `staging`, hashing each member as it is written; refuse anything the
+    manifest does not vouch for, naming the file."""
+    untouched = f"（{target} 未作任何改动）" if target.exists() else f"（未创建 {target}）"
+    current = MANIFEST
+    try:
+        with tarfile.open(archive, mode="r|gz") as tar:
+            first = tar.next()
+            if first is None or first.name != MANIFEST or not first.isreg():
+                raise BackupError(f"{archive} 不是 xuncha 备份文件：缺少 {MANIFEST}{untouched}")
+            if first.size > _MANIFEST_MAX:
+                raise BackupError(f"{archive} 的 {MANIFEST} 过大{untouched}")
+            handle = tar.extractfile(first)
+            assert handle is not None
+            manifest = _read_manifest(handle.read(), archive, untouched)
+            expected = {f["path"]: f for f in manifest["files"]}
+            seen: set[str] = set()
+            # tar.next(), not iteration: iterating would start again at the manifest.
+            while (member := tar.next()) is not None:
+                current = member.name
+                name = _safe_name(member, untouched)
+                if member.isdir():
+                    continue
+                entry = expected.get(name)
+                if entry is None:
+                    raise BackupError(
+                        f"备份中的 {name} 不在清单中：备份被改动，拒绝恢复{untouched}"
+                    )
+                if name in seen:
+                    raise BackupError(
+                        f"备份中的 {name} 出现了两次：备份被改动，拒绝恢复{untouched}"
+                    )
+                if member.size != entry["size"]:
+                    raise BackupError(
+                        f"备份中的 {name} 大小与清单不符：文件已损坏或被篡改，拒绝恢复{untouched}"
+                    )
+                source = tar.extractfile(member)
+                assert source is not None
+                digest = _write_member(source, staging, name)
+                if digest != entry["sha256"]:
+                    raise BackupError(
+                        f"备份中的 {name} 的 SHA-256 与清单不符：文件已损坏或被篡改，拒绝恢复{untouched}"
+                    )
+                seen.add(name)
+    except BackupError:
+        raise
+    except (tarfile.TarError, EOFError, zlib.error, OSError, UnicodeDecodeError) as exc:
+        raise BackupError(
+            f"备份文件 {archive} 已损坏（读取 {current} 时出错：{exc}）{untouched}"
+        ) from exc
+    missing = sorted(set(expected) - seen)
+    if missing:
+        raise BackupError(f"备份缺少清单中的文件 {missing[0]}（共 {len(missing)} 个）{untouched}")
+    return manifest
+
+
+def _read_manifest(raw: bytes, archive: Path, untouched: str) -> dict[str, Any]:
+    bad = f"{archive} 的 {MANIFEST} 无法读取或不完整{untouched}"
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
+    except ValueError as exc:
+        raise BackupError(bad) from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BackupError(f"{archive} 不是 xuncha 备份文件{untouched}")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise BackupError(
+            f"{archive} 的备份格式版本为 {manifest.get('format_version')!r}，"
+            f"本程序只能恢复版本 {FORMAT_VERSION}{untouched}"
+        )
+    files = manifest.get("files")
+    if not isinstance(files, list) or not isinstance(manifest.get("data_version"), int):
+        raise BackupError(bad)
+    for entry in files:
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("path"), str)
+            and isinstance(entry.get("size"), int)
+            and isinstance(entry.get("sha256"), str)
+            and _HASH.match(entry["sha256"])
+        ):
+            raise BackupError(bad)
+        _check_name(entry["path"], untouched)
+    if "created" not in manifest or "audit_head" not in manifest:
+        raise BackupError(bad)
+    return manifest
+
+
+def _safe_name(member: tarfile.TarInfo, untouched: str) -> str:
+    if not (member.isreg() or member.isdir()):
+        kind = "链接" if member.issym() or member.islnk() else "特殊文件"
+        raise BackupError(f"备份中的 {member.name} 是{kind}：拒绝恢复{untouched}")
+    return _check_name(member.name.rstrip("/") if member.isdir() else member.name, untouched)
+
+
+def _check_name(name: str, untouched: str) -> str:
+    path = PurePosixPath(name)
+    parts = name.split("/")
+    if (
+        not name
+        or "\\" in name
+        or "\x00" in name
+        or path.is_absolute()
+        or any(part in ("", ".", "..") for part in parts)
+        or parts[0] not in TOP_LEVEL
+    ):
+        raise BackupError(f"备份中的路径 {name!r} 不安全或不属于数据仓：拒绝恢复{untouched}")
+    return name
+
+
+def _write_member(source: IO[bytes], staging: Path, name: str) -> str:
+    target = staging.joinpath(*name.split("/"))
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        while chunk := source.read(_CHUNK):
+            digest.update(chunk)
+            out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    return digest.hexdigest()
+
+
+def _check_restored(staging: Path, manifest: dict[str, Any], archive: Path) -> None:
+    store = Store(staging)
+    try:
+        version = store.version()
+        store.connect().close()
+    except StoreError as exc:
+        raise BackupError(f"备份 {archive} 中的数据仓无法打开：{exc}") from exc
+    if version != manifest["data_version"]:
+        raise BackupError(
+            f"备份 {archive} 的数据版本与清单不符：{version} ≠ {manifest['data_version']}"
+        )
+    problems = audit.verify(staging)
+    if problems:
+        raise BackupError(f"备份 {archive} 中的审计记录未通过核验：{problems[0]}")
+    if _head_json(audit.head(staging)) != manifest["audit_head"]:
+        raise BackupError(f"备份 {archive} 中的审计记录末条与清单不符")
+
+
+def _aside_name(target: Path) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d%H%M%S")
+    aside = target.with_name(f"{target.name}.replaced-{stamp}")
+    n = 2
+    while aside.exists() or aside.is_symlink():
+        aside = target.with_name(f"{target.name}.replaced-{stamp}-{n}")
+        n += 1
+    return aside
+
+
+def _swap(staging: Path, target: Path, aside: Path | None) -> None:
+    """Rename the restored store into place; the old one (if any) is renamed aside first,
+    while its writer and audit locks are held so no publish or audit append is cut in two."""
+    if aside is None:
+        if target.is_dir():
+            target.rmdir()  # empty
+        os.rename(staging, target)
+        _fsync_dir(target.parent)
+        return
+    old = Store(target)
+    folder = target / audit.AUDIT_DIR
+    with old.writer_lock():
+        if folder.is_dir():
+            with audit._locked(folder):
+                _rename_pair(staging, target, aside)
+        else:
+            _rename_pair(staging, target, aside)
+    _fsync_dir(target.parent)
+
+
+def _rename_pair(staging: Path, target: Path, aside: Path) -> None:
+    os.rename(target, aside)
+    try:
+        os.rename(staging, target)
+    except BaseException:
+        os.rename(aside, target)
+        raise
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _head_json(head: tuple[int, str] | None) -> dict[str, Any] | None:
+    return None if head is None else {"seq": head[0], "hash": head[1]}
+
+
+def _head_tuple(obj: Any) -> tuple[int, str] | None:
+    if not isinstance(obj, dict):
+        return None
+    return int(obj["seq"]), str(obj["hash"])
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _xuncha_version() -> str:
+    try:
+        return importlib.metadata.version("xuncha")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
