@@ -8,13 +8,19 @@ import polars as pl
 import streamlit as st
 
 from xuncha import charts, figures, ui
-from xuncha.figures.ecology import GRADES, ID_KINDS, SMALL_SAMPLE, ExplanationItem, count_text
+from xuncha.figures.ecology import (
+    GRADES,
+    ID_KINDS,
+    SMALL_SAMPLE,
+    TRENDS,
+    ExplanationItem,
+    count_text,
+)
 
 LABEL = figures.ECOLOGY_LABEL
 # The default round: the latest whose strict completion rate has reached this (its
 # rectification mostly finished), else the latest round in scope.
 MOSTLY_DONE = 80.0
-TRENDS = ("好转", "持平", "下降", "无法比较", "无上一轮")
 
 reader = ui.reader()
 scope = ui.current_scope(reader)
@@ -27,7 +33,7 @@ st.warning(
 with st.expander("计算方法（研判参考）"):
     st.markdown(ui.md(figures.ECOLOGY_METHOD))
 
-config = figures.EcologyConfig.load(None)
+config = figures.config_for_store(ui.store().root)
 rounds = reader.query(
     "ecology_rounds", {"inspection_ids": list(scope.inspection_ids), "as_of": scope.as_of}
 )
@@ -123,7 +129,12 @@ unit_id = st.selectbox("单位", unit_ids, format_func=lambda u: unit_label[u], 
 if unit_id is not None:
     unit = units.filter(pl.col("unit_id") == unit_id).row(0, named=True)
     explanation = figures.explain_score(
-        reader, round_scope, int(unit_id), config=config, cards=cards, clue_details=False
+        reader,
+        round_scope,
+        int(unit_id),
+        config=config,
+        cards=cards,
+        clue_details=ui.clue_details(),
     )
     m1, m2, m3, m4 = st.columns(4)
     with m1:
@@ -224,38 +235,7 @@ st.caption(
     "各单位在所选轮次的等次，与其上一次被巡察时（范围内更早的轮次，各轮分别与同类组比较）的等次相比："
     "好转、持平或下降；任一轮样本不足或无法评分为“无法比较”。"
 )
-level = {g: i for i, g in enumerate(GRADES)}
-current = trend_all.filter(pl.col("round_id") == int(round_id))
-previous = (
-    trend_all.filter(pl.col("seq") < chosen["seq"])
-    .sort("seq")
-    .group_by("unit_id")
-    .last()
-    .select(
-        "unit_id",
-        pl.col("round_name").alias("previous_round"),
-        pl.col("grade").alias("_prev_grade"),
-        pl.col("grade_label").alias("previous_grade"),
-    )
-)
-matrix = current.join(previous, on="unit_id", how="left").with_columns(
-    pl.col("grade").replace_strict(level, default=None, return_dtype=pl.Int64).alias("_now"),
-    pl.col("_prev_grade")
-    .replace_strict(level, default=None, return_dtype=pl.Int64)
-    .alias("_before"),
-)
-matrix = matrix.with_columns(
-    pl.when(pl.col("previous_round").is_null())
-    .then(pl.lit("无上一轮"))
-    .when(pl.col("_now").is_null() | pl.col("_before").is_null())
-    .then(pl.lit("无法比较"))
-    .when(pl.col("_now") < pl.col("_before"))
-    .then(pl.lit("好转"))
-    .when(pl.col("_now") > pl.col("_before"))
-    .then(pl.lit("下降"))
-    .otherwise(pl.lit("持平"))
-    .alias("trend")
-)
+matrix = figures.grade_movement(trend_all, int(round_id))
 grade_rows = [*GRADES, SMALL_SAMPLE]
 grade_rows += [g for g in matrix["grade_label"].unique().to_list() if g not in grade_rows]
 ui.chart(charts.ecology_matrix(matrix, grade_rows, list(TRENDS)), key="eco_matrix")
@@ -282,10 +262,15 @@ ui.table(
 
 # -- configuration (read-only) -------------------------------------------------------------
 
-with st.expander("当前使用的配置（只读）"):
+editable = ui.can("edit_config")
+with st.expander("当前使用的配置" + ("" if editable else "（只读）")):
     st.caption(
-        "权重、等次线和封顶规则来自配置，不写在代码里。修改配置仅限管理员，"
-        "将在登录与权限功能上线后提供；此处只读。"
+        "权重、等次线和封顶规则来自配置，不写在代码里；每个得分都记录所用配置的摘要。"
+        + (
+            "你是管理员，可在下方修改并保存，修改记入审计日志。"
+            if editable
+            else "修改配置仅限管理员。"
+        )
     )
     st.markdown(f"来源：{ui.md(config.source)}　｜　摘要：`{cards.config_digest}`")
     weights = pl.DataFrame(
@@ -317,3 +302,6 @@ with st.expander("当前使用的配置（只读）"):
         ).rename({"enabled": "启用", "detail": "说明"}),
         key="eco_config_indicators",
     )
+
+if editable:
+    ui.ecology_config_editor(config)

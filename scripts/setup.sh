@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh machine: uv, the locked Python environment, and
-# (with --browser) Debian's Chromium and CJK fonts for the real-browser tests.
+# (with --browser) Debian's Chromium and CJK fonts for the real-browser tests and the chart
+# pictures, LibreOffice (Writer, no GUI) for the briefing's PDF and poppler-utils for its
+# PNG previews.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +16,8 @@ if [[ "${1:-}" == "--browser" ]]; then
     need=()
     [[ -x /usr/bin/chromium ]] || need+=(chromium)
     dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
+    command -v soffice >/dev/null 2>&1 || need+=(libreoffice-writer-nogui)
+    command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
     if (( ${#need[@]} )); then
         echo "setup: installing ${need[*]} (Debian packages)" >&2
         SUDO=""

@@ -431,3 +431,25 @@ def ecology_matrix(frame: pl.DataFrame, grades: list[str], trends: list[str]) ->
         xaxis={"side": "top", "type": "category"},
         yaxis={"type": "category", "autorange": "reversed"},
     )
+
+
+def count_bars(labels: list[str], values: list[int], *, x_title: str = "问题数") -> go.Figure:
+    """Horizontal bars of counts, largest at the top, the count beside each bar (briefing
+    charts: long Chinese category names stay readable on paper)."""
+    fig = go.Figure(
+        go.Bar(
+            x=values[::-1],
+            y=labels[::-1],
+            orientation="h",
+            text=values[::-1],
+            textposition="outside",
+            marker_color="#1565c0",
+        )
+    )
+    top = max(values, default=0)
+    return _layout(
+        fig,
+        height=max(240, 44 * len(labels) + 80),
+        xaxis={"title": x_title, "range": [0, top * 1.15 + 1]},
+        yaxis={"automargin": True},
+    )

@@ -14,6 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import polars as pl
+
+from xuncha.auth.access import VIEW_PAGES, Access
+from xuncha.auth.scope import scope_ids
 from xuncha.store.reader import Reader
 
 URL_KEYS = ("rounds", "kind", "sector", "peer", "unit", "l1", "l2", "asof")
@@ -98,6 +102,13 @@ class Scope:
     category_l2: tuple[str, ...] | None
     as_of: dt.date
     filters: Filters = field(default_factory=Filters)
+    # Access scope (who may see what). unit_filter: the units the reader may see (None: all);
+    # population_ids: the inspections the filters select before access narrowed them (None:
+    # not narrowed). Peer-group scores are computed on the population and then shown only
+    # for the units the reader may see, so a scoped reader sees the same scores as everyone.
+    unit_filter: frozenset[int] | None = None
+    population_ids: tuple[int, ...] | None = None
+    access_text: str = ""
 
     def params(self, **extra: Any) -> dict[str, Any]:
         return {
@@ -109,7 +120,16 @@ class Scope:
         }
 
 
-def resolve_scope(reader: Reader, filters: Filters, today: dt.date | None = None) -> Scope:
+def resolve_scope(
+    reader: Reader,
+    filters: Filters,
+    today: dt.date | None = None,
+    *,
+    access: Access | None = None,
+) -> Scope:
+    """The inspections the filters select, narrowed to what `access` may see (None: the
+    system's own view, everything). Every page, export, briefing, SQL sandbox and command
+    that reads findings gets its scope here, so access is enforced in one place."""
     frame = reader.query(
         "scope_inspections",
         {
@@ -121,12 +141,31 @@ def resolve_scope(reader: Reader, filters: Filters, today: dt.date | None = None
             "unit_ids": list(filters.unit_ids) or None,
         },
     )
+    population = tuple(int(i) for i in frame["inspection_id"].to_list())
+    visible = population
+    unit_filter: frozenset[int] | None = None
+    narrowed = False
+    if access is not None and not access.can(VIEW_PAGES):
+        visible, unit_filter, narrowed = (), frozenset(), True
+    elif access is not None and access.scoped:
+        round_ids, unit_ids = scope_ids(reader, access)
+        kept = frame
+        if round_ids is not None:
+            kept = kept.filter(pl.col("round_id").is_in(list(round_ids)))
+        if unit_ids is not None:
+            kept = kept.filter(pl.col("unit_id").is_in(list(unit_ids)))
+            unit_filter = frozenset(int(u) for u in unit_ids)
+        visible = tuple(int(i) for i in kept["inspection_id"].to_list())
+        narrowed = True
     return Scope(
-        inspection_ids=tuple(int(i) for i in frame["inspection_id"].to_list()),
+        inspection_ids=visible,
         category_l1=filters.category_l1 or None,
         category_l2=filters.category_l2 or None,
         as_of=filters.effective_as_of(today),
         filters=filters,
+        unit_filter=unit_filter,
+        population_ids=population if narrowed else None,
+        access_text=access.describe() if access is not None else "",
     )
 
 
@@ -142,7 +181,7 @@ def describe_filters(
     if filters.round_from is not None or filters.round_to is not None:
         lo = labels.get(filters.round_from or -1, str(filters.round_from or "最早"))
         hi = labels.get(filters.round_to or -1, str(filters.round_to or "最新"))
-        parts.append(f"轮次 {lo} 至 {hi}")
+        parts.append(f"轮次 {lo}" if lo == hi else f"轮次 {lo} 至 {hi}")
     if filters.kinds:
         parts.append("类型 " + "、".join(filters.kinds))
     if filters.sectors:

@@ -11,13 +11,16 @@ from xuncha.figures.ecology import (
     EcologyConfigError,
     Explanation,
     Scorecards,
+    config_for_store,
     explain_score,
+    grade_movement,
     peer_ranking,
     save_config,
     score_trend,
     scorecard_records,
     scorecard_table,
     scorecards,
+    store_config_path,
 )
 from xuncha.figures.rates import (
     COMMON_K_MIN,
@@ -50,7 +53,9 @@ __all__ = [
     "Figure",
     "Scorecards",
     "common_problems",
+    "config_for_store",
     "explain_score",
+    "grade_movement",
     "metrics_records",
     "overview",
     "peer_ranking",
@@ -62,4 +67,5 @@ __all__ = [
     "scorecard_records",
     "scorecard_table",
     "scorecards",
+    "store_config_path",
 ]

@@ -72,6 +72,8 @@ CONFIG_FORMAT = 1
 
 DIMENSIONS = ("P", "R", "D", "X", "S")
 GRADES = ("好", "较好", "一般", "差")  # best first; the index is the grade's level
+# A unit's grade against its previous inspection in scope (grade_movement).
+TRENDS = ("好转", "持平", "下降", "无法比较", "无上一轮")
 GRADE_KEYS = ("good", "fairly_good", "average")  # the thresholds of the first three
 INDICATORS = (
     "finding_density",
@@ -276,6 +278,23 @@ class EcologyConfig:
             lines += ["", f"[indicators.{key}]"]
             lines += [f"{k} = {_toml_value(v)}" for k, v in spec.items()]
         return "\n".join(lines) + "\n"
+
+
+STORE_CONFIG = Path("config") / "ecology.toml"
+
+
+def store_config_path(store_root: str | os.PathLike[str]) -> Path:
+    """Where an administrator's configuration for a store is kept (beside the versions, so
+    editing it never copies the data)."""
+    return Path(store_root) / STORE_CONFIG
+
+
+def config_for_store(store_root: str | os.PathLike[str]) -> EcologyConfig:
+    """The store's configuration when an administrator saved one, else the defaults."""
+    path = store_config_path(store_root)
+    if path.is_file():
+        return EcologyConfig.load(path)
+    return EcologyConfig.load(None)
 
 
 def save_config(config: EcologyConfig, path: str | os.PathLike[str]) -> Path:
@@ -499,6 +518,16 @@ class Scorecards:
     def ranking(self) -> pl.DataFrame:
         return peer_ranking(self)
 
+    def only(self, unit_ids: frozenset[int]) -> Scorecards:
+        """The same scorecards shown for some units only (scores and ranks unchanged)."""
+        keep = pl.col("unit_id").is_in(list(unit_ids))
+        return replace(
+            self,
+            units=self.units.filter(keep),
+            dimensions=self.dimensions.filter(keep),
+            indicators=self.indicators.filter(keep),
+        )
+
     def records(self) -> list[dict[str, Any]]:
         return scorecard_records(self)
 
@@ -515,6 +544,26 @@ def scorecards(reader: Reader, scope: Scope, config: EcologyConfig | None = None
     """The political-ecology scorecard of every unit inspected in scope (fed back by the
     scope's as-of date), each within its peer group."""
     config = config or EcologyConfig.load(None)
+    if scope.population_ids is not None and scope.unit_filter is not None:
+        # A scoped reader: score the whole peer population of the rounds they may see, then
+        # show their units only, so their scores and ranks are everyone's.
+        seen = reader.query(
+            "ecology_rounds", {"inspection_ids": list(scope.inspection_ids), "as_of": scope.as_of}
+        )
+        every = reader.query(
+            "ecology_rounds", {"inspection_ids": list(scope.population_ids), "as_of": scope.as_of}
+        )
+        rounds = set(seen["round_id"].to_list())
+        population = tuple(
+            int(i)
+            for rid, ids in every.select("round_id", "inspection_ids").rows()
+            if rid in rounds
+            for i in ids
+        )
+        whole = replace(
+            scope, inspection_ids=population, population_ids=None, unit_filter=None
+        )
+        return scorecards(reader, whole, config).only(scope.unit_filter)
     counts = reader.query("ecology_unit_counts", scope.params()).with_columns(
         pl.col("unit_id").cast(pl.Int64)
     )
@@ -1047,6 +1096,47 @@ def score_trend(reader: Reader, scope: Scope, config: EcologyConfig | None = Non
 
 
 # -- explanation -----------------------------------------------------------------------
+
+
+def grade_movement(trend: pl.DataFrame, round_id: int) -> pl.DataFrame:
+    """Each unit scored in `round_id` against its previous inspection in `trend` (the output of
+    `score_trend`): columns of `trend` plus previous_round, previous_grade and trend, one of
+    TRENDS — 好转 / 下降 when the grade moved up / down, 持平, 无法比较 when either round has
+    no grade (样本不足 or not scored), 无上一轮 when the unit was not inspected before."""
+    level = {g: i for i, g in enumerate(GRADES)}
+    current = trend.filter(pl.col("round_id") == round_id)
+    seq = current["seq"].max() if not current.is_empty() else None
+    previous = (
+        trend.filter(pl.col("seq") < (seq if seq is not None else -1))
+        .sort("seq")
+        .group_by("unit_id")
+        .last()
+        .select(
+            "unit_id",
+            pl.col("round_name").alias("previous_round"),
+            pl.col("grade").alias("_prev_grade"),
+            pl.col("grade_label").alias("previous_grade"),
+            pl.col("score").alias("previous_score"),
+        )
+    )
+    matrix = current.join(previous, on="unit_id", how="left").with_columns(
+        pl.col("grade").replace_strict(level, default=None, return_dtype=pl.Int64).alias("_now"),
+        pl.col("_prev_grade")
+        .replace_strict(level, default=None, return_dtype=pl.Int64)
+        .alias("_before"),
+    )
+    return matrix.with_columns(
+        pl.when(pl.col("previous_round").is_null())
+        .then(pl.lit(TRENDS[4]))
+        .when(pl.col("_now").is_null() | pl.col("_before").is_null())
+        .then(pl.lit(TRENDS[3]))
+        .when(pl.col("_now") < pl.col("_before"))
+        .then(pl.lit(TRENDS[0]))
+        .when(pl.col("_now") > pl.col("_before"))
+        .then(pl.lit(TRENDS[2]))
+        .otherwise(pl.lit(TRENDS[1]))
+        .alias("trend")
+    )
 
 
 def count_text(count: int) -> str:

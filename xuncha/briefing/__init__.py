@@ -1,0 +1,162 @@
+"""The leadership briefing (领导简报): drafted from the figures, edited by its author, written
+as an official Word document, archived with everything needed to make it again.
+
+    draft   content.draft_briefing   figures → Briefing (sections of generated sentences,
+                                     tables with totals, charts as Plotly JSON)
+    keep    archive.save_draft       the request, data version (pinned) and configuration
+    write   docx.write_docx          Briefing → .docx (A4, 一、（一）1., east-Asian fonts,
+                                     charts rendered on the server, footer with the scope)
+    final   finalise                 the edited Briefing → .docx (+ .pdf) in the archive
+    again   regenerate               the same request on the same data version and config
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from xuncha import figures
+from xuncha.briefing import archive
+from xuncha.briefing.content import BriefingError, BriefingRequest, draft_briefing
+from xuncha.briefing.model import Briefing, Chart, Paragraph, Section, Table
+from xuncha.filters import Filters, Scope
+from xuncha.store.reader import Reader, open_reader
+from xuncha.store.store import Store
+
+__all__ = [
+    "Briefing",
+    "BriefingError",
+    "BriefingRequest",
+    "Chart",
+    "Paragraph",
+    "Section",
+    "Table",
+    "archive",
+    "chart_figure",
+    "draft_briefing",
+    "finalise",
+    "generate",
+    "regenerate",
+    "request_record",
+]
+
+Resolver = Callable[[Reader], Callable[[Filters], Scope]]
+
+
+def chart_figure(chart: Chart) -> Any:
+    """The Plotly figure of an archived chart block."""
+    import plotly.graph_objects as go
+
+    return go.Figure(chart.figure)
+
+
+def request_record(
+    request: BriefingRequest, reader: Reader, *, scope_text: str, clue_details: bool
+) -> dict[str, Any]:
+    """The request as archived: enough to draft the same briefing again."""
+    config = request.ecology_config or figures.EcologyConfig.load(None)
+    return {
+        "filters": request.filters.to_url(),
+        "title": request.title,
+        "issuer": request.issuer,
+        "suggestions": list(request.suggestions),
+        "data_version": reader.version,
+        "config": config.to_dict(),
+        "config_digest": config.digest(),
+        "scope_text": scope_text,
+        "clue_details": clue_details,
+    }
+
+
+def request_from_record(record: dict[str, Any]) -> BriefingRequest:
+    config = figures.EcologyConfig.from_dict(record["config"], source="简报存档的配置")
+    return BriefingRequest(
+        filters=Filters.from_url(record["filters"]),
+        title=record.get("title"),
+        issuer=record.get("issuer", "市委巡察办"),
+        suggestions=tuple(record.get("suggestions", [])),
+        ecology_config=config,
+    )
+
+
+def generate(
+    store: Store,
+    reader: Reader,
+    request: BriefingRequest,
+    resolve: Callable[[Filters], Scope],
+    *,
+    user: str,
+    scope_text: str,
+    clue_details: bool = False,
+    today: dt.date | None = None,
+) -> tuple[str, Briefing]:
+    """Draft a briefing and archive the draft; returns (briefing id, draft).
+
+    The as-of date is fixed in the archived request (a briefing "as of today" drafted again
+    tomorrow must still say today)."""
+    as_of = request.filters.effective_as_of(today)
+    fixed = BriefingRequest(
+        filters=request.filters.with_(as_of=as_of),
+        title=request.title,
+        issuer=request.issuer,
+        suggestions=request.suggestions,
+        ecology_config=request.ecology_config,
+        meta={**request.meta, "data_version": reader.version},
+    )
+    briefing = draft_briefing(
+        reader, fixed, resolve, scope_text=scope_text, clue_details=clue_details
+    )
+    record = request_record(fixed, reader, scope_text=scope_text, clue_details=clue_details)
+    briefing_id = archive.save_draft(store, briefing, record, user=user)
+    briefing.meta["briefing_id"] = briefing_id
+    briefing.meta["user"] = user
+    return briefing_id, briefing
+
+
+def regenerate(store: Store, briefing_id: str, resolver: Resolver) -> tuple[Briefing, bool]:
+    """Draft an archived briefing again from its request, on its (pinned) data version and
+    its configuration. Returns the new draft and whether it equals the archived one."""
+    kept = archive.load(store, briefing_id)
+    record = kept.request
+    request = request_from_record(record)
+    reader = open_reader(store, int(record["data_version"]))
+    try:
+        fixed = BriefingRequest(
+            filters=request.filters,
+            title=request.title,
+            issuer=request.issuer,
+            suggestions=request.suggestions,
+            ecology_config=request.ecology_config,
+            meta={"data_version": reader.version},
+        )
+        again = draft_briefing(
+            reader,
+            fixed,
+            resolver(reader),
+            scope_text=record.get("scope_text", ""),
+            clue_details=bool(record.get("clue_details")),
+        )
+    finally:
+        reader.close()
+    same = archive.comparable(again) == archive.comparable(kept.draft)
+    return again, same
+
+
+def finalise(
+    store: Store,
+    briefing_id: str,
+    briefing: Briefing,
+    *,
+    user: str,
+    pdf: bool = True,
+) -> tuple[bytes, bytes | None, str | None]:
+    """Write the (edited) briefing as .docx (and .pdf when LibreOffice is installed), keep
+    both in the archive. Returns (docx, pdf or None, a note when charts could not be drawn)."""
+    from xuncha.briefing import docx, render  # Chromium and LibreOffice only when needed
+
+    images, note = render.render_charts(briefing)
+    data = docx.write_docx(briefing, chart_images=images, charts_note=note)
+    pdf_bytes = render.docx_bytes_to_pdf(data) if pdf else None
+    archive.save_final(store, briefing_id, briefing, data, user=user, pdf=pdf_bytes)
+    return data, pdf_bytes, note
