@@ -1,39 +1,78 @@
-"""巡察数据驾驶舱: the entry point. Declares the pages, runs the shared sidebar filters, then
-the chosen page."""
+"""巡察数据驾驶舱: the entry point. Establishes who is signed in (or shows the login page),
+declares the pages that user's role allows, runs the shared sidebar filters, then the chosen
+page, recording the view. Unexpected errors show an incident id, never a traceback."""
 
 from pathlib import Path
 
 import streamlit as st
 
 from xuncha import ui
+from xuncha.auth import (
+    BRIEFING,
+    IMPORT,
+    MANAGE_USERS,
+    SQL,
+    VIEW_AUDIT,
+    VIEW_PAGES,
+)
 
 ICON = Path(__file__).resolve().parent / "xuncha" / "assets" / "icon.png"
 # A local icon: a :material: page icon would be fetched from an external font server.
 st.set_page_config(page_title="巡察数据驾驶舱", page_icon=str(ICON), layout="wide")
 
+# (file, title, icon, url path, permission needed)
 PAGES = [
-    st.Page(
-        "pages/overview.py",
-        title="总览",
-        icon=":material/dashboard:",
-        default=True,
-    ),
-    st.Page(
-        "pages/distribution.py",
-        title="问题分布",
-        icon=":material/grid_on:",
-        url_path="distribution",
-    ),
-    st.Page("pages/progress.py", title="整改进度", icon=":material/task_alt:", url_path="progress"),
-    st.Page("pages/repeats.py", title="屡查屡犯", icon=":material/replay:", url_path="repeats"),
-    st.Page("pages/ecology.py", title="政治生态", icon=":material/balance:", url_path="ecology"),
-    st.Page("pages/sql_console.py", title="数据查询", icon=":material/terminal:", url_path="sql"),
-    st.Page(
-        "pages/ledger_import.py", title="数据导入", icon=":material/upload_file:", url_path="import"
-    ),
+    ("pages/overview.py", "总览", ":material/dashboard:", None, VIEW_PAGES),
+    ("pages/distribution.py", "问题分布", ":material/grid_on:", "distribution", VIEW_PAGES),
+    ("pages/progress.py", "整改进度", ":material/task_alt:", "progress", VIEW_PAGES),
+    ("pages/repeats.py", "屡查屡犯", ":material/replay:", "repeats", VIEW_PAGES),
+    ("pages/ecology.py", "政治生态", ":material/balance:", "ecology", VIEW_PAGES),
+    ("pages/briefing.py", "领导简报", ":material/article:", "briefing", BRIEFING),
+    ("pages/sql_console.py", "数据查询", ":material/terminal:", "sql", SQL),
+    ("pages/ledger_import.py", "数据导入", ":material/upload_file:", "import", IMPORT),
+]
+ADMIN_PAGES = [
+    ("pages/admin.py", "用户管理", ":material/manage_accounts:", "admin", MANAGE_USERS),
+    ("pages/audit_log.py", "审计日志", ":material/policy:", "audit", VIEW_AUDIT),
 ]
 
-page = st.navigation({"巡察数据驾驶舱": PAGES})
 reader = ui.reader()
-ui.sidebar_filters(reader)
-page.run()
+me = ui.login_gate(reader)
+shown = ui.access()  # the previewed user's access while an administrator previews
+
+
+def pages_for(entries: list[tuple[str, str, str, str | None, str]]) -> list[st.Page]:
+    out = []
+    for file, title, icon, url, permission in entries:
+        if not ui.can(permission):
+            continue
+        if url is None:
+            out.append(st.Page(file, title=title, icon=icon, default=True))
+        else:
+            out.append(st.Page(file, title=title, icon=icon, url_path=url))
+    return out
+
+
+sections = {"巡察数据驾驶舱": pages_for(PAGES)}
+# Administration belongs to the signed-in administrator, not to the previewed user.
+admin = [
+    st.Page(f, title=t, icon=i, url_path=u) for f, t, i, u, perm in ADMIN_PAGES if me.can(perm)
+]
+if admin:
+    sections["系统管理"] = admin
+if not sections["巡察数据驾驶舱"]:
+    del sections["巡察数据驾驶舱"]
+if not sections:
+    st.error("当前账号没有可访问的页面。", icon=":material/block:")
+    ui.user_bar()
+    st.stop()
+
+page = st.navigation(sections)
+ui.user_bar()
+if shown.can(VIEW_PAGES):
+    ui.sidebar_filters(reader)
+ui.record_page_view(page.title)
+try:
+    page.run()
+except Exception as exc:
+    ui.incident(exc)

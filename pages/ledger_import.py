@@ -9,7 +9,9 @@ import polars as pl
 import streamlit as st
 
 from xuncha import ledger, ui
+from xuncha.auth import IMPORT
 
+ui.require(IMPORT)
 reader = ui.reader()
 scope = ui.current_scope(reader)
 ui.page_header("数据导入", reader, scope)

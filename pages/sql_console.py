@@ -8,9 +8,11 @@ import polars as pl
 import streamlit as st
 
 from xuncha import audit, ui
+from xuncha.auth import SQL
 from xuncha.sandbox import DISPLAY_MAX_ROWS, EXPORT_MAX_ROWS, MAX_SQL_CHARS, SandboxProblem
 from xuncha.store.reader import load_queries
 
+ui.require(SQL)
 reader = ui.reader()
 scope = ui.current_scope(reader)
 ui.page_header("数据查询", reader, scope)

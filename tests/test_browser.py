@@ -115,7 +115,7 @@ def assert_filters_applied(page: Page) -> None:
     expect(peer).to_contain_text(FILTER_QUERY["peer"])
     date_input = sidebar.get_by_test_id("stDateInput").locator("input")
     expect(date_input).to_have_value(FILTER_QUERY["asof"])
-    caption = page.get_by_test_id("stCaptionContainer").first
+    caption = page.get_by_test_id("stMain").get_by_test_id("stCaptionContainer").first
     expect(caption).to_contain_text(f"统计截至 {FILTER_QUERY['asof']}")
     expect(caption).to_contain_text(f"同类组 {FILTER_QUERY['peer']}")
     query = {k: v[-1] for k, v in parse_qs(urlsplit(page.url).query).items()}
@@ -195,4 +195,4 @@ def test_interacting_reruns_the_page_without_an_exception(app: str, page: Page) 
     _settled(page)
     expect(page.get_by_test_id("stException")).to_have_count(0)
     assert "peer=" in page.url
-    expect(page.get_by_test_id("stCaptionContainer").first).to_contain_text("同类组 国有企业")
+    expect(page.get_by_test_id("stMain").get_by_test_id("stCaptionContainer").first).to_contain_text("同类组 国有企业")

@@ -53,6 +53,18 @@ ACTIONS = {
     "login_failed": "登录失败",
     "page_view": "查看页面",
     "permission_change": "权限变更",
+    "logout_timeout": "会话超时退出",
+    "login_throttled": "登录受限（失败次数过多）",
+    "user_add": "新增用户",
+    "user_disable": "停用用户",
+    "user_enable": "启用用户",
+    "password_change": "修改密码",
+    "briefing": "领导简报",
+    "config_change": "修改研判配置",
+    "restore": "恢复备份",
+    "refused": "操作被拒绝（无权限）",
+    "error": "页面错误",
+    "preview_as": "以他人身份预览",
 }
 _ACTION = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _FIELDS = ("seq", "time", "user", "action", "details", "prev_hash", "hash")

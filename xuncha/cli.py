@@ -15,7 +15,7 @@ import os
 import sys
 import time
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,13 +23,33 @@ from typing import Any
 import polars as pl
 
 from xuncha import audit, demo, export, figures, ledger, sandbox
-from xuncha.filters import Filters, resolve_scope
+from xuncha.auth import (
+    BRIEFING,
+    CLUE_DETAILS,
+    IMPORT,
+    SQL,
+    VIEW_PAGES,
+    Access,
+    PermissionDenied,
+    UserStore,
+)
+from xuncha.auth import cli as auth_cli
+from xuncha.auth import gate as auth_gate
+from xuncha.auth.access import AuthError
+from xuncha.filters import Filters, Scope, describe_filters, resolve_scope
 from xuncha.store import Store, StoreError, open_reader
+from xuncha.store import backup as store_backup
 from xuncha.store.reader import Reader
 from xuncha.store.schema import PEER_GROUPS
 
 DEFAULT_DB = os.environ.get("XUNCHA_DB", "data/demo")
 APP_FILE = Path(__file__).resolve().parents[1] / "app.py"
+
+
+USER_HELP = (
+    "以该用户的角色和可见范围执行，并记入审计日志（数据仓已有用户时须为其中之一；"
+    "不指定时以系统身份执行，记为当前系统用户）"
+)
 
 
 class UserError(Exception):
@@ -41,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (UserError, StoreError) as exc:
+    except (UserError, StoreError, AuthError) as exc:
         print(f"xuncha: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:
@@ -74,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--by", choices=[g for g in figures.GROUPINGS if g != "all"], default=None)
     p.add_argument("--format", choices=("json", "csv"), default="json")
+    p.add_argument("--user", default=None, help=USER_HELP)
     p.set_defaults(func=cmd_metrics)
 
     p = sub.add_parser("serve", help="启动驾驶舱（数据仓不存在时先生成演示数据）")
@@ -132,7 +153,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("query", metavar="QUERY", help="SQL 文本；为 - 时从标准输入读取")
     p.add_argument("--db", default=DEFAULT_DB, help="数据仓目录")
-    p.add_argument("--user", default=None, help="记入审计的查询人（默认当前系统用户）")
+    p.add_argument("--user", default=None, help=USER_HELP)
     p.add_argument(
         "--timeout",
         type=float,
@@ -166,6 +187,29 @@ def _parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_audit_verify)
 
     p = sub.add_parser(
+        "backup",
+        help="备份数据仓（当前版本、固定的版本、审计记录、用户库、配置、简报）为一个 .tar.gz；驾驶舱运行时也可备份",
+    )
+    p.add_argument("--db", default=DEFAULT_DB, help="数据仓目录")
+    p.add_argument("--out", required=True, help="备份文件 .tar.gz（不覆盖已有文件）")
+    p.add_argument(
+        "--all-versions", dest="all_versions", action="store_true", help="包含保留的全部数据版本"
+    )
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser(
+        "restore",
+        help="从备份恢复数据仓：先逐个核对文件的 SHA-256，已有数据仓须加 --force（原数据仓改名保留）",
+    )
+    p.add_argument("file", metavar="FILE", help="备份文件 .tar.gz")
+    p.add_argument("--db", default=DEFAULT_DB, help="恢复到的数据仓目录")
+    p.add_argument("--force", action="store_true", help="替换已有的数据仓（原数据仓改名保留）")
+    p.add_argument("--user", default=None, help="记入审计的操作人（默认当前系统用户）")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser(
         "ecology",
         help="政治生态研判参考（DOMAIN.md §6）：各单位得分、等次、封顶徽标、维度和指标",
     )
@@ -176,9 +220,44 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--as-of", dest="as_of", default=None, help="统计截至日期 YYYY-MM-DD（默认今天）"
     )
-    p.add_argument("--config", default=None, help="指标配置文件 .toml（默认内置配置）")
+    p.add_argument(
+        "--config",
+        default=None,
+        help="指标配置文件 .toml（默认：数据仓中管理员保存的配置，没有时为内置配置）",
+    )
     p.add_argument("--format", choices=("json", "csv"), default="json")
+    p.add_argument("--user", default=None, help=USER_HELP)
     p.set_defaults(func=cmd_ecology)
+
+    p = sub.add_parser(
+        "briefing",
+        help="生成领导简报（.docx，有 LibreOffice 时另存 .pdf），并存档；或按存档重新生成",
+    )
+    p.add_argument("--db", default=DEFAULT_DB)
+    p.add_argument(
+        "--round", action="append", default=[], help="轮次名称（可重复，须连续，即一个期间）"
+    )
+    p.add_argument("--unit", action="append", default=[], help="单位名称或简称（可重复）")
+    p.add_argument(
+        "--as-of", dest="as_of", default=None, help="统计截至日期 YYYY-MM-DD（默认今天）"
+    )
+    p.add_argument("--out", default=None, help="输出 .docx 文件")
+    p.add_argument("--pdf", action="store_true", help="同时输出 .pdf（需要 LibreOffice）")
+    p.add_argument("--title", default=None, help="标题（默认自动生成）")
+    p.add_argument("--issuer", default="市委巡察办", help="落款")
+    p.add_argument("--suggestions", default=None, help="下步工作建议的文本文件（UTF-8，空行分段）")
+    p.add_argument(
+        "--config",
+        default=None,
+        help="研判指标配置文件 .toml（默认：数据仓中管理员保存的配置，没有时为内置配置）",
+    )
+    p.add_argument("--regenerate", metavar="ID", default=None, help="按存档参数重新生成并核对")
+    p.add_argument("--list", action="store_true", help="列出存档的简报")
+    p.add_argument("--user", default=None, help=USER_HELP)
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_briefing)
+    auth_cli.register(sub)
+    auth_gate.register(sub)
     return parser
 
 
@@ -235,11 +314,12 @@ def table_counts(reader: Reader) -> dict[str, int]:
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
+    who = _access(args.db, args.user, VIEW_PAGES)
     reader = _reader(args.db)
     filters = build_filters(
         reader, rounds=args.round, units=args.unit, categories=args.category, as_of=args.as_of
     )
-    scope = resolve_scope(reader, filters)
+    scope = resolve_scope(reader, filters, access=who)
     by = args.by or "all"
     frame = figures.rectification(reader, scope, by)
     records = figures.metrics_records(frame, by)
@@ -258,6 +338,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not store.exists():
         print(f"首次启动：正在生成演示数据仓 {store.root} …", file=sys.stderr)
         store.write(lambda con: demo.build(con), fresh=True)
+    reader = open_reader(store)
+    try:
+        is_demo = reader.scalar("SELECT value FROM store_meta WHERE key = 'demo'") == "true"
+    finally:
+        reader.close()
+    if not is_demo:
+        # A real store never opens without a login: the first administrator is created
+        # here, with a password printed once (never a default one).
+        created = UserStore(store.root).ensure_first_admin()
+        if created is not None:
+            print(
+                f"已创建第一个管理员账号 {created[0]}，初始密码（只显示这一次）：{created[1]}\n"
+                "请登录后在“用户管理”中为其他人创建账号。",
+                file=sys.stderr,
+            )
     os.environ["XUNCHA_DB"] = str(store.root.resolve())
     from xuncha import ui  # the Streamlit side, loaded only to serve
 
@@ -274,6 +369,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     limits = ledger.LedgerLimits.from_env()
     if args.max_mb is not None:
         limits = ledger.LedgerLimits(max_file_bytes=int(args.max_mb * 1024 * 1024))
+    _access(args.db, args.user, IMPORT)
     store = Store(args.db)
     new_store = not store.exists()
     outcome = ledger.import_ledgers(
@@ -341,6 +437,7 @@ def cmd_template(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
+    _access(args.db, args.user, IMPORT)
     store = Store(args.db)
     try:
         outcome = ledger.rollback_batch(store, args.batch, user=args.user or _user())
@@ -368,13 +465,14 @@ def cmd_sql(args: argparse.Namespace) -> int:
             raise UserError(f"文件已存在：{out}（如需覆盖请加 --force）")
         if not out.parent.is_dir():
             raise UserError(f"目录不存在：{out.parent}")
-    user = args.user or _user()
+    who = _access(args.db, args.user, SQL)
+    if args.clue_details and not who.can(CLUE_DETAILS):
+        raise UserError(f"{who.user}：没有查看线索明细的权限")
+    user = who.user
     store = Store(args.db)
     reader = open_reader(store)
     try:
-        # Until login (issue 7) the command line sees every inspection; the sandbox itself
-        # takes any scope, and the pages will pass the user's.
-        scope = resolve_scope(reader, Filters())
+        scope = resolve_scope(reader, Filters(), access=who)
     finally:
         reader.close()
     try:
@@ -457,15 +555,58 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    info = store_backup.backup(args.db, args.out, all_versions=args.all_versions)
+    if args.format == "json":
+        print(json.dumps(info.as_json(), ensure_ascii=False))
+        return 0
+    versions = "、".join(str(v) for v in info.versions)
+    print(
+        f"已备份数据仓 {info.store}（当前数据版本 {info.data_version}，含版本 {versions}）"
+        f"到 {info.path}：{info.files} 个文件，{info.archive_bytes / 1e6:.1f} MB，"
+        f"用时 {info.seconds:.2f} 秒"
+    )
+    print(f"  SHA-256 {info.sha256}")
+    if info.audit_head is None:
+        print("  尚无审计记录")
+    else:
+        print(f"  审计记录 {info.audit_head[0]} 条，末条哈希 {info.audit_head[1]}")
+    for name in info.skipped:
+        print(f"  未备份（链接或特殊文件）：{name}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    info = store_backup.restore(args.file, args.db, user=args.user or _user(), force=args.force)
+    if args.format == "json":
+        print(json.dumps(info.as_json(), ensure_ascii=False))
+        return 0
+    print(
+        f"已从 {info.archive} 恢复数据仓 {info.store}（数据版本 {info.data_version}，"
+        f"备份于 {info.backup_created}）：{info.files} 个文件均与清单一致，"
+        f"用时 {info.seconds:.2f} 秒"
+    )
+    seq, digest = info.audit_head
+    print(f"  审计记录核验通过，已记入本次恢复：共 {seq} 条，末条哈希 {digest}")
+    if info.replaced is not None:
+        print(f"  原数据仓已改名保留：{info.replaced}")
+    return 0
+
+
 def cmd_ecology(args: argparse.Namespace) -> int:
     try:
-        config = figures.EcologyConfig.load(args.config)
+        config = (
+            figures.EcologyConfig.load(args.config)
+            if args.config
+            else figures.config_for_store(args.db)
+        )
     except figures.EcologyConfigError as exc:
         raise UserError(str(exc)) from None
+    who = _access(args.db, args.user, VIEW_PAGES)
     reader = _reader(args.db)
     try:
         filters = build_filters(reader, rounds=args.round, as_of=args.as_of)
-        scope = resolve_scope(reader, filters)
+        scope = resolve_scope(reader, filters, access=who)
         cards = figures.scorecards(reader, scope, config)
     finally:
         reader.close()
@@ -497,6 +638,150 @@ def cmd_ecology(args: argparse.Namespace) -> int:
         table.write_csv(buffer)
         sys.stdout.write(buffer.getvalue())
     return 0
+
+
+def cmd_briefing(args: argparse.Namespace) -> int:
+    from xuncha import briefing
+
+    store = Store(args.db)
+    who = _access(args.db, args.user, BRIEFING)
+    user = who.user
+    if args.list:
+        kept = briefing.archive.list_briefings(store, user=user if who.scoped else None)
+        if args.format == "json":
+            print(json.dumps(kept, ensure_ascii=False))
+        else:
+            for item in kept:
+                state = "已定稿" if item["final"] else "草稿"
+                print(
+                    f"{item['briefing_id']}  {item['title']}  截至 {item['as_of']}  "
+                    f"数据版本 {item['data_version']}  {item['user']}  {state}"
+                )
+        return 0
+    if args.regenerate:
+        try:
+            again, same = briefing.regenerate(store, args.regenerate, _resolver(who))
+        except briefing.archive.ArchiveError as exc:
+            raise UserError(str(exc)) from None
+        result: dict[str, Any] = {"briefing_id": args.regenerate, "identical": same}
+        if args.out:
+            result |= _write_briefing(again, args.out, pdf=args.pdf)
+        _print_result(result, args.format, "重新生成的内容与存档一致" if same else "不一致")
+        return 0 if same else 1
+    if not args.round:
+        raise UserError("请用 --round 指定轮次（可重复指定连续的多个轮次）")
+    if not args.out:
+        raise UserError("请用 --out 指定输出的 .docx 文件")
+    try:
+        config = (
+            figures.EcologyConfig.load(args.config)
+            if args.config
+            else figures.config_for_store(args.db)
+        )
+    except figures.EcologyConfigError as exc:
+        raise UserError(str(exc)) from None
+    suggestions: tuple[str, ...] = ()
+    if args.suggestions:
+        text = Path(args.suggestions).read_text(encoding="utf-8")
+        suggestions = tuple(p.strip() for p in text.split("\n\n") if p.strip())
+    reader = _reader(args.db)
+    try:
+        filters = build_filters(reader, rounds=args.round, units=args.unit, as_of=args.as_of)
+        request = briefing.BriefingRequest(
+            filters=filters,
+            title=args.title,
+            issuer=args.issuer,
+            suggestions=suggestions,
+            ecology_config=config,
+        )
+        try:
+            brief_id, draft = briefing.generate(
+                store,
+                reader,
+                request,
+                _resolver(who)(reader),
+                user=user,
+                scope_text=_scope_text(reader, filters),
+            )
+        except briefing.BriefingError as exc:
+            raise UserError(str(exc)) from None
+    finally:
+        reader.close()
+    docx_bytes, pdf_bytes, note = briefing.finalise(store, brief_id, draft, user=user, pdf=args.pdf)
+    result = {"briefing_id": brief_id, "data_version": draft.meta.get("data_version")}
+    result |= _write_briefing_bytes(docx_bytes, pdf_bytes, args.out)
+    if note:
+        result["note"] = note
+    _print_result(result, args.format, f"简报 {brief_id} 已生成并存档")
+    return 0
+
+
+def _resolver(who: Access) -> Callable[[Reader], Callable[[Filters], Scope]]:
+    """Scope resolution with `who`'s access, for any reader (briefings resolve on the
+    pinned data version when they are drafted again)."""
+
+    def on(reader: Reader) -> Callable[[Filters], Scope]:
+        def resolve(filters: Filters) -> Scope:
+            return resolve_scope(reader, filters, access=who)
+
+        return resolve
+
+    return on
+
+
+def _access(db: str, user: str | None, permission: str) -> Access:
+    """Who the command acts as. With --user on a store that has users: that user's role and
+    scope (refused when the role lacks `permission`). Otherwise the system itself (whoever
+    can run the command can read the store's files), recorded under --user or the login."""
+    known = UserStore(db)
+    if user and Store(db).exists() and known.has_users():
+        try:
+            who = known.access_for(user)
+            who.require(permission)
+        except PermissionDenied as exc:
+            audit.record(db, user=user, action="refused", permission=permission, source="cli")
+            raise UserError(f"{user}：{exc}") from None
+        return who
+    return Access.system(user or _user())
+
+
+def _scope_text(reader: Reader, filters: Filters) -> str:
+    rounds = reader.query("rounds_list")
+    units = reader.query("units_list")
+    return describe_filters(
+        filters,
+        round_labels=dict(rounds.select("seq", "name").rows()),
+        unit_names=dict(units.select("unit_id", "name").rows()),
+    )
+
+
+def _write_briefing(again: Any, out: str, *, pdf: bool) -> dict[str, Any]:
+    from xuncha.briefing import docx, render
+
+    images, note = render.render_charts(again)
+    data = docx.write_docx(again, chart_images=images, charts_note=note)
+    pdf_bytes = render.docx_bytes_to_pdf(data) if pdf else None
+    return _write_briefing_bytes(data, pdf_bytes, out)
+
+
+def _write_briefing_bytes(docx_bytes: bytes, pdf_bytes: bytes | None, out: str) -> dict[str, Any]:
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(docx_bytes)
+    written: dict[str, Any] = {"docx": str(path)}
+    if pdf_bytes is not None:
+        path.with_suffix(".pdf").write_bytes(pdf_bytes)
+        written["pdf"] = str(path.with_suffix(".pdf"))
+    return written
+
+
+def _print_result(result: dict[str, Any], fmt: str, headline: str) -> None:
+    if fmt == "json":
+        print(json.dumps(result, ensure_ascii=False, default=_json_default))
+    else:
+        print(headline)
+        for key, value in result.items():
+            print(f"  {key}: {value}")
 
 
 # -- helpers -----------------------------------------------------------------------------

@@ -5,17 +5,37 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import os
 import re
+import secrets
 import tempfile
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import streamlit as st
 
-from xuncha import labels
+from xuncha import audit, labels
+from xuncha.auth import (
+    BRIEFING,
+    CLUE_DETAILS,
+    EDIT_CONFIG,
+    EXPORT,
+    MANAGE_USERS,
+    PERMISSIONS,
+    SQL,
+    VIEW_PAGES,
+    Access,
+    AuthError,
+    PermissionDenied,
+    SessionEnded,
+    UserStore,
+    scope_ids,
+    trusted_header_name,
+)
 from xuncha.figures import DEFINITIONS
 from xuncha.figures.rates import format_rate
 from xuncha.filters import Filters, Scope, describe_filters, resolve_scope
@@ -78,6 +98,286 @@ def _build_demo(target: Store) -> None:
             target.write(lambda con: demo.build(con), fresh=True)
 
 
+# -- access ----------------------------------------------------------------------------
+
+_LOG = logging.getLogger("xuncha")
+# Within one script run the session is checked once (app.py); pages that run on their own
+# check it again when the last check is older than this.
+_RECHECK_SECONDS = 0.5
+_ENDED = {
+    "idle": "会话因长时间无操作已结束，请重新登录。",
+    "absolute": "会话已达到最长时限，请重新登录。",
+    "logout": "已退出登录。",
+    "disabled": "该账号已被停用。",
+    "unknown": "会话已失效，请重新登录。",
+}
+
+
+def users() -> UserStore:
+    return UserStore(store().root)
+
+
+def is_demo_store(rd: Reader) -> bool:
+    return rd.scalar("SELECT value FROM store_meta WHERE key = 'demo'") == "true"
+
+
+def _client() -> str:
+    return str(getattr(st.context, "ip_address", None) or "")
+
+
+def login_gate(rd: Reader) -> Access:
+    """Who this session is, or the login page and st.stop().
+
+    In order: a user named by a trusted reverse proxy's header (only when configured); a
+    live session of this browser tab (idle and absolute limits checked on every run); the
+    demo store opened without a login (banner 演示数据, unless XUNCHA_DEMO_LOGIN=1); else
+    the login form. A real store never opens without a login."""
+    known = users()
+    header = trusted_header_name()
+    if header:
+        try:
+            found = known.access_from_header(dict(st.context.headers))
+        except (PermissionDenied, AuthError):
+            found = None
+        if found is None:
+            st.error("反向代理未提供有效的登录用户，请通过登录页面重新登录。")
+            st.stop()
+        _remember(found, via_proxy=True)
+        return found
+    token = st.session_state.get("_token")
+    if token:
+        try:
+            found = known.check_session(str(token))
+        except SessionEnded as ended:
+            _forget()
+            st.session_state["_ended"] = _ENDED.get(ended.reason, _ENDED["unknown"])
+        else:
+            _remember(found)
+            st.session_state["_checked"] = time.monotonic()
+            return found
+    if (
+        is_demo_store(rd)
+        and os.environ.get("XUNCHA_DEMO_LOGIN") != "1"
+        and not st.session_state.get("_want_login")
+    ):
+        demo_access = Access.for_demo()
+        _remember(demo_access)
+        return demo_access
+    demo = is_demo_store(rd)
+    # The login form is the only page there is: no other page is even registered.
+    st.navigation(
+        [st.Page(lambda: _login_form(known, demo=demo), title="登录", url_path="login")],
+        position="hidden",
+    ).run()
+    st.stop()
+    raise AssertionError("unreachable")  # st.stop() raises
+
+
+def _remember(found: Access, *, via_proxy: bool = False) -> None:
+    if st.session_state.get("_access") != found:
+        st.session_state["_access"] = found
+    st.session_state["_via_proxy"] = via_proxy
+
+
+def _forget() -> None:
+    for key in ("_token", "_access", "_preview_as", "_viewed", "_checked"):
+        st.session_state.pop(key, None)
+
+
+def _login_form(known: UserStore, *, demo: bool) -> None:
+    st.title("巡察数据驾驶舱")
+    st.caption("内部资料 注意保密｜请使用本人账号登录，所有访问均记入审计日志。")
+    ended = st.session_state.pop("_ended", None)
+    if ended:
+        st.info(ended, icon=":material/schedule:")
+    if not known.has_users():
+        st.warning(
+            "尚未创建任何用户。请管理员在服务器上运行 "
+            "`xuncha user add 用户名 --role admin` 创建第一个管理员。",
+            icon=":material/person_add:",
+        )
+    with st.form("login", clear_on_submit=False):
+        name = st.text_input("用户名", key="login_name", max_chars=64)
+        password = st.text_input("密码", type="password", key="login_password", max_chars=256)
+        submitted = st.form_submit_button("登录", type="primary", icon=":material/login:")
+    if demo and st.button("返回演示（不登录）", key="login_back"):
+        st.session_state.pop("_want_login", None)
+        st.rerun()
+    if submitted:
+        result = known.authenticate(name, password, client=_client())
+        st.session_state.pop("login_password", None)
+        if result.ok and result.access is not None:
+            st.session_state["_token"] = known.start_session(result.access, client=_client())
+            st.session_state["_access"] = result.access
+            st.session_state.pop("_want_login", None)
+            st.rerun()
+        st.error(result.reason or "用户名或密码错误", icon=":material/error:")
+
+
+def _session_access() -> Access:
+    """The signed-in user, with the session checked again (idle and absolute limits, a
+    disabled account). app.py checks it first on every run; this repeats the check for a
+    page that runs on its own (Streamlit's pages directory: `streamlit run` without
+    `xuncha serve`, AppTest reruns), so no page ever runs on a session that has ended."""
+    found = st.session_state.get("_access")
+    if not isinstance(found, Access):
+        rd = reader()
+        if is_demo_store(rd) and os.environ.get("XUNCHA_DEMO_LOGIN") != "1":
+            found = Access.for_demo()
+            _remember(found)
+            return found
+        _login_form(users(), demo=False)
+        st.stop()
+    if found.demo or st.session_state.get("_via_proxy"):
+        return found
+    now = time.monotonic()
+    if now - float(st.session_state.get("_checked", 0.0)) > _RECHECK_SECONDS:
+        token = st.session_state.get("_token")
+        try:
+            if not token:
+                raise SessionEnded("unknown")
+            found = users().check_session(str(token))
+        except SessionEnded as ended:
+            _forget()
+            st.session_state["_ended"] = _ENDED.get(ended.reason, _ENDED["unknown"])
+            _login_form(users(), demo=False)
+            st.stop()
+        _remember(found)
+        st.session_state["_checked"] = now
+    return found
+
+
+def access() -> Access:
+    """The access of this session: the signed-in user, or the user an administrator is
+    previewing as. Pages never decide scope themselves; they ask here."""
+    found = _session_access()
+    preview = st.session_state.get("_preview_as")
+    if preview and found.can(MANAGE_USERS):
+        try:
+            return users().access_for(str(preview))
+        except PermissionDenied:
+            st.session_state.pop("_preview_as", None)
+    return found
+
+
+def signed_in() -> Access:
+    """The signed-in user themself (never the previewed one): who is recorded as acting."""
+    return _session_access()
+
+
+def can(permission: str) -> bool:
+    try:
+        return access().can(permission)
+    except PermissionDenied:
+        return False
+
+
+def require(permission: str, *, own: bool = False) -> None:
+    """Stop the page with a refusal (audited) unless this session may `permission` (`own`:
+    the signed-in user themself, not the user being previewed — administration pages)."""
+    if own:
+        try:
+            if signed_in().can(permission):
+                return
+        except PermissionDenied:
+            pass
+    elif can(permission):
+        return
+    label = PERMISSIONS.get(permission, permission)
+    record("refused", permission=permission, page=_page_name())
+    st.error(f"没有{label}权限。如需使用，请联系管理员。", icon=":material/block:")
+    st.stop()
+
+
+def record(action: str, **details: Any) -> None:
+    """One audit record for this session (user, preview target, client address)."""
+    try:
+        me = signed_in()
+        who = me.user
+    except PermissionDenied:
+        who = "匿名"
+    preview = st.session_state.get("_preview_as")
+    if preview:
+        details["preview_as"] = preview
+    client = _client()
+    if client:
+        details["client"] = client
+    audit.record(store().root, user=who, action=action, **details)
+
+
+def _page_name() -> str:
+    return str(st.session_state.get("_page_title") or "")
+
+
+def record_page_view(title: str) -> None:
+    """A page view with its filters, once per page and filter state (not on every rerun)."""
+    st.session_state["_page_title"] = title
+    filters: Filters = st.session_state.get("filters") or Filters()
+    key = (title, tuple(sorted(filters.to_url().items())), st.session_state.get("_preview_as"))
+    if st.session_state.get("_viewed") == key:
+        return
+    st.session_state["_viewed"] = key
+    record("page_view", page=title, filters=filters.to_url())
+
+
+def start_preview(name: str) -> None:
+    """An administrator previews the product as `name` (audited) until they end it."""
+    require(MANAGE_USERS, own=True)
+    users().access_for(name)  # PermissionDenied for an unknown or disabled user
+    st.session_state["_preview_as"] = name
+    record("preview_as", target=name)
+    st.switch_page("pages/overview.py")
+
+
+def user_bar() -> None:
+    """Sidebar: who is signed in, their scope, logout; the preview banner."""
+    me = signed_in()
+    with st.sidebar:
+        if me.demo:
+            st.caption(":material/science: 演示数据｜未登录（演示用户）")
+            if users().has_users() and st.button("登录", key="user_login", icon=":material/login:"):
+                st.session_state["_want_login"] = True
+                _forget()
+                st.rerun()
+            return
+        st.caption(f"当前用户：{md(me.describe())}")
+        if not st.session_state.get("_via_proxy") and st.button(
+            "退出登录", key="user_logout", icon=":material/logout:"
+        ):
+            token = st.session_state.get("_token")
+            if token:
+                users().end_session(str(token), "logout")
+            _forget()
+            st.session_state["_ended"] = _ENDED["logout"]
+            st.rerun()
+    preview = st.session_state.get("_preview_as")
+    if preview and me.can(MANAGE_USERS):
+        shown = access()
+        cols = st.columns([5, 1])
+        cols[0].warning(
+            f"正在以 {md(shown.describe())} 的身份预览：看到的就是该用户能看到的全部内容。",
+            icon=":material/visibility:",
+        )
+        if cols[1].button("结束预览", key="preview_end"):
+            st.session_state.pop("_preview_as", None)
+            st.rerun()
+
+
+def incident(exc: BaseException) -> None:
+    """An unexpected error: the details go to the server log and the audit trail under an
+    incident id; the user sees only the id."""
+    code = secrets.token_hex(4).upper()
+    _LOG.exception("incident %s on page %s", code, _page_name(), exc_info=exc)
+    try:
+        record("error", incident=code, page=_page_name(), error=type(exc).__name__)
+    except Exception:
+        _LOG.exception("incident %s could not be audited", code)
+    st.error(
+        f"页面出现错误，事件编号 {code}。请将编号告知管理员，详细信息已记入服务器日志。",
+        icon=":material/error:",
+    )
+
+
 # -- filters ---------------------------------------------------------------------------
 
 
@@ -86,6 +386,13 @@ def sidebar_filters(rd: Reader) -> Filters:
     step so a copied link reopens the same view."""
     rounds = rd.query("rounds_list")
     units = rd.query("units_list")
+    # A scoped user is offered only their rounds and units (the data layer narrows the
+    # scope in any case: resolve_scope).
+    round_ids, unit_ids = scope_ids(rd, access())
+    if round_ids is not None:
+        rounds = rounds.filter(pl.col("round_id").is_in(list(round_ids)))
+    if unit_ids is not None:
+        units = units.filter(pl.col("unit_id").is_in(list(unit_ids)))
     cats = rd.query("categories_list")
     seqs = rounds["seq"].to_list()
     seq_label = {
@@ -223,15 +530,40 @@ def sidebar_filters(rd: Reader) -> Filters:
     return filters
 
 
+def resolver(rd: Reader) -> Callable[[Filters], Scope]:
+    """Filters → scope on `rd` with this session's access rights applied (what briefings use
+    to resolve their period and the rounds they compare with)."""
+    who = access()
+
+    def resolve(filters: Filters) -> Scope:
+        return resolve_scope(rd, filters, access=who)
+
+    return resolve
+
+
+def clue_details() -> bool:
+    """Whether this session may see clue details (case staff); otherwise counts, "<3"."""
+    return can(CLUE_DETAILS)
+
+
+def can_see_all_briefings() -> bool:
+    """Whether this session sees every archived briefing (unscoped roles) or only its own."""
+    who = access()
+    return who.can(BRIEFING) and not who.scoped
+
+
 def current_scope(rd: Reader) -> Scope:
+    """The sidebar's filters resolved with this session's access (the only way pages get a
+    scope)."""
     filters: Filters = st.session_state.get("filters") or Filters()
-    return resolve_scope(rd, filters)
+    return resolve_scope(rd, filters, access=access())
 
 
 # -- common widgets ----------------------------------------------------------------------
 
 
 def page_header(title: str, rd: Reader, scope: Scope) -> None:
+    require(VIEW_PAGES)
     st.title(title)
     text = st.session_state.get("filters_text") or "全部"
     st.caption(f"统计截至 {scope.as_of.isoformat()} ｜ 范围：{md(text)} ｜ 数据版本 {rd.version}")
@@ -358,11 +690,84 @@ def downloads(
         lambda: export.to_csv(frame),
         key=key,
         stem=export.file_name(f"{page}_{title}", scope_text, "", scope.as_of).rstrip("."),
+        details={"rows": frame.height, "columns": frame.columns, "scope": scope_text},
     )
 
 
-def _download_pair(xlsx: Any, csv: Any, *, key: str, stem: str, verb: str = "导出") -> None:
-    """An .xlsx and a .csv button side by side; the files are built only when clicked."""
+def briefing_downloads(
+    brief_id: str, docx: bytes, pdf: bytes | None, *, title: str, key: str = "brief"
+) -> None:
+    """The finalised briefing as .docx (and .pdf when one was made)."""
+    if not export_allowed():
+        return
+    stem = re.sub(r"[\\/:*?\"<>|\s]+", "_", title)[:60] or "简报"
+    row = st.container(horizontal=True)
+    with row:
+        st.download_button(
+            "下载 Word",
+            data=_audited(lambda: docx, f"{stem}_{brief_id}.docx", briefing_id=brief_id),
+            file_name=f"{stem}_{brief_id}.docx",
+            mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            key=f"{key}_docx",
+            icon=":material/description:",
+            on_click="ignore",
+        )
+        if pdf is not None:
+            st.download_button(
+                "下载 PDF",
+                data=_audited(lambda: pdf, f"{stem}_{brief_id}.pdf", briefing_id=brief_id),
+                file_name=f"{stem}_{brief_id}.pdf",
+                mime="application/pdf",
+                key=f"{key}_pdf",
+                icon=":material/picture_as_pdf:",
+                on_click="ignore",
+            )
+
+
+def _audited(build: Callable[[], bytes], file_name: str, **details: Any) -> Callable[[], bytes]:
+    """The file builder, recording the export (file, size, SHA-256, rows, columns) when the
+    file is actually built, i.e. when the button is clicked."""
+
+    def run() -> bytes:
+        data = build()
+        record(
+            "export",
+            file=file_name,
+            bytes=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            page=_page_name(),
+            **details,
+        )
+        return data
+
+    return run
+
+
+def export_allowed(permission: str = EXPORT) -> bool:
+    """Whether this session may export; a caption says so where it may not."""
+    if can(permission):
+        return True
+    st.caption("当前账号无导出权限。")
+    return False
+
+
+def _download_pair(
+    xlsx: Any,
+    csv: Any,
+    *,
+    key: str,
+    stem: str,
+    verb: str = "导出",
+    details: Mapping[str, Any] | None = None,
+    permission: str = EXPORT,
+) -> None:
+    """An .xlsx and a .csv button side by side; the files are built only when clicked, and
+    only for sessions allowed to export; every file built is audited."""
+    if not export_allowed(permission):
+        return
+    extra = dict(details or {})
+    xlsx = _audited(xlsx, f"{stem}.xlsx", **extra)
+    csv = _audited(csv, f"{stem}.csv", **extra)
     row = st.container(horizontal=True)
     with row:
         st.download_button(
@@ -466,11 +871,14 @@ def serve(app_file: Path, *, port: int, address: str) -> int:
 
 
 def user_name() -> str:
-    """Who is acting (the login of issue 7 will set it); recorded in batches and exports."""
-    return str(st.session_state.get("user_name") or "演示用户")
+    """Who is acting: the signed-in user (recorded in batches, exports and the audit trail)."""
+    try:
+        return signed_in().user
+    except PermissionDenied:
+        return "匿名"
 
 
-def frame_downloads(frame: pl.DataFrame, *, key: str, name: str) -> None:
+def frame_downloads(frame: pl.DataFrame, *, key: str, name: str, permission: str = EXPORT) -> None:
     """Downloads of a table that is not a view of the store (e.g. a validation report)."""
     from xuncha import export
 
@@ -481,6 +889,8 @@ def frame_downloads(frame: pl.DataFrame, *, key: str, name: str) -> None:
         key=key,
         stem=export.file_name(name, "", "").rstrip("."),
         verb="下载",
+        permission=permission,
+        details={"rows": frame.height, "columns": frame.columns},
     )
 
 
@@ -510,9 +920,8 @@ def sandbox(scope: Scope) -> Any:
     Clue details only for the roles allowed them (none until login arrives: counts only)."""
     from xuncha.sandbox import Sandbox
 
-    return Sandbox.for_scope(
-        store(), scope, clue_details=bool(st.session_state.get("clue_details"))
-    )
+    require(SQL)
+    return Sandbox.for_scope(store(), scope, clue_details=clue_details())
 
 
 def query_downloads(full: Any, meta: Any, *, key: str, name: str) -> None:
@@ -526,6 +935,96 @@ def query_downloads(full: Any, meta: Any, *, key: str, name: str) -> None:
         key=key,
         stem=export.file_name(name, "", "").rstrip("."),
     )
+
+
+def ecology_config_editor(config: Any) -> None:
+    """The administrator's form for the scoring configuration (weights, grade lines, caps,
+    the minimum sample): validated by the same code that reads the file, saved atomically
+    beside the data, recorded in the audit trail with the old and new digests."""
+    from xuncha import figures
+    from xuncha.figures.ecology import GRADES
+
+    require(EDIT_CONFIG, own=True)
+    st.subheader("修改研判配置（管理员）")
+    done = st.session_state.pop("_eco_saved", None)
+    if done:
+        st.success(done, icon=":material/check_circle:")
+    with st.form("eco_config_edit"):
+        cols = st.columns(len(config.dimensions))
+        weights = {
+            d: col.number_input(
+                f"{spec.label}（{d}）权重",
+                min_value=0.0,
+                max_value=100.0,
+                value=float(config.weights[d]),
+                step=5.0,
+                key=f"eco_w_{d}",
+            )
+            for col, (d, spec) in zip(cols, config.dimensions.items(), strict=True)
+        }
+        g = st.columns(4)
+        grades = {
+            "good": g[0].number_input("“好”不低于", 0.0, 100.0, float(config.grades["good"]), 1.0),
+            "fairly_good": g[1].number_input(
+                "“较好”不低于", 0.0, 100.0, float(config.grades["fairly_good"]), 1.0
+            ),
+            "average": g[2].number_input(
+                "“一般”不低于", 0.0, 100.0, float(config.grades["average"]), 1.0
+            ),
+        }
+        min_findings = g[3].number_input("样本不足：问题少于", 1, 100, int(config.min_findings), 1)
+        c = st.columns(4)
+        caps = {
+            "fourth_form": c[0].selectbox(
+                "有第四种形态：最高", GRADES, index=GRADES.index(config.caps["fourth_form"])
+            ),
+            "rebound": c[1].selectbox(
+                "有反弹：最高", GRADES, index=GRADES.index(config.caps["rebound"])
+            ),
+            "overdue": c[2].selectbox(
+                "逾期率超限：最高", GRADES, index=GRADES.index(config.caps["overdue"])
+            ),
+            "overdue_rate_above": c[3].number_input(
+                "逾期率上限（%）", 0.0, 100.0, float(config.caps["overdue_rate_above"]), 1.0
+            ),
+        }
+        save = st.form_submit_button("保存配置", type="primary")
+    reset = st.button("恢复默认配置", key="eco_reset")
+    path = figures.store_config_path(store().root)
+    if save:
+        try:
+            changed = config.with_values(
+                weights=weights,
+                grades=grades,
+                caps=caps,
+                sample={"min_findings": int(min_findings)},
+            )
+        except figures.EcologyConfigError as exc:
+            st.error(str(exc))
+            return
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        figures.save_config(changed, path)
+        record(
+            "config_change",
+            config="ecology",
+            old_digest=config.digest(),
+            new_digest=changed.digest(),
+            values=changed.scoring_values(),
+        )
+        st.session_state["_eco_saved"] = f"已保存，新配置摘要 {changed.digest()[:12]}。"
+        st.rerun()
+    if reset and path.is_file():
+        old = figures.config_for_store(store().root)
+        path.unlink()
+        record(
+            "config_change",
+            config="ecology",
+            old_digest=old.digest(),
+            new_digest=figures.EcologyConfig.load(None).digest(),
+            reset=True,
+        )
+        st.session_state["_eco_saved"] = "已恢复默认配置。"
+        st.rerun()
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")

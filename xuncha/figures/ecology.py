@@ -560,9 +560,7 @@ def scorecards(reader: Reader, scope: Scope, config: EcologyConfig | None = None
             if rid in rounds
             for i in ids
         )
-        whole = replace(
-            scope, inspection_ids=population, population_ids=None, unit_filter=None
-        )
+        whole = replace(scope, inspection_ids=population, population_ids=None, unit_filter=None)
         return scorecards(reader, whole, config).only(scope.unit_filter)
     counts = reader.query("ecology_unit_counts", scope.params()).with_columns(
         pl.col("unit_id").cast(pl.Int64)
