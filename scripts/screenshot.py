@@ -51,6 +51,7 @@ PAGES = {
     "progress": ("/progress", "整改进度", 3),
     "repeats": ("/repeats", "屡查屡犯", 2),
     "ecology": ("/ecology", "政治生态研判", 3),
+    "briefing": ("/briefing", "领导简报", 0),
     "sql": ("/sql", "数据查询", 0),
     "import": ("/import", "数据导入", 0),
 }

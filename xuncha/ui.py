@@ -36,6 +36,7 @@ from xuncha.auth import (
     scope_ids,
     trusted_header_name,
 )
+from xuncha.auth.gate import SESSION_COOKIE
 from xuncha.figures import DEFINITIONS
 from xuncha.figures.rates import format_rate
 from xuncha.filters import Filters, Scope, describe_filters, resolve_scope
@@ -142,6 +143,19 @@ def login_gate(rd: Reader) -> Access:
         if found is None:
             st.error("反向代理未提供有效的登录用户，请通过登录页面重新登录。")
             st.stop()
+        # The proxy checked the session when the page connected; an open page is checked
+        # again on every run (idle and absolute limits, logout elsewhere, a disabled user).
+        cookie = dict(st.context.cookies).get(SESSION_COOKIE)
+        if cookie:
+            try:
+                again = known.check_session(str(cookie))
+                if again.user != found.user:
+                    raise SessionEnded("unknown")
+            except SessionEnded as ended:
+                _forget()
+                st.warning(_ENDED.get(ended.reason, _ENDED["unknown"]), icon=":material/schedule:")
+                st.link_button("重新登录", f"/_gate/login?ended={ended.reason}")
+                st.stop()
         _remember(found, via_proxy=True)
         return found
     token = st.session_state.get("_token")
@@ -341,9 +355,9 @@ def user_bar() -> None:
                 st.rerun()
             return
         st.caption(f"当前用户：{md(me.describe())}")
-        if not st.session_state.get("_via_proxy") and st.button(
-            "退出登录", key="user_logout", icon=":material/logout:"
-        ):
+        if st.session_state.get("_via_proxy"):
+            st.link_button("退出登录", "/_gate/logout", icon=":material/logout:")
+        elif st.button("退出登录", key="user_logout", icon=":material/logout:"):
             token = st.session_state.get("_token")
             if token:
                 users().end_session(str(token), "logout")
