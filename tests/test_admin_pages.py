@@ -1,0 +1,158 @@
+"""Administration through the pages (AppTest, real store): an administrator edits the ecology
+weights (saved beside the data, audited, used by every later score; others see it read-only),
+creates a user whose password is shown once, and disables one; an unexpected error shows an
+incident id and nothing else; the deployment configuration is what DOMAIN §7 asks."""
+
+from __future__ import annotations
+
+import shutil
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from argon2 import PasswordHasher
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import AS_OF
+from xuncha import audit, figures
+from xuncha.auth import UserStore
+from xuncha.filters import Filters, resolve_scope
+from xuncha.store import Store, open_reader
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+PASSWORD = "Xuncha-Test-2026"
+
+
+@pytest.fixture()
+def real(demo_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    target = tmp_path / "store"
+    shutil.copytree(demo_store.root, target, ignore=shutil.ignore_patterns("*.lock"))
+    store = Store(target)
+    store.write(lambda con: con.execute("UPDATE store_meta SET value = 'false' WHERE key = 'demo'"))
+    users = UserStore(target, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    users.add_user("boss", "admin", actor="test", password=PASSWORD)
+    users.add_user("lead", "leader", actor="test", password=PASSWORD)
+    monkeypatch.setenv("XUNCHA_DB", str(target))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield store
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def signed_in(store: Store, name: str, page: str) -> AppTest:
+    users = UserStore(store.root)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["asof"] = AS_OF.isoformat()
+    at.session_state["_token"] = users.start_session(users.access_for(name))
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_an_administrator_changes_a_weight_and_every_later_score_uses_it(real: Store) -> None:
+    before = figures.config_for_store(real.root)
+    at = signed_in(real, "boss", "pages/ecology.py")
+    at.number_input(key="eco_w_R").set_value(50.0)
+    next(b for b in at.button if b.label == "保存配置").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    path = figures.store_config_path(real.root)
+    assert tomllib.loads(path.read_text(encoding="utf-8"))["weights"]["R"] == 50.0
+    after = figures.config_for_store(real.root)
+    assert after.weights["R"] == 50.0 and after.digest() != before.digest()
+    change = [e for e in audit.entries(real.root) if e.action == "config_change"][-1]
+    assert change.user == "boss"
+    assert (change.details["old_digest"], change.details["new_digest"]) == (
+        before.digest(),
+        after.digest(),
+    )
+    # A score is the weighted mean of the dimension scores: recompute one unit by hand.
+    reader = open_reader(real)
+    try:
+        scope = resolve_scope(reader, Filters(round_from=8, round_to=8, as_of=AS_OF))
+        cards = figures.scorecards(reader, scope, after)
+    finally:
+        reader.close()
+    row = cards.units.filter(~cards.units["small_sample"]).row(0, named=True)
+    used = [d for d in ("P", "R", "D", "X", "S") if row[f"dimension_{d}"] is not None]
+    weights = {d: after.weights[d] for d in used}
+    by_hand = sum(row[f"dimension_{d}"] * w for d, w in weights.items()) / sum(weights.values())
+    assert row["score"] == pytest.approx(by_hand, abs=0.01)
+    assert cards.config_digest == after.digest()
+
+
+def test_a_leader_sees_the_configuration_read_only(real: Store) -> None:
+    at = signed_in(real, "lead", "pages/ecology.py")
+    assert not [b for b in at.button if b.label == "保存配置"]
+    with pytest.raises(KeyError):
+        at.number_input(key="eco_w_R")
+
+
+def test_an_administrator_creates_and_disables_a_user(real: Store) -> None:
+    at = signed_in(real, "boss", "pages/admin.py")
+    assert at.title[0].value == "用户管理"
+    at.selectbox(key="admin_new_role").set_value("viewer")
+    at.run()
+    at.text_input(key="admin_new_name").set_value("newbie")
+    at.text_input(key="admin_new_display").set_value("新同志")
+    next(b for b in at.button if b.label.startswith("创建")).click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = [s.value for s in at.success if "只显示这一次" in s.value]
+    assert shown, [s.value for s in at.success]
+    password = shown[0].split("`")[1]
+    users = UserStore(real.root)
+    assert users.authenticate("newbie", password).ok
+    at.run()
+    assert not [s for s in at.success if "只显示这一次" in s.value], "shown once"
+    at.selectbox(key="admin_pick").set_value("newbie")
+    at.run()
+    next(b for b in at.button if b.label.startswith("停用")).click()
+    at.run()
+    user = users.get("newbie")
+    assert user is not None and user.disabled
+    actions = [(e.user, e.action) for e in audit.entries(real.root)]
+    assert ("boss", "user_add") in actions and ("boss", "user_disable") in actions
+
+
+def test_an_unexpected_error_shows_an_incident_id_only(real: Store) -> None:
+    def app() -> None:
+        import streamlit as st
+
+        from xuncha import ui
+        from xuncha.auth import Access
+
+        ui.reader()
+        st.session_state["_access"] = Access.system("tester")
+        st.session_state["_via_proxy"] = True  # no session to check in this bare script
+        try:
+            raise RuntimeError("secret path /srv/xuncha/store")
+        except RuntimeError as exc:
+            ui.incident(exc)
+
+    at = AppTest.from_function(app, default_timeout=60)
+    at.run()
+    assert not at.exception
+    message = at.error[0].value
+    assert "事件编号" in message and "secret" not in message and "/srv" not in message
+    code = message.split("事件编号 ")[1][:8]
+    recorded = [e for e in audit.entries(real.root) if e.action == "error"]
+    assert recorded and recorded[-1].details["incident"] == code
+
+
+def test_the_deployment_configuration_hides_errors_and_sends_nothing_out() -> None:
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["browser"]["gatherUsageStats"] is False
+    assert config["client"]["showErrorDetails"] == "none"
+    assert config["server"]["enableXsrfProtection"] is True
+    from xuncha.ledger import LedgerLimits
+
+    assert config["server"]["maxUploadSize"] * 1024 * 1024 == LedgerLimits().max_file_bytes
+    nginx = (ROOT / "deploy" / "nginx" / "xuncha.conf").read_text(encoding="utf-8")
+    assert "client_max_body_size 20m" in nginx
