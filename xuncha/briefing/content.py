@@ -230,7 +230,7 @@ class _Drafter:
                     t["completion_rate"],
                 ],
                 formats=["text", "int", "rate", "int", "rate"],
-                note="整改完成率：全部整改措施均已完成的问题数 ÷ 问题数（口径见 DOMAIN.md §5）。",
+                note="整改完成率：全部整改措施均已完成的问题数 ÷ 问题数；措施仅为基本完成或长期坚持的问题不计为完成。",
             )
         )
         if not by_l1.is_empty():
