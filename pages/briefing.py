@@ -20,7 +20,7 @@ st.caption(
 )
 
 rounds = reader.query(
-    "ecology_rounds", {"inspection_ids": list(scope.inspection_ids), "as_of": scope.as_of}
+    "ecology_rounds", {"inspection_ids": scope.ids_param(), "as_of": scope.as_of}
 )
 if rounds.is_empty():
     st.info("当前筛选范围内没有截至统计日已反馈的巡察，无法起草简报。")

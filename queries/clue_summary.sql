@@ -2,7 +2,7 @@
 -- returns: problem clues of the inspections in scope by routing and disposal, counts only (no clue rows), for the briefing's 线索处置 section
 -- grain: one row per routing, disposal
 -- params:
---   $inspection_ids INTEGER[]  inspections in scope
+--   $inspection_ids INTEGER[]  inspections in scope (NULL: every inspection of the store)
 --   $as_of DATE  only inspections fed back on or before this date count
 -- columns:
 --   routing VARCHAR  移交去向
@@ -17,7 +17,7 @@ SELECT c.routing,
        count(*) FILTER (WHERE c.closed_on <= $as_of::DATE) AS closed
 FROM clues c
 JOIN inspections i USING (inspection_id)
-WHERE c.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[]))
+WHERE ($inspection_ids::INTEGER[] IS NULL OR c.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
   AND i.feedback_date <= $as_of::DATE
 GROUP BY ALL
 ORDER BY routing, disposal NULLS LAST

@@ -2,7 +2,7 @@
 -- returns: common problems (共性问题) of each round: level-2 categories found in at least k units of the round, k = max($k_min, ceil($k_share × units inspected)), with the units listed (举一反三); the product is rounded to 9 decimals before ceil so 0.28 × 25 is 7, not 8
 -- grain: one row per round_id, category_l2
 -- params:
---   $inspection_ids INTEGER[]  inspections in scope
+--   $inspection_ids INTEGER[]  inspections in scope (NULL: every inspection of the store)
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked
@@ -24,7 +24,7 @@
 WITH t AS (
     SELECT t.*
     FROM finding_timeline t
-    WHERE t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[]))
+    WHERE ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
       AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
       AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
       AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
@@ -33,7 +33,7 @@ WITH t AS (
 size AS (
     SELECT round_id, count(DISTINCT unit_id) AS units_inspected
     FROM inspections
-    WHERE inspection_id IN (SELECT unnest($inspection_ids::INTEGER[]))
+    WHERE ($inspection_ids::INTEGER[] IS NULL OR inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
       AND feedback_date <= $as_of::DATE
     GROUP BY round_id
 ),

@@ -2,7 +2,7 @@
 -- returns: the rows behind each political-ecology indicator of DOMAIN.md §6, per unit: the ids of the findings, measures, clues or inspections that lower it (or, for 建章立制, lift it), as of a date; fourth_form lists the clues behind the 第四种形态 cap (clue ids are for case roles only: DOMAIN.md §7)
 -- grain: one row per unit_id, indicator
 -- params:
---   $inspection_ids INTEGER[]  inspections in scope
+--   $inspection_ids INTEGER[]  inspections in scope (NULL: every inspection of the store)
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked
@@ -16,7 +16,7 @@
 WITH i AS (
     SELECT i.inspection_id, i.unit_id
     FROM inspections i
-    WHERE i.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[]))
+    WHERE ($inspection_ids::INTEGER[] IS NULL OR i.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
       AND i.feedback_date <= $as_of::DATE
       AND ($unit_id::INTEGER IS NULL OR i.unit_id = $unit_id::INTEGER)
 ),

@@ -2,7 +2,7 @@
 -- returns: the rounds of the inspections in scope that were fed back by the date, each with its inspections, for scoring round by round (the trend of the political-ecology scorecards)
 -- grain: one row per round_id
 -- params:
---   $inspection_ids INTEGER[]  inspections in scope
+--   $inspection_ids INTEGER[]  inspections in scope (NULL: every inspection of the store)
 --   $as_of DATE  the date asked
 -- columns:
 --   round_id INTEGER  round
@@ -17,7 +17,7 @@ SELECT r.round_id, r.name AS round_name, r.seq, r.kind, count(*) AS inspections,
        list(i.inspection_id ORDER BY i.inspection_id)::INTEGER[] AS inspection_ids
 FROM inspections i
 JOIN rounds r ON r.round_id = i.round_id
-WHERE i.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[]))
+WHERE ($inspection_ids::INTEGER[] IS NULL OR i.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
   AND i.feedback_date <= $as_of::DATE
 GROUP BY r.round_id, r.name, r.seq, r.kind
 ORDER BY r.seq

@@ -2,7 +2,7 @@
 -- returns: the counts behind the political-ecology indicators of DOMAIN.md §6 that rectification_counts does not give (inspections, L1 = A, tagged findings, clues and their forms, 建章立制), per unit inspected in scope and fed back by the date; clues and outcomes belong to inspections, so category filters do not narrow them; a clue's form counts from its closing date (a form recorded on a clue not yet closed counts from the 反馈日期, the store keeps no earlier date)
 -- grain: one row per unit_id
 -- params:
---   $inspection_ids INTEGER[]  inspections in scope
+--   $inspection_ids INTEGER[]  inspections in scope (NULL: every inspection of the store)
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked
@@ -29,7 +29,7 @@ WITH i AS (
     SELECT i.inspection_id, i.unit_id, r.seq
     FROM inspections i
     JOIN rounds r ON r.round_id = i.round_id
-    WHERE i.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[]))
+    WHERE ($inspection_ids::INTEGER[] IS NULL OR i.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
       AND i.feedback_date <= $as_of::DATE
 ),
 g AS (

@@ -2,7 +2,7 @@
 -- returns: findings per peer group and sector with the number of inspections, for comparing density
 -- grain: one row per peer_group, sector
 -- params:
---   $inspection_ids INTEGER[]  inspections in scope
+--   $inspection_ids INTEGER[]  inspections in scope (NULL: every inspection of the store)
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked
@@ -15,7 +15,7 @@
 WITH i AS (
     SELECT i.inspection_id, i.unit_id, u.peer_group, u.sector
     FROM inspections i JOIN units u ON u.unit_id = i.unit_id
-    WHERE i.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[]))
+    WHERE ($inspection_ids::INTEGER[] IS NULL OR i.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
       AND i.feedback_date <= $as_of::DATE
 ),
 f AS (

@@ -2,7 +2,7 @@
 -- returns: headline counts of the overview that are not rectification figures: rounds, units, clues, outcomes
 -- grain: one row
 -- params:
---   $inspection_ids INTEGER[]  inspections in scope
+--   $inspection_ids INTEGER[]  inspections in scope (NULL: every inspection of the store)
 --   $as_of DATE  only inspections fed back on or before this date count
 -- columns:
 --   rounds BIGINT  rounds with an inspection in scope
@@ -15,7 +15,7 @@
 --   persons_accountable BIGINT  persons held accountable
 WITH i AS (
     SELECT * FROM inspections
-    WHERE inspection_id IN (SELECT unnest($inspection_ids::INTEGER[]))
+    WHERE ($inspection_ids::INTEGER[] IS NULL OR inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
       AND feedback_date <= $as_of::DATE
 )
 SELECT

@@ -2,7 +2,7 @@
 -- returns: measures whose deadline had moved by a date (申请延期 and other changes): original vs the deadline in force, when it changed, and the status
 -- grain: one row per measure_id
 -- params:
---   $inspection_ids INTEGER[]  inspections in scope
+--   $inspection_ids INTEGER[]  inspections in scope (NULL: every inspection of the store)
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked
@@ -38,7 +38,7 @@ JOIN findings f ON f.finding_id = t.finding_id
 JOIN units u ON u.unit_id = t.unit_id
 JOIN rounds r ON r.round_id = t.round_id
 LEFT JOIN changes c ON c.measure_id = t.measure_id
-WHERE t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[]))
+WHERE ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
   AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
   AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
   AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)

@@ -2,7 +2,7 @@
 -- returns: long-term (长期坚持) measures not yet DONE as of a date: those without a dated deadline or whose status is LONG_TERM; listed apart from overdue
 -- grain: one row per measure_id
 -- params:
---   $inspection_ids INTEGER[]  inspections in scope
+--   $inspection_ids INTEGER[]  inspections in scope (NULL: every inspection of the store)
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked
@@ -27,7 +27,7 @@ JOIN measures m ON m.measure_id = t.measure_id
 JOIN findings f ON f.finding_id = t.finding_id
 JOIN units u ON u.unit_id = t.unit_id
 JOIN rounds r ON r.round_id = t.round_id
-WHERE t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[]))
+WHERE ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
   AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
   AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
   AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)

@@ -2,7 +2,7 @@
 -- returns: the progress curve of each round: findings DONE (and DONE or 基本完成) on each day since their 反馈日期, among findings observed that long by the as-of date
 -- grain: one row per round_id, day
 -- params:
---   $inspection_ids INTEGER[]  inspections in scope
+--   $inspection_ids INTEGER[]  inspections in scope (NULL: every inspection of the store)
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked; no day after it is counted
@@ -20,7 +20,7 @@
 WITH t AS (
     SELECT t.*
     FROM finding_timeline t
-    WHERE t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[]))
+    WHERE ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
       AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
       AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
       AND t.feedback_date <= $as_of::DATE

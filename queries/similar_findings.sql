@@ -2,7 +2,7 @@
 -- returns: suggestions of findings of the same unit in different rounds whose text is close (Jaccard similarity of character bigrams of 具体问题 + 具体表现) although filed under different level-2 categories; suggestions only, never merged
 -- grain: one row per finding_a, finding_b
 -- params:
---   $inspection_ids INTEGER[]  inspections in scope
+--   $inspection_ids INTEGER[]  inspections in scope (NULL: every inspection of the store)
 --   $as_of DATE  the date asked
 --   $unit_id INTEGER  only this unit (NULL: every unit in scope)
 --   $min_similarity DOUBLE  least similarity, 0–1
@@ -25,7 +25,7 @@ WITH f AS (
     FROM finding_timeline t
     JOIN findings fi ON fi.finding_id = t.finding_id
     JOIN rounds r ON r.round_id = t.round_id
-    WHERE t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[]))
+    WHERE ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
       AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
       AND ($unit_id::INTEGER IS NULL OR t.unit_id = $unit_id)
 ),

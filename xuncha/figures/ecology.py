@@ -1048,7 +1048,7 @@ def score_trend(reader: Reader, scope: Scope, config: EcologyConfig | None = Non
     their peer groups), as of the scope's date. One row per unit and round."""
     config = config or EcologyConfig.load(None)
     rounds = reader.query(
-        "ecology_rounds", {"inspection_ids": list(scope.inspection_ids), "as_of": scope.as_of}
+        "ecology_rounds", {"inspection_ids": scope.ids_param(), "as_of": scope.as_of}
     )
     frames = []
     for row in rounds.iter_rows(named=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import polars as pl
@@ -60,7 +61,7 @@ def rectification(reader: Reader, scope: Scope, by: str = "all") -> pl.DataFrame
     """
     if by not in GROUPINGS:
         raise ValueError(f"unknown grouping {by!r}; choose from {', '.join(GROUPINGS)}")
-    counts = reader.query("rectification_counts", scope.params(by=by))
+    counts = reader.query(counts_query(reader, scope.as_of), scope.params(by=by))
     if by == "all" and counts.is_empty():
         counts = _zero_row(counts)
     return counts.with_columns(
@@ -71,6 +72,16 @@ def rectification(reader: Reader, scope: Scope, by: str = "all") -> pl.DataFrame
         .otherwise(pl.lit(""))
         .alias("sample_note"),
     )
+
+
+def counts_query(reader: Reader, as_of: dt.date) -> str:
+    """The named query for the counts as of `as_of`: the current-state summaries when nothing
+    changes after settled_on (the usual case: today), else the timelines (a past date)."""
+    frame = reader.query("store_settled_on")
+    settled = frame["settled_on"][0] if frame.height else None
+    if settled is not None and as_of >= settled:
+        return "rectification_counts_current"
+    return "rectification_counts"
 
 
 def _zero_row(empty: pl.DataFrame) -> pl.DataFrame:
@@ -104,7 +115,7 @@ def metrics_records(frame: pl.DataFrame, by: str = "all") -> list[dict[str, Any]
 def overview(reader: Reader, scope: Scope) -> dict[str, Any]:
     """The overview's headline figures: counts of the scope plus the overall rectification."""
     kpi = reader.query(
-        "kpi_overview", {"inspection_ids": list(scope.inspection_ids), "as_of": scope.as_of}
+        "kpi_overview", {"inspection_ids": scope.ids_param(), "as_of": scope.as_of}
     ).to_dicts()[0]
     totals = rectification(reader, scope, "all").to_dicts()[0]
     return {**{k: v for k, v in kpi.items()}, **totals}

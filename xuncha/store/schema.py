@@ -309,6 +309,53 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
             "is_rebound": "是否反弹（此前同类问题在本次反馈时已完成整改）",
         },
     ),
+    "rect_current": (
+        "（派生）整改现状汇总：每个巡察每个二级类别一行，统计截至日期不早于 settled_on 时的"
+        "问题和措施计数（与时间线逐行统计的结果相同，供页面快速读取）",
+        {
+            "inspection_id": "巡察编号",
+            "category_l1": "一级类别代码",
+            "category_l2": "二级类别代码",
+            "findings": "问题数",
+            "findings_done": "已完成问题数",
+            "findings_basically_done": "基本完成问题数",
+            "findings_open": "未完成问题数",
+            "repeat_findings": "重复问题数",
+            "rebound_findings": "反弹问题数",
+            "measures": "措施数",
+            "measures_done": "已完成措施数",
+            "measures_phased": "阶段性完成措施数",
+            "measures_in_progress": "正在整改措施数",
+            "measures_not_done": "未整改措施数",
+            "measures_long_term": "长期坚持措施数（未完成且无具体时限或状态为长期坚持）",
+            "completed_with_deadline": "有原定时限的已完成措施数",
+            "on_time_original": "按原定时限完成的措施数",
+            "completed_with_current_deadline": "完成时有现行时限的已完成措施数",
+            "on_time_current": "按完成时现行时限完成的措施数",
+        },
+    ),
+    "rect_current_dates": (
+        "（派生）整改现状中与日期有关的部分：未完成措施按现行时限、问题按最早未完成时限计数，"
+        "用于按统计截至日期计算逾期",
+        {
+            "inspection_id": "巡察编号",
+            "category_l1": "一级类别代码",
+            "category_l2": "二级类别代码",
+            "d": "日期（措施的现行时限或问题最早的未完成时限）",
+            "open_measures": "现行时限为该日期的未完成措施数",
+            "findings_earliest": "最早未完成时限为该日期的问题数",
+        },
+    ),
+    "rect_current_cycle": (
+        "（派生）已完成问题的整改周期分布：每个巡察、二级类别和周期天数一行，用于求中位数",
+        {
+            "inspection_id": "巡察编号",
+            "category_l1": "一级类别代码",
+            "category_l2": "二级类别代码",
+            "days": "整改周期（反馈日期至完成日期的天数）",
+            "n": "问题数",
+        },
+    ),
     "finding_repeats": (
         "（派生）重复问题：每个问题一行，列出同单位此前轮次的同类问题",
         {
@@ -440,6 +487,8 @@ def refresh_derived(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_FINDING_REPEATS_SQL)
     con.execute(_FINDING_TIMELINE_SQL)
     con.execute("DROP TABLE IF EXISTS finding_timeline_base")
+    for sql in _CURRENT_SQL:
+        con.execute(sql)
     for table, (comment, columns) in DERIVED_COMMENTS.items():
         con.execute(f"COMMENT ON TABLE {table} IS {_comment(comment)}")
         for column, text in columns.items():
@@ -607,3 +656,96 @@ FROM finding_timeline_base b
 JOIN finding_repeats r USING (finding_id)
 ORDER BY b.round_id, b.unit_id, b.finding_id, b.valid_from
 """
+
+
+# The current state, summarised once per write. Every timeline row whose interval is still
+# open (valid_to IS NULL) is the state for any date on or after settled_on, the last date at
+# which any interval starts or ends; rectification_counts_current reads these small tables
+# instead of the timelines for such dates (rectification_counts for earlier ones), and a test
+# checks the two give the same counts for every grouping.
+_CURRENT_SQL = (
+    """
+CREATE OR REPLACE TABLE rect_current AS
+WITH fa AS (
+    SELECT inspection_id, category_l1, category_l2,
+           count(*) AS findings,
+           count(*) FILTER (WHERE status = 'DONE') AS findings_done,
+           count(*) FILTER (WHERE status = 'BASICALLY_DONE') AS findings_basically_done,
+           count(*) FILTER (WHERE status = 'OPEN') AS findings_open,
+           count(*) FILTER (WHERE is_repeat) AS repeat_findings,
+           count(*) FILTER (WHERE is_rebound) AS rebound_findings
+    FROM finding_timeline WHERE valid_to IS NULL
+    GROUP BY ALL
+),
+ma AS (
+    SELECT inspection_id, category_l1, category_l2,
+           count(*) AS measures,
+           count(*) FILTER (WHERE status = 'DONE') AS measures_done,
+           count(*) FILTER (WHERE status = 'PHASED') AS measures_phased,
+           count(*) FILTER (WHERE status = 'IN_PROGRESS') AS measures_in_progress,
+           count(*) FILTER (WHERE status = 'NOT_DONE') AS measures_not_done,
+           count(*) FILTER (WHERE status <> 'DONE' AND (deadline IS NULL OR status = 'LONG_TERM'))
+               AS measures_long_term,
+           count(*) FILTER (WHERE status = 'DONE' AND on_time_original IS NOT NULL)
+               AS completed_with_deadline,
+           count(*) FILTER (WHERE on_time_original) AS on_time_original,
+           count(*) FILTER (WHERE status = 'DONE' AND on_time_current IS NOT NULL)
+               AS completed_with_current_deadline,
+           count(*) FILTER (WHERE on_time_current) AS on_time_current
+    FROM measure_timeline WHERE valid_to IS NULL
+    GROUP BY ALL
+)
+SELECT fa.*,
+       coalesce(ma.measures, 0) AS measures,
+       coalesce(ma.measures_done, 0) AS measures_done,
+       coalesce(ma.measures_phased, 0) AS measures_phased,
+       coalesce(ma.measures_in_progress, 0) AS measures_in_progress,
+       coalesce(ma.measures_not_done, 0) AS measures_not_done,
+       coalesce(ma.measures_long_term, 0) AS measures_long_term,
+       coalesce(ma.completed_with_deadline, 0) AS completed_with_deadline,
+       coalesce(ma.on_time_original, 0) AS on_time_original,
+       coalesce(ma.completed_with_current_deadline, 0) AS completed_with_current_deadline,
+       coalesce(ma.on_time_current, 0) AS on_time_current
+FROM fa
+LEFT JOIN ma
+  ON ma.inspection_id = fa.inspection_id
+ AND ma.category_l1 IS NOT DISTINCT FROM fa.category_l1
+ AND ma.category_l2 IS NOT DISTINCT FROM fa.category_l2
+ORDER BY fa.inspection_id, fa.category_l2
+""",
+    """
+CREATE OR REPLACE TABLE rect_current_dates AS
+SELECT inspection_id, category_l1, category_l2, d,
+       sum(open_measures)::BIGINT AS open_measures,
+       sum(findings_earliest)::BIGINT AS findings_earliest
+FROM (
+    SELECT inspection_id, category_l1, category_l2, deadline AS d,
+           1 AS open_measures, 0 AS findings_earliest
+    FROM measure_timeline
+    WHERE valid_to IS NULL AND status <> 'DONE' AND deadline IS NOT NULL
+    UNION ALL
+    SELECT inspection_id, category_l1, category_l2, earliest_open_deadline,
+           0, 1
+    FROM finding_timeline
+    WHERE valid_to IS NULL AND earliest_open_deadline IS NOT NULL
+)
+GROUP BY ALL
+ORDER BY inspection_id, d
+""",
+    """
+CREATE OR REPLACE TABLE rect_current_cycle AS
+SELECT inspection_id, category_l1, category_l2, (done_on - feedback_date)::INTEGER AS days,
+       count(*)::BIGINT AS n
+FROM finding_timeline
+WHERE valid_to IS NULL AND status = 'DONE' AND done_on IS NOT NULL
+GROUP BY ALL
+ORDER BY inspection_id, days
+""",
+    """
+INSERT OR REPLACE INTO store_meta
+SELECT 'settled_on', greatest(
+    (SELECT max(greatest(valid_from, coalesce(valid_to, valid_from))) FROM measure_timeline),
+    (SELECT max(greatest(valid_from, coalesce(valid_to, valid_from))) FROM finding_timeline)
+)::VARCHAR
+""",
+)

@@ -1,0 +1,135 @@
+-- name: rectification_counts_current
+-- returns: the same counts as rectification_counts, read from the current-state summaries (rect_current*); valid only for dates on or after store_meta.settled_on, which xuncha.figures checks before choosing it
+-- grain: one row per group_id
+-- params:
+--   $inspection_ids INTEGER[]  inspections in scope (NULL: every inspection of the store)
+--   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
+--   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
+--   $as_of DATE  the date the figures are asked as of (on or after settled_on)
+--   $by VARCHAR  grouping: all, round, unit, category_l1, category_l2, sector, peer_group
+-- columns:
+--   group_key VARCHAR  value of the grouping (round name, unit short name, code …; 全部 for all)
+--   group_id VARCHAR  stable id of the group (round_id, unit_id, code …)
+--   group_order BIGINT  display order (round seq; else NULL)
+--   units BIGINT  units with findings in scope
+--   inspections BIGINT  inspections with findings in scope
+--   findings BIGINT  findings in scope (反馈 on or before as_of)
+--   findings_done BIGINT  findings whose every measure is DONE
+--   findings_basically_done BIGINT  findings whose measures are all DONE, PHASED or LONG_TERM, not all DONE
+--   findings_open BIGINT  the other findings
+--   overdue_findings BIGINT  findings with at least one overdue measure
+--   repeat_findings BIGINT  findings whose L2 category was found at the same unit in an earlier round
+--   rebound_findings BIGINT  repeats whose earlier finding was DONE by this finding's 反馈日期
+--   cycle_days_median DOUBLE  median days from 反馈日期 to completion of DONE findings
+--   measures BIGINT  measures in scope
+--   measures_done BIGINT  measures DONE
+--   measures_phased BIGINT  measures PHASED
+--   measures_in_progress BIGINT  measures IN_PROGRESS
+--   measures_not_done BIGINT  measures NOT_DONE
+--   measures_long_term BIGINT  long-term measures, counted apart from overdue: not DONE, with no dated deadline or with status LONG_TERM
+--   overdue_measures BIGINT  measures not DONE whose current deadline is before as_of
+--   measures_not_due BIGINT  measures not DONE whose current deadline is on or after as_of (still within their time)
+--   completed_with_deadline BIGINT  DONE measures that had an original deadline
+--   on_time_original BIGINT  of those, completed on or before the original deadline
+--   completed_with_current_deadline BIGINT  DONE measures that had a deadline when completed
+--   on_time_current BIGINT  of those, completed on or before the deadline then in force
+WITH c AS (
+    SELECT c.*, i.unit_id, i.round_id, u.short_name AS unit_name, u.sector, u.peer_group,
+           r.name AS round_name, r.seq
+    FROM rect_current c
+    JOIN inspections i USING (inspection_id)
+    JOIN units u ON u.unit_id = i.unit_id
+    JOIN rounds r ON r.round_id = i.round_id
+    WHERE ($inspection_ids::INTEGER[] IS NULL OR c.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
+      AND ($category_l1::VARCHAR[] IS NULL OR c.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
+      AND ($category_l2::VARCHAR[] IS NULL OR c.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+),
+keyed AS (
+    SELECT *,
+        CASE $by WHEN 'round' THEN round_name WHEN 'unit' THEN unit_name
+                 WHEN 'category_l1' THEN category_l1 WHEN 'category_l2' THEN category_l2
+                 WHEN 'sector' THEN sector WHEN 'peer_group' THEN peer_group ELSE '全部' END AS group_key,
+        CASE $by WHEN 'round' THEN round_id::VARCHAR WHEN 'unit' THEN unit_id::VARCHAR
+                 WHEN 'category_l1' THEN category_l1 WHEN 'category_l2' THEN category_l2
+                 WHEN 'sector' THEN sector WHEN 'peer_group' THEN peer_group ELSE 'all' END AS group_id,
+        CASE $by WHEN 'round' THEN seq END AS group_order
+    FROM c
+),
+cells AS (
+    -- The (inspection, category) cells of each group: date-dependent counts join on them.
+    SELECT DISTINCT group_id, inspection_id, category_l1, category_l2 FROM keyed
+),
+dated AS (
+    SELECT k.group_id,
+           sum(d.open_measures) FILTER (WHERE d.d < $as_of::DATE) AS overdue_measures,
+           sum(d.open_measures) FILTER (WHERE d.d >= $as_of::DATE) AS measures_not_due,
+           sum(d.findings_earliest) FILTER (WHERE d.d < $as_of::DATE) AS overdue_findings
+    FROM cells k
+    JOIN rect_current_dates d
+      ON d.inspection_id = k.inspection_id
+     AND d.category_l1 IS NOT DISTINCT FROM k.category_l1
+     AND d.category_l2 IS NOT DISTINCT FROM k.category_l2
+    GROUP BY k.group_id
+),
+cycle AS (
+    -- The median of a distribution kept as (days, n): the mean of the values at the two
+    -- middle positions, as median() gives for an even count.
+    SELECT group_id, days, sum(n) AS n FROM (
+        SELECT k.group_id, y.days, y.n
+        FROM cells k
+        JOIN rect_current_cycle y
+          ON y.inspection_id = k.inspection_id
+         AND y.category_l1 IS NOT DISTINCT FROM k.category_l1
+         AND y.category_l2 IS NOT DISTINCT FROM k.category_l2
+    ) GROUP BY ALL
+),
+cum AS (
+    SELECT group_id, days,
+           sum(n) OVER (PARTITION BY group_id ORDER BY days) AS upto,
+           sum(n) OVER (PARTITION BY group_id) AS total
+    FROM cycle
+),
+med AS (
+    SELECT group_id,
+           ((min(days) FILTER (WHERE upto >= (total + 1) // 2))
+            + (min(days) FILTER (WHERE upto >= total // 2 + 1)))::DOUBLE / 2 AS cycle_days_median
+    FROM cum GROUP BY group_id
+),
+agg AS (
+    SELECT group_id, any_value(group_key) AS group_key, any_value(group_order) AS group_order,
+           count(DISTINCT unit_id) AS units,
+           count(DISTINCT inspection_id) AS inspections,
+           sum(findings)::BIGINT AS findings,
+           sum(findings_done)::BIGINT AS findings_done,
+           sum(findings_basically_done)::BIGINT AS findings_basically_done,
+           sum(findings_open)::BIGINT AS findings_open,
+           sum(repeat_findings)::BIGINT AS repeat_findings,
+           sum(rebound_findings)::BIGINT AS rebound_findings,
+           sum(measures)::BIGINT AS measures,
+           sum(measures_done)::BIGINT AS measures_done,
+           sum(measures_phased)::BIGINT AS measures_phased,
+           sum(measures_in_progress)::BIGINT AS measures_in_progress,
+           sum(measures_not_done)::BIGINT AS measures_not_done,
+           sum(measures_long_term)::BIGINT AS measures_long_term,
+           sum(completed_with_deadline)::BIGINT AS completed_with_deadline,
+           sum(on_time_original)::BIGINT AS on_time_original,
+           sum(completed_with_current_deadline)::BIGINT AS completed_with_current_deadline,
+           sum(on_time_current)::BIGINT AS on_time_current
+    FROM keyed GROUP BY group_id
+)
+SELECT a.group_key, a.group_id, a.group_order::BIGINT AS group_order,
+       a.units, a.inspections, a.findings, a.findings_done, a.findings_basically_done,
+       a.findings_open,
+       coalesce(d.overdue_findings, 0)::BIGINT AS overdue_findings,
+       a.repeat_findings, a.rebound_findings,
+       m.cycle_days_median,
+       a.measures, a.measures_done, a.measures_phased, a.measures_in_progress,
+       a.measures_not_done, a.measures_long_term,
+       coalesce(d.overdue_measures, 0)::BIGINT AS overdue_measures,
+       coalesce(d.measures_not_due, 0)::BIGINT AS measures_not_due,
+       a.completed_with_deadline, a.on_time_original,
+       a.completed_with_current_deadline, a.on_time_current
+FROM agg a
+LEFT JOIN dated d USING (group_id)
+LEFT JOIN med m USING (group_id)
+ORDER BY a.group_order NULLS LAST, a.findings DESC, a.group_key

@@ -1,0 +1,123 @@
+"""The current-state summaries (rect_current*, built at every write) give exactly the counts
+the timelines give, for every grouping and filter, on and after settled_on — and the figures
+use them only then: a date before settled_on still reads the timelines. Also: a scope holding
+every inspection passes NULL instead of the list, and a narrowed copy never does."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from tests.builders import StoreBuilder
+from xuncha import figures
+from xuncha.figures.rectification import counts_query
+from xuncha.filters import Filters, resolve_scope
+from xuncha.store import Reader, open_reader
+
+GROUPINGS = ("all", "round", "unit", "category_l1", "category_l2", "sector", "peer_group")
+FILTERS = [
+    Filters(),
+    Filters(round_from=8, round_to=8),
+    Filters(category_l1=("B",)),
+    Filters(category_l2=("B03", "C01")),
+    Filters(peer_groups=("乡镇街道",)),
+]
+
+
+def both(reader: Reader, filters: Filters, as_of: dt.date, by: str) -> tuple[list, list]:  # type: ignore[type-arg]
+    scope = resolve_scope(reader, filters.with_(as_of=as_of))
+    params = scope.params(by=by)
+    slow = reader.query("rectification_counts", params).to_dicts()
+    fast = reader.query("rectification_counts_current", params).to_dicts()
+    return slow, fast
+
+
+def settled(reader: Reader) -> dt.date:
+    value = reader.query("store_settled_on")["settled_on"][0]
+    assert isinstance(value, dt.date)
+    return value
+
+
+@pytest.mark.parametrize("days_after", [0, 45, 800])
+@pytest.mark.parametrize("filters", FILTERS, ids=lambda f: str(f.to_url()) or "all")
+def test_the_summaries_equal_the_timelines_on_and_after_settled_on(
+    demo_reader: Reader, filters: Filters, days_after: int
+) -> None:
+    as_of = settled(demo_reader) + dt.timedelta(days=days_after)
+    for by in GROUPINGS:
+        slow, fast = both(demo_reader, filters, as_of, by)
+        assert slow, (by, filters)
+        assert fast == slow, (by, filters, as_of)
+
+
+def test_overdue_counts_move_with_the_date_in_both(demo_reader: Reader) -> None:
+    day = settled(demo_reader)
+    early = both(demo_reader, Filters(), day, "all")[1][0]
+    late = both(demo_reader, Filters(), day + dt.timedelta(days=3000), "all")[1][0]
+    assert late["overdue_measures"] > early["overdue_measures"]  # deadlines pass
+    assert late["measures_not_due"] == 0
+
+
+def test_the_figures_read_the_summaries_only_when_they_hold(demo_reader: Reader) -> None:
+    day = settled(demo_reader)
+    assert counts_query(demo_reader, day) == "rectification_counts_current"
+    assert counts_query(demo_reader, day + dt.timedelta(days=1)) == "rectification_counts_current"
+    assert counts_query(demo_reader, day - dt.timedelta(days=1)) == "rectification_counts"
+
+
+def test_edge_cases_of_a_hand_built_store(tmp_path: Path) -> None:
+    """An even number of cycles (the median is the mean of the two middle ones), a long-term
+    measure, an extension, open measures past their deadline, a PHASED measure."""
+    b = StoreBuilder()
+    r1 = b.round("第一轮", 1)
+    u1, u2 = b.unit("甲局"), b.unit("乙镇", peer_group="乡镇街道", sector="基层")
+    i1 = b.inspection(r1, u1, dt.date(2024, 3, 1))
+    i2 = b.inspection(r1, u2, dt.date(2024, 3, 5))
+    for days in (10, 20, 30, 41):
+        f = b.finding(i1, "B03")
+        b.measure(f, deadline=dt.date(2024, 6, 1), history=[(dt.date(2024, 3, 1), "IN_PROGRESS"),
+                  (dt.date(2024, 3, 1) + dt.timedelta(days=days), "DONE")])  # fmt: skip
+    f = b.finding(i1, "C01")
+    b.measure(f, deadline=None)  # long-term
+    b.measure(
+        f,
+        deadline=dt.date(2024, 5, 1),
+        extensions=[(dt.date(2024, 4, 20), dt.date(2024, 9, 1))],
+        history=[(dt.date(2024, 3, 1), "IN_PROGRESS"), (dt.date(2024, 8, 1), "DONE")],
+    )
+    f = b.finding(i2, "A01")
+    b.measure(f, deadline=dt.date(2024, 4, 1))  # open, overdue
+    b.measure(f, deadline=dt.date(2024, 4, 1), history=[(dt.date(2024, 3, 5), "PHASED")])
+    store = b.build(tmp_path / "store")
+    reader = open_reader(store)
+    try:
+        day = settled(reader)
+        for by in GROUPINGS:
+            for filters in (Filters(), Filters(category_l1=("B",))):
+                slow, fast = both(reader, filters, day, by)
+                assert fast == slow, by
+        unit = {r["group_key"]: r for r in both(reader, Filters(), day, "unit")[1]}
+        assert unit["甲局"]["cycle_days_median"] == 25.0  # (20 + 30) / 2
+        assert unit["乙镇"]["overdue_measures"] == 2 and unit["乙镇"]["findings_open"] == 1
+    finally:
+        reader.close()
+
+
+def test_a_scope_of_every_inspection_passes_null_and_a_narrowed_copy_its_list(
+    demo_reader: Reader,
+) -> None:
+    scope = resolve_scope(demo_reader, Filters())
+    assert scope.params()["inspection_ids"] is None
+    narrowed = dataclasses.replace(scope, inspection_ids=scope.inspection_ids[:5])
+    assert narrowed.params()["inspection_ids"] == list(scope.inspection_ids[:5])
+    empty = dataclasses.replace(scope, inspection_ids=())
+    assert empty.params()["inspection_ids"] == []
+    # The same figures either way.
+    listed = dataclasses.replace(scope, total_inspections=None)
+    assert listed.params()["inspection_ids"] == list(scope.inspection_ids)
+    a = figures.rectification(demo_reader, scope, "round").to_dicts()
+    b = figures.rectification(demo_reader, listed, "round").to_dicts()
+    assert a == b
