@@ -33,69 +33,56 @@
 --   on_time_original BIGINT  of those, completed on or before the original deadline
 --   completed_with_current_deadline BIGINT  DONE measures that had a deadline when completed
 --   on_time_current BIGINT  of those, completed on or before the deadline then in force
-WITH c AS (
-    SELECT c.*, i.unit_id, i.round_id, u.short_name AS unit_name, u.sector, u.peer_group,
-           r.name AS round_name, r.seq
-    FROM rect_current c
-    JOIN inspections i USING (inspection_id)
+WITH k AS (
+    -- The inspections in scope with what every grouping needs (small: one row each).
+    SELECT i.inspection_id, i.unit_id, i.round_id,
+        CASE $by WHEN 'round' THEN r.name WHEN 'unit' THEN u.short_name
+                 WHEN 'sector' THEN u.sector WHEN 'peer_group' THEN u.peer_group
+                 ELSE '全部' END AS k_key,
+        CASE $by WHEN 'round' THEN i.round_id::VARCHAR WHEN 'unit' THEN i.unit_id::VARCHAR
+                 WHEN 'sector' THEN u.sector WHEN 'peer_group' THEN u.peer_group
+                 ELSE 'all' END AS k_id,
+        CASE $by WHEN 'round' THEN r.seq END AS group_order
+    FROM inspections i
     JOIN units u ON u.unit_id = i.unit_id
     JOIN rounds r ON r.round_id = i.round_id
-    WHERE ($inspection_ids::INTEGER[] IS NULL OR c.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
-      AND ($category_l1::VARCHAR[] IS NULL OR c.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
+    WHERE ($inspection_ids::INTEGER[] IS NULL OR i.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
+),
+c AS (
+    SELECT c.*, k.unit_id, k.group_order,
+        CASE $by WHEN 'category_l1' THEN c.category_l1 WHEN 'category_l2' THEN c.category_l2
+                 ELSE k.k_key END AS group_key,
+        CASE $by WHEN 'category_l1' THEN c.category_l1 WHEN 'category_l2' THEN c.category_l2
+                 ELSE k.k_id END AS group_id
+    FROM rect_current c
+    JOIN k USING (inspection_id)
+    WHERE ($category_l1::VARCHAR[] IS NULL OR c.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
       AND ($category_l2::VARCHAR[] IS NULL OR c.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
 ),
-keyed AS (
-    SELECT *,
-        CASE $by WHEN 'round' THEN round_name WHEN 'unit' THEN unit_name
-                 WHEN 'category_l1' THEN category_l1 WHEN 'category_l2' THEN category_l2
-                 WHEN 'sector' THEN sector WHEN 'peer_group' THEN peer_group ELSE '全部' END AS group_key,
-        CASE $by WHEN 'round' THEN round_id::VARCHAR WHEN 'unit' THEN unit_id::VARCHAR
-                 WHEN 'category_l1' THEN category_l1 WHEN 'category_l2' THEN category_l2
-                 WHEN 'sector' THEN sector WHEN 'peer_group' THEN peer_group ELSE 'all' END AS group_id,
-        CASE $by WHEN 'round' THEN seq END AS group_order
-    FROM c
-),
-cells AS (
-    -- The (inspection, category) cells of each group: date-dependent counts join on them.
-    SELECT DISTINCT group_id, inspection_id, category_l1, category_l2 FROM keyed
-),
 dated AS (
-    SELECT k.group_id,
+    SELECT CASE $by WHEN 'category_l1' THEN d.category_l1 WHEN 'category_l2' THEN d.category_l2
+                    ELSE k.k_id END AS group_id,
            sum(d.open_measures) FILTER (WHERE d.d < $as_of::DATE) AS overdue_measures,
            sum(d.open_measures) FILTER (WHERE d.d >= $as_of::DATE) AS measures_not_due,
            sum(d.findings_earliest) FILTER (WHERE d.d < $as_of::DATE) AS overdue_findings
-    FROM cells k
-    JOIN rect_current_dates d
-      ON d.inspection_id = k.inspection_id
-     AND d.category_l1 IS NOT DISTINCT FROM k.category_l1
-     AND d.category_l2 IS NOT DISTINCT FROM k.category_l2
-    GROUP BY k.group_id
-),
-cycle AS (
-    -- The median of a distribution kept as (days, n): the mean of the values at the two
-    -- middle positions, as median() gives for an even count.
-    SELECT group_id, days, sum(n) AS n FROM (
-        SELECT k.group_id, y.days, y.n
-        FROM cells k
-        JOIN rect_current_cycle y
-          ON y.inspection_id = k.inspection_id
-         AND y.category_l1 IS NOT DISTINCT FROM k.category_l1
-         AND y.category_l2 IS NOT DISTINCT FROM k.category_l2
-    ) GROUP BY ALL
-),
-cum AS (
-    SELECT group_id, days,
-           sum(n) OVER (PARTITION BY group_id ORDER BY days) AS upto,
-           sum(n) OVER (PARTITION BY group_id) AS total
-    FROM cycle
+    FROM rect_current_dates d
+    JOIN k USING (inspection_id)
+    WHERE ($category_l1::VARCHAR[] IS NULL OR d.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
+      AND ($category_l2::VARCHAR[] IS NULL OR d.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+    GROUP BY 1
 ),
 med AS (
-    SELECT group_id,
-           ((min(days) FILTER (WHERE upto >= (total + 1) // 2))
-            + (min(days) FILTER (WHERE upto >= total // 2 + 1)))::DOUBLE / 2 AS cycle_days_median
-    FROM cum GROUP BY group_id
+    SELECT CASE $by WHEN 'category_l1' THEN x.category_l1 WHEN 'category_l2' THEN x.category_l2
+                    ELSE k.k_id END AS group_id,
+           median(x.days)::DOUBLE AS cycle_days_median
+    FROM rect_current_done x
+    JOIN k USING (inspection_id)
+    WHERE ($category_l1::VARCHAR[] IS NULL OR x.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
+      AND ($category_l2::VARCHAR[] IS NULL OR x.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+    GROUP BY 1
 ),
 agg AS (
+    -- Grouped by the stable id: two units may share a short name.
     SELECT group_id, any_value(group_key) AS group_key, any_value(group_order) AS group_order,
            count(DISTINCT unit_id) AS units,
            count(DISTINCT inspection_id) AS inspections,
@@ -115,7 +102,7 @@ agg AS (
            sum(on_time_original)::BIGINT AS on_time_original,
            sum(completed_with_current_deadline)::BIGINT AS completed_with_current_deadline,
            sum(on_time_current)::BIGINT AS on_time_current
-    FROM keyed GROUP BY group_id
+    FROM c GROUP BY group_id
 )
 SELECT a.group_key, a.group_id, a.group_order::BIGINT AS group_order,
        a.units, a.inspections, a.findings, a.findings_done, a.findings_basically_done,

@@ -346,14 +346,13 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
             "findings_earliest": "最早未完成时限为该日期的问题数",
         },
     ),
-    "rect_current_cycle": (
-        "（派生）已完成问题的整改周期分布：每个巡察、二级类别和周期天数一行，用于求中位数",
+    "rect_current_done": (
+        "（派生）已完成问题的整改周期：每个已完成且有完成日期的问题一行（按巡察排序的窄表），用于求中位数",
         {
             "inspection_id": "巡察编号",
             "category_l1": "一级类别代码",
             "category_l2": "二级类别代码",
             "days": "整改周期（反馈日期至完成日期的天数）",
-            "n": "问题数",
         },
     ),
     "finding_repeats": (
@@ -733,13 +732,14 @@ GROUP BY ALL
 ORDER BY inspection_id, d
 """,
     """
-CREATE OR REPLACE TABLE rect_current_cycle AS
-SELECT inspection_id, category_l1, category_l2, (done_on - feedback_date)::INTEGER AS days,
-       count(*)::BIGINT AS n
+DROP TABLE IF EXISTS rect_current_cycle
+""",
+    """
+CREATE OR REPLACE TABLE rect_current_done AS
+SELECT inspection_id, category_l1, category_l2, (done_on - feedback_date)::INTEGER AS days
 FROM finding_timeline
 WHERE valid_to IS NULL AND status = 'DONE' AND done_on IS NOT NULL
-GROUP BY ALL
-ORDER BY inspection_id, days
+ORDER BY inspection_id
 """,
     """
 INSERT OR REPLACE INTO store_meta
