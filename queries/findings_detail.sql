@@ -27,20 +27,29 @@
 --   is_rebound BOOLEAN  rebound (反弹)
 --   feedback_date DATE  反馈日期
 --   total BIGINT  rows matching before the limit
-SELECT t.finding_id, r.name AS round_name, u.short_name AS unit_name, t.category_l1,
-       t.category_l2, c2.name AS l2_name, f.title, f.detail, f.severity, f.tags, t.status,
-       t.measures, t.measures_done, t.is_repeat, t.is_rebound, t.feedback_date,
-       count(*) OVER () AS total
-FROM finding_timeline t
-JOIN findings f ON f.finding_id = t.finding_id
-JOIN units u ON u.unit_id = t.unit_id
-JOIN rounds r ON r.round_id = t.round_id
-LEFT JOIN category_l2 c2 ON c2.code = t.category_l2
-WHERE ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
-  AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-  AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
-  AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
-  AND ($unit_id::INTEGER IS NULL OR t.unit_id = $unit_id)
-  AND ($category::VARCHAR IS NULL OR t.category_l1 = $category OR t.category_l2 = $category)
-ORDER BY r.seq DESC, t.unit_id, t.finding_id
-LIMIT $limit
+WITH sel AS (
+    -- Narrow rows first (status, counts, ordering key); the text columns are read only for
+    -- the rows shown.
+    SELECT t.finding_id, t.round_id, t.unit_id, t.category_l1, t.category_l2, t.status,
+           t.measures, t.measures_done, t.is_repeat, t.is_rebound, t.feedback_date, r.seq,
+           count(*) OVER () AS total
+    FROM finding_timeline t
+    JOIN rounds r ON r.round_id = t.round_id
+    WHERE ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
+      AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
+      AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+      AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
+      AND ($unit_id::INTEGER IS NULL OR t.unit_id = $unit_id)
+      AND ($category::VARCHAR IS NULL OR t.category_l1 = $category OR t.category_l2 = $category)
+    ORDER BY r.seq DESC, t.unit_id, t.finding_id
+    LIMIT $limit
+)
+SELECT s.finding_id, r.name AS round_name, u.short_name AS unit_name, s.category_l1,
+       s.category_l2, c2.name AS l2_name, f.title, f.detail, f.severity, f.tags, s.status,
+       s.measures, s.measures_done, s.is_repeat, s.is_rebound, s.feedback_date, s.total
+FROM sel s
+JOIN findings f ON f.finding_id = s.finding_id
+JOIN units u ON u.unit_id = s.unit_id
+JOIN rounds r ON r.round_id = s.round_id
+LEFT JOIN category_l2 c2 ON c2.code = s.category_l2
+ORDER BY s.seq DESC, s.unit_id, s.finding_id
