@@ -34,9 +34,7 @@ with st.expander("计算方法（研判参考）"):
     st.markdown(ui.md(figures.ECOLOGY_METHOD))
 
 config = figures.config_for_store(ui.store().root)
-rounds = reader.query(
-    "ecology_rounds", {"inspection_ids": scope.ids_param(), "as_of": scope.as_of}
-)
+rounds = reader.query("ecology_rounds", {"inspection_ids": scope.ids_param(), "as_of": scope.as_of})
 if rounds.is_empty():
     st.info("当前筛选范围内没有截至统计日已反馈的巡察，无法研判。")
     st.stop()
@@ -68,11 +66,11 @@ round_id = st.selectbox(
 )
 chosen = round_row[int(round_id)]
 round_scope = dataclasses.replace(scope, inspection_ids=tuple(chosen["inspection_ids"]))
-cards = figures.scorecards(reader, round_scope, config)
+cards = ui.figure(figures.scorecards, reader, round_scope, config)
 ranking = figures.peer_ranking(cards)
 units = cards.units
 # Every round of the scope scored on its own: the unit's trend and the grade × trend matrix.
-trend_all = figures.score_trend(reader, scope, config)
+trend_all = ui.figure(figures.score_trend, reader, scope, config)
 
 st.subheader(f"同类组排名（{LABEL}）")
 st.caption(

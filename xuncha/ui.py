@@ -44,6 +44,11 @@ from xuncha.store import Store, open_reader
 from xuncha.store.reader import Reader
 
 DEFAULT_STORE = Path(__file__).resolve().parents[1] / "data" / "demo"
+# Rows of a table sent to the browser: more cost seconds to serialise and draw at provincial
+# scale and nobody reads them on screen; exports hold every row.
+TABLE_MAX_ROWS = 2000
+# Query results kept per process (shared by all sessions, keyed on the data version).
+QUERY_CACHE_ENTRIES = 300
 _FILTER_KEYS = ("f_rounds", "f_kind", "f_sector", "f_peer", "f_unit", "f_l1", "f_l2", "f_asof")
 
 
@@ -56,17 +61,56 @@ def _reader_for(root: str, version: int) -> Reader:
     return open_reader(Store(root), version)
 
 
-@st.cache_data(max_entries=2000, show_spinner=False)
+@st.cache_resource(max_entries=QUERY_CACHE_ENTRIES, show_spinner=False)
 def _cached_query(
     root: str, version: int, name: str, params_key: str, _params: Mapping[str, Any]
 ) -> pl.DataFrame:
     # Keyed on a digest of the parameters: Streamlit's own hashing of a list of tens of
     # thousands of inspection ids on every call would cost more than the query.
+    # A resource cache, not a data cache: a data cache unpickles a copy on every hit (140 ms
+    # for a 200,000-row list at provincial scale) and keeps one pickled copy per entry.
+    # Polars frames are immutable, so every session can share the same one.
     return _reader_for(root, version).query(name, _params)
 
 
 def _params_key(params: Mapping[str, Any]) -> str:
     return hashlib.blake2b(repr(sorted(params.items())).encode(), digest_size=16).hexdigest()
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _cached_figure(root: str, version: int, key: str, _call: Callable[[], Any]) -> Any:
+    return _call()
+
+
+def _key_part(value: Any) -> Any:
+    digest = getattr(value, "digest", None)
+    if callable(digest):  # a configuration: its digest covers what changes a result
+        return ("digest", digest())
+    if isinstance(value, Scope):
+        return (
+            "scope",
+            value.params(),
+            sorted(value.unit_filter) if value.unit_filter is not None else None,
+            value.population_ids,
+        )
+    return value
+
+
+def figure(fn: Callable[..., Any], rd: Reader, scope: Scope, *args: Any, **kwargs: Any) -> Any:
+    """fn(rd, scope, *args, **kwargs) computed once per data version and arguments, shared by
+    every session (figures whose Python work over many units costs more than their queries:
+    the scorecards and their trend across rounds)."""
+    parts = (
+        fn.__module__,
+        fn.__qualname__,
+        _key_part(scope),
+        [_key_part(a) for a in args],
+        sorted((k, _key_part(v)) for k, v in kwargs.items()),
+    )
+    key = hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+    return _cached_figure(
+        str(rd.store.root), rd.version, key, lambda: fn(rd, scope, *args, **kwargs)
+    )
 
 
 class CachedReader(Reader):
@@ -619,7 +663,14 @@ def table(
     selectable: bool = False,
     raw: bool = False,
 ) -> Any:
-    """A table with Chinese headers (raw: as given, e.g. a user's own SQL result)."""
+    """A table with Chinese headers (raw: as given, e.g. a user's own SQL result). At most
+    TABLE_MAX_ROWS rows are sent to the browser (a note says how many there are); the
+    downloads beside a table always hold all of them."""
+    if frame.height > TABLE_MAX_ROWS:
+        st.caption(
+            f"共 {frame.height:,} 行，此处显示前 {TABLE_MAX_ROWS:,} 行；完整数据请使用导出。"
+        )
+        frame = frame.head(TABLE_MAX_ROWS)
     shown = frame if raw else labels.chinese_headers(frame)
     # An empty text cell reads "—", not "None".
     shown = shown.with_columns(
