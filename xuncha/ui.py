@@ -48,7 +48,7 @@ DEFAULT_STORE = Path(__file__).resolve().parents[1] / "data" / "demo"
 # scale and nobody reads them on screen; exports hold every row.
 TABLE_MAX_ROWS = 2000
 # Query results kept per process (shared by all sessions, keyed on the data version).
-QUERY_CACHE_ENTRIES = 300
+QUERY_CACHE_ENTRIES = 160
 _FILTER_KEYS = ("f_rounds", "f_kind", "f_sector", "f_peer", "f_unit", "f_l1", "f_l2", "f_asof")
 
 
@@ -56,7 +56,7 @@ def store() -> Store:
     return Store(os.environ.get("XUNCHA_DB") or DEFAULT_STORE)
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
+@st.cache_resource(max_entries=2, show_spinner=False)
 def _reader_for(root: str, version: int) -> Reader:
     return open_reader(Store(root), version)
 

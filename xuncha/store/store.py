@@ -44,6 +44,12 @@ BASE_CONFIG: dict[str, str | bool | int | float | list[str]] = {
 }
 
 
+def reader_limits() -> dict[str, str | bool | int | float | list[str]]:
+    """Bounds for a read-only connection: its buffer pool would otherwise grow to 80 % of
+    the machine's memory per open version (XUNCHA_READER_MEMORY, default 1GB)."""
+    return {"memory_limit": os.environ.get("XUNCHA_READER_MEMORY", "1GB")}
+
+
 class StoreError(Exception):
     """A store problem with a message fit to show a user (Chinese)."""
 
@@ -97,7 +103,9 @@ class Store:
         """A read-only connection to one version (the current one by default)."""
         number = self.version() if version is None else version
         try:
-            con = duckdb.connect(str(self.file_for(number)), read_only=True, config=BASE_CONFIG)
+            con = duckdb.connect(
+                str(self.file_for(number)), read_only=True, config=BASE_CONFIG | reader_limits()
+            )
         except duckdb.Error as exc:
             raise StoreError(f"无法打开数据仓 {self.root}（版本 {number}）：{exc}") from exc
         return con
