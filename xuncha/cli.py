@@ -36,6 +36,7 @@ from xuncha.auth import (
 from xuncha.auth import cli as auth_cli
 from xuncha.auth import gate as auth_gate
 from xuncha.auth.access import AuthError
+from xuncha.bench import cli as bench_cli
 from xuncha.filters import Filters, Scope, describe_filters, resolve_scope
 from xuncha.store import Store, StoreError, open_reader
 from xuncha.store import backup as store_backup
@@ -258,6 +259,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_briefing)
     auth_cli.register(sub)
     auth_gate.register(sub)
+    bench_cli.register(sub)
     return parser
 
 

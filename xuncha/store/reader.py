@@ -16,11 +16,12 @@ fixture store and checks the header against the result.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,28 @@ QUERIES_DIR = Path(
     os.environ.get("XUNCHA_QUERIES", Path(__file__).resolve().parents[2] / "queries")
 )
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+
+# Active recordings of the named queries run (the benchmark replays a page's exact query set).
+# Empty when nobody records, so `Reader.query` pays one truthiness check.
+_RECORDINGS: list[list[tuple[str, dict[str, Any]]]] = []
+_RECORDINGS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Collect `(query name, params)` of every named query any `Reader` runs (any thread)
+    while the block is active; cached results are not run, so they are not recorded."""
+    calls: list[tuple[str, dict[str, Any]]] = []
+    with _RECORDINGS_LOCK:
+        _RECORDINGS.append(calls)
+    try:
+        yield calls
+    finally:
+        with _RECORDINGS_LOCK:
+            for i, active in enumerate(_RECORDINGS):
+                if active is calls:
+                    del _RECORDINGS[i]
+                    break
 
 
 @dataclass(frozen=True)
@@ -126,6 +149,10 @@ class Reader:
         if missing:
             raise TypeError(f"query {name} needs parameters {sorted(missing)}")
         bound = {key: given[key] for key in named.params}
+        if _RECORDINGS:
+            with _RECORDINGS_LOCK:
+                for calls in _RECORDINGS:
+                    calls.append((name, dict(given)))
         cursor = self._con.cursor()
         try:
             return cursor.sql(named.sql, params=bound).pl()
