@@ -22,23 +22,31 @@
 --   warning VARCHAR  红 overdue, 黄 ≤ 10 days left, 绿 ≤ 20 days left, else empty
 --   lead_person VARCHAR  责任领导
 --   department VARCHAR  责任部门
-SELECT t.measure_id, t.finding_id, r.name AS round_name, u.short_name AS unit_name,
-       t.category_l2, f.title, m.text, t.status, t.deadline, t.deadline_original,
-       ($as_of::DATE - t.deadline)::INTEGER AS days_overdue,
-       CASE WHEN t.deadline < $as_of::DATE THEN '红'
-            WHEN t.deadline - $as_of::DATE <= 10 THEN '黄'
-            WHEN t.deadline - $as_of::DATE <= 20 THEN '绿'
+WITH sel AS (
+    -- Narrow rows first; the text columns are read only for the rows returned.
+    SELECT t.measure_id, t.finding_id, t.round_id, t.unit_id, t.category_l2, t.status,
+           t.deadline, t.deadline_original,
+           ($as_of::DATE - t.deadline)::INTEGER AS days_overdue
+    FROM measure_timeline t
+    WHERE ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
+      AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
+      AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+      AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
+      AND t.status <> 'DONE' AND t.deadline IS NOT NULL
+    ORDER BY days_overdue DESC, t.measure_id
+    LIMIT $limit
+)
+SELECT s.measure_id, s.finding_id, r.name AS round_name, u.short_name AS unit_name,
+       s.category_l2, f.title, m.text, s.status, s.deadline, s.deadline_original,
+       s.days_overdue,
+       CASE WHEN s.deadline < $as_of::DATE THEN '红'
+            WHEN s.deadline - $as_of::DATE <= 10 THEN '黄'
+            WHEN s.deadline - $as_of::DATE <= 20 THEN '绿'
             ELSE '' END AS warning,
        m.lead_person, m.department
-FROM measure_timeline t
-JOIN measures m ON m.measure_id = t.measure_id
-JOIN findings f ON f.finding_id = t.finding_id
-JOIN units u ON u.unit_id = t.unit_id
-JOIN rounds r ON r.round_id = t.round_id
-WHERE ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
-  AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-  AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
-  AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
-  AND t.status <> 'DONE' AND t.deadline IS NOT NULL
-ORDER BY days_overdue DESC, t.measure_id
-LIMIT $limit
+FROM sel s
+JOIN measures m ON m.measure_id = s.measure_id
+JOIN findings f ON f.finding_id = s.finding_id
+JOIN units u ON u.unit_id = s.unit_id
+JOIN rounds r ON r.round_id = s.round_id
+ORDER BY s.days_overdue DESC, s.measure_id
