@@ -3,8 +3,10 @@ version, the shared filters kept in the URL, and the common widgets pages use.""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import importlib
 import logging
 import os
 import re
@@ -42,6 +44,12 @@ from xuncha.figures.rates import format_rate
 from xuncha.filters import Filters, Scope, describe_filters, resolve_scope
 from xuncha.store import Store, open_reader
 from xuncha.store.reader import Reader
+
+# plotly imports pandas lazily while building the first figure; two sessions doing that at
+# once race on the half-initialised module ("partially initialized module 'pandas'"), seen
+# in the load test. Import it once here, where it is installed.
+with contextlib.suppress(ImportError):
+    importlib.import_module("pandas")
 
 DEFAULT_STORE = Path(__file__).resolve().parents[1] / "data" / "demo"
 # Rows of a table sent to the browser: more cost seconds to serialise and draw at provincial
