@@ -19,9 +19,7 @@ st.caption(
     "线索只列数量，1至2件显示为“<3”。"
 )
 
-rounds = reader.query(
-    "ecology_rounds", {"inspection_ids": scope.ids_param(), "as_of": scope.as_of}
-)
+rounds = reader.query("ecology_rounds", {"inspection_ids": scope.ids_param(), "as_of": scope.as_of})
 if rounds.is_empty():
     st.info("当前筛选范围内没有截至统计日已反馈的巡察，无法起草简报。")
     st.stop()
@@ -65,6 +63,7 @@ if go:
                 ui.resolver(reader),
                 user=user,
                 scope_text=st.session_state.get("filters_text") or "全部",
+                access=ui.access(),
             )
     except briefing.BriefingError as exc:
         st.error(str(exc))
@@ -191,7 +190,8 @@ else:
             if st.button(
                 "按存档参数重新生成并核对", key="brief_regen", icon=":material/fact_check:"
             ):
-                again, same = briefing.regenerate(store, picked, ui.resolver)
+                again, same = briefing.regenerate(store, picked)
+                ui.record("briefing", step="regenerate", briefing_id=picked, identical=same)
                 if same:
                     st.success(
                         f"重新生成的内容与存档草稿完全一致（数据版本 {item.request['data_version']}，"

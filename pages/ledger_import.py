@@ -16,6 +16,12 @@ reader = ui.reader()
 scope = ui.current_scope(reader)
 ui.page_header("数据导入", reader, scope)
 store = ui.store()
+if ui.signed_in().demo:
+    st.warning(
+        "演示模式：导入台账后，此数据仓将视为真实数据，此后须登录才能打开"
+        "（请先用 `xuncha user add` 创建账号）。",
+        icon=":material/lock:",
+    )
 
 st.caption(
     "上传被巡察单位或巡察组报送的整改台账（.xlsx 或 .csv，可一次多个）。系统先逐行校验，任何一处错误都不会写入；"

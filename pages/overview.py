@@ -3,6 +3,7 @@
 import streamlit as st
 
 from xuncha import charts, figures, labels, ui
+from xuncha.figures.ecology import count_text
 
 reader = ui.reader()
 scope = ui.current_scope(reader)
@@ -28,7 +29,16 @@ with row2[0]:
 with row2[1]:
     ui.count_metric("长期坚持措施", kpi["measures_long_term"], "单列统计，不计入逾期")
 with row2[2]:
-    ui.count_metric("问题线索", kpi["clues"], f"涉及 {kpi['clue_persons']:,} 人")
+    # Counts of 1-2 read "<3" for roles without clue rights (DOMAIN.md §7).
+    clues, persons = int(kpi["clues"]), int(kpi["clue_persons"])
+    if not ui.clue_details():
+        clues = clues if clues == 0 or clues >= 3 else count_text(clues)  # type: ignore[assignment]
+        persons = persons if persons == 0 or persons >= 3 else count_text(persons)  # type: ignore[assignment]
+    ui.count_metric(
+        "问题线索",
+        clues,
+        f"涉及 {persons:,} 人" if isinstance(persons, int) else f"涉及 {persons} 人",
+    )
 with row2[3]:
     ui.count_metric("建章立制", kpi["regulations"], "新建或修订制度数", " 项")
 with row2[4]:

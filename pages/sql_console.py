@@ -80,7 +80,16 @@ with tab_free:
 
 with tab_canned:
     queries = load_queries()
-    names = [n for n in queries if n not in {"scope_inspections", "schema_tables"}]
+    # Not offered: queries about the store itself, or reading summaries the sandbox does
+    # not hold (its copy has the base tables and timelines only).
+    internal = {
+        "scope_inspections",
+        "schema_tables",
+        "store_settled_on",
+        "inspections_count",
+        "rectification_counts_current",
+    }
+    names = [n for n in queries if n not in internal]
     chosen = st.selectbox(
         "常用查询",
         names,

@@ -305,3 +305,20 @@ def test_the_auditor_sees_the_verified_trail(real: Store) -> None:
     assert titles(at) == ["审计日志"]
     assert any("哈希链校验通过" in s.value for s in at.success)
     assert at.dataframe and at.dataframe[0].value.shape[0] > 0
+
+
+def test_ecology_on_the_command_line_hides_clue_counts_without_clue_rights(
+    real: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def clue_items(user: str) -> list[dict[str, object]]:
+        capsys.readouterr()
+        argv = ["ecology", "--db", str(real.root), "--round", ROUND, "--user", user]
+        assert cli.main(argv) == 0
+        units = json.loads(capsys.readouterr().out)["units"]
+        return [i for u in units for i in u["indicators"] if i["key"] == "clue_density"]
+
+    hidden = clue_items("u_leader")
+    assert hidden and all(i["numerator"] is None and i["raw_value"] is None for i in hidden)
+    shown = clue_items("u_case")
+    assert any(i["numerator"] is not None for i in shown)
+    assert audit.entries(real.root)[-1].action == "cli_query"

@@ -311,6 +311,32 @@ def test_five_failures_lock_a_name_out_even_for_the_right_password(
     assert users.authenticate("zhang", PASSWORD).ok
 
 
+def test_parallel_guesses_cannot_slip_past_the_limit(
+    users: UserStore, hasher: CountingHasher
+) -> None:
+    """Twenty wrong passwords at once: an attempt counts as failed before its (slow) check,
+    so at most five are checked and the rest are refused as throttled."""
+    import threading
+
+    hasher.verified = 0
+    results: list[bool] = []
+    start = threading.Barrier(20)
+
+    def guess(i: int) -> None:
+        start.wait()
+        results.append(users.authenticate("zhang", f"Wrong-Pass-{i:03d}").retry_after > 0)
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 20
+    assert hasher.verified <= 5, hasher.verified
+    assert sum(results) >= 15
+    assert not users.authenticate("zhang", PASSWORD).ok  # locked out, even when right
+
+
 def test_each_lockout_in_a_row_lasts_twice_as_long_up_to_an_hour(
     users: UserStore, clock: Clock
 ) -> None:

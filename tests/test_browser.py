@@ -195,4 +195,6 @@ def test_interacting_reruns_the_page_without_an_exception(app: str, page: Page) 
     _settled(page)
     expect(page.get_by_test_id("stException")).to_have_count(0)
     assert "peer=" in page.url
-    expect(page.get_by_test_id("stMain").get_by_test_id("stCaptionContainer").first).to_contain_text("同类组 国有企业")
+    expect(
+        page.get_by_test_id("stMain").get_by_test_id("stCaptionContainer").first
+    ).to_contain_text("同类组 国有企业")

@@ -15,7 +15,7 @@ from tests.builders import StoreBuilder
 from xuncha import figures
 from xuncha.figures.rectification import counts_query
 from xuncha.filters import Filters, resolve_scope
-from xuncha.store import Reader, open_reader
+from xuncha.store import Reader, Store, open_reader
 
 GROUPINGS = ("all", "round", "unit", "category_l1", "category_l2", "sector", "peer_group")
 FILTERS = [
@@ -121,3 +121,28 @@ def test_a_scope_of_every_inspection_passes_null_and_a_narrowed_copy_its_list(
     a = figures.rectification(demo_reader, scope, "round").to_dicts()
     b = figures.rectification(demo_reader, listed, "round").to_dicts()
     assert a == b
+
+
+def test_a_store_whose_summaries_are_older_falls_back_to_the_timelines(
+    demo_store: Store, tmp_path: Path
+) -> None:
+    """A store written by older code has no rect_current_done: read-only readers cannot
+    rebuild it, so the figures read the timelines until the next write rebuilds it."""
+    import shutil
+
+    import duckdb
+
+    target = tmp_path / "old"
+    shutil.copytree(demo_store.root, target, ignore=shutil.ignore_patterns("*.lock"))
+    old = Store(target)
+    con = duckdb.connect(str(old.current_file()))
+    con.execute("DROP TABLE rect_current_done")
+    con.close()
+    reader = open_reader(old)
+    try:
+        day = dt.date(2030, 1, 1)
+        assert counts_query(reader, day) == "rectification_counts"
+        scope = resolve_scope(reader, Filters(as_of=day))
+        assert figures.rectification(reader, scope, "unit").height > 0
+    finally:
+        reader.close()

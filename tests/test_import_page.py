@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests import ledger_samples as S
 from xuncha import demo
+from xuncha.auth import UserStore
 from xuncha.store import Store, open_reader
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -39,7 +41,13 @@ def _findings(store: Store) -> int:
 
 
 def _open_import_page() -> AppTest:
+    """Signed in as the inspection office: after an import the store holds real data and
+    no longer opens without a login."""
+    users = UserStore(os.environ["XUNCHA_DB"])
+    if users.get("office1") is None:
+        users.add_user("office1", "office", actor="test", password="Xuncha-Test-2026")
     at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["_token"] = users.start_session(users.access_for("office1"))
     at.run()  # through app.py, as a browser does
     at.switch_page("pages/ledger_import.py")
     at.run()
@@ -80,6 +88,11 @@ def test_a_ledger_uploaded_on_the_page_is_validated_imported_and_rolled_back(
     assert at.success, [e.value for e in at.error]
     assert _findings(own_store) == before + len(S.MERGED.findings)
     assert own_store.version() == version + 1
+    # The store now holds real data: without a login only the login page opens.
+    anonymous = AppTest.from_file(APP, default_timeout=120)
+    anonymous.run()
+    assert [t.value for t in anonymous.title] == ["巡察数据驾驶舱"]
+    assert [t.label for t in anonymous.text_input] == ["用户名", "密码"]
 
     at = _open_import_page()
     assert at.selectbox(key="rollback_batch").value == 2  # the batch just imported

@@ -364,7 +364,9 @@ def test_named_queries_run_in_the_sandbox_with_bound_parameters(
     from xuncha.store.reader import load_queries
 
     named = load_queries()["findings_by_category"]
-    result = box.run(named.sql, user=USER, params=full_scope.params())
+    # The inspections as a list (a scope of every inspection would pass NULL instead).
+    params = {**full_scope.params(), "inspection_ids": list(full_scope.inspection_ids)}
+    result = box.run(named.sql, user=USER, params=params)
     reader = open_reader(demo_store)
     try:
         expected = reader.query("findings_by_category", full_scope.params())

@@ -65,6 +65,8 @@ ACTIONS = {
     "refused": "操作被拒绝（无权限）",
     "error": "页面错误",
     "preview_as": "以他人身份预览",
+    "preview_end": "结束预览",
+    "cli_query": "命令行查询",
 }
 _ACTION = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _FIELDS = ("seq", "time", "user", "action", "details", "prev_hash", "hash")

@@ -32,11 +32,13 @@ from xuncha.auth import (
     Access,
     PermissionDenied,
     UserStore,
+    trusted_header_name,
 )
 from xuncha.auth import cli as auth_cli
 from xuncha.auth import gate as auth_gate
 from xuncha.auth.access import AuthError
 from xuncha.bench import cli as bench_cli
+from xuncha.figures.ecology import CLUE_EVIDENCE
 from xuncha.filters import Filters, Scope, describe_filters, resolve_scope
 from xuncha.store import Store, StoreError, open_reader
 from xuncha.store import backup as store_backup
@@ -325,6 +327,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     by = args.by or "all"
     frame = figures.rectification(reader, scope, by)
     records = figures.metrics_records(frame, by)
+    _record_read(args.db, who, "metrics", filters, rows=len(records))
     if args.format == "json":
         payload: Any = records if args.by else {"as_of": scope.as_of.isoformat(), **records[0]}
         print(json.dumps(payload, ensure_ascii=False, default=_json_default))
@@ -336,6 +339,14 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    if trusted_header_name():
+        # A trusted identity header is only safe when nobody but the proxy can connect.
+        try:
+            auth_gate.check_loopback(args.address)
+        except AuthError as exc:
+            raise UserError(
+                f"设置了 XUNCHA_TRUSTED_USER_HEADER 时只能监听本机地址：{exc}"
+            ) from None
     store = Store(args.db)
     if not store.exists():
         print(f"首次启动：正在生成演示数据仓 {store.root} …", file=sys.stderr)
@@ -610,6 +621,7 @@ def cmd_ecology(args: argparse.Namespace) -> int:
         filters = build_filters(reader, rounds=args.round, as_of=args.as_of)
         scope = resolve_scope(reader, filters, access=who)
         cards = figures.scorecards(reader, scope, config)
+        _record_read(args.db, who, "ecology", filters, rows=cards.units.height)
     finally:
         reader.close()
     if cards.units.is_empty():
@@ -625,11 +637,17 @@ def cmd_ecology(args: argparse.Namespace) -> int:
                 "source": config.source,
                 "values": config.scoring_values(),
             },
-            "units": cards.records(),
+            "units": _mask_clues(cards.records(), who),
         }
         print(json.dumps(payload, ensure_ascii=False, default=_json_default))
     else:
         table = figures.scorecard_table(cards)
+        if not who.can(CLUE_DETAILS):
+            table = table.with_columns(
+                pl.lit(None).alias(c)
+                for c in table.columns
+                if c.startswith(tuple(f"{k}_" for k in CLUE_EVIDENCE)) and c.endswith("_raw_value")
+            )
         # Text that a spreadsheet could take for a formula is made inert.
         table = table.with_columns(
             pl.col(c).map_elements(export.neutralise, return_dtype=pl.String)
@@ -662,12 +680,25 @@ def cmd_briefing(args: argparse.Namespace) -> int:
         return 0
     if args.regenerate:
         try:
-            again, same = briefing.regenerate(store, args.regenerate, _resolver(who))
+            archived = briefing.archive.load(store, args.regenerate)
+            if who.scoped and archived.request.get("user") != who.user:
+                raise UserError(f"{who.user}：只能重新生成本人起草的简报")
+            again, same = briefing.regenerate(store, args.regenerate)
         except briefing.archive.ArchiveError as exc:
             raise UserError(str(exc)) from None
         result: dict[str, Any] = {"briefing_id": args.regenerate, "identical": same}
         if args.out:
             result |= _write_briefing(again, args.out, pdf=args.pdf)
+        audit.record(
+            store.root,
+            user=user,
+            action="briefing",
+            step="regenerate",
+            briefing_id=args.regenerate,
+            identical=same,
+            out=args.out,
+            source="cli",
+        )
         _print_result(result, args.format, "重新生成的内容与存档一致" if same else "不一致")
         return 0 if same else 1
     if not args.round:
@@ -704,6 +735,7 @@ def cmd_briefing(args: argparse.Namespace) -> int:
                 _resolver(who)(reader),
                 user=user,
                 scope_text=_scope_text(reader, filters),
+                access=who,
             )
         except briefing.BriefingError as exc:
             raise UserError(str(exc)) from None
@@ -729,6 +761,27 @@ def _resolver(who: Access) -> Callable[[Reader], Callable[[Filters], Scope]]:
         return resolve
 
     return on
+
+
+def _mask_clues(records: list[dict[str, Any]], who: Access) -> list[dict[str, Any]]:
+    """Clue indicators without the values that reveal clue counts, for roles without clue
+    rights (their normalised value and contribution to the score stay, as on the page)."""
+    if who.can(CLUE_DETAILS):
+        return records
+    hidden = ("raw_value", "numerator", "peer_reference", "peer_best", "peer_worst", "note")
+    for record in records:
+        for item in record.get("indicators", []):
+            if item.get("key") in CLUE_EVIDENCE:
+                item.update({k: None for k in hidden})
+                item["masked"] = "线索数量明细仅案管人员可见"
+    return records
+
+
+def _record_read(db: str, who: Access, command: str, filters: Filters, *, rows: int) -> None:
+    """A command that printed data is recorded like a page view."""
+    audit.record(
+        db, user=who.user, action="cli_query", command=command, filters=filters.to_url(), rows=rows
+    )
 
 
 def _access(db: str, user: str | None, permission: str) -> Access:

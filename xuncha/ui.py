@@ -4,6 +4,7 @@ version, the shared filters kept in the URL, and the common widgets pages use.""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import importlib
@@ -198,6 +199,10 @@ def login_gate(rd: Reader) -> Access:
         # The proxy checked the session when the page connected; an open page is checked
         # again on every run (idle and absolute limits, logout elsewhere, a disabled user).
         cookie = dict(st.context.cookies).get(SESSION_COOKIE)
+        if not cookie:
+            # The gate always sets it: a header without it did not come through the gate.
+            st.error("未通过登录网关访问，请通过登录页面重新登录。")
+            st.stop()
         if cookie:
             try:
                 again = known.check_session(str(cookie))
@@ -246,8 +251,9 @@ def _remember(found: Access, *, via_proxy: bool = False) -> None:
 
 
 def _forget() -> None:
-    for key in ("_token", "_access", "_preview_as", "_viewed", "_checked"):
-        st.session_state.pop(key, None)
+    """End this tab's sign-in and drop everything it held (drafts, query results, files), so
+    the next person to sign in on the same tab inherits nothing."""
+    st.session_state.clear()
 
 
 def _login_form(known: UserStore, *, demo: bool) -> None:
@@ -320,9 +326,13 @@ def access() -> Access:
     preview = st.session_state.get("_preview_as")
     if preview and found.can(MANAGE_USERS):
         try:
-            return users().access_for(str(preview))
+            shown = users().access_for(str(preview))
         except PermissionDenied:
             st.session_state.pop("_preview_as", None)
+        else:
+            # The previewed user's scope, with only the rights both have: previewing a case
+            # officer shows no clue details, previewing the office grants no imports.
+            return dataclasses.replace(shown, permissions=shown.permissions & found.permissions)
     return found
 
 
@@ -425,6 +435,7 @@ def user_bar() -> None:
             icon=":material/visibility:",
         )
         if cols[1].button("结束预览", key="preview_end"):
+            record("preview_end", target=preview)
             st.session_state.pop("_preview_as", None)
             st.rerun()
 
@@ -729,7 +740,8 @@ def chart(fig: Any, *, key: str, selectable: bool = False) -> Any:
         key=key,
         on_select="rerun" if selectable else "ignore",
         selection_mode="points",
-        config={"displaylogo": False},
+        # No image download from the chart toolbar: exports are checked and audited.
+        config={"displaylogo": False, "modeBarButtonsToRemove": ["toImage"]},
     )
 
 

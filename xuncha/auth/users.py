@@ -507,9 +507,24 @@ class UserStore:
         now = self._clock()
         key = _attempt_name(name)
         client = _clean(client, _MAX_CLIENT)
+        attempt_id = 0
         with self._write() as con:
             _prune(con, now)
             wait = _locked_for(con, key, client, now)
+            if not wait:
+                # The attempt is recorded as failed before the (slow) password check and
+                # corrected on success, so parallel guesses count at once: no burst of
+                # requests can slip past the limit while the first ones are being checked.
+                attempt_id = (
+                    con.execute(
+                        "INSERT INTO login_attempts (name, client, time, ok) VALUES (?, ?, ?, 0)",
+                        (key, client, now),
+                    ).lastrowid
+                    or 0
+                )
+                if _pending_over_limit(con, key, now):
+                    con.execute("DELETE FROM login_attempts WHERE id = ?", (attempt_id,))
+                    wait = _lock_if_needed(con, key, client, now) or LOCKOUT_FIRST
         if wait:
             audit.record(
                 self.root,
@@ -537,10 +552,7 @@ class UserStore:
         user: User | None = None
         locked = 0
         with self._write() as con:
-            con.execute(
-                "INSERT INTO login_attempts (name, client, time, ok) VALUES (?, ?, ?, ?)",
-                (key, client, now, int(ok)),
-            )
+            con.execute("UPDATE login_attempts SET ok = ? WHERE id = ?", (int(ok), attempt_id))
             if ok and row is not None:
                 con.execute("DELETE FROM lockouts WHERE kind = 'name' AND key = ?", (key,))
                 con.execute("UPDATE users SET last_login_at = ? WHERE name = ?", (now, row["name"]))
@@ -813,6 +825,24 @@ def _locked_for(con: sqlite3.Connection, key: str, client: str, now: float) -> i
         (now, key, client),
     ).fetchone()
     return math.ceil(row[0] - now) if row and row[0] is not None else 0
+
+
+def _pending_over_limit(con: sqlite3.Connection, key: str, now: float) -> bool:
+    """More unsuccessful attempts for the name (those being checked included) in the window
+    than the limit allows, counted as `_lock_if_needed` counts them."""
+    previous = con.execute(
+        "SELECT after_id FROM lockouts WHERE kind = 'name' AND key = ?", (key,)
+    ).fetchone()
+    after = previous["after_id"] if previous is not None else 0
+    last_ok = con.execute(
+        "SELECT max(id) FROM login_attempts WHERE name = ? AND ok = 1", (key,)
+    ).fetchone()[0]
+    after = max(after or 0, last_ok or 0)
+    failures = con.execute(
+        "SELECT count(*) FROM login_attempts WHERE name = ? AND ok = 0 AND id > ? AND time > ?",
+        (key, after, now - FAILURE_WINDOW),
+    ).fetchone()[0]
+    return int(failures) > NAME_FAILURES
 
 
 def _lock_if_needed(con: sqlite3.Connection, key: str, client: str, now: float) -> int:

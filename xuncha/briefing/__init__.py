@@ -17,10 +17,11 @@ from collections.abc import Callable
 from typing import Any
 
 from xuncha import figures
+from xuncha.auth.access import Access
 from xuncha.briefing import archive
 from xuncha.briefing.content import BriefingError, BriefingRequest, draft_briefing
 from xuncha.briefing.model import Briefing, Chart, Paragraph, Section, Table
-from xuncha.filters import Filters, Scope
+from xuncha.filters import Filters, Scope, resolve_scope
 from xuncha.store.reader import Reader, open_reader
 from xuncha.store.store import Store
 
@@ -52,11 +53,24 @@ def chart_figure(chart: Chart) -> Any:
 
 
 def request_record(
-    request: BriefingRequest, reader: Reader, *, scope_text: str, clue_details: bool
+    request: BriefingRequest,
+    reader: Reader,
+    *,
+    scope_text: str,
+    clue_details: bool,
+    access: Access | None = None,
 ) -> dict[str, Any]:
-    """The request as archived: enough to draft the same briefing again."""
+    """The request as archived: enough to draft the same briefing again, including the
+    author's role and scope (it is drafted again through them, whoever asks)."""
     config = request.ecology_config or figures.EcologyConfig.load(None)
+    who = access or Access.system()
     return {
+        "access": {
+            "user": who.user,
+            "role": who.role,
+            "rounds": list(who.rounds) if who.rounds is not None else None,
+            "units": list(who.units) if who.units is not None else None,
+        },
         "filters": request.filters.to_url(),
         "title": request.title,
         "issuer": request.issuer,
@@ -90,6 +104,7 @@ def generate(
     scope_text: str,
     clue_details: bool = False,
     today: dt.date | None = None,
+    access: Access | None = None,
 ) -> tuple[str, Briefing]:
     """Draft a briefing and archive the draft; returns (briefing id, draft).
 
@@ -107,18 +122,40 @@ def generate(
     briefing = draft_briefing(
         reader, fixed, resolve, scope_text=scope_text, clue_details=clue_details
     )
-    record = request_record(fixed, reader, scope_text=scope_text, clue_details=clue_details)
+    record = request_record(
+        fixed, reader, scope_text=scope_text, clue_details=clue_details, access=access
+    )
     briefing_id = archive.save_draft(store, briefing, record, user=user)
     briefing.meta["briefing_id"] = briefing_id
     briefing.meta["user"] = user
     return briefing_id, briefing
 
 
-def regenerate(store: Store, briefing_id: str, resolver: Resolver) -> tuple[Briefing, bool]:
+def author_access(record: dict[str, Any]) -> Access:
+    """The access an archived briefing was drafted with (the system's for old archives)."""
+    saved = record.get("access") or {}
+    role = saved.get("role")
+    if not role or role == "system":
+        return Access.system(str(saved.get("user") or record.get("user") or "system"))
+    return Access.for_role(
+        str(saved["user"]), role, rounds=saved.get("rounds"), units=saved.get("units")
+    )
+
+
+def regenerate(
+    store: Store, briefing_id: str, resolver: Resolver | None = None
+) -> tuple[Briefing, bool]:
     """Draft an archived briefing again from its request, on its (pinned) data version and
-    its configuration. Returns the new draft and whether it equals the archived one."""
+    its configuration, through its author's recorded scope (or `resolver`). Returns the new
+    draft and whether it equals the archived one."""
     kept = archive.load(store, briefing_id)
     record = kept.request
+    if resolver is None:
+        author = author_access(record)
+
+        def resolver(reader: Reader) -> Callable[[Filters], Scope]:
+            return lambda filters: resolve_scope(reader, filters, access=author)
+
     request = request_from_record(record)
     reader = open_reader(store, int(record["data_version"]))
     try:

@@ -559,6 +559,9 @@ def import_ledgers(
         if not plan.batches:
             raise _NothingToDo(plan)
         _execute(con, plan)
+        # Ledgers are real data: a demo store that receives one no longer opens without a
+        # login (DOMAIN.md §7), and stays so after a rollback.
+        con.execute("UPDATE store_meta SET value = 'false' WHERE key = 'demo'")
         return plan
 
     try:
