@@ -149,6 +149,7 @@ async def _user(
     states: dict[str, dict[str, str]],
     deadline: float,
     result: LoadResult,
+    headers: dict[str, str] | None = None,
 ) -> None:
     import websockets
     from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -159,7 +160,12 @@ async def _user(
         query = _filter_queries(rng, states)
         first, second = rng.sample(PAGE_PATHS, 2)
         try:
-            async with websockets.connect(url, subprotocols=["streamlit"], max_size=None) as ws:  # type: ignore[list-item]
+            async with websockets.connect(
+                url,
+                subprotocols=["streamlit"],  # type: ignore[list-item]
+                max_size=None,
+                additional_headers=headers,
+            ) as ws:
                 msg = BackMsg()
                 msg.rerun_script.query_string = query
                 msg.rerun_script.page_name = first
@@ -173,6 +179,25 @@ async def _user(
                 await _run_page(ws, msg, result, f"/{second}?{query}")
         except Exception as exc:
             result.errors.append(f"session: {type(exc).__name__}: {str(exc)[:200]}")
+
+
+TRUSTED_HEADER_ENV = "XUNCHA_TRUSTED_USER_HEADER"
+PROXY_HEADER = "X-Xuncha-User"
+LOAD_USER = "bench-load"
+
+
+def _signed_in(db: Path) -> dict[str, str]:
+    """The virtual users come through the login gate as a signed-in office user would: the
+    identity header plus a live session cookie (the import during the run turns a demo store
+    into real data, which then needs a login)."""
+    from xuncha.auth import UserStore
+    from xuncha.auth.gate import SESSION_COOKIE
+
+    users = UserStore(db)
+    if users.get(LOAD_USER) is None:
+        users.add_user(LOAD_USER, "office", actor="xuncha bench")
+    token = users.start_session(users.access_for(LOAD_USER), client="bench")
+    return {"Cookie": f"{SESSION_COOKIE}={token}", PROXY_HEADER: LOAD_USER}
 
 
 def import_target(db: Path) -> tuple[str, str | None]:
@@ -216,7 +241,7 @@ def _import_during(
             "市住建局",
             *([] if feedback is None else ["--feedback-date", feedback]),
             "--user",
-            "bench",
+            LOAD_USER,
             "--format",
             "json",
         ],
@@ -244,10 +269,13 @@ def load_test(
     """Serve `db`, warm it with one session, then run `sessions` virtual users for `seconds`
     (and until the import, started a third of the way in, has finished)."""
     result = LoadResult(sessions=sessions, seconds=seconds)
-    with serve(db, log_path=log_path) as served:
+    headers = _signed_in(db)
+    with serve(db, log_path=log_path, env={TRUSTED_HEADER_ENV: PROXY_HEADER}) as served:
         sampler = _Sampler(served.pid)
         warm = LoadResult(sessions=1, seconds=0)
-        asyncio.run(_user(served.port, 0, {"all": states["all"]}, time.monotonic() + 0.1, warm))
+        asyncio.run(
+            _user(served.port, 0, {"all": states["all"]}, time.monotonic() + 0.1, warm, headers)
+        )
         if warm.errors:
             raise RuntimeError(f"the dashboard fails before the load test: {warm.errors[0]}")
         result.rss_start_mb = sampler.rss() / 1024 / 1024
@@ -268,7 +296,7 @@ def load_test(
         async def main() -> None:
             deadline = started + seconds
             users = [
-                asyncio.create_task(_user(served.port, i + 1, states, deadline, result))
+                asyncio.create_task(_user(served.port, i + 1, states, deadline, result, headers))
                 for i in range(sessions)
             ]
             await asyncio.gather(*users)
@@ -276,7 +304,10 @@ def load_test(
             while not imported.is_set():
                 extra = time.monotonic() + 5
                 await asyncio.gather(
-                    *(_user(served.port, 1000 + i, states, extra, result) for i in range(sessions))
+                    *(
+                        _user(served.port, 1000 + i, states, extra, result, headers)
+                        for i in range(sessions)
+                    )
                 )
 
         asyncio.run(main())

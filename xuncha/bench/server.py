@@ -35,13 +35,19 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(db: Path, *, timeout: float = 120.0, log_path: Path | None = None) -> Iterator[Served]:
+def serve(
+    db: Path,
+    *,
+    timeout: float = 120.0,
+    log_path: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[Served]:
     """Serve `db`; the server's output goes to `log_path` (kept) or a temporary file."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "xuncha.cli", "serve", "--db", str(db)]
     command += ["--port", str(port), "--address", "127.0.0.1"]
-    env = {**os.environ, "XUNCHA_DB": str(db), "STREAMLIT_SERVER_HEADLESS": "true"}
+    env = {**os.environ, "XUNCHA_DB": str(db), "STREAMLIT_SERVER_HEADLESS": "true", **(env or {})}
     opened = open(log_path, "w+b") if log_path else tempfile.TemporaryFile()  # noqa: SIM115
     with opened as log:
         proc = subprocess.Popen(
