@@ -14,16 +14,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -55,78 +50,20 @@ PAGES = {
     "sql": ("/sql", "数据查询", 0),
     "import": ("/import", "数据导入", 0),
 }
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 # -- the server ---------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def serve(db: str | os.PathLike[str], *, port: int = 0, timeout: float = 60.0) -> Iterator[str]:
-    """Run `xuncha serve` on 127.0.0.1 for the store db; yield its base URL once
-    /_stcore/health answers ok, and always stop the server's whole process group."""
-    port = port or free_port()
-    base = f"http://127.0.0.1:{port}"
-    # `xuncha serve` is what `make run` starts (it also tells Streamlit that app.py declares
-    # its pages, so a deep link on a fresh server works).
-    command = [sys.executable, "-m", "xuncha.cli", "serve", "--db", str(db)]
-    command += ["--port", str(port), "--address", "127.0.0.1"]
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env={**os.environ, "XUNCHA_DB": str(db)},
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            _wait_healthy(base, proc, log, timeout)
-            yield base
-        finally:
-            _stop(proc)
+    """Run `xuncha serve` on 127.0.0.1 for the store db (the helper the benchmark uses: its
+    own process group, always stopped); yield its base URL once /_stcore/health answers."""
+    from xuncha.bench.server import serve as serve_store
 
+    with serve_store(Path(db), port=port, timeout=timeout) as served:
+        yield served.base
 
-def _wait_healthy(base: str, proc: subprocess.Popen[bytes], log: IO[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{_tail(log)}")
-        try:
-            with _NO_PROXY.open(f"{base}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except OSError:
-            pass  # not listening yet
-        time.sleep(0.2)
-    raise TimeoutError(f"{base}/_stcore/health not ok after {timeout:.0f} s:\n{_tail(log)}")
-
-
-def _tail(log: IO[bytes], size: int = 4000) -> str:
-    log.seek(0)
-    return log.read().decode(errors="replace")[-size:]
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    # start_new_session=True: the group id is the server's pid, and holds only what it started.
-    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-# -- pages ----------------------------------------------------------------------------------
 
 _DRAWN = """n => {
     const app = document.querySelector('[data-testid="stApp"]');

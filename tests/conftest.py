@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from xuncha import demo
 from xuncha.store import Reader, Store, open_reader
@@ -29,3 +31,22 @@ def demo_reader(demo_store: Store) -> Iterator[Reader]:
     reader = open_reader(demo_store)
     yield reader
     reader.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Debian Chromium for a module; skipped when absent, failing under CI (where
+    scripts/setup.sh --browser installs it)."""
+    from tests.browser_support import shot
+
+    if not Path(shot.CHROMIUM).exists():
+        reason = f"{shot.CHROMIUM} is missing: run scripts/setup.sh --browser"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=shot.CHROMIUM, args=shot.CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

@@ -8,27 +8,21 @@ package).
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
+from tests.browser_support import shot
 from xuncha import demo
 from xuncha.store import Store
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("xuncha_screenshot", ROOT / "scripts/screenshot.py")
-assert _spec is not None and _spec.loader is not None
-shot: Any = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(shot)
 
 TITLES = ["总览", "问题分布"]
 FILTER_QUERY = {"peer": "市直部门", "asof": "2025-06-30"}
@@ -36,21 +30,6 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 # -- fixtures --------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(shot.CHROMIUM).exists():
-        reason = f"{shot.CHROMIUM} is missing: run scripts/setup.sh --browser"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=shot.CHROMIUM, args=shot.CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -4,16 +4,14 @@ sees the pages of their role; the 领导简报 page drafts a briefing with its c
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
+from tests.browser_support import shot
 from xuncha import demo
 from xuncha.auth import UserStore
 from xuncha.store import Store
@@ -21,27 +19,8 @@ from xuncha.store import Store
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("xuncha_screenshot", ROOT / "scripts/screenshot.py")
-assert _spec is not None and _spec.loader is not None
-shot: Any = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(shot)
 
 PASSWORD = "Xuncha-Test-2026"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(shot.CHROMIUM).exists():
-        reason = f"{shot.CHROMIUM} is missing: run scripts/setup.sh --browser"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=shot.CHROMIUM, args=shot.CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ import duckdb
 import polars as pl
 
 from xuncha import figures
+from xuncha.figures.rectification import COUNT_COLUMNS
 from xuncha.filters import Scope
 from xuncha.store.reader import Reader
 
@@ -29,29 +30,7 @@ SEARCH_TEXT = "公务接待"
 
 # Counts of the rectification roll-up compared (every count of rectification_counts but the
 # 整改周期 median, which the competitors are spared).
-COMPLETION_COUNTS = [
-    "units",
-    "inspections",
-    "findings",
-    "findings_done",
-    "findings_basically_done",
-    "findings_open",
-    "overdue_findings",
-    "repeat_findings",
-    "rebound_findings",
-    "measures",
-    "measures_done",
-    "measures_phased",
-    "measures_in_progress",
-    "measures_not_done",
-    "measures_long_term",
-    "overdue_measures",
-    "measures_not_due",
-    "completed_with_deadline",
-    "on_time_original",
-    "completed_with_current_deadline",
-    "on_time_current",
-]
+COMPLETION_COUNTS = list(COUNT_COLUMNS)
 COMPLETION_RATES = list(figures.DEFINITIONS)
 TREND_COUNTS = [
     "findings",

@@ -38,12 +38,13 @@ def free_port() -> int:
 def serve(
     db: Path,
     *,
+    port: int = 0,
     timeout: float = 120.0,
     log_path: Path | None = None,
     env: dict[str, str] | None = None,
 ) -> Iterator[Served]:
     """Serve `db`; the server's output goes to `log_path` (kept) or a temporary file."""
-    port = free_port()
+    port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "xuncha.cli", "serve", "--db", str(db)]
     command += ["--port", str(port), "--address", "127.0.0.1"]
