@@ -69,7 +69,8 @@ if not sections:
 
 page = st.navigation(sections)
 ui.user_bar()
-if shown.can(VIEW_PAGES):
+# The shared filters belong to the data pages, not to administration.
+if shown.can(VIEW_PAGES) and page.title not in {title for _, title, *_ in ADMIN_PAGES}:
     ui.sidebar_filters(reader)
 ui.record_page_view(page.title)
 try:

@@ -57,10 +57,18 @@ def scope_fields(prefix: str, role: str, rounds=None, units=None):  # type: igno
         st.caption(f"{ROLES[role]}的可见范围为全部轮次和单位。")
         return None, None
     picked_rounds = st.multiselect(
-        "可见轮次（不选为全部）", round_names, default=list(rounds or []), key=f"{prefix}_rounds"
+        "可见轮次（不选为全部）",
+        round_names,
+        default=list(rounds or []),
+        key=f"{prefix}_rounds",
+        placeholder="全部",
     )
     picked_units = st.multiselect(
-        "可见单位（不选为全部）", unit_names, default=list(units or []), key=f"{prefix}_units"
+        "可见单位（不选为全部）",
+        unit_names,
+        default=list(units or []),
+        key=f"{prefix}_units",
+        placeholder="全部",
     )
     return (picked_rounds or None), (picked_units or None)
 

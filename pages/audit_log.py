@@ -49,12 +49,15 @@ frame = frame.with_columns(
     pl.col("time").str.slice(0, 10).alias("day"),
 )
 cols = st.columns(4)
-picked_users = cols[0].multiselect("用户", sorted(set(frame["user"].to_list())), key="audit_users")
+picked_users = cols[0].multiselect(
+    "用户", sorted(set(frame["user"].to_list())), key="audit_users", placeholder="全部"
+)
 picked_actions = cols[1].multiselect(
     "操作",
     sorted(set(frame["action"].to_list())),
     format_func=lambda a: audit.ACTIONS.get(a, a),
     key="audit_actions",
+    placeholder="全部",
 )
 today = dt.date.today()
 days = cols[2].date_input(
