@@ -4,9 +4,9 @@
 -- params:
 -- columns:
 --   settled_on DATE  figures asked as of this date or later may read rect_current*
+-- current_layout names the layout of rect_current* this code reads (2: with the tag-group
+-- counts); a store written by older code has another or none until its next write.
 SELECT CASE
-    WHEN (SELECT count(*) FROM duckdb_tables()
-          WHERE schema_name = 'main'
-            AND table_name IN ('rect_current', 'rect_current_dates', 'rect_current_done')) = 3
+    WHEN (SELECT value FROM store_meta WHERE key = 'current_layout') = '2'
     THEN (SELECT try_cast(value AS DATE) FROM store_meta WHERE key = 'settled_on')
 END AS settled_on

@@ -126,8 +126,9 @@ def test_a_scope_of_every_inspection_passes_null_and_a_narrowed_copy_its_list(
 def test_a_store_whose_summaries_are_older_falls_back_to_the_timelines(
     demo_store: Store, tmp_path: Path
 ) -> None:
-    """A store written by older code has no rect_current_done: read-only readers cannot
-    rebuild it, so the figures read the timelines until the next write rebuilds it."""
+    """A store written by older code has no current_layout mark (and may lack a summary
+    table or column): read-only readers cannot rebuild the summaries, so the figures read
+    the timelines until the next write rebuilds them."""
     import shutil
 
     import duckdb
@@ -137,12 +138,15 @@ def test_a_store_whose_summaries_are_older_falls_back_to_the_timelines(
     old = Store(target)
     con = duckdb.connect(str(old.current_file()))
     con.execute("DROP TABLE rect_current_done")
+    con.execute("DELETE FROM store_meta WHERE key = 'current_layout'")
     con.close()
     reader = open_reader(old)
     try:
         day = dt.date(2030, 1, 1)
         assert counts_query(reader, day) == "rectification_counts"
         scope = resolve_scope(reader, Filters(as_of=day))
+        assert scope.settled_on is None and not scope.current
+        assert scope.params()["current"] is False
         assert figures.rectification(reader, scope, "unit").height > 0
     finally:
         reader.close()

@@ -114,6 +114,16 @@ class Scope:
     # tens of milliseconds per query at provincial scale. Kept as a count, not a flag, so a
     # scope narrowed with dataclasses.replace() can never pass for the whole store.
     total_inspections: int | None = None
+    # The date from which the store's current-state summaries (rect_current*) hold (None:
+    # unknown or missing). Kept as a date, not a flag, so a scope whose as_of is replaced by
+    # an earlier date falls back to the timelines by itself.
+    settled_on: dt.date | None = None
+
+    @property
+    def current(self) -> bool:
+        """True when nothing changes after settled_on up to as_of: queries may read the
+        current-state summaries instead of the timelines (the usual case: today)."""
+        return self.settled_on is not None and self.as_of >= self.settled_on
 
     def ids_param(self) -> list[int] | None:
         """The inspections as a query parameter: None when they are every inspection."""
@@ -130,6 +140,7 @@ class Scope:
             "category_l1": list(self.category_l1) if self.category_l1 else None,
             "category_l2": list(self.category_l2) if self.category_l2 else None,
             "as_of": self.as_of,
+            "current": self.current,
             **extra,
         }
 
@@ -181,7 +192,16 @@ def resolve_scope(
         population_ids=population if narrowed else None,
         access_text=access.describe() if access is not None else "",
         total_inspections=int(reader.query("inspections_count")["inspections"][0]),
+        settled_on=settled_on(reader),
     )
+
+
+def settled_on(reader: Reader) -> dt.date | None:
+    """The date from which the current-state summaries hold (None: a store whose summaries
+    are missing or older than this code; the timelines are read then)."""
+    frame = reader.query("store_settled_on")
+    value = frame["settled_on"][0] if frame.height else None
+    return value if isinstance(value, dt.date) else None
 
 
 def describe_filters(

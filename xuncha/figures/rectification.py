@@ -14,7 +14,7 @@ from xuncha.figures.rates import (
     MIN_SAMPLE,
     SMALL_SAMPLE_LABEL,
 )
-from xuncha.filters import Scope
+from xuncha.filters import Scope, settled_on
 from xuncha.store.reader import Reader
 
 # --by value → (query grouping, label shown to users)
@@ -61,7 +61,8 @@ def rectification(reader: Reader, scope: Scope, by: str = "all") -> pl.DataFrame
     """
     if by not in GROUPINGS:
         raise ValueError(f"unknown grouping {by!r}; choose from {', '.join(GROUPINGS)}")
-    counts = reader.query(counts_query(reader, scope.as_of), scope.params(by=by))
+    name = "rectification_counts_current" if scope.current else counts_query(reader, scope.as_of)
+    counts = reader.query(name, scope.params(by=by))
     if by == "all" and counts.is_empty():
         counts = _zero_row(counts)
     return counts.with_columns(
@@ -77,8 +78,7 @@ def rectification(reader: Reader, scope: Scope, by: str = "all") -> pl.DataFrame
 def counts_query(reader: Reader, as_of: dt.date) -> str:
     """The named query for the counts as of `as_of`: the current-state summaries when nothing
     changes after settled_on (the usual case: today), else the timelines (a past date)."""
-    frame = reader.query("store_settled_on")
-    settled = frame["settled_on"][0] if frame.height else None
+    settled = settled_on(reader)
     if settled is not None and as_of >= settled:
         return "rectification_counts_current"
     return "rectification_counts"

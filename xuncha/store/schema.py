@@ -322,6 +322,9 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
             "findings_open": "未完成问题数",
             "repeat_findings": "重复问题数",
             "rebound_findings": "反弹问题数",
+            "focus_findings": "带“重点关注”组标签的问题数",
+            "four_winds_findings": "带“四风”组标签的问题数",
+            "personnel_findings": "带“选人用人”组标签的问题数",
             "measures": "措施数",
             "measures_done": "已完成措施数",
             "measures_phased": "阶段性完成措施数",
@@ -665,16 +668,28 @@ ORDER BY b.round_id, b.unit_id, b.finding_id, b.valid_from
 _CURRENT_SQL = (
     """
 CREATE OR REPLACE TABLE rect_current AS
-WITH fa AS (
-    SELECT inspection_id, category_l1, category_l2,
+WITH g AS (
+    SELECT list(tag) FILTER (WHERE tag_group = '重点关注') AS focus,
+           list(tag) FILTER (WHERE tag_group = '四风') AS four_winds,
+           list(tag) FILTER (WHERE tag_group = '选人用人') AS personnel
+    FROM tag_dictionary
+),
+fa AS (
+    SELECT t.inspection_id, t.category_l1, t.category_l2,
            count(*) AS findings,
-           count(*) FILTER (WHERE status = 'DONE') AS findings_done,
-           count(*) FILTER (WHERE status = 'BASICALLY_DONE') AS findings_basically_done,
-           count(*) FILTER (WHERE status = 'OPEN') AS findings_open,
-           count(*) FILTER (WHERE is_repeat) AS repeat_findings,
-           count(*) FILTER (WHERE is_rebound) AS rebound_findings
-    FROM finding_timeline WHERE valid_to IS NULL
-    GROUP BY ALL
+           count(*) FILTER (WHERE t.status = 'DONE') AS findings_done,
+           count(*) FILTER (WHERE t.status = 'BASICALLY_DONE') AS findings_basically_done,
+           count(*) FILTER (WHERE t.status = 'OPEN') AS findings_open,
+           count(*) FILTER (WHERE t.is_repeat) AS repeat_findings,
+           count(*) FILTER (WHERE t.is_rebound) AS rebound_findings,
+           count(*) FILTER (WHERE list_has_any(x.tags, g.focus)) AS focus_findings,
+           count(*) FILTER (WHERE list_has_any(x.tags, g.four_winds)) AS four_winds_findings,
+           count(*) FILTER (WHERE list_has_any(x.tags, g.personnel)) AS personnel_findings
+    FROM finding_timeline t
+    JOIN findings x ON x.finding_id = t.finding_id
+    CROSS JOIN g
+    WHERE t.valid_to IS NULL
+    GROUP BY t.inspection_id, t.category_l1, t.category_l2
 ),
 ma AS (
     SELECT inspection_id, category_l1, category_l2,
@@ -740,6 +755,9 @@ SELECT inspection_id, category_l1, category_l2, (done_on - feedback_date)::INTEG
 FROM finding_timeline
 WHERE valid_to IS NULL AND status = 'DONE' AND done_on IS NOT NULL
 ORDER BY inspection_id
+""",
+    """
+INSERT OR REPLACE INTO store_meta VALUES ('current_layout', '2')
 """,
     """
 INSERT OR REPLACE INTO store_meta
