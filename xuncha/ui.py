@@ -681,13 +681,17 @@ def table(
     column_config: dict[str, Any] | None = None,
     selectable: bool = False,
     raw: bool = False,
+    total: int | None = None,
 ) -> Any:
     """A table with Chinese headers (raw: as given, e.g. a user's own SQL result). At most
     TABLE_MAX_ROWS rows are sent to the browser (a note says how many there are); the
-    downloads beside a table always hold all of them."""
-    if frame.height > TABLE_MAX_ROWS:
+    downloads beside a table always hold all of them. `total`: how many rows the whole list
+    has when `frame` holds only its first rows (fetched with a limit)."""
+    rows = frame.height if total is None else max(total, frame.height)
+    if rows > min(frame.height, TABLE_MAX_ROWS):
         st.caption(
-            f"共 {frame.height:,} 行，此处显示前 {TABLE_MAX_ROWS:,} 行；完整数据请使用导出。"
+            f"共 {rows:,} 行，此处显示前 {min(frame.height, TABLE_MAX_ROWS):,} 行；"
+            "完整数据请使用导出。"
         )
         frame = frame.head(TABLE_MAX_ROWS)
     shown = frame if raw else labels.chinese_headers(frame)
@@ -746,7 +750,7 @@ def chart(fig: Any, *, key: str, selectable: bool = False) -> Any:
 
 
 def downloads(
-    frame: pl.DataFrame,
+    frame: pl.DataFrame | Callable[[], pl.DataFrame],
     *,
     key: str,
     page: str,
@@ -757,25 +761,42 @@ def downloads(
 ) -> None:
     """Two download buttons (.xlsx with a 说明 sheet, .csv with BOM); files are built only
     when clicked. The 说明 sheet states the definition (口径) of every rate the table holds,
-    derived from its columns, plus any `definitions` given."""
+    derived from its columns, plus any `definitions` given.
+
+    `frame` may be a function returning the table: a long list whose page shows only its
+    first rows passes the query of the whole list, run only when a button is clicked."""
     from xuncha import export
 
     scope_text = st.session_state.get("filters_text") or "全部"
-    stated = {f.label: f.definition for k, f in DEFINITIONS.items() if k in frame.columns}
-    meta = export.ExportMeta(
-        title=f"{page}：{title}",
-        scope=scope_text,
-        as_of=scope.as_of,
-        user=user_name(),
-        definitions=stated | dict(definitions or {}),
-        notes=notes,
-    )
+    built: list[pl.DataFrame] = []
+
+    def table() -> pl.DataFrame:
+        if not built:
+            built.append(frame() if callable(frame) else frame)
+        return built[0]
+
+    def meta() -> export.ExportMeta:
+        columns = table().columns
+        stated = {f.label: f.definition for k, f in DEFINITIONS.items() if k in columns}
+        return export.ExportMeta(
+            title=f"{page}：{title}",
+            scope=scope_text,
+            as_of=scope.as_of,
+            user=user_name(),
+            definitions=stated | dict(definitions or {}),
+            notes=notes,
+        )
+
     _download_pair(
-        lambda: export.to_xlsx(frame, meta),
-        lambda: export.to_csv(frame),
+        lambda: export.to_xlsx(table(), meta()),
+        lambda: export.to_csv(table()),
         key=key,
         stem=export.file_name(f"{page}_{title}", scope_text, "", scope.as_of).rstrip("."),
-        details={"rows": frame.height, "columns": frame.columns, "scope": scope_text},
+        details=lambda: {
+            "rows": table().height,
+            "columns": table().columns,
+            "scope": scope_text,
+        },
     )
 
 
@@ -809,9 +830,15 @@ def briefing_downloads(
             )
 
 
-def _audited(build: Callable[[], bytes], file_name: str, **details: Any) -> Callable[[], bytes]:
+def _audited(
+    build: Callable[[], bytes],
+    file_name: str,
+    lazy: Callable[[], Mapping[str, Any]] | None = None,
+    **details: Any,
+) -> Callable[[], bytes]:
     """The file builder, recording the export (file, size, SHA-256, rows, columns) when the
-    file is actually built, i.e. when the button is clicked."""
+    file is actually built, i.e. when the button is clicked; `lazy` gives details known only
+    then (the rows of a list fetched on click)."""
 
     def run() -> bytes:
         data = build()
@@ -822,6 +849,7 @@ def _audited(build: Callable[[], bytes], file_name: str, **details: Any) -> Call
             sha256=hashlib.sha256(data).hexdigest(),
             page=_page_name(),
             **details,
+            **(dict(lazy()) if lazy is not None else {}),
         )
         return data
 
@@ -843,16 +871,17 @@ def _download_pair(
     key: str,
     stem: str,
     verb: str = "导出",
-    details: Mapping[str, Any] | None = None,
+    details: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
     permission: str = EXPORT,
 ) -> None:
     """An .xlsx and a .csv button side by side; the files are built only when clicked, and
     only for sessions allowed to export; every file built is audited."""
     if not export_allowed(permission):
         return
-    extra = dict(details or {})
-    xlsx = _audited(xlsx, f"{stem}.xlsx", **extra)
-    csv = _audited(csv, f"{stem}.csv", **extra)
+    lazy = details if callable(details) else None
+    extra = {} if callable(details) else dict(details or {})
+    xlsx = _audited(xlsx, f"{stem}.xlsx", lazy, **extra)
+    csv = _audited(csv, f"{stem}.csv", lazy, **extra)
     row = st.container(horizontal=True)
     with row:
         st.download_button(
