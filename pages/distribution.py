@@ -120,13 +120,7 @@ with c2:
             "全部类别" if c is None else f"{c} {l1_names.get(c) or l2_names.get(c)}"
         ),
     )
-detail = reader.query(
-    "findings_detail", scope.params(unit_id=drill_unit, category=drill_cat, limit=2000)
-)
-total = int(detail["total"][0]) if detail.height else 0
-shown_note = f"，显示前 {detail.height:,} 个" if total > detail.height else ""
-st.caption(f"共 {total:,} 个问题{shown_note}；选中一行查看其整改措施。")
-shown = labels.status_labels(detail, finding=True).select(
+DETAIL_COLUMNS = (
     "finding_id",
     "round_name",
     "unit_name",
@@ -141,8 +135,31 @@ shown = labels.status_labels(detail, finding=True).select(
     "is_repeat",
     "is_rebound",
 )
-event = ui.table(shown, key="dist_detail", height=360, selectable=True)
-ui.downloads(shown, key="dl_dist_detail", page="问题分布", title="问题清单", scope=scope)
+
+
+def listing(limit: int) -> pl.DataFrame:
+    frame = reader.query(
+        "findings_detail", scope.params(unit_id=drill_unit, category=drill_cat, limit=limit)
+    )
+    return labels.status_labels(frame, finding=True).select(*DETAIL_COLUMNS)
+
+
+# The page reads the rows it shows; the export reads the whole list when clicked.
+detail = reader.query(
+    "findings_detail",
+    scope.params(unit_id=drill_unit, category=drill_cat, limit=ui.TABLE_MAX_ROWS),
+)
+total = int(detail["total"][0]) if detail.height else 0
+st.caption(f"共 {total:,} 个问题；选中一行查看其整改措施。")
+shown = labels.status_labels(detail, finding=True).select(*DETAIL_COLUMNS)
+event = ui.table(shown, key="dist_detail", height=360, selectable=True, total=total)
+ui.downloads(
+    lambda: listing(max(total, 1)),
+    key="dl_dist_detail",
+    page="问题分布",
+    title="问题清单",
+    scope=scope,
+)
 row = ui.selected_row(event)
 if row is not None and row < detail.height:
     finding = detail.row(row, named=True)

@@ -80,8 +80,8 @@ with tab_free:
 
 with tab_canned:
     queries = load_queries()
-    # Not offered: queries about the store itself, or reading summaries the sandbox does
-    # not hold (its copy has the base tables and timelines only).
+    # Not offered: queries about the store itself, and the current-state counts (valid only
+    # for dates on or after settled_on; rectification_counts answers for any date).
     internal = {
         "scope_inspections",
         "schema_tables",
@@ -99,7 +99,9 @@ with tab_canned:
     named = queries[chosen]
     st.caption(f"返回：{named.returns}；粒度：{named.grain}")
     values: dict = {}
-    fields = [p for p in named.params if p != "inspection_ids"]
+    # Bound by the page, not typed: the scope's inspections, and whether the date asked is
+    # one the current-state summaries hold (the sandbox holds them too; same rows either way).
+    fields = [p for p in named.params if p not in {"inspection_ids", "current"}]
     cols = st.columns(3) if fields else []
     for i, param in enumerate(fields):
         kind = named.params[param].split()[0].upper()
@@ -132,6 +134,9 @@ with tab_canned:
                 values[param] = text or None
     if "inspection_ids" in named.params:
         values["inspection_ids"] = list(scope.inspection_ids)
+    if "current" in named.params:
+        asked = values.get("as_of") or scope.as_of
+        values["current"] = scope.settled_on is not None and asked >= scope.settled_on
     with st.expander("查询语句", expanded=False):
         st.code(named.sql, language="sql")
     if st.button("运行", icon=":material/play_arrow:", key="canned_run"):

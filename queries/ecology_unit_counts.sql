@@ -6,6 +6,7 @@
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked
+--   $current BOOLEAN  as_of is on or after the store's settled_on: read the current-state summary rect_current instead of the timeline
 -- columns:
 --   unit_id INTEGER  unit
 --   unit_name VARCHAR  unit short name
@@ -42,12 +43,27 @@ f AS (
     SELECT t.unit_id, t.category_l1, x.tags
     FROM finding_timeline t
     JOIN findings x ON x.finding_id = t.finding_id
-    WHERE t.inspection_id IN (SELECT inspection_id FROM i)
+    WHERE NOT $current
+      AND t.inspection_id IN (SELECT inspection_id FROM i)
       AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
       AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
       AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
 ),
 fa AS (
+    -- One source or the other: DuckDB drops the branch whose $current test is false. The
+    -- current-state summary counts the tag groups per inspection and category already.
+    SELECT i.unit_id, sum(c.findings)::BIGINT AS findings,
+           coalesce(sum(c.findings) FILTER (WHERE c.category_l1 = 'A'), 0)::BIGINT AS findings_l1_a,
+           sum(c.focus_findings)::BIGINT AS focus_findings,
+           sum(c.four_winds_findings)::BIGINT AS four_winds_findings,
+           sum(c.personnel_findings)::BIGINT AS personnel_findings
+    FROM rect_current c
+    JOIN i ON i.inspection_id = c.inspection_id
+    WHERE $current
+      AND ($category_l1::VARCHAR[] IS NULL OR c.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
+      AND ($category_l2::VARCHAR[] IS NULL OR c.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+    GROUP BY i.unit_id
+    UNION ALL
     SELECT f.unit_id, count(*) AS findings,
            count(*) FILTER (WHERE f.category_l1 = 'A') AS findings_l1_a,
            count(*) FILTER (WHERE list_has_any(f.tags, g.focus)) AS focus_findings,

@@ -6,6 +6,7 @@
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked
+--   $current BOOLEAN  as_of is on or after the store's settled_on: read the current-state summary rect_current instead of the timeline
 -- columns:
 --   peer_group VARCHAR  peer group
 --   sector VARCHAR  sector
@@ -19,9 +20,19 @@ WITH i AS (
       AND i.feedback_date <= $as_of::DATE
 ),
 f AS (
+    -- One source or the other: DuckDB drops the branch whose $current test is false.
+    SELECT c.inspection_id, sum(c.findings) AS findings
+    FROM rect_current c
+    WHERE $current
+      AND c.inspection_id IN (SELECT inspection_id FROM i)
+      AND ($category_l1::VARCHAR[] IS NULL OR c.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
+      AND ($category_l2::VARCHAR[] IS NULL OR c.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+    GROUP BY c.inspection_id
+    UNION ALL
     SELECT t.inspection_id, count(*) AS findings
     FROM finding_timeline t
-    WHERE t.inspection_id IN (SELECT inspection_id FROM i)
+    WHERE NOT $current
+      AND t.inspection_id IN (SELECT inspection_id FROM i)
       AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
       AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
       AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)

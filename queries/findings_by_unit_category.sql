@@ -6,6 +6,7 @@
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked
+--   $current BOOLEAN  as_of is on or after the store's settled_on: read the current-state summary rect_current instead of the timeline
 --   $level INTEGER  1 for level-1 categories, 2 for level 2
 -- columns:
 --   unit_id INTEGER  unit
@@ -14,17 +15,31 @@
 --   category VARCHAR  category code (A…, or A01…)
 --   category_name VARCHAR  category name
 --   findings BIGINT  findings
-SELECT t.unit_id, u.short_name AS unit_name, u.peer_group,
-       CASE WHEN $level = 2 THEN coalesce(t.category_l2, 'Z99') ELSE t.category_l1 END AS category,
+WITH base AS (
+    -- One source or the other: DuckDB drops the branch whose $current test is false.
+    SELECT i.unit_id, c.category_l1, c.category_l2, c.findings
+    FROM rect_current c
+    JOIN inspections i ON i.inspection_id = c.inspection_id
+    WHERE $current
+      AND ($inspection_ids::INTEGER[] IS NULL OR c.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
+      AND ($category_l1::VARCHAR[] IS NULL OR c.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
+      AND ($category_l2::VARCHAR[] IS NULL OR c.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+    UNION ALL
+    SELECT t.unit_id, t.category_l1, t.category_l2, 1 AS findings
+    FROM finding_timeline t
+    WHERE NOT $current
+      AND ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
+      AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
+      AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+      AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
+)
+SELECT b.unit_id, u.short_name AS unit_name, u.peer_group,
+       CASE WHEN $level = 2 THEN coalesce(b.category_l2, 'Z99') ELSE b.category_l1 END AS category,
        any_value(CASE WHEN $level = 2 THEN c2.name ELSE c1.name END) AS category_name,
-       count(*) AS findings
-FROM finding_timeline t
-JOIN units u ON u.unit_id = t.unit_id
-JOIN category_l1 c1 ON c1.code = t.category_l1
-LEFT JOIN category_l2 c2 ON c2.code = t.category_l2
-WHERE ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
-  AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-  AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
-  AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
-GROUP BY t.unit_id, u.short_name, u.peer_group, category
-ORDER BY t.unit_id, category
+       sum(b.findings)::BIGINT AS findings
+FROM base b
+JOIN units u ON u.unit_id = b.unit_id
+JOIN category_l1 c1 ON c1.code = b.category_l1
+LEFT JOIN category_l2 c2 ON c2.code = b.category_l2
+GROUP BY b.unit_id, u.short_name, u.peer_group, category
+ORDER BY b.unit_id, category

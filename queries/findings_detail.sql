@@ -9,6 +9,7 @@
 --   $unit_id INTEGER  only this unit (NULL: all)
 --   $category VARCHAR  only this level-1 or level-2 code (NULL: all)
 --   $limit INTEGER  how many rows at most
+--   $current BOOLEAN  as_of is on or after the store's settled_on (the current-state summaries hold)
 -- columns:
 --   finding_id INTEGER  finding
 --   round_name VARCHAR  round
@@ -27,7 +28,55 @@
 --   is_rebound BOOLEAN  rebound (反弹)
 --   feedback_date DATE  反馈日期
 --   total BIGINT  rows matching before the limit
-WITH sel AS (
+-- On the current path (as_of on or after settled_on) the per-inspection counts of
+-- rect_current give the total and which (round, unit) groups hold the first $limit rows, so
+-- only their findings are read from the timeline; for an earlier date every row in scope is
+-- counted and sorted. DuckDB drops the branch whose $current test is false.
+WITH scoped AS (
+    SELECT i.inspection_id, i.unit_id, r.seq
+    FROM inspections i
+    JOIN rounds r ON r.round_id = i.round_id
+    WHERE $current
+      AND ($inspection_ids::INTEGER[] IS NULL OR i.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
+      AND ($unit_id::INTEGER IS NULL OR i.unit_id = $unit_id)
+),
+groups AS (
+    -- Findings per (round, unit) in scope: the listing's order is round, unit, finding.
+    SELECT s.seq, s.unit_id, list(DISTINCT s.inspection_id) AS inspection_ids,
+           sum(c.findings) AS n
+    FROM rect_current c
+    JOIN scoped s USING (inspection_id)
+    WHERE ($category_l1::VARCHAR[] IS NULL OR c.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
+      AND ($category_l2::VARCHAR[] IS NULL OR c.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+      AND ($category::VARCHAR IS NULL OR c.category_l1 = $category OR c.category_l2 = $category)
+    GROUP BY s.seq, s.unit_id
+),
+firsts AS (
+    -- The groups whose findings fill the first $limit rows (at most $limit groups).
+    SELECT unnest(inspection_ids) AS inspection_id
+    FROM (
+        SELECT inspection_ids,
+               sum(n) OVER (ORDER BY seq DESC, unit_id ROWS UNBOUNDED PRECEDING) - n AS before
+        FROM (SELECT * FROM groups ORDER BY seq DESC, unit_id LIMIT $limit)
+    )
+    WHERE before < $limit
+),
+sel AS (
+    SELECT t.finding_id, t.round_id, t.unit_id, t.category_l1, t.category_l2, t.status,
+           t.measures, t.measures_done, t.is_repeat, t.is_rebound, t.feedback_date, r.seq,
+           (SELECT sum(n) FROM groups)::BIGINT AS total
+    FROM finding_timeline t
+    JOIN rounds r ON r.round_id = t.round_id
+    WHERE $current
+      AND t.inspection_id IN (SELECT inspection_id FROM firsts)
+      AND t.valid_to IS NULL
+      AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
+      AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+      AND ($category::VARCHAR IS NULL OR t.category_l1 = $category OR t.category_l2 = $category)
+    ORDER BY r.seq DESC, t.unit_id, t.finding_id
+    LIMIT $limit
+),
+sel_past AS (
     -- Narrow rows first (status, counts, ordering key); the text columns are read only for
     -- the rows shown.
     SELECT t.finding_id, t.round_id, t.unit_id, t.category_l1, t.category_l2, t.status,
@@ -35,7 +84,8 @@ WITH sel AS (
            count(*) OVER () AS total
     FROM finding_timeline t
     JOIN rounds r ON r.round_id = t.round_id
-    WHERE ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
+    WHERE NOT $current
+      AND ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
       AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
       AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
       AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
@@ -43,11 +93,16 @@ WITH sel AS (
       AND ($category::VARCHAR IS NULL OR t.category_l1 = $category OR t.category_l2 = $category)
     ORDER BY r.seq DESC, t.unit_id, t.finding_id
     LIMIT $limit
+),
+both_paths AS (
+    SELECT * FROM sel
+    UNION ALL
+    SELECT * FROM sel_past
 )
 SELECT s.finding_id, r.name AS round_name, u.short_name AS unit_name, s.category_l1,
        s.category_l2, c2.name AS l2_name, f.title, f.detail, f.severity, f.tags, s.status,
        s.measures, s.measures_done, s.is_repeat, s.is_rebound, s.feedback_date, s.total
-FROM sel s
+FROM both_paths s
 JOIN findings f ON f.finding_id = s.finding_id
 JOIN units u ON u.unit_id = s.unit_id
 JOIN rounds r ON r.round_id = s.round_id

@@ -1,5 +1,5 @@
 -- name: rectification_counts_current
--- returns: the same counts as rectification_counts, read from the current-state summaries (rect_current*); valid only for dates on or after store_meta.settled_on, which xuncha.figures checks before choosing it
+-- returns: the same counts as rectification_counts, read from the current-state summaries (rect_current, or rect_current_inspection when no category is chosen or grouped by, rect_current_dates, rect_current_done); valid only for dates on or after store_meta.settled_on, which xuncha.figures checks before choosing it
 -- grain: one row per group_id
 -- params:
 --   $inspection_ids INTEGER[]  inspections in scope (NULL: every inspection of the store)
@@ -48,16 +48,39 @@ WITH k AS (
     JOIN rounds r ON r.round_id = i.round_id
     WHERE ($inspection_ids::INTEGER[] IS NULL OR i.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
 ),
+src AS (
+    -- No category chosen nor grouped by: one row per inspection (rect_current_inspection);
+    -- else one per inspection and category. DuckDB drops the branch whose test is false.
+    SELECT inspection_id, NULL::VARCHAR AS category_l1, NULL::VARCHAR AS category_l2,
+           findings, findings_done, findings_basically_done, findings_open,
+           repeat_findings, rebound_findings, measures, measures_done, measures_phased,
+           measures_in_progress, measures_not_done, measures_long_term,
+           completed_with_deadline, on_time_original, completed_with_current_deadline,
+           on_time_current
+    FROM rect_current_inspection
+    WHERE $category_l1::VARCHAR[] IS NULL AND $category_l2::VARCHAR[] IS NULL
+      AND $by NOT IN ('category_l1', 'category_l2')
+    UNION ALL
+    SELECT inspection_id, category_l1, category_l2,
+           findings, findings_done, findings_basically_done, findings_open,
+           repeat_findings, rebound_findings, measures, measures_done, measures_phased,
+           measures_in_progress, measures_not_done, measures_long_term,
+           completed_with_deadline, on_time_original, completed_with_current_deadline,
+           on_time_current
+    FROM rect_current
+    WHERE NOT ($category_l1::VARCHAR[] IS NULL AND $category_l2::VARCHAR[] IS NULL
+               AND $by NOT IN ('category_l1', 'category_l2'))
+      AND ($category_l1::VARCHAR[] IS NULL OR category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
+      AND ($category_l2::VARCHAR[] IS NULL OR category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+),
 c AS (
     SELECT c.*, k.unit_id, k.group_order,
         CASE $by WHEN 'category_l1' THEN c.category_l1 WHEN 'category_l2' THEN c.category_l2
                  ELSE k.k_key END AS group_key,
         CASE $by WHEN 'category_l1' THEN c.category_l1 WHEN 'category_l2' THEN c.category_l2
                  ELSE k.k_id END AS group_id
-    FROM rect_current c
+    FROM src c
     JOIN k USING (inspection_id)
-    WHERE ($category_l1::VARCHAR[] IS NULL OR c.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-      AND ($category_l2::VARCHAR[] IS NULL OR c.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
 ),
 dated AS (
     SELECT CASE $by WHEN 'category_l1' THEN d.category_l1 WHEN 'category_l2' THEN d.category_l2

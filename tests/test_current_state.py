@@ -150,3 +150,79 @@ def test_a_store_whose_summaries_are_older_falls_back_to_the_timelines(
         assert figures.rectification(reader, scope, "unit").height > 0
     finally:
         reader.close()
+
+
+# Queries that read the current-state summaries when $current is true, and the extra
+# parameters the pages pass them (several values each where the query branches on them).
+DUAL_PATH = {
+    "findings_by_category": [{}],
+    "findings_by_unit_category": [{"level": 1}, {"level": 2}],
+    "findings_by_peer_group": [{}],
+    "ecology_unit_counts": [{}],
+    "findings_detail": [
+        {"unit_id": None, "category": None, "limit": 2000},
+        {"unit_id": None, "category": None, "limit": 7},
+        {"unit_id": None, "category": "B", "limit": 50},
+        {"unit_id": None, "category": "B03", "limit": 1_000_000},
+    ],
+}
+
+
+@pytest.mark.parametrize("days_after", [0, 300])
+@pytest.mark.parametrize("filters", FILTERS, ids=lambda f: str(f.to_url()) or "all")
+def test_every_query_with_two_paths_gives_the_same_rows_on_either(
+    demo_reader: Reader, filters: Filters, days_after: int
+) -> None:
+    """$current true (summaries) and false (timelines) give identical frames on and after
+    settled_on, for every such query, filter state and parameter the pages use."""
+    as_of = settled(demo_reader) + dt.timedelta(days=days_after)
+    scope = resolve_scope(demo_reader, filters.with_(as_of=as_of))
+    assert scope.current
+    units = demo_reader.query("findings_by_unit_category", scope.params(level=1))
+    one_unit = int(units["unit_id"][0])
+    for name, variants in DUAL_PATH.items():
+        cases = list(variants)
+        if name == "findings_detail":
+            cases.append({"unit_id": one_unit, "category": None, "limit": 2000})
+        for extra in cases:
+            params = scope.params(**extra)
+            fast = demo_reader.query(name, params)
+            slow = demo_reader.query(name, {**params, "current": False})
+            assert fast.height > 0 or slow.height == 0, (name, extra)
+            assert fast.equals(slow), (name, extra, filters)
+
+
+def test_the_listing_total_and_first_rows_are_those_of_the_whole_list(
+    demo_reader: Reader,
+) -> None:
+    """findings_detail on the current path reads only the groups that fill the limit: its
+    rows are the head of the whole ordered list, its total the whole list's length."""
+    scope = resolve_scope(demo_reader, Filters().with_(as_of=settled(demo_reader)))
+    whole = demo_reader.query(
+        "findings_detail", scope.params(unit_id=None, category=None, limit=1_000_000)
+    )
+    assert whole.height > 100
+    for limit in (1, 13, 100):
+        head = demo_reader.query(
+            "findings_detail", scope.params(unit_id=None, category=None, limit=limit)
+        )
+        assert head.height == limit
+        assert head.drop("total").equals(whole.head(limit).drop("total"))
+        assert set(head["total"].to_list()) == {whole.height}
+
+
+def test_findings_by_ids_are_the_listed_findings_in_scope(demo_reader: Reader) -> None:
+    past = Filters(round_from=8, round_to=8).with_(
+        as_of=settled(demo_reader) - dt.timedelta(days=200)
+    )
+    for filters in (Filters(), past):
+        scope = resolve_scope(demo_reader, filters)
+        listed = demo_reader.query(
+            "findings_detail", scope.params(unit_id=None, category=None, limit=1_000_000)
+        )
+        wanted = listed["finding_id"].to_list()[::7]
+        outside = [-1, 10**9]  # never in scope: not returned
+        got = demo_reader.query("findings_by_ids", scope.params(finding_ids=wanted + outside))
+        expected = listed.filter(listed["finding_id"].is_in(wanted)).drop("total")
+        assert got.height == len(wanted)
+        assert got.equals(expected)

@@ -289,3 +289,50 @@ def test_an_empty_scope_gives_empty_tables_not_everything(demo_store: Store) -> 
         assert q(sandbox, "SELECT count(*) FROM category_l1").item() == 5  # dictionaries stay
     finally:
         sandbox.close()
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [Filters(round_from=5, round_to=6), Filters(category_l1=("B",)), Filters(category_l2=("C01",))],
+    ids=["rounds", "l1", "l2"],
+)
+def test_named_queries_on_the_summaries_give_the_dashboards_rows_in_the_sandbox(
+    demo_store: Store, filters: Filters
+) -> None:
+    """The sandbox holds the current-state summaries narrowed to its scope (categories too,
+    so rect_current_inspection is summed from its own copy): named queries reading them
+    there return exactly what the dashboard's reader returns."""
+    from xuncha.store.reader import load_queries
+
+    reader = open_reader(demo_store)
+    try:
+        scope = resolve_scope(reader, filters)
+        assert scope.current
+        # With clue details: ecology_unit_counts reads the clues themselves.
+        sandbox = Sandbox.for_scope(demo_store, scope, clue_details=True, cache=False)
+        try:
+            for name, extra in [
+                ("findings_by_category", {}),
+                ("findings_by_unit_category", {"level": 2}),
+                ("ecology_unit_counts", {}),
+                ("findings_detail", {"unit_id": None, "category": None, "limit": 300}),
+                ("rectification_counts_current", {"by": "unit"}),
+                ("rectification_counts_current", {"by": "all"}),
+            ]:
+                named = load_queries()[name]
+                given = {**scope.params(**extra), "inspection_ids": list(scope.inspection_ids)}
+                params = {k: v for k, v in given.items() if k in named.params}
+                got = sandbox.run(named.sql, user=USER, params=params, max_rows=100_000).frame
+                assert got.height > 0, name
+                if "current" in named.params:  # the timelines' answer, in the sandbox too
+                    slow = {**params, "current": False}
+                    again = sandbox.run(named.sql, user=USER, params=slow, max_rows=100_000)
+                    assert got.equals(again.frame), (name, extra)
+                if name == "ecology_unit_counts":
+                    continue  # counts earlier inspections, which the sandbox does not hold
+                expected = reader.query(name, scope.params(**extra))
+                assert got.equals(expected), (name, extra)
+        finally:
+            sandbox.close()
+    finally:
+        reader.close()

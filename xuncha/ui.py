@@ -909,9 +909,7 @@ def findings_drilldown(rd: Reader, scope: Scope, finding_ids: list[int], *, key:
     if not finding_ids:
         st.caption("没有对应的问题。")
         return
-    detail = rd.query(
-        "findings_detail", scope.params(unit_id=None, category=None, limit=1_000_000)
-    ).filter(pl.col("finding_id").is_in(finding_ids))
+    detail = rd.query("findings_by_ids", scope.params(finding_ids=list(finding_ids)))
     st.caption(f"共 {detail.height:,} 个问题；选中一行查看其整改措施。")
     shown = labels.status_labels(detail, finding=True).select(
         "finding_id",

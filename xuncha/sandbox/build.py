@@ -36,7 +36,7 @@ import duckdb
 from xuncha.filters import Scope
 from xuncha.sandbox.errors import SandboxError
 from xuncha.sandbox.statements import MAX_SQL_CHARS
-from xuncha.store import Store
+from xuncha.store import Store, schema
 
 CATALOG = "xuncha"  # the sandbox database's name, as the user sees it in duckdb_databases()
 _SOURCE = "xuncha_src"
@@ -192,25 +192,29 @@ _GLOBAL_SETS = (
 # of its memory at 1M findings, and SQL promises no order without ORDER BY anyway.
 _T = f"{CATALOG}.main"
 _S = f"{_SOURCE}.main"
+_IN_SCOPE_CATEGORIES = (
+    f"inspection_id IN (SELECT inspection_id FROM {_T}.inspections)"
+    " AND ($category_l1::VARCHAR[] IS NULL"
+    "      OR category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))"
+    " AND ($category_l2::VARCHAR[] IS NULL"
+    "      OR category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))"
+)
 _COPIES: tuple[tuple[str, str, str], ...] = (
     ("inspections", "inspection_id IN (SELECT inspection_id FROM scope_ids)", "inspection_id"),
     ("rounds", f"round_id IN (SELECT round_id FROM {_T}.inspections)", "seq"),
     ("units", f"unit_id IN (SELECT unit_id FROM {_T}.inspections)", "unit_id"),
-    (
-        "findings",
-        f"inspection_id IN (SELECT inspection_id FROM {_T}.inspections)"
-        " AND ($category_l1::VARCHAR[] IS NULL"
-        "      OR category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))"
-        " AND ($category_l2::VARCHAR[] IS NULL"
-        "      OR category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))",
-        "",
-    ),
+    ("findings", _IN_SCOPE_CATEGORIES, ""),
     ("measures", f"finding_id IN (SELECT finding_id FROM {_T}.findings)", ""),
     ("measure_status_history", f"measure_id IN (SELECT measure_id FROM {_T}.measures)", ""),
     ("measure_deadline_history", f"measure_id IN (SELECT measure_id FROM {_T}.measures)", ""),
     ("outcomes", f"inspection_id IN (SELECT inspection_id FROM {_T}.inspections)", "inspection_id"),
     ("measure_timeline", f"measure_id IN (SELECT measure_id FROM {_T}.measures)", ""),
     ("finding_timeline", f"finding_id IN (SELECT finding_id FROM {_T}.findings)", ""),
+    # The current-state summaries, narrowed like the findings: the named queries read them
+    # for dates on or after the store's settled_on, here as in the dashboard.
+    ("rect_current", _IN_SCOPE_CATEGORIES, "inspection_id, category_l2"),
+    ("rect_current_dates", _IN_SCOPE_CATEGORIES, ""),
+    ("rect_current_done", _IN_SCOPE_CATEGORIES, ""),
     ("category_l1", "true", "code"),
     ("category_l2", "true", "code"),
     ("category_aliases", "true", "alias"),
@@ -295,6 +299,10 @@ TABLE_ORDER = (
     "measure_timeline",
     "finding_timeline",
     "finding_repeats",
+    "rect_current",
+    "rect_current_inspection",
+    "rect_current_dates",
+    "rect_current_done",
     "category_l1",
     "category_l2",
     "category_aliases",
@@ -346,6 +354,11 @@ def build_file(
                     "category_l2": list(scope.category_l2) or None,
                 }
             builder.execute(sql, params)
+        # Summed from the scoped copy, so a category filter narrows it as well.
+        builder.execute(
+            f"CREATE TABLE {_T}.rect_current_inspection AS "
+            + schema.RECT_CURRENT_INSPECTION_SELECT.format(source=f"{_T}.rect_current")
+        )
         builder.execute(_REPEATS_SQL)
         builder.execute(_CLUES_SQL if clue_details else _CLUE_COUNTS_SQL)
         _copy_comments(builder)

@@ -337,6 +337,11 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
             "on_time_current": "按完成时现行时限完成的措施数",
         },
     ),
+    "rect_current_inspection": (
+        "（派生）整改现状汇总（不分类别）：每个巡察一行，列同 rect_current（各类别相加），"
+        "未选类别时页面读取此表",
+        {"inspection_id": "巡察编号"},
+    ),
     "rect_current_dates": (
         "（派生）整改现状中与日期有关的部分：未完成措施按现行时限、问题按最早未完成时限计数，"
         "用于按统计截至日期计算逾期",
@@ -369,6 +374,11 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
         },
     ),
 }
+
+# rect_current_inspection has rect_current's columns less the categories.
+DERIVED_COMMENTS["rect_current_inspection"][1].update(
+    {k: v for k, v in DERIVED_COMMENTS["rect_current"][1].items() if not k.startswith("category")}
+)
 
 
 def _comment(text: str) -> str:
@@ -660,6 +670,36 @@ ORDER BY b.round_id, b.unit_id, b.finding_id, b.valid_from
 """
 
 
+# rect_current without the categories: the usual filter state (no category chosen) reads one
+# row per inspection instead of one per inspection and category. The SQL sandbox builds its
+# own from its scoped copy of rect_current, so it is written once here.
+RECT_CURRENT_INSPECTION_SELECT = """
+SELECT inspection_id,
+       sum(findings)::BIGINT AS findings,
+       sum(findings_done)::BIGINT AS findings_done,
+       sum(findings_basically_done)::BIGINT AS findings_basically_done,
+       sum(findings_open)::BIGINT AS findings_open,
+       sum(repeat_findings)::BIGINT AS repeat_findings,
+       sum(rebound_findings)::BIGINT AS rebound_findings,
+       sum(focus_findings)::BIGINT AS focus_findings,
+       sum(four_winds_findings)::BIGINT AS four_winds_findings,
+       sum(personnel_findings)::BIGINT AS personnel_findings,
+       sum(measures)::BIGINT AS measures,
+       sum(measures_done)::BIGINT AS measures_done,
+       sum(measures_phased)::BIGINT AS measures_phased,
+       sum(measures_in_progress)::BIGINT AS measures_in_progress,
+       sum(measures_not_done)::BIGINT AS measures_not_done,
+       sum(measures_long_term)::BIGINT AS measures_long_term,
+       sum(completed_with_deadline)::BIGINT AS completed_with_deadline,
+       sum(on_time_original)::BIGINT AS on_time_original,
+       sum(completed_with_current_deadline)::BIGINT AS completed_with_current_deadline,
+       sum(on_time_current)::BIGINT AS on_time_current
+FROM {source}
+GROUP BY inspection_id
+ORDER BY inspection_id
+"""
+
+
 # The current state, summarised once per write. Every timeline row whose interval is still
 # open (valid_to IS NULL) is the state for any date on or after settled_on, the last date at
 # which any interval starts or ends; rectification_counts_current reads these small tables
@@ -727,6 +767,8 @@ LEFT JOIN ma
  AND ma.category_l2 IS NOT DISTINCT FROM fa.category_l2
 ORDER BY fa.inspection_id, fa.category_l2
 """,
+    "CREATE OR REPLACE TABLE rect_current_inspection AS "
+    + RECT_CURRENT_INSPECTION_SELECT.format(source="rect_current"),
     """
 CREATE OR REPLACE TABLE rect_current_dates AS
 SELECT inspection_id, category_l1, category_l2, d,
