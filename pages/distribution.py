@@ -30,7 +30,8 @@ if drill_l1:
 top_units_ids = (
     cells.group_by("unit_id")
     .agg(pl.col("findings").sum())
-    .sort("findings", descending=True)
+    # Ties broken by unit: the same units on every rerun.
+    .sort(["findings", "unit_id"], descending=[True, False])
     .head(top_n)["unit_id"]
 )
 cells = cells.filter(pl.col("unit_id").is_in(top_units_ids.implode()))
@@ -39,7 +40,7 @@ if cells.is_empty():
 else:
     # Plotly heatmaps emit no click selection: the drill-down below is picked by unit and
     # category (or by clicking a bar of the unit chart).
-    ui.chart(charts.heatmap(cells), key="dist_heatmap")
+    ui.chart(charts.heatmap, cells, key="dist_heatmap")
     if not drill_l1:
         st.caption("；".join(f"{code} {name}" for code, name in l1_names.items()))
 
@@ -48,7 +49,7 @@ with col_tree:
     st.subheader("问题类别构成")
     by_cat = reader.query("findings_by_category", scope.params())
     if not by_cat.is_empty():
-        ui.chart(charts.category_treemap(by_cat), key="dist_treemap")
+        ui.chart(charts.category_treemap, by_cat, key="dist_treemap")
 with col_peer:
     st.subheader("行业领域与同类组比较")
     grouping = (
@@ -60,14 +61,14 @@ with col_peer:
     key = "peer_group" if grouping == "同类组" else "sector"
     peer = reader.query("findings_by_peer_group", scope.params())
     density = (
-        peer.group_by(key)
+        peer.group_by(key, maintain_order=True)
         .agg(pl.col("inspections").sum(), pl.col("findings").sum(), pl.col("units").sum())
         .with_columns(
             (pl.col("findings") / pl.col("inspections")).round(1).alias("findings_per_inspection")
         )
     )
     if not density.is_empty():
-        ui.chart(charts.density_bars(density, key, grouping), key="dist_peer")
+        ui.chart(charts.density_bars, density, key, grouping, key="dist_peer")
         st.caption(
             "平均每次巡察问题数 = 问题数 ÷ 已反馈的巡察次数；各组规模与职能不同，宜结合组内比较研判。"
         )
@@ -76,7 +77,7 @@ st.subheader("问题最多的单位")
 by_unit = figures.rectification(reader, scope, "unit").sort("findings", descending=True)
 if not by_unit.is_empty():
     top = by_unit.head(15)
-    event = ui.chart(charts.top_units(top), key="dist_top_units", selectable=True)
+    event = ui.chart(charts.top_units, top, key="dist_top_units", selectable=True)
     points = ui.selected_points(event)
     # Apply a bar click once: a later pick in the drill-down must not be overridden by the
     # chart's selection, which Streamlit keeps across reruns.

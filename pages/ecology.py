@@ -151,11 +151,13 @@ if unit_id is not None:
     left, right = st.columns(2)
     with left:
         dims = cards.dimensions.filter(pl.col("unit_id") == unit_id)
-        ui.chart(charts.ecology_radar(dims, title=f"五个维度得分（{LABEL}）"), key="eco_radar")
+        ui.chart(charts.ecology_radar, dims, title=f"五个维度得分（{LABEL}）", key="eco_radar")
     with right:
         mine = trend_all.filter(pl.col("unit_id") == unit_id)
         ui.chart(
-            charts.ecology_trend(mine, title=f"各轮得分（{LABEL}，各轮分别与同类组比较）"),
+            charts.ecology_trend,
+            mine,
+            title=f"各轮得分（{LABEL}，各轮分别与同类组比较）",
             key="eco_unit_trend",
         )
 
@@ -236,7 +238,7 @@ st.caption(
 matrix = figures.grade_movement(trend_all, int(round_id))
 grade_rows = [*GRADES, SMALL_SAMPLE]
 grade_rows += [g for g in matrix["grade_label"].unique().to_list() if g not in grade_rows]
-ui.chart(charts.ecology_matrix(matrix, grade_rows, list(TRENDS)), key="eco_matrix")
+ui.chart(charts.ecology_matrix, matrix, grade_rows, list(TRENDS), key="eco_matrix")
 ui.table(
     matrix.sort(
         pl.col("trend").replace_strict({t: i for i, t in enumerate(TRENDS)}),

@@ -3,6 +3,7 @@ version, the shared filters kept in the URL, and the common widgets pages use.""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import datetime as dt
@@ -13,6 +14,7 @@ import os
 import re
 import secrets
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -633,7 +635,34 @@ def current_scope(rd: Reader) -> Scope:
     """The sidebar's filters resolved with this session's access (the only way pages get a
     scope)."""
     filters: Filters = st.session_state.get("filters") or Filters()
-    return resolve_scope(rd, filters, access=access())
+    who = access()
+    # Resolved once per data version, filters, access and day (Scope is immutable): a
+    # rerun does not rebuild a tuple of every inspection in scope.
+    key = (str(rd.store.root), rd.version, filters, who, dt.date.today())
+    with _SCOPES_LOCK:
+        if key in _SCOPES:
+            _SCOPES.move_to_end(key)
+            return _SCOPES[key]
+    scope = resolve_scope(rd, filters, access=who)
+    with _SCOPES_LOCK:
+        _SCOPES[key] = scope
+        while len(_SCOPES) > SCOPE_CACHE_ENTRIES:
+            _SCOPES.popitem(last=False)
+    return scope
+
+
+def clear_caches() -> None:
+    """Forget the resolved scopes and built figures (Streamlit's own caches are cleared with
+    st.cache_data.clear() / st.cache_resource.clear(); the benchmark clears all of them)."""
+    with _SCOPES_LOCK:
+        _SCOPES.clear()
+    with _FIGURES_LOCK:
+        _FIGURES.clear()
+
+
+SCOPE_CACHE_ENTRIES = 64
+_SCOPES: collections.OrderedDict[tuple[Any, ...], Scope] = collections.OrderedDict()
+_SCOPES_LOCK = threading.Lock()
 
 
 # -- common widgets ----------------------------------------------------------------------
@@ -738,7 +767,61 @@ def selected_points(event: Any) -> list[dict[str, Any]]:
         return []
 
 
-def chart(fig: Any, *, key: str, selectable: bool = False) -> Any:
+FIGURE_CACHE_ENTRIES = 64
+_FIGURES: collections.OrderedDict[bytes, Any] = collections.OrderedDict()
+_FIGURES_LOCK = threading.Lock()
+
+
+def _digest(*values: Any) -> bytes:
+    """A digest of a chart builder's inputs: frames by schema, height and row hashes."""
+    h = hashlib.blake2b(digest_size=20)
+
+    def feed(value: Any) -> None:
+        if isinstance(value, pl.DataFrame):
+            h.update(b"F" + repr(value.schema).encode() + str(value.height).encode())
+            if value.height:
+                h.update(value.hash_rows(seed=11).to_numpy().tobytes())
+        elif isinstance(value, list | tuple):
+            h.update(b"[")
+            for item in value:
+                feed(item)
+            h.update(b"]")
+        elif isinstance(value, dict):
+            h.update(b"{")
+            for k in sorted(value, key=repr):
+                feed(k)
+                feed(value[k])
+            h.update(b"}")
+        else:
+            h.update(type(value).__name__.encode() + b":" + repr(value).encode() + b";")
+
+    for value in values:
+        feed(value)
+    return h.digest()
+
+
+def built_figure(build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`build(*args, **kwargs)`, kept by a digest of its inputs (any session): a rerun with
+    the same data draws the figure it built before instead of building plotly objects again,
+    which costs more than the rest of a rerun. Figures hold only what their inputs hold."""
+    key = _digest(f"{build.__module__}.{build.__qualname__}", args, kwargs)
+    with _FIGURES_LOCK:
+        if key in _FIGURES:
+            _FIGURES.move_to_end(key)
+            return _FIGURES[key]
+    fig = build(*args, **kwargs)
+    with _FIGURES_LOCK:
+        _FIGURES[key] = fig
+        while len(_FIGURES) > FIGURE_CACHE_ENTRIES:
+            _FIGURES.popitem(last=False)
+    return fig
+
+
+def chart(fig: Any, *args: Any, key: str, selectable: bool = False, **kwargs: Any) -> Any:
+    """A plotly chart. `fig` is a figure, or a builder from xuncha.charts called with the
+    other arguments (its figure is then reused while those inputs are unchanged)."""
+    if callable(fig):
+        fig = built_figure(fig, *args, **kwargs)
     return st.plotly_chart(
         fig,
         key=key,

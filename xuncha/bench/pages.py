@@ -86,11 +86,13 @@ class PageFailed(RuntimeError):
 def _clear_caches() -> None:
     import streamlit as st
 
+    from xuncha import ui
     from xuncha.sandbox import core as sandbox_core
 
     st.cache_data.clear()
     st.cache_resource.clear()
     sandbox_core.clear_cache()
+    ui.clear_caches()
 
 
 def _check(at: Any, where: str) -> None:
@@ -140,6 +142,29 @@ def _recording_sandbox() -> Iterator[list[tuple[str, dict[str, Any]]]]:
         Sandbox.run = original  # type: ignore[method-assign]
 
 
+@contextlib.contextmanager
+def _server_script_cache() -> Iterator[None]:
+    """One ScriptCache for every AppTest run, as the server has one for its lifetime.
+    AppTest makes a new one per run, so it recompiles app.py and the page (magic and all,
+    ~10 ms) on every rerun, which the server never does; without this the render times
+    would hold a cost no user meets."""
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+    from streamlit.testing.v1 import app_test, local_script_runner
+
+    shared = _SHARED_SCRIPT_CACHE or [ScriptCache()]
+    _SHARED_SCRIPT_CACHE[:] = shared
+    saved = (app_test.ScriptCache, local_script_runner.ScriptCache)
+    app_test.ScriptCache = lambda: shared[0]  # type: ignore[misc,assignment]
+    local_script_runner.ScriptCache = lambda: shared[0]  # type: ignore[misc,assignment]
+    try:
+        yield
+    finally:
+        app_test.ScriptCache, local_script_runner.ScriptCache = saved  # type: ignore[misc]
+
+
+_SHARED_SCRIPT_CACHE: list[Any] = []
+
+
 @dataclass
 class Rendered:
     cold_ms: float
@@ -153,7 +178,7 @@ def render(root: Path, page: PageSpec, state: dict[str, str], *, record: bool = 
     (and do its action) — timed: cold — then rerun unchanged — timed: warm."""
     from streamlit.testing.v1 import AppTest
 
-    with _store_env(root):
+    with _store_env(root), _server_script_cache():
         at = AppTest.from_file(str(APP), default_timeout=900)
         for key, value in state.items():
             at.query_params[key] = value
