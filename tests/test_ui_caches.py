@@ -1,0 +1,58 @@
+"""The rerun caches of xuncha.ui: a figure is reused only for equal inputs; a scope only for
+the same data version, filters, access and day."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from xuncha import charts, ui
+
+
+@pytest.fixture(autouse=True)
+def fresh() -> None:
+    ui.clear_caches()
+
+
+def frame(values: list[int], dtype: type[pl.DataType] = pl.Int64) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"group_key": [f"单位{i}" for i in range(len(values))], "findings": values},
+        schema={"group_key": pl.String, "findings": dtype},
+    )
+
+
+def test_equal_inputs_reuse_the_figure_and_any_difference_builds_anew() -> None:
+    calls: list[int] = []
+
+    def build(f: pl.DataFrame, title: str = "") -> object:
+        calls.append(f.height)
+        return object()
+
+    a = ui.built_figure(build, frame([3, 1, 2]), title="甲")
+    assert ui.built_figure(build, frame([3, 1, 2]), title="甲") is a
+    assert len(calls) == 1
+    for changed in (
+        ((frame([3, 1, 4]),), {"title": "甲"}),  # a value
+        ((frame([1, 3, 2]),), {"title": "甲"}),  # the order of rows
+        ((frame([3, 1, 2], pl.Int32),), {"title": "甲"}),  # a dtype
+        ((frame([3, 1]),), {"title": "甲"}),  # a row fewer
+        ((frame([3, 1, 2]),), {"title": "乙"}),  # an argument
+    ):
+        args, kwargs = changed
+        assert ui.built_figure(build, *args, **kwargs) is not a
+    assert len(calls) == 6
+
+
+def test_different_builders_never_share_a_figure() -> None:
+    data = pl.DataFrame(
+        {"unit_name": ["甲"], "category": ["A"], "category_name": ["政治"], "findings": [2]}
+    )
+    heat = ui.built_figure(charts.heatmap, data)
+    assert ui.built_figure(charts.heatmap, data) is heat
+    assert ui.built_figure(charts.heatmap, data, title="x") is not heat
+
+
+def test_the_cache_is_bounded() -> None:
+    for i in range(ui.FIGURE_CACHE_ENTRIES + 10):
+        ui.built_figure(lambda n: [n], i)
+    assert len(ui._FIGURES) == ui.FIGURE_CACHE_ENTRIES
