@@ -1,13 +1,15 @@
 -- name: ecology_unit_counts
 -- returns: the counts behind the political-ecology indicators of DOMAIN.md §6 that rectification_counts does not give (inspections, L1 = A, tagged findings, clues and their forms, 建章立制), per unit inspected in scope and fed back by the date; clues and outcomes belong to inspections, so category filters do not narrow them; a clue's form counts from its closing date (a form recorded on a clue not yet closed counts from the 反馈日期, the store keeps no earlier date)
--- grain: one row per unit_id
+-- grain: one row per round_id, unit_id
 -- params:
 --   $inspection_ids INTEGER[]  inspections in scope (NULL: every inspection of the store)
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked
+--   $by_round BOOLEAN  count each round apart (one row per round and unit, as if each round were asked alone); false: one row per unit, round_id NULL
 --   $current BOOLEAN  as_of is on or after the store's settled_on: read the current-state summary rect_current instead of the timeline
 -- columns:
+--   round_id INTEGER  the round (when $by_round; else NULL)
 --   unit_id INTEGER  unit
 --   unit_name VARCHAR  unit short name
 --   peer_group VARCHAR  its peer group
@@ -27,7 +29,9 @@
 --   outcome_inspections BIGINT  inspections with an outcome (成效) record
 --   regulations BIGINT  regulations made or revised (建章立制) in those records (NULL: no record)
 WITH i AS (
-    SELECT i.inspection_id, i.unit_id, r.seq
+    -- gr: the round when counting each round apart ($by_round), else -1 (one group per unit).
+    SELECT i.inspection_id, i.unit_id, r.seq,
+           CASE WHEN $by_round THEN i.round_id ELSE -1 END AS gr
     FROM inspections i
     JOIN rounds r ON r.round_id = i.round_id
     WHERE ($inspection_ids::INTEGER[] IS NULL OR i.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
@@ -40,11 +44,11 @@ g AS (
     FROM tag_dictionary
 ),
 f AS (
-    SELECT t.unit_id, t.category_l1, x.tags
+    SELECT i.gr, t.unit_id, t.category_l1, x.tags
     FROM finding_timeline t
+    JOIN i ON i.inspection_id = t.inspection_id
     JOIN findings x ON x.finding_id = t.finding_id
     WHERE NOT $current
-      AND t.inspection_id IN (SELECT inspection_id FROM i)
       AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
       AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
       AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
@@ -52,7 +56,7 @@ f AS (
 fa AS (
     -- One source or the other: DuckDB drops the branch whose $current test is false. The
     -- current-state summary counts the tag groups per inspection and category already.
-    SELECT i.unit_id, sum(c.findings)::BIGINT AS findings,
+    SELECT i.gr, i.unit_id, sum(c.findings)::BIGINT AS findings,
            coalesce(sum(c.findings) FILTER (WHERE c.category_l1 = 'A'), 0)::BIGINT AS findings_l1_a,
            sum(c.focus_findings)::BIGINT AS focus_findings,
            sum(c.four_winds_findings)::BIGINT AS four_winds_findings,
@@ -62,18 +66,18 @@ fa AS (
     WHERE $current
       AND ($category_l1::VARCHAR[] IS NULL OR c.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
       AND ($category_l2::VARCHAR[] IS NULL OR c.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
-    GROUP BY i.unit_id
+    GROUP BY i.gr, i.unit_id
     UNION ALL
-    SELECT f.unit_id, count(*) AS findings,
+    SELECT f.gr, f.unit_id, count(*) AS findings,
            count(*) FILTER (WHERE f.category_l1 = 'A') AS findings_l1_a,
            count(*) FILTER (WHERE list_has_any(f.tags, g.focus)) AS focus_findings,
            count(*) FILTER (WHERE list_has_any(f.tags, g.four_winds)) AS four_winds_findings,
            count(*) FILTER (WHERE list_has_any(f.tags, g.personnel)) AS personnel_findings
     FROM f CROSS JOIN g
-    GROUP BY f.unit_id
+    GROUP BY f.gr, f.unit_id
 ),
 c AS (
-    SELECT i.unit_id, c.persons,
+    SELECT i.gr, i.unit_id, c.persons,
            c.form IN ('第三种形态', '第四种形态')
                AND (c.closed_on IS NULL OR c.closed_on <= $as_of::DATE) AS heavier,
            c.form = '第四种形态'
@@ -81,29 +85,30 @@ c AS (
     FROM clues c JOIN i ON i.inspection_id = c.inspection_id
 ),
 ca AS (
-    SELECT unit_id, count(*) AS clues,
+    SELECT gr, unit_id, count(*) AS clues,
            count(*) FILTER (WHERE heavier) AS heavier_form_clues,
            coalesce(sum(persons) FILTER (WHERE heavier), 0) AS heavier_form_persons,
            count(*) FILTER (WHERE fourth) AS fourth_form_clues,
            coalesce(sum(persons) FILTER (WHERE fourth), 0) AS fourth_form_persons
-    FROM c GROUP BY unit_id
+    FROM c GROUP BY gr, unit_id
 ),
 oa AS (
-    SELECT i.unit_id, count(*) AS outcome_inspections, sum(o.regulations) AS regulations
+    SELECT i.gr, i.unit_id, count(*) AS outcome_inspections, sum(o.regulations) AS regulations
     FROM outcomes o JOIN i ON i.inspection_id = o.inspection_id
-    GROUP BY i.unit_id
+    GROUP BY i.gr, i.unit_id
 ),
 ia AS (
-    SELECT unit_id, count(*) AS inspections, max(seq) AS last_seq FROM i GROUP BY unit_id
+    SELECT gr, unit_id, count(*) AS inspections, max(seq) AS last_seq FROM i GROUP BY gr, unit_id
 ),
 ea AS (
-    SELECT ia.unit_id, count(*) FILTER (WHERE r.seq < ia.last_seq) AS earlier_inspections
+    SELECT ia.gr, ia.unit_id, count(*) FILTER (WHERE r.seq < ia.last_seq) AS earlier_inspections
     FROM ia
     JOIN inspections x ON x.unit_id = ia.unit_id
     JOIN rounds r ON r.round_id = x.round_id
-    GROUP BY ia.unit_id
+    GROUP BY ia.gr, ia.unit_id
 )
-SELECT u.unit_id, u.short_name AS unit_name, u.peer_group, u.sector,
+SELECT CASE WHEN $by_round THEN ia.gr END::INTEGER AS round_id,
+       u.unit_id, u.short_name AS unit_name, u.peer_group, u.sector,
        ia.inspections, ea.earlier_inspections,
        coalesce(fa.findings, 0) AS findings,
        coalesce(fa.findings_l1_a, 0) AS findings_l1_a,
@@ -119,8 +124,8 @@ SELECT u.unit_id, u.short_name AS unit_name, u.peer_group, u.sector,
        oa.regulations::BIGINT AS regulations
 FROM ia
 JOIN units u ON u.unit_id = ia.unit_id
-JOIN ea ON ea.unit_id = ia.unit_id
-LEFT JOIN fa ON fa.unit_id = ia.unit_id
-LEFT JOIN ca ON ca.unit_id = ia.unit_id
-LEFT JOIN oa ON oa.unit_id = ia.unit_id
-ORDER BY u.peer_group, u.unit_id
+JOIN ea ON ea.gr = ia.gr AND ea.unit_id = ia.unit_id
+LEFT JOIN fa ON fa.gr = ia.gr AND fa.unit_id = ia.unit_id
+LEFT JOIN ca ON ca.gr = ia.gr AND ca.unit_id = ia.unit_id
+LEFT JOIN oa ON oa.gr = ia.gr AND oa.unit_id = ia.unit_id
+ORDER BY ia.gr, u.peer_group, u.unit_id

@@ -6,7 +6,7 @@
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date the figures are asked as of
---   $by VARCHAR  grouping: all, round, unit, category_l1, category_l2, sector, peer_group
+--   $by VARCHAR  grouping: all, round, unit, round_unit (each unit in each round: group_id round_id/unit_id, group_key the unit), category_l1, category_l2, sector, peer_group
 -- columns:
 --   group_key VARCHAR  value of the grouping (round name, unit short name, code …; 全部 for all)
 --   group_id VARCHAR  stable id of the group (round_id, unit_id, code …)
@@ -55,18 +55,20 @@ m AS (
 ),
 fk AS (
     SELECT *,
-        CASE $by WHEN 'round' THEN round_name WHEN 'unit' THEN unit_name
+        CASE $by WHEN 'round' THEN round_name WHEN 'unit' THEN unit_name WHEN 'round_unit' THEN unit_name
                  WHEN 'category_l1' THEN category_l1 WHEN 'category_l2' THEN category_l2
                  WHEN 'sector' THEN sector WHEN 'peer_group' THEN peer_group ELSE '全部' END AS group_key,
         CASE $by WHEN 'round' THEN round_id::VARCHAR WHEN 'unit' THEN unit_id::VARCHAR
+                 WHEN 'round_unit' THEN round_id::VARCHAR || '/' || unit_id::VARCHAR
                  WHEN 'category_l1' THEN category_l1 WHEN 'category_l2' THEN category_l2
                  WHEN 'sector' THEN sector WHEN 'peer_group' THEN peer_group ELSE 'all' END AS group_id,
-        CASE $by WHEN 'round' THEN seq END AS group_order
+        CASE WHEN $by IN ('round', 'round_unit') THEN seq END AS group_order
     FROM f
 ),
 mk AS (
     SELECT *,
         CASE $by WHEN 'round' THEN round_id::VARCHAR WHEN 'unit' THEN unit_id::VARCHAR
+                 WHEN 'round_unit' THEN round_id::VARCHAR || '/' || unit_id::VARCHAR
                  WHEN 'category_l1' THEN category_l1 WHEN 'category_l2' THEN category_l2
                  WHEN 'sector' THEN sector WHEN 'peer_group' THEN peer_group ELSE 'all' END AS group_id
     FROM m

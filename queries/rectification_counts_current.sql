@@ -6,7 +6,7 @@
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date the figures are asked as of (on or after settled_on)
---   $by VARCHAR  grouping: all, round, unit, category_l1, category_l2, sector, peer_group
+--   $by VARCHAR  grouping: all, round, unit, round_unit (each unit in each round: group_id round_id/unit_id, group_key the unit), category_l1, category_l2, sector, peer_group
 -- columns:
 --   group_key VARCHAR  value of the grouping (round name, unit short name, code …; 全部 for all)
 --   group_id VARCHAR  stable id of the group (round_id, unit_id, code …)
@@ -36,13 +36,14 @@
 WITH k AS (
     -- The inspections in scope with what every grouping needs (small: one row each).
     SELECT i.inspection_id, i.unit_id, i.round_id,
-        CASE $by WHEN 'round' THEN r.name WHEN 'unit' THEN u.short_name
+        CASE $by WHEN 'round' THEN r.name WHEN 'unit' THEN u.short_name WHEN 'round_unit' THEN u.short_name
                  WHEN 'sector' THEN u.sector WHEN 'peer_group' THEN u.peer_group
                  ELSE '全部' END AS k_key,
         CASE $by WHEN 'round' THEN i.round_id::VARCHAR WHEN 'unit' THEN i.unit_id::VARCHAR
+                 WHEN 'round_unit' THEN i.round_id::VARCHAR || '/' || i.unit_id::VARCHAR
                  WHEN 'sector' THEN u.sector WHEN 'peer_group' THEN u.peer_group
                  ELSE 'all' END AS k_id,
-        CASE $by WHEN 'round' THEN r.seq END AS group_order
+        CASE WHEN $by IN ('round', 'round_unit') THEN r.seq END AS group_order
     FROM inspections i
     JOIN units u ON u.unit_id = i.unit_id
     JOIN rounds r ON r.round_id = i.round_id

@@ -17,7 +17,16 @@ from xuncha.figures.rectification import counts_query
 from xuncha.filters import Filters, resolve_scope
 from xuncha.store import Reader, Store, open_reader
 
-GROUPINGS = ("all", "round", "unit", "category_l1", "category_l2", "sector", "peer_group")
+GROUPINGS = (
+    "all",
+    "round",
+    "unit",
+    "round_unit",
+    "category_l1",
+    "category_l2",
+    "sector",
+    "peer_group",
+)
 FILTERS = [
     Filters(),
     Filters(round_from=8, round_to=8),
@@ -158,7 +167,7 @@ DUAL_PATH = {
     "findings_by_category": [{}],
     "findings_by_unit_category": [{"level": 1}, {"level": 2}],
     "findings_by_peer_group": [{}],
-    "ecology_unit_counts": [{}],
+    "ecology_unit_counts": [{"by_round": False}, {"by_round": True}],
     "findings_detail": [
         {"unit_id": None, "category": None, "limit": 2000},
         {"unit_id": None, "category": None, "limit": 7},

@@ -25,6 +25,7 @@ def _values(reader: Any) -> dict[str, Any]:
         by="unit",
         limit=50,
         level=1,
+        by_round=True,
         unit_id=None,
         category=None,
         finding_ids=some_findings["finding_id"].to_list(),

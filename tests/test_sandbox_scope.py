@@ -314,7 +314,7 @@ def test_named_queries_on_the_summaries_give_the_dashboards_rows_in_the_sandbox(
             for name, extra in [
                 ("findings_by_category", {}),
                 ("findings_by_unit_category", {"level": 2}),
-                ("ecology_unit_counts", {}),
+                ("ecology_unit_counts", {"by_round": False}),
                 ("findings_detail", {"unit_id": None, "category": None, "limit": 300}),
                 ("rectification_counts_current", {"by": "unit"}),
                 ("rectification_counts_current", {"by": "all"}),

@@ -95,7 +95,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--as-of", dest="as_of", default=None, help="统计截至日期 YYYY-MM-DD（默认今天）"
     )
-    p.add_argument("--by", choices=[g for g in figures.GROUPINGS if g != "all"], default=None)
+    p.add_argument(
+        "--by",
+        choices=[g for g in figures.GROUPINGS if g not in ("all", "round_unit")],
+        default=None,
+    )
     p.add_argument("--format", choices=("json", "csv"), default="json")
     p.add_argument("--user", default=None, help=USER_HELP)
     p.set_defaults(func=cmd_metrics)

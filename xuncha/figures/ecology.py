@@ -52,7 +52,7 @@ import math
 import os
 import tempfile
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -540,9 +540,17 @@ _UNIT_COLUMNS = {
 }
 
 
-def scorecards(reader: Reader, scope: Scope, config: EcologyConfig | None = None) -> Scorecards:
+def scorecards(
+    reader: Reader,
+    scope: Scope,
+    config: EcologyConfig | None = None,
+    *,
+    inputs: tuple[pl.DataFrame, pl.DataFrame] | None = None,
+) -> Scorecards:
     """The political-ecology scorecard of every unit inspected in scope (fed back by the
-    scope's as-of date), each within its peer group."""
+    scope's as-of date), each within its peer group. `inputs`: this scope's rows of
+    ecology_unit_counts and of rectification by unit, already fetched (score_trend fetches
+    every round's at once); None: queried here."""
     config = config or EcologyConfig.load(None)
     if scope.population_ids is not None and scope.unit_filter is not None:
         # A scoped reader: score the whole peer population of the rounds they may see, then
@@ -562,12 +570,13 @@ def scorecards(reader: Reader, scope: Scope, config: EcologyConfig | None = None
         )
         whole = replace(scope, inspection_ids=population, population_ids=None, unit_filter=None)
         return scorecards(reader, whole, config).only(scope.unit_filter)
-    counts = reader.query("ecology_unit_counts", scope.params()).with_columns(
-        pl.col("unit_id").cast(pl.Int64)
-    )
-    rect = rectification(reader, scope, by="unit").with_columns(
-        pl.col("group_id").cast(pl.Int64).alias("unit_id")
-    )
+    if inputs is None:
+        counts = reader.query("ecology_unit_counts", scope.params(by_round=False))
+        rect = rectification(reader, scope, by="unit")
+    else:
+        counts, rect = inputs
+    counts = counts.drop("round_id").with_columns(pl.col("unit_id").cast(pl.Int64))
+    rect = rect.with_columns(pl.col("group_id").cast(pl.Int64).alias("unit_id"))
     base = counts.join(
         rect.select(
             "unit_id",
@@ -1043,17 +1052,27 @@ def peer_ranking(cards: Scorecards) -> pl.DataFrame:
 # -- trend -----------------------------------------------------------------------------
 
 
-def score_trend(reader: Reader, scope: Scope, config: EcologyConfig | None = None) -> pl.DataFrame:
+def score_trend(
+    reader: Reader, scope: Scope, config: EcologyConfig | None = None, *, batched: bool = True
+) -> pl.DataFrame:
     """Scorecards round by round: each round of the scope scored on its own (its units within
-    their peer groups), as of the scope's date. One row per unit and round."""
+    their peer groups), as of the scope's date. One row per unit and round.
+
+    batched: the inputs of every round come from two queries counting each round apart
+    (ecology_unit_counts by round, rectification by round and unit) instead of two per
+    round; a test checks both give the same trend."""
     config = config or EcologyConfig.load(None)
     rounds = reader.query(
         "ecology_rounds", {"inspection_ids": scope.ids_param(), "as_of": scope.as_of}
     )
+    per_round = _inputs_by_round(reader, scope) if batched else None
     frames = []
     for row in rounds.iter_rows(named=True):
         cards = scorecards(
-            reader, replace(scope, inspection_ids=tuple(row["inspection_ids"])), config
+            reader,
+            replace(scope, inspection_ids=tuple(row["inspection_ids"])),
+            config,
+            inputs=None if per_round is None else per_round(int(row["round_id"])),
         )
         frames.append(
             cards.units.select(
@@ -1091,6 +1110,34 @@ def score_trend(reader: Reader, scope: Scope, config: EcologyConfig | None = Non
             }
         )
     return pl.concat(frames).sort("unit_id", "seq")
+
+
+def _inputs_by_round(
+    reader: Reader, scope: Scope
+) -> Callable[[int], tuple[pl.DataFrame, pl.DataFrame] | None] | None:
+    """Every round's scorecard inputs at once, as a function of the round (None when the
+    scope is a scoped reader's: its scores are computed on the whole peer population, round
+    by round, in scorecards)."""
+    if scope.population_ids is not None or scope.unit_filter is not None:
+        return None
+    counts = reader.query("ecology_unit_counts", scope.params(by_round=True))
+    rect = rectification(reader, scope, by="round_unit")
+    parts = rect["group_id"].str.split_exact("/", 1)
+    rect = rect.with_columns(
+        parts.struct.field("field_0").cast(pl.Int64).alias("_round"),
+        parts.struct.field("field_1").alias("group_id"),
+    )
+    counts_by = counts.partition_by("round_id", as_dict=True)
+    rect_by = rect.partition_by("_round", as_dict=True)
+
+    def of(round_id: int) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+        mine = counts_by.get((round_id,))
+        if mine is None:
+            return None  # no unit of the round in scope: let scorecards ask (and find none)
+        theirs = rect_by.get((round_id,), rect.clear())
+        return mine, theirs.drop("_round")
+
+    return of
 
 
 # -- explanation -----------------------------------------------------------------------

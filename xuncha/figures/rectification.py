@@ -22,6 +22,7 @@ GROUPINGS: dict[str, str] = {
     "all": "全部",
     "round": "轮次",
     "unit": "单位",
+    "round_unit": "轮次与单位",
     "category_l1": "一级类别",
     "category_l2": "二级类别",
     "sector": "行业领域",
