@@ -670,6 +670,11 @@ ORDER BY b.round_id, b.unit_id, b.finding_id, b.valid_from
 """
 
 
+# The layout of the current-state summaries this code reads (store_meta current_layout;
+# queries/store_settled_on.sql names it too). A store written by older code has another or
+# none: Store.ensure_current() rebuilds its derived tables before it is read.
+CURRENT_LAYOUT = "2"
+
 # rect_current without the categories: the usual filter state (no category chosen) reads one
 # row per inspection instead of one per inspection and category. The SQL sandbox builds its
 # own from its scoped copy of rect_current, so it is written once here.
@@ -798,9 +803,7 @@ FROM finding_timeline
 WHERE valid_to IS NULL AND status = 'DONE' AND done_on IS NOT NULL
 ORDER BY inspection_id
 """,
-    """
-INSERT OR REPLACE INTO store_meta VALUES ('current_layout', '2')
-""",
+    f"INSERT OR REPLACE INTO store_meta VALUES ('current_layout', '{CURRENT_LAYOUT}')",
     """
 INSERT OR REPLACE INTO store_meta
 SELECT 'settled_on', greatest(

@@ -110,6 +110,26 @@ class Store:
             raise StoreError(f"无法打开数据仓 {self.root}（版本 {number}）：{exc}") from exc
         return con
 
+    def ensure_current(self) -> bool:
+        """Rebuild the derived tables of a store written by older code (a write that changes
+        no data), so every query finds the summaries and columns it reads. True when a new
+        version was written; False when the store is up to date or does not exist."""
+        if not self.exists():
+            return False
+        con = self.connect()
+        try:
+            row = con.execute(
+                "SELECT value FROM store_meta WHERE key = 'current_layout'"
+            ).fetchone()
+        except duckdb.Error:
+            row = None
+        finally:
+            con.close()
+        if row is not None and row[0] == schema.CURRENT_LAYOUT:
+            return False
+        self.write(lambda con: None)
+        return True
+
     def pinned(self) -> dict[int, list[str]]:
         """Pinned versions and the reasons they are pinned for (sorted); {} when none."""
         folder = self.root / PINS
