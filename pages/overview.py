@@ -49,7 +49,7 @@ by_round = figures.rectification(reader, scope, "round")
 if by_round.is_empty():
     st.warning("当前筛选范围内没有问题。")
 else:
-    ui.chart(charts.findings_and_completion_by_round(by_round), key="overview_by_round")
+    ui.chart(charts.findings_and_completion_by_round, by_round, key="overview_by_round")
     cols = [
         "group_key",
         "findings",
@@ -82,8 +82,7 @@ else:
             )
 
 st.subheader("督办：逾期最久的整改措施")
-overdue = reader.query("measures_supervision", scope.params(limit=15))
-overdue = overdue.filter(overdue["warning"] == "红")
+overdue = reader.query("measures_supervision", scope.params(kinds=["红"], limit=15))
 if overdue.is_empty():
     st.success("统计截至日没有逾期措施。")
 else:

@@ -1,6 +1,9 @@
 """整改进度: completion by unit and round as of any date, the progress curve of each round,
 the 督办清单, long-term measures apart, and extensions."""
 
+from collections.abc import Callable
+from typing import Any
+
 import polars as pl
 import streamlit as st
 
@@ -20,7 +23,7 @@ rate_key = (
     st.segmented_control(
         "完成率口径",
         list(RATES),
-        format_func=RATES.get,
+        format_func=RATES.__getitem__,
         default="completion_rate",
         key="progress_rate",
         help="默认严格口径：全部措施完成才计为完成。",
@@ -67,7 +70,10 @@ with tab_unit:
                 f"共 {by_unit.height:,} 个单位，图中显示{figure.label}最低的 60 个；完整排名见下表。"
             )
         event = ui.chart(
-            charts.rate_ranking(chart_units, rate_key, figure.label),
+            charts.rate_ranking,
+            chart_units,
+            rate_key,
+            figure.label,
             key="progress_unit_chart",
             selectable=True,
         )
@@ -108,7 +114,7 @@ with tab_unit:
 with tab_round:
     by_round = figures.rectification(reader, scope, "round")
     if not by_round.is_empty():
-        ui.chart(charts.findings_and_completion_by_round(by_round), key="progress_round_chart")
+        ui.chart(charts.findings_and_completion_by_round, by_round, key="progress_round_chart")
         columns = [
             "group_key",
             "units",
@@ -144,31 +150,59 @@ with tab_curve:
             if rate_key == "completion_rate_lenient"
             else "completion_rate"
         )
-        ui.chart(charts.progress_curves(curve, curve_rate), key="progress_curve_chart")
+        ui.chart(charts.progress_curves, curve, curve_rate, key="progress_curve_chart")
         st.caption(
             "横轴为反馈后天数；某天的完成率 = 当天已完成的问题数 ÷ 截至统计日已反馈满该天数的问题数"
             "（按状态变更记录回溯）。按措施口径时曲线仍按问题计算。"
         )
 
+
+def whole(name: str, columns: tuple[str, ...], **extra: Any) -> Callable[[], pl.DataFrame]:
+    """The whole list as the page shows it, queried only when an export button is clicked."""
+
+    def fetch() -> pl.DataFrame:
+        frame = reader.query(name, scope.params(limit=None, **extra))
+        return labels.status_labels(frame, finding=False).select(*columns)
+
+    return fetch
+
+
+def total_of(frame: pl.DataFrame) -> int:
+    """Rows of the whole list, from the `total` column of its first rows."""
+    return int(frame["total"][0]) if frame.height else 0
+
+
 st.subheader("督办清单")
 st.caption(f"统计截至日未完成且有具体时限的措施。{WARNING_DEFINITION}")
-supervision = reader.query("measures_supervision", scope.params(limit=1_000_000))
+# The page fetches only the rows it shows (ui.TABLE_MAX_ROWS at most) and counts the rest in
+# SQL; an export queries the whole list when its button is clicked.
+COLOURS = {"红": "红", "黄": "黄", "绿": "绿", "正常": ""}  # pill → warning value
 colour = st.pills(
     "预警",
-    ["红", "黄", "绿", "正常"],
+    list(COLOURS),
     selection_mode="multi",
     default=["红", "黄", "绿"],
     key="progress_colours",
 )
-wanted = [c if c != "正常" else "" for c in (colour or [])]
-shown = supervision.filter(pl.col("warning").is_in(wanted))
-counts = supervision.group_by("warning").len()
-count = dict(counts.rows())
-st.caption(
-    f"红 {count.get('红', 0):,} 条 ｜ 黄 {count.get('黄', 0):,} 条 ｜ 绿 {count.get('绿', 0):,} 条"
-    f" ｜ 正常 {count.get('', 0):,} 条；显示 {shown.height:,} 条，可点击表头排序。"
+wanted = [COLOURS[c] for c in (colour or [])]
+# On or after settled_on the current-state summaries give the same counts at a fraction of the
+# cost; a past date (or a store whose summaries are older than this code) reads the timeline.
+counts_name = (
+    "measures_supervision_counts_current" if scope.current else "measures_supervision_counts"
 )
-listing = labels.status_labels(shown, finding=False).select(
+counts = reader.query(counts_name, scope.params()).row(0, named=True)
+count = {
+    "红": counts["red"],
+    "黄": counts["yellow"],
+    "绿": counts["green"],
+    "正常": counts["normal"],
+}
+listed = sum(count[c] for c in (colour or []))
+st.caption(
+    f"红 {count['红']:,} 条 ｜ 黄 {count['黄']:,} 条 ｜ 绿 {count['绿']:,} 条"
+    f" ｜ 正常 {count['正常']:,} 条；所选预警共 {listed:,} 条，可点击表头排序。"
+)
+SUPERVISION_COLUMNS = (
     "warning",
     "unit_name",
     "round_name",
@@ -181,9 +215,13 @@ listing = labels.status_labels(shown, finding=False).select(
     "department",
     "finding_id",
 )
-event = ui.table(listing, key="progress_supervision", height=400, selectable=True)
+
+
+shown = reader.query("measures_supervision", scope.params(kinds=wanted, limit=ui.TABLE_MAX_ROWS))
+listing = labels.status_labels(shown, finding=False).select(*SUPERVISION_COLUMNS)
+event = ui.table(listing, key="progress_supervision", height=400, selectable=True, total=listed)
 ui.downloads(
-    listing,
+    whole("measures_supervision", SUPERVISION_COLUMNS, kinds=wanted),
     key="dl_supervision",
     page="整改进度",
     title="督办清单",
@@ -207,22 +245,30 @@ if row is not None and row < shown.height:
 left, right = st.columns(2)
 with left:
     st.subheader("长期坚持的措施")
-    long_term = reader.query("measures_long_term", scope.params())
-    st.caption(f"共 {long_term.height:,} 条；无具体时限的长期坚持措施单列，不计入逾期。")
-    frame = labels.status_labels(long_term, finding=False).select(
-        "unit_name", "round_name", "title", "text", "deadline_text", "status", "lead_person"
+    long_term_columns = (
+        "unit_name",
+        "round_name",
+        "title",
+        "text",
+        "deadline_text",
+        "status",
+        "lead_person",
     )
-    ui.table(frame, key="progress_long_term", height=320)
-    ui.downloads(frame, key="dl_long_term", page="整改进度", title="长期坚持措施", scope=scope)
+    long_term = reader.query("measures_long_term", scope.params(limit=ui.TABLE_MAX_ROWS))
+    long_term_total = total_of(long_term)
+    st.caption(f"共 {long_term_total:,} 条；无具体时限的长期坚持措施单列，不计入逾期。")
+    frame = labels.status_labels(long_term, finding=False).select(*long_term_columns)
+    ui.table(frame, key="progress_long_term", height=320, total=long_term_total)
+    ui.downloads(
+        whole("measures_long_term", long_term_columns),
+        key="dl_long_term",
+        page="整改进度",
+        title="长期坚持措施",
+        scope=scope,
+    )
 with right:
     st.subheader("延期的措施")
-    extended = reader.query("measures_extended", scope.params())
-    st.caption(
-        f"共 {extended.height:,} 条；原定时限与现行时限不同的措施。"
-        f"按期完成率（现行时限）{format_rate(total['on_time_rate_current'])}，"
-        f"原定时限 {format_rate(total['on_time_rate'])}。"
-    )
-    frame = labels.status_labels(extended, finding=False).select(
+    extended_columns = (
         "unit_name",
         "round_name",
         "title",
@@ -233,5 +279,19 @@ with right:
         "reason",
         "status",
     )
-    ui.table(frame, key="progress_extended", height=320)
-    ui.downloads(frame, key="dl_extended", page="整改进度", title="延期措施", scope=scope)
+    extended = reader.query("measures_extended", scope.params(limit=ui.TABLE_MAX_ROWS))
+    extended_total = total_of(extended)
+    st.caption(
+        f"共 {extended_total:,} 条；原定时限与现行时限不同的措施。"
+        f"按期完成率（现行时限）{format_rate(total['on_time_rate_current'])}，"
+        f"原定时限 {format_rate(total['on_time_rate'])}。"
+    )
+    frame = labels.status_labels(extended, finding=False).select(*extended_columns)
+    ui.table(frame, key="progress_extended", height=320, total=extended_total)
+    ui.downloads(
+        whole("measures_extended", extended_columns),
+        key="dl_extended",
+        page="整改进度",
+        title="延期措施",
+        scope=scope,
+    )

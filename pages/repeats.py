@@ -33,7 +33,7 @@ by_round = figures.rectification(reader, scope, "round")
 if by_round.is_empty():
     st.warning("当前筛选范围内没有问题。")
 else:
-    ui.chart(charts.repeat_trend(by_round), key="repeats_trend")
+    ui.chart(charts.repeat_trend, by_round, key="repeats_trend")
     st.caption("最早轮次没有更早的轮次可比，重复率为 0；“回头看”轮次的重复率通常较高。")
 
 st.subheader("各单位重复与反弹")
@@ -65,11 +65,10 @@ st.caption(
     "同一单位在两个及以上轮次被发现同一二级类别问题；“（反弹）”表示此前同类问题已整改完成后再次出现。"
     "重复与反弹对照该单位此前全部轮次判断，不受轮次筛选影响。选中一行查看链条上的全部问题。"
 )
-chains = reader.query("repeat_chains", scope.params())
-only_rebound = st.toggle("只看有反弹的链条", key="repeats_only_rebound")
-if only_rebound:
-    chains = chains.filter(pl.col("rebound_rounds") > 0)
-chain_table = chains.select(
+# The first rows only (the table shows at most TABLE_MAX_ROWS; a province has ~10^5 chains),
+# with how many there are; the downloads read the whole list when clicked.
+chains = reader.query("repeat_chains", scope.params(limit=ui.TABLE_MAX_ROWS))
+CHAIN_COLUMNS = (
     "unit_name",
     "peer_group",
     "category_l2",
@@ -80,21 +79,44 @@ chain_table = chains.select(
     "rebound_rounds",
     "open_findings",
 )
+only_rebound = st.toggle("只看有反弹的链条", key="repeats_only_rebound")
+chain_total = int(chains["total"][0]) if chains.height else 0
+if only_rebound:
+    # Chains with a 反弹 come first, so the rows fetched hold the first of them too.
+    chains = chains.filter(pl.col("rebound_rounds") > 0)
+    chain_total = int(chains["total_rebound"][0]) if chains.height else 0
+chain_table = chains.select(CHAIN_COLUMNS)
+
+
+def all_chains() -> pl.DataFrame:
+    every = reader.query("repeat_chains", scope.params(limit=None))
+    if only_rebound:
+        every = every.filter(pl.col("rebound_rounds") > 0)
+    return every.select(CHAIN_COLUMNS)
+
+
 event = ui.table(
     chain_table,
     key="repeats_chains",
     height=360,
     selectable=True,
+    total=chain_total,
     column_config={
         "rebound_rounds": st.column_config.ProgressColumn(
             "反弹轮次数",
             min_value=0,
-            max_value=max(int(chains["rebound_rounds"].max() or 1), 1),
+            max_value=max(int(chains.select(pl.col("rebound_rounds").max()).item() or 1), 1),
             format="%d",
         )
     },
 )
-ui.downloads(chain_table, key="dl_chains", page="屡查屡犯", title="屡查屡犯链条", scope=scope)
+ui.downloads(
+    chain_table if chain_total <= chain_table.height else all_chains,
+    key="dl_chains",
+    page="屡查屡犯",
+    title="屡查屡犯链条",
+    scope=scope,
+)
 row = ui.selected_row(event)
 if row is not None and row < chains.height:
     picked = chains.row(row, named=True)
@@ -106,7 +128,6 @@ if row is not None and row < chains.height:
 
 st.subheader("共性问题（举一反三）")
 st.caption(COMMON_DEFINITION)
-rounds = reader.query("rounds_list")
 c1, c2, c3 = st.columns([3, 1, 1])
 with c2:
     k_min = st.number_input(
@@ -121,8 +142,12 @@ with c3:
         step=5,
         key="repeats_k_share",
     )
-common = figures.common_problems(reader, scope, int(k_min), int(k_share) / 100)
-round_names = common["round_name"].unique(maintain_order=True).to_list()
+# The rounds having common problems first (no unit names); the problems with their units of
+# the chosen round only.
+common_rounds = reader.query(
+    "common_problem_rounds", scope.params(k_min=int(k_min), k_share=int(k_share) / 100)
+)
+round_names = common_rounds["round_name"].to_list()
 with c1:
     chosen = (
         st.selectbox(
@@ -132,8 +157,11 @@ with c1:
         else None
     )
 if chosen:
-    part = common.filter(pl.col("round_name") == chosen)
-    ui.chart(charts.common_problem_bars(part), key="repeats_common_chart")
+    seq = int(common_rounds.filter(pl.col("round_name") == chosen)["seq"][0])
+    part = figures.common_problems(
+        reader, scope, int(k_min), int(k_share) / 100, round_from=seq, round_to=seq
+    )
+    ui.chart(charts.common_problem_bars, part, key="repeats_common_chart")
     listing = part.select(
         "category_l2",
         "l2_name",

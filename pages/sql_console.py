@@ -112,7 +112,9 @@ with tab_canned:
             elif kind in {"INTEGER", "BIGINT"}:
                 default = 100 if param == "limit" else (1 if param == "level" else 0)
                 number = st.number_input(label, value=default, step=1, key=f"canned_{param}")
-                values[param] = None if param.endswith("_id") and number == 0 else int(number)
+                # 0 reads as "not set" for an id or a round bound (round seqs start at 1).
+                unset = param.endswith("_id") or param in {"round_from", "round_to"}
+                values[param] = None if unset and number == 0 else int(number)
             elif kind == "DOUBLE":
                 values[param] = st.number_input(label, value=0.3, key=f"canned_{param}")
             elif kind.endswith("[]"):

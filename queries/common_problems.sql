@@ -6,8 +6,11 @@
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked
+--   $current BOOLEAN  true when as_of is on or after the store's settled_on (the current-state summary holds)
 --   $k_min INTEGER  the least number of units (default 3)
 --   $k_share DOUBLE  the least share of units inspected in the round (default 0.3)
+--   $round_from INTEGER  only rounds whose seq is at least this (NULL: from the first)
+--   $round_to INTEGER  only rounds whose seq is at most this (NULL: to the last)
 -- columns:
 --   round_id INTEGER  round
 --   round_name VARCHAR  round name
@@ -21,37 +24,70 @@
 --   unit_share DOUBLE  units_found ÷ units_inspected, percent, two decimals
 --   findings BIGINT  findings of the category in the round
 --   unit_names VARCHAR  the units, 、-separated
-WITH t AS (
-    SELECT t.*
+WITH ins AS (
+    -- The inspections in scope of the rounds asked (small: one row each).
+    SELECT i.inspection_id, i.unit_id, i.round_id, i.feedback_date
+    FROM inspections i
+    JOIN rounds r ON r.round_id = i.round_id
+    WHERE ($inspection_ids::INTEGER[] IS NULL OR i.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
+      AND ($round_from::INTEGER IS NULL OR r.seq >= $round_from)
+      AND ($round_to::INTEGER IS NULL OR r.seq <= $round_to)
+),
+size AS (
+    SELECT round_id, count(DISTINCT unit_id) AS units_inspected
+    FROM ins
+    WHERE feedback_date <= $as_of::DATE
+    GROUP BY round_id
+),
+per_unit AS (
+    -- One row per round, category and unit where the category was found, with its findings.
+    -- On or after settled_on: the current-state summary, whose rows are already one per
+    -- inspection (a unit in a round) × level-1 × level-2 category. Before: the timeline rows
+    -- holding on the date. DuckDB drops the branch whose $current test is false.
+    SELECT i.round_id, c.category_l1, c.category_l2, i.unit_id, c.findings::INTEGER AS findings
+    FROM rect_current c
+    JOIN ins i ON i.inspection_id = c.inspection_id
+    WHERE $current
+      AND ($category_l1::VARCHAR[] IS NULL OR c.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
+      AND ($category_l2::VARCHAR[] IS NULL OR c.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+      AND c.category_l2 IS NOT NULL
+    UNION ALL
+    SELECT i.round_id, t.category_l1, t.category_l2, i.unit_id, count(*)::INTEGER
     FROM finding_timeline t
-    WHERE ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
+    JOIN ins i ON i.inspection_id = t.inspection_id
+    WHERE NOT $current
       AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
       AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
       AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
       AND t.category_l2 IS NOT NULL
-),
-size AS (
-    SELECT round_id, count(DISTINCT unit_id) AS units_inspected
-    FROM inspections
-    WHERE ($inspection_ids::INTEGER[] IS NULL OR inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
-      AND feedback_date <= $as_of::DATE
-    GROUP BY round_id
+    GROUP BY i.round_id, t.category_l1, t.category_l2, i.unit_id
 ),
 per AS (
-    SELECT t.round_id, t.category_l1, t.category_l2, count(DISTINCT t.unit_id) AS units_found,
-           count(*) AS findings,
+    SELECT p.round_id, p.category_l1, p.category_l2, count(*) AS units_found,
+           sum(p.findings)::BIGINT AS findings, s.units_inspected,
+           greatest($k_min::INTEGER, ceil(round($k_share::DOUBLE * s.units_inspected, 9))::INTEGER) AS threshold
+    FROM per_unit p
+    JOIN size s ON s.round_id = p.round_id
+    GROUP BY p.round_id, p.category_l1, p.category_l2, s.units_inspected
+    HAVING count(*) >= threshold
+),
+names AS (
+    -- The units of the common problems only (two units may share a short name).
+    SELECT p.round_id, p.category_l1, p.category_l2,
            string_agg(DISTINCT u.short_name, '、' ORDER BY u.short_name) AS unit_names
-    FROM t JOIN units u ON u.unit_id = t.unit_id
-    GROUP BY ALL
+    FROM per_unit p
+    SEMI JOIN per c
+      ON c.round_id = p.round_id AND c.category_l1 = p.category_l1 AND c.category_l2 = p.category_l2
+    JOIN units u ON u.unit_id = p.unit_id
+    GROUP BY p.round_id, p.category_l1, p.category_l2
 )
 SELECT p.round_id, r.name AS round_name, r.seq, p.category_l1, p.category_l2, c.name AS l2_name,
-       p.units_found, s.units_inspected,
-       greatest($k_min::INTEGER, ceil(round($k_share::DOUBLE * s.units_inspected, 9))::INTEGER) AS threshold,
-       round(p.units_found * 100.0 / s.units_inspected, 2)::DOUBLE AS unit_share,
-       p.findings, p.unit_names
+       p.units_found, p.units_inspected, p.threshold,
+       round(p.units_found * 100.0 / p.units_inspected, 2)::DOUBLE AS unit_share,
+       p.findings, n.unit_names
 FROM per p
-JOIN size s ON s.round_id = p.round_id
+JOIN names n
+  ON n.round_id = p.round_id AND n.category_l1 = p.category_l1 AND n.category_l2 = p.category_l2
 JOIN rounds r ON r.round_id = p.round_id
 JOIN category_l2 c ON c.code = p.category_l2
-WHERE p.units_found >= greatest($k_min::INTEGER, ceil(round($k_share::DOUBLE * s.units_inspected, 9))::INTEGER)
 ORDER BY r.seq DESC, p.units_found DESC, p.category_l2

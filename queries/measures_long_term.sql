@@ -1,11 +1,12 @@
 -- name: measures_long_term
--- returns: long-term (长期坚持) measures not yet DONE as of a date: those without a dated deadline or whose status is LONG_TERM; listed apart from overdue
+-- returns: long-term (长期坚持) measures not yet DONE as of a date: those without a dated deadline or whose status is LONG_TERM; listed apart from overdue, latest round first
 -- grain: one row per measure_id
 -- params:
 --   $inspection_ids INTEGER[]  inspections in scope (NULL: every inspection of the store)
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked
+--   $limit INTEGER  how many rows at most (NULL: all)
 -- columns:
 --   measure_id INTEGER  measure
 --   finding_id INTEGER  its finding
@@ -19,18 +20,30 @@
 --   status VARCHAR  status as of the date
 --   lead_person VARCHAR  责任领导
 --   department VARCHAR  责任部门
-SELECT t.measure_id, t.finding_id, r.name AS round_name, u.short_name AS unit_name,
-       t.category_l2, f.title, m.text, m.deadline_text, t.deadline, t.status,
-       m.lead_person, m.department
-FROM measure_timeline t
-JOIN measures m ON m.measure_id = t.measure_id
-JOIN findings f ON f.finding_id = t.finding_id
-JOIN units u ON u.unit_id = t.unit_id
-JOIN rounds r ON r.round_id = t.round_id
-WHERE ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
-  AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-  AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
-  AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
-  AND t.status <> 'DONE'
-  AND (t.deadline IS NULL OR t.status = 'LONG_TERM')
-ORDER BY r.seq DESC, u.short_name, t.measure_id
+--   total BIGINT  rows of the whole list (before the limit)
+WITH hits AS (
+    -- Narrow rows first (with the sort keys); the texts are read only for the rows returned.
+    SELECT t.measure_id, t.finding_id, t.category_l2, t.deadline, t.status,
+           r.name AS round_name, r.seq, u.short_name AS unit_name
+    FROM measure_timeline t
+    JOIN units u ON u.unit_id = t.unit_id
+    JOIN rounds r ON r.round_id = t.round_id
+    WHERE ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
+      AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
+      AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+      AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
+      AND t.status <> 'DONE'
+      AND (t.deadline IS NULL OR t.status = 'LONG_TERM')
+),
+sel AS (
+    SELECT * FROM hits
+    ORDER BY seq DESC, unit_name, measure_id
+    LIMIT $limit
+)
+SELECT s.measure_id, s.finding_id, s.round_name, s.unit_name, s.category_l2, f.title, m.text,
+       m.deadline_text, s.deadline, s.status, m.lead_person, m.department,
+       (SELECT count(*) FROM hits) AS total
+FROM sel s
+JOIN measures m ON m.measure_id = s.measure_id
+JOIN findings f ON f.finding_id = s.finding_id
+ORDER BY s.seq DESC, s.unit_name, s.measure_id

@@ -1,12 +1,13 @@
 -- name: measures_supervision
--- returns: the 督办清单: open measures with a dated deadline, most overdue first, with days overdue or left and the warning colour
+-- returns: the 督办清单: open measures with a dated deadline, most overdue first, with days overdue or left and the warning colour, optionally only some colours
 -- grain: one row per measure_id
 -- params:
 --   $inspection_ids INTEGER[]  inspections in scope (NULL: every inspection of the store)
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date of the list
---   $limit INTEGER  how many rows at most
+--   $kinds VARCHAR[]  warning colours listed: 红, 黄, 绿 and '' for none (NULL: every measure)
+--   $limit INTEGER  how many rows at most (NULL: all)
 -- columns:
 --   measure_id INTEGER  measure
 --   finding_id INTEGER  its finding
@@ -22,28 +23,40 @@
 --   warning VARCHAR  红 overdue, 黄 ≤ 10 days left, 绿 ≤ 20 days left, else empty
 --   lead_person VARCHAR  责任领导
 --   department VARCHAR  责任部门
-WITH sel AS (
-    -- Narrow rows first; the text columns are read only for the rows returned.
+-- measures_supervision_counts counts the rows of each colour.
+WITH dated AS (
     SELECT t.measure_id, t.finding_id, t.round_id, t.unit_id, t.category_l2, t.status,
            t.deadline, t.deadline_original,
-           ($as_of::DATE - t.deadline)::INTEGER AS days_overdue
+           ($as_of::DATE - t.deadline)::INTEGER AS days_overdue,
+           CASE WHEN t.deadline < $as_of::DATE THEN '红'
+                WHEN t.deadline - $as_of::DATE <= 10 THEN '黄'
+                WHEN t.deadline - $as_of::DATE <= 20 THEN '绿'
+                ELSE '' END AS warning
     FROM measure_timeline t
     WHERE ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
       AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
       AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
       AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
       AND t.status <> 'DONE' AND t.deadline IS NOT NULL
-    ORDER BY days_overdue DESC, t.measure_id
+      -- The colours asked, written as the deadline ranges of `warning` above so that the
+      -- scan filters them.
+      AND ($kinds::VARCHAR[] IS NULL
+           OR (list_contains($kinds::VARCHAR[], '红') AND t.deadline < $as_of::DATE)
+           OR (list_contains($kinds::VARCHAR[], '黄') AND t.deadline >= $as_of::DATE
+               AND t.deadline - $as_of::DATE <= 10)
+           OR (list_contains($kinds::VARCHAR[], '绿') AND t.deadline - $as_of::DATE > 10
+               AND t.deadline - $as_of::DATE <= 20)
+           OR (list_contains($kinds::VARCHAR[], '') AND t.deadline - $as_of::DATE > 20))
+),
+sel AS (
+    -- Narrow rows first; the text columns are read only for the rows returned.
+    SELECT * FROM dated
+    ORDER BY days_overdue DESC, measure_id
     LIMIT $limit
 )
 SELECT s.measure_id, s.finding_id, r.name AS round_name, u.short_name AS unit_name,
        s.category_l2, f.title, m.text, s.status, s.deadline, s.deadline_original,
-       s.days_overdue,
-       CASE WHEN s.deadline < $as_of::DATE THEN '红'
-            WHEN s.deadline - $as_of::DATE <= 10 THEN '黄'
-            WHEN s.deadline - $as_of::DATE <= 20 THEN '绿'
-            ELSE '' END AS warning,
-       m.lead_person, m.department
+       s.days_overdue, s.warning, m.lead_person, m.department
 FROM sel s
 JOIN measures m ON m.measure_id = s.measure_id
 JOIN findings f ON f.finding_id = s.finding_id

@@ -16,9 +16,10 @@
 --   findings_done BIGINT  of those, DONE on their 反馈日期 + day
 --   findings_basically_done BIGINT  of those, BASICALLY_DONE on their 反馈日期 + day
 -- Counting is by difference arrays over status intervals (one pass over finding_timeline),
--- not by a day × finding grid, so it stays cheap at province scale.
+-- not by a day × finding grid, so it stays cheap at province scale. Only the columns the
+-- curve needs are read, and the deltas are summed per (round, day) before they are unioned.
 WITH t AS (
-    SELECT t.*
+    SELECT t.round_id, t.feedback_date, t.valid_from, t.valid_to, t.status
     FROM finding_timeline t
     WHERE ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
       AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
@@ -26,23 +27,36 @@ WITH t AS (
       AND t.feedback_date <= $as_of::DATE
       AND t.valid_from <= $as_of::DATE
 ),
-findings AS (
-    SELECT DISTINCT finding_id, round_id, feedback_date FROM t
+fed AS (
+    -- Findings per round and 反馈日期, with how many are DONE / BASICALLY_DONE on the as-of
+    -- date. A finding's intervals are contiguous from its start, so exactly one of them holds
+    -- the as-of date: counting those counts each finding once.
+    SELECT round_id, feedback_date, count(*) AS n,
+           count(*) FILTER (WHERE status = 'DONE') AS n_done,
+           count(*) FILTER (WHERE status = 'BASICALLY_DONE') AS n_basic
+    FROM t
+    WHERE valid_to IS NULL OR valid_to > $as_of::DATE
+    GROUP BY ALL
 ),
 deltas AS (
-    SELECT round_id, 0 AS day, 1 AS d_obs, 0 AS d_done, 0 AS d_basic FROM findings
+    -- Difference arrays over days since 反馈日期: a finding is observed from day 0 to the
+    -- as-of date; a DONE (BASICALLY_DONE) interval counts from its first day to the day before
+    -- it ends, or to the as-of date when it holds then.
+    SELECT round_id, 0 AS day, sum(n) AS d_obs, 0 AS d_done, 0 AS d_basic FROM fed GROUP BY ALL
     UNION ALL
-    SELECT round_id, ($as_of::DATE - feedback_date) + 1, -1, 0, 0 FROM findings
+    SELECT round_id, ($as_of::DATE - feedback_date) + 1, -n, -n_done, -n_basic FROM fed
     UNION ALL
-    SELECT round_id, (valid_from - feedback_date), 0,
-           CASE WHEN status = 'DONE' THEN 1 ELSE 0 END,
-           CASE WHEN status = 'BASICALLY_DONE' THEN 1 ELSE 0 END
+    SELECT round_id, valid_from - feedback_date, 0,
+           count(*) FILTER (WHERE status = 'DONE'),
+           count(*) FILTER (WHERE status = 'BASICALLY_DONE')
     FROM t WHERE status IN ('DONE', 'BASICALLY_DONE')
+    GROUP BY ALL
     UNION ALL
-    SELECT round_id, (least(coalesce(valid_to, $as_of::DATE + 1), $as_of::DATE + 1) - feedback_date), 0,
-           CASE WHEN status = 'DONE' THEN -1 ELSE 0 END,
-           CASE WHEN status = 'BASICALLY_DONE' THEN -1 ELSE 0 END
-    FROM t WHERE status IN ('DONE', 'BASICALLY_DONE')
+    SELECT round_id, valid_to - feedback_date, 0,
+           -count(*) FILTER (WHERE status = 'DONE'),
+           -count(*) FILTER (WHERE status = 'BASICALLY_DONE')
+    FROM t WHERE status IN ('DONE', 'BASICALLY_DONE') AND valid_to <= $as_of::DATE
+    GROUP BY ALL
 ),
 per_day AS (
     SELECT round_id, day, sum(d_obs) AS d_obs, sum(d_done) AS d_done, sum(d_basic) AS d_basic
@@ -57,7 +71,7 @@ running AS (
     WINDOW w AS (PARTITION BY round_id ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ),
 span AS (
-    SELECT round_id, max($as_of::DATE - feedback_date) AS last_day FROM findings GROUP BY ALL
+    SELECT round_id, max($as_of::DATE - feedback_date) AS last_day FROM fed GROUP BY ALL
 ),
 grid AS (
     SELECT s.round_id, unnest(generate_series(0, s.last_day, greatest($step, 1))) AS day FROM span s

@@ -1,11 +1,13 @@
 -- name: repeat_chains
--- returns: for each unit and level-2 category found in two or more rounds, the chain of rounds in which it was found, with 反弹 (found again after it was closed) marked
+-- returns: for each unit and level-2 category found in two or more rounds, the chain of rounds in which it was found, with 反弹 (found again after it was closed) marked; the first $limit chains in the order shown (most 反弹 rounds, then most rounds, then most findings), with how many there are in all
 -- grain: one row per unit_id, category_l2
 -- params:
 --   $inspection_ids INTEGER[]  inspections in scope (NULL: every inspection of the store)
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked
+--   $current BOOLEAN  true when as_of is on or after the store's settled_on (the current-state summary holds)
+--   $limit INTEGER  how many chains at most (NULL: all)
 -- columns:
 --   unit_id INTEGER  unit
 --   unit_name VARCHAR  unit short name
@@ -18,36 +20,103 @@
 --   rebound_rounds BIGINT  rounds in which it came back after closure
 --   open_findings BIGINT  findings of the chain not DONE as of the date
 --   finding_ids INTEGER[]  the findings (for drill-down)
-WITH t AS (
-    SELECT t.*
+--   total BIGINT  chains in scope before the limit
+--   total_rebound BIGINT  of those, chains with at least one 反弹 round
+WITH ins AS (
+    -- The inspections in scope (small: one row each; a unit in a round).
+    SELECT inspection_id, unit_id, round_id
+    FROM inspections
+    WHERE ($inspection_ids::INTEGER[] IS NULL OR inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
+),
+src AS (
+    -- Findings in scope by inspection and level-2 category. On or after settled_on: the
+    -- current-state summary (one row per inspection × level-1 × level-2 category, a few
+    -- hundred thousand at provincial scale). Before: the timeline rows holding on the date
+    -- (one per finding). DuckDB drops the branch whose $current test is false.
+    SELECT c.inspection_id, c.category_l2, c.findings::INTEGER AS findings,
+           c.rebound_findings::INTEGER AS rebounds,
+           (c.findings - c.findings_done)::INTEGER AS open_findings
+    FROM rect_current c
+    JOIN ins i ON i.inspection_id = c.inspection_id
+    WHERE $current
+      AND ($category_l1::VARCHAR[] IS NULL OR c.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
+      AND ($category_l2::VARCHAR[] IS NULL OR c.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+      AND c.category_l2 IS NOT NULL
+    UNION ALL
+    SELECT t.inspection_id, t.category_l2, 1, t.is_rebound::INTEGER, (t.status <> 'DONE')::INTEGER
     FROM finding_timeline t
-    WHERE ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
+    JOIN ins i ON i.inspection_id = t.inspection_id
+    WHERE NOT $current
       AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
       AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
       AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
       AND t.category_l2 IS NOT NULL
 ),
 per_round AS (
-    SELECT t.unit_id, t.category_l2, r.seq,
-           coalesce(r.term, '') || coalesce(nullif(regexp_extract(r.name, '第.+?轮'), ''), r.name) AS label,
-           count(*) AS findings,
+    -- One row per inspection and level-2 category: findings, whether any is a 反弹, findings
+    -- not DONE. (Sums of INTEGER: DuckDB adds them much faster than BIGINT.)
+    SELECT inspection_id, category_l2,
+           sum(findings)::INTEGER AS findings,
+           sum(rebounds) > 0 AS rebound,
+           sum(open_findings)::INTEGER AS open_findings
+    FROM src
+    GROUP BY inspection_id, category_l2
+),
+chains AS (
+    -- The figures of every chain first (numbers only); the chain text and the finding list
+    -- are built for the chains returned only.
+    SELECT i.unit_id, p.category_l2,
+           count(*) AS round_count,
+           sum(p.findings)::BIGINT AS findings,
+           count(*) FILTER (WHERE p.rebound) AS rebound_rounds,
+           sum(p.open_findings)::BIGINT AS open_findings
+    FROM per_round p
+    JOIN ins i ON i.inspection_id = p.inspection_id
+    GROUP BY i.unit_id, p.category_l2
+    HAVING count(*) >= 2
+),
+shown AS (
+    SELECT *,
+           count(*) OVER () AS total,
+           -- (not count(*) FILTER … OVER (): DuckDB 2.0 takes seconds over 80,000 rows)
+           count(CASE WHEN rebound_rounds > 0 THEN 1 END) OVER () AS total_rebound
+    FROM chains
+    ORDER BY rebound_rounds DESC, round_count DESC, findings DESC, unit_id, category_l2
+    LIMIT $limit
+),
+shown_rounds AS (
+    -- The rounds of the chains returned with their findings, read again from the timeline
+    -- rows holding on the date (on or after settled_on: the open ones).
+    SELECT i.unit_id, t.category_l2, i.round_id,
            bool_or(t.is_rebound) AS rebound,
-           count(*) FILTER (WHERE t.status <> 'DONE') AS open_findings,
            list(t.finding_id ORDER BY t.finding_id) AS ids
-    FROM t JOIN rounds r ON r.round_id = t.round_id
-    GROUP BY ALL
+    FROM finding_timeline t
+    JOIN ins i ON i.inspection_id = t.inspection_id
+    SEMI JOIN shown s ON s.unit_id = i.unit_id AND s.category_l2 = t.category_l2
+    WHERE ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
+      AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
+    GROUP BY i.unit_id, t.category_l2, i.round_id
+),
+labels AS (
+    -- How a chain names a round: its term and the 第X轮 part of its name, else the name.
+    SELECT round_id, seq,
+           coalesce(term, '') || coalesce(nullif(regexp_extract(name, '第.+?轮'), ''), name) AS label
+    FROM rounds
+),
+texts AS (
+    SELECT p.unit_id, p.category_l2,
+           string_agg(CASE WHEN p.rebound THEN l.label || '（反弹）' ELSE l.label END, ' → '
+                      ORDER BY l.seq) AS chain,
+           flatten(list(p.ids ORDER BY l.seq)) AS finding_ids
+    FROM shown_rounds p
+    JOIN labels l ON l.round_id = p.round_id
+    GROUP BY p.unit_id, p.category_l2
 )
-SELECT p.unit_id, u.short_name AS unit_name, u.peer_group, p.category_l2, c.name AS l2_name,
-       count(*) AS round_count,
-       string_agg(CASE WHEN p.rebound THEN p.label || '（反弹）' ELSE p.label END, ' → '
-                  ORDER BY p.seq) AS chain,
-       sum(p.findings)::BIGINT AS findings,
-       count(*) FILTER (WHERE p.rebound) AS rebound_rounds,
-       sum(p.open_findings)::BIGINT AS open_findings,
-       flatten(list(p.ids ORDER BY p.seq))::INTEGER[] AS finding_ids
-FROM per_round p
-JOIN units u ON u.unit_id = p.unit_id
-JOIN category_l2 c ON c.code = p.category_l2
-GROUP BY p.unit_id, u.short_name, u.peer_group, p.category_l2, c.name
-HAVING count(*) >= 2
-ORDER BY rebound_rounds DESC, round_count DESC, findings DESC, p.unit_id, p.category_l2
+SELECT s.unit_id, u.short_name AS unit_name, u.peer_group, s.category_l2, c.name AS l2_name,
+       s.round_count, x.chain, s.findings, s.rebound_rounds, s.open_findings,
+       x.finding_ids::INTEGER[] AS finding_ids, s.total, s.total_rebound
+FROM shown s
+JOIN units u ON u.unit_id = s.unit_id
+JOIN category_l2 c ON c.code = s.category_l2
+JOIN texts x ON x.unit_id = s.unit_id AND x.category_l2 = s.category_l2
+ORDER BY s.rebound_rounds DESC, s.round_count DESC, s.findings DESC, s.unit_id, s.category_l2

@@ -319,7 +319,9 @@ def expected_chains(base: Base, scope: Scope) -> dict[tuple[int, str], dict[str,
 
 
 def product_chains(reader: Reader, scope: Scope) -> dict[tuple[int, str], dict[str, Any]]:
-    return rows_by(reader.query("repeat_chains", scope.params()), "unit_id", "category_l2")
+    frame = reader.query("repeat_chains", scope.params(limit=BIG_LIMIT))
+    assert frame.height == 0 or frame["total"][0] == frame.height
+    return rows_by(frame, "unit_id", "category_l2")
 
 
 def expected_curve(base: Base, scope: Scope, day: int) -> dict[int, dict[str, int]]:
@@ -659,7 +661,7 @@ def test_long_term_measures_are_the_open_ones_without_a_dated_deadline_or_with_s
 ) -> None:
     reader, base = demo
     scope = demo_scope(reader, filter_name, as_of)
-    got = rows_by(measure_list(reader, "measures_long_term", scope), "measure_id")
+    got = rows_by(measure_list(reader, "measures_long_term", scope, limit=None), "measure_id")
     problems = compare(got, expected_long_term(base, scope))
     assert not problems, "\n".join(problems[:30])
 
@@ -671,7 +673,7 @@ def test_extended_measures_are_those_whose_deadline_in_force_differs_from_the_or
 ) -> None:
     reader, base = demo
     scope = demo_scope(reader, filter_name, as_of)
-    got = rows_by(measure_list(reader, "measures_extended", scope), "measure_id")
+    got = rows_by(measure_list(reader, "measures_extended", scope, limit=None), "measure_id")
     problems = compare(got, expected_extended(base, scope))
     assert not problems, "\n".join(problems[:30])
 
@@ -683,7 +685,7 @@ def test_the_supervision_list_has_every_open_dated_measure_with_its_days_and_col
 ) -> None:
     reader, base = demo
     scope = demo_scope(reader, filter_name, as_of)
-    frame = measure_list(reader, "measures_supervision", scope, limit=BIG_LIMIT)
+    frame = measure_list(reader, "measures_supervision", scope, kinds=None, limit=BIG_LIMIT)
     got = rows_by(frame, "measure_id")
     want = expected_supervision(base, scope)
     assert colour_counts(got) == colour_counts(want)
@@ -699,7 +701,7 @@ def test_the_supervision_list_is_the_most_overdue_first_and_stops_at_the_limit(
     scope = demo_scope(reader, "all", dt.date(2025, 6, 30))
     want = expected_supervision(base, scope)
     order = sorted(want, key=lambda m: (-want[m]["days_overdue"], m))[:limit]
-    frame = measure_list(reader, "measures_supervision", scope, limit=limit)
+    frame = measure_list(reader, "measures_supervision", scope, kinds=None, limit=limit)
     assert frame["measure_id"].to_list() == order
 
 
@@ -1162,7 +1164,9 @@ def test_the_measure_lists_of_a_small_store_match_the_lists_worked_out_by_hand(
         "m15": (-10, "黄"),
     }
     want = {x[k]: {"days_overdue": d, "warning": w} for k, (d, w) in supervision.items()}
-    got = rows_by(measure_list(o.reader, "measures_supervision", scope, limit=100), "measure_id")
+    got = rows_by(
+        measure_list(o.reader, "measures_supervision", scope, kinds=None, limit=100), "measure_id"
+    )
     for source, result in (("product", got), ("definition", expected_supervision(o.base, scope))):
         assert {
             m: {c: row[c] for c in ("days_overdue", "warning")} for m, row in result.items()
@@ -1170,7 +1174,8 @@ def test_the_measure_lists_of_a_small_store_match_the_lists_worked_out_by_hand(
     # 长期坚持: m8 (no date), m9 (status LONG_TERM), m11 (deadline changed to none on 04-01).
     want_lt = {x["m8"], x["m9"], x["m11"]}
     assert (
-        set(rows_by(measure_list(o.reader, "measures_long_term", scope), "measure_id")) == want_lt
+        set(rows_by(measure_list(o.reader, "measures_long_term", scope, limit=None), "measure_id"))
+        == want_lt
     )
     assert set(expected_long_term(o.base, scope)) == want_lt
     # 延期: m10 03-31 → 06-30 (+91 days, 03-20); m11 03-31 → none (04-01); m15 as m10 (its
@@ -1181,14 +1186,17 @@ def test_the_measure_lists_of_a_small_store_match_the_lists_worked_out_by_hand(
         x["m11"]: (None, None, dt.date(2024, 4, 1), "申请延期"),
     }
     ext_columns = ("deadline", "extension_days", "changed_on", "reason")
-    got_ext = rows_by(measure_list(o.reader, "measures_extended", scope), "measure_id")
+    got_ext = rows_by(measure_list(o.reader, "measures_extended", scope, limit=None), "measure_id")
     for source, result in (("product", got_ext), ("definition", expected_extended(o.base, scope))):
         assert {m: tuple(row[c] for c in ext_columns) for m, row in result.items()} == want_ext, (
             source
         )
     # As of 2024-07-02 m13 is extended too: 06-30 → 08-31, +62 days, from 07-01.
     later = o.scope(as_of=dt.date(2024, 7, 2))
-    row = rows_by(measure_list(o.reader, "measures_extended", later), "measure_id")[x["m13"]]
+    later_rows = rows_by(
+        measure_list(o.reader, "measures_extended", later, limit=None), "measure_id"
+    )
+    row = later_rows[x["m13"]]
     assert (row["deadline"], row["extension_days"], row["changed_on"]) == (
         dt.date(2024, 8, 31),
         62,
@@ -1218,7 +1226,7 @@ def test_changed_on_is_the_date_of_the_deadline_record_in_force_even_if_an_older
     want = (dt.date(2024, 9, 30), 183, dt.date(2024, 5, 1))
     columns = ("deadline", "extension_days", "changed_on")
     assert tuple(expected_extended(o.base, scope)[m][c] for c in columns) == want
-    got = rows_by(measure_list(o.reader, "measures_extended", scope), "measure_id")[m]
+    got = rows_by(measure_list(o.reader, "measures_extended", scope, limit=None), "measure_id")[m]
     assert tuple(got[c] for c in columns) == want
 
 

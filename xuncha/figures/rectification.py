@@ -131,11 +131,22 @@ def progress_curve(reader: Reader, scope: Scope, step: int = 7) -> pl.DataFrame:
 
 
 def common_problems(
-    reader: Reader, scope: Scope, k_min: int | None = None, k_share: float | None = None
+    reader: Reader,
+    scope: Scope,
+    k_min: int | None = None,
+    k_share: float | None = None,
+    *,
+    round_from: int | None = None,
+    round_to: int | None = None,
 ) -> pl.DataFrame:
-    """共性问题 of each round with the k rule of DOMAIN.md §5 (defaults from rates)."""
+    """共性问题 of each round with the k rule of DOMAIN.md §5 (defaults from rates);
+    round_from/round_to (round seq, inclusive): only those rounds (a page showing one round
+    asks for that one: the unit lists are most of the cost)."""
     k_min = COMMON_K_MIN if k_min is None else k_min
     k_share = COMMON_K_SHARE if k_share is None else k_share
     if k_min < 1 or not 0 <= k_share <= 1:
         raise ValueError("k_min must be ≥ 1 and k_share within 0–1")
-    return reader.query("common_problems", scope.params(k_min=k_min, k_share=k_share))
+    return reader.query(
+        "common_problems",
+        scope.params(k_min=k_min, k_share=k_share, round_from=round_from, round_to=round_to),
+    )
