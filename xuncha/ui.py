@@ -22,6 +22,7 @@ from typing import Any
 
 import polars as pl
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from xuncha import audit, labels
 from xuncha.auth import (
@@ -133,6 +134,10 @@ class CachedReader(Reader):
         self._root = str(inner.store.root)
 
     def query(self, name: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
+        if get_script_run_ctx(suppress_warning=True) is None:
+            # Outside a script run (a download built on click, in a worker thread): the
+            # whole list is read once for the file, not kept in the shared cache.
+            return Reader.query(self, name, params)
         given = dict(params or {})
         return _cached_query(self._root, self.version, name, _params_key(given), given)
 
@@ -375,20 +380,43 @@ def require(permission: str, *, own: bool = False) -> None:
     st.stop()
 
 
-def record(action: str, **details: Any) -> None:
-    """One audit record for this session (user, preview target, client address)."""
+@dataclasses.dataclass(frozen=True)
+class _Context:
+    """Who acts, from where, on which store: read in the session's own script thread, so a
+    record can be written later from a thread that has no session (a download built on
+    click runs in a worker thread where st.session_state is not this user's)."""
+
+    root: Path
+    user: str
+    preview_as: str | None
+    client: str | None
+    page: str
+
+    def record(self, action: str, **details: Any) -> None:
+        if self.preview_as:
+            details["preview_as"] = self.preview_as
+        if self.client:
+            details["client"] = self.client
+        audit.record(self.root, user=self.user, action=action, **details)
+
+
+def _context() -> _Context:
     try:
-        me = signed_in()
-        who = me.user
+        who = signed_in().user
     except PermissionDenied:
         who = "匿名"
-    preview = st.session_state.get("_preview_as")
-    if preview:
-        details["preview_as"] = preview
-    client = _client()
-    if client:
-        details["client"] = client
-    audit.record(store().root, user=who, action=action, **details)
+    return _Context(
+        root=store().root,
+        user=who,
+        preview_as=st.session_state.get("_preview_as") or None,
+        client=_client() or None,
+        page=_page_name(),
+    )
+
+
+def record(action: str, **details: Any) -> None:
+    """One audit record for this session (user, preview target, client address)."""
+    _context().record(action, **details)
 
 
 def _page_name() -> str:
@@ -859,6 +887,7 @@ def downloads(
     from xuncha import export
 
     scope_text = st.session_state.get("filters_text") or "全部"
+    who = user_name()  # read here: the builders below run in a worker thread on click
     built: list[pl.DataFrame] = []
 
     def table() -> pl.DataFrame:
@@ -873,7 +902,7 @@ def downloads(
             title=f"{page}：{title}",
             scope=scope_text,
             as_of=scope.as_of,
-            user=user_name(),
+            user=who,
             definitions=stated | dict(definitions or {}),
             notes=notes,
         )
@@ -929,16 +958,18 @@ def _audited(
 ) -> Callable[[], bytes]:
     """The file builder, recording the export (file, size, SHA-256, rows, columns) when the
     file is actually built, i.e. when the button is clicked; `lazy` gives details known only
-    then (the rows of a list fetched on click)."""
+    then (the rows of a list fetched on click). Streamlit runs it in a worker thread with no
+    session, so who exports, from where and on which page is read now, in the page's run."""
+    context = _context()
 
     def run() -> bytes:
         data = build()
-        record(
+        context.record(
             "export",
             file=file_name,
             bytes=len(data),
             sha256=hashlib.sha256(data).hexdigest(),
-            page=_page_name(),
+            page=context.page,
             **details,
             **(dict(lazy()) if lazy is not None else {}),
         )
