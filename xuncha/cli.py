@@ -355,8 +355,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not store.exists():
         print(f"首次启动：正在生成演示数据仓 {store.root} …", file=sys.stderr)
         store.write(lambda con: demo.build(con), fresh=True)
-    if store.ensure_current():
-        print(f"数据仓 {store.root} 由旧版本写入，已重建派生表（数据未变）。", file=sys.stderr)
     reader = open_reader(store)
     try:
         is_demo = reader.scalar("SELECT value FROM store_meta WHERE key = 'demo'") == "true"
@@ -489,7 +487,6 @@ def cmd_sql(args: argparse.Namespace) -> int:
         raise UserError(f"{who.user}：没有查看线索明细的权限")
     user = who.user
     store = Store(args.db)
-    store.ensure_current()  # the sandbox copies the current-state summaries
     reader = open_reader(store)
     try:
         scope = resolve_scope(reader, Filters(), access=who)
@@ -857,9 +854,7 @@ def _user() -> str:
 
 
 def _reader(db: str) -> Reader:
-    store = Store(db)
-    store.ensure_current()  # a store written by older code gets its derived tables rebuilt
-    return open_reader(store)
+    return open_reader(Store(db))
 
 
 def parse_date(text: str | None) -> dt.date | None:

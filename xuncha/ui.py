@@ -148,15 +148,7 @@ def reader() -> CachedReader:
     target = store()
     if not target.exists() and target.root.resolve() == DEFAULT_STORE.resolve():
         _build_demo(target)
-    _ensure_current(str(target.root), target.version())
     return CachedReader(_reader_for(str(target.root), target.version()))
-
-
-@st.cache_resource(max_entries=8, show_spinner=False)
-def _ensure_current(root: str, version: int) -> bool:
-    """Once per version: a store written by older code gets its derived tables rebuilt (a
-    new version with the same data) before any page reads it."""
-    return Store(root).ensure_current()
 
 
 def _build_demo(target: Store) -> None:

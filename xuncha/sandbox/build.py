@@ -323,7 +323,7 @@ def build_file(
 ) -> Path:
     """Write the scoped copy of one store version to `folder/xuncha.duckdb` and return it."""
     target = folder / f"{CATALOG}.duckdb"
-    source = store.file_for(version)
+    source = store.readable_file(version)  # with the summaries, for older versions too
     builder = duckdb.connect(
         ":memory:",
         config={

@@ -492,6 +492,13 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     return version
 
 
+def add_current_summaries(con: duckdb.DuckDBPyConnection) -> None:
+    """The current-state summaries (and settled_on, current_layout) from the timelines as
+    they are: for a copy of a version written by older code (Store.readable_file)."""
+    for sql in _CURRENT_SQL:
+        con.execute(sql)
+
+
 def refresh_derived(con: duckdb.DuckDBPyConnection) -> None:
     """Rebuild the derived tables from the base tables (one definition of finding status)."""
     con.execute(_MEASURE_TIMELINE_SQL)
@@ -499,8 +506,7 @@ def refresh_derived(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_FINDING_REPEATS_SQL)
     con.execute(_FINDING_TIMELINE_SQL)
     con.execute("DROP TABLE IF EXISTS finding_timeline_base")
-    for sql in _CURRENT_SQL:
-        con.execute(sql)
+    add_current_summaries(con)
     for table, (comment, columns) in DERIVED_COMMENTS.items():
         con.execute(f"COMMENT ON TABLE {table} IS {_comment(comment)}")
         for column, text in columns.items():
@@ -672,7 +678,7 @@ ORDER BY b.round_id, b.unit_id, b.finding_id, b.valid_from
 
 # The layout of the current-state summaries this code reads (store_meta current_layout;
 # queries/store_settled_on.sql names it too). A store written by older code has another or
-# none: Store.ensure_current() rebuilds its derived tables before it is read.
+# none: Store.connect() reads it through a copy with the summaries added (readable_file).
 CURRENT_LAYOUT = "2"
 
 # rect_current without the categories: the usual filter state (no category chosen) reads one

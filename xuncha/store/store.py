@@ -35,6 +35,30 @@ VERSIONS = "versions"
 PINS = "pins"
 KEEP_VERSIONS = 5
 _VERSION_FILE = re.compile(r"^(\d{6})\.duckdb$")
+# Copies of versions written by older code, with the current-state summaries added.
+UPGRADED = "upgraded"
+_UPGRADED_FILE = re.compile(r"^(\d{6})-layout\w+\.duckdb$")
+
+
+def _layout_of(con: duckdb.DuckDBPyConnection) -> str | None:
+    try:
+        row = con.execute("SELECT value FROM store_meta WHERE key = 'current_layout'").fetchone()
+    except duckdb.Error:
+        return None
+    return None if row is None else str(row[0])
+
+
+def _older_layout(layout: str | None) -> bool:
+    """True for a version whose summaries are missing or older than this code's; a newer
+    layout (written by newer code) is left as it is."""
+    if layout is None:
+        return True
+    try:
+        return int(layout) < int(schema.CURRENT_LAYOUT)
+    except ValueError:
+        return False
+
+
 _PIN_FILE = re.compile(r"^(\d{6})-([0-9a-f]{12})$")
 
 # Offline machines: never try to download or auto-load an extension.
@@ -100,35 +124,60 @@ class Store:
         return sorted(int(m.group(1)) for m in found if m)
 
     def connect(self, version: int | None = None) -> duckdb.DuckDBPyConnection:
-        """A read-only connection to one version (the current one by default)."""
+        """A read-only connection to one version (the current one by default). A version
+        written by older code, whose current-state summaries are missing or of an older
+        layout, is read through a copy with the summaries added (see readable_file)."""
         number = self.version() if version is None else version
+        con = self._open(self.file_for(number), number)
+        if not _older_layout(_layout_of(con)):
+            return con
+        con.close()
+        return self._open(self.readable_file(number), number)
+
+    def _open(self, path: Path, number: int) -> duckdb.DuckDBPyConnection:
         try:
-            con = duckdb.connect(
-                str(self.file_for(number)), read_only=True, config=BASE_CONFIG | reader_limits()
-            )
+            return duckdb.connect(str(path), read_only=True, config=BASE_CONFIG | reader_limits())
         except duckdb.Error as exc:
             raise StoreError(f"无法打开数据仓 {self.root}（版本 {number}）：{exc}") from exc
-        return con
 
-    def ensure_current(self) -> bool:
-        """Rebuild the derived tables of a store written by older code (a write that changes
-        no data), so every query finds the summaries and columns it reads. True when a new
-        version was written; False when the store is up to date or does not exist."""
-        if not self.exists():
-            return False
-        con = self.connect()
+    def readable_file(self, version: int) -> Path:
+        """The file to read a version from: its own, or — for a version written by older
+        code — a copy beside it (UPGRADED/) to which the current-state summaries were added,
+        computed from that version's own timelines. The version itself is never changed and
+        its derived tables are not rebuilt, so an archived briefing drafted on it regenerates
+        from the very rows it was drafted from; every query can bind its summary branch."""
+        path = self.file_for(version)
+        con = self._open(path, version)
         try:
-            row = con.execute(
-                "SELECT value FROM store_meta WHERE key = 'current_layout'"
-            ).fetchone()
-        except duckdb.Error:
-            row = None
+            older = _older_layout(_layout_of(con))
         finally:
             con.close()
-        if row is not None and row[0] == schema.CURRENT_LAYOUT:
-            return False
-        self.write(lambda con: None)
-        return True
+        if not older:
+            return path
+        target = self.root / UPGRADED / f"{version:06d}-layout{schema.CURRENT_LAYOUT}.duckdb"
+        if target.is_file():
+            return target
+        with self._writer_lock():
+            if target.is_file():
+                return target
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staging = target.with_suffix(".duckdb.tmp")
+            staging.unlink(missing_ok=True)
+            shutil.copyfile(path, staging)
+            try:
+                con = duckdb.connect(str(staging), config=BASE_CONFIG)
+                try:
+                    schema.add_current_summaries(con)
+                    con.execute("CHECKPOINT")
+                finally:
+                    con.close()
+                _fsync(staging)
+                os.replace(staging, target)
+            except BaseException:
+                staging.unlink(missing_ok=True)
+                Path(str(staging) + ".wal").unlink(missing_ok=True)
+                raise
+        return target
 
     def pinned(self) -> dict[int, list[str]]:
         """Pinned versions and the reasons they are pinned for (sorted); {} when none."""
@@ -259,6 +308,13 @@ class Store:
         for number in known[:-KEEP_VERSIONS]:
             if number not in keep:
                 self.file_for(number).unlink(missing_ok=True)
+        kept = set(self.versions())
+        folder = self.root / UPGRADED
+        if folder.is_dir():
+            for copy in folder.iterdir():
+                match = _UPGRADED_FILE.match(copy.name)
+                if match and int(match.group(1)) not in kept:
+                    copy.unlink(missing_ok=True)
 
 
 def _pin_reason(reason: str) -> str:
