@@ -198,9 +198,14 @@ count = {
     "正常": counts["normal"],
 }
 listed = sum(count[c] for c in (colour or []))
+sort_note = (
+    "可点击表头排序"
+    if listed <= ui.TABLE_MAX_ROWS
+    else f"按逾期天数排在前 {ui.TABLE_MAX_ROWS:,} 条，点击表头只在这些条目内排序"
+)
 st.caption(
     f"红 {count['红']:,} 条 ｜ 黄 {count['黄']:,} 条 ｜ 绿 {count['绿']:,} 条"
-    f" ｜ 正常 {count['正常']:,} 条；所选预警共 {listed:,} 条，可点击表头排序。"
+    f" ｜ 正常 {count['正常']:,} 条；所选预警共 {listed:,} 条，{sort_note}。"
 )
 SUPERVISION_COLUMNS = (
     "warning",

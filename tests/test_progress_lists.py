@@ -600,7 +600,8 @@ def test_the_page_shows_the_counts_and_first_rows_and_exports_whole_lists(
     shown = captions(at)
     assert (
         f"红 {n['red']:,} 条 ｜ 黄 {n['yellow']:,} 条 ｜ 绿 {n['green']:,} 条"
-        f" ｜ 正常 {n['normal']:,} 条；所选预警共 {default.height:,} 条，可点击表头排序。"
+        f" ｜ 正常 {n['normal']:,} 条；所选预警共 {default.height:,} 条，"
+        "按逾期天数排在前 5 条，点击表头只在这些条目内排序。"
     ) in shown
     assert any(c.startswith(f"共 {long_term.height:,} 条；无具体时限") for c in shown)
     assert any(c.startswith(f"共 {extended.height:,} 条；原定时限与现行时限不同") for c in shown)

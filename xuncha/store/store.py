@@ -41,11 +41,13 @@ _UPGRADED_FILE = re.compile(r"^(\d{6})-layout\w+\.duckdb$")
 
 
 def _layout_of(con: duckdb.DuckDBPyConnection) -> str | None:
+    # fetchall, not fetchone: DuckDB 2.x refuses other work on a connection whose result
+    # was not read to the end, and this connection goes on to serve the reader.
     try:
-        row = con.execute("SELECT value FROM store_meta WHERE key = 'current_layout'").fetchone()
+        rows = con.execute("SELECT value FROM store_meta WHERE key = 'current_layout'").fetchall()
     except duckdb.Error:
         return None
-    return None if row is None else str(row[0])
+    return str(rows[0][0]) if rows else None
 
 
 def _older_layout(layout: str | None) -> bool:
