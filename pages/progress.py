@@ -185,12 +185,8 @@ colour = st.pills(
     key="progress_colours",
 )
 wanted = [COLOURS[c] for c in (colour or [])]
-# On or after settled_on the current-state summaries give the same counts at a fraction of the
-# cost; a past date (or a store whose summaries are older than this code) reads the timeline.
-counts_name = (
-    "measures_supervision_counts_current" if scope.current else "measures_supervision_counts"
-)
-counts = reader.query(counts_name, scope.params()).row(0, named=True)
+# Counted in SQL (from the current-state summaries on or after settled_on), not from the list.
+counts = reader.query("measures_supervision_counts", scope.params()).row(0, named=True)
 count = {
     "红": counts["red"],
     "黄": counts["yellow"],

@@ -6,6 +6,7 @@ import streamlit as st
 
 from xuncha import charts, figures, ui
 from xuncha.figures.rates import COMMON_DEFINITION, SIMILARITY_DEFINITION
+from xuncha.figures.rectification import common_problem_rounds
 
 reader = ui.reader()
 scope = ui.current_scope(reader)
@@ -144,8 +145,8 @@ with c3:
     )
 # The rounds having common problems first (no unit names); the problems with their units of
 # the chosen round only.
-common_rounds = reader.query(
-    "common_problem_rounds", scope.params(k_min=int(k_min), k_share=int(k_share) / 100)
+common_rounds = common_problem_rounds(
+    figures.common_problems(reader, scope, int(k_min), int(k_share) / 100, with_names=False)
 )
 round_names = common_rounds["round_name"].to_list()
 with c1:

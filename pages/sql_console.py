@@ -115,6 +115,8 @@ with tab_canned:
                 # 0 reads as "not set" for an id or a round bound (round seqs start at 1).
                 unset = param.endswith("_id") or param in {"round_from", "round_to"}
                 values[param] = None if unset and number == 0 else int(number)
+            elif kind == "BOOLEAN":
+                values[param] = st.checkbox(label, value=True, key=f"canned_{param}")
             elif kind == "DOUBLE":
                 values[param] = st.number_input(label, value=0.3, key=f"canned_{param}")
             elif kind.endswith("[]"):

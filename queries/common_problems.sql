@@ -11,6 +11,7 @@
 --   $k_share DOUBLE  the least share of units inspected in the round (default 0.3)
 --   $round_from INTEGER  only rounds whose seq is at least this (NULL: from the first)
 --   $round_to INTEGER  only rounds whose seq is at most this (NULL: to the last)
+--   $with_names BOOLEAN  list the units of each problem (false: unit_names NULL, much cheaper: the rounds list of the page)
 -- columns:
 --   round_id INTEGER  round
 --   round_name VARCHAR  round name
@@ -23,7 +24,7 @@
 --   threshold INTEGER  k for that round
 --   unit_share DOUBLE  units_found ÷ units_inspected, percent, two decimals
 --   findings BIGINT  findings of the category in the round
---   unit_names VARCHAR  the units, 、-separated
+--   unit_names VARCHAR  the units, 、-separated (NULL when $with_names is false)
 WITH ins AS (
     -- The inspections in scope of the rounds asked (small: one row each).
     SELECT i.inspection_id, i.unit_id, i.round_id, i.feedback_date
@@ -79,6 +80,7 @@ names AS (
     SEMI JOIN per c
       ON c.round_id = p.round_id AND c.category_l1 = p.category_l1 AND c.category_l2 = p.category_l2
     JOIN units u ON u.unit_id = p.unit_id
+    WHERE $with_names
     GROUP BY p.round_id, p.category_l1, p.category_l2
 )
 SELECT p.round_id, r.name AS round_name, r.seq, p.category_l1, p.category_l2, c.name AS l2_name,
@@ -86,7 +88,7 @@ SELECT p.round_id, r.name AS round_name, r.seq, p.category_l1, p.category_l2, c.
        round(p.units_found * 100.0 / p.units_inspected, 2)::DOUBLE AS unit_share,
        p.findings, n.unit_names
 FROM per p
-JOIN names n
+LEFT JOIN names n
   ON n.round_id = p.round_id AND n.category_l1 = p.category_l1 AND n.category_l2 = p.category_l2
 JOIN rounds r ON r.round_id = p.round_id
 JOIN category_l2 c ON c.code = p.category_l2

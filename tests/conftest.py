@@ -33,6 +33,24 @@ def demo_reader(demo_store: Store) -> Iterator[Reader]:
     reader.close()
 
 
+@pytest.fixture()
+def app_env(demo_store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    """AppTest on the demo store, with every cache cleared before and after: Streamlit's and
+    the product's own (built figures, resolved scopes) persist across AppTest runs."""
+    import streamlit as st
+
+    from xuncha import ui
+
+    monkeypatch.setenv("XUNCHA_DB", str(demo_store.root))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    ui.clear_caches()
+    yield demo_store
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    ui.clear_caches()
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Headless Debian Chromium for a module; skipped when absent, failing under CI (where

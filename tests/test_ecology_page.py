@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import AS_OF
@@ -22,16 +20,6 @@ from xuncha.store import Store, open_reader
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "pages/ecology.py"
 LABEL = ecology.LABEL
-
-
-@pytest.fixture()
-def app_env(demo_store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
-    monkeypatch.setenv("XUNCHA_DB", str(demo_store.root))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield demo_store
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 @pytest.fixture(scope="module")

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import AS_OF
@@ -22,16 +20,6 @@ PAGES = {
     "pages/progress.py": "整改进度",
     "pages/repeats.py": "屡查屡犯",
 }
-
-
-@pytest.fixture()
-def app_env(demo_store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
-    monkeypatch.setenv("XUNCHA_DB", str(demo_store.root))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield demo_store
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 def open_page(page: str, **query: str) -> AppTest:

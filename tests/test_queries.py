@@ -26,6 +26,7 @@ def _values(reader: Any) -> dict[str, Any]:
         limit=50,
         level=1,
         by_round=True,
+        with_names=True,
         unit_id=None,
         category=None,
         finding_ids=some_findings["finding_id"].to_list(),

@@ -20,12 +20,12 @@ from typing import Any
 import duckdb
 import polars as pl
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from tests.builders import StoreBuilder
 from tests.conftest import AS_OF
 from xuncha import figures, ui
+from xuncha.figures.rectification import common_problem_rounds
 from xuncha.filters import Filters, Scope, resolve_scope
 from xuncha.store import Reader, Store, open_reader
 from xuncha.store.reader import used_params
@@ -221,10 +221,13 @@ def check_common(o: Opened, scope: Scope, k_min: int, k_share: float) -> pl.Data
         .sort("seq", descending=True)
     )
     for current in {scope.current, False}:
-        asked = {**params, "current": current}
-        got = o.reader.query("common_problems", {**asked, "round_from": None, "round_to": None})
+        asked = {**params, "current": current, "with_names": True}
+        whole = {**asked, "round_from": None, "round_to": None}
+        got = o.reader.query("common_problems", whole)
         assert got.equals(want), (scope.filters, scope.as_of, k_min, k_share, current)
-        rounds = o.reader.query("common_problem_rounds", asked)
+        rounds = common_problem_rounds(
+            o.reader.query("common_problems", {**whole, "with_names": False})
+        )
         assert rounds.equals(rounds_want), (scope.as_of, k_min, k_share, current)
         for seq in rounds["seq"].to_list():
             one = o.reader.query("common_problems", {**asked, "round_from": seq, "round_to": seq})
@@ -420,16 +423,6 @@ def test_a_hand_built_store_with_odd_level_1_codes_gives_the_former_rows(tmp_pat
 
 
 # -- the page ----------------------------------------------------------------------------------
-
-
-@pytest.fixture()
-def app_env(demo_store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
-    monkeypatch.setenv("XUNCHA_DB", str(demo_store.root))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield demo_store
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 def open_repeats(**query: str) -> AppTest:

@@ -138,15 +138,33 @@ def common_problems(
     *,
     round_from: int | None = None,
     round_to: int | None = None,
+    with_names: bool = True,
 ) -> pl.DataFrame:
     """共性问题 of each round with the k rule of DOMAIN.md §5 (defaults from rates);
     round_from/round_to (round seq, inclusive): only those rounds (a page showing one round
-    asks for that one: the unit lists are most of the cost)."""
+    asks for that one: the unit lists are most of the cost); with_names=False leaves the
+    unit lists out (unit_names NULL)."""
     k_min = COMMON_K_MIN if k_min is None else k_min
     k_share = COMMON_K_SHARE if k_share is None else k_share
     if k_min < 1 or not 0 <= k_share <= 1:
         raise ValueError("k_min must be ≥ 1 and k_share within 0–1")
     return reader.query(
         "common_problems",
-        scope.params(k_min=k_min, k_share=k_share, round_from=round_from, round_to=round_to),
+        scope.params(
+            k_min=k_min,
+            k_share=k_share,
+            round_from=round_from,
+            round_to=round_to,
+            with_names=with_names,
+        ),
+    )
+
+
+def common_problem_rounds(problems: pl.DataFrame) -> pl.DataFrame:
+    """The rounds having common problems, latest first, with how many (round_id, round_name,
+    seq, problems), from the rows of `common_problems`."""
+    return (
+        problems.group_by("round_id", "round_name", "seq")
+        .agg(pl.len().cast(pl.Int64).alias("problems"))
+        .sort("seq", descending=True)
     )
