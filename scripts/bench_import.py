@@ -11,8 +11,10 @@ process so the figures are the work's own:
 2. the whole import into an empty store: `import_ledgers` (validation again, planning, one
    `Store.write` with the derived tables rebuilt).
 
-Peak memory is the process's maximum resident set size (ru_maxrss), which includes what the
-Rust reader and DuckDB allocate, unlike tracemalloc.
+Peak memory is the process's own high-water resident set size (VmHWM in /proc/self/status),
+which includes what the Rust reader and DuckDB allocate, unlike tracemalloc. Not ru_maxrss:
+Linux carries that across fork and exec, so a child started by a large process (the benchmark
+harness holds its stores and frames) would report its parent's peak.
 """
 
 from __future__ import annotations
@@ -142,6 +144,19 @@ def build(path: Path, rows: int) -> tuple[int, int]:
     return findings, measures
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident set size in MB: VmHWM, which belongs to the process's own
+    address space (new at exec); ru_maxrss where /proc is missing (it may include a parent's)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
 def measure(mode: str, path: Path, store_dir: Path) -> dict[str, object]:
     from xuncha.ledger import import_ledgers, read_ledger
     from xuncha.store import Store
@@ -164,7 +179,7 @@ def measure(mode: str, path: Path, store_dir: Path) -> dict[str, object]:
         measures = outcome.files[0].measures_added if outcome.files else 0
         errors = [p.describe() for p in outcome.errors][:5]
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    peak = peak_rss_mb()
     return {
         "mode": mode,
         "ok": ok,

@@ -85,3 +85,34 @@ def test_every_budget_is_reported_met_or_not(result: dict, tmp_path: Path) -> No
     assert len(budgets) == 5 * len(PAGES) + 1  # per page 5, plus text search
     assert all(b["met"] in (True, False) for b in budgets)
     assert result["all_budgets_met"] == all(b["met"] for b in budgets)
+
+
+def test_import_peak_is_the_child_s_own_not_its_parent_s() -> None:
+    """The import is measured in a child process started by the benchmark, which holds its
+    stores and frames (gigabytes at 1M findings). Linux carries ru_maxrss across fork and exec,
+    so the child's peak must come from its own address space (VmHWM)."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    from xuncha.bench.importer import SCRIPT
+
+    held = bytearray(400 * 1024 * 1024)
+    for i in range(0, len(held), 4096):  # touch every page so it is resident
+        held[i] = 1
+    code = (
+        "import importlib.util; "
+        f"spec = importlib.util.spec_from_file_location('b', {str(SCRIPT)!r}); "
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); "
+        "print(m.peak_rss_mb())"
+    )
+    run = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    child = float(run.stdout.strip())
+    spec = importlib.util.spec_from_file_location("bench_import", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    parent = module.peak_rss_mb()
+    assert parent >= 400, parent  # the measure sees what this process holds
+    assert 5 < child < 200, child  # and the child reports its own, not the 400 MB held here
+    del held
