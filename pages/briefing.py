@@ -132,7 +132,7 @@ if saved:
                     st.caption(ui.md(block.note))
             elif isinstance(block, Chart):
                 st.markdown(f"**{ui.md(block.caption)}**")
-                ui.chart(briefing.chart_figure(block), key=f"brief_c_{s}_{b}")
+                ui.chart(briefing.chart_figure, block, key=f"brief_c_{s}_{b}")
 
     final_ready = st.button("定稿并生成 Word 文档", type="primary", icon=":material/description:")
     if final_ready:

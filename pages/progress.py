@@ -62,12 +62,12 @@ with tab_unit:
             f"按{figure.label}排序；n 为问题数，灰色为样本不足（问题少于 "
             f"{figures.MIN_SAMPLE} 个），仅供参考。点击条形查看该单位的问题。"
         )
-        # A chart of thousands of bars helps nobody: beyond 60 units it shows the 60 lowest.
         chart_units = by_unit
-        if by_unit.height > 60:
-            chart_units = by_unit.sort(rate_key, nulls_last=True).head(60)
+        if by_unit.height > charts.RANKING_BARS:
+            chart_units = by_unit.sort(rate_key, nulls_last=True).head(charts.RANKING_BARS)
             st.caption(
-                f"共 {by_unit.height:,} 个单位，图中显示{figure.label}最低的 60 个；完整排名见下表。"
+                f"共 {by_unit.height:,} 个单位，图中显示{figure.label}最低的 "
+                f"{charts.RANKING_BARS} 个；完整排名见下表。"
             )
         event = ui.chart(
             charts.rate_ranking,

@@ -37,10 +37,28 @@ GROUP BY ALL ORDER BY 问题数 DESC"""
 
 
 def show_result(sql: str, params: dict | None, key: str, title: str) -> None:
-    try:
-        result = box.run(sql, user=user, params=params)
-    except SandboxProblem as exc:
-        st.error(str(exc), icon=":material/block:")
+    """The result of the query last run from this tab. It runs (and is audited) once per click
+    of 运行, or again when the data version or the scope changed; other reruns of the page
+    (a tab opened, a field typed in) show the kept result instead of running it again."""
+    identity = (
+        box.version,
+        box.scope.digest,
+        box.clue_details,
+        sql,
+        repr(sorted((params or {}).items())),
+        st.session_state.get(f"{key}_clicks", 0),
+    )
+    kept = st.session_state.get(f"{key}_kept")
+    if kept is not None and kept[0] == identity:
+        result = kept[1]
+    else:
+        try:
+            result = box.run(sql, user=user, params=params)
+        except SandboxProblem as exc:
+            result = exc
+        st.session_state[f"{key}_kept"] = (identity, result)
+    if isinstance(result, SandboxProblem):
+        st.error(str(result), icon=":material/block:")
         return
     st.caption(f"{result.rows:,} 行，用时 {result.elapsed_ms:,} 毫秒")
     if result.note:
@@ -75,6 +93,7 @@ with tab_free:
         st.code(sql or "", language="sql")
     if st.button("运行查询", type="primary", icon=":material/play_arrow:", key="sql_run"):
         st.session_state["sql_last"] = sql
+        st.session_state["sql_free_clicks"] = st.session_state.get("sql_free_clicks", 0) + 1
     if st.session_state.get("sql_last"):
         show_result(st.session_state["sql_last"], None, "sql_free", "数据查询结果")
 
@@ -145,6 +164,7 @@ with tab_canned:
         st.code(named.sql, language="sql")
     if st.button("运行", icon=":material/play_arrow:", key="canned_run"):
         st.session_state["canned_last"] = (chosen, values)
+        st.session_state["sql_canned_clicks"] = st.session_state.get("sql_canned_clicks", 0) + 1
     last = st.session_state.get("canned_last")
     if last and last[0] == chosen:
         show_result(named.sql, last[1], "sql_canned", f"常用查询_{chosen}")

@@ -311,6 +311,63 @@ def test_edited_final_is_kept_beside_the_draft(store: Store) -> None:
     assert steps == ["draft", "final"]
 
 
+def test_the_unit_chart_shows_the_lowest_units_when_there_are_many(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A province has thousands of units: the chart keeps the lowest RANKING_BARS and says
+    so; the table beside it keeps every unit."""
+    from xuncha import briefing, charts
+    from xuncha.filters import Filters, resolve_scope
+
+    monkeypatch.setattr(charts, "RANKING_BARS", 5)
+    reader = open_reader(store)
+    try:
+        request = content.BriefingRequest(Filters(round_from=8, round_to=8, as_of=AS_OF))
+        _, draft = briefing.generate(
+            store, reader, request, lambda f: resolve_scope(reader, f), user="起草人",
+            scope_text="全部",
+        )  # fmt: skip
+    finally:
+        reader.close()
+    progress = next(s for s in draft.sections if s.key == "progress")
+    table = next(b for b in progress.blocks if isinstance(b, briefing.Table))
+    chart = next(b for b in progress.blocks if isinstance(b, briefing.Chart))
+    assert len(table.rows) > 5
+    bars = chart.figure["data"][0]
+    assert len(bars["x"]) == 5
+    assert f"共{len(table.rows)}个" in chart.caption and "最低的5个单位" in chart.caption
+    lowest = sorted(float(row[3]) for row in table.rows if row[3] is not None)[:5]
+    assert sorted(float(x) for x in bars["x"]) == pytest.approx(lowest)
+
+
+def test_the_archive_list_follows_a_changed_draft(tmp_path: Path) -> None:
+    """The list's lines are kept between page runs only while the files are unchanged."""
+    import json
+    import os
+
+    root = tmp_path / "store"
+    folder = root / "briefings" / "20261125-101010-abcdef"
+    folder.mkdir(parents=True)
+    (folder / "request.json").write_text(
+        json.dumps({"user": "甲", "data_version": 3, "created": "2026-11-25T10:10:10"}),
+        encoding="utf-8",
+    )
+    draft = folder / "draft.json"
+    draft.write_text(json.dumps({"title": "第一稿", "as_of": "2026-11-20"}), encoding="utf-8")
+    store = Store(root)
+    assert [b["title"] for b in archive.list_briefings(store)] == ["第一稿"]
+    assert archive.list_briefings(store, user="乙") == []
+    draft.write_text(json.dumps({"title": "第二稿改", "as_of": "2026-11-21"}), encoding="utf-8")
+    stat = draft.stat()
+    os.utime(draft, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    listed = archive.list_briefings(store)
+    assert [(b["title"], b["as_of"], b["final"]) for b in listed] == [
+        ("第二稿改", "2026-11-21", False)
+    ]
+    (folder / "final.docx").write_bytes(b"x")
+    assert archive.list_briefings(store, user="甲")[0]["final"] is True
+
+
 def test_unit_scope_limits_every_number(store: Store, tmp_path: Path) -> None:
     unit = "市统计局"
     out = tmp_path / "unit.docx"

@@ -58,6 +58,30 @@ def test_a_query_runs_in_the_sandbox_and_is_audited(sql_store: Store) -> None:
     assert audit.verify(sql_store.root) == []
 
 
+def test_a_query_runs_once_per_click_not_on_every_rerun(sql_store: Store) -> None:
+    """Reruns of the page (a tab opened, a field typed in) show the kept result; the query runs
+    and is audited again only when 运行查询 is clicked again."""
+    at = _open()
+    at.text_area(key="sql_text").set_value("SELECT count(*) AS n FROM findings")
+    at.button(key="sql_run").click().run()
+
+    def queries() -> int:
+        return sum(1 for e in audit.entries(sql_store.root) if e.action == "sql_query")
+
+    def shown() -> list[int]:
+        return [int(d.value["n"][0]) for d in at.dataframe if list(d.value.columns) == ["n"]]
+
+    assert queries() == 1 and len(shown()) == 1 and shown()[0] > 0
+    at.run()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert queries() == 1  # not run again
+    assert len(shown()) == 1  # still shown
+    at.button(key="sql_run").click().run()
+    assert queries() == 2
+    assert audit.verify(sql_store.root) == []
+
+
 def test_a_forbidden_statement_is_refused_with_a_chinese_message(sql_store: Store) -> None:
     at = _open()
     at.text_area(key="sql_text").set_value("SELECT 1; DROP TABLE findings")

@@ -23,6 +23,7 @@ import json
 import os
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,36 @@ def load(store: Store, briefing_id: str) -> ArchivedBriefing:
     return ArchivedBriefing(briefing_id, folder, request, draft, final)
 
 
+# The list's line of each briefing, kept while its request.json and draft.json are unchanged
+# (same path, size and modification time): a draft holds its charts' data, megabytes at
+# provincial scale, and the list is shown on every run of the briefing page.
+_SUMMARIES: dict[Path, tuple[tuple[int, ...], dict[str, Any]]] = {}
+_SUMMARIES_LOCK = threading.Lock()
+
+
+def _summary(folder: Path) -> dict[str, Any]:
+    request_file, draft_file = folder / "request.json", folder / "draft.json"
+    a, b = request_file.stat(), draft_file.stat()
+    stamp = (a.st_size, a.st_mtime_ns, b.st_size, b.st_mtime_ns)
+    with _SUMMARIES_LOCK:
+        kept = _SUMMARIES.get(folder)
+    if kept is not None and kept[0] == stamp:
+        return kept[1]
+    request = json.loads(request_file.read_text(encoding="utf-8"))
+    draft = json.loads(draft_file.read_text(encoding="utf-8"))
+    summary = {
+        "briefing_id": folder.name,
+        "title": draft.get("title", ""),
+        "as_of": draft.get("as_of", ""),
+        "data_version": request.get("data_version"),
+        "user": request.get("user", ""),
+        "created": request.get("created", ""),
+    }
+    with _SUMMARIES_LOCK:
+        _SUMMARIES[folder] = (stamp, summary)
+    return summary
+
+
 def list_briefings(store: Store, *, user: str | None = None) -> list[dict[str, Any]]:
     """Archived briefings, newest first: id, title, as-of, data version, author, final?
     With `user`, only that user's."""
@@ -160,21 +191,10 @@ def list_briefings(store: Store, *, user: str | None = None) -> list[dict[str, A
     for folder in sorted(root.iterdir(), reverse=True):
         if not _ID.match(folder.name) or not (folder / "request.json").is_file():
             continue
-        request = json.loads((folder / "request.json").read_text(encoding="utf-8"))
-        if user is not None and request.get("user") != user:
+        summary = _summary(folder)
+        if user is not None and summary["user"] != user:
             continue
-        draft = json.loads((folder / "draft.json").read_text(encoding="utf-8"))
-        out.append(
-            {
-                "briefing_id": folder.name,
-                "title": draft.get("title", ""),
-                "as_of": draft.get("as_of", ""),
-                "data_version": request.get("data_version"),
-                "user": request.get("user", ""),
-                "created": request.get("created", ""),
-                "final": (folder / "final.docx").is_file(),
-            }
-        )
+        out.append({**summary, "final": (folder / "final.docx").is_file()})
     return out
 
 

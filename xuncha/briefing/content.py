@@ -424,10 +424,15 @@ class _Drafter:
             )
         )
         if not ordered.is_empty():
-            fig = charts.rate_ranking(ordered, "completion_rate", "整改完成率（%）")
-            blocks.append(
-                self.chart("各单位整改完成率", fig, height=max(360, 22 * ordered.height + 80))
-            )
+            # Ordered lowest first: beyond RANKING_BARS units the chart shows the lowest.
+            shown = ordered.head(charts.RANKING_BARS)
+            fig = charts.rate_ranking(shown, "completion_rate", "整改完成率（%）")
+            title = "各单位整改完成率"
+            if shown.height < ordered.height:
+                title = (
+                    f"整改完成率最低的{shown.height}个单位（共{ordered.height}个，完整排名见上表）"
+                )
+            blocks.append(self.chart(title, fig, height=max(360, 22 * shown.height + 80)))
         return Section("progress", "整改进展", 1, blocks)
 
     def repeats(self) -> Section:
