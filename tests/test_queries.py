@@ -104,3 +104,47 @@ def test_filters_narrow_the_inspections_in_scope(demo_reader: Any) -> None:
         },
     )
     assert sorted(checked["inspection_id"].to_list()) == rounds["inspection_id"].to_list()
+
+
+def test_at_most_query_slots_named_queries_run_at_once(
+    demo_reader: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sessions' queries queue for a few slots (each DuckDB query already uses every core;
+    more at once only add working memory), and every one still gets its answer."""
+    import threading
+
+    from xuncha.store import reader as reader_module
+
+    class Counting:
+        def __init__(self, slots: int) -> None:
+            self._inner = threading.BoundedSemaphore(slots)
+            self._lock = threading.Lock()
+            self.now = self.most = self.entered = 0
+
+        def __enter__(self) -> None:
+            self._inner.acquire()
+            with self._lock:
+                self.now += 1
+                self.entered += 1
+                self.most = max(self.most, self.now)
+
+        def __exit__(self, *exc: object) -> None:
+            with self._lock:
+                self.now -= 1
+            self._inner.release()
+
+    slots = Counting(2)
+    monkeypatch.setattr(reader_module, "QUERY_SLOTS", slots)
+    expected = demo_reader.query("rounds_list")
+    results: list[pl.DataFrame] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(demo_reader.query("rounds_list")))
+        for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert slots.entered == 9  # every query went through a slot
+    assert 1 <= slots.most <= 2
+    assert len(results) == 8 and all(r.equals(expected) for r in results)

@@ -89,7 +89,13 @@ def _params_key(params: Mapping[str, Any]) -> str:
     return hashlib.blake2b(repr(sorted(params.items())).encode(), digest_size=16).hexdigest()
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+# Figures kept per process: a scorecard of one round at provincial scale holds ~14 MB of
+# frames (5,128 units, 66,664 indicator rows) and the trend ~7 MB, so 64 entries could
+# hold most of a gigabyte; twelve cover the rounds and dates a few leaders look at.
+FIGURE_CACHE_ENTRIES_SHARED = 12
+
+
+@st.cache_resource(max_entries=FIGURE_CACHE_ENTRIES_SHARED, show_spinner=False)
 def _cached_figure(root: str, version: int, key: str, _call: Callable[[], Any]) -> Any:
     return _call()
 

@@ -40,6 +40,10 @@ _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 # Empty when nobody records, so `Reader.query` pays one truthiness check.
 _RECORDINGS: list[list[tuple[str, dict[str, Any]]]] = []
 _RECORDINGS_LOCK = threading.Lock()
+# Named queries running at once in this process (XUNCHA_QUERY_SLOTS, default 4). Each DuckDB
+# query already uses every core; twenty sessions' queries at once only add their working
+# memory (hash tables over millions of rows) and make each other wait the longer.
+QUERY_SLOTS = threading.BoundedSemaphore(max(int(os.environ.get("XUNCHA_QUERY_SLOTS", "4")), 1))
 
 
 @contextlib.contextmanager
@@ -153,11 +157,12 @@ class Reader:
             with _RECORDINGS_LOCK:
                 for calls in _RECORDINGS:
                     calls.append((name, dict(given)))
-        cursor = self._con.cursor()
-        try:
-            return cursor.sql(named.sql, params=bound).pl()
-        finally:
-            cursor.close()
+        with QUERY_SLOTS:
+            cursor = self._con.cursor()
+            try:
+                return cursor.sql(named.sql, params=bound).pl()
+            finally:
+                cursor.close()
 
     def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
         """One value from fixed, trusted SQL owned by the package (never user text)."""
