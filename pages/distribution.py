@@ -74,7 +74,9 @@ with col_peer:
         )
 
 st.subheader("问题最多的单位")
-by_unit = figures.rectification(reader, scope, "unit").sort("findings", descending=True)
+by_unit = figures.rectification(reader, scope, "unit", cycle_median=False).sort(
+    "findings", descending=True
+)
 if not by_unit.is_empty():
     top = by_unit.head(15)
     event = ui.chart(charts.top_units, top, key="dist_top_units", selectable=True)

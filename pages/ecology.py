@@ -39,7 +39,7 @@ if rounds.is_empty():
     st.info("当前筛选范围内没有截至统计日已反馈的巡察，无法研判。")
     st.stop()
 
-by_round = figures.rectification(reader, scope, "round")
+by_round = figures.rectification(reader, scope, "round", cycle_median=False)
 finished = set(
     by_round.filter(pl.col("completion_rate") >= MOSTLY_DONE)["group_id"].cast(pl.Int64).to_list()
 )

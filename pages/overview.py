@@ -45,7 +45,7 @@ with row2[4]:
     ui.count_metric("挽回资金（万元）", f"{float(kpi['funds_wan']):,.2f}", "清退、追缴、挽回资金")
 
 st.subheader("各轮次问题与整改完成率")
-by_round = figures.rectification(reader, scope, "round")
+by_round = figures.rectification(reader, scope, "round", cycle_median=False)
 if by_round.is_empty():
     st.warning("当前筛选范围内没有问题。")
 else:

@@ -54,7 +54,7 @@ with bottom[2]:
 
 tab_unit, tab_round, tab_curve = st.tabs(["按单位", "按轮次", "整改进度曲线"])
 with tab_unit:
-    by_unit = figures.rectification(reader, scope, "unit")
+    by_unit = figures.rectification(reader, scope, "unit", cycle_median=False)
     if by_unit.is_empty():
         st.warning("当前筛选范围内没有问题。")
     else:

@@ -12,7 +12,7 @@ reader = ui.reader()
 scope = ui.current_scope(reader)
 ui.page_header("屡查屡犯", reader, scope)
 
-total = figures.rectification(reader, scope, "all").row(0, named=True)
+total = figures.rectification(reader, scope, "all", cycle_median=False).row(0, named=True)
 cols = st.columns(4)
 with cols[0]:
     ui.count_metric(
@@ -30,7 +30,7 @@ with cols[3]:
     ui.rate_metric("rebound_rate", total)
 
 st.subheader("重复率与反弹率趋势")
-by_round = figures.rectification(reader, scope, "round")
+by_round = figures.rectification(reader, scope, "round", cycle_median=False)
 if by_round.is_empty():
     st.warning("当前筛选范围内没有问题。")
 else:
@@ -38,7 +38,9 @@ else:
     st.caption("最早轮次没有更早的轮次可比，重复率为 0；“回头看”轮次的重复率通常较高。")
 
 st.subheader("各单位重复与反弹")
-by_unit = figures.rectification(reader, scope, "unit").filter(pl.col("findings") > 0)
+by_unit = figures.rectification(reader, scope, "unit", cycle_median=False).filter(
+    pl.col("findings") > 0
+)
 unit_table = (
     by_unit.sort(["rebound_findings", "repeat_findings"], descending=True)
     .select(

@@ -7,6 +7,7 @@
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date the figures are asked as of (on or after settled_on)
 --   $by VARCHAR  grouping: all, round, unit, round_unit (each unit in each round: group_id round_id/unit_id, group_key the unit), category_l1, category_l2, sector, peer_group
+--   $cycle_median BOOLEAN  compute cycle_days_median (false: it is NULL; the median over every completed finding in scope is the costliest part, so pages that do not show it leave it out)
 -- columns:
 --   group_key VARCHAR  value of the grouping (round name, unit short name, code …; 全部 for all)
 --   group_id VARCHAR  stable id of the group (round_id, unit_id, code …)
@@ -20,7 +21,7 @@
 --   overdue_findings BIGINT  findings with at least one overdue measure
 --   repeat_findings BIGINT  findings whose L2 category was found at the same unit in an earlier round
 --   rebound_findings BIGINT  repeats whose earlier finding was DONE by this finding's 反馈日期
---   cycle_days_median DOUBLE  median days from 反馈日期 to completion of DONE findings
+--   cycle_days_median DOUBLE  median days from 反馈日期 to completion of DONE findings (NULL unless $cycle_median)
 --   measures BIGINT  measures in scope
 --   measures_done BIGINT  measures DONE
 --   measures_phased BIGINT  measures PHASED
@@ -101,7 +102,8 @@ med AS (
            median(x.days)::DOUBLE AS cycle_days_median
     FROM rect_current_done x
     JOIN k USING (inspection_id)
-    WHERE ($category_l1::VARCHAR[] IS NULL OR x.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
+    WHERE $cycle_median
+      AND ($category_l1::VARCHAR[] IS NULL OR x.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
       AND ($category_l2::VARCHAR[] IS NULL OR x.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
     GROUP BY 1
 ),

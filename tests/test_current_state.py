@@ -38,7 +38,7 @@ FILTERS = [
 
 def both(reader: Reader, filters: Filters, as_of: dt.date, by: str) -> tuple[list, list]:  # type: ignore[type-arg]
     scope = resolve_scope(reader, filters.with_(as_of=as_of))
-    params = scope.params(by=by)
+    params = scope.params(by=by, cycle_median=True)
     slow = reader.query("rectification_counts", params).to_dicts()
     fast = reader.query("rectification_counts_current", params).to_dicts()
     return slow, fast
@@ -160,7 +160,7 @@ def test_a_version_written_by_older_code_is_read_through_a_copy_with_the_summari
         scope = resolve_scope(reader, Filters(as_of=day))
         assert scope.current
         fast = figures.rectification(reader, scope, "unit")
-        slow = reader.query("rectification_counts", scope.params(by="unit"))
+        slow = reader.query("rectification_counts", scope.params(by="unit", cycle_median=True))
         assert fast.select(slow.columns).equals(slow)
         assert reader.query("findings_by_category", scope.params()).height > 0
     finally:
@@ -257,3 +257,24 @@ def test_the_layout_mark_is_the_one_store_settled_on_trusts() -> None:
     from xuncha.store.reader import load_queries
 
     assert f"= '{schema.CURRENT_LAYOUT}'" in load_queries()["store_settled_on"].sql
+
+
+@pytest.mark.parametrize("as_of", [None, dt.date(2024, 6, 30)], ids=["current", "past"])
+@pytest.mark.parametrize("by", ["all", "round", "unit", "category_l2"])
+def test_leaving_out_the_cycle_median_changes_nothing_else(
+    demo_reader: Reader, by: str, as_of: dt.date | None
+) -> None:
+    """Pages that do not show 整改周期 leave out its median (the costliest part of the roll-up):
+    the column is absent, and every other column equals the full answer's, in both the
+    summary and the timeline query."""
+    day = as_of or settled(demo_reader) + dt.timedelta(days=30)
+    scope = resolve_scope(demo_reader, Filters(as_of=day))
+    assert scope.current is (as_of is None)
+    full = figures.rectification(demo_reader, scope, by)
+    lean = figures.rectification(demo_reader, scope, by, cycle_median=False)
+    assert "cycle_days_median" not in lean.columns
+    assert lean.equals(full.drop("cycle_days_median"))
+    assert full["cycle_days_median"].null_count() < full.height  # the full answer has medians
+    name = "rectification_counts_current" if scope.current else "rectification_counts"
+    raw = demo_reader.query(name, scope.params(by=by, cycle_median=False))
+    assert raw["cycle_days_median"].null_count() == raw.height

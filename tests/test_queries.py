@@ -27,6 +27,7 @@ def _values(reader: Any) -> dict[str, Any]:
         level=1,
         by_round=True,
         with_names=True,
+        cycle_median=True,
         unit_id=None,
         category=None,
         finding_ids=some_findings["finding_id"].to_list(),

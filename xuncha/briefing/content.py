@@ -141,7 +141,7 @@ class _Drafter:
     # -- helpers -----------------------------------------------------------------------
 
     def _seqs(self, scope: Scope) -> list[int]:
-        frame = figures.rectification(self.reader, scope, "round")
+        frame = figures.rectification(self.reader, scope, "round", cycle_median=False)
         by_id = {int(r["round_id"]): s for s, r in self.rounds.items()}
         return sorted(by_id[int(g)] for g in frame["group_id"].to_list() if int(g) in by_id)
 
@@ -197,9 +197,9 @@ class _Drafter:
                 f"移交问题线索{clue_text}件。"
             )
         ]
-        by_l1 = figures.rectification(self.reader, self.scope, "category_l1").sort(
-            ["findings", "group_key"], descending=[True, False]
-        )
+        by_l1 = figures.rectification(
+            self.reader, self.scope, "category_l1", cycle_median=False
+        ).sort(["findings", "group_key"], descending=[True, False])
         total = int(t["findings"])
         parts = [
             f"{self.l1_name(r['group_key'])}问题{r['findings']}个，占{_rate(figures.rate(r['findings'], total))}"
@@ -246,9 +246,9 @@ class _Drafter:
     def distribution(self) -> Section:
         blocks: list[Block] = []
         total = int(self.totals["findings"])
-        by_l2 = figures.rectification(self.reader, self.scope, "category_l2").sort(
-            ["findings", "group_key"], descending=[True, False]
-        )
+        by_l2 = figures.rectification(
+            self.reader, self.scope, "category_l2", cycle_median=False
+        ).sort(["findings", "group_key"], descending=[True, False])
         top = by_l2.head(TOP_CATEGORIES)
         if not top.is_empty():
             named = [
@@ -267,7 +267,9 @@ class _Drafter:
         if previous is not None:
             prev_scope, prev_name = previous
             prev = figures.overview(self.reader, prev_scope)
-            prev_l2 = figures.rectification(self.reader, prev_scope, "category_l2")
+            prev_l2 = figures.rectification(
+                self.reader, prev_scope, "category_l2", cycle_median=False
+            )
             now_counts = dict(by_l2.select("group_key", "findings").rows())
             prev_counts = dict(prev_l2.select("group_key", "findings").rows())
             diffs = sorted(
@@ -290,7 +292,7 @@ class _Drafter:
                 text += f"；减少最多的是{self.l2_names.get(k, k)}（减少{-diffs[-1][0]}个）"
             blocks.append(Paragraph(text + "。"))
         elif len(self.seqs) > 1:
-            by_round = figures.rectification(self.reader, self.scope, "round")
+            by_round = figures.rectification(self.reader, self.scope, "round", cycle_median=False)
             parts = [
                 f"{self.rounds[s]['name']}{c}个"
                 for s, c in sorted(
@@ -302,7 +304,7 @@ class _Drafter:
                 )
             ]
             blocks.append(Paragraph("分轮次看，" + "，".join(parts) + "。"))
-        by_unit = figures.rectification(self.reader, self.scope, "unit").sort(
+        by_unit = figures.rectification(self.reader, self.scope, "unit", cycle_median=False).sort(
             ["findings", "group_key"], descending=[True, False]
         )
         top_units = by_unit.head(TOP_UNITS)
@@ -352,7 +354,7 @@ class _Drafter:
                 f"{_rate(t['on_time_rate_current'])}）。"
             )
         ]
-        by_unit = figures.rectification(self.reader, self.scope, "unit")
+        by_unit = figures.rectification(self.reader, self.scope, "unit", cycle_median=False)
         overdue = by_unit.filter(pl.col("overdue_measures") > 0).sort(
             ["overdue_measures", "group_key"], descending=[True, False]
         )
@@ -444,7 +446,7 @@ class _Drafter:
                 f"（屡改屡犯）{t['rebound_findings']}个，反弹率{_rate(t['rebound_rate'])}。"
             )
         ]
-        by_l2 = figures.rectification(self.reader, self.scope, "category_l2")
+        by_l2 = figures.rectification(self.reader, self.scope, "category_l2", cycle_median=False)
         top = by_l2.filter(pl.col("repeat_findings") > 0).sort(
             ["repeat_findings", "group_key"], descending=[True, False]
         )

@@ -572,7 +572,7 @@ def scorecards(
         return scorecards(reader, whole, config).only(scope.unit_filter)
     if inputs is None:
         counts = reader.query("ecology_unit_counts", scope.params(by_round=False))
-        rect = rectification(reader, scope, by="unit")
+        rect = rectification(reader, scope, by="unit", cycle_median=False)
     else:
         counts, rect = inputs
     counts = counts.drop("round_id").with_columns(pl.col("unit_id").cast(pl.Int64))
@@ -1121,7 +1121,7 @@ def _inputs_by_round(
     if scope.population_ids is not None or scope.unit_filter is not None:
         return None
     counts = reader.query("ecology_unit_counts", scope.params(by_round=True))
-    rect = rectification(reader, scope, by="round_unit")
+    rect = rectification(reader, scope, by="round_unit", cycle_median=False)
     parts = rect["group_id"].str.split_exact("/", 1)
     rect = rect.with_columns(
         parts.struct.field("field_0").cast(pl.Int64).alias("_round"),

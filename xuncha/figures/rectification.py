@@ -54,18 +54,24 @@ COUNT_COLUMNS = [
 ]
 
 
-def rectification(reader: Reader, scope: Scope, by: str = "all") -> pl.DataFrame:
+def rectification(
+    reader: Reader, scope: Scope, by: str = "all", *, cycle_median: bool = True
+) -> pl.DataFrame:
     """Counts and rates per group (one row with group_key 全部 when by = all).
 
     Rates are added by the single definitions in `rates.DEFINITIONS`; `small_sample` marks
-    groups with fewer than MIN_SAMPLE findings.
+    groups with fewer than MIN_SAMPLE findings. `cycle_median=False` leaves out the median
+    cycle time (column cycle_days_median absent), the costliest part of the query, for
+    callers that do not show it.
     """
     if by not in GROUPINGS:
         raise ValueError(f"unknown grouping {by!r}; choose from {', '.join(GROUPINGS)}")
     name = "rectification_counts_current" if scope.current else counts_query(reader, scope.as_of)
-    counts = reader.query(name, scope.params(by=by))
+    counts = reader.query(name, scope.params(by=by, cycle_median=cycle_median))
     if by == "all" and counts.is_empty():
         counts = _zero_row(counts)
+    if not cycle_median:
+        counts = counts.drop("cycle_days_median")
     return counts.with_columns(
         *(figure.expr() for figure in DEFINITIONS.values()),
         (pl.col("findings") < MIN_SAMPLE).alias("small_sample"),
@@ -118,7 +124,7 @@ def overview(reader: Reader, scope: Scope) -> dict[str, Any]:
     kpi = reader.query(
         "kpi_overview", {"inspection_ids": scope.ids_param(), "as_of": scope.as_of}
     ).to_dicts()[0]
-    totals = rectification(reader, scope, "all").to_dicts()[0]
+    totals = rectification(reader, scope, "all", cycle_median=False).to_dicts()[0]
     return {**{k: v for k, v in kpi.items()}, **totals}
 
 
