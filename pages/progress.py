@@ -62,9 +62,8 @@ with tab_unit:
             f"按{figure.label}排序；n 为问题数，灰色为样本不足（问题少于 "
             f"{figures.MIN_SAMPLE} 个），仅供参考。点击条形查看该单位的问题。"
         )
-        chart_units = by_unit
-        if by_unit.height > charts.RANKING_BARS:
-            chart_units = by_unit.sort(rate_key, nulls_last=True).head(charts.RANKING_BARS)
+        chart_units = charts.lowest(by_unit, rate_key)
+        if chart_units.height < by_unit.height:
             st.caption(
                 f"共 {by_unit.height:,} 个单位，图中显示{figure.label}最低的 "
                 f"{charts.RANKING_BARS} 个；完整排名见下表。"

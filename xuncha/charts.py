@@ -13,6 +13,16 @@ from xuncha.labels import round_label
 # A ranking of thousands of bars helps nobody: beyond this many groups, charts show the lowest
 # this many and say so (the full ranking stays in the table beside them).
 RANKING_BARS = 60
+
+
+def lowest(frame: pl.DataFrame, rate: str) -> pl.DataFrame:
+    """The groups a rate ranking draws: all of them up to RANKING_BARS, else the lowest
+    RANKING_BARS by `rate` (ties by group_key, so the cut is the same on every run)."""
+    if frame.height <= RANKING_BARS:
+        return frame
+    return frame.sort([rate, "group_key"], nulls_last=True).head(RANKING_BARS)
+
+
 FONT = "Noto Sans CJK SC, Noto Sans SC, Microsoft YaHei, PingFang SC, sans-serif"
 STATUS_COLOURS = {"已完成": "#2e7d32", "基本完成": "#f9a825", "未完成": "#c62828"}
 L1_COLOURS = {"A": "#b71c1c", "B": "#1565c0", "C": "#2e7d32", "D": "#6a1b9a", "Z": "#757575"}

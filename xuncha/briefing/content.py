@@ -426,8 +426,7 @@ class _Drafter:
             )
         )
         if not ordered.is_empty():
-            # Ordered lowest first: beyond RANKING_BARS units the chart shows the lowest.
-            shown = ordered.head(charts.RANKING_BARS)
+            shown = charts.lowest(ordered, "completion_rate")
             fig = charts.rate_ranking(shown, "completion_rate", "整改完成率（%）")
             title = "各单位整改完成率"
             if shown.height < ordered.height:
