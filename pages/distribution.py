@@ -112,7 +112,8 @@ with c1:
         "单位",
         unit_options,
         key="dist_unit",
-        format_func=lambda u: "全部单位" if u is None else unit_name[u],
+        # A dict lookup, not a lambda: Streamlit formats all ~15,000 options on every run.
+        format_func={None: "全部单位", **unit_name}.__getitem__,
     )
 with c2:
     drill_cat = st.selectbox(

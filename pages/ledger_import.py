@@ -235,6 +235,8 @@ else:
             st.error(f"导入未完成，未写入任何数据：{ui.md(exc)}")
             st.stop()
         if outcome.ok:
+            if commit and outcome.version is not None:
+                ui.prepare_sandbox(store, outcome.version)
             if commit:
                 # Rerun so the header, the batches and every page use the new data version.
                 st.session_state["import_done"] = outcome.message()
@@ -320,6 +322,7 @@ else:
                 except Exception as exc:  # shown in Chinese; details stay in the server log
                     st.error(f"回滚未完成，数据未改变：{ui.md(exc)}")
                 else:
+                    ui.prepare_sandbox(store, done.version)
                     st.session_state["import_done"] = done.message()
                     st.session_state.pop("rollback_sure", None)
                     st.rerun()

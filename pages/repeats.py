@@ -230,7 +230,8 @@ with u1:
         "单位",
         unit_options,
         key="repeats_similar_unit",
-        format_func=lambda u: "全部单位（最多 200 对）" if u is None else unit_names[u],
+        # A dict lookup, not a lambda: Streamlit formats every option on every run.
+        format_func={None: "全部单位（最多 200 对）", **unit_names}.__getitem__,
         help=f"范围内单位超过 {ALL_UNITS_LIMIT} 个时，请逐个单位比对（默认重复问题最多的单位）。",
     )
 with u2:

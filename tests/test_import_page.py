@@ -88,6 +88,8 @@ def test_a_ledger_uploaded_on_the_page_is_validated_imported_and_rolled_back(
     assert at.success, [e.value for e in at.error]
     assert _findings(own_store) == before + len(S.MERGED.findings)
     assert own_store.version() == version + 1
+    # The new version's 数据查询 sandbox was prepared with it (and only the new one is kept).
+    assert _prepared(own_store) == [version + 1]
     # The store now holds real data: without a login only the login page opens.
     anonymous = AppTest.from_file(APP, default_timeout=120)
     anonymous.run()
@@ -100,6 +102,12 @@ def test_a_ledger_uploaded_on_the_page_is_validated_imported_and_rolled_back(
     at.button(key="rollback_go").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert _findings(own_store) == before
+    assert _prepared(own_store) == [own_store.version()] == [version + 2]
+
+
+def _prepared(store: Store) -> list[int]:
+    """The versions whose whole-store sandbox is prepared beside the store."""
+    return sorted(int(p.name[:6]) for p in (store.root / "sandboxes").glob("*.duckdb"))
 
 
 def test_a_bad_ledger_is_refused_on_the_page_and_nothing_is_written(

@@ -56,3 +56,25 @@ def test_the_cache_is_bounded() -> None:
     for i in range(ui.FIGURE_CACHE_ENTRIES + 10):
         ui.built_figure(lambda n: [n], i)
     assert len(ui._FIGURES) == ui.FIGURE_CACHE_ENTRIES
+
+
+def test_a_kept_figure_is_drawn_from_one_dict_equal_to_plotlys_own() -> None:
+    import plotly.io
+    import plotly.tools
+
+    data = pl.DataFrame(
+        {
+            "unit_name": ["甲", "乙"],
+            "category": ["A", "B"],
+            "category_name": ["政治", "作风"],
+            "findings": [2, 5],
+        }
+    )
+    heat = ui.built_figure(charts.heatmap, data)
+    first, again = ui._Drawn.of(heat), ui._Drawn.of(ui.built_figure(charts.heatmap, data))
+    # What st.plotly_chart does with it: the same dict object each run, no deep copy ...
+    sent = plotly.tools.return_figure_from_figure_or_data(first, validate_figure=True)
+    assert sent is first.to_dict() is again.to_dict()
+    # ... and the very JSON plotly itself would have sent for the figure.
+    own = plotly.tools.return_figure_from_figure_or_data(heat, validate_figure=True)
+    assert plotly.io.to_json(sent, validate=False) == plotly.io.to_json(own, validate=False)

@@ -280,6 +280,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     summary, version = store.write(
         lambda con: demo.build(con, seed=args.seed, findings=args.findings), fresh=True
     )
+    sandbox.prepare(store, version)
     seconds = time.perf_counter() - started
     out = {
         "db": str(store.root),
@@ -354,7 +355,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     store = Store(args.db)
     if not store.exists():
         print(f"首次启动：正在生成演示数据仓 {store.root} …", file=sys.stderr)
-        store.write(lambda con: demo.build(con), fresh=True)
+        _, version = store.write(lambda con: demo.build(con), fresh=True)
+        sandbox.prepare(store, version)
     reader = open_reader(store)
     try:
         is_demo = reader.scalar("SELECT value FROM store_meta WHERE key = 'demo'") == "true"
@@ -404,6 +406,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         group_name=args.group_name,
         limits=limits,
     )
+    if outcome.ok and outcome.version is not None:
+        sandbox.prepare(store, outcome.version)
     if args.format == "json":
         print(json.dumps(outcome.as_json(), ensure_ascii=False, default=_json_default))
     else:
@@ -460,6 +464,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         outcome = ledger.rollback_batch(store, args.batch, user=args.user or _user())
     except ledger.RollbackRefused as exc:
         raise UserError(f"无法回滚：{exc}") from None
+    sandbox.prepare(store, outcome.version)
     if args.format == "json":
         print(json.dumps(outcome.as_json(), ensure_ascii=False, default=_json_default))
     else:

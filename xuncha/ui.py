@@ -162,7 +162,17 @@ def _build_demo(target: Store) -> None:
 
     with st.spinner("首次启动：正在生成演示数据……"):
         if not target.exists():
-            target.write(lambda con: demo.build(con), fresh=True)
+            _, version = target.write(lambda con: demo.build(con), fresh=True)
+            prepare_sandbox(target, version)
+
+
+def prepare_sandbox(target: Store, version: int) -> None:
+    """After a write: the whole store's 数据查询 sandbox, built once for the new version
+    (xuncha.sandbox.prepare; a failure only means it is built when first asked for)."""
+    from xuncha.sandbox import prepare
+
+    with st.spinner("正在准备数据查询……"):
+        prepare(target, version)
 
 
 # -- access ----------------------------------------------------------------------------
@@ -189,7 +199,13 @@ def is_demo_store(rd: Reader) -> bool:
 
 
 def _client() -> str:
-    return str(getattr(st.context, "ip_address", None) or "")
+    """The browser's address, read once per session (a session is one websocket, so it
+    never changes; st.context reads it from the request on every call)."""
+    known = st.session_state.get("_client_address")
+    if known is None:
+        known = str(getattr(st.context, "ip_address", None) or "")
+        st.session_state["_client_address"] = known
+    return str(known)
 
 
 def login_gate(rd: Reader) -> Access:
@@ -773,9 +789,12 @@ def table(
         if dtype == pl.Date
     }
     config |= {labels.COLUMNS.get(k, k): v for k, v in (column_config or {}).items()}
+    # Arrow, not the Polars frame: Streamlit turns a Polars frame into pandas and back into
+    # Arrow on every run (~2 ms per thousand rows); a pyarrow table it sends as it is.
+    data = shown.to_arrow()
     if selectable:
         return st.dataframe(
-            shown,
+            data,
             hide_index=True,
             key=key,
             height=height,
@@ -783,7 +802,7 @@ def table(
             on_select="rerun",
             selection_mode="single-row",
         )
-    return st.dataframe(shown, hide_index=True, key=key, height=height, column_config=config)
+    return st.dataframe(data, hide_index=True, key=key, height=height, column_config=config)
 
 
 def selected_row(event: Any) -> int | None:
@@ -851,11 +870,41 @@ def built_figure(build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return fig
 
 
+class _Drawn:
+    """A kept figure as st.plotly_chart takes it, its dict made once: Streamlit calls
+    `to_dict()` on every run, a deep copy of every trace with its arrays encoded again
+    (~0.7 ms a chart). Built lazily: plotly is imported only when a chart is drawn."""
+
+    _cls: Any = None
+
+    @classmethod
+    def of(cls, fig: Any) -> Any:
+        if cls._cls is None:
+            from plotly.basedatatypes import BaseFigure
+
+            class Drawn(BaseFigure):
+                # No BaseFigure.__init__: only to_dict() is ever called on it.
+                def __init__(self, spec: dict[str, Any]) -> None:
+                    object.__setattr__(self, "_spec", spec)
+
+                def to_dict(self) -> dict[str, Any]:
+                    return self._spec
+
+            cls._cls = Drawn
+        spec = getattr(fig, "_xuncha_spec", None)
+        if spec is None:
+            spec = fig.to_dict()
+            # Kept figures are shared and never changed after they are built.
+            fig._xuncha_spec = spec
+        return cls._cls(spec)
+
+
 def chart(fig: Any, *args: Any, key: str, selectable: bool = False, **kwargs: Any) -> Any:
     """A plotly chart. `fig` is a figure, or a builder from xuncha.charts called with the
-    other arguments (its figure is then reused while those inputs are unchanged)."""
+    other arguments (its figure is then reused while those inputs are unchanged, and so is
+    its dict)."""
     if callable(fig):
-        fig = built_figure(fig, *args, **kwargs)
+        fig = _Drawn.of(built_figure(fig, *args, **kwargs))
     return st.plotly_chart(
         fig,
         key=key,

@@ -5,9 +5,11 @@ memory-limited, every query audited. The 数据查询 page and `xuncha sql` both
     result = box.run("SELECT unit_id, count(*) FROM findings GROUP BY ALL", user="张三")
     result.frame, result.truncated, result.note
     box.schema()  # table, table_comment, column, type, comment, examples
+
+    prepare(store)  # after a write: the whole store's sandbox built once, beside the versions
 """
 
-from xuncha.sandbox.build import SETTINGS, SandboxLimits, SandboxScope, Setting
+from xuncha.sandbox.build import SETTINGS, SandboxLimits, SandboxScope, Setting, prepare
 from xuncha.sandbox.core import (
     DISPLAY_MAX_ROWS,
     EXPORT_MAX_ROWS,
@@ -36,4 +38,5 @@ __all__ = [
     "check_sql",
     "clear_cache",
     "exportable",
+    "prepare",
 ]

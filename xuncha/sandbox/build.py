@@ -20,9 +20,12 @@ is then disabled for the instance and the configuration locked.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
+import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -38,6 +41,7 @@ from xuncha.sandbox.errors import SandboxError
 from xuncha.sandbox.statements import MAX_SQL_CHARS
 from xuncha.store import Store, schema
 
+_LOG = logging.getLogger("xuncha")
 CATALOG = "xuncha"  # the sandbox database's name, as the user sees it in duckdb_databases()
 _SOURCE = "xuncha_src"
 _DIR_PREFIX = "xuncha-sandbox-"
@@ -370,6 +374,83 @@ def build_file(
         ) from exc
     finally:
         builder.close()
+    return target
+
+
+# -- prepared at write time ---------------------------------------------------------------
+
+# The sandbox of the whole store without clue details (what a commission-wide reader asks
+# for) is built once per data version, when the version is written, and kept beside the
+# versions: opening 数据查询 then copies a file (~0.3 s for a million findings) instead of
+# copying every row again into a new compressed file (~6 s). Scoped sandboxes, and those
+# with clue details, are still built on demand; so is the whole store's when no file was
+# prepared (a version written by older code or by a path that does not prepare).
+PREPARED = "sandboxes"
+_PREPARED_FILE = re.compile(r"^(\d{6})-([0-9a-f]{16})\.duckdb$")
+
+
+def whole_store(store: Store, version: int) -> SandboxScope:
+    """Every inspection of the version, no category filter: the unrestricted scope."""
+    con = store.connect(version)
+    try:
+        ids = [int(r[0]) for r in con.execute("SELECT inspection_id FROM inspections").fetchall()]
+    finally:
+        con.close()
+    return SandboxScope(tuple(sorted(ids)))
+
+
+def prepared_file(store: Store, version: int, scope: SandboxScope) -> Path:
+    return store.root / PREPARED / f"{version:06d}-{scope.digest}.duckdb"
+
+
+def prepare(store: Store, version: int | None = None) -> Path | None:
+    """Build the whole store's sandbox file (no clue details) for `version` (default: the
+    current one) unless it exists, and remove those of other versions. Built into a private
+    folder and moved into place whole, so a reader never sees half a file.
+
+    Called after a write has been published: a failure here (a full disk) is logged and
+    returns None, since the data are written and the sandbox is then built when first asked
+    for, as without a prepared file."""
+    try:
+        return _prepare(store, version)
+    except (SandboxError, OSError, duckdb.Error) as exc:
+        _LOG.warning("could not prepare the sandbox of %s: %s", store.root, exc)
+        return None
+
+
+def _prepare(store: Store, version: int | None) -> Path:
+    number = store.version() if version is None else version
+    scope = whole_store(store, number)
+    target = prepared_file(store, number, scope)
+    folder = target.parent
+    folder.mkdir(mode=0o700, exist_ok=True)
+    with open(folder / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time, across processes
+        _sweep(folder)  # staging left by a process that died while preparing
+        if not target.is_file():
+            staging = Path(tempfile.mkdtemp(prefix=_DIR_PREFIX, dir=folder))
+            try:
+                built = build_file(store, number, scope, clue_details=False, folder=staging)
+                os.replace(built, target)
+            finally:
+                discard(staging)
+        for entry in folder.iterdir():
+            match = _PREPARED_FILE.match(entry.name)
+            if match and int(match.group(1)) != number:
+                entry.unlink(missing_ok=True)
+    return target
+
+
+def copy_prepared(store: Store, version: int, scope: SandboxScope, folder: Path) -> Path | None:
+    """A private copy of the prepared file for this version and scope (None: none prepared).
+    A copy, not the file itself: DuckDB lets only one process open a file, and the copy is
+    unlinked as soon as it is open, like a built one."""
+    source = prepared_file(store, version, scope)
+    target = folder / f"{CATALOG}.duckdb"
+    try:
+        shutil.copyfile(source, target)
+    except FileNotFoundError:
+        return None
     return target
 
 

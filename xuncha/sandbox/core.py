@@ -174,7 +174,11 @@ class Sandbox:
         started = time.perf_counter()
         folder = build.new_folder()
         try:
-            path = build.build_file(store, version, scope, clue_details=clue_details, folder=folder)
+            path = None if clue_details else build.copy_prepared(store, version, scope, folder)
+            if path is None:
+                path = build.build_file(
+                    store, version, scope, clue_details=clue_details, folder=folder
+                )
             con = build.open_locked(path, limits)
         finally:
             build.discard(folder)
