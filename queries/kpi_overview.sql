@@ -14,20 +14,26 @@
 --   funds_wan DECIMAL(38,2)  funds recovered (万元)
 --   persons_accountable BIGINT  persons held accountable
 WITH i AS (
-    SELECT * FROM inspections
+    SELECT inspection_id, round_id, unit_id FROM inspections
     WHERE ($inspection_ids::INTEGER[] IS NULL OR inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
       AND feedback_date <= $as_of::DATE
+),
+-- Each table read once (seven scalar subqueries read clues and outcomes five times).
+n AS (
+    SELECT count(DISTINCT round_id) AS rounds, count(DISTINCT unit_id) AS units_inspected,
+           count(*) AS inspections
+    FROM i
+),
+c AS (
+    SELECT count(*) AS clues, coalesce(sum(persons), 0)::BIGINT AS clue_persons
+    FROM clues WHERE inspection_id IN (SELECT inspection_id FROM i)
+),
+o AS (
+    SELECT coalesce(sum(regulations), 0)::BIGINT AS regulations,
+           coalesce(sum(funds_wan), 0)::DECIMAL(38, 2) AS funds_wan,
+           coalesce(sum(persons_accountable), 0)::BIGINT AS persons_accountable
+    FROM outcomes WHERE inspection_id IN (SELECT inspection_id FROM i)
 )
-SELECT
-    (SELECT count(DISTINCT round_id) FROM i) AS rounds,
-    (SELECT count(DISTINCT unit_id) FROM i) AS units_inspected,
-    (SELECT count(*) FROM i) AS inspections,
-    (SELECT count(*) FROM clues c WHERE c.inspection_id IN (SELECT inspection_id FROM i)) AS clues,
-    (SELECT coalesce(sum(persons), 0) FROM clues c
-      WHERE c.inspection_id IN (SELECT inspection_id FROM i))::BIGINT AS clue_persons,
-    (SELECT coalesce(sum(regulations), 0) FROM outcomes o
-      WHERE o.inspection_id IN (SELECT inspection_id FROM i))::BIGINT AS regulations,
-    (SELECT coalesce(sum(funds_wan), 0) FROM outcomes o
-      WHERE o.inspection_id IN (SELECT inspection_id FROM i))::DECIMAL(38, 2) AS funds_wan,
-    (SELECT coalesce(sum(persons_accountable), 0) FROM outcomes o
-      WHERE o.inspection_id IN (SELECT inspection_id FROM i))::BIGINT AS persons_accountable
+SELECT n.rounds, n.units_inspected, n.inspections, c.clues, c.clue_persons,
+       o.regulations, o.funds_wan, o.persons_accountable
+FROM n, c, o

@@ -7,6 +7,7 @@
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked
 --   $limit INTEGER  how many rows at most (NULL: all)
+--   $current BOOLEAN  as_of is on or after the store's settled_on: read the measures from the current-state summary rect_current_measures instead of the timeline
 -- columns:
 --   measure_id INTEGER  measure
 --   finding_id INTEGER  its finding
@@ -21,16 +22,30 @@
 --   reason VARCHAR  reason recorded
 --   status VARCHAR  status as of the date
 --   total BIGINT  rows of the whole list (before the limit)
-WITH hits AS (
+WITH state AS (
+    -- Each measure as of the date: on or after settled_on the timeline's open intervals,
+    -- of which rect_current_measures holds every one not DONE or whose deadline moved; else
+    -- the interval holding the date. DuckDB drops the branch whose $current test is false.
+    SELECT measure_id, finding_id, inspection_id, round_id, unit_id, category_l1,
+           category_l2, status, deadline, deadline_original
+    FROM rect_current_measures
+    WHERE $current
+    UNION ALL
+    SELECT measure_id, finding_id, inspection_id, round_id, unit_id, category_l1,
+           category_l2, status, deadline, deadline_original
+    FROM measure_timeline
+    WHERE NOT $current
+      AND valid_from <= $as_of::DATE AND (valid_to IS NULL OR valid_to > $as_of::DATE)
+),
+hits AS (
     -- Narrow rows first: the texts and the deadline records are read only for the rows
     -- returned.
     SELECT t.measure_id, t.finding_id, t.round_id, t.unit_id, t.status, t.deadline,
            t.deadline_original, (t.deadline - t.deadline_original)::INTEGER AS extension_days
-    FROM measure_timeline t
+    FROM state t
     WHERE ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
       AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
       AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
-      AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
       AND t.deadline IS DISTINCT FROM t.deadline_original
 ),
 sel AS (

@@ -8,6 +8,7 @@
 --   $as_of DATE  the date of the list
 --   $kinds VARCHAR[]  warning colours listed: 红, 黄, 绿 and '' for none (NULL: every measure)
 --   $limit INTEGER  how many rows at most (NULL: all)
+--   $current BOOLEAN  as_of is on or after the store's settled_on: read the measures from the current-state summary rect_current_measures instead of the timeline
 -- columns:
 --   measure_id INTEGER  measure
 --   finding_id INTEGER  its finding
@@ -24,7 +25,22 @@
 --   lead_person VARCHAR  责任领导
 --   department VARCHAR  责任部门
 -- measures_supervision_counts counts the rows of each colour.
-WITH dated AS (
+WITH state AS (
+    -- Each measure as of the date: on or after settled_on the timeline's open intervals,
+    -- of which rect_current_measures holds every one not DONE; else the interval
+    -- holding the date. DuckDB drops the branch whose $current test is false.
+    SELECT measure_id, finding_id, inspection_id, round_id, unit_id, category_l1,
+           category_l2, status, deadline, deadline_original
+    FROM rect_current_measures
+    WHERE $current
+    UNION ALL
+    SELECT measure_id, finding_id, inspection_id, round_id, unit_id, category_l1,
+           category_l2, status, deadline, deadline_original
+    FROM measure_timeline
+    WHERE NOT $current
+      AND valid_from <= $as_of::DATE AND (valid_to IS NULL OR valid_to > $as_of::DATE)
+),
+dated AS (
     SELECT t.measure_id, t.finding_id, t.round_id, t.unit_id, t.category_l2, t.status,
            t.deadline, t.deadline_original,
            ($as_of::DATE - t.deadline)::INTEGER AS days_overdue,
@@ -32,11 +48,10 @@ WITH dated AS (
                 WHEN t.deadline - $as_of::DATE <= 10 THEN '黄'
                 WHEN t.deadline - $as_of::DATE <= 20 THEN '绿'
                 ELSE '' END AS warning
-    FROM measure_timeline t
+    FROM state t
     WHERE ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
       AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
       AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
-      AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
       AND t.status <> 'DONE' AND t.deadline IS NOT NULL
       -- The colours asked, written as the deadline ranges of `warning` above so that the
       -- scan filters them.

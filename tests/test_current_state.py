@@ -183,6 +183,14 @@ DUAL_PATH = {
     "findings_by_unit_category": [{"level": 1}, {"level": 2}],
     "findings_by_peer_group": [{}],
     "ecology_unit_counts": [{"by_round": False}, {"by_round": True}],
+    "measures_supervision": [
+        {"kinds": ["红"], "limit": 15},
+        {"kinds": ["红", "黄", "绿"], "limit": 2000},
+        {"kinds": [""], "limit": None},
+        {"kinds": None, "limit": None},
+    ],
+    "measures_long_term": [{"limit": 2000}, {"limit": 3}],
+    "measures_extended": [{"limit": 2000}, {"limit": 5}],
     "findings_detail": [
         {"unit_id": None, "category": None, "limit": 2000},
         {"unit_id": None, "category": None, "limit": 7},
