@@ -175,3 +175,34 @@ if row is not None and row < detail.height:
         heading=f"{finding['unit_name']}｜{finding['title']}",
         detail=finding["detail"],
     )
+
+st.subheader("关键词检索")
+text = st.text_input(
+    "在具体问题和具体表现中检索",
+    key="dist_search",
+    max_chars=200,
+    placeholder="如：公务接待；多个词以空格分隔，须同时包含",
+    help="按字面检索（区分英文大小写），只在当前筛选范围和统计截至日期内检索。",
+)
+try:
+    terms = figures.search_terms(text or "")
+except figures.SearchError as exc:
+    st.warning(str(exc))
+    terms = []
+if terms:
+    found = ui.search_findings(reader, scope, terms)
+    st.caption("检索词：" + "、".join(f"“{t}”" for t in terms))
+    ui.findings_drilldown(
+        reader, scope, found[: ui.TABLE_MAX_ROWS], key="dist_search", total=len(found)
+    )
+    if found:
+        ui.downloads(
+            lambda: labels.status_labels(
+                reader.query("findings_by_ids", scope.params(finding_ids=found)), finding=True
+            ).select(*DETAIL_COLUMNS),
+            key="dl_dist_search",
+            page="问题分布",
+            title="关键词检索_" + "_".join(terms),
+            scope=scope,
+            notes=("检索词：" + "、".join(terms) + "（须同时包含，按字面匹配）",),
+        )

@@ -9,6 +9,7 @@ import io
 import json
 import shutil
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import redirect_stdout
 from pathlib import Path
@@ -209,6 +210,26 @@ def test_a_group_users_sql_reaches_no_other_round_or_unit(
          "--user", "u_group", "--format", "json"]
     )  # fmt: skip
     assert code == 0 and json.loads(capsys.readouterr().out)["rows"] == [{"n": len(GROUP_UNITS)}]
+
+
+def test_a_group_users_keyword_search_finds_only_its_own_findings(real: Store) -> None:
+    con = real.connect()
+    try:
+        titles = [t for (t,) in con.execute("SELECT title FROM findings").fetchall()]
+    finally:
+        con.close()
+    word = Counter(t[i : i + 2] for t in titles for i in range(len(t) - 1)).most_common(1)[0][0]
+    at = signed_in(real, "group", "pages/distribution.py")
+    at.text_input(key="dist_search").set_value(word).run()
+    assert not at.exception, [e.value for e in at.exception]
+    found = [d.value for d in at.dataframe if "具体问题" in d.value.columns][-1]
+    assert len(found) > 0 and set(found["单位"]) <= set(GROUP_UNITS)
+    assert set(found["轮次"]) == {ROUND}
+    # Everyone else's findings hold the word too: the scope, not the data, narrowed it.
+    admin = signed_in(real, "admin", "pages/distribution.py")
+    admin.text_input(key="dist_search").set_value(word).run()
+    everyone = [d.value for d in admin.dataframe if "具体问题" in d.value.columns][-1]
+    assert not set(everyone["单位"]) <= set(GROUP_UNITS)
 
 
 def test_a_group_users_ecology_scores_are_everyones(real: Store) -> None:

@@ -99,6 +99,9 @@ def test_file_names_say_page_scope_and_date_without_unsafe_characters() -> None:
     )
     assert name.startswith("整改进度_督办清单_") and name.endswith("_2026-11-25.xlsx")
     assert not set('/\\:*?"<>| ') & set(name)
+    # The page part may hold a user's search terms: cleaned the same way.
+    typed = export.file_name("问题分布_关键词检索_../a/b c", "全部", "csv", dt.date(2026, 11, 25))
+    assert typed == "问题分布_关键词检索_.._a_b_c_全部_2026-11-25.csv"
 
 
 def test_xlsx_refuses_more_rows_than_excel_holds(monkeypatch: pytest.MonkeyPatch) -> None:

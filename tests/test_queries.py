@@ -41,6 +41,7 @@ def _values(reader: Any) -> dict[str, Any]:
         k_share=0.3,
         step=30,
         min_similarity=0.3,
+        terms=["问题"],
     )
 
 

@@ -104,6 +104,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--user", default=None, help=USER_HELP)
     p.set_defaults(func=cmd_metrics)
 
+    p = sub.add_parser("search", help="关键词检索问题（具体问题、具体表现；多个词须同时包含）")
+    p.add_argument("terms", nargs="+", help="检索词（按字面匹配，区分英文大小写）")
+    p.add_argument("--db", default=DEFAULT_DB)
+    p.add_argument("--round", action="append", default=[], help="轮次名称（可重复）")
+    p.add_argument("--unit", action="append", default=[], help="单位名称或简称（可重复）")
+    p.add_argument("--category", action="append", default=[], help="类别代码，如 B 或 B03")
+    p.add_argument(
+        "--as-of", dest="as_of", default=None, help="统计截至日期 YYYY-MM-DD（默认今天）"
+    )
+    p.add_argument("--format", choices=("json", "csv"), default="json")
+    p.add_argument("--user", default=None, help=USER_HELP)
+    p.set_defaults(func=cmd_search)
+
     p = sub.add_parser("serve", help="启动驾驶舱（数据仓不存在时先生成演示数据）")
     p.add_argument("--db", default=DEFAULT_DB)
     p.add_argument("--port", type=int, default=8501)
@@ -340,6 +353,42 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         buffer = io.StringIO()
         pl.DataFrame(records).write_csv(buffer)
         sys.stdout.write(buffer.getvalue())
+    return 0
+
+
+SEARCH_COLUMNS = (
+    "finding_id",
+    "round_name",
+    "unit_name",
+    "category_l2",
+    "title",
+    "detail",
+    "status",
+    "is_repeat",
+)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    who = _access(args.db, args.user, VIEW_PAGES)
+    try:
+        terms = figures.search_terms(" ".join(args.terms))
+    except figures.SearchError as exc:
+        raise UserError(str(exc)) from None
+    if not terms:
+        raise UserError("请给出检索词")
+    reader = _reader(args.db)
+    filters = build_filters(
+        reader, rounds=args.round, units=args.unit, categories=args.category, as_of=args.as_of
+    )
+    scope = resolve_scope(reader, filters, access=who)
+    ids = figures.search_sql(reader, scope, terms)
+    found = reader.query("findings_by_ids", scope.params(finding_ids=ids)).select(SEARCH_COLUMNS)
+    _record_read(args.db, who, "search", filters, rows=found.height)
+    if args.format == "json":
+        payload = {"as_of": scope.as_of.isoformat(), "terms": terms, "findings": found.to_dicts()}
+        print(json.dumps(payload, ensure_ascii=False, default=_json_default))
+    else:
+        sys.stdout.buffer.write(export.to_csv(found))
     return 0
 
 

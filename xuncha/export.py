@@ -52,7 +52,9 @@ class ExportMeta:
 def file_name(page: str, scope: str, extension: str, when: dt.date | None = None) -> str:
     """e.g. 整改进度_督办清单_轮次3至7_2026-11-25.xlsx (no characters file systems dislike)."""
     day = (when or dt.date.today()).isoformat()
-    parts = [p for p in (page, _UNSAFE_FILE_CHARS.sub("_", scope)[:60].strip("_"), day) if p]
+    # The page part may hold what a user typed too (a search's terms).
+    safe_page = _UNSAFE_FILE_CHARS.sub("_", page)[:80].strip("_")
+    parts = [p for p in (safe_page, _UNSAFE_FILE_CHARS.sub("_", scope)[:60].strip("_"), day) if p]
     return "_".join(parts) + "." + extension
 
 

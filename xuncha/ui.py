@@ -1073,13 +1073,39 @@ def _download_pair(
         )
 
 
-def findings_drilldown(rd: Reader, scope: Scope, finding_ids: list[int], *, key: str) -> None:
-    """The findings behind a figure and, for the selected one, its measures as of the date."""
+# One data version's finding text per process (~270 MB at a million findings): a new version
+# replaces it. Loaded on the first search, not at start: most sessions never search.
+@st.cache_resource(max_entries=1, show_spinner="正在载入问题文本……")
+def _text_index(root: str, version: int, _rd: Reader) -> Any:
+    from xuncha.figures import TextIndex
+
+    # A plain reader: the text must not go into the shared query cache as well.
+    return TextIndex.load(Reader(_rd.store, _rd.version, _rd._con))
+
+
+def search_findings(rd: Reader, scope: Scope, terms: list[str]) -> list[int]:
+    """The findings in scope whose text holds every term (figures.search: the same findings
+    as queries/findings_search.sql), latest round first. Each new search is audited."""
+    found: list[int] = _text_index(str(rd.store.root), rd.version, rd).search(scope, terms)
+    asked = (rd.version, tuple(terms), _params_key(scope.params()))
+    if st.session_state.get("_last_search") != asked:
+        st.session_state["_last_search"] = asked
+        record("search", terms=terms, results=len(found))
+    return found
+
+
+def findings_drilldown(
+    rd: Reader, scope: Scope, finding_ids: list[int], *, key: str, total: int | None = None
+) -> None:
+    """The findings behind a figure and, for the selected one, its measures as of the date.
+    `total`: how many findings the whole list has when `finding_ids` holds its first ones."""
     if not finding_ids:
         st.caption("没有对应的问题。")
         return
     detail = rd.query("findings_by_ids", scope.params(finding_ids=list(finding_ids)))
-    st.caption(f"共 {detail.height:,} 个问题；选中一行查看其整改措施。")
+    whole = max(total or 0, detail.height)
+    shown_note = f"，此处显示前 {detail.height:,} 个" if whole > detail.height else ""
+    st.caption(f"共 {whole:,} 个问题{shown_note}；选中一行查看其整改措施。")
     shown = labels.status_labels(detail, finding=True).select(
         "finding_id",
         "round_name",

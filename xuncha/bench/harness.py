@@ -182,6 +182,8 @@ def _size(options: Options, folder: Path, n: int, *, largest: bool) -> dict[str,
         compare = _compare(options, reader, con, scopes)
         result["sqlite_load_s"] = compare["sqlite_load_s"]
         result["pandas_load_s"] = compare["pandas_load_s"]
+        result["text_index_load_s"] = compare["text_index_load_s"]
+        result["text_index_mb"] = compare["text_index_mb"]
         result["questions"] = compare["questions"]
         result["answers_checked"] = compare["answers_checked"]
         for name, row in page_rows.items():
@@ -277,6 +279,12 @@ def _compare(options: Options, reader: Any, con: Any, scopes: dict[str, Any]) ->
         "answers_checked": checked,
         "sqlite_load_s": load_s[0],
         "pandas_load_s": load_s[1],
+        "text_index_load_s": ours.index_load_s,
+        "text_index_mb": (
+            round(ours.text_index().frame.estimated_size() / 1e6, 1)
+            if ours.index_load_s is not None
+            else None
+        ),
     }
 
 
@@ -569,7 +577,9 @@ def markdown_report(out: dict[str, Any]) -> str:
             f"Demo build {_fmt(size['build_s'], 1)} s, then the whole store's 数据查询 sandbox "
             f"prepared in {_fmt(size.get('sandbox_prepare_s'), 1)} s (as after every write); "
             f"SQLite load {size['sqlite_load_s']} s, "
-            f"pandas load {size['pandas_load_s']} s (not counted). Medians in ms; filter state "
+            f"pandas load {size['pandas_load_s']} s (not counted); our text index loaded in "
+            f"{_fmt(size.get('text_index_load_s'), 2)} s, {_fmt(size.get('text_index_mb'), 0)} MB "
+            "in memory (once per data version, on the first search). Medians in ms; filter state "
             f"`{next(iter(size['filter_states']))}` unless said; `worst` is the slowest filter "
             "state's query set; × = competitor ÷ ours on the page's questions.",
             "",

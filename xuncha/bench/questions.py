@@ -13,6 +13,7 @@ sorted Polars frame (counts as Int64, rates rounded to two decimals) and checked
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -153,29 +154,25 @@ class Ask:
 
 # -- ours ----------------------------------------------------------------------------------
 
-# The text search a search box would run: no named query does a substring search today
-# (similar_findings compares bigrams of two findings), so this is the query the product
-# would add to queries/.
-TEXT_SEARCH_SQL = """
-SELECT t.finding_id, f.title
-FROM finding_timeline t
-JOIN findings f ON f.finding_id = t.finding_id
-WHERE t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[]))
-  AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-  AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
-  AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
-  AND (contains(f.title, $text) OR contains(coalesce(f.detail, ''), $text))
-ORDER BY t.finding_id
-"""
-
 
 class Ours:
     """Our answers: the figures functions and named queries the pages call, on one reader
-    (no Streamlit cache), plus the text search query above on a read-only connection."""
+    (no Streamlit cache); the text search as 问题分布's 关键词检索 answers it, from the text
+    index the dashboard holds in memory (loaded once here, as the dashboard does on its
+    first search, and timed apart: `text_index_load_s`)."""
 
     def __init__(self, reader: Reader, con: duckdb.DuckDBPyConnection) -> None:
         self.reader = reader
         self.con = con
+        self._index: figures.TextIndex | None = None
+        self.index_load_s: float | None = None
+
+    def text_index(self) -> figures.TextIndex:
+        if self._index is None:
+            started = time.perf_counter()
+            self._index = figures.TextIndex.load(self.reader)
+            self.index_load_s = round(time.perf_counter() - started, 2)
+        return self._index
 
     def call(self, ours_key: str, scope: Scope) -> pl.DataFrame:
         if ours_key == "findings_by_unit_category":
@@ -183,21 +180,8 @@ class Ours:
         if ours_key.startswith("rectification:"):
             return figures.rectification(self.reader, scope, ours_key.split(":", 1)[1])
         if ours_key == "text_search":
-            ask = Ask.of(scope)
-            cursor = self.con.cursor()
-            try:
-                return cursor.sql(
-                    TEXT_SEARCH_SQL,
-                    params={
-                        "inspection_ids": list(ask.inspection_ids),
-                        "category_l1": list(ask.category_l1) if ask.category_l1 else None,
-                        "category_l2": list(ask.category_l2) if ask.category_l2 else None,
-                        "as_of": ask.as_of,
-                        "text": ask.text,
-                    },
-                ).pl()
-            finally:
-                cursor.close()
+            ids = self.text_index().search(scope, [SEARCH_TEXT])
+            return pl.DataFrame({"finding_id": ids}, schema={"finding_id": pl.Int32})
         raise KeyError(ours_key)
 
 

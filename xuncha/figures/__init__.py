@@ -38,6 +38,7 @@ from xuncha.figures.rectification import (
     progress_curve,
     rectification,
 )
+from xuncha.figures.search import SearchError, TextIndex, search_sql, search_terms
 
 __all__ = [
     "COMMON_K_MIN",
@@ -52,6 +53,8 @@ __all__ = [
     "Explanation",
     "Figure",
     "Scorecards",
+    "SearchError",
+    "TextIndex",
     "common_problems",
     "config_for_store",
     "explain_score",
@@ -67,5 +70,7 @@ __all__ = [
     "scorecard_records",
     "scorecard_table",
     "scorecards",
+    "search_sql",
+    "search_terms",
     "store_config_path",
 ]
