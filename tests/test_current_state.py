@@ -16,6 +16,7 @@ from xuncha import figures
 from xuncha.figures.rectification import counts_query
 from xuncha.filters import Filters, resolve_scope
 from xuncha.store import Reader, Store, open_reader
+from xuncha.store.schema import WHOLE_GROUPINGS
 
 GROUPINGS = (
     "all",
@@ -60,6 +61,58 @@ def test_the_summaries_equal_the_timelines_on_and_after_settled_on(
         slow, fast = both(demo_reader, filters, as_of, by)
         assert slow, (by, filters)
         assert fast == slow, (by, filters, as_of)
+
+
+@pytest.mark.parametrize("days_after", [0, 45, 800])
+@pytest.mark.parametrize("cycle_median", [True, False])
+def test_the_whole_stores_groups_equal_the_summaries_and_the_timelines(
+    demo_reader: Reader, days_after: int, cycle_median: bool
+) -> None:
+    """rectification_counts_whole (groups summed at write time) gives the very rows of the
+    per-inspection summaries and of the timelines, for every grouping it serves."""
+    as_of = settled(demo_reader) + dt.timedelta(days=days_after)
+    scope = resolve_scope(demo_reader, Filters(as_of=as_of))
+    assert scope.ids_param() is None
+    for by in WHOLE_GROUPINGS:
+        params = scope.params(by=by, cycle_median=cycle_median)
+        whole = demo_reader.query("rectification_counts_whole", params)
+        assert whole.height > 0, by
+        assert whole.equals(demo_reader.query("rectification_counts_current", params)), by
+        slow = demo_reader.query("rectification_counts", {**params, "cycle_median": True})
+        if not cycle_median:
+            slow = slow.with_columns(slow["cycle_days_median"].clear(slow.height))
+        assert whole.to_dicts() == slow.to_dicts(), (by, as_of)
+
+
+def test_the_figures_read_the_groups_only_for_the_whole_store_without_a_category(
+    demo_reader: Reader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    real = Reader.query
+
+    def spy(self: Reader, name: str, params=None):  # type: ignore[no-untyped-def]
+        asked.append(name)
+        return real(self, name, params)
+
+    monkeypatch.setattr(Reader, "query", spy)
+    day = settled(demo_reader)
+    cases = [
+        (Filters(as_of=day), "round", "rectification_counts_whole"),
+        (Filters(as_of=day + dt.timedelta(days=9)), "unit", "rectification_counts_whole"),
+        (Filters(as_of=day), "category_l1", "rectification_counts_current"),
+        (Filters(category_l1=("B",), as_of=day), "round", "rectification_counts_current"),
+        (Filters(round_from=8, round_to=8, as_of=day), "all", "rectification_counts_current"),
+        (Filters(as_of=day - dt.timedelta(days=1)), "round", "rectification_counts"),
+    ]
+    for filters, by, name in cases:
+        scope = resolve_scope(demo_reader, filters)
+        asked.clear()
+        figures.rectification(demo_reader, scope, by)
+        assert name in asked and not {
+            "rectification_counts_whole",
+            "rectification_counts_current",
+            "rectification_counts",
+        } - {name} & set(asked), (filters, by, asked)
 
 
 def test_overdue_counts_move_with_the_date_in_both(demo_reader: Reader) -> None:

@@ -289,6 +289,8 @@ def test_the_sandbox_holds_exactly_the_documented_tables(box: Sandbox) -> None:
             "rect_current",
             "rect_current_dates",
             "rect_current_done",
+            "rect_current_group_dates",
+            "rect_current_groups",
             "rect_current_inspection",
             "rect_current_measures",
             "rounds",

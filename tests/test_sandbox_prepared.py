@@ -230,3 +230,42 @@ def test_the_demo_command_prepares_the_sandbox(tmp_path: Path) -> None:
         assert con.execute("SELECT count(*) FROM findings").fetchone() == (_findings(store),)
     finally:
         con.close()
+
+
+def test_a_scoped_sandbox_sums_its_own_groups_never_the_whole_stores(small_store: Store) -> None:
+    from xuncha.store.reader import load_queries
+
+    reader = open_reader(small_store)
+    try:
+        last = int(reader.query("rounds_list")["seq"].to_list()[-1])
+    finally:
+        reader.close()
+    narrow = _scope(
+        small_store, Filters(round_from=last, round_to=last, as_of=dt.date(2026, 11, 20))
+    )
+    queries = load_queries()
+    box = Sandbox.for_scope(small_store, narrow, clue_details=False, cache=False)
+    try:
+        params = {
+            "inspection_ids": None,
+            "category_l1": None,
+            "category_l2": None,
+            "as_of": dt.date(2026, 11, 20),
+            "by": "round",
+            "cycle_median": True,
+        }
+        whole = box.run(
+            queries["rectification_counts_whole"].sql,
+            user=USER,
+            params={k: params[k] for k in queries["rectification_counts_whole"].params},
+        ).frame
+        current = box.run(
+            queries["rectification_counts_current"].sql,
+            user=USER,
+            params={k: params[k] for k in queries["rectification_counts_current"].params},
+        ).frame
+        assert whole.equals(current) and whole.height == 1  # the one round in scope
+        shown = box.run("SELECT count(*) AS n FROM findings", user=USER).frame["n"][0]
+        assert whole["findings"][0] == shown < _findings(small_store)
+    finally:
+        box.close()

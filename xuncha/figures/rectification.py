@@ -16,6 +16,7 @@ from xuncha.figures.rates import (
 )
 from xuncha.filters import Scope, settled_on
 from xuncha.store.reader import Reader
+from xuncha.store.schema import WHOLE_GROUPINGS
 
 # --by value → (query grouping, label shown to users)
 GROUPINGS: dict[str, str] = {
@@ -66,8 +67,9 @@ def rectification(
     """
     if by not in GROUPINGS:
         raise ValueError(f"unknown grouping {by!r}; choose from {', '.join(GROUPINGS)}")
-    name = "rectification_counts_current" if scope.current else counts_query(reader, scope.as_of)
-    counts = reader.query(name, scope.params(by=by, cycle_median=cycle_median))
+    counts = reader.query(
+        _query_for(reader, scope, by), scope.params(by=by, cycle_median=cycle_median)
+    )
     if by == "all" and counts.is_empty():
         counts = _zero_row(counts)
     if not cycle_median:
@@ -80,6 +82,18 @@ def rectification(
         .otherwise(pl.lit(""))
         .alias("sample_note"),
     )
+
+
+def _query_for(reader: Reader, scope: Scope, by: str) -> str:
+    """The named query answering this scope and grouping: the groups summed at write time
+    for the whole store without a category (the usual state), else the current-state
+    summaries or, before settled_on, the timelines. All three give the same rows."""
+    if not scope.current:
+        return counts_query(reader, scope.as_of)
+    whole = scope.ids_param() is None and not scope.category_l1 and not scope.category_l2
+    if whole and by in WHOLE_GROUPINGS:
+        return "rectification_counts_whole"
+    return "rectification_counts_current"
 
 
 def counts_query(reader: Reader, as_of: dt.date) -> str:

@@ -309,6 +309,8 @@ TABLE_ORDER = (
     "rect_current_dates",
     "rect_current_done",
     "rect_current_measures",
+    "rect_current_groups",
+    "rect_current_group_dates",
     "category_l1",
     "category_l2",
     "category_aliases",
@@ -365,6 +367,9 @@ def build_file(
             f"CREATE TABLE {_T}.rect_current_inspection AS "
             + schema.RECT_CURRENT_INSPECTION_SELECT.format(source=f"{_T}.rect_current")
         )
+        # The groups too: the store's are the whole store's, never copied into a scope.
+        for sql in schema.RECT_CURRENT_GROUPS_SQL:
+            builder.execute(sql.format(t=f"{_T}."))
         builder.execute(_REPEATS_SQL)
         builder.execute(_CLUES_SQL if clue_details else _CLUE_COUNTS_SQL)
         _copy_comments(builder)

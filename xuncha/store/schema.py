@@ -379,6 +379,29 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
             "deadline_original": "原定整改时限",
         },
     ),
+    "rect_current_groups": (
+        "（派生）整改现状按分组汇总（全部巡察、不分类别）：每种分组方式（all、round、unit、round_unit、"
+        "sector、peer_group）每组一行，含整改周期中位数；与日期有关的计数见 rect_current_group_dates",
+        {
+            "grouping": "分组方式",
+            "group_id": "组的稳定编号（轮次编号、单位编号、轮次/单位……）",
+            "group_key": "组名（轮次名称、单位简称……；all 为“全部”）",
+            "group_order": "显示顺序（轮次序号；其他分组为空）",
+            "units": "有问题的单位数",
+            "inspections": "有问题的巡察次数",
+            "cycle_days_median": "已完成问题整改周期中位数（天）",
+        },
+    ),
+    "rect_current_group_dates": (
+        "（派生）整改现状中与日期有关的部分按分组汇总：每种分组方式每组每个日期一行",
+        {
+            "grouping": "分组方式",
+            "group_id": "组的稳定编号",
+            "d": "日期（措施的现行时限或问题最早的未完成时限）",
+            "open_measures": "现行时限为该日期的未完成措施数",
+            "findings_earliest": "最早未完成时限为该日期的问题数",
+        },
+    ),
     "finding_repeats": (
         "（派生）重复问题：每个问题一行，列出同单位此前轮次的同类问题",
         {
@@ -391,6 +414,15 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
     ),
 }
 
+# rect_current_groups has rect_current's counts too, less the tag-group ones.
+_NOT_GROUPED = {"inspection_id", "focus_findings", "four_winds_findings", "personnel_findings"}
+DERIVED_COMMENTS["rect_current_groups"][1].update(
+    {
+        k: v
+        for k, v in DERIVED_COMMENTS["rect_current"][1].items()
+        if not k.startswith("category") and k not in _NOT_GROUPED
+    }
+)
 # rect_current_inspection has rect_current's columns less the categories.
 DERIVED_COMMENTS["rect_current_inspection"][1].update(
     {k: v for k, v in DERIVED_COMMENTS["rect_current"][1].items() if not k.startswith("category")}
@@ -695,7 +727,7 @@ ORDER BY b.round_id, b.unit_id, b.finding_id, b.valid_from
 # The layout of the current-state summaries this code reads (store_meta current_layout;
 # queries/store_settled_on.sql names it too). A store written by older code has another or
 # none: Store.connect() reads it through a copy with the summaries added (readable_file).
-CURRENT_LAYOUT = "3"
+CURRENT_LAYOUT = "4"
 
 # rect_current without the categories: the usual filter state (no category chosen) reads one
 # row per inspection instead of one per inspection and category. The SQL sandbox builds its
@@ -725,6 +757,90 @@ FROM {source}
 GROUP BY inspection_id
 ORDER BY inspection_id
 """
+
+
+# The usual state (every inspection, no category) per grouping, summed once per write: the
+# roll-up of the whole store by all, round, unit, round × unit, sector or peer group reads one
+# row per group (rectification_counts_whole) instead of summing 44,296 inspections, and the
+# query is small enough that parsing and planning it cost little. The counts that depend on
+# the date (overdue, not yet due) come from rect_current_group_dates, by deadline. `{t}`
+# prefixes the tables: the SQL sandbox builds its own from its scoped copies, so a scoped
+# sandbox never holds a figure of rows outside its scope.
+WHOLE_GROUPINGS = ("all", "round", "unit", "round_unit", "sector", "peer_group")
+RECT_CURRENT_GROUPS_SQL = (
+    """
+CREATE OR REPLACE TABLE {t}rect_current_groups AS
+WITH k AS (
+    SELECT i.inspection_id, i.unit_id, g.grouping,
+        CASE g.grouping WHEN 'round' THEN r.name WHEN 'unit' THEN u.short_name
+             WHEN 'round_unit' THEN u.short_name WHEN 'sector' THEN u.sector
+             WHEN 'peer_group' THEN u.peer_group ELSE '全部' END AS group_key,
+        CASE g.grouping WHEN 'round' THEN i.round_id::VARCHAR WHEN 'unit' THEN i.unit_id::VARCHAR
+             WHEN 'round_unit' THEN i.round_id::VARCHAR || '/' || i.unit_id::VARCHAR
+             WHEN 'sector' THEN u.sector WHEN 'peer_group' THEN u.peer_group
+             ELSE 'all' END AS group_id,
+        CASE WHEN g.grouping IN ('round', 'round_unit') THEN r.seq END AS group_order
+    FROM {t}inspections i
+    JOIN {t}units u ON u.unit_id = i.unit_id
+    JOIN {t}rounds r ON r.round_id = i.round_id
+    CROSS JOIN (VALUES ('all'), ('round'), ('unit'), ('round_unit'), ('sector'), ('peer_group'))
+        g(grouping)
+),
+med AS (
+    SELECT k.grouping, k.group_id, median(x.days)::DOUBLE AS cycle_days_median
+    FROM {t}rect_current_done x
+    JOIN k USING (inspection_id)
+    GROUP BY ALL
+)
+SELECT k.grouping, k.group_id, any_value(k.group_key) AS group_key,
+       any_value(k.group_order)::BIGINT AS group_order,
+       count(DISTINCT k.unit_id) AS units,
+       count(DISTINCT k.inspection_id) AS inspections,
+       sum(c.findings)::BIGINT AS findings,
+       sum(c.findings_done)::BIGINT AS findings_done,
+       sum(c.findings_basically_done)::BIGINT AS findings_basically_done,
+       sum(c.findings_open)::BIGINT AS findings_open,
+       sum(c.repeat_findings)::BIGINT AS repeat_findings,
+       sum(c.rebound_findings)::BIGINT AS rebound_findings,
+       sum(c.measures)::BIGINT AS measures,
+       sum(c.measures_done)::BIGINT AS measures_done,
+       sum(c.measures_phased)::BIGINT AS measures_phased,
+       sum(c.measures_in_progress)::BIGINT AS measures_in_progress,
+       sum(c.measures_not_done)::BIGINT AS measures_not_done,
+       sum(c.measures_long_term)::BIGINT AS measures_long_term,
+       sum(c.completed_with_deadline)::BIGINT AS completed_with_deadline,
+       sum(c.on_time_original)::BIGINT AS on_time_original,
+       sum(c.completed_with_current_deadline)::BIGINT AS completed_with_current_deadline,
+       sum(c.on_time_current)::BIGINT AS on_time_current,
+       any_value(m.cycle_days_median) AS cycle_days_median
+FROM {t}rect_current_inspection c
+JOIN k USING (inspection_id)
+LEFT JOIN med m ON m.grouping = k.grouping AND m.group_id = k.group_id
+GROUP BY k.grouping, k.group_id
+ORDER BY k.grouping, k.group_id
+""",
+    """
+CREATE OR REPLACE TABLE {t}rect_current_group_dates AS
+WITH k AS (
+    SELECT i.inspection_id, g.grouping,
+        CASE g.grouping WHEN 'round' THEN i.round_id::VARCHAR WHEN 'unit' THEN i.unit_id::VARCHAR
+             WHEN 'round_unit' THEN i.round_id::VARCHAR || '/' || i.unit_id::VARCHAR
+             WHEN 'sector' THEN u.sector WHEN 'peer_group' THEN u.peer_group
+             ELSE 'all' END AS group_id
+    FROM {t}inspections i
+    JOIN {t}units u ON u.unit_id = i.unit_id
+    CROSS JOIN (VALUES ('all'), ('round'), ('unit'), ('round_unit'), ('sector'), ('peer_group'))
+        g(grouping)
+)
+SELECT k.grouping, k.group_id, d.d,
+       sum(d.open_measures)::BIGINT AS open_measures,
+       sum(d.findings_earliest)::BIGINT AS findings_earliest
+FROM {t}rect_current_dates d
+JOIN k USING (inspection_id)
+GROUP BY ALL
+ORDER BY k.grouping, k.group_id, d.d
+""",
+)
 
 
 # The current state, summarised once per write. Every timeline row whose interval is still
@@ -837,6 +953,7 @@ WHERE valid_to IS NULL
   AND (status <> 'DONE' OR deadline IS DISTINCT FROM deadline_original)
 ORDER BY inspection_id, measure_id
 """,
+    *(sql.format(t="") for sql in RECT_CURRENT_GROUPS_SQL),
     f"INSERT OR REPLACE INTO store_meta VALUES ('current_layout', '{CURRENT_LAYOUT}')",
     """
 INSERT OR REPLACE INTO store_meta
