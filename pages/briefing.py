@@ -127,7 +127,7 @@ if saved:
                     schema=block.columns,
                     orient="row",
                 )
-                st.dataframe(frame.to_arrow(), hide_index=True, width="stretch")
+                ui.table(frame, key=f"brief_t_{s}_{b}", raw=True)
                 if block.note:
                     st.caption(ui.md(block.note))
             elif isinstance(block, Chart):
@@ -163,7 +163,7 @@ else:
         pl.col("created").str.slice(0, 19).str.replace("T", " ").alias("起草时间"),
         pl.when(pl.col("final")).then(pl.lit("已定稿")).otherwise(pl.lit("草稿")).alias("状态"),
     )
-    st.dataframe(table.to_arrow(), hide_index=True, width="stretch")
+    ui.table(table, key="brief_archive", raw=True)
     picked = st.selectbox(
         "查看存档",
         [k["briefing_id"] for k in kept],

@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
@@ -30,6 +31,17 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
 def demo_reader(demo_store: Store) -> Iterator[Reader]:
     reader = open_reader(demo_store)
     yield reader
+    reader.close()
+
+
+@pytest.fixture(scope="module")
+def demo_con(demo_store: Store) -> Iterator[tuple[Reader, duckdb.DuckDBPyConnection]]:
+    """A reader and a plain read-only connection on the demo store, for tests that compare
+    the product's answers with their own SQL or Python over the base tables."""
+    reader = open_reader(demo_store)
+    con = demo_store.connect()
+    yield reader, con
+    con.close()
     reader.close()
 
 

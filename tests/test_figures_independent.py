@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 from typing import Any
@@ -316,22 +315,13 @@ AS_OF_DATES = (
 BYS = ("all", "round", "unit", "category_l1")
 
 
-@pytest.fixture(scope="module")
-def demo(demo_store: Store) -> Iterator[tuple[Reader, duckdb.DuckDBPyConnection]]:
-    reader = open_reader(demo_store)
-    con = demo_store.connect()
-    yield reader, con
-    con.close()
-    reader.close()
-
-
 @pytest.mark.parametrize("by", BYS)
 @pytest.mark.parametrize("as_of", AS_OF_DATES, ids=str)
 @pytest.mark.parametrize("filter_name", FILTERS)
 def test_every_figure_on_the_demo_equals_its_definition_computed_from_the_base_tables(
-    demo: tuple[Reader, duckdb.DuckDBPyConnection], filter_name: str, as_of: dt.date, by: str
+    demo_con: tuple[Reader, duckdb.DuckDBPyConnection], filter_name: str, as_of: dt.date, by: str
 ) -> None:
-    reader, con = demo
+    reader, con = demo_con
     scope = resolve_scope(reader, FILTERS[filter_name].with_(as_of=as_of))
     got = product_figures(reader, scope, by)
     want = expected_figures(con, scope, by)
@@ -341,10 +331,10 @@ def test_every_figure_on_the_demo_equals_its_definition_computed_from_the_base_t
 @pytest.mark.parametrize("as_of", AS_OF_DATES, ids=str)
 @pytest.mark.parametrize("filter_name", FILTERS)
 def test_the_overview_headline_counts_equal_the_base_tables(
-    demo: tuple[Reader, duckdb.DuckDBPyConnection], filter_name: str, as_of: dt.date
+    demo_con: tuple[Reader, duckdb.DuckDBPyConnection], filter_name: str, as_of: dt.date
 ) -> None:
     """Rounds, units, inspections, clues and outcomes of the overview, counted in Python."""
-    reader, con = demo
+    reader, con = demo_con
     scope = resolve_scope(reader, FILTERS[filter_name].with_(as_of=as_of))
     got = reader.query(
         "kpi_overview", {"inspection_ids": scope.ids_param(), "as_of": scope.as_of}
@@ -386,9 +376,9 @@ def test_the_overview_headline_counts_equal_the_base_tables(
 
 
 def test_the_demo_comparison_is_not_vacuous_every_figure_is_exercised(
-    demo: tuple[Reader, duckdb.DuckDBPyConnection],
+    demo_con: tuple[Reader, duckdb.DuckDBPyConnection],
 ) -> None:
-    reader, con = demo
+    reader, con = demo_con
     want = expected_figures(con, resolve_scope(reader, Filters(as_of=dt.date(2025, 6, 30))), "all")
     totals = want["全部"]
     for figure in COUNTS:

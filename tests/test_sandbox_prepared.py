@@ -35,6 +35,16 @@ def _scope(store: Store, filters: Filters | None = None):
         reader.close()
 
 
+def _last_round(store: Store):
+    """The scope of the store's last round only (a narrower scope than the whole store)."""
+    reader = open_reader(store)
+    try:
+        last = int(reader.query("rounds_list")["seq"].to_list()[-1])
+    finally:
+        reader.close()
+    return _scope(store, Filters(round_from=last, round_to=last, as_of=dt.date(2026, 11, 20)))
+
+
 def _prepared(store: Store) -> list[Path]:
     return sorted((store.root / sandbox_build.PREPARED).glob("*.duckdb"))
 
@@ -152,14 +162,7 @@ def test_clue_details_and_narrower_scopes_are_built_from_the_store(
         assert "clues" in tables and "clue_counts" not in tables
     finally:
         with_clues.close()
-    reader = open_reader(small_store)
-    try:
-        last = int(reader.query("rounds_list")["seq"].to_list()[-1])
-    finally:
-        reader.close()
-    narrow = _scope(
-        small_store, Filters(round_from=last, round_to=last, as_of=dt.date(2026, 11, 20))
-    )
+    narrow = _last_round(small_store)
     box = Sandbox.for_scope(small_store, narrow, clue_details=False, cache=False)
     try:
         assert no_building == ["built", "built"]
@@ -235,14 +238,7 @@ def test_the_demo_command_prepares_the_sandbox(tmp_path: Path) -> None:
 def test_a_scoped_sandbox_sums_its_own_groups_never_the_whole_stores(small_store: Store) -> None:
     from xuncha.store.reader import load_queries
 
-    reader = open_reader(small_store)
-    try:
-        last = int(reader.query("rounds_list")["seq"].to_list()[-1])
-    finally:
-        reader.close()
-    narrow = _scope(
-        small_store, Filters(round_from=last, round_to=last, as_of=dt.date(2026, 11, 20))
-    )
+    narrow = _last_round(small_store)
     queries = load_queries()
     box = Sandbox.for_scope(small_store, narrow, clue_details=False, cache=False)
     try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -35,19 +34,10 @@ SCOPES = {
 
 
 @pytest.fixture(scope="module")
-def demo(demo_store: Store) -> Iterator[tuple[Reader, duckdb.DuckDBPyConnection]]:
-    reader = open_reader(demo_store)
-    con = demo_store.connect()
-    yield reader, con
-    con.close()
-    reader.close()
-
-
-@pytest.fixture(scope="module")
-def words(demo: tuple[Reader, duckdb.DuckDBPyConnection]) -> list[list[str]]:
+def words(demo_con: tuple[Reader, duckdb.DuckDBPyConnection]) -> list[list[str]]:
     """Terms drawn from the demo's own text: a common word, a rare one, two words, words
     that never occur, and characters that mean something to LIKE and regular expressions."""
-    _, con = demo
+    _, con = demo_con
     titles = [
         t for (t,) in con.execute("SELECT title FROM findings ORDER BY finding_id").fetchall()
     ]
@@ -90,9 +80,9 @@ def by_hand(con: duckdb.DuckDBPyConnection, scope, terms: list[str]) -> list[int
 
 @pytest.mark.parametrize("scope_name", SCOPES)
 def test_the_index_the_query_and_a_reading_by_hand_find_the_same_findings(
-    demo: tuple[Reader, duckdb.DuckDBPyConnection], words: list[list[str]], scope_name: str
+    demo_con: tuple[Reader, duckdb.DuckDBPyConnection], words: list[list[str]], scope_name: str
 ) -> None:
-    reader, con = demo
+    reader, con = demo_con
     index = figures.TextIndex.load(reader)
     scope = resolve_scope(reader, SCOPES[scope_name])
     hits = 0
@@ -107,9 +97,9 @@ def test_the_index_the_query_and_a_reading_by_hand_find_the_same_findings(
 
 
 def test_the_index_holds_one_version_and_every_finding(
-    demo: tuple[Reader, duckdb.DuckDBPyConnection],
+    demo_con: tuple[Reader, duckdb.DuckDBPyConnection],
 ) -> None:
-    reader, con = demo
+    reader, con = demo_con
     index = figures.TextIndex.load(reader)
     assert index.version == reader.version
     row = con.execute("SELECT count(*) FROM findings").fetchone()

@@ -71,6 +71,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def _add_filter_args(p: argparse.ArgumentParser) -> None:
+    """--db and the filters of a command that reads figures (read by _scoped)."""
+    p.add_argument("--db", default=DEFAULT_DB)
+    p.add_argument("--round", action="append", default=[], help="轮次名称（可重复）")
+    p.add_argument("--unit", action="append", default=[], help="单位名称或简称（可重复）")
+    p.add_argument("--category", action="append", default=[], help="类别代码，如 B 或 B03")
+    p.add_argument(
+        "--as-of", dest="as_of", default=None, help="统计截至日期 YYYY-MM-DD（默认今天）"
+    )
+
+
+def _scoped(args: argparse.Namespace) -> tuple[Access, Reader, Filters, Scope]:
+    """Who asks (with --user), the reader, the filters of _add_filter_args, and the scope."""
+    who = _access(args.db, args.user, VIEW_PAGES)
+    reader = _reader(args.db)
+    filters = build_filters(
+        reader, rounds=args.round, units=args.unit, categories=args.category, as_of=args.as_of
+    )
+    return who, reader, filters, resolve_scope(reader, filters, access=who)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xuncha", description="巡察数据驾驶舱 命令行")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -88,13 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("metrics", help="整改指标（口径见 DOMAIN.md §5）")
-    p.add_argument("--db", default=DEFAULT_DB)
-    p.add_argument("--round", action="append", default=[], help="轮次名称（可重复）")
-    p.add_argument("--unit", action="append", default=[], help="单位名称或简称（可重复）")
-    p.add_argument("--category", action="append", default=[], help="类别代码，如 B 或 B03")
-    p.add_argument(
-        "--as-of", dest="as_of", default=None, help="统计截至日期 YYYY-MM-DD（默认今天）"
-    )
+    _add_filter_args(p)
     p.add_argument(
         "--by",
         choices=[g for g in figures.GROUPINGS if g not in ("all", "round_unit")],
@@ -106,13 +121,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", help="关键词检索问题（具体问题、具体表现；多个词须同时包含）")
     p.add_argument("terms", nargs="+", help="检索词（按字面匹配，区分英文大小写）")
-    p.add_argument("--db", default=DEFAULT_DB)
-    p.add_argument("--round", action="append", default=[], help="轮次名称（可重复）")
-    p.add_argument("--unit", action="append", default=[], help="单位名称或简称（可重复）")
-    p.add_argument("--category", action="append", default=[], help="类别代码，如 B 或 B03")
-    p.add_argument(
-        "--as-of", dest="as_of", default=None, help="统计截至日期 YYYY-MM-DD（默认今天）"
-    )
+    _add_filter_args(p)
     p.add_argument("--format", choices=("json", "csv"), default="json")
     p.add_argument("--user", default=None, help=USER_HELP)
     p.set_defaults(func=cmd_search)
@@ -336,12 +345,7 @@ def table_counts(reader: Reader) -> dict[str, int]:
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
-    who = _access(args.db, args.user, VIEW_PAGES)
-    reader = _reader(args.db)
-    filters = build_filters(
-        reader, rounds=args.round, units=args.unit, categories=args.category, as_of=args.as_of
-    )
-    scope = resolve_scope(reader, filters, access=who)
+    who, reader, filters, scope = _scoped(args)
     by = args.by or "all"
     frame = figures.rectification(reader, scope, by)
     records = figures.metrics_records(frame, by)
@@ -369,18 +373,13 @@ SEARCH_COLUMNS = (
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    who = _access(args.db, args.user, VIEW_PAGES)
+    who, reader, filters, scope = _scoped(args)
     try:
         terms = figures.search_terms(" ".join(args.terms))
     except figures.SearchError as exc:
         raise UserError(str(exc)) from None
     if not terms:
         raise UserError("请给出检索词")
-    reader = _reader(args.db)
-    filters = build_filters(
-        reader, rounds=args.round, units=args.unit, categories=args.category, as_of=args.as_of
-    )
-    scope = resolve_scope(reader, filters, access=who)
     ids = figures.search_sql(reader, scope, terms)
     found = reader.query("findings_by_ids", scope.params(finding_ids=ids)).select(SEARCH_COLUMNS)
     _record_read(args.db, who, "search", filters, rows=found.height)

@@ -367,13 +367,7 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
         "（派生）措施现状中需要列出的部分：每条未完成或整改时限有过变动的措施一行（时间线中至今仍有效的区间），"
         "用于督办清单、长期坚持措施和延期措施",
         {
-            "measure_id": "措施编号",
-            "finding_id": "问题编号",
-            "inspection_id": "巡察编号",
-            "round_id": "轮次编号",
-            "unit_id": "单位编号",
-            "category_l1": "一级类别代码",
-            "category_l2": "二级类别代码",
+            # the keys as measure_timeline describes them: added below
             "status": "措施现状",
             "deadline": "现行整改时限",
             "deadline_original": "原定整改时限",
@@ -397,9 +391,7 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
         {
             "grouping": "分组方式",
             "group_id": "组的稳定编号",
-            "d": "日期（措施的现行时限或问题最早的未完成时限）",
-            "open_measures": "现行时限为该日期的未完成措施数",
-            "findings_earliest": "最早未完成时限为该日期的问题数",
+            # d, open_measures, findings_earliest as rect_current_dates: added below
         },
     ),
     "finding_repeats": (
@@ -421,6 +413,28 @@ DERIVED_COMMENTS["rect_current_groups"][1].update(
         k: v
         for k, v in DERIVED_COMMENTS["rect_current"][1].items()
         if not k.startswith("category") and k not in _NOT_GROUPED
+    }
+)
+# rect_current_measures' keys are measure_timeline's; rect_current_group_dates' dated counts
+# are rect_current_dates'.
+_MEASURE_KEYS = (
+    "measure_id",
+    "finding_id",
+    "inspection_id",
+    "round_id",
+    "unit_id",
+    "category_l1",
+    "category_l2",
+)
+DERIVED_COMMENTS["rect_current_measures"] = (
+    DERIVED_COMMENTS["rect_current_measures"][0],
+    {k: DERIVED_COMMENTS["measure_timeline"][1][k] for k in _MEASURE_KEYS}
+    | DERIVED_COMMENTS["rect_current_measures"][1],
+)
+DERIVED_COMMENTS["rect_current_group_dates"][1].update(
+    {
+        k: DERIVED_COMMENTS["rect_current_dates"][1][k]
+        for k in ("d", "open_measures", "findings_earliest")
     }
 )
 # rect_current_inspection has rect_current's columns less the categories.
