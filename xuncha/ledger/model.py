@@ -59,6 +59,17 @@ class Problem:
     column_header: str | None = None
     column_letter: str | None = None
     value: str | None = None
+    # What kind of problem this is, without the row's own values ("整改状态无法识别"): the
+    # report groups by it so a clerk fixes every row of one kind in one pass. None: the reason
+    # is its own kind.
+    kind: str | None = None
+    # What would be accepted instead (shown once per kind).
+    hint: str | None = None
+
+    @property
+    def group(self) -> str:
+        """The heading this problem is grouped under in the report."""
+        return self.kind or self.reason
 
     @property
     def is_error(self) -> bool:
@@ -109,6 +120,8 @@ class Problem:
             "column_letter": self.column_letter,
             "value": self.value,
             "reason": self.reason,
+            "kind": self.group,
+            "hint": self.hint,
         }
 
 
