@@ -8,7 +8,7 @@ reader's own output.
 1. `merged_xlsx` (市住建局): a merged title row, a 填报单位/截至时间 line, a blank row, the
    header, group rows "一、…方面" and "（一）…方面" (no category column), merged 序号 /
    具体问题 / 责任领导 cells over several measure rows, a date cell, full-width digits and
-   spaces, blank markers, an unknown 备注 column, a footer line.
+   spaces, blank markers, an unknown 督办意见 column, a footer line.
 2. `one_row_xlsx` (市卫健委): one row per problem, several numbered measures in one cell with
    numbered deadlines and statuses to match, 问题类别 and 问题子类 columns, mixed deadline
    forms (Excel serial number, date cell, dotted and slashed dates, relative, quarter).
@@ -273,8 +273,8 @@ MERGED = Sample(
     feedback=ZJ_FEEDBACK,
     as_of=D(2024, 6, 30),
     findings=MERGED_FINDINGS,
-    unknown_columns=("备注",),
-    warnings=1,  # the 备注 column is listed as not imported
+    unknown_columns=("督办意见",),
+    warnings=1,  # the 督办意见 column is listed as not imported
 )
 
 # The unit's next ledger, three months on: statuses moved, an extension closed, a measure and
@@ -315,7 +315,7 @@ def merged_xlsx(path: Path, *, progress: bool = False, new_problem: bool = True)
             "整改时限",
             "整改状态",
             "整改进展",
-            "备注",
+            "督办意见",
         ],
     )
     sheet["A5"] = G1
@@ -620,7 +620,7 @@ PROGRESS = Sample(
     feedback=ZJ_FEEDBACK,
     as_of=PROGRESS_AS_OF,
     findings=PROGRESS_FINDINGS,
-    unknown_columns=("备注",),
+    unknown_columns=("督办意见",),
     warnings=1,
 )
 # The same later ledger without the newly listed problem P6: a pure progress update.
@@ -631,7 +631,7 @@ PROGRESS_ONLY = Sample(
     feedback=ZJ_FEEDBACK,
     as_of=PROGRESS_AS_OF,
     findings=PROGRESS_FINDINGS[:-1],
-    unknown_columns=("备注",),
+    unknown_columns=("督办意见",),
     warnings=1,
 )
 

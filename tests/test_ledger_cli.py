@@ -44,7 +44,7 @@ def test_import_prints_the_batch_summary_and_exits_zero(
         f"  {S.MERGED.name} → 批次 #1（截至 2024-06-30），读取 9 行；问题 新增 5、更新 0、未变 0；"
         "措施 新增 9、更新 0、未变 0；状态变更 9 条，时限变更 1 条"
     ) in out.splitlines()
-    assert f"  {S.MERGED.name} 未导入的列：备注" in out.splitlines()
+    assert f"  {S.MERGED.name} 未导入的列：督办意见" in out.splitlines()
     code, out, _ = run(capsys, *_import_args(db, ledgers["progress"]), "--format", "json")
     payload = json.loads(out)
     assert code == 0 and payload["ok"] and payload["version"] == 2

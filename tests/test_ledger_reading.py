@@ -133,11 +133,11 @@ def test_reading_touches_no_store_and_needs_no_round_or_unit(tmp_path: Path) -> 
 def test_unknown_columns_are_listed_with_a_warning_not_dropped_silently(tmp_path: Path) -> None:
     sample, path = S.build("merged", tmp_path)
     result = read_ledger(path, feedback_date=sample.feedback)
-    assert result.unknown_columns == ["备注"]
+    assert result.unknown_columns == ["督办意见"]
     (warning,) = result.warnings
     assert (warning.row, warning.column, warning.reason) == (
         4,
-        "备注（J列）",
+        "督办意见（J列）",
         "未识别的列，其内容不会导入",
     )
 
@@ -358,7 +358,7 @@ def _broken_ledger(path: Path) -> Path:
     )
     sheet.append([3, "财务管理方面", "问题丙", "措施丙", "2024年6月底前", "已完成"])
     sheet.append(
-        [4, "落实全面从严治党战略部署方面", "问题丁", "措施丁", "2024年6月底前", "申请延期"]
+        [4, "落实全面从严治党战略部署方面", "问题丁", "措施丁", "长期坚持", "申请延期"]
     )
     sheet.append([5, "落实全面从严治党战略部署方面", "问题戊", "措施戊", "2个月内", "正在整改"])
     sheet.append([6, "落实全面从严治党战略部署方面", "问题甲", "措施己", "2024年6月底前", "已完成"])
@@ -391,7 +391,8 @@ def test_every_problem_in_a_broken_ledger_is_reported_with_row_column_value_and_
             5,
             "F",
             "差不多了",
-            "无法识别的整改状态（可用：已完成、基本完成、正在整改、未完成、申请延期、长期坚持等）",
+            "无法识别的整改状态（可用：已完成、已整改到位、已销号、整改完毕、√、基本完成、正在整改、"
+            "持续推进、未完成、超期、申请延期、长期坚持；两个不同状态的词写在一起也无法识别）",
         ),
         (
             6,
@@ -404,10 +405,10 @@ def test_every_problem_in_a_broken_ledger_is_reported_with_row_column_value_and_
             7,
             "F",
             "申请延期",
-            "申请延期须写明批准的新时限（如“申请延期至2024年12月底前”，或填写“延期时限”列）",
+            "申请延期须写明批准的新时限（如“申请延期至2024年12月底前”，"
+            "或在“整改时限”“延期时限”列填写新时限）",
         ),
         (8, "E", "2个月内", "相对时限（如“2个月内”）按反馈日期计算，但反馈日期未知"),
-        (9, "C", "问题甲", "具体问题与第 4 行的问题重复（按文字比对），无法区分"),
         (10, "C", None, "具体问题为空"),
         (
             11,
@@ -474,9 +475,10 @@ def test_blank_markers_full_width_text_and_a_two_row_header_are_understood(tmp_p
     )
     book.save(tmp_path / "两行表头.xlsx")
     result = read_ledger(tmp_path / "两行表头.xlsx")
-    assert [p.reason for p in result.errors] == [
-        "无法确定问题类别：没有“问题类别”列，上方也没有“一、…方面”分组行"
-    ]
+    # No category anywhere: 未分类 (Z99) with a 提示 and a count, never a refusal.
+    assert result.ok, [p.describe() for p in result.errors]
+    assert [(f.category_l1, f.category_l2) for f in result.findings] == [("Z", "Z99")]
+    assert [p.reason[:13] for p in result.warnings] == ["1 个问题没有问题类别（台"]
     book2 = openpyxl.load_workbook(tmp_path / "两行表头.xlsx")
     sheet2 = book2.active
     assert sheet2 is not None
@@ -551,9 +553,10 @@ def test_a_workbook_is_read_sheet_by_sheet_skipping_notes_hidden_sheets_and_repe
         ("一季度", 2, "问题甲", "C"),
         ("一季度", 4, "问题乙", "C"),
         ("二季度", 2, "问题丙", "B"),
+        # The same words on another sheet are another problem (its own place), not an error.
+        ("二季度", 3, "问题甲", "B"),
     ]
     assert [(p.sheet, p.row, p.severity, p.reason) for p in result.problems] == [
         ("草稿", None, "warning", "隐藏的工作表未读取"),
         ("说明", None, "warning", "工作表中没有台账表头，已跳过"),
-        ("二季度", 3, "error", "具体问题与工作表“一季度”第 2 行的问题重复"),
     ]

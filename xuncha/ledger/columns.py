@@ -111,6 +111,7 @@ FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "person_level": ("涉及人员层级", ("涉及人员层级", "涉及人员", "人员层级")),
     "amount_wan": ("涉及金额（万元）", ()),  # recognised only when the header says 万元
     "tags": ("问题标签", ("问题标签", "标签")),
+    "remark": ("备注", ("备注", "备注说明", "备考")),
 }
 
 FIELD_LABELS = {name: label for name, (label, _) in FIELDS.items()}
@@ -129,6 +130,7 @@ MEASURE_FIELDS = (
     "extension",
     "completed_on",
     "closed_on",
+    "remark",
 )
 PROBLEM_FIELDS = (
     "category",

@@ -13,8 +13,12 @@ import datetime as dt
 import functools
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from xuncha.ledger.text import Cell, cn_number, nfkc
+
+if TYPE_CHECKING:
+    from xuncha.ledger.workdays import WorkdayCalendar
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)
 MIN_YEAR, MAX_YEAR = 2000, 2100
@@ -44,6 +48,12 @@ LONG_TERM_WORDS = (
 )
 
 
+ACCEPTED_HINT = (
+    "立行立改、2024年6月底前、2024年底前、2024年上半年、2024年一季度、2024年6月30日、2024.6.30、"
+    "2024.06、6月30日前（年份由反馈日期推定）、3个月内、10个工作日内、长期坚持"
+)
+
+
 class DeadlineError(ValueError):
     """A deadline that cannot be read; the message is the reason shown to the user."""
 
@@ -52,14 +62,17 @@ class DeadlineError(ValueError):
 class Period:
     """A dated form: an exact day, or the last day of a month / quarter / half / year."""
 
-    kind: str  # "day" | "month" | "quarter" | "half" | "year"
-    number: int  # day-of-year form: month for "month"; quarter 1-4; half 1-2; 0 for year
+    kind: str  # "day" | "monthday" | "month" | "quarter" | "half" | "year"
+    number: int  # month for "month" and "monthday"; quarter 1-4; half 1-2; 0 for year
     year: int | None  # None when the ledger left the year out
     day: dt.date | None = None  # for kind "day"
+    dom: int | None = None  # day of the month for kind "monthday" ("6月30日前")
 
     def last_day(self, year: int) -> dt.date:
         if self.kind == "day" and self.day is not None:
             return self.day
+        if self.kind == "monthday" and self.dom is not None:
+            return _exact(year, self.number, self.dom)
         if self.kind == "month":
             month = self.number
         elif self.kind == "quarter":
@@ -79,6 +92,8 @@ class DeadlineSpec:
     months: int | None = None  # RELATIVE
     days: int | None = None  # RELATIVE
     extension: Period | None = None  # 申请延期至 …
+    workdays: int | None = None  # RELATIVE in working days ("10个工作日内")
+    note: str | None = None  # a warning worth showing ("2024.06" written as a number)
 
 
 @dataclass(frozen=True)
@@ -104,13 +119,17 @@ _EXTENSION = re.compile(
 _DAY = re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})[日号]?(?:前|之前|以前)?$")
 _DAY_SEP = re.compile(r"^(\d{4})([./-])(\d{1,2})\2(\d{1,2})(?:前|之前|以前)?$")
 _MONTH = re.compile(r"^(?:(\d{4})年)?(\d{1,2})月(份)?(底前|底|末前|末|内|以内|之内|前|之前|以前)?$")
+# "2024.06", "2024.6", "2024-06", "2024/06" typed as text: that month (its last day as a deadline).
+_MONTH_SEP = re.compile(r"^(\d{4})[./-](\d{1,2})(?:月)?(?:底前|底|末前|末|内|以内|之内)?$")
+# "6月30日前", "6月30日": a day whose year the round implies.
+_MONTH_DAY = re.compile(r"^(\d{1,2})月(\d{1,2})[日号](?:前|之前|以前)?$")
 _YEAR_END = re.compile(r"^(?:(\d{4})年)?年?(?:底|末)(?:前|之前|以前)?$")
 _YEAR_WITHIN = re.compile(r"^(\d{4})年(?:内|以内|之内|度内|全年)?$")
 _HALF = re.compile(r"^(?:(\d{4})年)?(上|下)半年(?:底|末)?(?:前|之前|以前|内|以内)?$")
 _QUARTER = re.compile(r"^(?:(\d{4})年)?第?([一二三四1-4])季度(?:底|末)?(?:前|之前|以前|内|以内)?$")
 _RELATIVE = re.compile(
     r"^(?:巡察)?(?:自|从)?(?:收到)?(?:巡察)?(?:反馈意见|反馈)?(?:之日起|后|以后)?"
-    r"(\d{1,3}|[一二两三四五六七八九十]{1,3}|半)个?(月|年|天|日|周)(?:内|以内|之内)$"
+    r"(\d{1,3}|[一二两三四五六七八九十]{1,3}|半)个?(月|年|天|日|周|工作日)(?:内|以内|之内)$"
 )
 _NUMBER_ONLY = re.compile(r"^\d+(?:\.\d+)?$")
 
@@ -160,6 +179,14 @@ def _period(part: str) -> Period | None:
         assert year is not None
         day = _exact(year, _month(m.group(3)), int(m.group(4)))
         return Period("day", 0, year, day)
+    if m := _MONTH_DAY.match(part):
+        month = _month(m.group(1))
+        dom = int(m.group(2))
+        if not 1 <= dom <= calendar.monthrange(2024, month)[1]:  # 2024: Feb 29 exists
+            raise DeadlineError(f"日期不存在：{month}月{dom}日")
+        return Period("monthday", month, None, dom=dom)
+    if m := _MONTH_SEP.match(part):
+        return Period("month", _month(m.group(2)), _year(m.group(1)))
     if m := _MONTH.match(part):
         month = _month(m.group(2))
         suffix = m.group(4) or ""
@@ -197,6 +224,8 @@ def _relative(part: str) -> tuple[int | None, int | None] | None:
     amount = cn_number(amount_text)
     if not amount:
         raise DeadlineError(f"时限“{part}”中的数量无效")
+    if unit == "工作日":
+        return None, -amount  # negative: working days (resolved on the official calendar)
     if unit == "月":
         return amount, None
     if unit == "年":
@@ -249,14 +278,15 @@ def _parse_text(text: str) -> DeadlineSpec:
             continue
         relative = _relative(part)
         if relative is not None:
-            dated.append(DeadlineSpec("RELATIVE", False, months=relative[0], days=relative[1]))
+            months, days = relative
+            if days is not None and days < 0:
+                dated.append(DeadlineSpec("RELATIVE", False, workdays=-days))
+            else:
+                dated.append(DeadlineSpec("RELATIVE", False, months=months, days=days))
             continue
         unknown.append(raw)
     if unknown:
-        raise DeadlineError(
-            f"无法识别的整改时限“{unknown[0]}”（可用写法：立行立改、2024年6月底前、2024年底前、"
-            "2024年上半年、2024年一季度、2024年6月30日、2个月内、长期坚持等）"
-        )
+        raise DeadlineError(f"无法识别的整改时限“{unknown[0]}”（可用写法：{ACCEPTED_HINT}等）")
     if len(dated) > 1:
         raise DeadlineError("一个时限单元格中写了多个时限，无法确定以哪个为准")
     if not dated:
@@ -273,6 +303,7 @@ def _parse_text(text: str) -> DeadlineSpec:
         months=first.months,
         days=first.days,
         extension=extension,
+        workdays=first.workdays,
     )
 
 
@@ -302,11 +333,41 @@ def parse_deadline(value: Cell) -> DeadlineSpec:
             raise DeadlineError(f"年份“{value.year}”不合理")
         return DeadlineSpec("DATE", False, period=Period("day", 0, value.year, value))
     if isinstance(value, int | float):
+        month = year_month_number(float(value))
+        if month is not None:
+            return DeadlineSpec(
+                "DATE",
+                False,
+                period=Period("month", month[1], month[0]),
+                note=f"时限以数字“{value:g}”填写，按 {month[0]}年{month[1]}月底 计",
+            )
         day = serial_date(float(value))
         return DeadlineSpec("DATE", False, period=Period("day", 0, day.year, day))
     if isinstance(value, dt.time | dt.timedelta):
         raise DeadlineError("整改时限是一个时刻而不是日期")
     return _parse_text(str(value))
+
+
+def year_month_number(value: float) -> tuple[int, int] | None:
+    """(year, month) for a number a clerk typed as "2024.06" (Excel keeps it as 2024.06); None
+    when the number is no such thing. "2024.1" is refused: Excel dropped the difference
+    between 2024.1 (January) and 2024.10 (October)."""
+    if not MIN_YEAR <= value < MAX_YEAR + 1 or value.is_integer():
+        return None
+    year = int(value)
+    hundredths = round((value - year) * 100, 6)
+    if not hundredths.is_integer():
+        return None
+    cents = int(hundredths)
+    if cents == 10:
+        raise DeadlineError(
+            f"数字“{value:g}”无法区分 {year}年1月 与 {year}年10月（Excel 会去掉末尾的 0）；"
+            f"请写为“{year}年1月底前”或“{year}年10月底前”"
+        )
+    month = cents // 10 if cents % 10 == 0 else cents
+    if not 1 <= month <= 12:
+        return None
+    return year, month
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -333,10 +394,15 @@ def _resolve_period(period: Period, feedback: dt.date | None, what: str) -> tupl
 
 @functools.lru_cache(maxsize=8192)
 def resolve_deadline(
-    spec: DeadlineSpec, *, feedback: dt.date | None, entry_end: dt.date | None
+    spec: DeadlineSpec,
+    *,
+    feedback: dt.date | None,
+    entry_end: dt.date | None,
+    calendar: WorkdayCalendar | None = None,
 ) -> ResolvedDeadline:
-    """Fix the due date of a parsed deadline with what the inspection knows."""
-    notes: list[str] = []
+    """Fix the due date of a parsed deadline with what the inspection knows; working days
+    count on `calendar` (the official one by default)."""
+    notes: list[str] = [spec.note] if spec.note else []
     extension = None
     if spec.extension is not None:
         extension, note = _resolve_period(spec.extension, feedback, "延期后的时限")
@@ -352,6 +418,16 @@ def resolve_deadline(
     if spec.kind == "RELATIVE":
         if feedback is None:
             raise DeadlineError("相对时限（如“2个月内”）按反馈日期计算，但反馈日期未知")
+        if spec.workdays is not None:
+            from xuncha.ledger import workdays  # the calendar data load only when needed
+
+            try:
+                due = (calendar or workdays.default_calendar()).add_workdays(
+                    feedback, spec.workdays
+                )
+            except workdays.CalendarError as exc:
+                raise DeadlineError(str(exc)) from None
+            return ResolvedDeadline("RELATIVE", spec.long_term, due, extension, tuple(notes))
         if spec.months is not None:
             due = add_months(feedback, spec.months)
         else:
@@ -387,4 +463,6 @@ def parse_date(value: Cell, *, allow_month_end: bool = False) -> dt.date:
         return period.day
     if allow_month_end and period is not None and period.kind == "month" and period.year:
         return period.last_day(period.year)
+    if period is not None and period.kind == "month":
+        raise DeadlineError("只写到月份，不是具体日期（应为 2024年6月30日、2024.6.30 等）")
     raise DeadlineError("不是有效的日期（应为 2024年6月30日、2024.6.30、2024/6/30 或 2024-06-30）")

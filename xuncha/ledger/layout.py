@@ -9,8 +9,12 @@ in one cell split into measures (and a numbered deadline or status cell with as 
 distributed over them); footer lines (审核人, 填报人, 联系电话 …) ignored.
 
 A row starts a problem when its 具体问题 cell has its own value (not one copied from a
-merge), or, with no title there and no merge over it, when its 序号 has one. Other rows with
-a measure continue the problem above.
+merge), or, with no title there and no merge over it, when its 序号 has one; a row repeating
+the problem above (same 序号 and text, one row per measure) continues it. Other rows with a
+measure continue the problem above. Text identifies nothing (DOMAIN.md §4): two problems with
+the same 具体问题, or two measures with the same wording, are told apart by their place and
+reported as a 提示. 合计/小计 rows are skipped; a problem with no category anywhere is 未分类
+(Z99), with a 提示 and a count.
 """
 
 from __future__ import annotations
@@ -20,9 +24,12 @@ import re
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 from xuncha.ledger import columns as cols
 from xuncha.ledger.classify import CategoryError, Classifier, looks_like_heading
+from xuncha.ledger import deadlines as deadline_forms
+from xuncha.ledger import statuses as status_words
 from xuncha.ledger.deadlines import (
     DeadlineError,
     DeadlineSpec,
@@ -48,6 +55,9 @@ from xuncha.ledger.text import (
     strip_marker,
 )
 from xuncha.store import categories
+
+if TYPE_CHECKING:
+    from xuncha.ledger.workdays import WorkdayCalendar
 
 HEADER_SCAN_ROWS = 40
 FOOTER_LABELS = (
@@ -92,6 +102,14 @@ _TITLE_UNIT = re.compile(
     r"^(?:中共|中国共产党)?(?P<unit>.{2,40}?)(?:党组|党委|党工委|党总支|党支部)?关于"
 )
 _EXAMPLE = ("示例", "例", "填写示例", "样例")
+# A row of totals, not a problem: its first cell (序号 or 具体问题) says so.
+_TOTALS = re.compile(r"^(?:合计|小计|总计|共计|累计|合\s*计|小\s*计)(?:[:：].*|\d.*|[（(].*)?$")
+# A 序号 cell that is a group row's numbering ("一、", "二", "（一）", "第一部分").
+_GROUP_MARKER = re.compile(
+    r"^(?:[一二三四五六七八九十]{1,3}[、.．]?|[(（][一二三四五六七八九十]{1,3}[)）][、.．]?"
+    r"|第[一二三四五六七八九十]{1,3}(?:部分|类|方面)[、.．:：]?)$"
+)
+UNCATEGORISED = ("Z", "Z99")
 _YES = {"是", "√", "✓", "y", "yes", "true", "1"}
 _NO = {"否", "×", "n", "no", "false", "0"}
 
@@ -104,6 +122,7 @@ class ParseContext:
     classifier: Classifier
     limits: LedgerLimits
     started: float
+    calendar: WorkdayCalendar | None = None  # working days (default: the official calendar)
 
 
 @dataclass
@@ -131,6 +150,7 @@ class _Group:
     sub_text: str | None = None
     sub_row: int | None = None
     failed: bool = False  # the heading's category could not be read (reported once)
+    ordinal: tuple[int, int] = (0, 0)  # which group and sub-group row of the sheet
 
 
 @dataclass
@@ -153,6 +173,10 @@ class _SheetParser:
         self.extra_progress: list[int] = []
         self.headers: dict[int, str] = {}
         self._texts: dict[int, list[str | None]] = {}
+        self.fill_down = sheet.from_csv or bool(getattr(sheet, "fill_down", False))
+        self.uncategorised: list[int] = []  # 1-based rows of problems left 未分类 (Z99)
+        self.group_ordinal = 0
+        self.sub_ordinal = 0
 
     # -- reporting -------------------------------------------------------------------------
 
@@ -164,6 +188,8 @@ class _SheetParser:
         col: int | None = None,
         value: Cell = None,
         severity: Severity = "error",
+        kind: str | None = None,
+        hint: str | None = None,
     ) -> None:
         self.result.problems.append(
             Problem(
@@ -175,6 +201,8 @@ class _SheetParser:
                 column_header=self.headers.get(col) if col is not None else None,
                 column_letter=column_letter(col) if col is not None else None,
                 value=_shown(value),
+                kind=kind,
+                hint=hint,
             )
         )
 
@@ -222,22 +250,33 @@ class _SheetParser:
         for index, block in enumerate(blocks):
             if index % 500 == 0:
                 self._check_time()
-            key = block.key[1]
-            earlier = seen.get(key) if key else None
-            if earlier is not None:
-                self.problem(
-                    f"具体问题与第 {earlier} 行的问题重复（按文字比对），无法区分",
-                    row=block.rows[0],
-                    col=self.field_col["title"],
-                    value=cell_text(self.cell(block.rows[0], self.field_col["title"])),
-                )
-                continue
-            if key:
-                seen[key] = block.rows[0] + 1
             finding = self._finding(block)
             if finding is None:
                 continue
+            # Same words, another place: a different problem (titles are generic), said once.
+            earlier = seen.get(finding.key)
+            if earlier is not None:
+                self.problem(
+                    f"具体问题与第 {earlier} 行的问题文字相同，按序号和位置作为不同问题导入，请核对",
+                    row=block.rows[0],
+                    col=self.field_col["title"],
+                    value=finding.title,
+                    severity="warning",
+                    kind="具体问题文字相同（按位置区分）",
+                )
+            else:
+                seen[finding.key] = block.rows[0] + 1
             self.result.findings.append(finding)
+        if self.uncategorised:
+            rows = self.uncategorised
+            shown = "、".join(str(r) for r in rows[:20]) + ("等" if len(rows) > 20 else "")
+            where = "“问题类别”列为空" if "category" in self.field_col else "台账没有“问题类别”列"
+            self.problem(
+                f"{len(rows)} 个问题没有问题类别（{where}，上方也没有可识别的“一、…方面”分组行），"
+                f"计为“未分类”（Z99），可在导入后核对：第 {shown} 行",
+                severity="warning",
+                kind="问题类别未填写，计为未分类",
+            )
         return self.result
 
     def _check_time(self) -> None:
@@ -416,20 +455,52 @@ class _SheetParser:
         again = self._header_fields(r)
         return len(again) >= 3 and all(self.field_col.get(n) == c for c, n in again.items())
 
-    def _heading(self, r: int, texts: list[str]) -> int:
-        """1 or 2 when the row is a group heading, else 0."""
-        if len(set(texts)) != 1:
-            return 0
-        measure = self.cell(r, self.field_col.get("measure"))
-        if measure is not None and cell_text(measure) != texts[0]:
-            return 0
-        level = looks_like_heading(texts[0])
+    def _heading(self, r: int, texts: list[str]) -> tuple[int, str]:
+        """(1 or 2, the heading's text) when the row is a group heading, else (0, "").
+
+        A heading is one text merged across the row ("二、…方面"), or its numbering in the 序号
+        column and the words merged across the rest ("一、" | "…方面")."""
+        distinct = list(dict.fromkeys(texts))
+        measure = cell_text(self.cell(r, self.field_col.get("measure")))
+        if len(distinct) == 2:
+            seq = cell_text(self.cell(r, self.field_col.get("seq")))
+            if seq is None or seq != distinct[0] or not _GROUP_MARKER.match(nfkc(seq)):
+                return 0, ""
+            if measure is not None and measure != distinct[1]:
+                return 0, ""
+            marker = nfkc(seq).strip()
+            if marker[-1] not in "、.．:：)）" and not marker.startswith("第"):
+                marker += "、"
+            text = marker + distinct[1]
+        elif len(distinct) == 1:
+            if measure is not None and measure != distinct[0]:
+                return 0, ""
+            text = distinct[0]
+        else:
+            return 0, ""
+        level = looks_like_heading(text)
         if level:
-            return level
-        key = squash(texts[0])
+            return level, text
+        key = squash(text)
         if key.endswith(("方面", "方面问题", "方面的问题", "方面存在的问题")):
-            return 1
-        return 0
+            return 1, text
+        return 0, ""
+
+    def _is_totals(self, row_texts: list[str | None]) -> bool:
+        """A 合计/小计 row: its 序号 or 具体问题 cell, or its first text, says so."""
+        first = next((t for t in row_texts if t), None)
+        for text in (
+            self.text_at(row_texts, "seq"),
+            self.text_at(row_texts, "title"),
+            first,
+        ):
+            if text and len(text) <= 20 and _TOTALS.match(squash(text)):
+                return True
+        return False
+
+    def text_at(self, row_texts: list[str | None], field_name: str) -> str | None:
+        c = self.field_col.get(field_name)
+        return row_texts[c] if c is not None and c < len(row_texts) else None
 
     def _blocks(self, data_start: int) -> list[_Block]:
         blocks: list[_Block] = []
@@ -450,6 +521,9 @@ class _SheetParser:
             texts = [] if fast else [t for t in row_texts if t]
             if not fast and not texts:
                 continue
+            if self._is_totals(row_texts):
+                current = None
+                continue
             if not fast and self._is_footer(texts):
                 for c, value in enumerate(row):
                     text = cell_text(value)
@@ -467,12 +541,22 @@ class _SheetParser:
                 )
                 current = None
                 continue
-            level = 0 if fast else self._heading(r, texts)
+            level, heading = (0, "") if fast else self._heading(r, texts)
             if level:
                 if level == 1:
-                    group = _Group(texts[0], r)
+                    self.group_ordinal += 1
+                    self.sub_ordinal = 0
+                    group = _Group(heading, r, ordinal=(self.group_ordinal, 0))
                 else:
-                    group = _Group(group.text, group.row, texts[0], r, group.failed)
+                    self.sub_ordinal += 1
+                    group = _Group(
+                        group.text,
+                        group.row,
+                        heading,
+                        r,
+                        group.failed,
+                        ordinal=(self.group_ordinal, self.sub_ordinal),
+                    )
                 group = self._check_group(group, level)
                 current = None
                 continue
@@ -486,14 +570,20 @@ class _SheetParser:
             )
             starts = title_raw or (not title_merged and seq_raw)
             if starts:
-                key = (squash(seq_text or ""), match_key(row_texts[title_col] or ""))
+                # The problem written again on each of its measure rows: same 序号 and text
+                # (and, without a 序号, the same 具体表现), on the next row.
+                detail = self.text_at(row_texts, "detail") if not seq_text else None
+                key = (
+                    squash(seq_text or ""),
+                    match_key(row_texts[title_col] or "") + "\0" + match_key(detail or ""),
+                )
                 if (
                     current is not None
                     and current.key == key
-                    and key[1]
+                    and key[1] != "\0"
                     and current.rows[-1] == r - 1
                 ):
-                    current.rows.append(r)  # the problem written again on each measure row
+                    current.rows.append(r)
                     continue
                 current = _Block([r], group, key)
                 blocks.append(current)
@@ -512,7 +602,15 @@ class _SheetParser:
             try:
                 self.ctx.classifier.read(group.text, None)
             except CategoryError as exc:
-                self.problem(f"分组行：{exc}", row=group.row, value=group.text)
+                # A heading is the unit's own grouping, not always a category: the problems
+                # under it keep their own 问题类别 cells, else count as 未分类 (said below).
+                self.problem(
+                    f"分组行未能识别为问题类别（{exc}）；其下未填写问题类别的问题计为未分类（Z99）",
+                    row=group.row,
+                    value=group.text,
+                    severity="warning",
+                    kind="分组行不是可识别的问题类别",
+                )
                 group.failed = True
         return group
 
@@ -543,26 +641,27 @@ class _SheetParser:
                         col=self.field_col.get(name),
                         value=other,
                     )
-        source_text = category_text or block.group.text
+        group_text = None if block.group.failed else block.group.text
+        source_text = category_text or group_text
         sub_source = sub_text or block.group.sub_text
         l1 = l2 = None
-        if category_text is None and block.group.text is None and sub_source is None:
-            where = "“问题类别”列为空" if "category" in self.field_col else "没有“问题类别”列"
-            self.problem(
-                f"无法确定问题类别：{where}，上方也没有“一、…方面”分组行",
-                row=first,
-                col=self.field_col.get("category"),
-            )
-        elif category_text is None and block.group.failed:
-            pass  # reported once at the group row
+        if source_text is None and sub_source is None:
+            l1, l2 = UNCATEGORISED
+            self.uncategorised.append(first + 1)
         else:
-            try:
-                reading = self.ctx.classifier.read(source_text, None)
-                l1, l2 = reading.l1, reading.l2
-            except CategoryError as exc:
-                self.problem(
-                    str(exc), row=first, col=self.field_col.get("category"), value=source_text
-                )
+            if source_text is not None:
+                try:
+                    reading = self.ctx.classifier.read(source_text, None)
+                    l1, l2 = reading.l1, reading.l2
+                except CategoryError as exc:
+                    self.problem(
+                        str(exc),
+                        row=first,
+                        col=self.field_col.get("category"),
+                        value=source_text,
+                        kind="问题类别无法识别",
+                        hint="“四个落实”或“三个聚焦”的表述（如“落实全面从严治党战略部署方面”）或二级类别名称",
+                    )
             if sub_source:
                 sub = self.ctx.classifier.l2_of(sub_source)
                 if sub is None:
@@ -573,13 +672,18 @@ class _SheetParser:
                         col=self.field_col.get("subcategory") if sub_text else None,
                         value=sub_source,
                         severity="warning",
+                        kind="问题子类不是二级类别名称",
                     )
+                    if l1 is None and source_text is None:
+                        l1, l2 = UNCATEGORISED
+                        self.uncategorised.append(first + 1)
                 elif l1 is not None and categories.L2_PARENT[sub] != l1:
                     self.problem(
                         f"问题子类“{sub_source}”（{sub}）不属于一级类别 {l1}（{categories.L1_NAMES[l1]}）",
                         row=first,
                         col=self.field_col.get("subcategory"),
                         value=sub_source,
+                        kind="问题子类与一级类别不符",
                     )
                 else:
                     l2, l1 = sub, categories.L2_PARENT[sub]
@@ -598,6 +702,7 @@ class _SheetParser:
             seq=self.text(first, "seq"),
             sheet=self.sheet_label,
             row=first + 1,
+            group=block.group.ordinal,
         )
         self._finding_extras(finding, first)
         finding.measures = self._measures(block)
@@ -698,7 +803,7 @@ class _SheetParser:
             values: dict[str, Cell] = {}
             for name in names:
                 value = self.cell(r, self.field_col[name])
-                if value is None and index > 0 and self.sheet.from_csv and name != "measure":
+                if value is None and index > 0 and self.fill_down and name != "measure":
                     value = previous.get(name)
                 values[name] = value
             values["_progress_extra"] = next(
@@ -728,16 +833,22 @@ class _SheetParser:
                 measure = self._measure(r, item, shared[k])
                 if measure is None:
                     continue
+                # A measure is its number under its problem; the same wording twice is two
+                # measures (units repeat "制定整改方案…"), said once.
+                measure.order = len(measures) + 1
                 earlier = seen.get(measure.key)
                 if earlier is not None:
                     self.problem(
-                        f"同一问题下整改措施重复（与第 {earlier} 行相同），无法区分",
+                        f"同一问题下第 {measure.order} 条措施与第 {earlier} 条文字相同，"
+                        "按顺序作为不同措施导入，请核对",
                         row=r,
                         col=measure_col,
                         value=item,
+                        severity="warning",
+                        kind="同一问题下措施文字相同（按顺序区分）",
                     )
-                    continue
-                seen[measure.key] = r + 1
+                else:
+                    seen[measure.key] = measure.order
                 measures.append(measure)
         return measures
 
@@ -777,10 +888,18 @@ class _SheetParser:
             return None
         failed = False
 
-        def fail(reason: str, name: str, value: Cell = None) -> None:
+        def fail(
+            reason: str,
+            name: str,
+            value: Cell = None,
+            kind: str | None = None,
+            hint: str | None = None,
+        ) -> None:
             nonlocal failed
             failed = True
-            self.problem(reason, row=r, col=self.field_col.get(name), value=value)
+            self.problem(
+                reason, row=r, col=self.field_col.get(name), value=value, kind=kind, hint=hint
+            )
 
         # 整改时限
         deadline_col = self.field_col["deadline"]
@@ -789,20 +908,29 @@ class _SheetParser:
         try:
             spec = parse_deadline(deadline_raw)
         except DeadlineError as exc:
-            fail(str(exc), "deadline", deadline_raw)
+            fail(
+                str(exc),
+                "deadline",
+                deadline_raw,
+                kind="整改时限为空" if deadline_raw is None else "整改时限无法识别",
+                hint=deadline_forms.ACCEPTED_HINT,
+            )
         # 整改状态
         status_raw, status_name = values.get("status"), "status"
         reading = None
         if "status" in self.field_col:
             if status_raw is None:
-                fail("整改状态为空", "status")
+                fail("整改状态为空", "status", kind="整改状态为空", hint=status_words.ACCEPTED_HINT)
             else:
                 reading = read_status(cell_text(status_raw) or "")
                 if reading is None:
                     fail(
-                        "无法识别的整改状态（可用：已完成、基本完成、正在整改、未完成、申请延期、长期坚持等）",
+                        f"无法识别的整改状态（可用：{status_words.ACCEPTED_HINT}；"
+                        "两个不同状态的词写在一起也无法识别）",
                         "status",
                         status_raw,
+                        kind="整改状态无法识别",
+                        hint=status_words.ACCEPTED_HINT,
                     )
         else:
             for candidate in (values.get("progress"), values.get("_progress_extra")):
@@ -817,6 +945,8 @@ class _SheetParser:
                     "无法确定整改状态：没有“整改状态”列，且“整改进展”没有以状态词（已完成、正在整改等）开头",
                     "progress",
                     values.get("progress"),
+                    kind="整改进展没有以状态词开头",
+                    hint=status_words.ACCEPTED_HINT,
                 )
         # 延期
         extension: Period | None = spec.extension if spec else None
@@ -836,27 +966,61 @@ class _SheetParser:
                     extension = ext_spec.period
             except DeadlineError:
                 pass
+        # 申请延期 with no new date of its own: a dated 时限 cell holds the approved new date
+        # (offices overwrite the 时限 of a later ledger); the import keeps the original of the
+        # measure it already holds, and refuses the date for a measure it does not hold.
+        extension_in_deadline = False
         if reading is not None and reading.extension and extension is None and not failed:
-            fail(
-                "申请延期须写明批准的新时限（如“申请延期至2024年12月底前”，或填写“延期时限”列）",
-                status_name,
-                status_raw,
-            )
+            if spec is not None and spec.kind in ("DATE", "RELATIVE") and not spec.long_term:
+                extension_in_deadline = True
+            else:
+                fail(
+                    "申请延期须写明批准的新时限（如“申请延期至2024年12月底前”，"
+                    "或在“整改时限”“延期时限”列填写新时限）",
+                    status_name,
+                    status_raw,
+                    kind="申请延期没有写明新时限",
+                )
         if failed or spec is None or reading is None:
             return None
         if extension is not None and spec.extension != extension:
             spec = DeadlineSpec(
-                spec.kind, spec.long_term, spec.period, spec.months, spec.days, extension
+                spec.kind,
+                spec.long_term,
+                spec.period,
+                spec.months,
+                spec.days,
+                extension,
+                spec.workdays,
+                spec.note,
             )
         try:
             resolved = resolve_deadline(
-                spec, feedback=self.ctx.feedback, entry_end=self.ctx.entry_end
+                spec,
+                feedback=self.ctx.feedback,
+                entry_end=self.ctx.entry_end,
+                calendar=self.ctx.calendar,
             )
         except DeadlineError as exc:
-            self.problem(str(exc), row=r, col=deadline_col, value=deadline_raw)
+            self.problem(
+                str(exc),
+                row=r,
+                col=deadline_col,
+                value=deadline_raw,
+                kind="整改时限无法确定到期日",
+            )
             return None
         for note in resolved.notes:
-            self.problem(note, row=r, col=deadline_col, value=deadline_raw, severity="warning")
+            self.problem(
+                note,
+                row=r,
+                col=deadline_col,
+                value=deadline_raw,
+                severity="warning",
+                kind="整改时限没有写年份，按反馈日期推定"
+                if "没有写年份" in note
+                else ("整改时限以数字填写，按年月读取" if "以数字" in note else None),
+            )
         feedback = self.ctx.feedback
         if (
             feedback is not None
@@ -920,6 +1084,8 @@ class _SheetParser:
             closed_on=closed,
             sheet=self.sheet_label,
             row=r + 1,
+            remark=cell_text(values.get("remark")),
+            extension_in_deadline=extension_in_deadline,
         )
 
     def _date(self, r: int, values: dict[str, Cell], name: str) -> tuple[bool, dt.date | None]:
@@ -931,7 +1097,12 @@ class _SheetParser:
             return True, parse_date(raw)
         except DeadlineError as exc:
             self.problem(
-                f"{cols.FIELD_LABELS[name]}：{exc}", row=r, col=self.field_col.get(name), value=raw
+                f"{cols.FIELD_LABELS[name]}：{exc}",
+                row=r,
+                col=self.field_col.get(name),
+                value=raw,
+                kind=f"{cols.FIELD_LABELS[name]}不是有效日期",
+                hint="2024年6月30日、2024.6.30、2024/6/30、2024-06-30 或日期格式的单元格",
             )
             return False, None
 

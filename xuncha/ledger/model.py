@@ -150,7 +150,10 @@ def report_frame(problems: list[Problem]) -> pl.DataFrame:
 
 @dataclass
 class ParsedMeasure:
-    """One measure as read from a ledger row (or one item of a numbered cell)."""
+    """One measure as read from a ledger row (or one item of a numbered cell).
+
+    Its identity is its place: `order`, its number under its problem (1, 2, …). `key` is its
+    text normalised, used only to help pair a later ledger's measures with those held."""
 
     text: str
     key: str
@@ -170,11 +173,21 @@ class ParsedMeasure:
     closed_on: dt.date | None = None
     sheet: str | None = None
     row: int | None = None
+    order: int = 0
+    remark: str | None = None
+    # 申请延期 with a date in the 时限 column: that date is the approved new deadline of a
+    # measure already held (the import keeps its original); for a new measure it is refused.
+    extension_in_deadline: bool = False
 
 
 @dataclass
 class ParsedFinding:
-    """One problem with its measures, as read from a ledger."""
+    """One problem with its measures, as read from a ledger.
+
+    Its identity is its place in the ledger (DOMAIN.md §4): `position`, its 序号 (with the
+    group it stands under where numbering restarts per group), else its order. `key` is its
+    text normalised (具体问题 and 具体表现), used only to help pair a later ledger's problems
+    with those held; identical text never makes two problems one."""
 
     title: str
     key: str
@@ -191,6 +204,9 @@ class ParsedFinding:
     sheet: str | None = None
     row: int | None = None
     measures: list[ParsedMeasure] = field(default_factory=list)
+    order: int = 0  # 1-based order in the file
+    group: tuple[int, int] = (0, 0)  # ordinals of the group row and sub-group row above it
+    position: str = ""  # the identity in this ledger (set by the reader for the whole file)
 
 
 @dataclass
@@ -248,6 +264,7 @@ class LedgerResult:
                     "工作表": f.sheet,
                     "行": f.row,
                     "序号": f.seq,
+                    "位置": f.position,
                     "一级类别": f.category_l1,
                     "二级类别": f.category_l2,
                     "台账类别原文": f.source_category_text,
@@ -262,6 +279,7 @@ class LedgerResult:
                 "工作表": pl.String,
                 "行": pl.Int64,
                 "序号": pl.String,
+                "位置": pl.String,
                 "一级类别": pl.String,
                 "二级类别": pl.String,
                 "台账类别原文": pl.String,

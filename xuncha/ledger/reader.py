@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from xuncha.ledger.classify import Classifier
 from xuncha.ledger.layout import ParseContext, SheetResult, parse_sheet
-from xuncha.ledger.model import LedgerLimits, LedgerResult, Problem
+from xuncha.ledger.model import LedgerLimits, LedgerResult, ParsedFinding, Problem
 from xuncha.ledger.safety import RefusedFile, check_file
 from xuncha.ledger.sources import read_source
 from xuncha.ledger.text import squash
+
+if TYPE_CHECKING:
+    from xuncha.ledger.workdays import WorkdayCalendar
 
 
 def read_ledger(
@@ -25,6 +30,7 @@ def read_ledger(
     entry_end: dt.date | None = None,
     aliases: Iterable[tuple[str, str]] | None = None,
     limits: LedgerLimits | None = None,
+    calendar: WorkdayCalendar | None = None,
 ) -> LedgerResult:
     """Read one ledger (.xlsx or .csv) into findings and measures, with its validation report.
 
@@ -34,7 +40,8 @@ def read_ledger(
     date of 立行立改 (the 反馈日期 when unknown). `round_name` / `unit_name`, when given, are
     compared with what the title and 填报单位 line say (a warning when they differ).
     `aliases` are (wording, L1) pairs for category text (default: the seed of the store's
-    `category_aliases`). `file_name` is the name shown in the report (an uploaded file's
+    `category_aliases`). `calendar` counts working-day deadlines ("10个工作日内"; default:
+    the official calendar without a store's additions). `file_name` is the name shown in the report (an uploaded file's
     original name); it also decides the format by its extension.
     """
     started = time.monotonic()
@@ -52,7 +59,7 @@ def read_ledger(
         return result
     result.encoding = source.encoding
     classifier = Classifier.from_aliases(aliases) if aliases is not None else Classifier()
-    context = ParseContext(name, feedback_date, entry_end, classifier, limits, started)
+    context = ParseContext(name, feedback_date, entry_end, classifier, limits, started, calendar)
     parsed: list[SheetResult] = []
     try:
         for sheet in source.sheets:
@@ -91,8 +98,7 @@ def _combine(result: LedgerResult, parsed: list[SheetResult], *, source_is_csv: 
                     severity="warning",
                 )
             )
-    seen: dict[str, tuple[str | None, int | None]] = {}
-    for sheet in ledgers:
+    for index, sheet in enumerate(ledgers):
         result.problems.extend(sheet.problems)
         result.rows_read += sheet.rows_read
         for label, field in sheet.columns.items():
@@ -102,19 +108,9 @@ def _combine(result: LedgerResult, parsed: list[SheetResult], *, source_is_csv: 
             if shown not in result.unknown_columns:
                 result.unknown_columns.append(shown)
         for finding in sheet.findings:
-            earlier = seen.get(finding.key)
-            if earlier is not None:
-                result.problems.append(
-                    Problem(
-                        file=result.file_name,
-                        sheet=finding.sheet,
-                        row=finding.row,
-                        value=finding.title,
-                        reason=f"具体问题与工作表“{earlier[0]}”第 {earlier[1]} 行的问题重复",
-                    )
-                )
-                continue
-            seen[finding.key] = (finding.sheet, finding.row)
+            finding.order = len(result.findings) + 1
+            if len(ledgers) > 1:  # each ledger sheet numbers its own problems
+                finding.group = (finding.group[0] + 1000 * (index + 1), finding.group[1])
             result.findings.append(finding)
         for attr in ("title", "guessed_unit", "guessed_group", "guessed_round"):
             source_attr = {
@@ -140,6 +136,48 @@ def _combine(result: LedgerResult, parsed: list[SheetResult], *, source_is_csv: 
                 result.as_of = sheet.as_of
     if not result.findings and not result.errors:
         result.problems.append(Problem(file=result.file_name, reason="文件中没有任何问题行"))
+    assign_positions(result)
+
+
+def assign_positions(result: LedgerResult) -> None:
+    """Each problem's identity in this ledger (DOMAIN.md §4): its 序号 where the 序号 alone
+    tells the problems apart; else its group and 序号 (numbering restarts under each group row);
+    else, for problems whose 序号 is missing or repeated, its order. A repeated 序号 is said."""
+    findings = result.findings
+    seqs = [_seq_key(f.seq) for f in findings]
+    plain = Counter(s for s in seqs if s)
+    grouped = Counter((f.group, s) for f, s in zip(findings, seqs, strict=True) if s)
+    repeated: list[ParsedFinding] = []
+    for finding, seq in zip(findings, seqs, strict=True):
+        if seq and plain[seq] == 1:
+            finding.position = seq
+        elif seq and grouped[(finding.group, seq)] == 1:
+            group, sub = finding.group
+            finding.position = f"{group}.{sub}-{seq}" if sub else f"{group}-{seq}"
+        else:
+            finding.position = f"#{finding.order}"
+            if seq:
+                repeated.append(finding)
+    for finding in repeated:
+        result.problems.append(
+            Problem(
+                file=result.file_name,
+                sheet=finding.sheet,
+                row=finding.row,
+                value=finding.seq,
+                reason=f"序号“{finding.seq}”在同一分组下出现多次，按行的先后区分为不同问题",
+                severity="warning",
+                kind="序号重复（按顺序区分）",
+            )
+        )
+
+
+def _seq_key(seq: str | None) -> str:
+    """A 序号 as compared: NFKC, no spaces or trailing punctuation ("1." "（1）" "1、" → "1")."""
+    if not seq:
+        return ""
+    body = squash(seq).strip(".．、,，)）(（")
+    return body
 
 
 def _compare_names(result: LedgerResult, round_name: str | None, unit_name: str | None) -> None:

@@ -1,5 +1,9 @@
 """整改状态 words → canonical status (DOMAIN.md §4). Only the words of the table (and their
-plain variants) are understood; 申请延期 needs the approved new date, found by the caller."""
+plain variants) are understood; 申请延期 needs the approved new date, found by the caller.
+
+Units also write two words of one status together ("已完成（已销号）", "已整改，已销号"): such a
+value is that status. Two words of different statuses ("已完成（正在整改）") are no status.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ STATUS_WORDS: dict[str, str] = {
         ("已完成整改", "整改完成", "已全部完成", "完成", "已办结", "已整改完成", "已完成销号"),
         "DONE",
     ),
+    **dict.fromkeys(("整改完毕", "已整改完毕", "完毕", "已完毕", "√", "✓", "✔", "☑"), "DONE"),
     **dict.fromkeys(("基本完成", "阶段性完成", "取得阶段性成效", "已基本完成"), "PHASED"),
     **dict.fromkeys(
         ("正在整改", "正在推进", "整改中", "持续推进", "进行中", "部分整改"), "IN_PROGRESS"
@@ -23,6 +28,8 @@ STATUS_WORDS: dict[str, str] = {
     **dict.fromkeys(("推进中", "正在进行", "正在落实", "持续整改", "已部分整改"), "IN_PROGRESS"),
     **dict.fromkeys(("未完成", "未启动", "超期未完成"), "NOT_DONE"),
     **dict.fromkeys(("尚未完成", "未整改", "尚未启动", "未开始"), "NOT_DONE"),
+    # 超期: not done, and overdue by its deadline (the figures derive "overdue" from the date).
+    **dict.fromkeys(("超期", "已超期", "逾期", "逾期未完成", "超期未整改"), "NOT_DONE"),
     **dict.fromkeys(("长期坚持", "常态化", "长期坚持常态推进", "常态化推进"), "LONG_TERM"),
 }
 EXTENSION_WORDS = ("申请延期", "已申请延期", "延期整改", "已延期", "批准延期", "同意延期")
@@ -36,6 +43,9 @@ STATUS_LABELS = {
 }
 
 _TRIM = re.compile(r"[\s。．.!！]+")
+# Where a compound value splits into its words: brackets and list punctuation.
+_PARTS = re.compile(r"[()（）【】\[\]，,、；;/／]+")
+ACCEPTED_HINT = "已完成、已整改到位、已销号、整改完毕、√、基本完成、正在整改、持续推进、未完成、超期、申请延期、长期坚持"
 _LEAD = re.compile(r"^[\s]*")
 
 
@@ -60,6 +70,12 @@ def read_status(text: str) -> StatusReading | None:
     word = _squash(text)
     if word in STATUS_WORDS:
         return StatusReading(STATUS_WORDS[word], False)
+    parts = [p for p in _PARTS.split(word) if p]
+    if len(parts) > 1 and all(p in STATUS_WORDS for p in parts):
+        found = {STATUS_WORDS[p] for p in parts}
+        if len(found) == 1:
+            return StatusReading(found.pop(), False)
+        return None  # two statuses at once: no status
     for ext in _EXT_BY_LENGTH:
         if word.startswith(ext):
             rest = word[len(ext) :].lstrip("，,：:；;")
