@@ -2,8 +2,9 @@
 # Installs what the project needs on a fresh machine: uv, the locked Python environment, and
 # (with --browser) Debian's Chromium and CJK fonts for the real-browser tests and the chart
 # pictures, LibreOffice (Writer, no GUI) for the briefing's PDF and poppler-utils for its
-# PNG previews, and nginx (with its auth_request module) for the login-gate proxy test, which
-# runs its own nginx in a temp dir and never uses the system service.
+# PNG previews, LibreOffice Calc (no GUI) to make the real .xls files the ledger tests read,
+# and nginx (with its auth_request module) for the login-gate proxy test, which runs its own
+# nginx in a temp dir and never uses the system service.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,7 @@ if [[ "${1:-}" == "--browser" ]]; then
     [[ -x /usr/bin/chromium ]] || need+=(chromium)
     dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
     command -v soffice >/dev/null 2>&1 || need+=(libreoffice-writer-nogui)
+    dpkg -s libreoffice-calc-nogui >/dev/null 2>&1 || need+=(libreoffice-calc-nogui)
     command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
     [[ -x /usr/sbin/nginx ]] || need+=(nginx)
     if (( ${#need[@]} )); then

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import streamlit as st
@@ -21,9 +22,15 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 @pytest.fixture()
 def own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
-    # Its own demo store: this test writes.
+    # Its own store holding the demo city's data as a real office store would (the demo
+    # store itself takes no ledger): this test writes.
     store = Store(tmp_path / "store")
-    store.write(lambda con: demo.build(con), fresh=True)
+
+    def build(con: Any) -> None:
+        demo.build(con)
+        con.execute("UPDATE store_meta SET value = 'false' WHERE key = 'demo'")
+
+    store.write(build, fresh=True)
     monkeypatch.setenv("XUNCHA_DB", str(store.root))
     st.cache_data.clear()
     st.cache_resource.clear()

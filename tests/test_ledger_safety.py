@@ -233,9 +233,9 @@ CASES: list[tuple[str, Builder, str, LedgerLimits]] = [
         LIMITS,
     ),
     (
-        "an old .xls by its extension",
+        "an .xlsx named .xls",
         lambda b, d: _copy(b, d / "台账.xls"),
-        "暂不支持旧版 Excel 97-2003 格式（.xls）",
+        "文件实际是 .xlsx 工作簿，扩展名却是 .xls；请把扩展名改为 .xlsx",
         LIMITS,
     ),
     (

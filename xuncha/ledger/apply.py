@@ -23,7 +23,8 @@ import datetime as dt
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -34,8 +35,18 @@ import polars as pl
 
 from xuncha.ledger.model import LedgerLimits, LedgerResult, ParsedFinding, ParsedMeasure, Problem
 from xuncha.ledger.model import report_frame as _report_frame
+from xuncha.ledger.pairing import (
+    BASES,
+    VERDICTS,
+    DecisionKey,
+    Decisions,
+    Item,
+    Pair,
+    pair_items,
+    words,
+)
 from xuncha.ledger.reader import read_ledger
-from xuncha.ledger.text import match_key
+from xuncha.ledger.workdays import WorkdayCalendar, default_calendar, load_calendar
 from xuncha.store import Store, StoreError, schema
 from xuncha.store import categories as store_categories
 
@@ -67,6 +78,8 @@ MEASURE_COLUMNS = (
     "closed_on",
     "evidence",
     "progress",
+    "ledger_order",
+    "remark",
 )
 MEASURE_UPDATABLE = MEASURE_COLUMNS[2:]
 FINDING_COLUMNS = (
@@ -84,6 +97,8 @@ FINDING_COLUMNS = (
     "amount_wan",
     "immediate",
     "source_category_text",
+    "ledger_position",
+    "ledger_seq",
 )
 # DuckDB cannot update a referenced row's indexed or list columns (category_l1, category_l2,
 # tags); a later ledger that classifies a problem differently is reported, not applied.
@@ -95,6 +110,8 @@ FINDING_UPDATABLE = (
     "amount_wan",
     "immediate",
     "source_category_text",
+    "ledger_position",
+    "ledger_seq",
 )
 
 _MEASURE_SCHEMA: dict[str, Any] = {
@@ -115,6 +132,8 @@ _MEASURE_SCHEMA: dict[str, Any] = {
     "closed_on": pl.Date,
     "evidence": pl.String,
     "progress": pl.String,
+    "ledger_order": pl.Int32,
+    "remark": pl.String,
 }
 _FINDING_SCHEMA: dict[str, Any] = {
     "finding_id": pl.Int32,
@@ -131,6 +150,8 @@ _FINDING_SCHEMA: dict[str, Any] = {
     "amount_wan": pl.Decimal(14, 2),
     "immediate": pl.Boolean,
     "source_category_text": pl.String,
+    "ledger_position": pl.String,
+    "ledger_seq": pl.String,
     "recorded_on": pl.Date,
 }
 
@@ -159,6 +180,9 @@ class FileOutcome:
     findings_not_listed: int = 0  # the inspection's findings this ledger does not list (kept)
     measures_not_listed: int = 0
     no_changes: bool = False  # read fine, but holds nothing the store does not already hold
+    # How this ledger pairs with what is held: {"问题"|"措施": {same, changed, new, missing}}.
+    pairing: dict[str, dict[str, int]] = field(default_factory=dict)
+    to_confirm: int = 0  # pairings that need a person's confirmation
 
     @property
     def changes(self) -> int:
@@ -200,6 +224,13 @@ class FileOutcome:
                 f"；已有但本台账未列出的问题 {self.findings_not_listed} 个、"
                 f"措施 {self.measures_not_listed} 条（保留不变）"
             )
+        if self.pairing:
+            text += "；配对：" + "；".join(
+                f"{kind} " + "、".join(f"{VERDICTS[v]} {n}" for v, n in c.items())
+                for kind, c in self.pairing.items()
+            )
+        if self.to_confirm:
+            text += f"；{self.to_confirm} 处配对需确认"
         return text
 
 
@@ -219,6 +250,20 @@ class ImportOutcome:
     round_name: str | None = None
     unit_name: str | None = None
     created: list[str] = field(default_factory=list)
+    # Every pairing with the problems and measures held (a later ledger), as shown on the page
+    # and written to the pairing file: columns of xuncha.ledger.pairing.FILE_COLUMNS.
+    pairings: list[dict[str, Any]] = field(default_factory=list)
+    to_confirm: int = 0  # pairings a person must confirm before anything is written
+    demo_refused: bool = False  # the store is the demo: real ledgers go to a real store
+
+    def pairing_frame(self) -> pl.DataFrame:
+        """The pairings as a table (Chinese columns, in the pairing file's order)."""
+        from xuncha.ledger.pairing import FILE_COLUMNS
+
+        schema_: dict[str, Any] = dict.fromkeys(FILE_COLUMNS, pl.String)
+        schema_.update({"措施序号": pl.Int64, "行": pl.Int64, "相似度": pl.Int64})
+        schema_["配对编号"] = pl.Int64
+        return pl.DataFrame(self.pairings, schema=schema_)
 
     @property
     def all_problems(self) -> list[Problem]:
@@ -262,11 +307,19 @@ class ImportOutcome:
 
     def message(self) -> str:
         """One Chinese line: what happened."""
+        if self.demo_refused:
+            return self.errors[0].reason if self.errors else "演示数据仓不能导入真实台账"
         if not self.ok:
             errors = self.errors
+            if self.to_confirm and len(errors) == self.to_confirm:
+                return (
+                    f"导入暂停：{self.to_confirm} 处配对需要确认（台账的序号或文字有变动），"
+                    "未写入任何数据；请核对配对后再导入"
+                )
             return f"导入被拒绝：发现 {len(errors)} 个错误，未写入任何数据"
         if self.dry_run:
-            return f"试运行：{len(self.files)} 个文件校验通过，未写入任何数据"
+            confirm = f"；其中 {self.to_confirm} 处配对需要确认" if self.to_confirm else ""
+            return f"试运行：{len(self.files)} 个文件校验通过，未写入任何数据{confirm}"
         if self.version is None:
             return "没有需要写入的更改：文件此前已导入，或内容与已有数据相同"
         return f"已导入 {len(self.batch_ids)} 个文件，数据版本 {self.version}"
@@ -285,6 +338,8 @@ class ImportOutcome:
             "created": self.created,
             "files": [f.as_json() for f in self.files],
             "problems": [p.as_json() for p in self.all_problems],
+            "to_confirm": self.to_confirm,
+            "pairings": self.pairings,
         }
 
 
@@ -346,6 +401,7 @@ class _Context:
     latest_batch: int | None = None
     aliases: list[tuple[str, str]] | None = None
     other_units: dict[str, str] = field(default_factory=dict)  # normalised name → full name
+    demo: bool = False  # the store is the demo city
 
     def key(self) -> tuple[Any, ...]:
         return (self.round_id, self.unit_id, self.inspection_id, self.feedback, self.entry_end)
@@ -385,6 +441,8 @@ def _resolve(
     if con is None or not _table_exists(con, "rounds"):
         return ctx
     ctx.aliases = _aliases(con)
+    demo_row = _first(con, "SELECT value FROM store_meta WHERE key = 'demo'")
+    ctx.demo = bool(demo_row and demo_row[0] == "true")
     wanted_round = normalise_name(round_name)
     for round_id, name in con.execute("SELECT round_id, name FROM rounds").fetchall():
         if normalise_name(str(name)) == wanted_round:
@@ -455,9 +513,18 @@ def import_ledgers(
     unit_peer_group: str | None = None,
     group_name: str | None = None,
     limits: LedgerLimits | None = None,
+    pairing: Decisions | None = None,
+    calendar: WorkdayCalendar | None = None,
 ) -> ImportOutcome:
     """Read and validate every file; if any has an error, write nothing and return the
     report; otherwise apply them all in one `Store.write` (one new data version).
+
+    A later ledger of the same round and unit is paired with the problems and measures held
+    (xuncha.ledger.pairing): by 序号, then by text where the numbering moved. Pairings that
+    need a person's confirmation stop the import (nothing written) until `pairing` holds the
+    decisions (from the pairing file a dry run writes, or the page's table). The demo store
+    takes no ledger: real data go to a real store. Working-day deadlines count on `calendar`
+    (default: the official calendar with the store's STORE/config/workdays.toml).
 
     The round and unit are matched to existing ones by normalised name (a unit by its full
     or short name), or created: the round as the latest (its kind and 届 read from the name),
@@ -509,6 +576,23 @@ def import_ledgers(
                     reason=f"“{round_name}”对“{unit_name}”的巡察尚未建立，需要提供反馈日期（--feedback-date）",
                 )
             )
+    if ctx.demo and not dry_run:
+        # Importing a real ledger into the demo would turn the demo into a real store that
+        # needs a login nobody has; the demo stays as it is.
+        outcome.demo_refused = True
+        problems.append(Problem(file=label, reason=demo_refusal(store), kind="演示数据仓不能导入"))
+        return outcome
+    if ctx.demo:
+        problems.append(
+            Problem(
+                file=label,
+                reason="这是演示数据仓：可以试运行校验，但不能导入；" + demo_refusal(store),
+                severity="warning",
+                kind="演示数据仓不能导入",
+            )
+        )
+    if calendar is None and store.exists():
+        calendar = load_calendar(store.root)
     new_unit = _new_unit_fields(
         ctx, unit_name, unit_short_name, unit_sector, unit_peer_group, problems, label
     )
@@ -522,13 +606,14 @@ def import_ledgers(
             unit_name=unit_name,
             aliases=ctx.aliases,
             limits=limits,
+            calendar=calendar,
         )
         for path, name in zip(paths, names, strict=True)
     ]
     outcome.results = results
     dates = _as_of_dates(results, as_of, feedback, ctx, problems)
     _check_units(results, ctx, unit_name, problems)
-    if problems or any(not r.ok for r in results):
+    if any(p.is_error for p in problems) or any(not r.ok for r in results):
         return outcome
     titled_groups = {r.guessed_group for r in results if r.guessed_group}
     group = group_name or (titled_groups.pop() if len(titled_groups) == 1 else None)
@@ -541,6 +626,7 @@ def import_ledgers(
         user=user,
         results=results,
         dates=dates,
+        pairing=pairing,
     )
     if dry_run or _all_imported_before(store, results, ctx):
         con = store.connect() if store.exists() else None
@@ -556,16 +642,21 @@ def import_ledgers(
         if now.key() != ctx.key() or now.latest_batch != ctx.latest_batch:
             raise _Conflict
         plan = _plan(con, request, now)
+        if plan.errors or plan.unconfirmed:
+            raise _Refused(plan)
         if not plan.batches:
             raise _NothingToDo(plan)
         _execute(con, plan)
-        # Ledgers are real data: a demo store that receives one no longer opens without a
-        # login (DOMAIN.md §7), and stays so after a rollback.
-        con.execute("UPDATE store_meta SET value = 'false' WHERE key = 'demo'")
+        con.execute(
+            "INSERT OR REPLACE INTO store_meta VALUES ('workday_calendar', ?)",
+            [json.dumps((calendar or default_calendar()).describe(), ensure_ascii=False)],
+        )
         return plan
 
     try:
         plan, version = store.write(apply)
+    except _Refused as refused:
+        return _refuse(outcome, refused.plan)
     except _NothingToDo as nothing:
         return _finish(outcome, nothing.plan, ctx, None)
     except _Conflict:
@@ -594,12 +685,37 @@ def _all_imported_before(store: Store, results: list[LedgerResult], ctx: _Contex
         con.close()
 
 
+def _refuse(outcome: ImportOutcome, plan: _Plan) -> ImportOutcome:
+    """Nothing written: the pairing found errors, or pairings need a person's confirmation."""
+    outcome.ok = False
+    outcome.files = plan.files
+    outcome.pairings = plan.pairing_rows
+    outcome.to_confirm = len(plan.unconfirmed)
+    outcome.problems.extend(plan.errors)
+    for batch, sheet, row, why in plan.unconfirmed:
+        outcome.problems.append(
+            Problem(
+                file=batch.result.file_name,
+                sheet=sheet,
+                row=row,
+                reason=f"配对需要确认：{why}",
+                kind="配对需要确认（序号或文字有变动）",
+                hint="试运行生成配对文件，核对“配对编号”后用 --pairing 导入；页面上在配对表中确认",
+            )
+        )
+    return outcome
+
+
 def _finish(
     outcome: ImportOutcome, plan: _Plan, ctx: _Context, version: int | None
 ) -> ImportOutcome:
+    if plan.errors:
+        return _refuse(outcome, plan)
     outcome.ok = True
     outcome.version = version
     outcome.files = plan.files
+    outcome.pairings = plan.pairing_rows
+    outcome.to_confirm = len(plan.unconfirmed)
     if outcome.dry_run:
         for file in outcome.files:
             file.batch_id = None  # nothing was recorded
@@ -627,6 +743,23 @@ class _NothingToDo(Exception):
 
 class _Conflict(Exception):
     pass
+
+
+class _Refused(Exception):
+    def __init__(self, plan: _Plan) -> None:
+        super().__init__("refused by pairing")
+        self.plan = plan
+
+
+def demo_refusal(store: Store) -> str:
+    """Why a real ledger is not imported into the demo store, and where it goes instead."""
+    real = store.root.parent / "store"
+    return (
+        f"“{store.root}”是演示数据仓（虚构的江城市），不能导入真实台账，演示数据保持不变。"
+        f"请导入正式数据仓：xuncha import 台账.xlsx --db {real} --round … --unit …"
+        "（目录不存在时自动新建正式数据仓，并创建第一个管理员账号），"
+        f"再用 xuncha serve --db {real} 打开驾驶舱"
+    )
 
 
 def _new_unit_fields(
@@ -753,6 +886,7 @@ class _Request:
     user: str
     results: list[LedgerResult]
     dates: dict[str, dt.date]
+    pairing: Decisions | None = None
 
 
 @dataclass
@@ -767,7 +901,7 @@ class _Measure:
 @dataclass
 class _Finding:
     values: dict[str, Any]
-    measures: dict[str, list[_Measure]] = field(default_factory=dict)
+    measures: list[_Measure] = field(default_factory=list)
 
     @property
     def finding_id(self) -> int:
@@ -806,6 +940,69 @@ class _Plan:
     changes: list[tuple[Any, ...]] = field(default_factory=list)
     batch_rows: list[dict[str, Any]] = field(default_factory=list)
     max_history: int = 0
+    had_findings: bool = False
+    decisions: Decisions | None = None
+    # (batch, sheet, row, why): pairings that need a person's confirmation
+    unconfirmed: list[tuple[Any, str | None, int | None, str]] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)  # what only pairing can find wrong
+    pairing_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def error(
+        self,
+        batch: _Batch,
+        reason: str,
+        *,
+        sheet: str | None,
+        row: int | None,
+        kind: str | None = None,
+        column: str | None = None,
+        value: str | None = None,
+    ) -> None:
+        self.errors.append(
+            Problem(
+                file=batch.result.file_name,
+                reason=reason,
+                sheet=sheet,
+                row=row,
+                kind=kind,
+                column_header=column,
+                value=value,
+            )
+        )
+
+    def pairing_row(
+        self,
+        batch: _Batch,
+        what: str,
+        finding: ParsedFinding | None,
+        measure: ParsedMeasure | None,
+        pair: Pair,
+        held_text: str | None,
+    ) -> None:
+        """One line of the pairing preview (and of the pairing file)."""
+        where = measure or finding
+        self.pairing_rows.append(
+            {
+                "文件": batch.result.file_name,
+                "文件SHA256": batch.result.sha256,
+                "类型": what,
+                "台账位置": finding.position if finding is not None else "",
+                "措施序号": measure.order if measure is not None else None,
+                "工作表": where.sheet if where is not None else None,
+                "行": where.row if where is not None else None,
+                "台账内容": (
+                    measure.text if measure is not None else finding.title if finding else None
+                ),
+                "判断": VERDICTS[pair.verdict],
+                "依据": BASES.get(pair.basis, ""),
+                "相似度": round(pair.score) if pair.held is not None and pair.parsed else None,
+                "需确认": "是" if pair.confirm else "",
+                "说明": pair.why,
+                "配对编号": pair.held.id if pair.held is not None else None,
+                "已有内容": held_text,
+                "候选编号": "、".join(str(c) for c in pair.candidates),
+            }
+        )
 
 
 class _Ids:
@@ -855,10 +1052,10 @@ class _Ids:
 
 def _load_findings(
     con: duckdb.DuckDBPyConnection | None, inspection_id: int | None
-) -> dict[str, list[_Finding]]:
-    state: dict[str, list[_Finding]] = {}
+) -> list[_Finding]:
+    """The inspection's problems held, in entry order, each with its measures in order."""
     if con is None or inspection_id is None:
-        return state
+        return []
     cursor = con.cursor()
     try:
         rows = cursor.execute(
@@ -866,26 +1063,26 @@ def _load_findings(
             " ORDER BY finding_id",
             [inspection_id],
         ).fetchall()
+        held: list[_Finding] = []
         by_id: dict[int, _Finding] = {}
         for row in rows:
             values = dict(zip(FINDING_COLUMNS, row, strict=True))
             values["tags"] = list(values["tags"] or [])
             finding = _Finding(values)
             by_id[finding.finding_id] = finding
-            state.setdefault(match_key(str(values["title"])), []).append(finding)
+            held.append(finding)
         measure_rows = cursor.execute(
             f"SELECT {', '.join('m.' + c for c in MEASURE_COLUMNS)} FROM measures m"
             " JOIN findings f ON f.finding_id = m.finding_id WHERE f.inspection_id = ?"
-            " ORDER BY m.measure_id",
+            " ORDER BY m.finding_id, m.ledger_order NULLS LAST, m.measure_id",
             [inspection_id],
         ).fetchall()
     finally:
         cursor.close()
     for row in measure_rows:
         values = dict(zip(MEASURE_COLUMNS, row, strict=True))
-        parent = by_id[int(values["finding_id"])]
-        parent.measures.setdefault(match_key(str(values["text"])), []).append(_Measure(values))
-    return state
+        by_id[int(values["finding_id"])].measures.append(_Measure(values))
+    return held
 
 
 def _duplicate_batch(
@@ -912,6 +1109,8 @@ def _plan(con: duckdb.DuckDBPyConnection | None, request: _Request, ctx: _Contex
     plan.unit_id, plan.unit_label = ctx.unit_id, ctx.unit_label
     plan.inspection_id = ctx.inspection_id
     state = _load_findings(con, ctx.inspection_id)
+    plan.had_findings = bool(state)
+    plan.decisions = request.pairing
     ordered = sorted(request.results, key=lambda r: request.dates[r.file_name])
     seen_files: dict[str, int] = {}
     for result in ordered:
@@ -1039,24 +1238,124 @@ def _warn(
     )
 
 
+def _held_finding_item(finding: _Finding) -> Item:
+    v = finding.values
+    return Item(v.get("ledger_position"), words(v["title"], v["detail"]), finding.finding_id)
+
+
+def _held_measure_item(measure: _Measure) -> Item:
+    order = measure.values.get("ledger_order")
+    return Item(
+        str(order) if order is not None else None,
+        words(measure.values["text"]),
+        measure.measure_id,
+    )
+
+
+def _decide(
+    plan: _Plan,
+    batch: _Batch,
+    pairs: list[Pair],
+    held: dict[int, Item],
+    key_of: Callable[[int], DecisionKey],
+    what: str,
+    row_of: Callable[[int], tuple[str | None, int | None]],
+) -> list[Pair]:
+    """The pairings a person decided (a pairing file or the page's table) replace the
+    proposed ones; each decision is checked (the held item exists here, is used once)."""
+    decisions = plan.decisions
+    sha = batch.result.sha256 or ""
+    if decisions is None or sha not in decisions.files:
+        return pairs
+    out: list[Pair] = []
+    used: dict[int, int] = {}
+    for pair in pairs:
+        if pair.parsed is None:
+            continue
+        decided, chosen = decisions.get(key_of(pair.parsed.index))
+        sheet, row = row_of(pair.parsed.index)
+        if not decided:
+            plan.error(
+                batch,
+                f"配对文件中没有本行的{what}（请用本台账重新试运行生成配对文件）",
+                sheet=sheet,
+                row=row,
+                kind="配对文件与台账不符",
+            )
+            out.append(pair)
+            continue
+        if chosen is not None and chosen not in held:
+            plan.error(
+                batch,
+                f"配对编号 {chosen} 不是本次巡察已有的{what}",
+                sheet=sheet,
+                row=row,
+                kind="配对编号无效",
+            )
+            out.append(pair)
+            continue
+        if chosen is not None and chosen in used:
+            plan.error(
+                batch,
+                f"配对编号 {chosen} 同时配给了多行{what}（另一行为第 {used[chosen]} 行）",
+                sheet=sheet,
+                row=row,
+                kind="配对编号重复",
+            )
+        if chosen is not None:
+            used[chosen] = row or 0
+        out.append(
+            Pair(
+                pair.parsed,
+                held[chosen] if chosen is not None else None,
+                "confirmed" if chosen is not None else "",
+                pair.score,
+            )
+        )
+    chosen_ids = {p.held.id for p in out if p.held is not None}
+    out.extend(Pair(None, h, "") for h in held.values() if h.id not in chosen_ids)
+    return out
+
+
 def _plan_file(
-    plan: _Plan, batch: _Batch, state: dict[str, list[_Finding]], request: _Request, ids: _Ids
+    plan: _Plan, batch: _Batch, state: list[_Finding], request: _Request, ids: _Ids
 ) -> None:
     outcome = batch.outcome
-    listed: set[int] = set()
-    had_findings = any(state.values())
-    for parsed in batch.result.findings:
-        candidates = state.get(parsed.key, [])
-        if len(candidates) > 1:
-            _warn(
-                plan,
-                batch,
-                "已有记录中有多个文字相同的问题，本行与第一个匹配",
-                row=parsed.row,
-                sheet=parsed.sheet,
-                value=parsed.title,
-            )
-        if not candidates:
+    result = batch.result
+    sha = result.sha256 or ""
+    had_findings = bool(state)
+    by_id = {f.finding_id: f for f in state}
+    held_items = {f.finding_id: _held_finding_item(f) for f in state}
+    parsed_items = [
+        Item(f.position or None, words(f.title, f.detail), None, k)
+        for k, f in enumerate(result.findings)
+    ]
+    pairs = pair_items(parsed_items, list(held_items.values()))
+    pairs = _decide(
+        plan,
+        batch,
+        pairs,
+        held_items,
+        lambda k: DecisionKey(sha, result.findings[k].position),
+        "问题",
+        lambda k: (result.findings[k].sheet, result.findings[k].row),
+    )
+    counts = {"问题": Counter[str](), "措施": Counter[str]()}
+    for pair in pairs:
+        counts["问题"][pair.verdict] += 1
+        if pair.parsed is None:
+            assert pair.held is not None and pair.held.id is not None
+            gone = by_id[pair.held.id]
+            outcome.findings_not_listed += 1
+            outcome.measures_not_listed += len(gone.measures)
+            plan.pairing_row(batch, "问题", None, None, pair, gone.values["title"])
+            continue
+        parsed = result.findings[pair.parsed.index]
+        held_text = by_id[pair.held.id].values["title"] if pair.held and pair.held.id else None
+        plan.pairing_row(batch, "问题", parsed, None, pair, held_text)
+        if pair.confirm:
+            plan.unconfirmed.append((batch, parsed.sheet, parsed.row, f"问题：{pair.why}"))
+        if pair.held is None:
             if had_findings:
                 # Not known before this ledger: it counts from this ledger's 截至时间, so
                 # figures asked as of earlier dates stay what they were.
@@ -1071,40 +1370,70 @@ def _plan_file(
             finding = _insert_finding(
                 plan, batch, parsed, ids, recorded_on=batch.as_of if had_findings else None
             )
-            state.setdefault(parsed.key, []).append(finding)
-            listed.add(finding.finding_id)
+            state.append(finding)
             outcome.findings_added += 1
             for measure in parsed.measures:
+                counts["措施"]["new"] += 1
                 _insert_measure(plan, batch, finding, measure, request, ids)
                 outcome.measures_added += 1
             continue
-        finding = candidates[0]
-        listed.add(finding.finding_id)
+        assert pair.held.id is not None
+        finding = by_id[pair.held.id]
         changed = _update_finding(plan, batch, finding, parsed)
-        known = {m.measure_id for group in finding.measures.values() for m in group}
-        seen_measures: set[int] = set()
-        for measure in parsed.measures:
-            existing = finding.measures.get(measure.key, [])
-            if not existing:
+        m_held = {m.measure_id: _held_measure_item(m) for m in finding.measures}
+        m_by_id = {m.measure_id: m for m in finding.measures}
+        m_pairs = pair_items(
+            [Item(str(m.order), words(m.text), None, k) for k, m in enumerate(parsed.measures)],
+            list(m_held.values()),
+        )
+        measures = parsed.measures
+        position = parsed.position
+
+        def measure_key(k: int) -> DecisionKey:
+            return DecisionKey(sha, position, measures[k].order)
+
+        def measure_row(k: int) -> tuple[str | None, int | None]:
+            return measures[k].sheet, measures[k].row
+
+        m_pairs = _decide(plan, batch, m_pairs, m_held, measure_key, "措施", measure_row)
+        for m_pair in m_pairs:
+            counts["措施"][m_pair.verdict] += 1
+            if m_pair.parsed is None:
+                assert m_pair.held is not None and m_pair.held.id is not None
+                outcome.measures_not_listed += 1
+                plan.pairing_row(
+                    batch, "措施", parsed, None, m_pair, m_by_id[m_pair.held.id].values["text"]
+                )
+                continue
+            measure = parsed.measures[m_pair.parsed.index]
+            held_measure = m_by_id.get(m_pair.held.id) if m_pair.held and m_pair.held.id else None
+            plan.pairing_row(
+                batch,
+                "措施",
+                parsed,
+                measure,
+                m_pair,
+                held_measure.values["text"] if held_measure else None,
+            )
+            if m_pair.confirm:
+                plan.unconfirmed.append((batch, measure.sheet, measure.row, f"措施：{m_pair.why}"))
+            if held_measure is None:
                 _insert_measure(plan, batch, finding, measure, request, ids)
                 outcome.measures_added += 1
                 changed = True
                 continue
-            current = existing[0]
-            seen_measures.add(current.measure_id)
-            if _update_measure(plan, batch, current, measure, ids):
+            if _update_measure(plan, batch, held_measure, measure, ids):
                 outcome.measures_updated += 1
                 changed = True
             else:
                 outcome.measures_unchanged += 1
-        outcome.measures_not_listed += len(known - seen_measures)
         if changed:
             outcome.findings_updated += 1
         else:
             outcome.findings_unchanged += 1
-    outcome.findings_not_listed = sum(
-        1 for group in state.values() for f in group if f.finding_id not in listed
-    )
+    if had_findings:  # a first ledger pairs with nothing: no pairing to show
+        outcome.pairing = {kind: {v: c.get(v, 0) for v in VERDICTS} for kind, c in counts.items()}
+    outcome.to_confirm = sum(1 for b, *_ in plan.unconfirmed if b is batch)
 
 
 def _insert_finding(
@@ -1131,6 +1460,8 @@ def _insert_finding(
         "amount_wan": parsed.amount_wan,
         "immediate": parsed.immediate,
         "source_category_text": parsed.source_category_text,
+        "ledger_position": parsed.position or None,
+        "ledger_seq": parsed.seq,
         "recorded_on": recorded_on,
     }
     plan.finding_inserts.append(values)
@@ -1146,6 +1477,18 @@ def _insert_measure(
     request: _Request,
     ids: _Ids,
 ) -> None:
+    if parsed.extension_in_deadline:
+        plan.error(
+            batch,
+            "整改状态为“申请延期”，整改时限列的日期应为延期后的新时限，但此前没有导入该措施的"
+            "原定时限，无法区分；请在“整改时限”列填写原定时限、在“延期时限”列填写新时限",
+            sheet=parsed.sheet,
+            row=parsed.row,
+            kind="申请延期的新措施缺少原定时限",
+            column="整改时限",
+            value=parsed.deadline_text,
+        )
+        return
     measure_id = ids.next("measure")
     current = parsed.extension_date or parsed.deadline_date
     # No completion date written: none is invented (the on-time rate leaves such measures out).
@@ -1168,9 +1511,11 @@ def _insert_measure(
         "closed_on": parsed.closed_on if parsed.status == "DONE" else None,
         "evidence": parsed.evidence,
         "progress": parsed.progress,
+        "ledger_order": parsed.order or None,
+        "remark": parsed.remark,
     }
     plan.measure_inserts.append(values)
-    finding.measures.setdefault(parsed.key, []).append(_Measure(values))
+    finding.measures.append(_Measure(values))
     plan.changes.append(("measures", measure_id, "insert", None, batch.batch_id))
     plan.status_rows.append(
         (ids.next("history"), measure_id, parsed.status, batch.as_of, batch.batch_id)
@@ -1234,6 +1579,9 @@ def _update_finding(plan: _Plan, batch: _Batch, finding: _Finding, parsed: Parse
         "person_level": parsed.person_level,
         "amount_wan": parsed.amount_wan,
         "source_category_text": parsed.source_category_text,
+        # The problem now stands where this ledger puts it: the next ledger pairs by it.
+        "ledger_position": parsed.position or None,
+        "ledger_seq": parsed.seq,
     }
     before: dict[str, Any] = {}
     for column, value in fresh.items():
@@ -1280,6 +1628,12 @@ def _update_measure(
             before.setdefault(column, values[column])
             values[column] = value
 
+    if parsed.extension_in_deadline:
+        # 申请延期 with the new date written over the 时限: the original stays as held.
+        parsed.extension_date = parsed.deadline_date
+        parsed.deadline_date = values["deadline_original"]
+        parsed.deadline_text = values["deadline_text"]
+
     for column, value in (
         ("text", parsed.text),
         ("lead_person", parsed.lead_person),
@@ -1289,6 +1643,8 @@ def _update_measure(
         ("evidence", parsed.evidence),
         ("progress", parsed.progress),
         ("deadline_text", parsed.deadline_text),
+        ("remark", parsed.remark),
+        ("ledger_order", parsed.order or None),
     ):
         if value is not None:
             put(column, value)

@@ -513,10 +513,11 @@ class _SheetParser:
             if (r - data_start) % 5000 == 0:
                 self._check_time()
             row = self.rows[r]
-            # Fast path: a row with a measure and more than one distinct value is neither a
-            # heading (one value, merged across) nor a footer (no measure).
+            # Fast path: a row with a measure and more than two distinct values is neither a
+            # heading (one value merged across, or its numbering and one value) nor a footer.
+            # (Two values may be a group row: "一、" in 序号, "…方面" merged across the rest.)
             measure_value = row[measure_col] if measure_col < len(row) else None
-            fast = not is_blank(measure_value) and len({v for v in row if v != ""}) > 1
+            fast = not is_blank(measure_value) and len({v for v in row if v != ""}) > 2
             row_texts = self.row_texts(r)
             texts = [] if fast else [t for t in row_texts if t]
             if not fast and not texts:

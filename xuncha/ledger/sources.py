@@ -1,6 +1,7 @@
-"""Checked bytes → sheets of cell values: .xlsx through calamine (values, merged ranges,
-hidden sheets), .csv decoded strictly (UTF-8 with or without BOM, else GB18030; a mix or
-anything else is refused, never decoded lossily)."""
+"""Checked bytes → sheets of cell values: .xlsx and .xls through calamine (values, merged
+ranges, hidden sheets; date-formatted cells come back as dates from both), .csv decoded
+strictly (UTF-8 with or without BOM, else GB18030; a mix or anything else is refused, never
+decoded lossily)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ class Sheet:
     rows: list[list[Cell]]
     merges: list[tuple[int, int, int, int]] = field(default_factory=list)  # r1, c1, r2, c2
     from_csv: bool = False
+    # Merged cells were lost in this source: a blank cell on a continuation row of a problem
+    # takes the value of the row above. True for CSV, and for an .xls sheet when calamine
+    # gives no merge information (0.9.1 does give it for BIFF8, from MERGEDCELLS records).
+    fill_down: bool = False
 
 
 @dataclass
@@ -38,18 +43,28 @@ class Source:
 
 
 def read_source(checked: CheckedFile, limits: LedgerLimits, started: float) -> Source:
-    if checked.kind == "xlsx":
-        return _read_xlsx(checked, limits, started)
+    if checked.kind in ("xlsx", "xls"):
+        return _read_workbook(checked, limits, started)
     return _read_csv(checked, limits, started)
 
 
-def _read_xlsx(checked: CheckedFile, limits: LedgerLimits, started: float) -> Source:
+def _is_panic(exc: BaseException) -> bool:
+    # A panic inside the Rust reader reaches Python as pyo3's PanicException, a BaseException
+    # (not an Exception) that the package does not export: it means a malformed file.
+    return type(exc).__name__ == "PanicException"
+
+
+def _read_workbook(checked: CheckedFile, limits: LedgerLimits, started: float) -> Source:
     try:
         book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(checked.data))
     except python_calamine.PasswordError:
         raise RefusedFile("工作簿设有密码；请取消密码后再导入") from None
     except Exception as exc:  # calamine raises several types for damaged parts
         raise RefusedFile(f"工作簿无法读取（文件可能已损坏）：{_short(exc)}") from None
+    except BaseException as exc:
+        if _is_panic(exc):
+            raise RefusedFile(f"工作簿无法读取（文件结构异常）：{_short(exc)}") from None
+        raise
     sheets: list[Sheet] = []
     hidden: list[str] = []
     try:
@@ -71,18 +86,24 @@ def _read_xlsx(checked: CheckedFile, limits: LedgerLimits, started: float) -> So
                     f"（{limits.max_rows} 行、{limits.max_columns} 列）"
                 )
             rows: list[list[Cell]] = sheet.to_python(skip_empty_area=False)  # type: ignore[assignment]
-            merges = [(a[0], a[1], b[0], b[1]) for a, b in (sheet.merged_cell_ranges or [])]
-            sheets.append(Sheet(meta.name, rows, merges))
+            ranges = sheet.merged_cell_ranges
+            merges = [(a[0], a[1], b[0], b[1]) for a, b in (ranges or [])]
+            fill_down = checked.kind == "xls" and ranges is None
+            sheets.append(Sheet(meta.name, rows, merges, fill_down=fill_down))
     except RefusedFile:
         raise
     except Exception as exc:
         raise RefusedFile(f"工作表无法读取（文件可能已损坏）：{_short(exc)}") from None
+    except BaseException as exc:
+        if _is_panic(exc):
+            raise RefusedFile(f"工作表无法读取（文件结构异常）：{_short(exc)}") from None
+        raise
     finally:
         book.close()
     return Source(sheets, None, hidden)
 
 
-def _short(exc: Exception) -> str:
+def _short(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text[:120]
 
@@ -194,4 +215,4 @@ def _read_csv(checked: CheckedFile, limits: LedgerLimits, started: float) -> Sou
         if len(row) < width:
             row.extend([""] * (width - len(row)))
     name = checked.name.rsplit("/", 1)[-1]
-    return Source([Sheet(name, rows, [], from_csv=True)], encoding, [])
+    return Source([Sheet(name, rows, [], from_csv=True, fill_down=True)], encoding, [])

@@ -101,4 +101,13 @@ def leading_status(text: str) -> StatusReading | None:
             rest = body[len(word) :]
             if not rest or rest[0] in "，,。；;：:\n ":
                 return StatusReading(STATUS_WORDS[word], False)
+            if rest[0] in "(（":
+                # "已完成（已销号）…": the bracket must name the same status, if one at all.
+                close = min((rest.find(c) for c in ")）" if c in rest), default=-1)
+                if close < 0:
+                    return None
+                inner = read_status(rest[1:close])
+                if inner is not None and inner.status != STATUS_WORDS[word]:
+                    return None
+                return StatusReading(STATUS_WORDS[word], False)
     return None

@@ -13,7 +13,7 @@ import duckdb
 
 from xuncha.store import categories
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MEASURE_STATUSES = ("DONE", "PHASED", "IN_PROGRESS", "NOT_DONE", "LONG_TERM")
 DEADLINE_KINDS = ("IMMEDIATE", "DATE", "RELATIVE", "LONG_TERM")
@@ -520,10 +520,35 @@ def _migration_3(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _migration_4(con: duckdb.DuckDBPyConnection) -> None:
+    # A problem is identified by its place in the ledger, not by its words (DOMAIN.md §4): a
+    # later ledger is paired with the problems held by their 序号 and a measure's order. The
+    # order of measures held before is their order of entry, which is their ledger order.
+    for table, column, kind, comment in (
+        (
+            "findings",
+            "ledger_position",
+            "VARCHAR",
+            "台账中的位置：序号（按分组重新编号时含分组），无序号时为顺序",
+        ),
+        ("findings", "ledger_seq", "VARCHAR", "台账中的序号原文"),
+        ("measures", "ledger_order", "INTEGER", "措施在所属问题下的序号（台账中的顺序）"),
+        ("measures", "remark", "VARCHAR", "备注（台账原文）"),
+    ):
+        con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        con.execute(f"COMMENT ON COLUMN {table}.{column} IS {_comment(comment)}")
+    con.execute(
+        "UPDATE measures SET ledger_order = o.n FROM (SELECT measure_id, row_number() OVER"
+        " (PARTITION BY finding_id ORDER BY measure_id) AS n FROM measures) o"
+        " WHERE measures.measure_id = o.measure_id"
+    )
+
+
 MIGRATIONS = [
     (1, "初始结构：轮次、单位、巡察、问题、措施、状态历史、线索、成效、类别字典", _migration_1),
     (2, "台账导入：批次比对计数、回滚关系、批次变更记录（batch_changes）", _migration_2),
     (3, "问题首次记录日期（进展台账新增的问题自其截至时间起计）", _migration_3),
+    (4, "台账位置：问题的序号与措施的顺序（按位置而非文字识别问题）、备注", _migration_4),
 ]
 
 
