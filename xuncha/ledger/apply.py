@@ -24,7 +24,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -1257,9 +1257,9 @@ def _decide(
     batch: _Batch,
     pairs: list[Pair],
     held: dict[int, Item],
-    key_of: Callable[[int], DecisionKey],
+    keys: list[DecisionKey],
     what: str,
-    row_of: Callable[[int], tuple[str | None, int | None]],
+    places: list[tuple[str | None, int | None]],
 ) -> list[Pair]:
     """The pairings a person decided (a pairing file or the page's table) replace the
     proposed ones; each decision is checked (the held item exists here, is used once)."""
@@ -1272,8 +1272,8 @@ def _decide(
     for pair in pairs:
         if pair.parsed is None:
             continue
-        decided, chosen = decisions.get(key_of(pair.parsed.index))
-        sheet, row = row_of(pair.parsed.index)
+        decided, chosen = decisions.get(keys[pair.parsed.index])
+        sheet, row = places[pair.parsed.index]
         if not decided:
             plan.error(
                 batch,
@@ -1336,9 +1336,9 @@ def _plan_file(
         batch,
         pairs,
         held_items,
-        lambda k: DecisionKey(sha, result.findings[k].position),
+        [DecisionKey(sha, f.position) for f in result.findings],
         "问题",
-        lambda k: (result.findings[k].sheet, result.findings[k].row),
+        [(f.sheet, f.row) for f in result.findings],
     )
     counts = {"问题": Counter[str](), "措施": Counter[str]()}
     for pair in pairs:
@@ -1386,16 +1386,15 @@ def _plan_file(
             [Item(str(m.order), words(m.text), None, k) for k, m in enumerate(parsed.measures)],
             list(m_held.values()),
         )
-        measures = parsed.measures
-        position = parsed.position
-
-        def measure_key(k: int) -> DecisionKey:
-            return DecisionKey(sha, position, measures[k].order)
-
-        def measure_row(k: int) -> tuple[str | None, int | None]:
-            return measures[k].sheet, measures[k].row
-
-        m_pairs = _decide(plan, batch, m_pairs, m_held, measure_key, "措施", measure_row)
+        m_pairs = _decide(
+            plan,
+            batch,
+            m_pairs,
+            m_held,
+            [DecisionKey(sha, parsed.position, m.order) for m in parsed.measures],
+            "措施",
+            [(m.sheet, m.row) for m in parsed.measures],
+        )
         for m_pair in m_pairs:
             counts["措施"][m_pair.verdict] += 1
             if m_pair.parsed is None:

@@ -27,9 +27,9 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
 from xuncha.ledger import columns as cols
-from xuncha.ledger.classify import CategoryError, Classifier, looks_like_heading
 from xuncha.ledger import deadlines as deadline_forms
 from xuncha.ledger import statuses as status_words
+from xuncha.ledger.classify import CategoryError, Classifier, looks_like_heading
 from xuncha.ledger.deadlines import (
     DeadlineError,
     DeadlineSpec,
@@ -191,12 +191,16 @@ class _SheetParser:
         kind: str | None = None,
         hint: str | None = None,
     ) -> None:
+        sheet = self.sheet_label
+        origin = self.sheet.origin
+        if origin is not None and row is not None:  # a joined sheet: the cell's own sheet
+            sheet, row = origin.locate(row, col)
         self.result.problems.append(
             Problem(
                 file=self.ctx.file_name,
                 reason=reason,
                 severity=severity,
-                sheet=self.sheet_label,
+                sheet=sheet,
                 row=None if row is None else row + 1,
                 column_header=self.headers.get(col) if col is not None else None,
                 column_letter=column_letter(col) if col is not None else None,
@@ -234,12 +238,35 @@ class _SheetParser:
 
     # -- steps -----------------------------------------------------------------------------
 
+    def where(self, r: int, *, measure: bool = False) -> tuple[str | None, int]:
+        """(sheet, 1-based row) of row r as the user finds it: in a joined sheet, the problem
+        sheet's row for a problem and the task sheet's row for a measure."""
+        origin = self.sheet.origin
+        if origin is None:
+            return self.sheet_label, r + 1
+        sheet, row = origin.locate(r, origin.split if measure else None)
+        return sheet, (row if row is not None else r) + 1
+
     def run(self) -> SheetResult:
         self._fill_merges()
         header = self._find_header()
         if header is None:
             self.result.has_content = any(not is_blank(value) for row in self.rows for value in row)
             return self.result
+        if self.sheet.origin is not None:
+            for task_row, seq in self.sheet.orphans:
+                self.result.problems.append(
+                    Problem(
+                        file=self.ctx.file_name,
+                        sheet=self.sheet.origin.task_sheet,
+                        row=task_row + 1,
+                        value=seq or None,
+                        reason=f"任务清单中的序号“{seq}”在问题清单中没有对应的问题"
+                        if seq
+                        else "任务清单中的这条措施没有填写所属问题的序号",
+                        kind="任务清单的序号在问题清单中找不到",
+                    )
+                )
         self.result.has_header = True
         data_start = self._map_columns(header)
         self._read_meta(0, header)
@@ -701,8 +728,8 @@ class _SheetParser:
             source_category_text=source_category,
             detail=self.text(first, "detail"),
             seq=self.text(first, "seq"),
-            sheet=self.sheet_label,
-            row=first + 1,
+            sheet=self.where(first)[0],
+            row=self.where(first)[1],
             group=block.group.ordinal,
         )
         self._finding_extras(finding, first)
@@ -1083,8 +1110,8 @@ class _SheetParser:
             evidence=cell_text(values.get("evidence")),
             completed_on=completed,
             closed_on=closed,
-            sheet=self.sheet_label,
-            row=r + 1,
+            sheet=self.where(r, measure=True)[0],
+            row=self.where(r, measure=True)[1],
             remark=cell_text(values.get("remark")),
             extension_in_deadline=extension_in_deadline,
         )

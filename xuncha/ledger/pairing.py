@@ -258,7 +258,6 @@ class PairingFileError(ValueError):
 
 def write_pairing_file(path: Path, rows: list[dict[str, object]]) -> None:
     """The pairings as CSV with a BOM (opens in Excel); formula-like text neutralised."""
-    from xuncha import export  # the product's formula-safe CSV rules
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from xuncha.ledger.classify import Classifier
+from xuncha.ledger.join import join_lists
 from xuncha.ledger.layout import ParseContext, SheetResult, parse_sheet
 from xuncha.ledger.model import LedgerLimits, LedgerResult, ParsedFinding, Problem
 from xuncha.ledger.safety import RefusedFile, check_file
@@ -58,6 +59,7 @@ def read_ledger(
         result.problems.append(Problem(file=name, reason=f"文件被拒绝：{exc}"))
         return result
     result.encoding = source.encoding
+    source.sheets = join_lists(source.sheets)  # 问题清单 + 任务清单 → one ledger sheet
     classifier = Classifier.from_aliases(aliases) if aliases is not None else Classifier()
     context = ParseContext(name, feedback_date, entry_end, classifier, limits, started, calendar)
     parsed: list[SheetResult] = []

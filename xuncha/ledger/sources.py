@@ -10,6 +10,7 @@ import io
 import re
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import python_calamine
 
@@ -33,6 +34,10 @@ class Sheet:
     # takes the value of the row above. True for CSV, and for an .xls sheet when calamine
     # gives no merge information (0.9.1 does give it for BIFF8, from MERGEDCELLS records).
     fill_down: bool = False
+    # A sheet joined from a 问题清单 and a 任务清单 (xuncha.ledger.join): where its cells came
+    # from, and the measure rows whose 序号 names no problem (task sheet row, 序号).
+    origin: Any = None
+    orphans: list[tuple[int, str]] = field(default_factory=list)
 
 
 @dataclass
