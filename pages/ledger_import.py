@@ -2,29 +2,205 @@
 batch, and roll batches back. All rules live in xuncha.ledger; this page only lays them out."""
 
 import datetime as dt
+import math
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import streamlit as st
 
 from xuncha import ledger, ui
 from xuncha.auth import IMPORT
+from xuncha.ledger import annotate
+from xuncha.ledger.apply import demo_refusal
+from xuncha.ledger.pairing import VERDICTS, DecisionKey, Decisions
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PAIRING_STATE = "import_pairing"  # {files key: the pairing table shown and its decisions}
+RESULT_STATE = "import_last"  # {context key: the last 预检 or refused import, as shown}
+PAIRING_TICK = "import_pairing_ok"
+
+
+def _annotated_download(raw: bytes, suffix: str, result: ledger.LedgerResult, key: str) -> None:
+    """The ledger with every offending cell marked, built only when clicked (from the bytes
+    uploaded: this run's upload folder is gone by then) and audited as an export."""
+    name = f"{Path(result.file_name).stem}_问题标注.xlsx"
+
+    def build() -> bytes:
+        with tempfile.TemporaryDirectory(prefix="xuncha-annotate-") as folder:
+            path = Path(folder) / f"ledger{suffix}"
+            path.write_bytes(raw)
+            return annotate.annotated_copy(path, result)
+
+    ui.file_download(
+        "下载标注问题的台账副本",
+        build,
+        name,
+        mime=XLSX_MIME,
+        key=key,
+        icon=":material/edit_note:",
+        rows=len(result.problems),
+    )
+
+
+def _decision_key(row: dict[str, Any]) -> DecisionKey:
+    measure = row["措施序号"] if row["类型"] == "措施" else None
+    return DecisionKey(str(row["文件SHA256"] or ""), str(row["台账位置"]), measure)
+
+
+def _decidable(row: dict[str, Any]) -> bool:
+    """A parsed row of the ledger (held rows the ledger does not list need no decision)."""
+    return bool(row["台账位置"]) and row["判断"] != VERDICTS["missing"]
+
+
+def _keep_pairing(key: str, outcome: ledger.ImportOutcome) -> None:
+    """The pairing table of a 预检 (or of an import paused for confirmation), needing
+    confirmation first; decisions already made on these files are kept."""
+    previous = st.session_state.get(PAIRING_STATE, {}).get(key)
+    rows = sorted(outcome.pairings, key=lambda r: r["需确认"] != "是")  # stable
+    proposed = {_decision_key(r): r["配对编号"] for r in rows if _decidable(r)}
+    chosen = dict(proposed)
+    if previous is not None:
+        chosen.update({k: v for k, v in previous["chosen"].items() if k in chosen})
+    counts = [
+        {"文件": f.file_name, "类型": kind, **{VERDICTS[v]: n for v, n in c.items()}}
+        for f in outcome.files
+        for kind, c in f.pairing.items()
+    ]
+    st.session_state[PAIRING_STATE] = {
+        key: {
+            "rows": rows,
+            "proposed": proposed,
+            "chosen": chosen,
+            "counts": counts,
+            "serial": (previous["serial"] + 1) if previous is not None else 0,
+        }
+    }
+    st.session_state.pop(PAIRING_TICK, None)  # a new table is checked anew
+
+
+def _decisions(entry: dict[str, Any]) -> Decisions:
+    """The table as shown (and edited) is the decision for every parsed row of its files."""
+    return Decisions(
+        chosen=dict(entry["chosen"]), files={str(r["文件SHA256"] or "") for r in entry["rows"]}
+    )
+
+
+def _needs_tick(entry: dict[str, Any]) -> bool:
+    """Pairings to confirm, or a pairing the user changed: imported only once ticked."""
+    return any(r["需确认"] == "是" for r in entry["rows"]) or entry["chosen"] != entry["proposed"]
+
+
+def _pairing_section(entry: dict[str, Any], several_files: bool) -> None:
+    st.subheader("与已导入台账的配对")
+    st.caption(
+        "本单位本轮次此前已导入台账：新台账中的问题和措施按序号、再按文字与已有条目配对。"
+        "请核对配对编号（已有问题或措施的编号；留空表示作为新增导入），需确认的行排在最前。"
+    )
+    if entry["counts"]:
+        counts = pl.DataFrame(entry["counts"])
+        ui.table(counts if several_files else counts.drop("文件"), key="import_pairing_counts")
+    rows = [r for r in entry["rows"] if _decidable(r)]
+    missing = [r for r in entry["rows"] if not _decidable(r)]
+    to_confirm = sum(r["需确认"] == "是" for r in rows)
+    if to_confirm:
+        st.warning(
+            f"{to_confirm} 处配对需要确认（序号或文字有变动），已排在最前并标记“需确认：是”。",
+            icon=":material/rule:",
+        )
+    columns = [
+        "需确认",
+        *(["文件"] if several_files else []),
+        "类型",
+        "台账位置",
+        "措施序号",
+        "工作表",
+        "行",
+        "台账内容",
+        "判断",
+        "依据",
+        "相似度",
+        "说明",
+        "配对编号",
+        "已有内容",
+        "候选编号",
+    ]
+    keys = [_decision_key(r) for r in rows]
+    shown = pl.DataFrame(
+        [
+            {c: r.get(c) for c in columns} | {"配对编号": entry["chosen"][k]}
+            for r, k in zip(rows, keys, strict=True)
+        ],
+        schema={
+            c: pl.Int64 if c in ("措施序号", "行", "相似度", "配对编号") else pl.String
+            for c in columns
+        },
+    ).with_columns(pl.col(pl.String).fill_null(""))
+    edited = st.data_editor(
+        shown.to_pandas(),
+        key=f"import_pairing_editor_{entry['serial']}",
+        hide_index=True,
+        num_rows="fixed",
+        disabled=[c for c in columns if c != "配对编号"],
+        column_config={
+            "配对编号": st.column_config.NumberColumn(
+                "配对编号",
+                help="已有问题或措施的编号（见“已有内容”“候选编号”和下方未列出的条目）；"
+                "留空表示作为新增导入",
+                min_value=1,
+                step=1,
+                format="%d",
+            )
+        },
+        height=min(420, 38 + 35 * max(len(rows), 1)),
+    )
+    for key, value in zip(keys, edited["配对编号"].tolist(), strict=True):
+        missing_value = value is None or (isinstance(value, float) and math.isnan(value))
+        entry["chosen"][key] = None if missing_value else int(value)
+    if missing:
+        st.markdown("**已有但本台账未列出的条目（保留不变）**")
+        listed = pl.DataFrame(
+            [
+                {
+                    **({"文件": r["文件"]} if several_files else {}),
+                    "类型": r["类型"],
+                    "编号": r["配对编号"],
+                    "已有内容": r["已有内容"],
+                }
+                for r in missing
+            ]
+        )
+        ui.table(listed, key="import_pairing_missing", height=200)
+    st.checkbox("我已核对配对", key=PAIRING_TICK)
+
+
+def _show_result(last: dict[str, Any]) -> None:
+    """The last 预检, or an import refused or paused: its message and its table."""
+    if last["ok"]:
+        st.info(ui.md(last["message"]), icon=":material/fact_check:")
+        ui.table(last["summary"], key="import_summary")
+        return
+    st.error(ui.md(last["message"]), icon=":material/block:")
+    report = last["report"]
+    ui.table(report, key="import_report", height=260)
+    ui.frame_downloads(report, key="dl_import_report", name="导入校验报告")
+
 
 ui.require(IMPORT)
 reader = ui.reader()
 scope = ui.current_scope(reader)
 ui.page_header("数据导入", reader, scope)
 store = ui.store()
-if ui.signed_in().demo:
-    st.warning(
-        "演示模式：导入台账后，此数据仓将视为真实数据，此后须登录才能打开"
-        "（请先用 `xuncha user add` 创建账号）。",
-        icon=":material/lock:",
+demo_store = ui.signed_in().demo
+if demo_store:
+    st.info(
+        "演示数据仓只做预检（校验台账、不写入），不能导入。" + ui.md(demo_refusal(store)),
+        icon=":material/science:",
     )
 
 st.caption(
-    "上传被巡察单位或巡察组报送的整改台账（.xlsx 或 .csv，可一次多个）。系统先逐行校验，任何一处错误都不会写入；"
+    "上传被巡察单位或巡察组报送的整改台账（.xlsx、.xls 或 .csv，可一次多个）。系统先逐行校验，任何一处错误都不会写入；"
     "校验通过后整批导入为一个新的数据版本，驾驶舱各页面随即显示新数据。同一文件重复导入不会重复计数；"
     "同一单位同一轮次的后续台账按整改进展更新，原状态保留在历史中。"
 )
@@ -37,7 +213,7 @@ with st.expander("下载标准台账模板", icon=":material/description:"):
     ui.template_download()
 
 uploads = st.file_uploader(
-    "选择台账文件", type=["xlsx", "csv"], accept_multiple_files=True, key="import_files"
+    "选择台账文件", type=["xlsx", "xls", "csv"], accept_multiple_files=True, key="import_files"
 )
 if not uploads:
     st.info("请选择一个或多个台账文件。")
@@ -47,12 +223,15 @@ else:
     work = Path(work_dir.name)
     paths: list[Path] = []
     names: list[str] = []
+    contents: list[bytes] = []
     for index, upload in enumerate(uploads):
         suffix = Path(upload.name).suffix.lower()
         path = work / f"upload-{index}{suffix}"  # never a user-chosen path
-        path.write_bytes(upload.getvalue())
+        raw = upload.getvalue()
+        path.write_bytes(raw)
         paths.append(path)
         names.append(upload.name)
+        contents.append(raw)
 
     # A first reading for the guesses (unit, round, group) the title and 填报 lines give.
     first_reading = [ledger.read_ledger(p, file_name=n) for p, n in zip(paths, names, strict=True)]
@@ -181,18 +360,37 @@ else:
                     ui.md("未识别的列（未导入，请核对）：" + "、".join(result.unknown_columns))
                 )
             if result.problems:
-                report = result.report_frame()
-                ui.table(report, key=f"report_{index}", height=240)
+                groups = annotate.group_problems(result.problems)
+                bad = [g.headline() for g in groups if g.is_error]
+                notes = [g.headline() for g in groups if not g.is_error]
+                if bad:
+                    st.error("\n".join(f"- {ui.md(h)}" for h in bad), icon=":material/error:")
+                if notes:
+                    st.warning("\n".join(f"- {ui.md(h)}" for h in notes), icon=":material/info:")
+                ui.table(annotate.grouped_frame(result.problems), key=f"report_{index}", height=240)
                 ui.frame_downloads(
-                    report,
+                    result.report_frame(),
                     key=f"dl_report_{index}",
                     name=f"校验报告_{Path(result.file_name).stem}",
+                )
+                _annotated_download(
+                    contents[index], paths[index].suffix, result, key=f"dl_annotated_{index}"
                 )
             if result.findings:
                 st.markdown("**识别结果预览**")
                 ui.table(result.measures_frame().head(200), key=f"preview_{index}", height=260)
 
-    def _run(dry_run: bool) -> ledger.ImportOutcome:
+    # The pairing table belongs to these very files, in this round and unit; the last result
+    # also to the dates given.
+    files_key = "|".join([round_name or "", unit_name or "", *(r.sha256 or "" for r in results)])
+    context_key = f"{files_key}|{feedback}|{as_of}"
+    entry = st.session_state.get(PAIRING_STATE, {}).get(files_key)
+    ticked = False
+    if entry is not None:
+        _pairing_section(entry, several_files=len(results) > 1)
+        ticked = bool(st.session_state.get(PAIRING_TICK))
+
+    def _run(dry_run: bool, pairing: Decisions | None = None) -> ledger.ImportOutcome:
         return ledger.import_ledgers(
             store,
             paths,
@@ -204,6 +402,7 @@ else:
             dry_run=dry_run,
             file_names=names,
             unit_peer_group=peer_group,
+            pairing=pairing,
         )
 
     b1, b2 = st.columns(2)
@@ -221,34 +420,51 @@ else:
             icon=":material/upload:",
             key="import_commit",
             use_container_width=True,
-            disabled=not all(r.ok for r in results)
+            disabled=demo_store
+            or not all(r.ok for r in results)
             or bool(duplicates)
             or not round_name
-            or not unit_name,
+            or not unit_name
+            or (entry is not None and _needs_tick(entry) and not ticked),
         )
+    if demo_store:
+        st.caption("演示数据仓只能预检，不能导入。")
+    elif entry is not None and _needs_tick(entry) and not ticked:
+        st.caption("请核对上方的配对并勾选“我已核对配对”后再导入。")
     if (check or commit) and not (round_name and unit_name):
         st.warning("请先选择轮次和被巡察单位。")
     elif check or commit:
+        decisions = _decisions(entry) if commit and entry is not None and ticked else None
         try:
-            outcome = _run(dry_run=not commit)
+            outcome = _run(dry_run=not commit, pairing=decisions)
         except Exception as exc:  # shown in Chinese; details stay in the server log
             st.error(f"导入未完成，未写入任何数据：{ui.md(exc)}")
             st.stop()
-        if outcome.ok:
-            if commit and outcome.version is not None:
+        if outcome.ok and commit:
+            if outcome.version is not None:
                 ui.prepare_sandbox(store, outcome.version)
-            if commit:
-                # Rerun so the header, the batches and every page use the new data version.
-                st.session_state["import_done"] = outcome.message()
-                st.rerun()
-            else:
-                st.info(ui.md(outcome.message()), icon=":material/fact_check:")
-            ui.table(outcome.summary_frame(), key="import_summary")
-        else:
-            st.error(ui.md(outcome.message()), icon=":material/block:")
-            report = outcome.report_frame()
-            ui.table(report, key="import_report", height=260)
-            ui.frame_downloads(report, key="dl_import_report", name="导入校验报告")
+            # Rerun so the header, the batches and every page use the new data version.
+            for done_key in (PAIRING_STATE, RESULT_STATE, PAIRING_TICK):
+                st.session_state.pop(done_key, None)
+            st.session_state["import_done"] = outcome.message()
+            st.rerun()
+        st.session_state[RESULT_STATE] = {
+            context_key: {
+                "ok": outcome.ok,
+                "message": outcome.message(),
+                "summary": outcome.summary_frame() if outcome.ok else None,
+                "report": None if outcome.ok else outcome.report_frame(),
+            }
+        }
+        if outcome.pairings and (outcome.dry_run or outcome.to_confirm or outcome.errors):
+            # Shown above the buttons, checked there: the page runs again with the table.
+            _keep_pairing(files_key, outcome)
+            st.rerun()
+        if check:
+            st.session_state.pop(PAIRING_STATE, None)  # nothing held to pair with
+    last = st.session_state.get(RESULT_STATE, {}).get(context_key)
+    if last is not None:
+        _show_result(last)
 
 st.subheader("导入批次")
 batches = ledger.list_batches(store)

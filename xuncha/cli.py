@@ -134,7 +134,12 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "import",
-        help="导入整改台账（.xlsx/.csv）：先校验，全部无误才写入，一次导入为一个新数据版本",
+        help="导入整改台账（.xlsx/.xls/.csv）：先校验，全部无误才写入，一次导入为一个新数据版本",
+        description=(
+            "导入整改台账。同一轮次同一单位的后续台账按序号（序号变动处按文字）与已有问题配对；"
+            "配对有变动时须先试运行（--dry-run）生成配对文件，核对后用 --pairing 导入。"
+            "演示数据仓不接受真实台账；--db 指向不存在的目录时新建正式数据仓并创建第一个管理员。"
+        ),
     )
     p.add_argument(
         "files", nargs="+", metavar="FILE", help="台账文件（可多个，属同一轮次同一单位）"
@@ -157,6 +162,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--group", dest="group_name", default=None, help="新建巡察的巡察组名称")
     p.add_argument(
         "--max-mb", dest="max_mb", type=float, default=None, help="文件大小上限（MB，默认 20）"
+    )
+    p.add_argument(
+        "--pairing",
+        default=None,
+        metavar="FILE",
+        help="核对后的配对文件（试运行生成；按其中的“配对编号”导入）",
+    )
+    p.add_argument(
+        "--pairing-out",
+        dest="pairing_out",
+        default=None,
+        metavar="FILE",
+        help="试运行写出配对文件的位置（默认：台账旁的“台账名.配对.csv”）",
+    )
+    p.add_argument(
+        "--annotate",
+        default=None,
+        metavar="DIR",
+        help="校验有问题时，把标注了问题的台账副本写入此目录（“台账名_问题标注.xlsx”）",
     )
     p.set_defaults(func=cmd_import)
 
@@ -433,9 +457,17 @@ def cmd_import(args: argparse.Namespace) -> int:
             raise UserError(f"文件不存在：{path}")
     if args.max_mb is not None and args.max_mb <= 0:
         raise UserError("--max-mb 必须是正数")
+    if args.annotate is not None and not Path(args.annotate).is_dir():
+        raise UserError(f"目录不存在：{args.annotate}")
     limits = ledger.LedgerLimits.from_env()
     if args.max_mb is not None:
         limits = ledger.LedgerLimits(max_file_bytes=int(args.max_mb * 1024 * 1024))
+    decisions = None
+    if args.pairing is not None:
+        try:
+            decisions = ledger.read_pairing_file(Path(args.pairing))
+        except ledger.PairingFileError as exc:
+            raise UserError(str(exc)) from None
     _access(args.db, args.user, IMPORT)
     store = Store(args.db)
     new_store = not store.exists()
@@ -453,27 +485,66 @@ def cmd_import(args: argparse.Namespace) -> int:
         unit_peer_group=args.peer_group,
         group_name=args.group_name,
         limits=limits,
+        pairing=decisions,
     )
+    first_admin = None
     if outcome.ok and outcome.version is not None:
         sandbox.prepare(store, outcome.version)
+        if new_store:
+            # A real store never opens without a login: its first administrator now, with a
+            # password shown this once (never a default one).
+            first_admin = UserStore(store.root).ensure_first_admin()
+    pairing_file = None
+    if outcome.pairings and (args.dry_run or outcome.to_confirm):
+        pairing_file = Path(args.pairing_out or paths[0].with_suffix(".配对.csv"))
+        ledger.write_pairing_file(pairing_file, outcome.pairings)
+    annotated = _annotate(outcome, paths, args.annotate) if args.annotate else []
     if args.format == "json":
-        print(json.dumps(outcome.as_json(), ensure_ascii=False, default=_json_default))
+        payload = outcome.as_json()
+        payload["pairing_file"] = str(pairing_file) if pairing_file else None
+        payload["annotated"] = [str(p) for p in annotated]
+        if first_admin is not None:
+            payload["first_admin"] = {"name": first_admin[0], "password": first_admin[1]}
+        print(json.dumps(payload, ensure_ascii=False, default=_json_default))
     else:
         _print_import(outcome, store, new_store and outcome.version is not None)
+        if pairing_file is not None:
+            print(
+                f"配对文件：{pairing_file}（核对“配对编号”列：填已有编号表示同一条，留空或“新增”表示新增；"
+                f"然后加 --pairing {pairing_file} 导入）"
+            )
+        for path in annotated:
+            print(f"标注了问题的台账副本：{path}")
+        if first_admin is not None:
+            print(
+                f"已创建第一个管理员账号 {first_admin[0]}，初始密码（只显示这一次）：{first_admin[1]}\n"
+                f"用 xuncha serve --db {store.root} 打开驾驶舱，登录后在“用户管理”中为其他人创建账号。"
+            )
     if not outcome.ok:
         print(f"xuncha: {outcome.message()}", file=sys.stderr)
         return 1
     return 0
 
 
+def _annotate(outcome: ledger.ImportOutcome, paths: list[Path], folder: str) -> list[Path]:
+    """Annotated copies of the ledgers that have problems, written into `folder`."""
+    written: list[Path] = []
+    for path, result in zip(paths, outcome.results, strict=False):
+        if not result.problems:
+            continue
+        target = Path(folder) / f"{path.stem}_问题标注.xlsx"
+        target.write_bytes(ledger.annotated_copy(path, result))
+        written.append(target)
+    return written
+
+
 def _print_import(outcome: ledger.ImportOutcome, store: Store, created_store: bool) -> None:
     problems = outcome.all_problems
     if not outcome.ok:
-        print(
-            f"校验报告（{len(outcome.errors)} 个错误，{len(problems) - len(outcome.errors)} 个提示）："
-        )
-        for problem in sorted(problems, key=lambda p: (p.severity != "error", p.file, p.row or 0)):
-            print(f"  {problem.describe()}")
+        errors = len(outcome.errors)
+        print(f"校验报告（{errors} 个错误，{len(problems) - errors} 个提示），按类别：")
+        for line in ledger.grouped_lines(problems):
+            print(f"  {line}")
         return
     print(outcome.message())
     if created_store:

@@ -1025,6 +1025,31 @@ def _audited(
     return run
 
 
+def file_download(
+    label: str,
+    build: Callable[[], bytes],
+    file_name: str,
+    *,
+    mime: str,
+    key: str,
+    icon: str | None = None,
+    **details: Any,
+) -> None:
+    """A download of one file built on click, for a session with export rights, recorded in
+    the audit trail like every export (file, size, SHA-256, `details`)."""
+    if not export_allowed(EXPORT):
+        return
+    st.download_button(
+        label,
+        data=_audited(build, file_name, **details),
+        file_name=file_name,
+        mime=mime,
+        key=key,
+        icon=icon,
+        on_click="ignore",
+    )
+
+
 def export_allowed(permission: str = EXPORT) -> bool:
     """Whether this session may export; a caption says so where it may not."""
     if can(permission):

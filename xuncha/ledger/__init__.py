@@ -11,7 +11,14 @@ roll a batch back, and write the standard template.
 Never imports streamlit; the page and the command line are thin layers over these calls.
 """
 
-from xuncha.ledger.apply import FileOutcome, ImportOutcome, import_ledgers, load_aliases
+from xuncha.ledger.annotate import annotated_copy, group_problems, grouped_frame, grouped_lines
+from xuncha.ledger.apply import (
+    FileOutcome,
+    ImportOutcome,
+    demo_refusal,
+    import_ledgers,
+    load_aliases,
+)
 from xuncha.ledger.model import (
     LedgerLimits,
     LedgerResult,
@@ -20,25 +27,42 @@ from xuncha.ledger.model import (
     Problem,
     report_frame,
 )
+from xuncha.ledger.pairing import (
+    DecisionKey,
+    Decisions,
+    PairingFileError,
+    read_pairing_file,
+    write_pairing_file,
+)
 from xuncha.ledger.reader import read_ledger
 from xuncha.ledger.rollback import RollbackOutcome, RollbackRefused, list_batches, rollback_batch
 from xuncha.ledger.template import write_template
 
 __all__ = [
+    "DecisionKey",
+    "Decisions",
     "FileOutcome",
     "ImportOutcome",
     "LedgerLimits",
     "LedgerResult",
+    "PairingFileError",
     "ParsedFinding",
     "ParsedMeasure",
     "Problem",
     "RollbackOutcome",
     "RollbackRefused",
+    "annotated_copy",
+    "demo_refusal",
+    "group_problems",
+    "grouped_frame",
+    "grouped_lines",
     "import_ledgers",
     "list_batches",
     "load_aliases",
     "read_ledger",
+    "read_pairing_file",
     "report_frame",
     "rollback_batch",
+    "write_pairing_file",
     "write_template",
 ]

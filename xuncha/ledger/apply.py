@@ -591,7 +591,7 @@ def import_ledgers(
                 kind="演示数据仓不能导入",
             )
         )
-    if calendar is None and store.exists():
+    if calendar is None:
         calendar = load_calendar(store.root)
     new_unit = _new_unit_fields(
         ctx, unit_name, unit_short_name, unit_sector, unit_peer_group, problems, label
@@ -979,14 +979,18 @@ class _Plan:
         pair: Pair,
         held_text: str | None,
     ) -> None:
-        """One line of the pairing preview (and of the pairing file)."""
+        """One line of the pairing preview (and of the pairing file); a first ledger pairs
+        with nothing and has none."""
+        if not self.had_findings:
+            return
         where = measure or finding
         self.pairing_rows.append(
             {
                 "文件": batch.result.file_name,
                 "文件SHA256": batch.result.sha256,
                 "类型": what,
-                "台账位置": finding.position if finding is not None else "",
+                # A held item the ledger does not list has no place in it: nothing to decide.
+                "台账位置": finding.position if finding and pair.parsed is not None else "",
                 "措施序号": measure.order if measure is not None else None,
                 "工作表": where.sheet if where is not None else None,
                 "行": where.row if where is not None else None,
@@ -997,7 +1001,12 @@ class _Plan:
                 "依据": BASES.get(pair.basis, ""),
                 "相似度": round(pair.score) if pair.held is not None and pair.parsed else None,
                 "需确认": "是" if pair.confirm else "",
-                "说明": pair.why,
+                "说明": pair.why
+                or (
+                    f"本台账第 {finding.row} 行的问题下未列出此措施（保留不变）"
+                    if finding is not None and pair.parsed is None
+                    else ""
+                ),
                 "配对编号": pair.held.id if pair.held is not None else None,
                 "已有内容": held_text,
                 "候选编号": "、".join(str(c) for c in pair.candidates),
@@ -1269,11 +1278,16 @@ def _decide(
         return pairs
     out: list[Pair] = []
     used: dict[int, int] = {}
+    measured = {k.place for k in decisions.chosen if k.sha256 == sha and k.measure is not None}
     for pair in pairs:
         if pair.parsed is None:
             continue
         decided, chosen = decisions.get(keys[pair.parsed.index])
         sheet, row = places[pair.parsed.index]
+        if not decided and what == "措施" and keys[0].place not in measured:
+            # A problem the person paired anew: its measures pair by their order under it.
+            out.append(Pair(pair.parsed, pair.held, pair.basis, pair.score))
+            continue
         if not decided:
             plan.error(
                 batch,
@@ -1323,7 +1337,7 @@ def _plan_file(
     outcome = batch.outcome
     result = batch.result
     sha = result.sha256 or ""
-    had_findings = bool(state)
+    had_findings = plan.had_findings = bool(state)
     by_id = {f.finding_id: f for f in state}
     held_items = {f.finding_id: _held_finding_item(f) for f in state}
     parsed_items = [

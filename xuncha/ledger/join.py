@@ -83,10 +83,8 @@ def _seq(value: Cell) -> str:
 
 def _is_group(texts: list[str]) -> bool:
     distinct = list(dict.fromkeys(texts))
-    return (
-        (1 <= len(distinct) <= 2
-        and bool(looks_like_heading(nfkc(distinct[0]))))
-        or (len(distinct) == 1 and squash(distinct[0]).endswith("方面"))
+    return (1 <= len(distinct) <= 2 and bool(looks_like_heading(nfkc(distinct[0])))) or (
+        len(distinct) == 1 and squash(distinct[0]).endswith("方面")
     )
 
 

@@ -82,14 +82,39 @@ def pair_items(parsed: Sequence[Item], held: Sequence[Item]) -> list[Pair]:
     then every held item left over (missing), in their own order."""
     pairs: dict[int, Pair] = {}  # parsed index → pair
     free = {h.id: h for h in held}
+    # 1. The same words, once on each side: the same item, wherever it now stands (generic
+    #    titles make words alone unsafe only when they repeat, and then they are skipped).
+    held_words = Counter(h.text for h in held)
+    parsed_words = Counter(p.text for p in parsed)
+    by_words = {h.text: h for h in held if held_words[h.text] == 1}
+    for p in parsed:
+        twin = by_words.get(p.text)
+        if twin is None or parsed_words[p.text] != 1:
+            continue
+        moved = bool(
+            p.place
+            and twin.place
+            and not p.place.startswith("#")
+            and not twin.place.startswith("#")
+            and p.place != twin.place
+        )
+        pairs[p.index] = Pair(
+            p,
+            twin,
+            "text" if moved else "place",
+            100.0,
+            confirm=moved,
+            why=f"序号由“{twin.place}”变为“{p.place}”，按文字相同配对" if moved else "",
+        )
+        del free[twin.id]
+    # 2. By place, where the words agree enough.
     by_place: dict[str, list[Item]] = {}
     for h in held:
         if h.place:
             by_place.setdefault(h.place, []).append(h)
-    deferred: dict[int, Item] = {}  # same 序号, texts far apart: the numbering may have moved
-    # 1. By place.
+    deferred: dict[int, Item] = {}  # same 序号, words far apart: the numbering may have moved
     for p in parsed:
-        if not p.place or p.place.startswith("#"):
+        if p.index in pairs or not p.place or p.place.startswith("#"):
             continue
         same = by_place.get(p.place, [])
         if len(same) != 1 or same[0].id not in free:
@@ -102,27 +127,6 @@ def pair_items(parsed: Sequence[Item], held: Sequence[Item]) -> list[Pair]:
         else:
             deferred[p.index] = h
     rest = [p for p in parsed if p.index not in pairs]
-    # 2. Identical words, once on each side.
-    held_words = Counter(h.text for h in free.values())
-    parsed_words = Counter(p.text for p in rest)
-    by_words = {h.text: h for h in free.values() if held_words[h.text] == 1}
-    for p in rest:
-        twin = by_words.get(p.text)
-        if twin is None or parsed_words[p.text] != 1 or twin.id not in free:
-            continue
-        moved = bool(
-            p.place and twin.place and not p.place.startswith("#") and p.place != twin.place
-        )
-        pairs[p.index] = Pair(
-            p,
-            twin,
-            "text",
-            100.0,
-            confirm=moved,
-            why=f"序号由“{twin.place}”变为“{p.place}”，按文字相同配对" if moved else "",
-        )
-        del free[twin.id]
-    rest = [p for p in rest if p.index not in pairs]
     # 3. Similar words: the best partner, when clearly better than the next.
     if rest and free:
         scored = {
