@@ -45,7 +45,7 @@ from xuncha.ledger.pairing import (
     pair_items,
     words,
 )
-from xuncha.ledger.reader import read_ledger
+from xuncha.ledger.reader import bulk_work, read_ledger
 from xuncha.ledger.workdays import WorkdayCalendar, default_calendar, load_calendar
 from xuncha.store import Store, StoreError, schema
 from xuncha.store import categories as store_categories
@@ -1112,6 +1112,11 @@ def _duplicate_batch(
 
 
 def _plan(con: duckdb.DuckDBPyConnection | None, request: _Request, ctx: _Context) -> _Plan:
+    with bulk_work():
+        return _plan_all(con, request, ctx)
+
+
+def _plan_all(con: duckdb.DuckDBPyConnection | None, request: _Request, ctx: _Context) -> _Plan:
     plan = _Plan()
     ids = _Ids(con)
     plan.round_id, plan.round_label = ctx.round_id, ctx.round_label
@@ -1340,11 +1345,16 @@ def _plan_file(
     had_findings = plan.had_findings = bool(state)
     by_id = {f.finding_id: f for f in state}
     held_items = {f.finding_id: _held_finding_item(f) for f in state}
-    parsed_items = [
-        Item(f.position or None, words(f.title, f.detail), None, k)
-        for k, f in enumerate(result.findings)
-    ]
-    pairs = pair_items(parsed_items, list(held_items.values()))
+    if had_findings:
+        parsed_items = [
+            Item(f.position or None, words(f.title, f.detail), None, k)
+            for k, f in enumerate(result.findings)
+        ]
+        pairs = pair_items(parsed_items, list(held_items.values()))
+    else:  # a first ledger: every problem is new, nothing to compare
+        pairs = [
+            Pair(Item(f.position, "", None, k), None, "") for k, f in enumerate(result.findings)
+        ]
     pairs = _decide(
         plan,
         batch,

@@ -45,9 +45,10 @@ class Origin:
         return self.task_sheet, task
 
 
-def _filled(sheet: Sheet) -> list[list[Cell]]:
-    """The rows with each merged range's value over the whole range."""
-    rows = [list(r) for r in sheet.rows]
+def _filled(sheet: Sheet, limit: int | None = None) -> list[list[Cell]]:
+    """The rows (the first `limit` only, when given) with each merged range's value over
+    the whole range."""
+    rows = [list(r) for r in sheet.rows[:limit]]
     for r1, c1, r2, c2 in sheet.merges:
         if r1 >= len(rows):
             continue
@@ -91,7 +92,7 @@ def _is_group(texts: list[str]) -> bool:
 def join_lists(sheets: list[Sheet]) -> list[Sheet]:
     """The sheets, with a 问题清单 (problems, no measures) and a 任务清单 (measures, no
     problems) replaced by one joined sheet; other sheets as they are."""
-    heads = {id(s): _header(_filled(s)) for s in sheets}
+    heads = {id(s): _header(_filled(s, HEADER_SCAN_ROWS)) for s in sheets}
     problem = next(
         (
             s

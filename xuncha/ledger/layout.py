@@ -109,6 +109,7 @@ _GROUP_MARKER = re.compile(
     r"^(?:[一二三四五六七八九十]{1,3}[、.．]?|[(（][一二三四五六七八九十]{1,3}[)）][、.．]?"
     r"|第[一二三四五六七八九十]{1,3}(?:部分|类|方面)[、.．:：]?)$"
 )
+_TOTALS_START = frozenset("合小总共累")
 UNCATEGORISED = ("Z", "Z99")
 _YES = {"是", "√", "✓", "y", "yes", "true", "1"}
 _NO = {"否", "×", "n", "no", "false", "0"}
@@ -514,15 +515,16 @@ class _SheetParser:
         return 0, ""
 
     def _is_totals(self, row_texts: list[str | None]) -> bool:
-        """A 合计/小计 row: its 序号 or 具体问题 cell, or its first text, says so."""
-        first = next((t for t in row_texts if t), None)
+        """A 合计/小计 row: its first cell, its 序号 or its 具体问题 says so."""
         for text in (
+            row_texts[0] if row_texts else None,
             self.text_at(row_texts, "seq"),
             self.text_at(row_texts, "title"),
-            first,
         ):
-            if text and len(text) <= 20 and _TOTALS.match(squash(text)):
-                return True
+            # Cheap test first: every totals word starts with one of these characters.
+            if text and len(text) <= 20 and text.lstrip()[:1] in _TOTALS_START:
+                if _TOTALS.match(squash(text)):
+                    return True
         return False
 
     def text_at(self, row_texts: list[str | None], field_name: str) -> str | None:
@@ -549,7 +551,15 @@ class _SheetParser:
             texts = [] if fast else [t for t in row_texts if t]
             if not fast and not texts:
                 continue
-            if self._is_totals(row_texts):
+            # Totals rows are rare: a first character tells most rows apart without a call.
+            t0 = row_texts[0] if row_texts else None
+            ts = row_texts[seq_col] if seq_col is not None else None
+            tt = row_texts[title_col]
+            if (
+                (t0 and t0[0] in _TOTALS_START)
+                or (ts and ts[0] in _TOTALS_START)
+                or (tt and tt[0] in _TOTALS_START)
+            ) and self._is_totals(row_texts):
                 current = None
                 continue
             if not fast and self._is_footer(texts):
@@ -715,6 +725,7 @@ class _SheetParser:
                     )
                 else:
                     l2, l1 = sub, categories.L2_PARENT[sub]
+        place = self.where(first)
         source_category = source_text
         if sub_source and source_text:
             source_category = f"{source_text} / {sub_source}"
@@ -728,8 +739,8 @@ class _SheetParser:
             source_category_text=source_category,
             detail=self.text(first, "detail"),
             seq=self.text(first, "seq"),
-            sheet=self.where(first)[0],
-            row=self.where(first)[1],
+            sheet=place[0],
+            row=place[1],
             group=block.group.ordinal,
         )
         self._finding_extras(finding, first)
@@ -1087,6 +1098,7 @@ class _SheetParser:
                 severity="warning",
             )
             completed = closed = None
+        place = self.where(r, measure=True)
         progress = cell_text(values.get("progress"))
         extra = cell_text(values.get("_progress_extra"))
         if extra and progress and extra != progress:
@@ -1110,8 +1122,8 @@ class _SheetParser:
             evidence=cell_text(values.get("evidence")),
             completed_on=completed,
             closed_on=closed,
-            sheet=self.where(r, measure=True)[0],
-            row=self.where(r, measure=True)[1],
+            sheet=place[0],
+            row=place[1],
             remark=cell_text(values.get("remark")),
             extension_in_deadline=extension_in_deadline,
         )

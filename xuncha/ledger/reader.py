@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import time
 from collections import Counter
+from collections.abc import Iterator
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +22,21 @@ from xuncha.ledger.text import squash
 
 if TYPE_CHECKING:
     from xuncha.ledger.workdays import WorkdayCalendar
+
+
+@contextlib.contextmanager
+def bulk_work() -> Iterator[None]:
+    """The cyclic garbage collector paused while a ledger's millions of small objects are made:
+    they hold no cycles, yet CPython would scan every live one again at each collection (about
+    an eighth of the reading time of a 100,000-row ledger). Reference counting still frees
+    what is dropped meanwhile; collection resumes afterwards."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def read_ledger(
@@ -45,6 +63,31 @@ def read_ledger(
     the official calendar without a store's additions). `file_name` is the name shown in the report (an uploaded file's
     original name); it also decides the format by its extension.
     """
+    with bulk_work():
+        return _read(
+            path,
+            file_name,
+            feedback_date,
+            round_name,
+            unit_name,
+            entry_end,
+            aliases,
+            limits,
+            calendar,
+        )
+
+
+def _read(
+    path: Path,
+    file_name: str | None,
+    feedback_date: dt.date | None,
+    round_name: str | None,
+    unit_name: str | None,
+    entry_end: dt.date | None,
+    aliases: Iterable[tuple[str, str]] | None,
+    limits: LedgerLimits | None,
+    calendar: WorkdayCalendar | None,
+) -> LedgerResult:
     started = time.monotonic()
     limits = limits or LedgerLimits.from_env()
     path = Path(path)
