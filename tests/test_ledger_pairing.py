@@ -382,11 +382,11 @@ def test_the_demo_store_takes_no_ledger_and_stays_as_it_was(capsys: Any, tmp_pat
     demo_store.write(lambda con: demo.build(con), fresh=True)
     version = demo_store.version()
     path = ledger(tmp_path / "审计局台账.xlsx", FIRST, "2024年5月31日")
-    code, out, err = run(capsys, *args(demo_store.root, path))
+    code, _, err = run(capsys, *args(demo_store.root, path))
     assert code == 1 and "是演示数据仓" in err and "--db" in err
     assert demo_store.version() == version
     assert rows(demo_store, "SELECT value FROM store_meta WHERE key = 'demo'") == [("true",)]
-    code, out, _ = run(capsys, *args(demo_store.root, path), "--dry-run")  # validating is fine
+    code, _, _ = run(capsys, *args(demo_store.root, path), "--dry-run")  # validating is fine
     assert code == 0 and demo_store.version() == version
 
 

@@ -522,9 +522,13 @@ class _SheetParser:
             self.text_at(row_texts, "title"),
         ):
             # Cheap test first: every totals word starts with one of these characters.
-            if text and len(text) <= 20 and text.lstrip()[:1] in _TOTALS_START:
-                if _TOTALS.match(squash(text)):
-                    return True
+            if (
+                text
+                and len(text) <= 20
+                and text.lstrip()[:1] in _TOTALS_START
+                and _TOTALS.match(squash(text))
+            ):
+                return True
         return False
 
     def text_at(self, row_texts: list[str | None], field_name: str) -> str | None:

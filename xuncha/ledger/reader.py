@@ -7,8 +7,7 @@ import datetime as dt
 import gc
 import time
 from collections import Counter
-from collections.abc import Iterator
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
