@@ -46,12 +46,14 @@ def _annotated_download(raw: bytes, suffix: str, result: ledger.LedgerResult, ke
 
 def _decision_key(row: dict[str, Any]) -> DecisionKey:
     measure = row["措施序号"] if row["类型"] == "措施" else None
-    return DecisionKey(str(row["文件SHA256"] or ""), str(row["台账位置"]), measure)
+    return DecisionKey(
+        str(row["文件SHA256"] or ""), str(row["工作表"] or ""), int(row["问题行"]), measure
+    )
 
 
 def _decidable(row: dict[str, Any]) -> bool:
     """A parsed row of the ledger (held rows the ledger does not list need no decision)."""
-    return bool(row["台账位置"]) and row["判断"] != VERDICTS["missing"]
+    return row["问题行"] is not None and row["判断"] != VERDICTS["missing"]
 
 
 def _keep_pairing(key: str, outcome: ledger.ImportOutcome) -> None:
@@ -82,8 +84,15 @@ def _keep_pairing(key: str, outcome: ledger.ImportOutcome) -> None:
 
 def _decisions(entry: dict[str, Any]) -> Decisions:
     """The table as shown (and edited) is the decision for every parsed row of its files."""
+    parents = {
+        _decision_key(r): r.get("所属问题编号")
+        for r in entry["rows"]
+        if _decidable(r) and r["类型"] == "措施"
+    }
     return Decisions(
-        chosen=dict(entry["chosen"]), files={str(r["文件SHA256"] or "") for r in entry["rows"]}
+        chosen=dict(entry["chosen"]),
+        files={str(r["文件SHA256"] or "") for r in entry["rows"]},
+        parents=parents,
     )
 
 
@@ -109,21 +118,22 @@ def _pairing_section(entry: dict[str, Any], several_files: bool) -> None:
             f"{to_confirm} 处配对需要确认（序号或文字有变动），已排在最前并标记“需确认：是”。",
             icon=":material/rule:",
         )
+    # What a person decides comes first (a tablet shows only the first columns).
     columns = [
         "需确认",
+        "配对编号",
+        "台账内容",
+        "已有内容",
+        "判断",
+        "说明",
         *(["文件"] if several_files else []),
         "类型",
         "台账位置",
         "措施序号",
         "工作表",
         "行",
-        "台账内容",
-        "判断",
         "依据",
         "相似度",
-        "说明",
-        "配对编号",
-        "已有内容",
         "候选编号",
     ]
     keys = [_decision_key(r) for r in rows]
@@ -195,7 +205,7 @@ store = ui.store()
 demo_store = ui.signed_in().demo
 if demo_store:
     st.info(
-        "演示数据仓只做预检（校验台账、不写入），不能导入。" + ui.md(demo_refusal(store)),
+        ui.md(demo_refusal(store, on_page=True)),
         icon=":material/science:",
     )
 

@@ -261,33 +261,75 @@ def test_confirmed_pairings_from_the_pairing_file_are_applied_exactly(
     ]
 
 
+def _edit(pairing_file: Path, change: dict[str, str]) -> None:
+    """Change 配对编号 of problem rows by their 台账位置, as a clerk does in a spreadsheet
+    program (which writes whole numbers back as "4.0" and may keep the BOM)."""
+    table = list(csv.DictReader(io.StringIO(pairing_file.read_bytes().decode("utf-8-sig"))))
+    for row in table:
+        if row["类型"] == "问题" and row["台账位置"] in change:
+            row["配对编号"] = change[row["台账位置"]]
+        elif row["问题行"]:
+            row["问题行"] = f"{float(row['问题行']):.1f}"
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(table[0]))
+    writer.writeheader()
+    writer.writerows(table)
+    pairing_file.write_text(buffer.getvalue(), encoding="utf-8-sig")
+
+
 def test_a_person_can_correct_a_pairing_in_the_file(
     capsys: Any, held: Store, tmp_path: Path
 ) -> None:
     path = _moved(tmp_path)
     run(capsys, *args(held.root, path), "--dry-run")
     pairing_file = path.with_suffix(".配对.csv")
-    text = pairing_file.read_bytes().decode("utf-8-sig")
-    table = list(csv.DictReader(io.StringIO(text)))
-    for row in table:  # say the first new row is really held problem 4 and 5 is new
-        if row["类型"] == "问题" and row["台账位置"] == "1":
-            row["配对编号"] = "4"
-        elif row["类型"] == "问题" and row["台账位置"] == "5":
-            row["配对编号"] = "新增"
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(table[0]))
-    writer.writeheader()
-    writer.writerows(table)
-    pairing_file.write_text(buffer.getvalue(), encoding="utf-8-sig")
+    # Say the new first row is really held problem 4, and the fifth row is new.
+    _edit(pairing_file, {"1": "4.0", "5": "新增"})
     decisions = read_pairing_file(pairing_file)
     sha = next(iter(decisions.files))
-    assert decisions.chosen[DecisionKey(sha, "1")] == 4
-    assert decisions.chosen[DecisionKey(sha, "5")] is None
+    assert decisions.chosen[DecisionKey(sha, "整改台账", 4)] == 4
+    assert decisions.chosen[DecisionKey(sha, "整改台账", 9)] is None
+    # Its measures were decided against no held problem: they are shown again, not guessed.
+    version = held.version()
     code, out, err = run(capsys, *args(held.root, path), "--pairing", str(pairing_file))
+    assert code == 1 and "请带上配对文件再次试运行" in out and held.version() == version
+    assert pairing_file.exists() and path.with_name(f"{path.stem}.配对（新）.csv").exists()
+    # The dry run with the decisions proposes the measures against the new partner.
+    renewed = tmp_path / "renewed.csv"
+    code, _, _ = run(
+        capsys,
+        *args(held.root, path),
+        "--dry-run",
+        "--pairing",
+        str(pairing_file),
+        "--pairing-out",
+        str(renewed),
+    )
+    assert code == 0
+    _edit(renewed, {})
+    code, out, err = run(capsys, *args(held.root, path), "--pairing", str(renewed))
     assert code == 0, out + err
     assert rows(held, "SELECT title FROM findings WHERE finding_id = 4") == [
         ("意识形态工作责任制落实不到位",)
     ]
+    assert rows(held, "SELECT count(*) FROM findings") == [(5,)]
+
+
+def test_a_pairing_file_made_for_another_version_of_the_ledger_is_refused_and_kept(
+    capsys: Any, held: Store, tmp_path: Path
+) -> None:
+    path = _moved(tmp_path)
+    run(capsys, *args(held.root, path), "--dry-run")
+    pairing_file = path.with_suffix(".配对.csv")
+    edited = pairing_file.read_bytes()
+    book = openpyxl.load_workbook(path)
+    sheet = book.active
+    assert sheet is not None
+    sheet["G4"] = "已完成"  # the clerk fixes the ledger after the dry run
+    book.save(path)
+    code, out, _ = run(capsys, *args(held.root, path), "--pairing", str(pairing_file))
+    assert code == 1 and "配对文件是为另一版本的台账生成的" in out
+    assert pairing_file.read_bytes() == edited  # never overwritten
 
 
 def test_a_pairing_file_naming_a_problem_not_held_or_twice_is_refused(
@@ -298,18 +340,20 @@ def test_a_pairing_file_naming_a_problem_not_held_or_twice_is_refused(
     sha = dry.results[0].sha256 or ""
     chosen: dict[DecisionKey, int | None] = {}
     for row in dry.pairings:
-        if not row["台账位置"]:
+        if row["问题行"] is None:
             continue
-        chosen[DecisionKey(sha, row["台账位置"], row["措施序号"])] = row["配对编号"]
+        key = DecisionKey(sha, row["工作表"], row["问题行"], row["措施序号"])
+        chosen[key] = row["配对编号"]
+    first = DecisionKey(sha, "整改台账", 4)
     bad = dict(chosen)
-    bad[DecisionKey(sha, "1")] = 999
+    bad[first] = 999
     version = held.version()
     outcome = import_ledgers(
         held, [path], round_name=ROUND, unit_name=UNIT, pairing=Decisions(bad, {sha})
     )
     assert not outcome.ok and "配对编号 999 不是本次巡察已有的问题" in outcome.errors[0].reason
     twice = dict(chosen)
-    twice[DecisionKey(sha, "1")] = 4
+    twice[first] = 4
     outcome = import_ledgers(
         held, [path], round_name=ROUND, unit_name=UNIT, pairing=Decisions(twice, {sha})
     )
@@ -364,6 +408,101 @@ def test_an_extension_written_over_the_deadline_of_a_first_ledger_is_refused(
     assert not outcome.ok and not store.exists()
     (error,) = outcome.errors
     assert (error.row, error.kind) == (7, "申请延期的新措施缺少原定时限")
+
+
+def test_a_later_ledger_listing_only_the_open_problems_never_pairs_them_by_number_alone(
+    held: Store, tmp_path: Path
+) -> None:
+    # The finished problems dropped and the rest renumbered from 1, wording tidied: the 序号
+    # now points at other problems with the same generic title. Nothing may be written to
+    # the wrong problem without a person's confirmation.
+    later: list[Problem] = [
+        (
+            "1",
+            GENERIC,
+            "城西道路项目变更签证不规范的问题",
+            [("开展变更签证专项检查", "2024年6月底前", "已完成")],
+        ),
+        (
+            "2",
+            "财务管理不规范",
+            "存在白条入账问题",
+            [("清理白条并追责", "2024年6月底前", "已完成")],
+        ),
+    ]
+    path = ledger(tmp_path / "只列未完成.xlsx", later, "2024年7月31日")
+    before = (held.version(), statuses(held))
+    outcome = import_ledgers(held, [path], round_name=ROUND, unit_name=UNIT)
+    assert not outcome.ok and outcome.to_confirm >= 2
+    assert (held.version(), statuses(held)) == before
+    problems = [r for r in outcome.pairings if r["类型"] == "问题" and r["问题行"]]
+    # Proposed against the right held problems (by their words), for a person to confirm.
+    assert {(r["台账位置"], r["配对编号"], r["需确认"]) for r in problems} == {
+        ("1", 2, "是"),
+        ("2", 3, "是"),
+    }
+
+
+def test_a_later_ledger_without_a_finished_group_keeps_the_other_groups_places(
+    tmp_path: Path,
+) -> None:
+    def grouped(path: Path, groups: list[tuple[str, list[Problem]]], as_of: str) -> Path:
+        book = openpyxl.Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.title = "整改台账"
+        sheet.append([f"填报单位：{UNIT}", None, None, f"截至时间：{as_of}"])
+        sheet.append(["序号", "具体问题", "具体表现", "整改措施", "整改时限", "整改状态"])
+        for heading, problems in groups:
+            sheet.append([heading])
+            sheet.merge_cells(
+                start_row=sheet.max_row, start_column=1, end_row=sheet.max_row, end_column=6
+            )
+            for seq, title, detail, measures in problems:
+                for text, deadline, status in measures:
+                    sheet.append([seq, title, detail, text, deadline, status])
+        book.save(path)
+        return path
+
+    one = (
+        "一、贯彻落实党的理论和路线方针政策、党中央重大决策部署方面",
+        [("1", "理论学习不深入", "学习流于形式", [("修订学习制度", "2024年6月底前", "已完成")])],
+    )
+    two = (
+        "二、落实全面从严治党战略部署方面",
+        [("1", GENERIC, "城东项目未批先建", [("补办手续", "2024年6月底前", "正在整改")])],
+    )
+    store = Store(tmp_path / "store")
+    first = grouped(tmp_path / "分组.xlsx", [one, two], "2024年5月31日")
+    assert import_ledgers(
+        store, [first], round_name=ROUND, unit_name=UNIT, feedback_date=FEEDBACK
+    ).ok
+    two_done = (
+        two[0],
+        [("1", GENERIC, "城东项目未批先建（已整改）", [("补办手续", "2024年6月底前", "已完成")])],
+    )
+    later = grouped(tmp_path / "分组（进展）.xlsx", [two_done], "2024年7月31日")
+    outcome = import_ledgers(store, [later], round_name=ROUND, unit_name=UNIT)
+    # Group 二 is still group 二: its problem pairs by its place, not group 一's.
+    assert outcome.ok and outcome.to_confirm == 0, [p.describe() for p in outcome.errors]
+    assert statuses(store)["城东项目未批先建（已整改）"] == ["DONE"]
+    assert statuses(store)["学习流于形式"] == ["DONE"]
+
+
+def test_an_extension_no_later_than_the_deadline_in_force_is_said_and_not_recorded(
+    held: Store, tmp_path: Path
+) -> None:
+    later = [list(p) for p in FIRST]
+    later[2][3] = [("清理白条并追责", "2024年3月31日", "申请延期")]
+    path = ledger(tmp_path / "延期更早.xlsx", [tuple(p) for p in later], "2024年7月31日")  # type: ignore[misc]
+    outcome = import_ledgers(held, [path], round_name=ROUND, unit_name=UNIT)
+    assert outcome.ok
+    assert any("未记为延期" in p.reason for p in outcome.all_problems if not p.is_error)
+    assert rows(
+        held,
+        "SELECT m.deadline_current FROM measures m JOIN findings f USING (finding_id)"
+        " WHERE f.detail = '存在白条入账'",
+    ) == [(dt.date(2024, 6, 30),)]
 
 
 def test_pairing_by_words_asks_when_two_held_items_are_equally_likely() -> None:

@@ -497,6 +497,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     pairing_file = None
     if outcome.pairings and (args.dry_run or outcome.to_confirm):
         pairing_file = Path(args.pairing_out or paths[0].with_suffix(".配对.csv"))
+        if args.pairing and pairing_file.resolve() == Path(args.pairing).resolve():
+            # Never over the file a person edited: the new proposals go beside it.
+            pairing_file = pairing_file.with_name(f"{paths[0].stem}.配对（新）.csv")
         ledger.write_pairing_file(pairing_file, outcome.pairings)
     annotated = _annotate(outcome, paths, args.annotate) if args.annotate else []
     if args.format == "json":

@@ -326,7 +326,7 @@ def _comment(problems: list[Problem], existing: Any) -> Comment:
     for problem in problems:
         label = SEVERITY_LABELS.get(problem.severity, problem.severity)
         lines.append(f"【{label}】{problem.reason}")
-        if problem.hint:
+        if problem.hint and problem.hint not in problem.reason:  # said once, not twice
             lines.append(f"可用：{problem.hint}")
     if existing is not None and existing.text:
         lines += ["——原批注——", existing.text]

@@ -261,7 +261,9 @@ class ImportOutcome:
         from xuncha.ledger.pairing import FILE_COLUMNS
 
         schema_: dict[str, Any] = dict.fromkeys(FILE_COLUMNS, pl.String)
-        schema_.update({"措施序号": pl.Int64, "行": pl.Int64, "相似度": pl.Int64})
+        schema_.update(
+            {"问题行": pl.Int64, "措施序号": pl.Int64, "行": pl.Int64, "相似度": pl.Int64}
+        )
         schema_["配对编号"] = pl.Int64
         return pl.DataFrame(self.pairings, schema=schema_)
 
@@ -751,9 +753,16 @@ class _Refused(Exception):
         self.plan = plan
 
 
-def demo_refusal(store: Store) -> str:
-    """Why a real ledger is not imported into the demo store, and where it goes instead."""
+def demo_refusal(store: Store, *, on_page: bool = False) -> str:
+    """Why a real ledger is not imported into the demo store, and where it goes instead (on
+    the page, in the words of its users; on the command line, the command)."""
     real = store.root.parent / "store"
+    if on_page:
+        return (
+            "这是演示数据仓（虚构的江城市）：可以预检台账，但不能导入，演示数据保持不变。"
+            f"真实台账请导入正式数据仓（如 {real}）：请管理员建立正式数据仓并创建账号后，"
+            "登录正式驾驶舱再导入。"
+        )
     return (
         f"“{store.root}”是演示数据仓（虚构的江城市），不能导入真实台账，演示数据保持不变。"
         f"请导入正式数据仓：xuncha import 台账.xlsx --db {real} --round … --unit …"
@@ -978,6 +987,7 @@ class _Plan:
         measure: ParsedMeasure | None,
         pair: Pair,
         held_text: str | None,
+        parent: int | None = None,
     ) -> None:
         """One line of the pairing preview (and of the pairing file); a first ledger pairs
         with nothing and has none."""
@@ -990,10 +1000,14 @@ class _Plan:
                 "文件SHA256": batch.result.sha256,
                 "类型": what,
                 # A held item the ledger does not list has no place in it: nothing to decide.
-                "台账位置": finding.position if finding and pair.parsed is not None else "",
+                # The key of a decision: sheet and first row of the problem (and the
+                # measure's order); a held item the ledger does not list has none.
+                "工作表": finding.sheet if finding is not None else None,
+                "问题行": finding.row if finding and pair.parsed is not None else None,
                 "措施序号": measure.order if measure is not None else None,
-                "工作表": where.sheet if where is not None else None,
-                "行": where.row if where is not None else None,
+                "所属问题编号": parent if what == "措施" else None,
+                "行": where.row if where is not None and pair.parsed is not None else None,
+                "台账位置": finding.position if finding and pair.parsed is not None else "",
                 "台账内容": (
                     measure.text if measure is not None else finding.title if finding else None
                 ),
@@ -1125,6 +1139,17 @@ def _plan_all(con: duckdb.DuckDBPyConnection | None, request: _Request, ctx: _Co
     state = _load_findings(con, ctx.inspection_id)
     plan.had_findings = bool(state)
     plan.decisions = request.pairing
+    if request.pairing is not None and not request.pairing.files & {
+        r.sha256 for r in request.results
+    }:
+        plan.errors.append(
+            Problem(
+                file=request.pairing.source or "配对文件",
+                reason="配对文件是为另一版本的台账生成的（文件 SHA-256 不符）；"
+                "请用当前台账重新试运行，生成新的配对文件后再核对",
+                kind="配对文件与台账不符",
+            )
+        )
     ordered = sorted(request.results, key=lambda r: request.dates[r.file_name])
     seen_files: dict[str, int] = {}
     for result in ordered:
@@ -1283,16 +1308,11 @@ def _decide(
         return pairs
     out: list[Pair] = []
     used: dict[int, int] = {}
-    measured = {k.place for k in decisions.chosen if k.sha256 == sha and k.measure is not None}
     for pair in pairs:
         if pair.parsed is None:
             continue
         decided, chosen = decisions.get(keys[pair.parsed.index])
         sheet, row = places[pair.parsed.index]
-        if not decided and what == "措施" and keys[0].place not in measured:
-            # A problem the person paired anew: its measures pair by their order under it.
-            out.append(Pair(pair.parsed, pair.held, pair.basis, pair.score))
-            continue
         if not decided:
             plan.error(
                 batch,
@@ -1306,7 +1326,9 @@ def _decide(
         if chosen is not None and chosen not in held:
             plan.error(
                 batch,
-                f"配对编号 {chosen} 不是本次巡察已有的{what}",
+                f"配对编号 {chosen} 不是本次巡察已有的问题"
+                if what == "问题"
+                else f"配对编号 {chosen} 不是所配问题已有的措施",
                 sheet=sheet,
                 row=row,
                 kind="配对编号无效",
@@ -1360,7 +1382,7 @@ def _plan_file(
         batch,
         pairs,
         held_items,
-        [DecisionKey(sha, f.position) for f in result.findings],
+        [DecisionKey(sha, f.sheet or "", f.row or 0) for f in result.findings],
         "问题",
         [(f.sheet, f.row) for f in result.findings],
     )
@@ -1410,15 +1432,32 @@ def _plan_file(
             [Item(str(m.order), words(m.text), None, k) for k, m in enumerate(parsed.measures)],
             list(m_held.values()),
         )
-        m_pairs = _decide(
-            plan,
-            batch,
-            m_pairs,
-            m_held,
-            [DecisionKey(sha, parsed.position, m.order) for m in parsed.measures],
-            "措施",
-            [(m.sheet, m.row) for m in parsed.measures],
-        )
+        decisions = plan.decisions
+        if (
+            decisions is None
+            or sha not in decisions.files
+            or decisions.measures_decided(sha, parsed.sheet or "", parsed.row or 0, pair.held.id)
+        ):
+            m_pairs = _decide(
+                plan,
+                batch,
+                m_pairs,
+                m_held,
+                [
+                    DecisionKey(sha, parsed.sheet or "", parsed.row or 0, m.order)
+                    for m in parsed.measures
+                ],
+                "措施",
+                [(m.sheet, m.row) for m in parsed.measures],
+            )
+        else:
+            # A person paired this problem with another held one than its measures were
+            # decided against: those decisions do not apply; the measures pair by order, and
+            # any that need a look are asked about again (a dry run with the decisions shows
+            # them against the new partner).
+            for m_pair in m_pairs:
+                if m_pair.confirm:
+                    m_pair.why += "（问题的配对已改动，请带上配对文件再次试运行，核对其措施）"
         for m_pair in m_pairs:
             counts["措施"][m_pair.verdict] += 1
             if m_pair.parsed is None:
@@ -1437,6 +1476,7 @@ def _plan_file(
                 measure,
                 m_pair,
                 held_measure.values["text"] if held_measure else None,
+                finding.finding_id,
             )
             if m_pair.confirm:
                 plan.unconfirmed.append((batch, measure.sheet, measure.row, f"措施：{m_pair.why}"))
@@ -1651,11 +1691,26 @@ def _update_measure(
             before.setdefault(column, values[column])
             values[column] = value
 
+    history_text = parsed.deadline_text  # the ledger's own words go into the history
     if parsed.extension_in_deadline:
-        # 申请延期 with the new date written over the 时限: the original stays as held.
-        parsed.extension_date = parsed.deadline_date
+        # 申请延期 with the new date written over the 时限: the original stays as held. A date
+        # no later than the deadline in force is no extension: said, and nothing moves.
+        new_date = parsed.deadline_date
+        held_current = values["deadline_current"] or values["deadline_original"]
         parsed.deadline_date = values["deadline_original"]
         parsed.deadline_text = values["deadline_text"]
+        if new_date is not None and held_current is not None and new_date <= held_current:
+            _warn(
+                plan,
+                batch,
+                f"整改状态为“申请延期”，但整改时限 {new_date} 不晚于现行时限 {held_current}，"
+                "未记为延期；请核对延期后的新时限",
+                row=parsed.row,
+                sheet=parsed.sheet,
+                value=history_text,
+            )
+        else:
+            parsed.extension_date = new_date
 
     for column, value in (
         ("text", parsed.text),
@@ -1716,7 +1771,7 @@ def _update_measure(
                 ids.next("history"),
                 measure.measure_id,
                 current,
-                parsed.deadline_text,
+                history_text,
                 batch.as_of,
                 batch.batch_id,
                 reason,

@@ -9,6 +9,7 @@ and a problem without a measure, are reported there too.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from xuncha.ledger import columns as cols
@@ -17,6 +18,8 @@ from xuncha.ledger.sources import Sheet
 from xuncha.ledger.text import Cell, cell_text, nfkc, squash
 
 HEADER_SCAN_ROWS = 40
+# A measure numbered under its problem ("1.2", "1-2", "1－2"): the problem's 序号 comes first.
+_PARENT = re.compile(r"^(\d+)[.\-－—](\d+)$")
 # A task sheet names the problem its measure belongs to in one of these columns (else 序号).
 PROBLEM_REF = ("问题序号", "对应问题序号", "所属问题序号", "对应问题编号", "问题编号")
 
@@ -158,6 +161,10 @@ def _join(
     by_ref: dict[tuple[int, str], list[int]] = {}
     group = 0
     task_groups = False
+    last_ref = ""
+    problem_seqs = {
+        _seq(row[p_seq]) for row in p_rows[p_header + 1 :] if p_seq < len(row) and row[p_seq]
+    }
     for r in range(t_header + 1, len(t_rows)):
         texts = [t for t in (cell_text(v) for v in t_rows[r]) if t]
         if not texts:
@@ -168,6 +175,11 @@ def _join(
             task_groups = True
             continue
         ref = _seq(t_rows[r][t_ref] if t_ref < len(t_rows[r]) else None)
+        if not ref:  # a blank 序号 under a problem's first measure: the same problem
+            ref = last_ref
+        elif ref not in problem_seqs and (parent := _PARENT.match(ref)):
+            ref = parent.group(1) if parent.group(1) in problem_seqs else ref  # "1.2" → 1
+        last_ref = ref
         by_ref.setdefault((group, ref), []).append(r)
     rows: list[list[Cell]] = []
     p_origin: list[int | None] = []

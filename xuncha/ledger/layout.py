@@ -46,6 +46,7 @@ from xuncha.ledger.text import (
     Cell,
     cell_text,
     clean,
+    cn_number,
     column_letter,
     is_blank,
     match_key,
@@ -585,12 +586,15 @@ class _SheetParser:
                 continue
             level, heading = (0, "") if fast else self._heading(r, texts)
             if level:
+                # A group is known by its own numbering ("二、…"), so a later ledger that
+                # leaves out a finished group keeps the others' places; else by its order.
+                number = _marker_number(heading)
                 if level == 1:
-                    self.group_ordinal += 1
+                    self.group_ordinal = number or self.group_ordinal + 1
                     self.sub_ordinal = 0
                     group = _Group(heading, r, ordinal=(self.group_ordinal, 0))
                 else:
-                    self.sub_ordinal += 1
+                    self.sub_ordinal = number or self.sub_ordinal + 1
                     group = _Group(
                         group.text,
                         group.row,
@@ -1149,6 +1153,15 @@ class _SheetParser:
                 hint="2024年6月30日、2024.6.30、2024/6/30、2024-06-30 或日期格式的单元格",
             )
             return False, None
+
+
+_HEADING_NUMBER = re.compile(r"^\s*[(（]?第?([一二三四五六七八九十]{1,3})")
+
+
+def _marker_number(heading: str) -> int | None:
+    """The number a group row's own numbering gives ("二、" → 2, "（三）" → 3)."""
+    found = _HEADING_NUMBER.match(nfkc(heading))
+    return cn_number(found.group(1)) if found else None
 
 
 def _shown(value: Cell) -> str | None:

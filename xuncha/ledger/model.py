@@ -12,10 +12,19 @@ from typing import Literal
 
 import polars as pl
 
+from xuncha.ledger.statuses import STATUS_LABELS
+
 Severity = Literal["error", "warning"]
 SEVERITY_LABELS = {"error": "错误", "warning": "提示"}
 
 REPORT_COLUMNS = ["级别", "文件", "工作表", "行", "列", "值", "问题"]
+# What users read for the parsed codes (the preview of a ledger).
+DEADLINE_KIND_LABELS = {
+    "IMMEDIATE": "立行立改",
+    "DATE": "具体日期",
+    "RELATIVE": "反馈后期限",
+    "LONG_TERM": "长期坚持",
+}
 
 
 @dataclass(frozen=True)
@@ -303,12 +312,12 @@ class LedgerResult:
                     "责任部门": m.department,
                     "责任人": m.person,
                     "时限原文": m.deadline_text,
-                    "时限类型": m.deadline_kind,
+                    "时限类型": DEADLINE_KIND_LABELS.get(m.deadline_kind, m.deadline_kind),
                     "整改时限": m.deadline_date,
                     "长期坚持": m.long_term,
                     "延期至": m.extension_date,
                     "状态原文": m.status_text,
-                    "状态": m.status,
+                    "状态": STATUS_LABELS.get(m.status, m.status),
                     "完成日期": m.completed_on,
                     "整改进展": m.progress,
                 }

@@ -29,6 +29,10 @@ from xuncha.ledger.text import match_key
 SAME_PLACE = 50.0  # a 序号 pairing stands without confirmation at or above this
 SIMILAR = 60.0  # a text pairing is proposed at or above this
 MARGIN = 5.0  # …when its partner is this much better than the next candidate
+NEAR = 90.0  # a 序号 pairing this close needs no look at the other candidates
+# Comparisons spent looking for a better partner than the one at the same 序号 (each is
+# cheap, but a ledger rewritten from end to end would make millions); past it, ask a person.
+LOOK_BUDGET = 2_000_000
 
 VERDICTS = {"same": "相同", "changed": "有改动", "new": "新增", "missing": "未列出"}
 BASES = {"place": "序号", "text": "文字相同", "similar": "文字相似", "confirmed": "人工确认"}
@@ -72,9 +76,37 @@ def words(*parts: str | None) -> str:
 
 
 def similarity(a: str, b: str) -> float:
+    """0–100. A problem's words are its title and its 具体表现; titles are generic ("工程项目管理
+    不规范" over several problems), so where both sides have a 具体表现 it weighs most."""
     if a == b:
         return 100.0
+    a_parts, b_parts = a.split("\x1f"), b.split("\x1f")
+    if len(a_parts) == 2 and len(b_parts) == 2:
+        title = fuzz.ratio(a_parts[0], b_parts[0])
+        detail = fuzz.ratio(a_parts[1], b_parts[1])
+        return float(0.3 * title + 0.7 * detail)
     return float(fuzz.ratio(a, b))
+
+
+def _better_elsewhere(
+    p: Item,
+    h: Item,
+    score: float,
+    parsed: Sequence[Item],
+    pairs: dict[int, Pair],
+    free: dict[int | None, Item],
+) -> bool:
+    """Whether p fits another free held item, or h another unpaired parsed item, clearly
+    better than p and h fit each other; True (ask) when looking would cost too much."""
+    if len(free) + len(parsed) > LOOK_BUDGET // 100:
+        return True
+    if any(similarity(p.text, o.text) > score + MARGIN for o in free.values() if o.id != h.id):
+        return True
+    return any(
+        similarity(q.text, h.text) > score + MARGIN
+        for q in parsed
+        if q.index != p.index and q.index not in pairs
+    )
 
 
 def pair_items(parsed: Sequence[Item], held: Sequence[Item]) -> list[Pair]:
@@ -121,13 +153,25 @@ def pair_items(parsed: Sequence[Item], held: Sequence[Item]) -> list[Pair]:
             continue
         h = same[0]
         score = similarity(p.text, h.text)
-        if score >= SAME_PLACE:
-            pairs[p.index] = Pair(p, h, "place", score)
-            del free[h.id]
-        else:
+        if score < SAME_PLACE:
             deferred[p.index] = h
+            continue
+        # Not when another held item fits this one clearly better, or this held item fits
+        # another one clearly better (a row left out shifts the numbering of the rest).
+        if score < NEAR and _better_elsewhere(p, h, score, parsed, pairs, free):
+            deferred[p.index] = h
+            continue
+        pairs[p.index] = Pair(p, h, "place", score)
+        del free[h.id]
     rest = [p for p in parsed if p.index not in pairs]
-    # 3. Similar words: the best partner, when clearly better than the next.
+    # 3. Similar words: the best partner, when clearly better than the next (a person is asked
+    #    for every one, as for everything left when there are too many to compare).
+    if rest and free and len(rest) * len(free) > LOOK_BUDGET:
+        for p in rest:
+            pairs[p.index] = Pair(
+                p, None, "", 0.0, confirm=True, why="台账改动过多，无法自动配对，请逐条确认"
+            )
+        rest = []
     if rest and free:
         scored = {
             p.index: sorted(
@@ -214,10 +258,12 @@ FILE_COLUMNS = (
     "文件",
     "文件SHA256",
     "类型",
-    "台账位置",
-    "措施序号",
     "工作表",
+    "问题行",
+    "措施序号",
+    "所属问题编号",
     "行",
+    "台账位置",
     "台账内容",
     "判断",
     "依据",
@@ -233,11 +279,13 @@ NEW_WORDS = {"", "新增", "new", "无", "-", "—"}
 
 @dataclass(frozen=True)
 class DecisionKey:
-    """Which parsed item a decision is for: the file, and the problem's place (with the
-    measure's order under it for a measure)."""
+    """Which parsed item a decision is for: the file, the sheet and first row of its problem
+    (numbers a spreadsheet program leaves as they are), and the measure's order under it for
+    a measure."""
 
     sha256: str
-    place: str
+    sheet: str
+    row: int
     measure: int | None = None
 
 
@@ -248,6 +296,18 @@ class Decisions:
     chosen: dict[DecisionKey, int | None] = field(default_factory=dict)
     files: set[str] = field(default_factory=set)  # the ledgers' SHA-256 the file was made for
     source: str = ""
+    # A measure's decision holds only for the held problem it was made against (a person who
+    # re-pairs the problem must look at its measures again): measure key → that problem's id.
+    parents: dict[DecisionKey, int | None] = field(default_factory=dict)
+    _decided: set[tuple[str, str, int, int | None]] = field(default_factory=set, repr=False)
+    _built_for: int = field(default=-1, repr=False)
+
+    def measures_decided(self, sha: str, sheet: str, row: int, parent: int | None) -> bool:
+        """Whether the measures of this problem were decided against `parent`."""
+        if self._built_for != len(self.parents):
+            self._decided = {(k.sha256, k.sheet, k.row, p) for k, p in self.parents.items()}
+            self._built_for = len(self.parents)
+        return (sha, sheet, row, parent) in self._decided
 
     def get(self, key: DecisionKey) -> tuple[bool, int | None]:
         """(decided, held id or None)."""
@@ -281,6 +341,21 @@ def _cell(value: object) -> str:
     return export.neutralise(str(value))
 
 
+def _whole(text: object) -> int | None:
+    """A whole number as a spreadsheet program may have rewritten it ("4", "4.0"); None for
+    anything else (blank, "4.5", "inf", words)."""
+    raw = str(text or "").strip().lstrip("'")
+    if not raw:
+        return None
+    try:
+        number = float(raw)
+    except ValueError:
+        return None
+    if number != number or number in (float("inf"), float("-inf")) or not number.is_integer():
+        return None
+    return int(number)
+
+
 def read_pairing_file(path: Path) -> Decisions:
     """The decisions of an edited pairing file (columns as written by `write_pairing_file`;
     only 配对编号 is meant to be edited)."""
@@ -296,7 +371,7 @@ def read_pairing_file(path: Path) -> Decisions:
         except UnicodeDecodeError:
             raise PairingFileError(f"配对文件 {path} 的编码无法识别（应为 UTF-8）") from None
     reader = csv.DictReader(io.StringIO(text))
-    needed = ("文件SHA256", "类型", "台账位置", "措施序号", "配对编号")
+    needed = ("文件SHA256", "类型", "工作表", "问题行", "措施序号", "配对编号")
     missing = [c for c in needed if c not in (reader.fieldnames or [])]
     if missing:
         raise PairingFileError(
@@ -307,26 +382,29 @@ def read_pairing_file(path: Path) -> Decisions:
         kind = (row.get("类型") or "").strip()
         if kind not in ("问题", "措施"):
             raise PairingFileError(f"配对文件第 {number} 行：类型应为“问题”或“措施”")
-        place = (row.get("台账位置") or "").strip().lstrip("'")
         sha = (row.get("文件SHA256") or "").strip()
-        if not place:  # a held item the ledger does not list: nothing to decide
+        problem_row = _whole(row.get("问题行"))
+        if problem_row is None:  # a held item the ledger does not list: nothing to decide
             continue
         measure: int | None = None
         if kind == "措施":
-            try:
-                measure = int((row.get("措施序号") or "").strip())
-            except ValueError:
-                raise PairingFileError(f"配对文件第 {number} 行：措施序号应为数字") from None
-        chosen = (row.get("配对编号") or "").strip().lstrip("#")
+            measure = _whole(row.get("措施序号"))
+            if measure is None:
+                raise PairingFileError(f"配对文件第 {number} 行：措施序号应为数字")
+        chosen = (row.get("配对编号") or "").strip().lstrip("#'")
+        value: int | None
         if chosen in NEW_WORDS:
             value = None
         else:
-            try:
-                value = int(float(chosen))
-            except ValueError:
+            value = _whole(chosen)
+            if value is None:
                 raise PairingFileError(
                     f"配对文件第 {number} 行：配对编号“{chosen}”应为已有{kind}的编号，或留空/“新增”"
-                ) from None
-        decisions.chosen[DecisionKey(sha, place, measure)] = value
+                )
+        sheet = (row.get("工作表") or "").strip().lstrip("'")
+        key = DecisionKey(sha, sheet, problem_row, measure)
+        decisions.chosen[key] = value
         decisions.files.add(sha)
+        if measure is not None:
+            decisions.parents[key] = _whole(row.get("所属问题编号"))
     return decisions

@@ -184,20 +184,22 @@ def _combine(result: LedgerResult, parsed: list[SheetResult], *, source_is_csv: 
 
 
 def assign_positions(result: LedgerResult) -> None:
-    """Each problem's identity in this ledger (DOMAIN.md §4): its 序号 where the 序号 alone
-    tells the problems apart; else its group and 序号 (numbering restarts under each group row);
-    else, for problems whose 序号 is missing or repeated, its order. A repeated 序号 is said."""
+    """Each problem's identity in this ledger (DOMAIN.md §4): its 序号 with the group row it
+    stands under ("2-3": group 二, 序号 3; a group is known by its own numbering, so a later
+    ledger without a finished group keeps the others' places), and with its sub-group where
+    the 序号 repeats within a group; its plain 序号 in a ledger without group rows; its order
+    where the 序号 is missing or still repeated (which is said)."""
     findings = result.findings
     seqs = [_seq_key(f.seq) for f in findings]
-    plain = Counter(s for s in seqs if s)
-    grouped = Counter((f.group, s) for f, s in zip(findings, seqs, strict=True) if s)
+    by_group = Counter((f.group[0], s) for f, s in zip(findings, seqs, strict=True) if s)
+    by_sub = Counter((f.group, s) for f, s in zip(findings, seqs, strict=True) if s)
     repeated: list[ParsedFinding] = []
     for finding, seq in zip(findings, seqs, strict=True):
-        if seq and plain[seq] == 1:
-            finding.position = seq
-        elif seq and grouped[(finding.group, seq)] == 1:
-            group, sub = finding.group
-            finding.position = f"{group}.{sub}-{seq}" if sub else f"{group}-{seq}"
+        group, sub = finding.group
+        if seq and by_group[(group, seq)] == 1:
+            finding.position = f"{group}-{seq}" if group else seq
+        elif seq and by_sub[(finding.group, seq)] == 1:
+            finding.position = f"{group}.{sub}-{seq}"
         else:
             finding.position = f"#{finding.order}"
             if seq:
