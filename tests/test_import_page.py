@@ -22,15 +22,14 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-@pytest.fixture()
-def own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
-    # Its own store holding the demo city's data as a real office store would (the demo
-    # store itself takes no ledger): this test writes.
-    store = Store(tmp_path / "store")
+def _served(store: Store, monkeypatch: pytest.MonkeyPatch, *, real: bool) -> Iterator[Store]:
+    """A store of the demo city's data served to AppTest (`real`: with the demo flag off, as
+    an office's store holding real data, which needs a login), caches cleared around it."""
 
     def build(con: Any) -> None:
         demo.build(con)
-        con.execute("UPDATE store_meta SET value = 'false' WHERE key = 'demo'")
+        if real:
+            con.execute("UPDATE store_meta SET value = 'false' WHERE key = 'demo'")
 
     store.write(build, fresh=True)
     monkeypatch.setenv("XUNCHA_DB", str(store.root))
@@ -39,6 +38,13 @@ def own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store
     yield store
     st.cache_data.clear()
     st.cache_resource.clear()
+
+
+@pytest.fixture()
+def own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    # Its own store holding the demo city's data as a real office store would (the demo
+    # store itself takes no ledger): this test writes.
+    yield from _served(Store(tmp_path / "store"), monkeypatch, real=True)
 
 
 def _findings(store: Store) -> int:
@@ -140,15 +146,8 @@ def test_a_bad_ledger_is_refused_on_the_page_and_nothing_is_written(
 @pytest.fixture()
 def demo_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
     # The demo store as `xuncha demo` builds it (demo = 'true'): opens without a login.
-    store = Store(tmp_path / "demo")
-    store.write(lambda con: demo.build(con), fresh=True)
-    monkeypatch.setenv("XUNCHA_DB", str(store.root))
     monkeypatch.delenv("XUNCHA_DEMO_LOGIN", raising=False)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield store
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    yield from _served(Store(tmp_path / "demo"), monkeypatch, real=False)
 
 
 def _choose_new_round(at: AppTest) -> None:

@@ -28,7 +28,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import column_index_from_string, get_column_letter
 
 from xuncha.export import FORMULA_PREFIXES
-from xuncha.ledger.model import SEVERITY_LABELS, LedgerLimits, LedgerResult, Problem, _short
+from xuncha.ledger.model import SEVERITY_LABELS, LedgerLimits, LedgerResult, Problem
 from xuncha.ledger.safety import CheckedFile, RefusedFile, check_file
 from xuncha.ledger.sources import Sheet, read_source
 
@@ -98,17 +98,7 @@ def _position(problem: Problem) -> tuple[str, int, int]:
 
 def _where(problem: Problem) -> str:
     """Problem.describe()'s location and value, without the file, severity or reason."""
-    parts = []
-    if problem.sheet:
-        parts.append(f"工作表“{problem.sheet}”")
-    if problem.row is not None:
-        parts.append(f"第{problem.row}行")
-    if problem.column:
-        parts.append(problem.column)
-    text = " ".join(parts)
-    if problem.value is not None:
-        text = f"{text} 值“{_short(problem.value)}”".strip()
-    return text
+    return problem.where()
 
 
 def _own_reason(problem: Problem, group: ProblemGroup) -> str | None:

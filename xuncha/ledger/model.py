@@ -93,18 +93,23 @@ class Problem:
             return f"{self.column_letter}列"
         return self.column_header
 
+    def where(self) -> str:
+        """Where the problem is and the value found there: 工作表“台账” 第6行 整改时限（G列） 值“…”."""
+        parts = []
+        if self.sheet:
+            parts.append(f"工作表“{self.sheet}”")
+        if self.row is not None:
+            parts.append(f"第{self.row}行")
+        if self.column:
+            parts.append(self.column)
+        text = " ".join(parts)
+        if self.value is not None:
+            text = f"{text} 值“{_short(self.value)}”".strip()
+        return text
+
     def describe(self) -> str:
         """The problem as one Chinese line."""
-        where = [self.file]
-        if self.sheet:
-            where.append(f"工作表“{self.sheet}”")
-        if self.row is not None:
-            where.append(f"第{self.row}行")
-        if self.column:
-            where.append(self.column)
-        text = " ".join(where)
-        if self.value is not None:
-            text += f" 值“{_short(self.value)}”"
+        text = " ".join(part for part in (self.file, self.where()) if part)
         return f"[{SEVERITY_LABELS[self.severity]}] {text}：{self.reason}"
 
     def as_record(self) -> dict[str, object]:
