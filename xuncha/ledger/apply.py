@@ -318,6 +318,8 @@ class ImportOutcome:
                     f"导入暂停：{self.to_confirm} 处配对需要确认（台账的序号或文字有变动），"
                     "未写入任何数据；请核对配对后再导入"
                 )
+            if self.dry_run:
+                return f"预检未通过：发现 {len(errors)} 个错误（未写入任何数据）"
             return f"导入被拒绝：发现 {len(errors)} 个错误，未写入任何数据"
         if self.dry_run:
             confirm = f"；其中 {self.to_confirm} 处配对需要确认" if self.to_confirm else ""
