@@ -137,16 +137,15 @@ def _pairing_section(entry: dict[str, Any], several_files: bool) -> None:
         "候选编号",
     ]
     keys = [_decision_key(r) for r in rows]
+    # Read-only numbers shown as text: an empty one reads "—", as in every other table.
     shown = pl.DataFrame(
         [
-            {c: r.get(c) for c in columns} | {"配对编号": entry["chosen"][k]}
+            {c: (None if r.get(c) is None else str(r.get(c))) for c in columns}
+            | {"配对编号": entry["chosen"][k]}
             for r, k in zip(rows, keys, strict=True)
         ],
-        schema={
-            c: pl.Int64 if c in ("措施序号", "行", "相似度", "配对编号") else pl.String
-            for c in columns
-        },
-    ).with_columns(pl.col(pl.String).fill_null(""))
+        schema={c: pl.Int64 if c == "配对编号" else pl.String for c in columns},
+    ).with_columns(pl.col(pl.String).fill_null("—"))
     edited = st.data_editor(
         shown.to_pandas(),
         key=f"import_pairing_editor_{entry['serial']}",
