@@ -350,8 +350,9 @@ else:
         warnings = len(result.problems) - errors
         icon = ":material/check_circle:" if result.ok else ":material/error:"
         with st.expander(
-            f"{ui.md(result.file_name)}：{len(result.findings)} 个问题、"
-            f"{sum(len(f.measures) for f in result.findings)} 条措施；错误 {errors}、提示 {warnings}",
+            f"{ui.md(result.file_name)}：识别出巡察问题 {len(result.findings)} 个、"
+            f"整改措施 {sum(len(f.measures) for f in result.findings)} 条；"
+            f"校验错误 {errors} 处、提示 {warnings} 处",
             expanded=not result.ok,
             icon=icon,
         ):
