@@ -242,6 +242,7 @@ else:
         names.append(upload.name)
         contents.append(raw)
 
+    calendar = ledger.load_calendar(store.root)
     # A first reading for the guesses (unit, round, group) the title and 填报 lines give.
     first_reading = [ledger.read_ledger(p, file_name=n) for p, n in zip(paths, names, strict=True)]
     results = first_reading
@@ -338,6 +339,7 @@ else:
             entry_end=known_entry_end,
             round_name=round_name or None,
             unit_name=unit_name or None,
+            calendar=calendar,  # the official calendar with this store's added years
         )
         for p, n in zip(paths, names, strict=True)
     ]

@@ -37,6 +37,7 @@ from xuncha.ledger.pairing import (
 from xuncha.ledger.reader import read_ledger
 from xuncha.ledger.rollback import RollbackOutcome, RollbackRefused, list_batches, rollback_batch
 from xuncha.ledger.template import write_template
+from xuncha.ledger.workdays import load_calendar
 
 __all__ = [
     "DecisionKey",
@@ -59,6 +60,7 @@ __all__ = [
     "import_ledgers",
     "list_batches",
     "load_aliases",
+    "load_calendar",
     "read_ledger",
     "read_pairing_file",
     "report_frame",
