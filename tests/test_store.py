@@ -205,3 +205,62 @@ def test_pinning_a_missing_version_or_without_a_reason_is_refused(tmp_path: Path
     with pytest.raises(StoreError, match="原因"):
         store.pin(1, "  ")
     assert store.pinned() == {}
+
+
+KILL_BETWEEN_COMMIT_AND_CHECKPOINT = """
+import os, sys
+import duckdb
+from xuncha.store import Store, store as store_module
+
+real_connect = duckdb.connect
+
+
+class Killed:
+    # The connection of a write that dies after its COMMIT and before its CHECKPOINT (a kill
+    # at that moment leaves the staging file and its WAL behind).
+    def __init__(self, con):
+        self._con = con
+
+    def execute(self, sql, *args):
+        if sql.strip().upper() == "CHECKPOINT":
+            os._exit(9)
+        return self._con.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+
+store_module.duckdb.connect = lambda *a, **k: Killed(real_connect(*a, **k))
+
+
+def apply(con):
+    con.execute("INSERT INTO rounds VALUES (99, '被中断的一轮', '十四届', 99, '常规', NULL, NULL)")
+
+
+Store(sys.argv[1]).write(apply)
+"""
+
+
+def test_a_write_killed_after_its_commit_is_never_published_by_the_next_write(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "s")
+    store.write(_add_round("第一轮", 1), fresh=True)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_BETWEEN_COMMIT_AND_CHECKPOINT, str(store.root)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert killed.returncode == 9, killed.stderr
+    leftovers = sorted(p.name for p in (store.root / "versions").iterdir() if ".tmp" in p.name)
+    assert any(name.endswith(".tmp.wal") for name in leftovers), leftovers  # the kill's trace
+    assert store.version() == 1
+    _, version = store.write(_add_round("第二轮", 2))
+    reader = open_reader(store)
+    try:
+        names = reader.scalar("SELECT list(name ORDER BY name) FROM rounds")
+    finally:
+        reader.close()
+    assert version == 2 and list(names) == ["第一轮", "第二轮"]  # not the killed write's round
+    assert not [p for p in (store.root / "versions").iterdir() if ".tmp" in p.name]

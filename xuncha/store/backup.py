@@ -242,7 +242,7 @@ def _link_or_copy(source: Path, target: Path) -> None:
 
 def _skippable(path: Path) -> bool:
     name = path.name
-    return name.endswith(".tmp") or name in {audit.LOCK_FILE, ".write.lock"}
+    return name.endswith((".tmp", ".tmp.wal")) or name in {audit.LOCK_FILE, ".write.lock"}
 
 
 def _copy_tree(source: Path, target: Path, root: Path) -> list[str]:

@@ -17,9 +17,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import logging
 import os
 import re
 import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -29,6 +31,7 @@ import duckdb
 from xuncha.store import schema
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 CURRENT = "CURRENT"
 VERSIONS = "versions"
@@ -163,8 +166,9 @@ class Store:
             if target.is_file():
                 return target
             target.parent.mkdir(parents=True, exist_ok=True)
-            staging = target.with_suffix(".duckdb.tmp")
-            staging.unlink(missing_ok=True)
+            self._remove_leftovers()
+            # A name of its own, as a write's: never a WAL an interrupted copy left.
+            staging = target.with_name(f"{target.name}.{uuid.uuid4().hex[:12]}.tmp")
             shutil.copyfile(path, staging)
             try:
                 con = duckdb.connect(str(staging), config=BASE_CONFIG)
@@ -256,11 +260,12 @@ class Store:
         """
         with self._writer_lock():
             (self.root / VERSIONS).mkdir(parents=True, exist_ok=True)
+            self._remove_leftovers()
             known = self.versions()
             number = (known[-1] if known else 0) + 1
             target = self.file_for(number)
-            staging = target.with_suffix(".duckdb.tmp")
-            staging.unlink(missing_ok=True)
+            # A name of its own: a write never opens a file (or a WAL) another write left.
+            staging = target.with_name(f"{target.name}.{uuid.uuid4().hex[:12]}.tmp")
             if not fresh and self.exists():
                 shutil.copyfile(self.current_file(), staging)
             try:
@@ -287,6 +292,18 @@ class Store:
                 raise
             self._prune()
             return result, number
+
+    def _remove_leftovers(self) -> None:
+        """Staging files (and their WAL) of a write or an upgraded copy killed before it was
+        published (in versions/ and upgraded/): under the writer lock no write is running, so
+        whatever they hold was never published, and replaying it into this write would publish
+        it unasked. Removed, and said so in the log."""
+        folders = [self.root / VERSIONS, self.root / UPGRADED]
+        for stale in sorted(p for f in folders if f.is_dir() for p in f.glob("*.tmp*")):
+            if not stale.name.endswith((".tmp", ".tmp.wal")):
+                continue
+            log.warning("removing %s, left by an interrupted write (never published)", stale)
+            stale.unlink(missing_ok=True)
 
     def point_at(self, version: int) -> None:
         """Make an existing version current again (rollback to a backup)."""
