@@ -264,3 +264,39 @@ def test_a_write_killed_after_its_commit_is_never_published_by_the_next_write(
         reader.close()
     assert version == 2 and list(names) == ["第一轮", "第二轮"]  # not the killed write's round
     assert not [p for p in (store.root / "versions").iterdir() if ".tmp" in p.name]
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    from xuncha import cli
+
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("pointer", [None, "garbage\n", "000009.duckdb\n"])
+def test_a_store_that_lost_its_pointer_is_refused_until_repaired_never_started_over(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], pointer: str | None
+) -> None:
+    store = Store(tmp_path / "s")
+    store.write(_add_round("第一轮", 1), fresh=True)
+    store.write(_add_round("第二轮", 2))
+    current = store.root / "CURRENT"
+    if pointer is None:
+        current.unlink()
+    else:
+        current.write_text(pointer, encoding="utf-8")
+    files = sorted(p.name for p in (store.root / "versions").iterdir())
+    # Neither a write nor a new demo starts over it, and reading says what to do.
+    with pytest.raises(StoreError, match="xuncha repair"):
+        store.write(_add_round("第三轮", 3))
+    with pytest.raises(StoreError, match="xuncha repair"):
+        store.write(lambda con: demo.build(con), fresh=True)
+    code, _, err = _cli(capsys, "metrics", "--db", str(store.root))
+    assert code == 1 and "xuncha repair" in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in (store.root / "versions").iterdir()) == files
+    code, out, _ = _cli(capsys, "repair", "--db", str(store.root))
+    assert code == 0 and "版本 2：可用" in out
+    assert store.version() == 2 and _rounds(store) == 2
+    _, version = store.write(_add_round("第三轮", 3))
+    assert version == 3 and _rounds(store) == 3

@@ -184,6 +184,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_import)
 
+    p = sub.add_parser(
+        "repair",
+        help="修复版本指针丢失或损坏的数据仓：指向最新的可用数据版本（先列出检查结果）",
+    )
+    p.add_argument("--db", default=DEFAULT_DB, help="数据仓目录")
+    p.set_defaults(func=cmd_repair)
+
     p = sub.add_parser("template", help="生成标准整改台账模板（.xlsx）")
     p.add_argument("--out", required=True, help="输出文件 .xlsx")
     p.add_argument("--force", action="store_true", help="覆盖已存在的文件")
@@ -564,6 +571,24 @@ def _print_import(outcome: ledger.ImportOutcome, store: Store, created_store: bo
         print(f"提示 {len(warnings)} 条：")
         for problem in warnings:
             print(f"  {problem.describe()}")
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    store = Store(args.db)
+    why = store.damaged()
+    if why is None:
+        if not store.exists():
+            raise UserError(f"数据仓不存在：{store.root}")
+        print(f"数据仓 {store.root} 的版本指针完好（当前数据版本 {store.version()}），无需修复")
+        return 0
+    print(f"数据仓 {store.root}：{why}。逐个检查数据版本：")
+    found, chosen = store.repair()
+    for number, state in found:
+        print(f"  版本 {number}：{state}")
+    if chosen is None:
+        raise UserError("没有可用的数据版本，未作更改；请从备份恢复（xuncha restore）")
+    print(f"已将版本指针指向最新的可用版本 {chosen}（原指针如有，保存为 CURRENT.damaged）")
+    return 0
 
 
 def cmd_template(args: argparse.Namespace) -> int:

@@ -97,8 +97,36 @@ class Store:
     def exists(self) -> bool:
         return (self.root / CURRENT).is_file()
 
+    def damaged(self) -> str | None:
+        """Why the store is damaged, or None: versions on disk but no readable CURRENT naming
+        one of them. Such a store is never taken for an empty one (a write would start a new
+        store over the real versions and prune them); `repair` points CURRENT again."""
+        known = self.versions()
+        if not known:
+            return None
+        pointer = self.root / CURRENT
+        try:
+            text = pointer.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return f"版本指针 CURRENT 丢失，但数据仓中有 {len(known)} 个数据版本"
+        except (OSError, UnicodeDecodeError):
+            return "版本指针 CURRENT 无法读取"
+        if not _VERSION_FILE.match(text) or not (self.root / VERSIONS / text).is_file():
+            return f"版本指针 CURRENT 已损坏（内容为 {text[:40]!r}）"
+        return None
+
+    def refuse_if_damaged(self) -> None:
+        """StoreError naming the fix when the store is damaged."""
+        why = self.damaged()
+        if why is not None:
+            raise StoreError(
+                f"数据仓 {self.root} 已损坏：{why}；未作任何更改。"
+                f"请先运行 xuncha repair --db {self.root} 查看并修复"
+            )
+
     def version(self) -> int:
         """The current data version; StoreError when the store has none."""
+        self.refuse_if_damaged()
         pointer = self.root / CURRENT
         try:
             text = pointer.read_text(encoding="utf-8").strip()
@@ -259,6 +287,7 @@ class Store:
         published and the current version is untouched.
         """
         with self._writer_lock():
+            self.refuse_if_damaged()  # never a new store over versions that lost their pointer
             (self.root / VERSIONS).mkdir(parents=True, exist_ok=True)
             self._remove_leftovers()
             known = self.versions()
@@ -305,6 +334,25 @@ class Store:
             log.warning("removing %s, left by an interrupted write (never published)", stale)
             stale.unlink(missing_ok=True)
 
+    def repair(self) -> tuple[list[tuple[int, str]], int | None]:
+        """Point CURRENT at the newest version that opens and whose tables all read, keeping
+        a damaged pointer beside it (CURRENT.damaged). Returns what was found, version by
+        version (number, "可用" or why not), and the version now current (None: none opens)."""
+        found: list[tuple[int, str]] = []
+        chosen: int | None = None
+        with self._writer_lock():
+            for number in sorted(self.versions(), reverse=True):
+                problem = _check_version(self.file_for(number))
+                found.append((number, problem or "可用"))
+                if problem is None and chosen is None:
+                    chosen = number
+            if chosen is not None and self.damaged() is not None:
+                pointer = self.root / CURRENT
+                if pointer.exists():
+                    os.replace(pointer, self.root / f"{CURRENT}.damaged")
+                self._point_at(self.file_for(chosen).name)
+        return found, chosen
+
     def point_at(self, version: int) -> None:
         """Make an existing version current again (rollback to a backup)."""
         with self._writer_lock():
@@ -334,6 +382,25 @@ class Store:
                 match = _UPGRADED_FILE.match(copy.name)
                 if match and int(match.group(1)) not in kept:
                     copy.unlink(missing_ok=True)
+
+
+def _check_version(path: Path) -> str | None:
+    """None when the version file opens and every table reads to its end; else why not."""
+    try:
+        con = duckdb.connect(str(path), read_only=True, config=BASE_CONFIG)
+    except duckdb.Error as exc:
+        return f"无法打开（{str(exc).splitlines()[0][:80]}）"
+    try:
+        tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+        for table in tables:
+            con.execute(f'SELECT count(*) FROM "{table}"').fetchall()
+        if "store_meta" not in tables:
+            return "不是数据仓版本文件（没有 store_meta）"
+    except duckdb.Error as exc:
+        return f"表无法读取（{str(exc).splitlines()[0][:80]}）"
+    finally:
+        con.close()
+    return None
 
 
 def _pin_reason(reason: str) -> str:
