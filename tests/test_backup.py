@@ -37,7 +37,9 @@ def store(demo_store: Store, tmp_path: Path) -> Store:
     """A copy of the demo store with a second version, a pin on the first, an audit trail,
     a user database, configuration and an archived briefing."""
     root = tmp_path / "store"
-    shutil.copytree(demo_store.root, root)
+    # The shared demo store's own audit trail (commands other tests ran on it) stays behind:
+    # this store's trail is the two records below and its own writes.
+    shutil.copytree(demo_store.root, root, ignore=shutil.ignore_patterns("audit"))
     copy = Store(root)
     copy.write(lambda con: con.execute("UPDATE units SET name = name || '' WHERE false"))
     copy.pin(1, "简报 2026年第1期")

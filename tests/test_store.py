@@ -300,3 +300,38 @@ def test_a_store_that_lost_its_pointer_is_refused_until_repaired_never_started_o
     assert store.version() == 2 and _rounds(store) == 2
     _, version = store.write(_add_round("第三轮", 3))
     assert version == 3 and _rounds(store) == 3
+
+
+def test_a_version_number_used_again_after_a_restore_is_another_version_to_every_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import streamlit as st
+
+    from xuncha import sandbox, ui
+    from xuncha.store.backup import backup, restore
+
+    store = Store(tmp_path / "s")
+    store.write(_add_round("第一轮", 1), fresh=True)
+    store.write(_add_round("第二轮", 2))
+    archive = tmp_path / "backup.tar.gz"
+    backup(store.root, archive)
+    store.write(_add_round("第三轮", 3))
+    monkeypatch.setenv("XUNCHA_DB", str(store.root))
+    st.cache_resource.clear()
+    before = ui.reader()
+    scope = sandbox.build.whole_store(store, 3)
+    prepared_before = sandbox.build.prepared_file(store, 3, scope).name
+    assert (before.version, before.scalar("SELECT count(*) FROM rounds")) == (3, 3)
+    # Restored to version 2, then another write takes the number 3 again.
+    restore(archive, store.root, user="测试", force=True)
+    store.write(_add_round("另一轮", 4))
+    store.write(_add_round("又一轮", 5))
+    after = ui.reader()
+    assert after.version == 4 and after.scalar("SELECT count(*) FROM rounds") == 4
+    store.point_at(3)
+    again = ui.reader()
+    assert again.version == before.version and again.identity != before.identity
+    names = again.scalar("SELECT list(name ORDER BY seq) FROM rounds")
+    assert list(names) == ["第一轮", "第二轮", "另一轮"]  # not the replaced version 3
+    assert sandbox.build.prepared_file(store, 3, scope).name != prepared_before
+    st.cache_resource.clear()

@@ -16,6 +16,7 @@ import secrets
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -68,21 +69,36 @@ def store() -> Store:
     return Store(os.environ.get("XUNCHA_DB") or DEFAULT_STORE)
 
 
+# The reader open on each version number of a store, while anybody holds it: DuckDB hands a
+# second connect() to a path the database it already has open there, so the reader of a
+# version that a restore replaced must be closed before the new file of that number is read.
+_OPEN_READERS: weakref.WeakValueDictionary[tuple[str, int], Reader] = weakref.WeakValueDictionary()
+_OPEN_LOCK = threading.Lock()
+
+
 @st.cache_resource(max_entries=2, show_spinner=False)
-def _reader_for(root: str, version: int) -> Reader:
-    return open_reader(Store(root), version)
+def _reader_for(root: str, version: int, identity: str) -> Reader:
+    # Keyed on the version's identity too: a number used again after a restore is another
+    # version, never the one this process read before.
+    with _OPEN_LOCK:
+        stale = _OPEN_READERS.get((root, version))
+        if stale is not None and stale.identity != identity:
+            stale.close()  # its file no longer exists under this number
+        reader = open_reader(Store(root), version)
+        _OPEN_READERS[(root, version)] = reader
+    return reader
 
 
 @st.cache_resource(max_entries=QUERY_CACHE_ENTRIES, show_spinner=False)
 def _cached_query(
-    root: str, version: int, name: str, params_key: str, _params: Mapping[str, Any]
+    root: str, identity: str, version: int, name: str, params_key: str, _params: Mapping[str, Any]
 ) -> pl.DataFrame:
     # Keyed on a digest of the parameters: Streamlit's own hashing of a list of tens of
     # thousands of inspection ids on every call would cost more than the query.
     # A resource cache, not a data cache: a data cache unpickles a copy on every hit (140 ms
     # for a 200,000-row list at provincial scale) and keeps one pickled copy per entry.
     # Polars frames are immutable, so every session can share the same one.
-    return _reader_for(root, version).query(name, _params)
+    return _reader_for(root, version, identity).query(name, _params)
 
 
 def _params_key(params: Mapping[str, Any]) -> str:
@@ -96,7 +112,7 @@ FIGURE_CACHE_ENTRIES_SHARED = 12
 
 
 @st.cache_resource(max_entries=FIGURE_CACHE_ENTRIES_SHARED, show_spinner=False)
-def _cached_figure(root: str, version: int, key: str, _call: Callable[[], Any]) -> Any:
+def _cached_figure(root: str, identity: str, key: str, _call: Callable[[], Any]) -> Any:
     return _call()
 
 
@@ -127,7 +143,7 @@ def figure(fn: Callable[..., Any], rd: Reader, scope: Scope, *args: Any, **kwarg
     )
     key = hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
     return _cached_figure(
-        str(rd.store.root), rd.version, key, lambda: fn(rd, scope, *args, **kwargs)
+        str(rd.store.root), rd.identity, key, lambda: fn(rd, scope, *args, **kwargs)
     )
 
 
@@ -136,7 +152,7 @@ class CachedReader(Reader):
     new version, so nothing stale is ever served and nothing needs expiring by time."""
 
     def __init__(self, inner: Reader) -> None:
-        super().__init__(inner.store, inner.version, inner._con)
+        super().__init__(inner.store, inner.version, inner._con, inner.identity)
         self._root = str(inner.store.root)
 
     def query(self, name: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
@@ -145,7 +161,9 @@ class CachedReader(Reader):
             # whole list is read once for the file, not kept in the shared cache.
             return Reader.query(self, name, params)
         given = dict(params or {})
-        return _cached_query(self._root, self.version, name, _params_key(given), given)
+        return _cached_query(
+            self._root, self.identity, self.version, name, _params_key(given), given
+        )
 
 
 def reader() -> CachedReader:
@@ -154,7 +172,8 @@ def reader() -> CachedReader:
     target = store()
     if not target.exists() and target.root.resolve() == DEFAULT_STORE.resolve():
         _build_demo(target)
-    return CachedReader(_reader_for(str(target.root), target.version()))
+    number = target.version()
+    return CachedReader(_reader_for(str(target.root), number, target.identity(number)))
 
 
 def _build_demo(target: Store) -> None:
@@ -1101,7 +1120,7 @@ def _download_pair(
 # One data version's finding text per process (~270 MB at a million findings): a new version
 # replaces it. Loaded on the first search, not at start: most sessions never search.
 @st.cache_resource(max_entries=1, show_spinner="正在载入问题文本……")
-def _text_index(root: str, version: int, _rd: Reader) -> Any:
+def _text_index(root: str, identity: str, _rd: Reader) -> Any:
     from xuncha.figures import TextIndex
 
     # A plain reader: the text must not go into the shared query cache as well.
@@ -1111,7 +1130,7 @@ def _text_index(root: str, version: int, _rd: Reader) -> Any:
 def search_findings(rd: Reader, scope: Scope, terms: list[str]) -> list[int]:
     """The findings in scope whose text holds every term (figures.search: the same findings
     as queries/findings_search.sql), latest round first. Each new search is audited."""
-    found: list[int] = _text_index(str(rd.store.root), rd.version, rd).search(scope, terms)
+    found: list[int] = _text_index(str(rd.store.root), rd.identity, rd).search(scope, terms)
     asked = (rd.version, tuple(terms), _params_key(scope.params()))
     if st.session_state.get("_last_search") != asked:
         st.session_state["_last_search"] = asked

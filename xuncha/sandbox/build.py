@@ -393,7 +393,8 @@ def build_file(
 # with clue details, are still built on demand; so is the whole store's when no file was
 # prepared (a version written by older code or by a path that does not prepare).
 PREPARED = "sandboxes"
-_PREPARED_FILE = re.compile(r"^(\d{6})-([0-9a-f]{16})\.duckdb$")
+_OLD_PREPARED_FILE = re.compile(r"^(\d{6})-([0-9a-f]{16})\.duckdb$")  # before identities
+_PREPARED_FILE = re.compile(r"^(\d{6})-([0-9a-f]{12})-([0-9a-f]{16})\.duckdb$")
 
 
 def whole_store(store: Store, version: int) -> SandboxScope:
@@ -407,7 +408,10 @@ def whole_store(store: Store, version: int) -> SandboxScope:
 
 
 def prepared_file(store: Store, version: int, scope: SandboxScope) -> Path:
-    return store.root / PREPARED / f"{version:06d}-{scope.digest}.duckdb"
+    # Named for the version's identity, not only its number: after a restore a number used
+    # again never finds the sandbox of the version it replaced.
+    tag = hashlib.blake2b(store.identity(version).encode(), digest_size=6).hexdigest()
+    return store.root / PREPARED / f"{version:06d}-{tag}-{scope.digest}.duckdb"
 
 
 def prepare(store: Store, version: int | None = None) -> Path | None:
@@ -441,10 +445,11 @@ def _prepare(store: Store, version: int | None) -> Path:
                 os.replace(built, target)
             finally:
                 discard(staging)
+        keep = target.name[: len("000000-") + 12]  # this version's number and identity
         for entry in folder.iterdir():
-            match = _PREPARED_FILE.match(entry.name)
-            if match and int(match.group(1)) != number:
-                entry.unlink(missing_ok=True)
+            old = _OLD_PREPARED_FILE.match(entry.name)
+            if old or (_PREPARED_FILE.match(entry.name) and not entry.name.startswith(keep)):
+                entry.unlink(missing_ok=True)  # another version, or one a restore replaced
     return target
 
 

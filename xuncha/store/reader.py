@@ -137,9 +137,17 @@ class Reader:
     """Runs named queries on one read-only data version; a cursor per query (DuckDB 2.x
     refuses concurrent calls on one connection)."""
 
-    def __init__(self, store: Store, version: int, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(
+        self,
+        store: Store,
+        version: int,
+        con: duckdb.DuckDBPyConnection,
+        identity: str | None = None,
+    ) -> None:
         self.store = store
         self.version = version
+        # What caches are keyed on (Store.identity): never aliased by a restored number.
+        self.identity = identity or f"{version:06d}"
         self._con = con
         self._lock = threading.Lock()
 
@@ -181,8 +189,9 @@ def open_reader(store: Store | str | os.PathLike[str], version: int | None = Non
     """A reader on the current version of a store directory."""
     target = store if isinstance(store, Store) else Store(store)
     number = target.version() if version is None else version
+    identity = target.identity(number)
     try:
         con = target.connect(number)
     except StoreError:
         raise
-    return Reader(target, number, con)
+    return Reader(target, number, con, identity)

@@ -143,6 +143,17 @@ class Store:
             raise StoreError(f"数据仓 {self.root} 的版本指针已损坏：{text!r}")
         return int(match.group(1))
 
+    def identity(self, version: int) -> str:
+        """What a version is, not only its number: the number with its file's inode, size and
+        modification time. A restore, or a number used again after one, is another file and so
+        another identity: caches and prepared sandboxes keyed on it never serve a version that
+        no longer exists."""
+        try:
+            stat = self.file_for(version).stat()
+        except FileNotFoundError:
+            raise StoreError(f"数据仓 {self.root} 没有版本 {version}") from None
+        return f"{version:06d}.{stat.st_ino:x}.{stat.st_size:x}.{stat.st_mtime_ns:x}"
+
     def file_for(self, version: int) -> Path:
         return self.root / VERSIONS / f"{version:06d}.duckdb"
 
