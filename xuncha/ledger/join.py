@@ -96,28 +96,18 @@ def join_lists(sheets: list[Sheet]) -> list[Sheet]:
     """The sheets, with a 问题清单 (problems, no measures) and a 任务清单 (measures, no
     problems) replaced by one joined sheet; other sheets as they are."""
     heads = {id(s): _header(_filled(s, HEADER_SCAN_ROWS)) for s in sheets}
-    problem = next(
-        (
-            s
-            for s in sheets
-            if (h := heads[id(s)]) is not None
-            and "title" in h[1].values()
-            and "measure" not in h[1].values()
-            and ("seq" in h[1].values() or "problem_ref" in h[1].values())
-        ),
-        None,
-    )
-    task = next(
-        (
-            s
-            for s in sheets
-            if (h := heads[id(s)]) is not None
-            and "measure" in h[1].values()
-            and "title" not in h[1].values()
-            and ("seq" in h[1].values() or "problem_ref" in h[1].values())
-        ),
-        None,
-    )
+
+    def first_with(has: str, lacks: str) -> Sheet | None:
+        """The first sheet whose header names `has` and a 序号, and not `lacks`."""
+        for sheet in sheets:
+            head = heads[id(sheet)]
+            names = set(head[1].values()) if head is not None else set()
+            if has in names and lacks not in names and names & {"seq", "problem_ref"}:
+                return sheet
+        return None
+
+    problem = first_with("title", "measure")
+    task = first_with("measure", "title")
     if problem is None or task is None:
         return sheets
     joined = _join(problem, task, heads[id(problem)], heads[id(task)])  # type: ignore[arg-type]
