@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from xuncha.ledger import columns as cols
 from xuncha.ledger.classify import looks_like_heading
 from xuncha.ledger.sources import Sheet
-from xuncha.ledger.text import Cell, cell_text, nfkc, squash
+from xuncha.ledger.text import Cell, cell_text, nfkc, seq_key, squash
 
 HEADER_SCAN_ROWS = 40
 # A measure numbered under its problem ("1.2", "1-2", "1－2"): the problem's 序号 comes first.
@@ -81,8 +81,7 @@ def _header(rows: list[list[Cell]]) -> tuple[int, dict[int, str]] | None:
 
 
 def _seq(value: Cell) -> str:
-    text = cell_text(value)
-    return squash(text).strip(".．、,，)）(（") if text else ""
+    return seq_key(cell_text(value))
 
 
 def _is_group(texts: list[str]) -> bool:

@@ -17,7 +17,7 @@ from xuncha.ledger.layout import ParseContext, SheetResult, parse_sheet
 from xuncha.ledger.model import LedgerLimits, LedgerResult, ParsedFinding, Problem
 from xuncha.ledger.safety import RefusedFile, check_file
 from xuncha.ledger.sources import read_source
-from xuncha.ledger.text import squash
+from xuncha.ledger.text import seq_key, squash
 
 if TYPE_CHECKING:
     from xuncha.ledger.workdays import WorkdayCalendar
@@ -190,7 +190,7 @@ def assign_positions(result: LedgerResult) -> None:
     the 序号 repeats within a group; its plain 序号 in a ledger without group rows; its order
     where the 序号 is missing or still repeated (which is said)."""
     findings = result.findings
-    seqs = [_seq_key(f.seq) for f in findings]
+    seqs = [seq_key(f.seq) for f in findings]
     by_group = Counter((f.group[0], s) for f, s in zip(findings, seqs, strict=True) if s)
     by_sub = Counter((f.group, s) for f, s in zip(findings, seqs, strict=True) if s)
     repeated: list[ParsedFinding] = []
@@ -216,14 +216,6 @@ def assign_positions(result: LedgerResult) -> None:
                 kind="序号重复（按顺序区分）",
             )
         )
-
-
-def _seq_key(seq: str | None) -> str:
-    """A 序号 as compared: NFKC, no spaces or trailing punctuation ("1." "（1）" "1、" → "1")."""
-    if not seq:
-        return ""
-    body = squash(seq).strip(".．、,，)）(（")
-    return body
 
 
 def _compare_names(result: LedgerResult, round_name: str | None, unit_name: str | None) -> None:

@@ -86,6 +86,11 @@ def match_key(text: str) -> str:
     return strip_punctuation(folded.casefold())
 
 
+def seq_key(seq: str | None) -> str:
+    """A 序号 as compared: NFKC, no spaces or trailing punctuation ("1." "（1）" "1、" → "1")."""
+    return squash(seq).strip(".．、,，)）(（") if seq else ""
+
+
 def strip_marker(text: str) -> str:
     """The text without its leading enumeration marker, as written otherwise."""
     stripped = _LEADING_MARKER.sub("", text.strip(), count=1).strip()
