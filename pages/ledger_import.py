@@ -532,9 +532,9 @@ else:
             target = st.selectbox(
                 "回滚批次", candidates, key="rollback_batch", format_func=lambda b: f"批次 #{b}"
             )
-            sure = st.checkbox(
-                "我已核对：回滚将撤销该批次新增的问题、措施和状态记录", key="rollback_sure"
-            )
+            # A short label (a tablet cuts a long one); what it means is said beneath.
+            sure = st.checkbox("我已核对，确认回滚", key="rollback_sure")
+            st.caption("回滚将撤销该批次新增的问题、措施和状态记录，并生成新的数据版本。")
         with r2:
             if st.button(
                 "回滚",
