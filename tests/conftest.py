@@ -20,6 +20,20 @@ ROOT = Path(__file__).resolve().parents[1]
 AS_OF = dt.date(2026, 11, 20)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _log_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Tracebacks of failures (xuncha.failures) go to the session's own folder, for the tests
+    and the commands they start, not to the home directory."""
+    folder = tmp_path_factory.mktemp("log")
+    before = os.environ.get("XUNCHA_LOG_DIR")
+    os.environ["XUNCHA_LOG_DIR"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("XUNCHA_LOG_DIR", None)
+    else:
+        os.environ["XUNCHA_LOG_DIR"] = before
+
+
 @pytest.fixture(scope="session")
 def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     store = Store(tmp_path_factory.mktemp("demo") / "store")

@@ -346,21 +346,31 @@ def test_a_forced_restore_keeps_the_old_store_aside(store: Store, tmp_path: Path
     assert audit.entries(store.root)[-1].details["replaced"] == str(aside)
 
 
+@pytest.mark.parametrize("exchange", [True, False])
 def test_a_failure_while_swapping_leaves_the_old_store_in_place(
-    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exchange: bool
 ) -> None:
     archive = tmp_path / "b.tar.gz"
     backup(store.root, archive)
     before = _tree(store.root)
-    rename = os.rename
+    full = OSError(28, "No space left on device")
+    if exchange:  # the atomic exchange of the two directories fails
 
-    def failing(src: Any, dst: Any) -> None:
-        if Path(dst) == store.root and ".restore-" in Path(src).name:
-            raise OSError(28, "No space left on device")
-        rename(src, dst)
+        def failing_exchange(first: Path, second: Path) -> bool:
+            raise full
 
-    monkeypatch.setattr(store_backup.os, "rename", failing)
-    with pytest.raises(OSError, match="No space"):
+        monkeypatch.setattr(store_backup, "_exchange", failing_exchange)
+    else:  # no exchange on this filesystem: the second of two renames fails
+        rename = os.rename
+
+        def failing(src: Any, dst: Any) -> None:
+            if Path(dst) == store.root and ".restore-" in Path(src).name:
+                raise full
+            rename(src, dst)
+
+        monkeypatch.setattr(store_backup, "_exchange", lambda first, second: False)
+        monkeypatch.setattr(store_backup.os, "rename", failing)
+    with pytest.raises(BackupError, match="磁盘空间不足.*未作任何改动"):
         restore(archive, store.root, user="王五", force=True)
     assert _tree(store.root) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.tar.gz", "store"]

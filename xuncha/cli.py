@@ -1,7 +1,8 @@
 """The `xuncha` command line: parse arguments, make one call into the package, print.
 
 Errors a user can cause (missing store, unknown round, bad date) print one line in Chinese on
-standard error and exit 1; usage errors exit 2 (argparse).
+standard error and exit 1; so does any other failure (full disk, damaged file, a bug), whose
+traceback goes to the log file (xuncha.failures); usage errors exit 2 (argparse).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 import polars as pl
 
-from xuncha import audit, demo, export, figures, ledger, sandbox
+from xuncha import audit, demo, export, failures, figures, ledger, sandbox
 from xuncha.auth import (
     BRIEFING,
     CLUE_DETAILS,
@@ -62,13 +63,24 @@ class UserError(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    db = getattr(args, "db", None)
     try:
+        if db is not None and args.func is not cmd_restore:
+            for line in store_backup.recover(db):  # what a killed restore left
+                print(f"xuncha: {line}", file=sys.stderr)
         return int(args.func(args) or 0)
-    except (UserError, StoreError, AuthError) as exc:
+    except (UserError, StoreError, AuthError, audit.AuditError) as exc:
         print(f"xuncha: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:
+        print("xuncha: 已中断，操作未完成", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one line for the user, the traceback in the log
+        log = failures.record(exc, context=f"xuncha {args.command}")
+        print(f"xuncha: {failures.explain(exc, db=db, log=log)}", file=sys.stderr)
+        return 1
 
 
 def _add_filter_args(p: argparse.ArgumentParser) -> None:

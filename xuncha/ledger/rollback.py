@@ -24,7 +24,7 @@ import duckdb
 import polars as pl
 
 from xuncha.ledger.apply import _first
-from xuncha.store import Store, StoreError
+from xuncha.store import Store, StoreError, faults
 
 _DATE_COLUMNS = {"deadline_original", "deadline_current", "completed_on", "closed_on"}
 
@@ -158,8 +158,7 @@ def rollback_batch(store: Store, batch_id: int, *, user: str = "system") -> Roll
         # Deleting rows whose references were deleted needs a new transaction (DuckDB).
         for table, key in (("measures", "measure_id"), ("findings", "finding_id")):
             ids = inserted.get(table, [])
-            con.execute("COMMIT")
-            con.execute("BEGIN TRANSACTION")
+            _commit(con)
             if ids:
                 con.execute(
                     f"DELETE FROM {table} WHERE {key} IN (SELECT unnest(?::INTEGER[]))", [ids]
@@ -179,12 +178,10 @@ def rollback_batch(store: Store, batch_id: int, *, user: str = "system") -> Roll
                 ):
                     break
             else:
-                con.execute("COMMIT")
-                con.execute("BEGIN TRANSACTION")
+                _commit(con)
                 con.execute("DELETE FROM inspections WHERE inspection_id = ?", [inspection_id])
                 out["removed"].append("删除了该批次新建的巡察")
-        con.execute("COMMIT")
-        con.execute("BEGIN TRANSACTION")
+        _commit(con)
         for table, key, label in (("rounds", "round_id", "轮次"), ("units", "unit_id", "单位")):
             for row_id in inserted.get(table, []):
                 if _count(con, f"SELECT count(*) FROM inspections WHERE {key} = ?", [row_id]):
@@ -256,3 +253,13 @@ def list_batches(store: Store) -> pl.DataFrame:
         .drop("latest_batch")
         .sort("batch_id", descending=True)
     )
+
+
+def _commit(con: duckdb.DuckDBPyConnection) -> None:
+    """Commit and go on in a new transaction: DuckDB checks a foreign key against what is
+    committed, so rows whose references were deleted are deleted after a commit. These commits
+    are inside the write's staging copy, which is published only when the whole rollback is
+    done: a rollback killed between them publishes nothing (tests/test_faults.py)."""
+    con.execute("COMMIT")
+    faults.reached("rollback.commit")
+    con.execute("BEGIN TRANSACTION")

@@ -24,16 +24,29 @@ writer lock (lock order: writer, then audit), so the data version and the audit 
 manifest belong to the same moment. SQLite's backup API copies `auth/users.sqlite` as of one
 transaction, including commits that are still only in its WAL.
 
+Backup and restore both check every version they carry (it opens and every value of every
+table reads: DuckDB's block checksums), so a damaged version is never called a good backup.
+
 Restore verifies every member against the manifest while extracting into a staging directory
-beside the target, then checks that the staging store opens and its audit trail verifies, appends
-a "restore" audit record there, and only then renames it into place; an existing store is moved
-aside to `STORE.replaced-YYYYmmddHHMMSS`, never deleted. Any failure before the rename leaves the
-target untouched.
+beside the target (`.STORE.restore-XXXX`, holding a marker file), then checks the staging store
+(every version, the audit trail), appends a "restore" audit record there, and only then swaps
+it into place; an existing store is moved aside to `STORE.replaced-YYYYmmddHHMMSS`, never
+deleted. The swap is one atomic exchange of the two directories (Linux `renameat2`
+RENAME_EXCHANGE), so the path holds the old store or the new one at every instant; where the
+filesystem cannot exchange, two renames whose gap `recover` closes. `recover`, run by the next
+command on the store, removes the staging folder of a restore killed before its swap and renames
+aside the old store of one killed after it. Any failure before the swap leaves the target
+untouched.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import datetime as dt
+import errno
+import fcntl
+import glob
 import hashlib
 import importlib.metadata
 import io
@@ -52,7 +65,17 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from xuncha import audit
-from xuncha.store.store import CURRENT, PINS, VERSIONS, Store, StoreError
+from xuncha.store import faults
+from xuncha.store.store import (
+    CURRENT,
+    PINS,
+    SPACE_MARGIN,
+    VERSIONS,
+    Store,
+    StoreError,
+    check_version,
+    disk_full,
+)
 
 FORMAT = "xuncha-backup"
 FORMAT_VERSION = 1
@@ -65,6 +88,8 @@ _SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 _CHUNK = 1 << 20
 _MANIFEST_MAX = 16 << 20
 _HASH = re.compile(r"^[0-9a-f]{64}$")
+# In a restore's staging folder, from its creation until the restored store is in place.
+RESTORE_MARK = ".restore-incoming"
 
 
 class BackupError(StoreError):
@@ -161,6 +186,13 @@ def backup(
     try:
         snap = staging / "store"
         data_version, versions, head, skipped = _snapshot(store, snap, all_versions)
+        for number in versions:
+            problem = check_version(snap / VERSIONS / f"{number:06d}.duckdb")
+            if problem is not None:
+                raise BackupError(
+                    f"备份未完成：数据版本 {number} 已损坏（{problem}），不能当作完好的备份；"
+                    f"请先运行 xuncha repair --db {store.root} 查看并改用可用的版本"
+                )
         files = [_describe(snap, path) for path in _files(snap)]
         manifest = {
             "format": FORMAT,
@@ -176,8 +208,13 @@ def backup(
         _write_archive(part, snap, manifest)
         os.replace(part, out)
         _fsync_dir(out.parent)
-    except BaseException:
+    except BaseException as exc:
         part.unlink(missing_ok=True)
+        if disk_full(exc):
+            raise BackupError(
+                f"磁盘空间不足，备份未完成：{out.parent} 所在磁盘已满；已删除未写完的备份文件，"
+                f"数据仓未受影响。请换一个空间足够的目录或释放空间后重试"
+            ) from exc
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -373,30 +410,45 @@ def restore(
             f"（原数据仓将改名保留为 {target.name}.replaced-时间）"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.restore-", dir=target.parent))
-    try:
-        manifest = _extract(archive, staging, target)
-        _check_restored(staging, manifest, archive)
-        aside = _aside_name(target) if occupied else None
+    recover(target)
+    with _restore_lock(target, wait=True):
+        occupied = target.is_dir() and any(target.iterdir())
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.restore-", dir=target.parent))
+        _write_mark(staging, target, ready=False)
         try:
-            entry = audit.record(
-                staging,
-                user=user,
-                action="restore",
-                archive=str(archive.resolve()),
-                archive_sha256=_sha256_file(archive),
-                backup_created=manifest["created"],
-                backup_store=manifest.get("store"),
-                backup_audit_head=manifest["audit_head"],
-                data_version=manifest["data_version"],
-                replaced=str(aside) if aside else None,
-            )
-        except audit.AuditError as exc:
-            raise BackupError(f"恢复未完成，{target} 未作任何改动：{exc}") from exc
-        _swap(staging, target, aside)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+            manifest = _extract(archive, staging, target)
+            _check_restored(staging, manifest, archive)
+            faults.reached("restore.checked")
+            aside = _aside_name(target) if occupied else None
+            try:
+                entry = audit.record(
+                    staging,
+                    user=user,
+                    action="restore",
+                    archive=str(archive.resolve()),
+                    archive_sha256=_sha256_file(archive),
+                    backup_created=manifest["created"],
+                    backup_store=manifest.get("store"),
+                    backup_audit_head=manifest["audit_head"],
+                    data_version=manifest["data_version"],
+                    replaced=str(aside) if aside else None,
+                )
+            except audit.AuditError as exc:
+                raise BackupError(f"恢复未完成，{target} 未作任何改动：{exc}") from exc
+            faults.reached("restore.audited")
+            _write_mark(staging, target, ready=True)
+            _swap(staging, target, aside)
+        except BaseException as exc:
+            # Only while it is still the incoming store (marked): once exchanged, the folder
+            # under the staging name is the old store, left for `recover` to rename aside.
+            if (staging / RESTORE_MARK).is_file():
+                shutil.rmtree(staging, ignore_errors=True)
+            if disk_full(exc):
+                raise BackupError(
+                    f"磁盘空间不足，恢复未完成：{target.parent} 所在磁盘已满；已删除临时目录，"
+                    f"{target} 未作任何改动。请释放空间后重试"
+                ) from exc
+            raise
     version = Store(target).version()
     files = manifest["files"]
     return RestoreInfo(
@@ -430,6 +482,13 @@ def _extract(archive: Path, staging: Path, target: Path) -> dict[str, Any]:
             assert handle is not None
             manifest = _read_manifest(handle.read(), archive, untouched)
             expected = {f["path"]: f for f in manifest["files"]}
+            need = sum(int(f["size"]) for f in manifest["files"]) + SPACE_MARGIN
+            free = shutil.disk_usage(staging).free
+            if free < need:
+                raise BackupError(
+                    f"磁盘空间不足：恢复须 {need >> 20:,} MB，{staging.parent} 所在磁盘仅剩"
+                    f" {free >> 20:,} MB；请释放空间后重试{untouched}"
+                )
             seen: set[str] = set()
             # tar.next(), not iteration: iterating would start again at the manifest.
             while (member := tar.next()) is not None:
@@ -458,9 +517,12 @@ def _extract(archive: Path, staging: Path, target: Path) -> dict[str, Any]:
                         f"备份中的 {name} 的 SHA-256 与清单不符：文件已损坏或被篡改，拒绝恢复{untouched}"
                     )
                 seen.add(name)
+                faults.reached("restore.extracting")
     except BackupError:
         raise
     except (tarfile.TarError, EOFError, zlib.error, OSError, UnicodeDecodeError) as exc:
+        if disk_full(exc):
+            raise
         raise BackupError(
             f"备份文件 {archive} 已损坏（读取 {current} 时出错：{exc}）{untouched}"
         ) from exc
@@ -548,6 +610,13 @@ def _check_restored(staging: Path, manifest: dict[str, Any], archive: Path) -> N
         raise BackupError(
             f"备份 {archive} 的数据版本与清单不符：{version} ≠ {manifest['data_version']}"
         )
+    for number in store.versions():
+        problem = check_version(store.file_for(number))
+        if problem is not None:
+            raise BackupError(
+                f"备份 {archive} 中的数据版本 {number} 已损坏（{problem}），拒绝恢复；"
+                f"请改用更早的备份"
+            )
     problems = audit.verify(staging)
     if problems:
         raise BackupError(f"备份 {archive} 中的审计记录未通过核验：{problems[0]}")
@@ -566,32 +635,130 @@ def _aside_name(target: Path) -> Path:
 
 
 def _swap(staging: Path, target: Path, aside: Path | None) -> None:
-    """Rename the restored store into place; the old one (if any) is renamed aside first,
-    while its writer and audit locks are held so no publish or audit append is cut in two."""
+    """Put the restored store at the path. Over an existing store: exchange the two
+    directories in one step, while the old store's writer and audit locks are held so no
+    publish or audit append is cut in two; then rename the old one aside."""
     if aside is None:
-        if target.is_dir():
-            target.rmdir()  # empty
-        os.rename(staging, target)
+        os.rename(staging, target)  # over an empty directory too, in one step
         _fsync_dir(target.parent)
-        return
-    old = Store(target)
-    folder = target / audit.AUDIT_DIR
-    with old.writer_lock():
-        if folder.is_dir():
-            with audit._locked(folder):
-                _rename_pair(staging, target, aside)
-        else:
-            _rename_pair(staging, target, aside)
-    _fsync_dir(target.parent)
+    else:
+        old = Store(target)
+        folder = target / audit.AUDIT_DIR
+        with old.writer_lock(), audit._locked(folder) if folder.is_dir() else _nothing():
+            if _exchange(staging, target):
+                faults.reached("restore.swapped")
+                os.rename(staging, aside)
+            else:  # two renames; `recover` completes the second when killed between them
+                os.rename(target, aside)
+                faults.reached("restore.swapped")
+                try:
+                    os.rename(staging, target)
+                except BaseException:
+                    os.rename(aside, target)
+                    raise
+        _fsync_dir(target.parent)
+    faults.reached("restore.aside")
+    (target / RESTORE_MARK).unlink(missing_ok=True)
 
 
-def _rename_pair(staging: Path, target: Path, aside: Path) -> None:
-    os.rename(target, aside)
+@contextlib.contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two directories atomically (Linux renameat2 RENAME_EXCHANGE); False where the C
+    library or the filesystem cannot."""
     try:
-        os.rename(staging, target)
-    except BaseException:
-        os.rename(aside, target)
-        raise
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if function(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(first))
+
+
+def _write_mark(staging: Path, target: Path, *, ready: bool) -> None:
+    """The marker of a restore's staging folder: ready once the restored store is checked and
+    its audit record appended (so `recover` may complete a swap cut in two)."""
+    body = json.dumps({"target": str(target), "ready": ready}).encode("utf-8")
+    part = staging / (RESTORE_MARK + ".tmp")
+    part.write_bytes(body)
+    os.replace(part, staging / RESTORE_MARK)
+    _fsync_dir(staging)
+
+
+@contextlib.contextmanager
+def _restore_lock(target: Path, *, wait: bool) -> Iterator[bool]:
+    """One restore (or recovery) at a time in the folder that holds the store: a lock on that
+    folder itself, so nothing is left beside the store. Yields False when another holds it and
+    `wait` is off."""
+    fd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def recover(store_root: str | os.PathLike[str]) -> list[str]:
+    """Finish what a killed restore of `store_root` left, and say what was done (Chinese, one
+    line each; [] when nothing was left). A staging folder still marked as incoming is removed
+    (the restore never reached the path), unless it was ready and the path is empty (killed
+    between the two renames of the fallback swap: completed); an unmarked one is the store that
+    was at the path, exchanged out by a restore killed before renaming it aside: renamed aside
+    now. Nothing is done while a restore of the path is running."""
+    target = Path(store_root)
+    parent = target.parent
+    if not parent.is_dir():
+        return []
+    leftovers = sorted(p for p in parent.glob(f".{glob.escape(target.name)}.restore-*"))
+    marker = target / RESTORE_MARK
+    if not leftovers and not marker.is_file():
+        return []
+    done: list[str] = []
+    with _restore_lock(target, wait=False) as mine:
+        if not mine:
+            return []
+        for folder in leftovers:
+            if folder.is_symlink() or not folder.is_dir():
+                continue
+            mark = folder / RESTORE_MARK
+            if mark.is_file():
+                if _mark_ready(mark) and not target.exists():
+                    os.rename(folder, target)
+                    done.append(f"完成了上次被中断的恢复：{target} 现为恢复后的数据仓")
+                else:
+                    shutil.rmtree(folder)
+                    done.append(f"删除了上次被中断的恢复留下的临时目录 {folder}（数据仓未改动）")
+            elif any(folder.iterdir()):
+                aside = _aside_name(target)
+                os.rename(folder, aside)
+                done.append(f"上次恢复在替换后被中断：原数据仓已改名保留为 {aside}")
+            else:
+                folder.rmdir()
+        if marker.is_file():
+            marker.unlink()
+        _fsync_dir(parent)
+    return done
+
+
+def _mark_ready(mark: Path) -> bool:
+    try:
+        return json.loads(mark.read_text(encoding="utf-8")).get("ready") is True
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 # -- helpers -----------------------------------------------------------------------------

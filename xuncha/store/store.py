@@ -15,6 +15,7 @@ version, so the briefing can be regenerated identically.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import logging
@@ -28,7 +29,7 @@ from typing import TypeVar
 
 import duckdb
 
-from xuncha.store import schema
+from xuncha.store import faults, schema
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -38,6 +39,12 @@ VERSIONS = "versions"
 PINS = "pins"
 KEEP_VERSIONS = 5
 _VERSION_FILE = re.compile(r"^(\d{6})\.duckdb$")
+# Beside a version file from just before it is renamed into place until CURRENT names it: a
+# version whose marker is still there when the next write starts was never published.
+_PENDING_FILE = re.compile(r"^(\d{6})\.duckdb\.pending$")
+# A write needs room for the copy of the current version, for what its batch and the refreshed
+# derived tables add, and for the WAL of that transaction: twice the version plus this margin.
+SPACE_MARGIN = 64 << 20
 # Copies of versions written by older code, with the current-state summaries added.
 UPGRADED = "upgraded"
 _UPGRADED_FILE = re.compile(r"^(\d{6})-layout\w+\.duckdb$")
@@ -161,11 +168,22 @@ class Store:
         return self.file_for(self.version())
 
     def versions(self) -> list[int]:
+        """The published versions on disk (a file a killed write renamed into place but never
+        pointed CURRENT at is not one: its marker is still beside it)."""
         folder = self.root / VERSIONS
         if not folder.is_dir():
             return []
-        found = (_VERSION_FILE.match(p.name) for p in folder.iterdir())
-        return sorted(int(m.group(1)) for m in found if m)
+        names = [p.name for p in folder.iterdir()]
+        pending = {int(m.group(1)) for m in map(_PENDING_FILE.match, names) if m}
+        found = {int(m.group(1)) for m in map(_VERSION_FILE.match, names) if m}
+        current = self._pointer()
+        return sorted(n for n in found if n not in pending or f"{n:06d}.duckdb" == current)
+
+    def _pointer(self) -> str | None:
+        try:
+            return (self.root / CURRENT).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
 
     def connect(self, version: int | None = None) -> duckdb.DuckDBPyConnection:
         """A read-only connection to one version (the current one by default). A version
@@ -182,7 +200,11 @@ class Store:
         try:
             return duckdb.connect(str(path), read_only=True, config=BASE_CONFIG | reader_limits())
         except duckdb.Error as exc:
-            raise StoreError(f"无法打开数据仓 {self.root}（版本 {number}）：{exc}") from exc
+            log.error("cannot open %s: %s", path, exc)
+            raise StoreError(
+                f"数据仓 {self.root} 的版本 {number} 无法打开（文件已损坏或不完整）；未作任何更改。"
+                f"请运行 xuncha repair --db {self.root} 查看各版本并改用最近一个可用版本"
+            ) from exc
 
     def readable_file(self, version: int) -> Path:
         """The file to read a version from: its own, or — for a version written by older
@@ -208,8 +230,9 @@ class Store:
             self._remove_leftovers()
             # A name of its own, as a write's: never a WAL an interrupted copy left.
             staging = target.with_name(f"{target.name}.{uuid.uuid4().hex[:12]}.tmp")
-            shutil.copyfile(path, staging)
+            self._check_free_space(path)
             try:
+                shutil.copyfile(path, staging)
                 con = duckdb.connect(str(staging), config=BASE_CONFIG)
                 try:
                     schema.add_current_summaries(con)
@@ -218,9 +241,15 @@ class Store:
                     con.close()
                 _fsync(staging)
                 os.replace(staging, target)
-            except BaseException:
+            except BaseException as exc:
                 staging.unlink(missing_ok=True)
                 Path(str(staging) + ".wal").unlink(missing_ok=True)
+                if disk_full(exc):
+                    log.exception("upgraded copy of version %s failed: disk full", version)
+                    raise StoreError(
+                        f"磁盘空间不足，无法读取数据仓 {self.root} 的版本 {version}（须先生成其"
+                        f"当前版格式的副本）；已删除临时文件。请释放磁盘空间后重试"
+                    ) from exc
                 raise
         return target
 
@@ -301,37 +330,71 @@ class Store:
             self.refuse_if_damaged()  # never a new store over versions that lost their pointer
             (self.root / VERSIONS).mkdir(parents=True, exist_ok=True)
             self._remove_leftovers()
+            faults.reached("write.locked")
             known = self.versions()
             number = (known[-1] if known else 0) + 1
             target = self.file_for(number)
+            pending = target.with_name(target.name + ".pending")
             # A name of its own: a write never opens a file (or a WAL) another write left.
             staging = target.with_name(f"{target.name}.{uuid.uuid4().hex[:12]}.tmp")
-            if not fresh and self.exists():
-                shutil.copyfile(self.current_file(), staging)
+            source = None if fresh or not self.exists() else self.current_file()
+            self._check_free_space(source)
             try:
+                if source is not None:
+                    shutil.copyfile(source, staging)
+                faults.reached("write.copied")
                 con = duckdb.connect(str(staging), config=BASE_CONFIG)
                 try:
                     schema.migrate(con)
                     con.execute("BEGIN TRANSACTION")
                     result = apply(con)
+                    faults.reached("write.applied")
                     schema.refresh_derived(con)
                     con.execute(
                         "INSERT OR REPLACE INTO store_meta VALUES ('data_version', ?)",
                         [str(number)],
                     )
                     con.execute("COMMIT")
+                    faults.reached("write.committed")
                     con.execute("CHECKPOINT")
+                    faults.reached("write.checkpointed")
                 finally:
                     con.close()
                 _fsync(staging)
+                pending.write_bytes(b"")
                 os.replace(staging, target)
+                _fsync(target.parent)
+                faults.reached("write.renamed")
                 self._point_at(target.name)
-            except BaseException:
+                faults.reached("write.pointed")
+                pending.unlink()
+            except BaseException as exc:
                 staging.unlink(missing_ok=True)
                 Path(str(staging) + ".wal").unlink(missing_ok=True)
+                if self._pointer() != target.name:
+                    target.unlink(missing_ok=True)  # renamed into place, never published
+                pending.unlink(missing_ok=True)
+                if disk_full(exc):
+                    log.exception("write of version %s failed: disk full", number)
+                    raise StoreError(
+                        f"磁盘空间不足，写入新的数据版本失败；已删除本次写入的临时文件，"
+                        f"数据仓 {self.root} 仍是写入前的版本。请释放磁盘空间后重试"
+                    ) from exc
                 raise
+            faults.reached("write.published")
             self._prune()
             return result, number
+
+    def _check_free_space(self, source: Path | None) -> None:
+        """StoreError before anything is copied when the disk lacks room for the write."""
+        need = (2 * source.stat().st_size if source is not None else 0) + SPACE_MARGIN
+        free = shutil.disk_usage(self.root / VERSIONS).free
+        if free < need:
+            raise StoreError(
+                f"磁盘空间不足：写入新的数据版本约需 {_mb(need)}，数据仓 {self.root} 所在磁盘"
+                f"仅剩 {_mb(free)}；未作任何更改。请释放磁盘空间（例如移走旧的备份或"
+                f" *.replaced-* 目录）后重试"
+            )
 
     def _remove_leftovers(self) -> None:
         """Staging files (and their WAL) of a write or an upgraded copy killed before it was
@@ -344,6 +407,15 @@ class Store:
                 continue
             log.warning("removing %s, left by an interrupted write (never published)", stale)
             stale.unlink(missing_ok=True)
+        # A version renamed into place by a write killed before CURRENT named it.
+        current = self._pointer()
+        folder = self.root / VERSIONS
+        for marker in sorted(folder.glob("*.duckdb.pending")) if folder.is_dir() else []:
+            version = marker.with_name(marker.name.removesuffix(".pending"))
+            if version.name != current:
+                log.warning("removing %s, renamed by an interrupted write (never current)", version)
+                version.unlink(missing_ok=True)
+            marker.unlink(missing_ok=True)
 
     def repair(self) -> tuple[list[tuple[int, str]], int | None]:
         """Point CURRENT at the newest version that opens and whose tables all read, keeping
@@ -352,16 +424,21 @@ class Store:
         found: list[tuple[int, str]] = []
         chosen: int | None = None
         with self._writer_lock():
+            self._remove_leftovers()
             for number in sorted(self.versions(), reverse=True):
-                problem = _check_version(self.file_for(number))
+                problem = check_version(self.file_for(number))
                 found.append((number, problem or "可用"))
                 if problem is None and chosen is None:
                     chosen = number
-            if chosen is not None and self.damaged() is not None:
+            current = None if self.damaged() else self.version()
+            usable = current is not None and dict(found).get(current) == "可用"
+            if chosen is not None and not usable:
                 pointer = self.root / CURRENT
                 if pointer.exists():
                     os.replace(pointer, self.root / f"{CURRENT}.damaged")
                 self._point_at(self.file_for(chosen).name)
+            elif usable:
+                chosen = current
         return found, chosen
 
     def point_at(self, version: int) -> None:
@@ -380,7 +457,12 @@ class Store:
         _fsync(self.root)
 
     def _prune(self) -> None:
-        # Readers may still hold an old file; unlinking it is safe on POSIX.
+        # Readers may still hold an old file; unlinking it is safe on POSIX. Nothing is pruned
+        # unless the current version opens: never the last version that does.
+        problem = _opens(self.current_file())
+        if problem is not None:
+            log.error("not pruning %s: its current version does not open (%s)", self, problem)
+            return
         known = self.versions()
         keep = {self.version(), *self.pinned()}
         for number in known[:-KEEP_VERSIONS]:
@@ -395,23 +477,55 @@ class Store:
                     copy.unlink(missing_ok=True)
 
 
-def _check_version(path: Path) -> str | None:
-    """None when the version file opens and every table reads to its end; else why not."""
+def check_version(path: Path) -> str | None:
+    """None when the version file opens and every column of every table reads to its end;
+    else why not, in Chinese. Every value is read (a hash of each row), because DuckDB checks
+    a block's checksum only when it reads the block and `count(*)` reads none of them."""
     try:
-        con = duckdb.connect(str(path), read_only=True, config=BASE_CONFIG)
+        con = duckdb.connect(str(path), read_only=True, config=BASE_CONFIG | reader_limits())
     except duckdb.Error as exc:
-        return f"无法打开（{str(exc).splitlines()[0][:80]}）"
+        log.error("version %s does not open: %s", path, exc)
+        return "无法打开（文件已损坏或不完整）"
+    table = ""
     try:
         tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
-        for table in tables:
-            con.execute(f'SELECT count(*) FROM "{table}"').fetchall()
         if "store_meta" not in tables:
-            return "不是数据仓版本文件（没有 store_meta）"
+            return "不是数据仓版本文件（没有 store_meta 表）"
+        for table in tables:
+            quoted = '"' + table.replace('"', '""') + '"'
+            con.execute(f"SELECT max(hash({quoted})) FROM {quoted}").fetchall()
     except duckdb.Error as exc:
-        return f"表无法读取（{str(exc).splitlines()[0][:80]}）"
+        log.error("version %s: table %s does not read: %s", path, table, exc)
+        return f"表 {table} 无法完整读取（数据块已损坏）"
     finally:
         con.close()
     return None
+
+
+def _opens(path: Path) -> str | None:
+    """None when the version file opens and its store_meta reads (cheap: no data blocks)."""
+    try:
+        con = duckdb.connect(str(path), read_only=True, config=BASE_CONFIG | reader_limits())
+    except duckdb.Error as exc:
+        return str(exc).splitlines()[0]
+    try:
+        con.execute("SELECT count(*) FROM store_meta").fetchall()
+    except duckdb.Error as exc:
+        return str(exc).splitlines()[0]
+    finally:
+        con.close()
+    return None
+
+
+def disk_full(exc: BaseException) -> bool:
+    """True when `exc` says the disk (or the user's quota) is full, from Python or DuckDB."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return isinstance(exc, duckdb.Error) and "No space left on device" in str(exc)
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1 << 20):,.0f} MB"
 
 
 def _pin_reason(reason: str) -> str:
