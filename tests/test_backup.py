@@ -370,7 +370,7 @@ def test_a_failure_while_swapping_leaves_the_old_store_in_place(
 
         monkeypatch.setattr(store_backup, "_exchange", lambda first, second: False)
         monkeypatch.setattr(store_backup.os, "rename", failing)
-    with pytest.raises(BackupError, match="磁盘空间不足.*未作任何改动"):
+    with pytest.raises(BackupError, match=r"磁盘空间不足.*未作任何改动"):
         restore(archive, store.root, user="王五", force=True)
     assert _tree(store.root) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.tar.gz", "store"]
