@@ -1,0 +1,249 @@
+"""The fault suite: every step of a write (import, rollback, demo) and of a restore killed with
+SIGKILL, as a power cut would, at the crash points of xuncha/store/faults.py.
+
+After each kill the store is exactly as before the command or exactly as after it (every
+table's content compared, timestamps of when something was written left out), nothing a
+killed command left is published or kept by the next one, and the next write gives exactly
+what it gives on a store that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import ledger_samples as S
+from tests.test_ledger_cli import _import_args
+from xuncha import audit, cli
+from xuncha.store import Store
+from xuncha.store import faults
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN = "import sys; from xuncha import cli; sys.exit(cli.main(sys.argv[1:]))"
+# The same, on a filesystem that cannot exchange two directories (the two-rename swap).
+RUN_WITHOUT_EXCHANGE = (
+    "import sys; from xuncha import cli; from xuncha.store import backup;"
+    " backup._exchange = lambda first, second: False; sys.exit(cli.main(sys.argv[1:]))"
+)
+Fingerprint = tuple[int, dict[str, str]]
+
+
+def _killed(*argv: str, at: str, script: str = RUN) -> None:
+    """Run the command in a process of its own, killed (SIGKILL) at crash point `at`."""
+    env = {**os.environ, faults.ENV: at}
+    done = subprocess.run(
+        [sys.executable, "-c", script, *argv],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == -signal.SIGKILL, (at, done.returncode, done.stderr[-2000:])
+
+
+def _ok(*argv: str) -> None:
+    assert cli.main(list(argv)) == 0, argv
+
+
+def fingerprint(root: Path) -> Fingerprint:
+    """The current version's number and a digest of every table's rows (in any order)."""
+    store = Store(root)
+    con = store.connect()
+    try:
+        out: dict[str, str] = {}
+        tables = con.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()
+        for (table,) in tables:
+            columns = [
+                f'"{name}"'
+                for name, kind in con.execute(
+                    "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ?"
+                    " ORDER BY column_index",
+                    [table],
+                ).fetchall()
+                if not kind.startswith("TIMESTAMP")  # when it was written, not what
+            ]
+            rows = con.execute(f'SELECT {", ".join(columns)} FROM "{table}"').fetchall()
+            out[table] = hashlib.sha256(repr(sorted(map(repr, rows))).encode()).hexdigest()
+        return store.version(), out
+    finally:
+        con.close()
+
+
+def _leftovers(root: Path) -> list[str]:
+    """What a killed command may leave in a store and the next write must have removed."""
+    found = [p.name for p in (root / "versions").iterdir() if p.name.endswith((".tmp", ".wal"))]
+    found += [p.name for p in (root / "versions").glob("*.pending")]
+    found += [p.name for p in root.parent.glob(f".{root.name}.restore-*")]
+    return sorted(found)
+
+
+def _copy(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target, symlinks=True)
+    return target
+
+
+# -- stores built once for the module -----------------------------------------------------
+
+
+class Case:
+    """Base stores, the commands, and what every uninterrupted command gives."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.merged = S.merged_xlsx(folder / S.MERGED.name)
+        self.progress = S.merged_xlsx(folder / S.PROGRESS.name, progress=True)
+        self.one = folder / "one"  # the first ledger imported (version 1)
+        _ok(*_import_args(self.one, self.merged))
+        self.two = _copy(self.one, folder / "two")  # and the progress ledger (version 2)
+        _ok(*self.import_progress(self.two))
+        self.archive = folder / "two.tar.gz"
+        _ok("backup", "--db", str(self.two), "--out", str(self.archive))
+        self.ref: dict[str, Fingerprint] = {
+            "one": fingerprint(self.one),
+            "two": fingerprint(self.two),
+        }
+        rolled = _copy(self.two, folder / "rolled")
+        _ok(*self.rollback(rolled))
+        self.ref["rolled"] = fingerprint(rolled)
+        _ok(*self.import_progress(rolled))
+        self.ref["rolled+import"] = fingerprint(rolled)
+        demo = folder / "demo"
+        _ok(*self.demo(demo))
+        self.ref["demo"] = fingerprint(demo)
+        _ok(*self.demo(demo))
+        self.ref["demo+demo"] = fingerprint(demo)
+        restored = _copy(self.one, folder / "restored")
+        _ok(*self.restore(restored))
+        self.ref["restored"] = fingerprint(restored)
+        _ok(*self.rollback(restored))
+        self.ref["restored+rollback"] = fingerprint(restored)
+
+    def import_progress(self, db: Path) -> list[str]:
+        return _import_args(db, self.progress)
+
+    def rollback(self, db: Path) -> list[str]:
+        return ["rollback", "2", "--db", str(db)]
+
+    def demo(self, db: Path) -> list[str]:
+        return ["demo", "--db", str(db), "--findings", "150"]
+
+    def restore(self, db: Path) -> list[str]:
+        return ["restore", str(self.archive), "--db", str(db), "--force", "--user", "巡察办"]
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory: pytest.TempPathFactory) -> Case:
+    return Case(tmp_path_factory.mktemp("faults"))
+
+
+def _after_kill(
+    db: Path,
+    before: Fingerprint | None,
+    after: Fingerprint,
+    again: Callable[[], None],
+) -> None:
+    """The store is exactly before or after; completing the command gives exactly after."""
+    store = Store(db)
+    assert store.damaged() is None
+    state = fingerprint(db) if store.exists() else None
+    assert state in (before, after), "neither before nor after"
+    if state != after:
+        again()
+    assert fingerprint(db) == after
+
+
+# -- writes --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("point", faults.WRITE_POINTS)
+def test_an_import_killed_at_any_step_leaves_the_store_before_or_after(
+    case: Case, tmp_path: Path, point: str
+) -> None:
+    db = _copy(case.one, tmp_path / "db")
+    _killed(*case.import_progress(db), at=point)
+    _after_kill(db, case.ref["one"], case.ref["two"], lambda: _ok(*case.import_progress(db)))
+    _ok(*case.rollback(db))  # the next write
+    assert fingerprint(db) == case.ref["rolled"] and not _leftovers(db)
+
+
+ROLLBACK_KILLS = list(faults.WRITE_POINTS) + [f"rollback.commit#{n}" for n in (1, 2, 3)]
+
+
+@pytest.mark.parametrize("point", ROLLBACK_KILLS)
+def test_a_rollback_killed_at_any_step_or_between_its_commits_is_whole_or_not_at_all(
+    case: Case, tmp_path: Path, point: str
+) -> None:
+    db = _copy(case.two, tmp_path / "db")
+    _killed(*case.rollback(db), at=point)
+    _after_kill(db, case.ref["two"], case.ref["rolled"], lambda: _ok(*case.rollback(db)))
+    _ok(*case.import_progress(db))  # the next write
+    assert fingerprint(db) == case.ref["rolled+import"] and not _leftovers(db)
+
+
+@pytest.mark.parametrize("point", faults.WRITE_POINTS)
+def test_a_demo_killed_at_any_step_leaves_no_store_or_the_whole_demo(
+    case: Case, tmp_path: Path, point: str
+) -> None:
+    db = tmp_path / "db"
+    _killed(*case.demo(db), at=point)
+    _after_kill(db, None, case.ref["demo"], lambda: _ok(*case.demo(db)))
+    _ok(*case.demo(db))  # the next write
+    assert fingerprint(db) == case.ref["demo+demo"] and not _leftovers(db)
+
+
+def test_every_crash_point_has_its_kill_above() -> None:
+    # A point the commands never reach would make its test above pass without a kill; each
+    # test asserts the kill, and this names the points so a new one gets a test.
+    tested = set(faults.WRITE_POINTS) | {"rollback.commit"} | set(faults.RESTORE_POINTS)
+    assert tested == set(faults.POINTS)
+
+
+# -- restore -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["exchange", "two-renames"])
+@pytest.mark.parametrize("point", [*faults.RESTORE_POINTS, "restore.extracting#3"])
+def test_a_restore_killed_at_any_step_leaves_the_old_store_or_the_new_one_at_the_path(
+    case: Case, tmp_path: Path, point: str, exchange: bool
+) -> None:
+    db = _copy(case.one, tmp_path / "db")
+    _killed(*case.restore(db), at=point, script=RUN if exchange else RUN_WITHOUT_EXCHANGE)
+    # The next command finds what the restore left: its staging folder is removed, or the old
+    # store that was exchanged out is renamed aside, or a swap cut in two is completed.
+    code = cli.main(["info", "--db", str(db)])
+    assert code == 0
+    assert not list(tmp_path.glob(".db.restore-*"))
+    assert not (db / ".restore-incoming").exists()
+    _after_kill(db, case.ref["one"], case.ref["restored"], lambda: _ok(*case.restore(db)))
+    assert audit.verify(db) == [] and audit.entries(db)[-1].action == "restore"
+    replaced = sorted(tmp_path.glob("db.replaced-*"))
+    assert [fingerprint(p) for p in replaced][-1:] == [case.ref["one"]]  # kept, not lost
+    _ok(*case.rollback(db))  # the next write
+    assert fingerprint(db) == case.ref["restored+rollback"] and not _leftovers(db)
+
+
+def test_the_suite_kills_for_real(case: Case, tmp_path: Path) -> None:
+    # Without the crash point the same command completes: the kills above are the points'.
+    db = _copy(case.one, tmp_path / "db")
+    env: dict[str, Any] = {k: v for k, v in os.environ.items() if k != faults.ENV}
+    done = subprocess.run(
+        [sys.executable, "-c", RUN, *case.import_progress(db)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert fingerprint(db) == case.ref["two"]
