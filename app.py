@@ -36,7 +36,7 @@ ADMIN_PAGES = [
     ("pages/audit_log.py", "审计日志", ":material/policy:", "audit", VIEW_AUDIT),
 ]
 
-reader = ui.reader()
+reader = ui.reader_or_stop()
 me = ui.login_gate(reader)
 shown = ui.access()  # the previewed user's access while an administrator previews
 

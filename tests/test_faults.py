@@ -24,8 +24,7 @@ import pytest
 from tests import ledger_samples as S
 from tests.test_ledger_cli import _import_args
 from xuncha import audit, cli
-from xuncha.store import Store
-from xuncha.store import faults
+from xuncha.store import Store, faults
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = "import sys; from xuncha import cli; sys.exit(cli.main(sys.argv[1:]))"

@@ -64,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     db = getattr(args, "db", None)
+    failures.log_to_file()
     try:
         if db is not None and args.func is not cmd_restore:
             for line in store_backup.recover(db):  # what a killed restore left
@@ -588,18 +589,20 @@ def _print_import(outcome: ledger.ImportOutcome, store: Store, created_store: bo
 def cmd_repair(args: argparse.Namespace) -> int:
     store = Store(args.db)
     why = store.damaged()
-    if why is None:
-        if not store.exists():
-            raise UserError(f"数据仓不存在：{store.root}")
-        print(f"数据仓 {store.root} 的版本指针完好（当前数据版本 {store.version()}），无需修复")
-        return 0
-    print(f"数据仓 {store.root}：{why}。逐个检查数据版本：")
+    if why is None and not store.exists():
+        raise UserError(f"数据仓不存在：{store.root}")
+    before = None if why is not None else store.version()
+    head = f"数据仓 {store.root}：{why}" if why else f"数据仓 {store.root} 的版本指针完好"
+    print(f"{head}。逐个检查数据版本（读取每张表的全部数据）：")
     found, chosen = store.repair()
     for number, state in found:
         print(f"  版本 {number}：{state}")
     if chosen is None:
         raise UserError("没有可用的数据版本，未作更改；请从备份恢复（xuncha restore）")
-    print(f"已将版本指针指向最新的可用版本 {chosen}（原指针如有，保存为 CURRENT.damaged）")
+    if chosen == before:
+        print(f"当前数据版本 {chosen} 可用，无需修复")
+    else:
+        print(f"已将版本指针指向最新的可用版本 {chosen}（原指针如有，保存为 CURRENT.damaged）")
     return 0
 
 

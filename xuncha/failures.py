@@ -17,7 +17,7 @@ import duckdb
 
 from xuncha.store.store import disk_full
 
-_LOGGER = "xuncha.failures"
+_LOGGER = "xuncha.failures"  # a child of "xuncha", whose handler log_to_file sets
 
 
 def log_file() -> Path:
@@ -29,28 +29,38 @@ def log_file() -> Path:
     return Path(state) / "xuncha" / "xuncha.log"
 
 
-def record(exc: BaseException, *, context: str) -> Path | None:
-    """Write `exc` with its traceback to the log file; the file, or None when it cannot be
-    written (then the traceback goes to the standard logging handlers only)."""
-    logger = logging.getLogger(_LOGGER)
+def log_to_file() -> Path | None:
+    """Send the package's log records (a write's cleanup, a failure's traceback) to the log
+    file and nowhere else: a command's standard error holds only its one line. Idempotent;
+    None when the file cannot be opened (the records are then dropped, not printed)."""
+    logger = logging.getLogger("xuncha")
+    for handler in logger.handlers:
+        if isinstance(handler, logging.handlers.RotatingFileHandler):
+            return Path(handler.baseFilename)
     path = log_file()
-    handler: logging.Handler | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=5 << 20, backupCount=3, encoding="utf-8"
+            path, maxBytes=5 << 20, backupCount=3, encoding="utf-8", delay=True
         )
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
-        logger.addHandler(handler)
     except OSError:
-        handler = None
-    try:
-        logger.error("%s failed", context, exc_info=(type(exc), exc, exc.__traceback__))
-    finally:
-        if handler is not None:
-            logger.removeHandler(handler)
-            handler.close()
-    return path if handler is not None else None
+        logger.addHandler(logging.NullHandler())
+        return None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(name)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return path
+
+
+def record(exc: BaseException, *, context: str) -> Path | None:
+    """Write `exc` with its traceback to the log file; the file, or None when it cannot be
+    written."""
+    path = log_to_file()
+    logger = logging.getLogger(_LOGGER)
+    logger.error("%s failed", context, exc_info=(type(exc), exc, exc.__traceback__))
+    for handler in logging.getLogger("xuncha").handlers:
+        handler.flush()
+    return path if path is not None and path.is_file() else None
 
 
 def explain(exc: BaseException, *, db: str | None = None, log: Path | None = None) -> str:

@@ -47,7 +47,7 @@ from xuncha.auth.gate import SESSION_COOKIE
 from xuncha.figures import DEFINITIONS
 from xuncha.figures.rates import format_rate
 from xuncha.filters import Filters, Scope, describe_filters, resolve_scope
-from xuncha.store import Store, open_reader
+from xuncha.store import Store, StoreError, open_reader
 from xuncha.store.reader import Reader
 
 # plotly imports pandas lazily while building the first figure; two sessions doing that at
@@ -174,6 +174,23 @@ def reader() -> CachedReader:
         _build_demo(target)
     number = target.version()
     return CachedReader(_reader_for(str(target.root), number, target.identity(number)))
+
+
+def reader_or_stop() -> CachedReader:
+    """`reader()`, or, when the store cannot be read (damaged, lost pointer, full disk), one
+    line in Chinese saying so and what the administrator does, and the run stops: no page
+    runs on a store it cannot read. The details (server paths included) go to the log."""
+    try:
+        return reader()
+    except StoreError as exc:
+        _LOG.error("store unavailable: %s", exc)
+        st.error(
+            "数据仓暂时无法打开（数据文件损坏、版本指针丢失或磁盘已满），驾驶舱未作任何更改。"
+            "请管理员在服务器上运行 xuncha repair 查看并修复；详细信息已记入服务器日志。",
+            icon=":material/error:",
+        )
+        st.stop()
+        raise  # st.stop() does not return
 
 
 def _build_demo(target: Store) -> None:

@@ -444,9 +444,10 @@ def restore(
             if (staging / RESTORE_MARK).is_file():
                 shutil.rmtree(staging, ignore_errors=True)
             if disk_full(exc):
+                kept = f"{target} 未作任何改动" if occupied else f"未创建 {target}"
                 raise BackupError(
                     f"磁盘空间不足，恢复未完成：{target.parent} 所在磁盘已满；已删除临时目录，"
-                    f"{target} 未作任何改动。请释放空间后重试"
+                    f"{kept}。请释放空间后重试"
                 ) from exc
             raise
     version = Store(target).version()

@@ -52,10 +52,12 @@ _UPGRADED_FILE = re.compile(r"^(\d{6})-layout\w+\.duckdb$")
 
 def _layout_of(con: duckdb.DuckDBPyConnection) -> str | None:
     # fetchall, not fetchone: DuckDB 2.x refuses other work on a connection whose result
-    # was not read to the end, and this connection goes on to serve the reader.
+    # was not read to the end, and this connection goes on to serve the reader. A version
+    # without the table is of an older layout; one whose table does not read is damaged (the
+    # caller's error), never taken for an older layout to be copied.
     try:
         rows = con.execute("SELECT value FROM store_meta WHERE key = 'current_layout'").fetchall()
-    except duckdb.Error:
+    except duckdb.CatalogException:
         return None
     return str(rows[0][0]) if rows else None
 
@@ -191,7 +193,12 @@ class Store:
         layout, is read through a copy with the summaries added (see readable_file)."""
         number = self.version() if version is None else version
         con = self._open(self.file_for(number), number)
-        if not _older_layout(_layout_of(con)):
+        try:
+            layout = _layout_of(con)
+        except duckdb.Error as exc:
+            con.close()
+            raise self._damaged_version(number, exc) from exc
+        if not _older_layout(layout):
             return con
         con.close()
         return self._open(self.readable_file(number), number)
@@ -200,11 +207,14 @@ class Store:
         try:
             return duckdb.connect(str(path), read_only=True, config=BASE_CONFIG | reader_limits())
         except duckdb.Error as exc:
-            log.error("cannot open %s: %s", path, exc)
-            raise StoreError(
-                f"数据仓 {self.root} 的版本 {number} 无法打开（文件已损坏或不完整）；未作任何更改。"
-                f"请运行 xuncha repair --db {self.root} 查看各版本并改用最近一个可用版本"
-            ) from exc
+            raise self._damaged_version(number, exc) from exc
+
+    def _damaged_version(self, number: int, exc: duckdb.Error) -> StoreError:
+        log.error("version %s of %s does not open: %s", number, self.root, exc)
+        return StoreError(
+            f"数据仓 {self.root} 的版本 {number} 无法打开（文件已损坏或不完整）；未作任何更改。"
+            f"请运行 xuncha repair --db {self.root} 查看各版本并改用最近一个可用版本"
+        )
 
     def readable_file(self, version: int) -> Path:
         """The file to read a version from: its own, or — for a version written by older
@@ -216,6 +226,8 @@ class Store:
         con = self._open(path, version)
         try:
             older = _older_layout(_layout_of(con))
+        except duckdb.Error as exc:
+            raise self._damaged_version(version, exc) from exc
         finally:
             con.close()
         if not older:
