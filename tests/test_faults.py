@@ -205,6 +205,7 @@ def test_every_crash_point_has_its_kill_above() -> None:
     # A point the commands never reach would make its test above pass without a kill; each
     # test asserts the kill, and this names the points so a new one gets a test.
     tested = set(faults.WRITE_POINTS) | {"rollback.commit"} | set(faults.RESTORE_POINTS)
+    tested |= set(faults.BACKUP_POINTS)
     assert tested == set(faults.POINTS)
 
 
@@ -246,3 +247,20 @@ def test_the_suite_kills_for_real(case: Case, tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert fingerprint(db) == case.ref["two"]
+
+
+@pytest.mark.parametrize("point", faults.BACKUP_POINTS)
+def test_a_backup_killed_midway_leaves_the_store_as_it_was_and_the_next_backup_cleans_up(
+    case: Case, tmp_path: Path, point: str
+) -> None:
+    db = _copy(case.two, tmp_path / "db")
+    out = tmp_path / "out"
+    out.mkdir()
+    _killed("backup", "--db", str(db), "--out", str(out / "a.tar.gz"), at=point)
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".xuncha-backup-"))
+    assert fingerprint(db) == case.ref["two"] and not _leftovers(db)
+    _ok("backup", "--db", str(db), "--out", str(out / "b.tar.gz"))
+    assert sorted(p.name for p in out.iterdir()) == ["b.tar.gz"]  # what the kill left: gone
+    restored = tmp_path / "restored"
+    _ok("restore", str(out / "b.tar.gz"), "--db", str(restored), "--user", "巡察办")
+    assert fingerprint(restored) == case.ref["two"]

@@ -180,6 +180,24 @@ def backup(
         raise BackupError(f"目录不存在：{out.parent}")
     if out.parent.resolve().is_relative_to(store.root.resolve()):
         raise BackupError(f"备份文件不能放在数据仓目录 {store.root} 之内：{out}")
+    with _folder_lock(out.parent, wait=True):
+        _remove_killed_backups(out.parent)
+        return _backup(store, out, all_versions, started)
+
+
+def _remove_killed_backups(folder: Path) -> None:
+    """What a backup killed in this folder left (its staging folder, its unfinished archive):
+    under the folder's lock no other backup is running, so they are nobody's."""
+    for path in sorted(folder.glob(".xuncha-backup-*")):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+    for suffix in SUFFIXES:
+        for path in sorted(folder.glob(f"*{suffix}.part")):
+            if path.is_file() and not path.is_symlink():
+                path.unlink(missing_ok=True)
+
+
+def _backup(store: Store, out: Path, all_versions: bool, started: float) -> BackupInfo:
     created = _now()
     staging = Path(tempfile.mkdtemp(prefix=".xuncha-backup-", dir=out.parent))
     part = out.with_name(out.name + ".part")
@@ -193,6 +211,7 @@ def backup(
                     f"备份未完成：数据版本 {number} 已损坏（{problem}），不能当作完好的备份；"
                     f"请先运行 xuncha repair --db {store.root} 查看并改用可用的版本"
                 )
+        faults.reached("backup.snapshot")
         files = [_describe(snap, path) for path in _files(snap)]
         manifest = {
             "format": FORMAT,
@@ -362,6 +381,8 @@ def _write_archive(part: Path, snap: Path, manifest: dict[str, Any]) -> None:
             body = (json.dumps(manifest, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
             info = _tarinfo(MANIFEST, len(body), time.time())
             tar.addfile(info, io.BytesIO(body))
+            raw.flush()
+            faults.reached("backup.archiving")
             for entry in manifest["files"]:
                 path = snap / entry["path"]
                 stat = path.stat()
@@ -411,7 +432,7 @@ def restore(
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     recover(target)
-    with _restore_lock(target, wait=True):
+    with _folder_lock(target.parent, wait=True):
         occupied = target.is_dir() and any(target.iterdir())
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.restore-", dir=target.parent))
         _write_mark(staging, target, ready=False)
@@ -694,11 +715,11 @@ def _write_mark(staging: Path, target: Path, *, ready: bool) -> None:
 
 
 @contextlib.contextmanager
-def _restore_lock(target: Path, *, wait: bool) -> Iterator[bool]:
-    """One restore (or recovery) at a time in the folder that holds the store: a lock on that
-    folder itself, so nothing is left beside the store. Yields False when another holds it and
-    `wait` is off."""
-    fd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
+def _folder_lock(folder: Path, *, wait: bool) -> Iterator[bool]:
+    """One restore, recovery or backup at a time in a folder (the one that holds the store,
+    or the backup's): a lock on that folder itself, so nothing is left in it. Yields False
+    when another holds it and `wait` is off."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
@@ -729,7 +750,7 @@ def recover(store_root: str | os.PathLike[str]) -> list[str]:
     if not leftovers and not marker.is_file():
         return []
     done: list[str] = []
-    with _restore_lock(target, wait=False) as mine:
+    with _folder_lock(target.parent, wait=False) as mine:
         if not mine:
             return []
         for folder in leftovers:

@@ -36,7 +36,13 @@ RESTORE_POINTS = (
     "restore.swapped",  # new store at the path, old one still under the staging name
     "restore.aside",  # old store renamed aside, marker not yet removed
 )
-POINTS = frozenset(WRITE_POINTS + ROLLBACK_POINTS + RESTORE_POINTS)
+# xuncha.store.backup.backup: killed, it leaves a staging folder and an unfinished archive
+# that the next backup into the same folder removes.
+BACKUP_POINTS = (
+    "backup.snapshot",  # versions linked and files copied into the staging folder
+    "backup.archiving",  # the archive's manifest written, its files not
+)
+POINTS = frozenset(WRITE_POINTS + ROLLBACK_POINTS + RESTORE_POINTS + BACKUP_POINTS)
 
 _seen: dict[str, int] = {}
 
