@@ -14,7 +14,6 @@ from xuncha.figures.ecology import (
     SMALL_SAMPLE,
     TRENDS,
     ExplanationItem,
-    count_text,
 )
 
 LABEL = figures.ECOLOGY_LABEL
@@ -166,11 +165,11 @@ if unit_id is not None:
     items += list(explanation.unavailable)
 
     def evidence(item: ExplanationItem) -> str:
-        if not item.id_kind or item.id_count == 0:
+        if not item.id_kind or item.count_text == "0":
             return "—"
         noun = ID_KINDS[item.id_kind]
-        if item.id_kind == "clue":
-            return f"{noun} {count_text(item.id_count)} 条"
+        if item.id_kind == "clue":  # exact, or as disclosure control shows it
+            return f"{noun} {item.count_text} 条"
         return f"{noun} {item.id_count} 个"
 
     explain_table = pl.DataFrame(
@@ -208,7 +207,9 @@ if unit_id is not None:
     if explanation.caps:
         st.markdown("**封顶与样本**")
         st.markdown("\n".join(f"- {ui.md(c.text)}" for c in explanation.caps))
-    st.caption("问题线索只显示条数（1–2 条显示为“<3”），明细仅限案件办理人员。")
+    st.caption(
+        "问题线索只显示条数（每次巡察不足 3 条的记为“<3”，合计以区间表示），明细仅限案件办理人员。"
+    )
 
     # The findings behind each indicator or cap that has them (measure, inspection and clue
     # ids stay in the text above; clue ids are never shown without a case role).

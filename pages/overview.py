@@ -3,7 +3,6 @@
 import streamlit as st
 
 from xuncha import charts, figures, labels, ui
-from xuncha.figures.ecology import count_text
 
 reader = ui.reader()
 scope = ui.current_scope(reader)
@@ -29,16 +28,10 @@ with row2[0]:
 with row2[1]:
     ui.count_metric("长期坚持措施", kpi["measures_long_term"], "单列统计，不计入逾期")
 with row2[2]:
-    # Counts of 1-2 read "<3" for roles without clue rights (DOMAIN.md §7).
-    clues, persons = int(kpi["clues"]), int(kpi["clue_persons"])
-    if not ui.clue_details():
-        clues = clues if clues == 0 or clues >= 3 else count_text(clues)  # type: ignore[assignment]
-        persons = persons if persons == 0 or persons >= 3 else count_text(persons)  # type: ignore[assignment]
-    ui.count_metric(
-        "问题线索",
-        clues,
-        f"涉及 {persons:,} 人" if isinstance(persons, int) else f"涉及 {persons} 人",
-    )
+    # Exact only with clue rights; otherwise as disclosure control allows (DOMAIN.md §7).
+    clues, persons = kpi["clues"], kpi["clue_persons"]
+    note = "" if clues.exact and persons.exact else "；无线索详情权限时按区间显示"
+    ui.count_metric("问题线索", clues.text, f"涉及 {persons.text} 人{note}")
 with row2[3]:
     ui.count_metric("建章立制", kpi["regulations"], "新建或修订制度数", " 项")
 with row2[4]:

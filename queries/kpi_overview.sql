@@ -1,5 +1,5 @@
 -- name: kpi_overview
--- returns: headline counts of the overview that are not rectification figures: rounds, units, clues, outcomes
+-- returns: headline counts of the overview that are not rectification figures: rounds, units, outcomes (clue figures: clue_cells, shown through xuncha.figures.disclosure)
 -- grain: one row
 -- params:
 --   $inspection_ids INTEGER[]  inspections in scope (NULL: every inspection of the store)
@@ -8,8 +8,6 @@
 --   rounds BIGINT  rounds with an inspection in scope
 --   units_inspected BIGINT  distinct units inspected
 --   inspections BIGINT  inspections (round × unit)
---   clues BIGINT  problem clues of those inspections
---   clue_persons BIGINT  persons involved in those clues
 --   regulations BIGINT  regulations made or revised (建章立制)
 --   funds_wan DECIMAL(38,2)  funds recovered (万元)
 --   persons_accountable BIGINT  persons held accountable
@@ -18,15 +16,11 @@ WITH i AS (
     WHERE ($inspection_ids::INTEGER[] IS NULL OR inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
       AND feedback_date <= $as_of::DATE
 ),
--- Each table read once (seven scalar subqueries read clues and outcomes five times).
+-- Each table read once (scalar subqueries read outcomes three times).
 n AS (
     SELECT count(DISTINCT round_id) AS rounds, count(DISTINCT unit_id) AS units_inspected,
            count(*) AS inspections
     FROM i
-),
-c AS (
-    SELECT count(*) AS clues, coalesce(sum(persons), 0)::BIGINT AS clue_persons
-    FROM clues WHERE inspection_id IN (SELECT inspection_id FROM i)
 ),
 o AS (
     SELECT coalesce(sum(regulations), 0)::BIGINT AS regulations,
@@ -34,6 +28,6 @@ o AS (
            coalesce(sum(persons_accountable), 0)::BIGINT AS persons_accountable
     FROM outcomes WHERE inspection_id IN (SELECT inspection_id FROM i)
 )
-SELECT n.rounds, n.units_inspected, n.inspections, c.clues, c.clue_persons,
+SELECT n.rounds, n.units_inspected, n.inspections,
        o.regulations, o.funds_wan, o.persons_accountable
-FROM n, c, o
+FROM n, o

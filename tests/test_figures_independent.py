@@ -20,6 +20,7 @@ import pytest
 
 from tests.builders import StoreBuilder
 from xuncha import figures
+from xuncha.figures import disclosure
 from xuncha.filters import Filters, Scope, resolve_scope
 from xuncha.store import Reader, Store, open_reader
 
@@ -339,6 +340,9 @@ def test_the_overview_headline_counts_equal_the_base_tables(
     got = reader.query(
         "kpi_overview", {"inspection_ids": scope.ids_param(), "as_of": scope.as_of}
     ).row(0, named=True)
+    clue = disclosure.totals(reader, scope)  # the system's scope: exact
+    got |= {"clues": clue["clues"].low, "clue_persons": clue["persons"].low}
+    assert clue["clues"].exact and clue["persons"].exact
     ids = set(scope.inspection_ids)
     kept = [
         (i, r, u)

@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from xuncha.auth.access import VIEW_PAGES, Access
+from xuncha.auth.access import CLUE_DETAILS, VIEW_PAGES, Access
 from xuncha.auth.scope import scope_ids
 from xuncha.store.reader import Reader
 
@@ -118,6 +118,10 @@ class Scope:
     # unknown or missing). Kept as a date, not a flag, so a scope whose as_of is replaced by
     # an earlier date falls back to the timelines by itself.
     settled_on: dt.date | None = None
+    # Whether the reader may see clue counts exactly (case roles; the system's own view).
+    # Off by default: a scope made without access shows clue figures disclosure-controlled
+    # (xuncha.figures.disclosure).
+    clue_details: bool = False
 
     @property
     def current(self) -> bool:
@@ -193,6 +197,7 @@ def resolve_scope(
         access_text=access.describe() if access is not None else "",
         total_inspections=int(reader.query("inspections_count")["inspections"][0]),
         settled_on=settled_on(reader),
+        clue_details=access is None or access.can(CLUE_DETAILS),
     )
 
 

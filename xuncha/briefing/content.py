@@ -26,7 +26,8 @@ import polars as pl
 
 from xuncha import charts, figures
 from xuncha.briefing.model import Block, Briefing, Chart, Paragraph, Section, Table
-from xuncha.figures.ecology import GRADES, SMALL_SAMPLE, TRENDS, count_text
+from xuncha.figures import disclosure
+from xuncha.figures.ecology import GRADES, SMALL_SAMPLE, TRENDS
 from xuncha.figures.rates import format_rate
 from xuncha.filters import Filters, Scope
 from xuncha.store.reader import Reader
@@ -89,18 +90,6 @@ def change_text(now: int, before: int, unit: str = "个") -> str:
     return f"{word}{abs(diff)}{unit}{tail}"
 
 
-def suppress(counts: dict[str, int]) -> dict[str, str]:
-    """Counts as people without clue rights may read them: 1–2 as "<3", and when exactly one
-    count is hidden, the smallest other non-zero count as "≥3" (secondary suppression)."""
-    out = {k: count_text(v) for k, v in counts.items()}
-    hidden = [k for k, v in counts.items() if 0 < v < 3]
-    if len(hidden) == 1:
-        others = sorted((v, k) for k, v in counts.items() if v >= 3)
-        if others:
-            out[others[0][1]] = "≥3"
-    return out
-
-
 def _rate(value: float | None) -> str:
     return format_rate(value)
 
@@ -130,6 +119,10 @@ class _Drafter:
         self.l1_names = dict(cats.select("category_l1", "l1_name").unique().rows())
         self.l2_names = dict(cats.select("category_l2", "l2_name").rows())
         self.totals = figures.overview(reader, self.scope)
+        # Clue figures exact only when both the request and the reader's scope allow it (a
+        # briefing that travels is drafted without, whoever drafts it): disclosure control.
+        self.clue = disclosure.totals(reader, self.scope, clue_details=clue_details)
+        self.clue_exact = clue_details and self.scope.clue_details
         if not self.totals["findings"] and not self.totals["inspections"]:
             raise BriefingError(
                 f"截至{cn_date(self.as_of)}，所选范围内没有已反馈的巡察，无法生成简报"
@@ -188,8 +181,7 @@ class _Drafter:
 
     def overall(self) -> Section:
         t = self.totals
-        clues = int(t["clues"])
-        clue_text = count_text(clues) if not self.clue_details else str(clues)
+        clue_text = self.clue["clues"].text
         blocks: list[Block] = [
             Paragraph(
                 f"截至{cn_date(self.as_of)}，{self.period_name()}共对{t['units_inspected']}个单位"
@@ -502,51 +494,55 @@ class _Drafter:
         return Section("repeats", "屡查屡犯和共性问题", 1, blocks)
 
     def clues(self) -> Section:
-        frame = self.reader.query("clue_summary", self.scope.params())
-        total = int(frame["clues"].sum()) if not frame.is_empty() else 0
-        persons = int(frame["persons"].sum()) if not frame.is_empty() else 0
-        closed = int(frame["closed"].sum()) if not frame.is_empty() else 0
-        show = (lambda v: str(v)) if self.clue_details else count_text
-        if total == 0:
+        total, persons, closed = self.clue["clues"], self.clue["persons"], self.clue["closed"]
+        if total.high == 0:
             return Section("clues", "线索处置", 1, [Paragraph("所选范围内巡察未移交问题线索。")])
+        head = (
+            f"巡察共移交问题线索{total.text}件，涉及{persons.text}人"
+            f"，截至{cn_date(self.as_of)}已办结{closed.text}件。"
+        )
+        if not self.clue_exact:
+            # Without clue rights the totals are sums of banded counts; a breakdown by routing
+            # or disposal would be another set of cells to take them apart with, so there is
+            # none (xuncha.figures.disclosure).
+            return Section(
+                "clues",
+                "线索处置",
+                1,
+                [
+                    Paragraph(head),
+                    Paragraph(
+                        "注：数量按保密规则显示（每次巡察不足3件的记为“<3”，合计以区间表示）；"
+                        "移交去向和处置方式的分布仅向案件办理人员提供。"
+                    ),
+                ],
+            )
+        frame = self.reader.query("clue_summary", self.scope.params())
         routing = {
             k: int(frame.filter(pl.col("routing") == k)["clues"].sum()) for k in ROUTING_ORDER
         }
         disposal = {
             k: int(frame.filter(pl.col("disposal") == k)["clues"].sum()) for k in DISPOSAL_ORDER
         }
-        shown_routing = {k: str(v) for k, v in routing.items()}
-        shown_disposal = {k: str(v) for k, v in disposal.items()}
-        if not self.clue_details:
-            shown_routing = suppress(routing)
-            shown_disposal = suppress(disposal)
-        parts = [f"{k}{shown_routing[k]}件" for k in ROUTING_ORDER if routing[k]]
-        text = (
-            f"巡察共移交问题线索{show(total)}件，涉及{show(persons)}人，其中{_join(parts)}；"
-            f"截至{cn_date(self.as_of)}已办结{show(closed)}件。"
-        )
-        blocks: list[Block] = [Paragraph(text)]
+        parts = [f"{k}{routing[k]}件" for k in ROUTING_ORDER if routing[k]]
+        blocks: list[Block] = [Paragraph(head.removesuffix("。") + f"；其中{_join(parts)}。")]
         if routing["移送纪委监委"]:
             blocks.append(
                 Paragraph(
                     "移送纪委监委的线索中，"
-                    + "，".join(f"{k}{shown_disposal[k]}件" for k in DISPOSAL_ORDER if disposal[k])
+                    + "，".join(f"{k}{disposal[k]}件" for k in DISPOSAL_ORDER if disposal[k])
                     + "。"
                 )
             )
-        rows: list[list[Any]] = [[k, shown_routing[k]] for k in ROUTING_ORDER]
+        rows: list[list[Any]] = [[k, str(routing[k])] for k in ROUTING_ORDER]
         blocks.append(
             self.table(
                 "问题线索移交情况",
                 ["移交去向", "线索数（件）"],
                 rows,
-                total=["合计", show(total)],
+                total=["合计", total.text],
                 formats=["text", "text"],
-                note=(
-                    "仅列数量；1至2件显示为“<3”，并另隐去一项（“≥3”），以免反推。"
-                    if not self.clue_details
-                    else "仅列数量。"
-                ),
+                note="仅列数量。",
             )
         )
         return Section("clues", "线索处置", 1, blocks)

@@ -60,6 +60,7 @@ from typing import Any
 
 import polars as pl
 
+from xuncha.figures import disclosure
 from xuncha.figures.rates import rate_expr
 from xuncha.figures.rectification import rectification
 from xuncha.filters import Scope
@@ -94,6 +95,12 @@ CAP_KEYS = ("fourth_form", "rebound", "overdue")
 # Which ids stand behind an indicator (ecology_evidence.sql), for the explanation.
 ID_KINDS = {"finding": "问题", "measure": "措施", "clue": "线索", "inspection": "巡察"}
 CLUE_EVIDENCE = frozenset({"clue_density", "heavier_forms", "fourth_form"})
+# The clue figure (xuncha.figures.disclosure) each clue indicator's evidence counts.
+CLUE_FIGURES = {
+    "clue_density": "clues",
+    "heavier_forms": "heavier_form_clues",
+    "fourth_form": "fourth_form_clues",
+}
 
 METHOD = (
     "政治生态研判参考（DOMAIN.md §6）：各指标在同类组内比较。"
@@ -1268,11 +1275,6 @@ def grade_movement(trend: pl.DataFrame, round_id: int) -> pl.DataFrame:
     )
 
 
-def count_text(count: int) -> str:
-    """A clue count as people without case roles may read it (DOMAIN.md §7)."""
-    return "<3" if 0 < count < 3 else str(count)
-
-
 @dataclass(frozen=True)
 class ExplanationItem:
     indicator: str
@@ -1375,10 +1377,22 @@ def explain_score(
             named=True
         )
     }
+    # Without clue rights a clue count is shown as disclosure control allows: the unit's
+    # inspections' bands summed (xuncha.figures.disclosure), never the exact count of the ids.
+    banded = (
+        {}
+        if clue_details
+        else disclosure.by_unit(reader, scope, clue_details=False).get(unit_id, {})
+    )
+    clue_texts = {
+        key: banded[figure].text if figure in banded else "0"
+        for key, figure in CLUE_FIGURES.items()
+    }
     items: list[ExplanationItem] = []
     for row in cards.indicators.filter(pl.col("unit_id") == unit_id).iter_rows(named=True):
         proof = evidence.get(row["indicator"])
         kind, ids, count = _evidence(proof, row["indicator"], clue_details)
+        shown_count = clue_texts.get(row["indicator"]) if kind == "clue" else None
         contribution = row["contribution"]
         if not row["available"]:
             effect = "未计入"
@@ -1401,13 +1415,13 @@ def explain_score(
                 effect=effect,
                 id_kind=kind,
                 ids=ids,
-                id_count=count,
-                count_text=count_text(count) if kind == "clue" else str(count),
-                text=_item_text(row, effect, kind, ids, count, clue_details),
+                id_count=count if shown_count is None else 0,
+                count_text=str(count) if shown_count is None else shown_count,
+                text=_item_text(row, effect, kind, ids, count, shown_count),
             )
         )
     caps = tuple(
-        _cap_reason(cap, badge, u, evidence, clue_details)
+        _cap_reason(cap, badge, u, evidence, clue_details, clue_texts)
         for cap, badge in zip(u["caps"], u["badges"], strict=True)
     )
     lifted = sorted((i for i in items if i.effect == "提升"), key=lambda i: -(i.contribution or 0))
@@ -1453,12 +1467,14 @@ def _fmt(value: float | None, indicator: str) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-def _ids_text(kind: str | None, ids: tuple[int, ...], count: int, clue_details: bool) -> str:
+def _ids_text(kind: str | None, ids: tuple[int, ...], count: int, shown: str | None) -> str:
+    """The rows behind an indicator; `shown`: a clue count as disclosure control shows it to
+    a reader without clue rights (None: the reader has them)."""
+    if shown is not None:
+        return "" if shown == "0" else f"{ID_KINDS['clue']} {shown} 条（明细仅限案件办理人员）"
     if not kind or count == 0:
         return ""
     noun = ID_KINDS[kind]
-    if kind == "clue" and not clue_details:
-        return f"{noun} {count_text(count)} 条（明细仅限案件办理人员）"
     shown = "、".join(f"#{i}" for i in ids[:20])
     more = f" 等 {count} 个" if count > 20 else f"（{count} 个）"
     return f"{noun} {shown}{more}"
@@ -1470,14 +1486,15 @@ def _item_text(
     kind: str | None,
     ids: tuple[int, ...],
     count: int,
-    clue_details: bool,
+    shown_count: str | None,
 ) -> str:
     name, key = row["indicator_name"], row["indicator"]
-    if key in CLUE_EVIDENCE and not clue_details:
-        # Without a case role no clue figure of 1–2 may be read off the text (DOMAIN.md §7):
-        # not the unit's own, nor a peer's through the scale, nor one worked back from a ratio.
+    if key in CLUE_EVIDENCE and shown_count is not None:
+        # Without a case role no clue figure may be read off the text beyond what disclosure
+        # control shows (DOMAIN.md §7): not the unit's own exactly, nor a peer's through the
+        # scale, nor one worked back from a ratio.
         scored = "未计入" if effect == "未计入" else f"{row['normalised']:.2f} 分"
-        shown = _ids_text(kind, ids, count, clue_details) or "线索 0 条"
+        shown = _ids_text(kind, ids, count, shown_count) or "线索 0 条"
         return f"{name}：{shown} → {scored}" + _verb(effect, row["contribution"])
     value = _fmt(row["raw_value"], key)
     if effect == "未计入":
@@ -1490,7 +1507,7 @@ def _item_text(
     text = f"{name}：{value}（{scale}）→ {row['normalised']:.2f} 分" + _verb(
         effect, row["contribution"]
     )
-    behind = _ids_text(kind, ids, count, clue_details)
+    behind = _ids_text(kind, ids, count, None)
     if row["note"]:
         text += f"；{row['note']}"
     return text + (f"；{behind}" if behind else "")
@@ -1511,24 +1528,26 @@ def _cap_reason(
     unit: Mapping[str, Any],
     evidence: Mapping[str, Mapping[str, Any]],
     clue_details: bool,
+    clue_texts: Mapping[str, str],
 ) -> CapReason:
     source = {"fourth_form": "fourth_form", "rebound": "rebound_rate", "overdue": "overdue_rate"}
     proof = evidence.get(source.get(cap, ""))
     kind, ids, count = _evidence(proof, source.get(cap, ""), clue_details)
+    shown_count = clue_texts.get(source.get(cap, "")) if kind == "clue" else None
     if cap == "small_sample":
         text = f"问题数 {unit['findings']} 个，少于样本线，不评等次、不参与排名"
     elif cap == "overdue":
         text = f"{badge}：逾期率 {unit['overdue_rate']:.2f}%"
     else:
         text = badge
-    behind = _ids_text(kind, ids, count, clue_details)
+    behind = _ids_text(kind, ids, count, shown_count)
     return CapReason(
         cap=cap,
         badge=badge,
         id_kind=kind,
         ids=ids,
-        id_count=count,
-        count_text=count_text(count) if kind == "clue" else str(count),
+        id_count=count if shown_count is None else 0,
+        count_text=str(count) if shown_count is None else shown_count,
         text=text + (f"；{behind}" if behind else ""),
     )
 
@@ -1643,9 +1662,11 @@ def _half_up(column: str, decimals: int) -> pl.Expr:
     return pl.col(column).round(decimals, mode="half_away_from_zero")
 
 
-def scorecard_table(cards: Scorecards) -> pl.DataFrame:
+def scorecard_table(cards: Scorecards, *, clue_details: bool = False) -> pl.DataFrame:
     """One flat row per unit (for CSV): unit fields, dimension scores, and per indicator its
-    raw value, n, normalised score and direction (正向/逆向, never a leading + or -)."""
+    raw value, n, normalised score and direction (正向/逆向, never a leading + or -). The raw
+    value and n of the clue indicators (exact clue counts, or ratios of them) only with
+    `clue_details`: otherwise nothing a clue count could be worked back from."""
     units = cards.units.select(
         "label",
         "unit_id",
@@ -1687,10 +1708,11 @@ def scorecard_table(cards: Scorecards) -> pl.DataFrame:
         for v in ("raw_value", "n", "normalised", "direction")
     }
     wide = wide.rename({k: v for k, v in rename.items() if k in wide.columns})
+    hidden = set() if clue_details else {"raw_value", "n"}
     ordered = [
         f"{k}_{v}"
         for k in INDICATORS
         for v in ("raw_value", "n", "normalised", "direction")
-        if f"{k}_{v}" in wide.columns
+        if f"{k}_{v}" in wide.columns and not (k in CLUE_EVIDENCE and v in hidden)
     ]
     return units.join(wide.select("unit_id", *ordered), on="unit_id", how="left")

@@ -7,6 +7,7 @@ from typing import Any
 
 import polars as pl
 
+from xuncha.figures import disclosure
 from xuncha.figures.rates import (
     COMMON_K_MIN,
     COMMON_K_SHARE,
@@ -134,12 +135,14 @@ def metrics_records(frame: pl.DataFrame, by: str = "all") -> list[dict[str, Any]
 
 
 def overview(reader: Reader, scope: Scope) -> dict[str, Any]:
-    """The overview's headline figures: counts of the scope plus the overall rectification."""
+    """The overview's headline figures: counts of the scope plus the overall rectification.
+    `clues` and `clue_persons` are disclosure.Shown: exact only for a scope with clue rights."""
     kpi = reader.query(
         "kpi_overview", {"inspection_ids": scope.ids_param(), "as_of": scope.as_of}
     ).to_dicts()[0]
+    clue = disclosure.totals(reader, scope)
     totals = rectification(reader, scope, "all", cycle_median=False).to_dicts()[0]
-    return {**{k: v for k, v in kpi.items()}, **totals}
+    return {**kpi, "clues": clue["clues"], "clue_persons": clue["persons"], **totals}
 
 
 def progress_curve(reader: Reader, scope: Scope, step: int = 7) -> pl.DataFrame:
