@@ -26,6 +26,12 @@ else:
         f"末条哈希 `{last[1][:16] if last else '—'}…`（请定期抄录到其他地方作为锚点）。",
         icon=":material/verified_user:",
     )
+kept = audit.anchors(store.root)
+if kept:
+    st.caption(
+        "审计记录之外保存的锚点（截去末尾记录、删除或回退 HEAD 都会被发现）："
+        + "；".join(f"{ui.md(a.source)} seq={a.seq}" for a in kept)
+    )
 
 rows = audit.entries(store.root)
 frame = pl.DataFrame(

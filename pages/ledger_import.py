@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
-from xuncha import ledger, ui
+from xuncha import audit, ledger, ui
 from xuncha.auth import IMPORT
 from xuncha.ledger import annotate
 from xuncha.ledger.apply import demo_refusal
@@ -415,6 +415,7 @@ else:
             file_names=names,
             unit_peer_group=peer_group,
             pairing=pairing,
+            source="page",
         )
 
     b1, b2 = st.columns(2)
@@ -449,6 +450,9 @@ else:
         decisions = _decisions(entry) if commit and entry is not None and ticked else None
         try:
             outcome = _run(dry_run=not commit, pairing=decisions)
+        except audit.AuditError as exc:  # says itself whether anything was written
+            st.error(ui.md(exc), icon=":material/gpp_bad:")
+            st.stop()
         except Exception as exc:  # shown in Chinese; details stay in the server log
             st.error(f"导入未完成，未写入任何数据：{ui.md(exc)}")
             st.stop()
@@ -544,9 +548,13 @@ else:
                 use_container_width=True,
             ):
                 try:
-                    done = ledger.rollback_batch(store, int(target), user=ui.user_name())
+                    done = ledger.rollback_batch(
+                        store, int(target), user=ui.user_name(), source="page"
+                    )
                 except ledger.RollbackRefused as exc:
                     st.error(ui.md(exc))
+                except audit.AuditError as exc:  # says itself whether anything was written
+                    st.error(ui.md(exc), icon=":material/gpp_bad:")
                 except Exception as exc:  # shown in Chinese; details stay in the server log
                     st.error(f"回滚未完成，数据未改变：{ui.md(exc)}")
                 else:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
+from argon2 import PasswordHasher
 
+from tests import ledger_samples as S
 from tests.conftest import AS_OF
-from xuncha import demo, figures
+from tests.test_ledger_cli import _import_args
+from xuncha import audit, cli, demo, figures
+from xuncha.auth import UserStore
 from xuncha.filters import Filters, resolve_scope
 from xuncha.store import Store, open_reader
 
@@ -138,3 +144,110 @@ def test_generated_text_has_no_unfilled_placeholders(demo_reader: Any, table: st
     column = "title || detail" if table == "findings" else "text || coalesce(evidence, '')"
     left = demo_reader.scalar(f"SELECT count(*) FROM {table} WHERE ({column}) LIKE '%{{%'")
     assert left == 0
+
+
+# -- `xuncha demo` never turns a real store into a demo -------------------------------------
+
+FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def real_with_briefing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real store as an office builds it: a ledger imported on the command line (which made
+    the store and its administrator), and a briefing drafted and archived there."""
+    folder = tmp_path_factory.mktemp("real")
+    ledger = S.merged_xlsx(folder / S.MERGED.name)
+    db = folder / "store"
+    assert cli.main(_import_args(db, ledger)) == 0
+    argv = ["briefing", "--db", str(db), "--round", S.ZJ_ROUND, "--as-of", "2024-12-31"]
+    assert cli.main([*argv, "--out", str(folder / "简报.docx")]) == 0
+    assert list((db / "briefings").glob("*/final.docx"))
+    return db
+
+
+@pytest.fixture()
+def real(real_with_briefing: Path, tmp_path: Path) -> Store:
+    return Store(shutil.copytree(real_with_briefing, tmp_path / "store"))
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.name.endswith((".lock", "-wal", "-shm"))
+    }
+
+
+def test_demo_refuses_a_store_with_real_data_and_changes_nothing(
+    capsys: pytest.CaptureFixture[str], real: Store
+) -> None:
+    before = _files(real.root)
+    code, out, err = _cli(capsys, "demo", "--db", str(real.root), "--findings", "150")
+    assert code == 1 and out == ""
+    (line,) = err.strip().splitlines()
+    assert "含有真实数据（数据版本 1 不是演示数据）、1 个用户账号" in line
+    assert "不能改作演示数据仓" in line and "--force" in line
+    assert _files(real.root) == before  # the trail included: nothing was written
+
+
+def test_demo_refuses_a_store_that_holds_only_users(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    db = tmp_path / "store"
+    UserStore(db, hasher=FAST).add_user("admin", "admin", actor="test", password="Xuncha-Test-2026")
+    code, _, err = _cli(capsys, "demo", "--db", str(db), "--findings", "150")
+    assert code == 1 and "1 个用户账号" in err and not Store(db).exists()
+
+
+def test_a_forced_demo_moves_the_whole_real_store_aside_first(
+    capsys: pytest.CaptureFixture[str], real: Store
+) -> None:
+    before = _files(real.root)
+    code, out, err = _cli(capsys, "demo", "--db", str(real.root), "--findings", "150", "--force")
+    assert code == 0, err
+    (aside,) = real.root.parent.glob("store.before-demo-*")
+    assert re.fullmatch(r"store\.before-demo-\d{14}", aside.name)
+    assert f"原数据仓（含真实数据、用户、简报存档和审计记录）已整体改名保留为 {aside}" in out
+    # The real store is whole under its new name: data, users, briefings, trail.
+    moved = _files(aside)
+    assert {k: v for k, v in moved.items() if not k.startswith(("audit/", "auth/"))} == {
+        k: v for k, v in before.items() if not k.startswith(("audit/", "auth/"))
+    }
+    assert UserStore(aside).get("admin") is not None
+    assert list((aside / "briefings").glob("*/final.docx"))
+    assert audit.verify(aside) == []
+    last = audit.entries(aside)[-1]
+    assert (last.action, last.details["step"], last.details["moved_to"]) == (
+        "demo_build",
+        "move_aside",
+        str(aside),
+    )
+    # The demo at the path holds nothing real: no user, no briefing, no real version.
+    assert not (real.root / "briefings").exists() and not (real.root / "auth").exists()
+    assert Store(real.root).versions() == [1]
+    assert demo.real_contents(Store(real.root)) == []
+    (built,) = audit.entries(real.root)
+    assert built.action == "demo_build" and built.details["replaced"] == str(aside)
+    assert built.details["data_version"] == 1 and built.details["findings"] == 150
+
+
+def test_every_demo_build_is_in_the_audit_trail(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    db = tmp_path / "demo"
+    assert _cli(capsys, "demo", "--db", str(db), "--findings", "150", "--seed", "7")[0] == 0
+    # Building the demo again over a demo store needs no --force.
+    assert _cli(capsys, "demo", "--db", str(db), "--findings", "150")[0] == 0
+    built = [e for e in audit.entries(db) if e.action == "demo_build"]
+    assert [(e.details["data_version"], e.details["seed"], e.details["source"]) for e in built] == [
+        (1, 7, "cli"),
+        (2, demo.DEFAULT_SEED, "cli"),
+    ]
+    assert built[0].user == cli._user() and built[0].details["replaced"] is None
+    assert audit.verify(db) == []

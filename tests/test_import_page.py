@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from tests import ledger_samples as S
-from xuncha import demo
+from xuncha import audit, demo
 from xuncha.auth import UserStore
 from xuncha.ledger import import_ledgers
 from xuncha.store import Store, open_reader
@@ -123,6 +124,24 @@ def test_a_ledger_uploaded_on_the_page_is_validated_imported_and_rolled_back(
     assert not at.exception, [e.value for e in at.exception]
     assert _findings(own_store) == before
     assert _prepared(own_store) == [own_store.version()] == [version + 2]
+    # Both writes are in the audit trail, through the same functions as the command line's.
+    imported, undone = [e for e in audit.entries(own_store.root) if e.action in WRITES]
+    assert (imported.action, imported.user, imported.details["source"]) == (
+        "import",
+        "office1",
+        "page",
+    )
+    (file,) = imported.details["files"]
+    assert file["file"] == "住建局整改台账.xlsx"
+    assert file["sha256"] == hashlib.sha256(ledger.read_bytes()).hexdigest()
+    assert (file["batch_id"], file["findings_added"], file["measures_added"]) == (2, 5, 9)
+    assert imported.details["data_version"] == version + 1
+    assert (undone.action, undone.user, undone.details["source"]) == ("rollback", "office1", "page")
+    assert (undone.details["batch_id"], undone.details["data_version"]) == (2, version + 2)
+    assert audit.verify(own_store.root) == []
+
+
+WRITES = ("import", "rollback")
 
 
 def _prepared(store: Store) -> list[int]:

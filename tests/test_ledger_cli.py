@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ import openpyxl
 import pytest
 
 from tests import ledger_samples as S
-from xuncha import cli
+from xuncha import audit, cli
 from xuncha.store import Store
 
 
@@ -175,3 +176,68 @@ def test_rollback_undoes_a_batch_and_refuses_what_cannot_be_undone(
     assert code == 1 and "批次 #7 不存在" in err
     code, _, err = run(capsys, "rollback", "1", "--db", str(tmp_path / "nowhere"))
     assert code == 1 and "数据仓不存在" in err
+
+
+# -- the audit trail ---------------------------------------------------------------------
+
+
+def test_imports_and_rollbacks_are_in_the_audit_trail(
+    capsys: Any, tmp_path: Path, ledgers: dict[str, Path]
+) -> None:
+    db = tmp_path / "db"
+    assert run(capsys, *_import_args(db, ledgers["merged"]), "--user", "巡察办张三")[0] == 0
+    assert run(capsys, *_import_args(db, ledgers["progress"]))[0] == 0
+    assert run(capsys, "rollback", "2", "--db", str(db))[0] == 0
+    first, second, undo = [e for e in audit.entries(db) if e.action in ("import", "rollback")]
+    assert (first.action, first.user, first.details["source"]) == ("import", "巡察办张三", "cli")
+    assert (first.details["data_version"], first.details["batch_ids"]) == (1, [1])
+    assert (first.details["round"], first.details["unit"]) == (S.ZJ_ROUND, S.ZJ_UNIT)
+    (file,) = first.details["files"]
+    assert file["file"] == S.MERGED.name
+    assert file["sha256"] == hashlib.sha256(ledgers["merged"].read_bytes()).hexdigest()
+    assert (file["batch_id"], file["findings_added"], file["measures_added"]) == (1, 5, 9)
+    assert second.user == cli._user() and second.details["data_version"] == 2
+    (file,) = second.details["files"]
+    assert file["file"] == S.PROGRESS.name
+    assert file["sha256"] == hashlib.sha256(ledgers["progress"].read_bytes()).hexdigest()
+    assert (file["batch_id"], file["findings_added"], file["findings_updated"]) == (2, 1, 4)
+    assert (file["measures_added"], file["measures_updated"]) == (2, 3)
+    assert (undo.action, undo.user, undo.details["source"]) == ("rollback", cli._user(), "cli")
+    assert (undo.details["batch_id"], undo.details["rollback_batch_id"]) == (2, 3)
+    assert (undo.details["data_version"], undo.details["findings_removed"]) == (3, 1)
+    assert undo.details["file_name"] == S.PROGRESS.name
+    assert audit.verify(db) == []
+
+
+def test_a_dry_run_and_an_import_with_nothing_new_write_no_import_record(
+    capsys: Any, tmp_path: Path, ledgers: dict[str, Path]
+) -> None:
+    db = tmp_path / "db"
+    run(capsys, *_import_args(db, ledgers["merged"]))
+    run(capsys, *_import_args(db, ledgers["progress"]), "--dry-run")
+    run(capsys, *_import_args(db, ledgers["merged"]))  # the same file again: nothing to write
+    assert [e.details["data_version"] for e in audit.entries(db) if e.action == "import"] == [1]
+
+
+@pytest.mark.parametrize("tamper", ["cut", "head"])
+def test_an_import_or_rollback_on_a_trail_that_does_not_verify_writes_nothing(
+    capsys: Any, tmp_path: Path, ledgers: dict[str, Path], tamper: str
+) -> None:
+    db = tmp_path / "db"
+    run(capsys, *_import_args(db, ledgers["merged"]))
+    trail = audit.audit_path(db)
+    if tamper == "cut":  # the last record (the first administrator's) cut off
+        lines = trail.read_text(encoding="utf-8").splitlines(keepends=True)
+        trail.write_text("".join(lines[:-1]), encoding="utf-8")
+    else:
+        (db / "audit" / "HEAD").unlink()
+    version = Store(db).version()
+    for argv in (
+        _import_args(db, ledgers["progress"], feedback=False),
+        ["rollback", "1", "--db", str(db)],
+    ):
+        code, _, err = run(capsys, *argv)
+        assert code == 1, argv
+        (line,) = err.strip().splitlines()
+        assert "审计记录未通过核验" in line and "未作任何更改" in line, line
+        assert Store(db).version() == version

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import getpass
+import hashlib
 import io
 import json
 import os
@@ -33,6 +34,7 @@ from xuncha.auth import (
     Access,
     PermissionDenied,
     UserStore,
+    scope_ids,
     trusted_header_name,
 )
 from xuncha.auth import cli as auth_cli
@@ -100,7 +102,12 @@ def _scoped(args: argparse.Namespace) -> tuple[Access, Reader, Filters, Scope]:
     who = _access(args.db, args.user, VIEW_PAGES)
     reader = _reader(args.db)
     filters = build_filters(
-        reader, rounds=args.round, units=args.unit, categories=args.category, as_of=args.as_of
+        reader,
+        rounds=args.round,
+        units=args.unit,
+        categories=args.category,
+        as_of=args.as_of,
+        access=who,
     )
     return who, reader, filters, resolve_scope(reader, filters, access=who)
 
@@ -113,6 +120,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--db", default=DEFAULT_DB, help="数据仓目录（默认 data/demo）")
     p.add_argument("--seed", type=int, default=demo.DEFAULT_SEED, help="随机种子")
     p.add_argument("--findings", type=int, default=None, help="问题总数（用于基准测试扩大规模）")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="数据仓含真实数据或用户时仍生成：原数据仓整体改名保留为“目录名.before-demo-时间”",
+    )
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_demo)
 
@@ -343,20 +355,35 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise UserError("--findings 必须是正整数")
     started = time.perf_counter()
     store = Store(args.db)
-    summary, version = store.write(
-        lambda con: demo.build(con, seed=args.seed, findings=args.findings), fresh=True
-    )
+    try:
+        built = demo.build_store(
+            store,
+            user=_user(),
+            source="cli",
+            seed=args.seed,
+            findings=args.findings,
+            force=args.force,
+        )
+    except demo.DemoRefused as exc:
+        raise UserError(str(exc)) from None
+    summary, version = built.summary, built.version
     sandbox.prepare(store, version)
     seconds = time.perf_counter() - started
     out = {
         "db": str(store.root),
         "version": version,
         "seconds": round(seconds, 3),
+        "moved_aside": str(built.moved_aside) if built.moved_aside else None,
         **summary.__dict__,
     }
     if args.format == "json":
         print(json.dumps(out, ensure_ascii=False))
     else:
+        if built.moved_aside is not None:
+            print(
+                f"原数据仓（含真实数据、用户、简报存档和审计记录）已整体改名保留为 {built.moved_aside}，"
+                f"演示数据仓中没有其中任何内容"
+            )
         print(
             f"已生成演示数据仓 {store.root}（版本 {version}）：{summary.rounds} 轮、"
             f"{summary.units} 个单位、{summary.inspections} 次巡察、{summary.findings} 个问题、"
@@ -393,14 +420,18 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     by = args.by or "all"
     frame = figures.rectification(reader, scope, by)
     records = figures.metrics_records(frame, by)
-    _record_read(args.db, who, "metrics", filters, rows=len(records))
     if args.format == "json":
         payload: Any = records if args.by else {"as_of": scope.as_of.isoformat(), **records[0]}
-        print(json.dumps(payload, ensure_ascii=False, default=_json_default))
+        text = json.dumps(payload, ensure_ascii=False, default=_json_default) + "\n"
+        columns = list(payload if isinstance(payload, dict) else records[0] if records else {})
     else:
         buffer = io.StringIO()
-        pl.DataFrame(records).write_csv(buffer)
-        sys.stdout.write(buffer.getvalue())
+        table = pl.DataFrame(records)
+        table.write_csv(buffer)
+        text, columns = buffer.getvalue(), table.columns
+    _print_recorded(
+        args.db, who, "metrics", filters, text, columns=columns, rows=len(records), fmt=args.format
+    )
     return 0
 
 
@@ -426,12 +457,23 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise UserError("请给出检索词")
     ids = figures.search_sql(reader, scope, terms)
     found = reader.query("findings_by_ids", scope.params(finding_ids=ids)).select(SEARCH_COLUMNS)
-    _record_read(args.db, who, "search", filters, rows=found.height)
+    data: str | bytes
     if args.format == "json":
         payload = {"as_of": scope.as_of.isoformat(), "terms": terms, "findings": found.to_dicts()}
-        print(json.dumps(payload, ensure_ascii=False, default=_json_default))
+        data = json.dumps(payload, ensure_ascii=False, default=_json_default) + "\n"
     else:
-        sys.stdout.buffer.write(export.to_csv(found))
+        data = export.to_csv(found)
+    _print_recorded(
+        args.db,
+        who,
+        "search",
+        filters,
+        data,
+        columns=found.columns,
+        rows=found.height,
+        fmt=args.format,
+        terms=terms,
+    )
     return 0
 
 
@@ -447,8 +489,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     store = Store(args.db)
     if not store.exists():
         print(f"首次启动：正在生成演示数据仓 {store.root} …", file=sys.stderr)
-        _, version = store.write(lambda con: demo.build(con), fresh=True)
-        sandbox.prepare(store, version)
+        try:
+            built = demo.build_store(store, user=_user(), source="serve")
+        except demo.DemoRefused as exc:
+            raise UserError(str(exc)) from None
+        sandbox.prepare(store, built.version)
     reader = open_reader(store)
     try:
         is_demo = reader.scalar("SELECT value FROM store_meta WHERE key = 'demo'") == "true"
@@ -506,6 +551,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         group_name=args.group_name,
         limits=limits,
         pairing=decisions,
+        source="cli",
     )
     first_admin = None
     if outcome.ok and outcome.version is not None:
@@ -601,8 +647,22 @@ def cmd_repair(args: argparse.Namespace) -> int:
         raise UserError("没有可用的数据版本，未作更改；请从备份恢复（xuncha restore）")
     if chosen == before:
         print(f"当前数据版本 {chosen} 可用，无需修复")
-    else:
-        print(f"已将版本指针指向最新的可用版本 {chosen}（原指针如有，保存为 CURRENT.damaged）")
+        return 0
+    print(f"已将版本指针指向最新的可用版本 {chosen}（原指针如有，保存为 CURRENT.damaged）")
+    # A recovery is never held up by the trail; it is recorded once done.
+    try:
+        audit.record(
+            store.root,
+            user=_user(),
+            action="repair",
+            source="cli",
+            damage=why,
+            before=before,
+            data_version=chosen,
+            checked=[{"version": n, "state": state} for n, state in found],
+        )
+    except audit.AuditError as exc:
+        raise UserError(f"已修复，但审计记录写入失败：{exc}") from None
     return 0
 
 
@@ -623,7 +683,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     _access(args.db, args.user, IMPORT)
     store = Store(args.db)
     try:
-        outcome = ledger.rollback_batch(store, args.batch, user=args.user or _user())
+        outcome = ledger.rollback_batch(store, args.batch, user=args.user or _user(), source="cli")
     except ledger.RollbackRefused as exc:
         raise UserError(f"无法回滚：{exc}") from None
     sandbox.prepare(store, outcome.version)
@@ -701,6 +761,9 @@ def cmd_sql(args: argparse.Namespace) -> int:
                 rows=result.rows,
                 truncated=result.truncated,
                 file=str(out.resolve()) if out else "<stdout>",
+                sha256=hashlib.sha256(data).hexdigest(),
+                bytes=len(data),
+                columns=result.columns,
                 query_seq=result.audit_seq,
                 scope_digest=box.scope.digest,
                 data_version=box.version,
@@ -736,6 +799,9 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     else:
         seq, digest = remembered
         print(f"OK 审计记录完整：共 {seq} 条，末条哈希 {digest}")
+    kept = audit.anchors(store.root)
+    if kept:
+        print("  锚点（与审计记录一致）：" + "；".join(f"{a.source} seq={a.seq}" for a in kept))
     return 0
 
 
@@ -789,10 +855,9 @@ def cmd_ecology(args: argparse.Namespace) -> int:
     who = _access(args.db, args.user, VIEW_PAGES)
     reader = _reader(args.db)
     try:
-        filters = build_filters(reader, rounds=args.round, as_of=args.as_of)
+        filters = build_filters(reader, rounds=args.round, as_of=args.as_of, access=who)
         scope = resolve_scope(reader, filters, access=who)
         cards = figures.scorecards(reader, scope, config)
-        _record_read(args.db, who, "ecology", filters, rows=cards.units.height)
     finally:
         reader.close()
     if cards.units.is_empty():
@@ -810,7 +875,8 @@ def cmd_ecology(args: argparse.Namespace) -> int:
             },
             "units": _mask_clues(cards.records(), who),
         }
-        print(json.dumps(payload, ensure_ascii=False, default=_json_default))
+        text = json.dumps(payload, ensure_ascii=False, default=_json_default) + "\n"
+        columns = list(payload["units"][0]) if payload["units"] else []
     else:
         table = figures.scorecard_table(cards)
         if not who.can(CLUE_DETAILS):
@@ -827,7 +893,19 @@ def cmd_ecology(args: argparse.Namespace) -> int:
         )
         buffer = io.StringIO()
         table.write_csv(buffer)
-        sys.stdout.write(buffer.getvalue())
+        text, columns = buffer.getvalue(), table.columns
+    _print_recorded(
+        args.db,
+        who,
+        "ecology",
+        filters,
+        text,
+        columns=columns,
+        rows=cards.units.height,
+        fmt=args.format,
+        config_digest=config.digest(),
+        config_source=config.source,
+    )
     return 0
 
 
@@ -858,8 +936,10 @@ def cmd_briefing(args: argparse.Namespace) -> int:
         except briefing.archive.ArchiveError as exc:
             raise UserError(str(exc)) from None
         result: dict[str, Any] = {"briefing_id": args.regenerate, "identical": same}
+        written: dict[str, Any] = {}
         if args.out:
-            result |= _write_briefing(again, args.out, pdf=args.pdf)
+            written = _write_briefing(again, args.out, pdf=args.pdf)
+            result |= written
         audit.record(
             store.root,
             user=user,
@@ -868,6 +948,8 @@ def cmd_briefing(args: argparse.Namespace) -> int:
             briefing_id=args.regenerate,
             identical=same,
             out=args.out,
+            docx_sha256=_file_sha256(written.get("docx")),
+            pdf_sha256=_file_sha256(written.get("pdf")),
             source="cli",
         )
         _print_result(result, args.format, "重新生成的内容与存档一致" if same else "不一致")
@@ -890,7 +972,9 @@ def cmd_briefing(args: argparse.Namespace) -> int:
         suggestions = tuple(p.strip() for p in text.split("\n\n") if p.strip())
     reader = _reader(args.db)
     try:
-        filters = build_filters(reader, rounds=args.round, units=args.unit, as_of=args.as_of)
+        filters = build_filters(
+            reader, rounds=args.round, units=args.unit, as_of=args.as_of, access=who
+        )
         request = briefing.BriefingRequest(
             filters=filters,
             title=args.title,
@@ -948,11 +1032,45 @@ def _mask_clues(records: list[dict[str, Any]], who: Access) -> list[dict[str, An
     return records
 
 
-def _record_read(db: str, who: Access, command: str, filters: Filters, *, rows: int) -> None:
-    """A command that printed data is recorded like a page view."""
+def _print_recorded(
+    db: str,
+    who: Access,
+    command: str,
+    filters: Filters,
+    data: str | bytes,
+    *,
+    columns: Sequence[str],
+    rows: int,
+    fmt: str,
+    **details: Any,
+) -> None:
+    """Record what a command prints, with the SHA-256 of the very bytes and their columns,
+    then print them: nothing is printed unless its record was written."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
     audit.record(
-        db, user=who.user, action="cli_query", command=command, filters=filters.to_url(), rows=rows
+        db,
+        user=who.user,
+        action="cli_query",
+        command=command,
+        filters=filters.to_url(),
+        rows=rows,
+        format=fmt,
+        columns=list(columns),
+        sha256=hashlib.sha256(raw).hexdigest(),
+        bytes=len(raw),
+        **details,
     )
+    _write_stdout(raw)
+
+
+def _write_stdout(raw: bytes) -> None:
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(raw.decode("utf-8"))
+    else:
+        buffer.write(raw)
+        buffer.flush()
 
 
 def _access(db: str, user: str | None, permission: str) -> Access:
@@ -1001,6 +1119,10 @@ def _write_briefing_bytes(docx_bytes: bytes, pdf_bytes: bytes | None, out: str) 
     return written
 
 
+def _file_sha256(path: str | None) -> str | None:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else None
+
+
 def _print_result(result: dict[str, Any], fmt: str, headline: str) -> None:
     if fmt == "json":
         print(json.dumps(result, ensure_ascii=False, default=_json_default))
@@ -1040,11 +1162,18 @@ def build_filters(
     units: Sequence[str] = (),
     categories: Sequence[str] = (),
     as_of: str | None = None,
+    access: Access | None = None,
 ) -> Filters:
-    """Filters from names typed by a user; an unknown name is an error, never dropped."""
+    """Filters from names typed by a user; an unknown name is an error, never dropped. For a
+    user with a scope (`access`), a round or unit outside it is unknown too, in the same
+    words, and the rounds an error lists are only the user's: an error never tells what
+    exists beyond the scope."""
+    shown_rounds, shown_units = _visible(reader, access)
     round_ids: list[int] = []
     if rounds:
         known = reader.query("rounds_list")
+        if shown_rounds is not None:
+            known = known.filter(pl.col("round_id").is_in(sorted(shown_rounds)))
         by_name = {_norm(n): (s, i) for n, s, i in known.select("name", "seq", "round_id").rows()}
         seqs = []
         for name in rounds:
@@ -1055,6 +1184,8 @@ def build_filters(
     unit_ids: list[int] = []
     if units:
         known_units = reader.query("units_list")
+        if shown_units is not None:
+            known_units = known_units.filter(pl.col("unit_id").is_in(sorted(shown_units)))
         lookup: dict[str, int] = {}
         for uid, name, short in known_units.select("unit_id", "name", "short_name").rows():
             lookup[_norm(name)] = uid
@@ -1092,6 +1223,21 @@ def build_filters(
         else:
             raise UserError("--round 多次指定时须为连续轮次")
     return filters
+
+
+def _visible(reader: Reader, access: Access | None) -> tuple[set[int] | None, set[int] | None]:
+    """The round_ids and unit_ids a user with a scope may name (None: every one): those of
+    the inspections in the scope, and the rounds and units the scope names."""
+    if access is None or not access.scoped:
+        return None, None
+    shown = resolve_scope(reader, Filters(), access=access).inspection_ids
+    frame = reader.query("inspections_list").filter(pl.col("inspection_id").is_in(list(shown)))
+    rounds = {int(r) for r in frame["round_id"].to_list()}
+    units = {int(u) for u in frame["unit_id"].to_list()}
+    named_rounds, named_units = scope_ids(reader, access)
+    rounds.update(named_rounds or ())
+    units.update(named_units or ())
+    return rounds, units
 
 
 def _norm(text: str) -> str:

@@ -16,14 +16,18 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import numpy as np
 import polars as pl
 
-from xuncha import demo_text
-from xuncha.store import categories
+from xuncha import audit, demo_text
+from xuncha.auth import UserStore
+from xuncha.store import Store, categories
+from xuncha.store.store import BASE_CONFIG, reader_limits
 
 # The demo city's data are "as of" this date; deterministic whatever today is.
 DEMO_AS_OF = dt.date(2026, 11, 20)
@@ -168,6 +172,129 @@ def build(
         measures=frames["measures"].height,
         clues=frames["clues"].height,
     )
+
+
+# ------------------------------------------------------------------------------------------
+# building a demo store
+
+
+class DemoRefused(Exception):
+    """The store holds real data or users: no demo is built over it (message in Chinese)."""
+
+
+@dataclass(frozen=True)
+class DemoBuild:
+    summary: DemoSummary
+    version: int
+    moved_aside: Path | None  # the real store, renamed aside for a forced demo
+
+
+def build_store(
+    store: Store,
+    *,
+    user: str,
+    source: str,
+    seed: int = DEFAULT_SEED,
+    findings: int | None = None,
+    force: bool = False,
+) -> DemoBuild:
+    """Build the demo city as a new version of `store` and record it in the audit trail: the
+    one way the command line (`xuncha demo`, the first `xuncha serve`) and the dashboard build
+    a demo store.
+
+    A store that holds real data (a version that is not the demo's) or users is never turned
+    into a demo, which opens without a login: DemoRefused, nothing changed. With `force` the
+    whole real store (its versions, users, archived briefings, configuration and audit trail)
+    is first renamed aside to a sibling `STORE.before-demo-YYYYmmddHHMMSS`, with a record of
+    that in its own trail, and the demo is built in a new, empty store at the path: nothing
+    real stays where the demo is served. The trail is checked before anything is written
+    (xuncha.audit.check_before_write) and the build recorded once it is published."""
+    reasons = real_contents(store)
+    moved: Path | None = None
+    if reasons and not force:
+        raise DemoRefused(
+            f"数据仓 {store.root} 含有{'、'.join(reasons)}，不能改作演示数据仓（演示数据仓无需登录即可打开），"
+            f"未作任何更改；演示数据请另建目录（如 xuncha demo --db data/demo）。"
+            f"确需在此生成时用 xuncha demo --force：原数据仓将整体改名保留为 {store.root.name}.before-demo-时间"
+        )
+    if reasons:
+        moved = _move_aside(store, reasons, user=user, source=source)
+    audit.check_before_write(store.root, "生成演示数据")
+    summary, version = store.write(lambda con: build(con, seed=seed, findings=findings), fresh=True)
+    try:
+        audit.record(
+            store.root,
+            user=user,
+            action="demo_build",
+            source=source,
+            data_version=version,
+            seed=seed,
+            findings=summary.findings,
+            measures=summary.measures,
+            rounds=summary.rounds,
+            units=summary.units,
+            replaced=str(moved) if moved else None,
+        )
+    except audit.AuditError as exc:
+        raise audit.AuditError(
+            f"演示数据已生成（数据版本 {version}），但审计记录写入失败：{exc}；"
+            "请管理员立即核查（xuncha audit verify）"
+        ) from exc
+    return DemoBuild(summary=summary, version=version, moved_aside=moved)
+
+
+def real_contents(store: Store) -> list[str]:
+    """What makes `store` more than a demo, in words ([] for a demo or an empty store): a data
+    version that is not the demo's (or that does not open: it cannot be told apart), users."""
+    reasons: list[str] = []
+    real: list[int] = []
+    for number in store.versions():
+        try:
+            con = duckdb.connect(
+                str(store.file_for(number)), read_only=True, config=BASE_CONFIG | reader_limits()
+            )
+        except duckdb.Error:
+            real.append(number)
+            continue
+        try:
+            rows = con.execute("SELECT value FROM store_meta WHERE key = 'demo'").fetchall()
+        except duckdb.Error:
+            rows = []
+        finally:
+            con.close()
+        if not rows or rows[0][0] != "true":
+            real.append(number)
+    if real:
+        listed = "、".join(str(n) for n in real)
+        reasons.append(f"真实数据（数据版本 {listed} 不是演示数据）")
+    users = UserStore(store.root)
+    if users.path.is_file() and users.has_users():
+        reasons.append(f"{len(users.list_users())} 个用户账号")
+    return reasons
+
+
+def _move_aside(store: Store, reasons: list[str], *, user: str, source: str) -> Path:
+    """Rename the whole real store to a sibling folder, recorded in its own trail first."""
+    stamp = dt.datetime.now().strftime("%Y%m%d%H%M%S")
+    aside = store.root.with_name(f"{store.root.name}.before-demo-{stamp}")
+    n = 2
+    while aside.exists() or aside.is_symlink():
+        aside = store.root.with_name(f"{store.root.name}.before-demo-{stamp}-{n}")
+        n += 1
+    audit.check_before_write(store.root, "生成演示数据（原数据仓改名保留）")
+    audit.record(
+        store.root,
+        user=user,
+        action="demo_build",
+        step="move_aside",
+        source=source,
+        reasons=reasons,
+        moved_to=str(aside),
+    )
+    # No version is published and no record appended while the folder moves.
+    with store.writer_lock(), audit.locked(store.root):
+        os.rename(store.root, aside)
+    return aside
 
 
 def _frame(columns: dict[str, object]) -> pl.DataFrame:

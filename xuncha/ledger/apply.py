@@ -20,6 +20,7 @@ nothing.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import unicodedata
@@ -33,6 +34,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from xuncha import audit
 from xuncha.ledger.model import LedgerLimits, LedgerResult, ParsedFinding, ParsedMeasure, Problem
 from xuncha.ledger.model import report_frame as _report_frame
 from xuncha.ledger.pairing import (
@@ -46,7 +48,12 @@ from xuncha.ledger.pairing import (
     words,
 )
 from xuncha.ledger.reader import bulk_work, read_ledger
-from xuncha.ledger.workdays import WorkdayCalendar, default_calendar, load_calendar
+from xuncha.ledger.workdays import (
+    WorkdayCalendar,
+    default_calendar,
+    load_calendar,
+    workdays_config_path,
+)
 from xuncha.store import Store, StoreError, schema
 from xuncha.store import categories as store_categories
 
@@ -519,6 +526,7 @@ def import_ledgers(
     limits: LedgerLimits | None = None,
     pairing: Decisions | None = None,
     calendar: WorkdayCalendar | None = None,
+    source: str | None = None,
 ) -> ImportOutcome:
     """Read and validate every file; if any has an error, write nothing and return the
     report; otherwise apply them all in one `Store.write` (one new data version).
@@ -538,6 +546,11 @@ def import_ledgers(
     `as_of` dates the statuses when a file has no 截至时间 line (it must agree when it has).
     `file_names` are the names shown in the report (e.g. of uploaded files). A dry run
     validates and counts what would change without writing.
+
+    An import that writes is in the audit trail (`source`: who called, e.g. "cli", "page"):
+    the trail is checked before anything is written (a trail that does not verify refuses the
+    import, AuditError, nothing written) and the record appended once the version is
+    published, with every file's name, SHA-256 and counts, the batches and the data version.
     """
     names = list(file_names) if file_names is not None else [Path(p).name for p in paths]
     if len(names) != len(paths):
@@ -657,6 +670,7 @@ def import_ledgers(
         )
         return plan
 
+    audit.check_before_write(store.root, "导入")
     try:
         plan, version = store.write(apply)
     except _Refused as refused:
@@ -672,7 +686,57 @@ def import_ledgers(
         return outcome
     except duckdb.Error as exc:
         raise StoreError(f"写入数据仓失败，未写入任何数据：{exc}") from exc
-    return _finish(outcome, plan, ctx, version)
+    outcome = _finish(outcome, plan, ctx, version)
+    _record_import(store, outcome, user=user, source=source)
+    return outcome
+
+
+def _record_import(store: Store, outcome: ImportOutcome, *, user: str, source: str | None) -> None:
+    """The audit record of a published import (AuditError, saying the data are in, when
+    it cannot be written)."""
+    files = [
+        {
+            "file": f.file_name,
+            "sha256": f.sha256,
+            "batch_id": f.batch_id,
+            "as_of": f.as_of,
+            "rows_read": f.rows_read,
+            "findings_added": f.findings_added,
+            "findings_updated": f.findings_updated,
+            "measures_added": f.measures_added,
+            "measures_updated": f.measures_updated,
+            "status_changes": f.status_changes,
+            "deadline_changes": f.deadline_changes,
+            "duplicate_of": f.duplicate_of,
+        }
+        for f in outcome.files
+    ]
+    try:
+        audit.record(
+            store.root,
+            user=user,
+            action="import",
+            source=source,
+            data_version=outcome.version,
+            batch_ids=outcome.batch_ids,
+            round=outcome.round_name,
+            unit=outcome.unit_name,
+            inspection_id=outcome.inspection_id,
+            created=outcome.created,
+            files=files,
+            # The administrator's calendar the deadlines were counted on (a configuration
+            # change shows as another digest).
+            workdays_config_sha256=_file_sha256(workdays_config_path(store.root)),
+        )
+    except audit.AuditError as exc:
+        raise audit.AuditError(
+            f"台账已导入（数据版本 {outcome.version}），但审计记录写入失败：{exc}；"
+            "请管理员立即核查（xuncha audit verify）"
+        ) from exc
+
+
+def _file_sha256(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 def _all_imported_before(store: Store, results: list[LedgerResult], ctx: _Context) -> bool:

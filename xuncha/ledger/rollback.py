@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from xuncha import audit
 from xuncha.ledger.apply import _first
 from xuncha.store import Store, StoreError, faults
 
@@ -77,12 +78,19 @@ def _restore_value(column: str, value: Any) -> Any:
     return value
 
 
-def rollback_batch(store: Store, batch_id: int, *, user: str = "system") -> RollbackOutcome:
+def rollback_batch(
+    store: Store, batch_id: int, *, user: str = "system", source: str | None = None
+) -> RollbackOutcome:
     """Undo ledger batch `batch_id` as a new data version. Raises RollbackRefused (with a
     Chinese reason) when the batch does not exist, is not a ledger import, was already rolled
-    back, or is not the latest applied batch of its inspection."""
+    back, or is not the latest applied batch of its inspection.
+
+    In the audit trail (`source`: who called, e.g. "cli", "page"): the trail is checked before
+    anything is written (AuditError, nothing written) and the rollback recorded once its
+    version is published, with the batches, the counts and the new data version."""
     if not store.exists():
         store.version()  # raises the usual StoreError
+    audit.check_before_write(store.root, "回滚")
 
     def apply(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         row = _first(
@@ -219,7 +227,18 @@ def rollback_batch(store: Store, batch_id: int, *, user: str = "system") -> Roll
         out, version = store.write(apply)
     except duckdb.Error as exc:
         raise StoreError(f"回滚失败，数据未作任何更改：{exc}") from exc
-    return RollbackOutcome(batch_id=batch_id, version=version, **out)
+    outcome = RollbackOutcome(batch_id=batch_id, version=version, **out)
+    details = {k: v for k, v in outcome.__dict__.items() if k != "version"}
+    try:
+        audit.record(
+            store.root, user=user, action="rollback", source=source, data_version=version, **details
+        )
+    except audit.AuditError as exc:
+        raise audit.AuditError(
+            f"批次 #{batch_id} 已回滚（数据版本 {version}），但审计记录写入失败：{exc}；"
+            "请管理员立即核查（xuncha audit verify）"
+        ) from exc
+    return outcome
 
 
 def list_batches(store: Store) -> pl.DataFrame:

@@ -275,12 +275,17 @@ def _snapshot(
             skipped += _copy_tree(pins, snap / PINS, store.root)
         folder = store.root / audit.AUDIT_DIR
         head = None
+        auth = store.root / "auth"
         if folder.is_dir():
+            # The users database holds an anchor of the trail's head: copied at the same
+            # moment as the trail, or a record appended between the two copies would put the
+            # anchor ahead of the archived trail (and restore would refuse it as cut).
             with audit._locked(folder):
                 skipped += _copy_tree(folder, snap / audit.AUDIT_DIR, store.root)
                 head = audit.head(store.root)
-    auth = store.root / "auth"
-    if auth.is_dir():
+                if auth.is_dir():
+                    skipped += _copy_auth(auth, snap / "auth", store.root)
+    if auth.is_dir() and not (snap / "auth").exists():
         skipped += _copy_auth(auth, snap / "auth", store.root)
     for name in COPIED_FOLDERS:
         if (store.root / name).is_dir():

@@ -18,6 +18,7 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import json
 import logging
 import os
 import re
@@ -29,6 +30,7 @@ from typing import TypeVar
 
 import duckdb
 
+from xuncha import audit
 from xuncha.store import faults, schema
 
 T = TypeVar("T")
@@ -366,6 +368,7 @@ class Store:
                         "INSERT OR REPLACE INTO store_meta VALUES ('data_version', ?)",
                         [str(number)],
                     )
+                    _anchor_audit(con, self.root)
                     con.execute("COMMIT")
                     faults.reached("write.committed")
                     con.execute("CHECKPOINT")
@@ -487,6 +490,21 @@ class Store:
                 match = _UPGRADED_FILE.match(copy.name)
                 if match and int(match.group(1)) not in kept:
                     copy.unlink(missing_ok=True)
+
+
+def _anchor_audit(con: duckdb.DuckDBPyConnection, root: Path) -> None:
+    """The audit trail's head as this version is written, kept in store_meta as an anchor
+    (xuncha.audit.verify: a trail shorter than an anchor had its end cut). One carried over
+    from the copied version is never moved back."""
+    head = audit.head(root)
+    if head is None or head[0] < 0:
+        return
+    rows = con.execute("SELECT value FROM store_meta WHERE key = ?", [audit.META_KEY]).fetchall()
+    with contextlib.suppress(ValueError, KeyError, TypeError, IndexError):
+        if rows and int(json.loads(rows[0][0])["seq"]) > head[0]:
+            return
+    value = json.dumps({"seq": head[0], "hash": head[1]})
+    con.execute("INSERT OR REPLACE INTO store_meta VALUES (?, ?)", [audit.META_KEY, value])
 
 
 def check_version(path: Path) -> str | None:
