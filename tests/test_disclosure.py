@@ -246,3 +246,21 @@ def test_no_combination_of_published_clue_figures_gives_a_count_of_one_or_two(
     assert disclosed(exact, true), "the attacker test would not notice exact figures"
     assert disclosed(attacker.cells, true) == []
     assert units.height  # the store has units (names resolved above)
+
+
+def test_the_ecology_table_gives_no_clue_count_or_ratio_without_clue_rights(
+    reader: Reader,
+) -> None:
+    cards = figures.scorecards(reader, resolve_scope(reader, Filters(as_of=AS_OF)))
+    hidden = [
+        f"{key}_{part}"
+        for key in figures.ecology.CLUE_EVIDENCE
+        for part in ("raw_value", "n")
+        if key in figures.ecology.INDICATORS
+    ]
+    assert hidden  # the clue indicators have these columns
+    full = figures.scorecard_table(cards, clue_details=True)
+    assert set(hidden) <= set(full.columns)
+    plain = figures.scorecard_table(cards)  # the default: without clue rights
+    assert not set(hidden) & set(plain.columns)
+    assert {f"{k}_normalised" for k in figures.ecology.CLUE_EVIDENCE} & set(plain.columns)

@@ -878,13 +878,8 @@ def cmd_ecology(args: argparse.Namespace) -> int:
         text = json.dumps(payload, ensure_ascii=False, default=_json_default) + "\n"
         columns = list(payload["units"][0]) if payload["units"] else []
     else:
-        table = figures.scorecard_table(cards)
-        if not who.can(CLUE_DETAILS):
-            table = table.with_columns(
-                pl.lit(None).alias(c)
-                for c in table.columns
-                if c.startswith(tuple(f"{k}_" for k in CLUE_EVIDENCE)) and c.endswith("_raw_value")
-            )
+        # Without clue rights no raw value or n of a clue indicator (disclosure control).
+        table = figures.scorecard_table(cards, clue_details=who.can(CLUE_DETAILS))
         # Text that a spreadsheet could take for a formula is made inert.
         table = table.with_columns(
             pl.col(c).map_elements(export.neutralise, return_dtype=pl.String)
