@@ -458,4 +458,10 @@ def test_the_command_line_backs_up_and_restores(
 
     code = cli.main(["backup", "--db", str(store.root), "--out", str(tmp_path / "t.tar.gz")])
     out, _ = capsys.readouterr()
-    assert code == 0 and "已备份数据仓" in out and "审计记录 2 条" in out
+    # The fixture's two records and the first backup's own (a backup is an export of all).
+    assert code == 0 and "已备份数据仓" in out and "审计记录 3 条" in out
+    last = audit.entries(store.root)[-1]
+    assert last.action == "backup" and last.details["archive"] == str(
+        (tmp_path / "t.tar.gz").resolve()
+    )
+    assert last.details["archive_sha256"] == store_backup._sha256_file(tmp_path / "t.tar.gz")

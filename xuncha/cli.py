@@ -807,6 +807,19 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 def cmd_backup(args: argparse.Namespace) -> int:
     info = store_backup.backup(args.db, args.out, all_versions=args.all_versions)
+    # A backup is an export of everything: recorded like one (after it, so the archive holds
+    # the trail as it was when it was taken).
+    audit.record(
+        args.db,
+        user=_user(),
+        action="backup",
+        archive=str(info.path.resolve()),
+        archive_sha256=info.sha256,
+        data_version=info.data_version,
+        versions=info.versions,
+        files=info.files,
+        bytes=info.bytes,
+    )
     if args.format == "json":
         print(json.dumps(info.as_json(), ensure_ascii=False))
         return 0
