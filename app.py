@@ -4,10 +4,16 @@ page, recording the view. Unexpected errors show an incident id, never a traceba
 
 from pathlib import Path
 
-import streamlit as st
+from xuncha.store.permissions import private_umask
 
-from xuncha import ui
-from xuncha.auth import (
+# First: whatever the dashboard writes under the store (audit trail, sessions, sandboxes,
+# briefings, configuration, a demo built on first start) is readable by its owner only.
+private_umask()
+
+import streamlit as st  # noqa: E402
+
+from xuncha import ui  # noqa: E402
+from xuncha.auth import (  # noqa: E402
     BRIEFING,
     IMPORT,
     MANAGE_USERS,
@@ -36,10 +42,6 @@ ADMIN_PAGES = [
     ("pages/audit_log.py", "审计日志", ":material/policy:", "audit", VIEW_AUDIT),
 ]
 
-reader = ui.reader_or_stop()
-me = ui.login_gate(reader)
-shown = ui.access()  # the previewed user's access while an administrator previews
-
 
 def pages_for(entries: list[tuple[str, str, str, str | None, str]]) -> list[st.Page]:
     out = []
@@ -53,27 +55,36 @@ def pages_for(entries: list[tuple[str, str, str, str | None, str]]) -> list[st.P
     return out
 
 
-sections = {"巡察数据驾驶舱": pages_for(PAGES)}
-# Administration belongs to the signed-in administrator, not to the previewed user.
-admin = [
-    st.Page(f, title=t, icon=i, url_path=u) for f, t, i, u, perm in ADMIN_PAGES if me.can(perm)
-]
-if admin:
-    sections["系统管理"] = admin
-if not sections["巡察数据驾驶舱"]:
-    del sections["巡察数据驾驶舱"]
-if not sections:
-    st.error("当前账号没有可访问的页面。", icon=":material/block:")
-    ui.user_bar()
-    st.stop()
+def main() -> None:
+    reader = ui.reader_or_stop()
+    me = ui.login_gate(reader)
+    shown = ui.access()  # the previewed user's access while an administrator previews
+    sections = {"巡察数据驾驶舱": pages_for(PAGES)}
+    # Administration belongs to the signed-in administrator, not to the previewed user.
+    admin = [
+        st.Page(f, title=t, icon=i, url_path=u) for f, t, i, u, perm in ADMIN_PAGES if me.can(perm)
+    ]
+    if admin:
+        sections["系统管理"] = admin
+    if not sections["巡察数据驾驶舱"]:
+        del sections["巡察数据驾驶舱"]
+    if not sections:
+        st.error("当前账号没有可访问的页面。", icon=":material/block:")
+        ui.user_bar()
+        st.stop()
 
-page = st.navigation(sections)
-ui.user_bar()
-# The shared filters belong to the data pages, not to administration.
-if shown.can(VIEW_PAGES) and page.title not in {title for _, title, *_ in ADMIN_PAGES}:
-    ui.sidebar_filters(reader)
-ui.record_page_view(page.title)
-try:
+    page = st.navigation(sections)
+    ui.user_bar()
+    # The shared filters belong to the data pages, not to administration.
+    if shown.can(VIEW_PAGES) and page.title not in {title for _, title, *_ in ADMIN_PAGES}:
+        ui.sidebar_filters(reader)
+    ui.record_page_view(page.title)
     page.run()
+
+
+# st.stop(), st.rerun() and st.switch_page() are not Exceptions: they pass through. Any error,
+# before a page (the user database, the audit trail) or in it, shows an incident id only.
+try:
+    main()
 except Exception as exc:
     ui.incident(exc)

@@ -47,7 +47,7 @@ if listed:
             for u in listed
         ]
     )
-    st.dataframe(frame, hide_index=True, width="stretch")
+    ui.table(frame, key="admin_users", raw=True)
 else:
     st.info("还没有用户。")
 
@@ -93,7 +93,7 @@ with st.expander("新增用户", icon=":material/person_add:", expanded=not list
                 display_name=display or None,
             )
         except AuthError as exc:
-            st.error(str(exc))
+            ui.show_error(exc)
         else:
             st.session_state["_admin_password"] = (name, password)
             st.rerun()
@@ -130,7 +130,7 @@ if listed:
             else:
                 users.set_scope(target.name, rounds, units, actor=me.user)
         except AuthError as exc:
-            st.error(str(exc))
+            ui.show_error(exc)
         else:
             st.session_state["_admin_done"] = f"已保存 {target.name} 的角色和范围。"
             st.rerun()
@@ -139,20 +139,24 @@ if listed:
             try:
                 password = users.set_password(target.name, actor=me.user)
             except AuthError as exc:
-                st.error(str(exc))
+                ui.show_error(exc)
             else:
                 st.session_state["_admin_password"] = (target.name, password)
                 st.rerun()
         if target.disabled:
             if st.button("启用", key="admin_enable", icon=":material/person_check:"):
-                users.enable(target.name, actor=me.user)
-                st.session_state["_admin_done"] = f"已启用 {target.name}。"
-                st.rerun()
+                try:
+                    users.enable(target.name, actor=me.user)
+                except AuthError as exc:
+                    ui.show_error(exc)
+                else:
+                    st.session_state["_admin_done"] = f"已启用 {target.name}。"
+                    st.rerun()
         elif st.button("停用（立即结束其会话）", key="admin_disable", icon=":material/person_off:"):
             try:
                 users.disable(target.name, actor=me.user)
             except AuthError as exc:
-                st.error(str(exc))
+                ui.show_error(exc)
             else:
                 st.session_state["_admin_done"] = f"已停用 {target.name}。"
                 st.rerun()

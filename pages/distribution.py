@@ -42,7 +42,7 @@ else:
     # category (or by clicking a bar of the unit chart).
     ui.chart(charts.heatmap, cells, key="dist_heatmap")
     if not drill_l1:
-        st.caption("；".join(f"{code} {name}" for code, name in l1_names.items()))
+        st.caption("；".join(f"{code} {ui.md(name)}" for code, name in l1_names.items()))
 
 col_tree, col_peer = st.columns(2)
 with col_tree:
@@ -191,7 +191,7 @@ except figures.SearchError as exc:
     terms = []
 if terms:
     found = ui.search_findings(reader, scope, terms)
-    st.caption("检索词：" + "、".join(f"“{t}”" for t in terms))
+    st.caption("检索词：" + "、".join(f"“{ui.md(t)}”" for t in terms))
     ui.findings_drilldown(
         reader, scope, found[: ui.TABLE_MAX_ROWS], key="dist_search", total=len(found)
     )

@@ -10,8 +10,10 @@ socket. Every process started here is stopped in the fixtures' teardown.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
+import hashlib
 import http.client
 import json
 import os
@@ -19,6 +21,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -28,9 +31,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from xuncha import audit
 from xuncha.auth.gate import MAX_BODY, Gate, Request, render_nginx_conf
 from xuncha.auth.users import UserStore
 from xuncha.cli import main
@@ -310,6 +315,114 @@ def assert_to_login(reply: Reply) -> str:
     return location
 
 
+class OpenPage:
+    """An open page of the dashboard through nginx: Streamlit's websocket spoken as the
+    browser speaks it (BackMsg out, ForwardMsg in), with the browser's cookies. Only the
+    handshake passes nginx and the gate; every later interaction goes to the dashboard."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.pages: dict[str, str] = {}
+        self.session_id = ""
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(cls, port: int, cookies: dict[str, str]) -> Any:
+        import websockets
+
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
+        async with websockets.connect(
+            f"ws://127.0.0.1:{port}/_stcore/stream",
+            subprotocols=["streamlit"],  # type: ignore[list-item]
+            max_size=None,
+            additional_headers=headers,
+            origin=f"http://127.0.0.1:{port}",  # type: ignore[arg-type]
+        ) as ws:
+            yield cls(ws)
+
+    async def _next(self) -> Any:
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        message = ForwardMsg()
+        message.ParseFromString(await asyncio.wait_for(self.ws.recv(), 120))
+        return message
+
+    async def run(self, page: str = "") -> dict[str, list[Any]]:
+        """Rerun the script (an interaction) on a page; the elements drawn, by type."""
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        msg = BackMsg()
+        msg.rerun_script.query_string = ""
+        msg.rerun_script.page_name = page
+        msg.rerun_script.page_script_hash = self.pages.get(page, "")
+        await self.ws.send(msg.SerializeToString())
+        drawn: dict[str, list[Any]] = {}
+        while True:
+            fm = await self._next()
+            kind = fm.WhichOneof("type")
+            if kind == "new_session":
+                self.session_id = fm.new_session.initialize.session_id
+            elif kind == "navigation":
+                self.pages = {p.url_pathname: p.page_script_hash for p in fm.navigation.app_pages}
+            elif kind == "delta" and fm.delta.WhichOneof("type") == "new_element":
+                element = fm.delta.new_element
+                etype = element.WhichOneof("type")
+                drawn.setdefault(etype, []).append(getattr(element, etype))
+            elif (
+                kind == "script_finished"
+                and fm.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN
+            ):
+                return drawn
+
+    async def click_download(self, button: Any) -> str:
+        """What the browser does on a click of a download button: asks for the file to be
+        built; returns the URL it then fetches."""
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+
+        msg = BackMsg()
+        msg.backend_operation_request.request_id = "download-1"
+        msg.backend_operation_request.session_id = self.session_id
+        msg.backend_operation_request.deferred_file.file_id = button.deferred_file_id
+        await self.ws.send(msg.SerializeToString())
+        while True:
+            fm = await self._next()
+            if fm.WhichOneof("type") == "backend_operation_response":
+                response = fm.backend_operation_response
+                assert not response.error_msg, response.error_msg
+                return str(response.deferred_file.url)
+
+
+def texts(drawn: dict[str, list[Any]]) -> list[str]:
+    return [e.body for kind in ("alert", "markdown", "heading") for e in drawn.get(kind, [])]
+
+
+def session_row(store_dir: Path, token: str) -> sqlite3.Row:
+    con = sqlite3.connect(store_dir / "auth" / "users.sqlite")
+    con.row_factory = sqlite3.Row
+    try:
+        row: sqlite3.Row = con.execute(
+            "SELECT * FROM sessions WHERE token_hash = ?",
+            (hashlib.sha256(token.encode()).hexdigest(),),
+        ).fetchone()
+    finally:
+        con.close()
+    return row
+
+
+def backdate(store_dir: Path, token: str, seconds: float) -> None:
+    """The session's last activity moved into the past: as if the user had been away."""
+    con = sqlite3.connect(store_dir / "auth" / "users.sqlite")
+    try:
+        con.execute(
+            "UPDATE sessions SET last_seen = last_seen - ? WHERE token_hash = ?",
+            (seconds, hashlib.sha256(token.encode()).hexdigest()),
+        )
+        con.commit()
+    finally:
+        con.close()
+
+
 # -- fixtures ----------------------------------------------------------------------------
 
 
@@ -357,7 +470,11 @@ def stack(store_dir: Path, stack_dir: Path) -> Iterator[Stack]:
             "xuncha serve",
             command,
             stack_dir / "app.log",
-            {"XUNCHA_TRUSTED_USER_HEADER": "X-Xuncha-User", "XUNCHA_DB": str(store_dir)},
+            {
+                "XUNCHA_TRUSTED_USER_HEADER": "X-Xuncha-User",
+                "XUNCHA_TRUSTED_CLIENT_HEADER": "X-Real-IP",
+                "XUNCHA_DB": str(store_dir),
+            },
         )
         procs.append(app)
         gate, gate_port = start_gate(store_dir, stack_dir)
@@ -623,22 +740,42 @@ def test_the_dashboard_is_told_only_the_gates_user(
 # -- time and throttling -----------------------------------------------------------------
 
 
-def test_an_idle_session_is_refused(stack: Stack, store_dir: Path, stack_dir: Path) -> None:
-    """A gate whose idle limit is 1.8 s, in front of the same dashboard."""
-    gate, gate_port = start_gate(store_dir, stack_dir, {"XUNCHA_IDLE_MINUTES": "0.03"})
+def test_an_idle_session_ends_the_open_page_and_the_next_request(
+    stack: Stack, store_dir: Path, stack_dir: Path
+) -> None:
+    """A gate whose idle limit is one minute (XUNCHA_IDLE_MINUTES=1, set for the gate only),
+    in front of the same dashboard (left at 15 minutes). A page opened before the user went
+    away asks the dashboard, not the gate, at its next interaction: the session ends there
+    with the idle message, and is not revived for the gate either."""
+    gate, gate_port = start_gate(store_dir, stack_dir, {"XUNCHA_IDLE_MINUTES": "1"})
     nginx: Nginx | None = None
     try:
         nginx = start_nginx(stack_dir / "nginx-idle", app=stack.app, gate=f"127.0.0.1:{gate_port}")
         wait_until(gate, gate_port, "/_gate/login", timeout=20)
         wait_listening(nginx.proc, nginx.port)
-        reply, cookies = login(nginx.port, "zhangsan", PASSWORD)
+        port = nginx.port
+        reply, cookies = login(port, "zhangsan", PASSWORD)
         assert reply.status == 303, reply.text
-        assert get(nginx.port, "/_stcore/health", cookies).status == 200
-        time.sleep(2.2)
-        location = assert_to_login(get(nginx.port, "/", cookies))
+        token = cookies["xuncha_session"]
+
+        async def open_page_then_away() -> tuple[list[str], list[str]]:
+            async with OpenPage.open(port, cookies) as page:
+                before = texts(await page.run())
+                backdate(store_dir, token, 5 * 60)  # away for five minutes
+                after = texts(await page.run())
+                return before, after
+
+        before, after = asyncio.run(open_page_then_away())
+        assert "总览" in before, before
+        assert "会话因长时间无操作已结束，请重新登录。" in after, after
+        assert "总览" not in after
+        row = session_row(store_dir, token)
+        assert row["end_reason"] == "idle" and row["ended_at"] is not None
+        assert row["ended_at"] - row["last_seen"] >= 5 * 60  # the away time was not renewed
+        location = assert_to_login(get(port, "/", cookies))
         assert location == "/_gate/login?ended=idle"
-        assert websocket_status(nginx.port, cookies) != 101
-        page = get(nginx.port, location, cookies)
+        assert websocket_status(port, cookies) != 101
+        page = get(port, location, cookies)
         assert "会话已因长时间无操作结束，请重新登录" in page.text
     finally:
         if nginx is not None:
@@ -648,6 +785,48 @@ def test_an_idle_session_is_refused(stack: Stack, store_dir: Path, stack_dir: Pa
     timeouts = [json.loads(line) for line in audit_lines if '"logout_timeout"' in line]
     assert timeouts and timeouts[-1]["user"] == "zhangsan"
     assert timeouts[-1]["details"]["reason"] == "idle"
+    assert timeouts[-1]["details"]["idle_minutes"] == 1
+
+
+def test_a_download_goes_only_to_the_session_that_made_it(stack: Stack, store_dir: Path) -> None:
+    """zhangsan (office) exports the list on 问题分布; the file's URL, fetched through nginx
+    with 王五's session (a signed-in viewer without export rights), is refused, and so is
+    every request without zhangsan's session. zhangsan's own browser gets the file."""
+    port = stack.port
+    reply, mine = login(port, "zhangsan", PASSWORD)
+    assert reply.status == 303, reply.text
+    reply, theirs = login(port, WANGWU, WANGWU_PASSWORD)
+    assert reply.status == 303, reply.text
+
+    async def export() -> str:
+        async with OpenPage.open(port, mine) as page:
+            await page.run()
+            drawn = await page.run("distribution")
+            buttons = [b for b in drawn.get("download_button", []) if b.label == "导出 CSV"]
+            assert buttons, texts(drawn)
+            return await page.click_download(buttons[0])
+
+    url = asyncio.run(export())
+    assert url.startswith("/media/") and url.endswith(".csv"), url
+    before = len(audit.entries(store_dir))
+    got = get(port, url, mine)
+    assert got.status == 200 and got.body.startswith("\ufeff".encode()), got.status
+    assert "no-store" in (got.header("Cache-Control") or "")
+
+    refused = get(port, url, theirs)
+    assert refused.status == 403, refused.status
+    assert "不属于当前登录的用户或会话" in refused.text
+    assert assert_to_login(get(port, url))  # no session at all: the gate's login
+    # Another session of the same user is another browser: refused too.
+    assert get(port, url, login(port, "zhangsan", PASSWORD)[1]).status == 403
+    entries = audit.entries(store_dir)[before:]
+    denied = [e for e in entries if e.action == "download_refused"]
+    assert [e.user for e in denied] == [WANGWU, "zhangsan"]
+    assert {e.details["reason"] for e in denied} == {"not_yours"}
+    assert denied[0].details["client"] == "127.0.0.1"
+    exports = [e for e in audit.entries(store_dir) if e.action == "export"]
+    assert exports and exports[-1].user == "zhangsan"
+    assert exports[-1].details["sha256"] == hashlib.sha256(got.body).hexdigest()
 
 
 def test_repeated_failures_are_throttled(stack: Stack) -> None:
@@ -720,6 +899,8 @@ def test_render_nginx_conf() -> None:
         assert "auth_request_set $xuncha_user $upstream_http_x_xuncha_user;" in body, name
         assert "proxy_set_header X-Xuncha-User $xuncha_user;" in body, name
     assert "proxy_set_header Upgrade $http_upgrade;" in proxied["= /_stcore/stream"]
+    # Downloads are checked by the dashboard against the session cookie.
+    assert "proxy_set_header Cookie $http_cookie;" in proxied["/media/"]
     check = dict((n.strip(), b) for n, b in blocks)["= /_gate/check"]
     assert "internal;" in check and "proxy_pass_request_body off;" in check
     for bad in ("80; include /etc/passwd", "127.0.0.1:80 ssl", "", "a b:1", "127.0.0.1:8501}"):

@@ -45,6 +45,7 @@ from xuncha.figures.ecology import CLUE_EVIDENCE
 from xuncha.filters import Filters, Scope, describe_filters, resolve_scope
 from xuncha.store import Store, StoreError, open_reader
 from xuncha.store import backup as store_backup
+from xuncha.store.permissions import private_umask
 from xuncha.store.reader import Reader
 from xuncha.store.schema import PEER_GROUPS
 
@@ -63,6 +64,7 @@ class UserError(Exception):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    private_umask()  # everything this command writes is its owner's only (dirs 0700, files 0600)
     parser = _parser()
     args = parser.parse_args(argv)
     db = getattr(args, "db", None)

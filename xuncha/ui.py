@@ -8,6 +8,8 @@ import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
+import hmac
+import html
 import importlib
 import logging
 import os
@@ -40,14 +42,17 @@ from xuncha.auth import (
     PermissionDenied,
     SessionEnded,
     UserStore,
+    UserStoreError,
+    client_address,
     scope_ids,
+    trusted_client_header,
     trusted_header_name,
 )
 from xuncha.auth.gate import SESSION_COOKIE
 from xuncha.figures import DEFINITIONS
 from xuncha.figures.rates import format_rate
 from xuncha.filters import Filters, Scope, describe_filters, resolve_scope
-from xuncha.store import Store, StoreError, open_reader
+from xuncha.store import Store, StoreError, open_reader, permissions
 from xuncha.store.reader import Reader
 
 # plotly imports pandas lazily while building the first figure; two sessions doing that at
@@ -172,8 +177,23 @@ def reader() -> CachedReader:
     target = store()
     if not target.exists() and target.root.resolve() == DEFAULT_STORE.resolve():
         _build_demo(target)
+    _private_once(target.root)
     number = target.version()
     return CachedReader(_reader_for(str(target.root), number, target.identity(number)))
+
+
+_PRIVATE_ROOTS: set[str] = set()
+
+
+def _private_once(root: Path) -> None:
+    """Once per process and store: take the group and other bits off what a store made
+    before the umask rule still has (xuncha.store.permissions)."""
+    key = str(root)
+    if key not in _PRIVATE_ROOTS:
+        _PRIVATE_ROOTS.add(key)
+        changed = permissions.private_tree(root)
+        if changed:
+            _LOG.warning("store %s: %d entries made private to their owner", root, changed)
 
 
 def reader_or_stop() -> CachedReader:
@@ -198,7 +218,10 @@ def _build_demo(target: Store) -> None:
 
     with st.spinner("首次启动：正在生成演示数据……"):
         if not target.exists():
-            _, version = target.write(lambda con: demo.build(con), fresh=True)
+            try:  # the one audited way to build a demo store, which refuses a real store
+                version = demo.build_store(target, user="system", source="dashboard").version
+            except demo.DemoRefused as exc:
+                raise StoreError(str(exc)) from exc
             prepare_sandbox(target, version)
 
 
@@ -236,10 +259,20 @@ def is_demo_store(rd: Reader) -> bool:
 
 def _client() -> str:
     """The browser's address, read once per session (a session is one websocket, so it
-    never changes; st.context reads it from the request on every call)."""
+    never changes; st.context reads it from the request on every call). A connection from
+    the loopback address (st.context gives None for it) is a local client or a reverse
+    proxy: the address the proxy names in XUNCHA_TRUSTED_CLIENT_HEADER when that is set,
+    else 127.0.0.1 — never nothing, so login failures are counted and locked out per
+    address and recorded with it."""
     known = st.session_state.get("_client_address")
     if known is None:
-        known = str(getattr(st.context, "ip_address", None) or "")
+        peer = getattr(st.context, "ip_address", None)
+        try:
+            headers = dict(st.context.headers) if trusted_client_header() else None
+            known = client_address(peer, headers)
+        except (AuthError, TypeError, ValueError):
+            _LOG.exception("the client's address from XUNCHA_TRUSTED_CLIENT_HEADER: not used")
+            known = client_address(peer)
         st.session_state["_client_address"] = known
     return str(known)
 
@@ -256,7 +289,9 @@ def login_gate(rd: Reader) -> Access:
     if header:
         try:
             found = known.access_from_header(dict(st.context.headers))
-        except (PermissionDenied, AuthError):
+        except UserStoreError:
+            raise  # an incident, not a refusal
+        except AuthError:
             found = None
         if found is None:
             st.error("反向代理未提供有效的登录用户，请通过登录页面重新登录。")
@@ -534,13 +569,32 @@ def incident(exc: BaseException) -> None:
     code = secrets.token_hex(4).upper()
     _LOG.exception("incident %s on page %s", code, _page_name(), exc_info=exc)
     try:
-        record("error", incident=code, page=_page_name(), error=type(exc).__name__)
+        # Who, from the session as it stands: checking it again could itself fail or ask
+        # for the password (st.stop), and the user would never see the id.
+        known = st.session_state.get("_access")
+        _Context(
+            root=store().root,
+            user=known.user if isinstance(known, Access) else "匿名",
+            preview_as=st.session_state.get("_preview_as") or None,
+            client=_client() or None,
+            page=_page_name(),
+        ).record("error", incident=code, page=_page_name(), error=type(exc).__name__)
     except Exception:
         _LOG.exception("incident %s could not be audited", code)
     st.error(
         f"页面出现错误，事件编号 {code}。请将编号告知管理员，详细信息已记入服务器日志。",
         icon=":material/error:",
     )
+
+
+def show_error(exc: AuthError) -> None:
+    """A refusal of the user store to the page (a name taken, a role without a scope, a weak
+    password): its message, inert. A failure of the user database itself is an incident
+    (its message names server paths)."""
+    if isinstance(exc, UserStoreError):
+        incident(exc)
+    else:
+        st.error(md(str(exc)), icon=":material/error:")
 
 
 # -- filters ---------------------------------------------------------------------------
@@ -824,6 +878,10 @@ def table(
         for c, dtype in shown.schema.items()
         if dtype == pl.Date
     }
+    # Text is text: never a link column, whatever the cells look like.
+    config |= {
+        c: st.column_config.TextColumn(c) for c, dtype in shown.schema.items() if dtype == pl.String
+    }
     config |= {labels.COLUMNS.get(k, k): v for k, v in (column_config or {}).items()}
     # Arrow, not the Polars frame: Streamlit turns a Polars frame into pandas and back into
     # Arrow on every run (~2 ms per thousand rows); a pyarrow table it sends as it is.
@@ -850,10 +908,65 @@ def selected_row(event: Any) -> int | None:
 
 
 def selected_points(event: Any) -> list[dict[str, Any]]:
+    """The points selected on a chart, with the text as the data hold it (charts are drawn
+    with their text escaped: `_inert_figure`)."""
     try:
-        return list(event.selection.points)
+        points = list(event.selection.points)
     except AttributeError:
         return []
+    return [_unescaped(dict(p)) if isinstance(p, Mapping) else p for p in points]
+
+
+def _unescaped(value: Any) -> Any:
+    if isinstance(value, str):
+        return html.unescape(value)
+    if isinstance(value, list | tuple):
+        return [_unescaped(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _unescaped(v) for k, v in value.items()}
+    return value
+
+
+# Trace attributes that are the chart's own markup, not data: kept as they are.
+_FIGURE_TEMPLATES = frozenset({"hovertemplate", "texttemplate", "type"})
+# Axis attributes holding category names (data), escaped like the traces' x and y.
+_AXIS_DATA = frozenset({"categoryarray", "tickvals", "ticktext"})
+
+
+def _escaped(value: Any) -> Any:
+    """Every string in `value` with &, < and > escaped (plotly draws &lt; as "<")."""
+    if isinstance(value, str):
+        return html.escape(value, quote=False)
+    if isinstance(value, list | tuple):
+        return [_escaped(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _escaped(v) for k, v in value.items()}
+    kind = getattr(getattr(value, "dtype", None), "kind", None)
+    if kind in ("O", "U"):  # a numpy array of names
+        return [_escaped(v) for v in value.tolist()]
+    return value
+
+
+def _inert_figure(spec: dict[str, Any]) -> dict[str, Any]:
+    """A figure's dict whose data cannot draw as markup: plotly renders <a href>, <b>,
+    <br> and the like inside tick labels, hover text, legends and texts, so a unit or
+    round name holding them would become a link on the chart. Every string of the traces
+    (but the chart's own templates) and of the axes' categories is escaped; the chart's
+    own titles and annotations are kept. `selected_points` gives the text back unescaped."""
+    data = [
+        {k: v if k in _FIGURE_TEMPLATES else _escaped(v) for k, v in trace.items()}
+        for trace in spec.get("data", [])
+    ]
+    layout = dict(spec.get("layout") or {})
+    for name, axis in list(layout.items()):
+        if isinstance(axis, dict) and re.match(r"^(x|y)axis\d*$|^polar\d*$", name):
+            layout[name] = {k: _escaped(v) if k in _AXIS_DATA else v for k, v in axis.items()}
+            for sub in ("angularaxis", "radialaxis"):
+                if isinstance(axis.get(sub), dict):
+                    layout[name][sub] = {
+                        k: _escaped(v) if k in _AXIS_DATA else v for k, v in axis[sub].items()
+                    }
+    return {**spec, "data": data, "layout": layout}
 
 
 FIGURE_CACHE_ENTRIES = 64
@@ -929,7 +1042,7 @@ class _Drawn:
             cls._cls = Drawn
         spec = getattr(fig, "_xuncha_spec", None)
         if spec is None:
-            spec = fig.to_dict()
+            spec = _inert_figure(fig.to_dict())
             # Kept figures are shared and never changed after they are built.
             fig._xuncha_spec = spec
         return cls._cls(spec)
@@ -938,9 +1051,8 @@ class _Drawn:
 def chart(fig: Any, *args: Any, key: str, selectable: bool = False, **kwargs: Any) -> Any:
     """A plotly chart. `fig` is a figure, or a builder from xuncha.charts called with the
     other arguments (its figure is then reused while those inputs are unchanged, and so is
-    its dict)."""
-    if callable(fig):
-        fig = _Drawn.of(built_figure(fig, *args, **kwargs))
+    its dict). Text from the data never draws as markup (`_inert_figure`)."""
+    fig = _Drawn.of(built_figure(fig, *args, **kwargs) if callable(fig) else fig)
     return st.plotly_chart(
         fig,
         key=key,
@@ -1003,11 +1115,310 @@ def downloads(
     )
 
 
+# -- downloads bound to the session that made them -----------------------------------------
+#
+# Streamlit serves the file of a download button at /media/<id> to whoever asks for it: it
+# checks no login, and behind nginx and the gate anyone signed in passes. Every download of
+# the product is therefore *issued* when its file is built (the button clicked): recorded with
+# the user, the session and the browser that made it, for DOWNLOAD_SECONDS. `DownloadGuard`,
+# which `serve` puts in front of Streamlit's server, hands a download file only to a request
+# of that session, browser and user within that time, and refuses (and records) any other.
+
+DOWNLOAD_SECONDS = 120.0
+XSRF_COOKIE = "_streamlit_xsrf"  # Streamlit's per-browser cookie (double-submit token)
+MEDIA_PREFIX = "/media/"
+_GUARD = {"installed": False}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Holder:
+    """Whom a download is for, read in the session's own run (the file is built later, in a
+    worker thread that has no session)."""
+
+    user: str
+    root: Path
+    gate_session: str | None  # sha256 of the gate's session cookie (behind nginx and the gate)
+    token: str | None  # the built-in login's session token (in this process's memory only)
+    browser: str | None  # sha256 of the token in the browser's XSRF cookie
+
+    @property
+    def bound(self) -> bool:
+        return self.gate_session is not None or self.browser is not None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Ticket:
+    holder: _Holder
+    file: str
+    expires: float  # time.monotonic()
+
+
+_TICKETS: dict[str, list[_Ticket]] = {}
+_TICKETS_LOCK = threading.Lock()
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _browser_key(cookie: str | None) -> str | None:
+    """The browser's XSRF token (the cookie's value is masked afresh on every page load, its
+    token stays): what binds a download to the browser that asked for it."""
+    if not cookie:
+        return None
+    from streamlit.web.server.starlette.starlette_app_utils import decode_xsrf_token_string
+
+    token, _ = decode_xsrf_token_string(str(cookie))
+    return hashlib.sha256(token).hexdigest() if token else None
+
+
+def _holder() -> _Holder:
+    try:
+        who = signed_in().user
+    except PermissionDenied:
+        who = "匿名"
+    cookies = {str(k): str(v) for k, v in dict(st.context.cookies).items()}
+    gate = None
+    if st.session_state.get("_via_proxy"):
+        gate = _sha256(cookies.get(SESSION_COOKIE, ""))
+    token = st.session_state.get("_token")
+    return _Holder(
+        user=who,
+        root=store().root,
+        gate_session=gate,
+        token=str(token) if token else None,
+        browser=_browser_key(cookies.get(XSRF_COOKIE)),
+    )
+
+
+def _issue(data: bytes, file_name: str, holder: _Holder) -> None:
+    """Record that the file with these bytes is `holder`'s for DOWNLOAD_SECONDS."""
+    digest = hashlib.sha256(data).hexdigest()
+    now = time.monotonic()
+    with _TICKETS_LOCK:
+        for key in list(_TICKETS):
+            live = [t for t in _TICKETS[key] if t.expires > now]
+            if live:
+                _TICKETS[key] = live
+            else:
+                del _TICKETS[key]
+        _TICKETS.setdefault(digest, []).append(_Ticket(holder, file_name, now + DOWNLOAD_SECONDS))
+
+
+def _live_session(root: Path, token: str, user: str) -> bool:
+    try:
+        return UserStore(root).check_session(token).user == user
+    except AuthError:  # SessionEnded included
+        return False
+
+
+def _holds(holder: _Holder, cookies: Mapping[str, str]) -> bool:
+    """Whether a request with these cookies comes from the session and browser of `holder`
+    (and that session is still live)."""
+    if not holder.bound:
+        return False
+    if holder.browser is not None:
+        sent = _browser_key(cookies.get(XSRF_COOKIE))
+        if sent is None or not hmac.compare_digest(sent, holder.browser):
+            return False
+    if holder.gate_session is not None:
+        cookie = cookies.get(SESSION_COOKIE) or ""
+        if not cookie or not hmac.compare_digest(_sha256(cookie), holder.gate_session):
+            return False
+        if not _live_session(holder.root, cookie, holder.user):
+            return False
+    return holder.token is None or _live_session(holder.root, holder.token, holder.user)
+
+
+def download_refusal(digest: str, cookies: Mapping[str, str]) -> tuple[str, list[str]] | None:
+    """None when the download file with this SHA-256 may go to the request with `cookies`;
+    else why not ("expired": issued to this request's session but too long ago,
+    "not_yours": issued to another session or user, "unknown": never issued) and the names
+    of the files issued with these bytes."""
+    now = time.monotonic()
+    with _TICKETS_LOCK:
+        tickets = list(_TICKETS.get(digest, ()))
+    files = sorted({t.file for t in tickets})
+    if not tickets:
+        return "unknown", files
+    mine = [t for t in tickets if _holds(t.holder, cookies)]
+    if any(t.expires > now for t in mine):
+        return None
+    return ("expired" if mine else "not_yours"), files
+
+
+_REFUSALS = {
+    "expired": f"下载链接已过期（生成后 {int(DOWNLOAD_SECONDS // 60)} 分钟内有效）。"
+    "请回到页面重新点击下载按钮。",
+    "not_yours": "该下载文件不属于当前登录的用户或会话，不能下载。",
+    "unknown": "下载文件不存在或已失效。请回到页面重新点击下载按钮。",
+    "unavailable": "下载服务暂时不可用，请稍后再试。",
+}
+
+
+class DownloadGuard:
+    """ASGI middleware in front of Streamlit's server: a download file at /media/… goes only
+    to the session, browser and user it was issued to, within DOWNLOAD_SECONDS; a refusal is
+    a short page in Chinese and an audit record (`download_refused`). Everything else (the
+    page icon under /media/, the pages, the websocket) passes untouched."""
+
+    def __init__(
+        self,
+        app: Any,
+        files: Callable[[str], Any],
+        *,
+        root: Path,
+        prefix: str = MEDIA_PREFIX,
+    ) -> None:
+        self.app = app
+        self.files = files  # name under /media/ → Streamlit's stored file, or None
+        self.root = root
+        self.prefix = prefix
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path = str(scope.get("path") or "")
+        if (
+            scope.get("type") != "http"
+            or scope.get("method") not in ("GET", "HEAD")
+            or not path.startswith(self.prefix)
+        ):
+            await self.app(scope, receive, send)
+            return
+        import asyncio
+
+        from starlette.requests import Request
+
+        request = Request(scope)
+        cookies = dict(request.cookies)
+        headers = dict(request.headers)
+        peer = request.client.host if request.client else None
+        name = path[len(self.prefix) :]
+        refused = await asyncio.to_thread(self._refusal, name, cookies, headers, peer)
+        if refused is not None:
+            body = _REFUSALS[refused].encode("utf-8")
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 403,
+                    "headers": [
+                        (b"content-type", b"text/plain; charset=utf-8"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"cache-control", b"no-store"),
+                        (b"x-content-type-options", b"nosniff"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+
+        async def private(message: Any) -> None:
+            if message.get("type") == "http.response.start":
+                kept = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"
+                ]
+                message = {**message, "headers": [*kept, (b"cache-control", b"no-store")]}
+            await send(message)
+
+        await self.app(scope, receive, private)
+
+    def _refusal(
+        self, name: str, cookies: Mapping[str, str], headers: Mapping[str, str], peer: str | None
+    ) -> str | None:
+        from streamlit.runtime.media_file_storage import MediaFileKind
+
+        files: list[str] = []
+        try:
+            found = self.files(name)
+        except Exception:
+            _LOG.exception("download %s: the stored file could not be read", name)
+            reason = "unavailable"
+        else:
+            if found is None or getattr(found, "kind", None) != MediaFileKind.DOWNLOADABLE:
+                return None  # not a download: Streamlit answers (a page icon, or 404)
+            digest = hashlib.sha256(found.content).hexdigest()
+            verdict = download_refusal(digest, cookies)
+            if verdict is None:
+                return None
+            reason, files = verdict
+        self._record(name, reason, files, headers, peer)
+        return reason
+
+    def _record(
+        self,
+        name: str,
+        reason: str,
+        files: list[str],
+        headers: Mapping[str, str],
+        peer: str | None,
+    ) -> None:
+        who = "匿名"
+        with contextlib.suppress(AuthError):
+            asking = UserStore(self.root).access_from_header(headers)
+            if asking is not None:
+                who = asking.user
+        try:
+            client = client_address(peer, headers)
+        except AuthError:
+            client = client_address(peer)
+        try:
+            audit.record(
+                self.root,
+                user=who,
+                action="download_refused",
+                reason=reason,
+                media=name[:200],
+                files=files,
+                client=client,
+            )
+        except Exception:
+            _LOG.exception("download %s refused (%s) but not audited", name, reason)
+
+
+def install_download_guard() -> None:
+    """Put DownloadGuard in front of the Streamlit server this process is about to start
+    (`serve`). Streamlit has no hook for it: its server builds its ASGI application with
+    `starlette_server.create_starlette_app(runtime)`, which is wrapped here. Fails, and so
+    the dashboard does not start, when that function is gone (another Streamlit)."""
+    from streamlit.web.server.starlette import starlette_server
+
+    original = starlette_server.create_starlette_app
+    if getattr(original, "_xuncha_guarded", False):
+        _GUARD["installed"] = True
+        return
+    root = store().root
+
+    def guarded(runtime: Any) -> Any:
+        from streamlit import config as streamlit_config
+
+        base = str(streamlit_config.get_option("server.baseUrlPath") or "").strip("/")
+        prefix = f"/{base}{MEDIA_PREFIX}" if base else MEDIA_PREFIX
+        manager = runtime.media_file_mgr
+        return DownloadGuard(original(runtime), manager.read_file, root=root, prefix=prefix)
+
+    guarded._xuncha_guarded = True  # type: ignore[attr-defined]
+    setattr(starlette_server, "create_starlette_app", guarded)  # noqa: B010
+    _GUARD["installed"] = True
+
+
+def _downloads_served() -> bool:
+    """Whether download buttons may be drawn: in a real server only behind DownloadGuard
+    (`xuncha serve`); a server started otherwise (`streamlit run app.py`) would hand the
+    files to anyone, so it offers none. AppTest has no server and draws them."""
+    if _GUARD["installed"]:
+        return True
+    from streamlit import runtime
+
+    if runtime.exists() and type(runtime.get_instance()) is not runtime.Runtime:
+        return True  # AppTest's stand-in runtime: nothing is served over HTTP
+    st.caption("下载未启用：请用 xuncha serve 启动驾驶舱。")
+    return False
+
+
 def briefing_downloads(
     brief_id: str, docx: bytes, pdf: bytes | None, *, title: str, key: str = "brief"
 ) -> None:
     """The finalised briefing as .docx (and .pdf when one was made)."""
-    if not export_allowed():
+    if not export_allowed() or not _downloads_served():
         return
     stem = re.sub(r"[\\/:*?\"<>|\s]+", "_", title)[:60] or "简报"
     row = st.container(horizontal=True)
@@ -1042,8 +1453,10 @@ def _audited(
     """The file builder, recording the export (file, size, SHA-256, rows, columns) when the
     file is actually built, i.e. when the button is clicked; `lazy` gives details known only
     then (the rows of a list fetched on click). Streamlit runs it in a worker thread with no
-    session, so who exports, from where and on which page is read now, in the page's run."""
+    session, so who exports, from where and on which page is read now, in the page's run.
+    The file is then issued to this session only (`_issue`): its URL serves nobody else."""
     context = _context()
+    holder = _holder()
 
     def run() -> bytes:
         data = build()
@@ -1056,6 +1469,20 @@ def _audited(
             **details,
             **(dict(lazy()) if lazy is not None else {}),
         )
+        _issue(data, file_name, holder)
+        return data
+
+    return run
+
+
+def _ticketed(build: Callable[[], bytes], file_name: str) -> Callable[[], bytes]:
+    """A file builder whose file is issued to this session only (a file that is no export,
+    such as the blank ledger template, is not audited but bound all the same)."""
+    holder = _holder()
+
+    def run() -> bytes:
+        data = build()
+        _issue(data, file_name, holder)
         return data
 
     return run
@@ -1073,7 +1500,7 @@ def file_download(
 ) -> None:
     """A download of one file built on click, for a session with export rights, recorded in
     the audit trail like every export (file, size, SHA-256, `details`)."""
-    if not export_allowed(EXPORT):
+    if not export_allowed(EXPORT) or not _downloads_served():
         return
     st.download_button(
         label,
@@ -1106,7 +1533,7 @@ def _download_pair(
 ) -> None:
     """An .xlsx and a .csv button side by side; the files are built only when clicked, and
     only for sessions allowed to export; every file built is audited."""
-    if not export_allowed(permission):
+    if not export_allowed(permission) or not _downloads_served():
         return
     lazy = details if callable(details) else None
     extra = {} if callable(details) else dict(details or {})
@@ -1234,6 +1661,7 @@ def serve(app_file: Path, *, port: int, address: str) -> int:
     from streamlit.web import cli as streamlit_cli
 
     PagesManager.uses_pages_directory = False
+    install_download_guard()
     argv = ["run", str(app_file), "--server.port", str(port), "--server.address", address]
     return int(streamlit_cli.main(args=argv, prog_name="streamlit", standalone_mode=False) or 0)
 
@@ -1265,6 +1693,9 @@ def frame_downloads(frame: pl.DataFrame, *, key: str, name: str, permission: str
 def template_download() -> None:
     from xuncha import ledger
 
+    if not _downloads_served():
+        return
+
     def build() -> bytes:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "template.xlsx"
@@ -1273,7 +1704,7 @@ def template_download() -> None:
 
     st.download_button(
         "下载整改台账模板（.xlsx）",
-        data=build,
+        data=_ticketed(build, "整改台账模板.xlsx"),
         file_name="整改台账模板.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key="template_download",
@@ -1395,10 +1826,22 @@ def ecology_config_editor(config: Any) -> None:
         st.rerun()
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=])")
+# Where Streamlit's Markdown (GFM) would make a link of plain text, backslashes or not: a
+# scheme or www. (autolink literals), an e-mail address.
+_AUTOLINK = re.compile(r"(?i)(?=(?:https?|ftp|mailto|xmpp|file)\s*:|www\.)")
+# Four spaces or a tab at the start of a line would make a code block.
+_LEADING_SPACE = re.compile(r"(?m)^[ \t]+")
+WORD_JOINER = "\u2060"  # invisible, no line break: breaks a link where it is inserted
 
 
 def md(text: object) -> str:
-    """Data (names, titles, file names) made inert inside Markdown: a ledger's text must never
-    become a link, an image that calls out, or HTML."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", "" if text is None else str(text))
+    """Data (names, titles, file names, ledger text) made inert inside Markdown: a ledger's
+    text must never become a link, an image that calls out, HTML or formatting. Every
+    Markdown-active character is escaped, and an invisible word joiner goes before what GFM
+    would link by itself however escaped (http://, www., an e-mail's domain); leading
+    spaces become no-break spaces (never a code block)."""
+    value = "" if text is None else str(text)
+    value = _AUTOLINK.sub(WORD_JOINER, value).replace("@", "@" + WORD_JOINER)
+    value = _LEADING_SPACE.sub(lambda m: "\u00a0" * len(m.group(0).expandtabs(4)), value)
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", value)

@@ -31,8 +31,11 @@ from xuncha.auth.users import (
     SessionEnded,
     User,
     UserStore,
+    UserStoreError,
     canonical_name,
+    client_address,
     ensure_first_admin,
+    trusted_client_header,
     trusted_header_name,
 )
 
@@ -59,12 +62,15 @@ __all__ = [
     "SessionEnded",
     "User",
     "UserStore",
+    "UserStoreError",
     "canonical_name",
     "canonical_scope",
     "check_policy",
+    "client_address",
     "ensure_first_admin",
     "generate",
     "policy_problem",
     "scope_ids",
+    "trusted_client_header",
     "trusted_header_name",
 ]

@@ -706,7 +706,9 @@ def cmd_gate(args: argparse.Namespace) -> int:
     server = make_server(users, args.address, args.port)
     port = server.server_address[1]
     print(
-        f"登录网关已启动：http://{args.address}:{port}（仅供 nginx 调用）",
+        f"登录网关已启动：http://{args.address}:{port}（仅供 nginx 调用）；"
+        f"新会话空闲 {users.idle_timeout / 60:g} 分钟或满 {users.absolute_limit / 3600:g} 小时"
+        "结束（时限随会话记录，驾驶舱按同一时限核对）",
         file=sys.stderr,
         flush=True,
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import ipaddress
 import json
 import math
 import os
@@ -48,7 +49,7 @@ from xuncha.auth.access import (
 
 AUTH_DIR = "auth"
 DB_FILE = "users.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: each session keeps the limits it was started with
 BUSY_TIMEOUT = 10.0  # seconds a connection waits for another process's write
 
 # Login throttling: failures counted in a sliding window, per typed name and per client.
@@ -65,6 +66,8 @@ DEFAULT_SESSION_HOURS = 8.0
 IDLE_ENV = "XUNCHA_IDLE_MINUTES"
 SESSION_ENV = "XUNCHA_SESSION_HOURS"
 TRUSTED_HEADER_ENV = "XUNCHA_TRUSTED_USER_HEADER"
+TRUSTED_CLIENT_ENV = "XUNCHA_TRUSTED_CLIENT_HEADER"
+LOOPBACK_CLIENT = "127.0.0.1"  # what a client that reaches the process over loopback is
 
 FIRST_ADMIN = "admin"
 GENERIC_FAILURE = "用户名或密码错误"
@@ -106,7 +109,9 @@ CREATE TABLE IF NOT EXISTS sessions (
     last_seen REAL NOT NULL,
     ended_at REAL,
     end_reason TEXT,
-    client TEXT NOT NULL DEFAULT ''
+    client TEXT NOT NULL DEFAULT '',
+    idle_limit REAL,             -- seconds without activity that end it (set when it starts)
+    absolute_limit REAL          -- seconds it may last in all (NULL: an older session)
 );
 CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions(user, ended_at);
 CREATE TABLE IF NOT EXISTS login_attempts (
@@ -128,6 +133,11 @@ CREATE TABLE IF NOT EXISTS lockouts (
     PRIMARY KEY (kind, key)
 );
 """
+
+
+class UserStoreError(AuthError):
+    """The user database cannot be opened, read or written (not a refusal): the command line
+    says so with the path; the dashboard shows an incident id only."""
 
 
 class SessionEnded(AuthError):
@@ -202,6 +212,44 @@ def trusted_header_name() -> str | None:
     if not _HEADER.match(value):
         raise AuthError(f"环境变量 {TRUSTED_HEADER_ENV} 不是合法的 HTTP 头名称：{value!r}")
     return value
+
+
+def trusted_client_header() -> str | None:
+    """The HTTP header in which a reverse proxy in front of the dashboard names the client's
+    address (nginx: `X-Real-IP`), from XUNCHA_TRUSTED_CLIENT_HEADER; None (the default) means
+    none is trusted. Read only for connections that come from the loopback address, i.e.
+    from the proxy itself: a client connecting directly is never believed."""
+    value = os.environ.get(TRUSTED_CLIENT_ENV, "").strip()
+    if not value:
+        return None
+    if not _HEADER.match(value):
+        raise AuthError(f"环境变量 {TRUSTED_CLIENT_ENV} 不是合法的 HTTP 头名称：{value!r}")
+    return value
+
+
+def client_address(peer: str | None, headers: Mapping[str, str] | None = None) -> str:
+    """The address a login attempt, a session and an audit record are counted under.
+
+    `peer` is the connection's address, None when it is the loopback address (what
+    Streamlit's st.context.ip_address gives). A loopback connection is a client on this
+    machine or a reverse proxy: with XUNCHA_TRUSTED_CLIENT_HEADER set, the address the proxy
+    names there (when it is an IP address); otherwise 127.0.0.1, so that attempts through
+    the proxy are still counted and locked out per address (all of them as one address)."""
+    if peer:
+        with contextlib.suppress(ValueError):
+            parsed = ipaddress.ip_address(str(peer).strip())
+            if not parsed.is_loopback:
+                return str(parsed)
+    header = trusted_client_header() if headers else None
+    if header is not None and headers:
+        wanted = header.lower()
+        value = next((v for k, v in headers.items() if str(k).lower() == wanted), None)
+        if value is not None:
+            # X-Forwarded-For style lists: the proxy appends the address it saw last.
+            last = str(value).split(",")[-1].strip()
+            with contextlib.suppress(ValueError):
+                return str(ipaddress.ip_address(last))
+    return LOOPBACK_CLIENT
 
 
 def ensure_first_admin(
@@ -599,7 +647,8 @@ class UserStore:
 
     def start_session(self, access: Access, *, client: str = "") -> str:
         """A new session for a signed-in user; returns the token (keep it secret: only its
-        hash is stored)."""
+        hash is stored). The session keeps this store's idle and absolute limits: whichever
+        process checks it later (the gate, the dashboard) applies these, not its own."""
         token = secrets.token_urlsafe(32)
         now = self._clock()
         with self._write() as con:
@@ -607,15 +656,28 @@ class UserStore:
             if row is None or row["disabled"]:
                 raise PermissionDenied(f"用户不存在或已停用：{access.user}")
             con.execute(
-                "INSERT INTO sessions (token_hash, user, created_at, last_seen, client)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (_token_hash(token), row["name"], now, now, _clean(client, _MAX_CLIENT)),
+                "INSERT INTO sessions (token_hash, user, created_at, last_seen, client,"
+                " idle_limit, absolute_limit) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    _token_hash(token),
+                    row["name"],
+                    now,
+                    now,
+                    _clean(client, _MAX_CLIENT),
+                    self.idle_timeout,
+                    self.absolute_limit,
+                ),
             )
         return token
 
     def check_session(self, token: str, *, now: float | None = None) -> Access:
         """The current access of a live session, marking it active; SessionEnded otherwise.
-        The user's role, scope and status are read again every time."""
+        The user's role, scope and status are read again every time.
+
+        The limits are those the session was started with (one source of truth for the
+        gate and the dashboard, whatever each was configured with), and its last activity
+        is the one row both update: a session the gate would end as idle is ended by the
+        dashboard's check too, never extended by it."""
         if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN:
             raise SessionEnded("unknown")
         at = self._clock() if now is None else now
@@ -628,13 +690,14 @@ class UserStore:
             if row["ended_at"] is not None:
                 raise SessionEnded(row["end_reason"] or "logout")
             user_row = _user_row(con, row["user"])
+            idle_limit, absolute_limit = self._limits_of(row)
             reason = None
             user: User | None = None
             if user_row is None or user_row["disabled"]:
                 reason = "disabled"
-            elif at - row["created_at"] >= self.absolute_limit:
+            elif at - row["created_at"] >= absolute_limit:
                 reason = "absolute"
-            elif at - row["last_seen"] >= self.idle_timeout:
+            elif at - row["last_seen"] >= idle_limit:
                 reason = "idle"
             if reason is not None:
                 changed = con.execute(
@@ -648,13 +711,13 @@ class UserStore:
                         user=row["user"],
                         action="logout_timeout",
                         reason=reason,
-                        idle_minutes=round(self.idle_timeout / 60, 2),
-                        session_hours=round(self.absolute_limit / 3600, 2),
+                        idle_minutes=round(idle_limit / 60, 2),
+                        session_hours=round(absolute_limit / 3600, 2),
                         started=_iso(_time(row["created_at"])),
                         last_seen=_iso(_time(row["last_seen"])),
                         client=row["client"],
                     )
-                ended = SessionEnded(reason, self._end_message(reason))
+                ended = SessionEnded(reason, _end_message(reason, idle_limit, absolute_limit))
             elif user_row is not None:
                 con.execute(
                     "UPDATE sessions SET last_seen = max(last_seen, ?) WHERE token_hash = ?",
@@ -697,12 +760,15 @@ class UserStore:
         with self._write() as con:
             return _end_sessions(con, key, reason, now)
 
-    def _end_message(self, reason: str) -> str:
-        if reason == "idle":
-            return f"超过 {_minutes(self.idle_timeout)}未操作，已自动退出，请重新登录"
-        if reason == "absolute":
-            return f"本次登录已超过 {_minutes(self.absolute_limit)}，请重新登录"
-        return SESSION_END_REASONS[reason]
+    def _limits_of(self, row: sqlite3.Row) -> tuple[float, float]:
+        """(idle, absolute) seconds of a session: those it was started with; this store's
+        own for a session started before sessions kept them."""
+        idle = row["idle_limit"]
+        absolute = row["absolute_limit"]
+        return (
+            float(idle) if idle is not None and idle > 0 else self.idle_timeout,
+            float(absolute) if absolute is not None and absolute > 0 else self.absolute_limit,
+        )
 
     # -- connections ---------------------------------------------------------------------
 
@@ -715,7 +781,7 @@ class UserStore:
         try:
             con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
         except sqlite3.Error as exc:
-            raise AuthError(f"无法打开用户库 {self.path}：{exc}") from exc
+            raise UserStoreError(f"无法打开用户库 {self.path}：{exc}") from exc
         try:
             con.row_factory = sqlite3.Row
             con.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
@@ -727,7 +793,7 @@ class UserStore:
                 self._ready = True
         except sqlite3.Error as exc:
             con.close()
-            raise AuthError(f"无法打开用户库 {self.path}：{exc}") from exc
+            raise UserStoreError(f"无法打开用户库 {self.path}：{exc}") from exc
         return con
 
     def _create_files(self) -> None:
@@ -750,7 +816,7 @@ class UserStore:
         try:
             yield con
         except sqlite3.Error as exc:
-            raise AuthError(f"用户库出错：{exc}") from exc
+            raise UserStoreError(f"用户库出错：{exc}") from exc
         finally:
             con.close()
 
@@ -770,7 +836,7 @@ class UserStore:
                 raise
             con.execute("COMMIT")
         except sqlite3.Error as exc:
-            raise AuthError(f"用户库出错：{exc}") from exc
+            raise UserStoreError(f"用户库出错：{exc}") from exc
         finally:
             con.close()
 
@@ -782,8 +848,22 @@ def _create_schema(con: sqlite3.Connection) -> None:
     for statement in _SCHEMA.split(";\n"):
         if statement.strip():
             con.execute(statement)
-    if con.execute("PRAGMA user_version").fetchone()[0] == 0:
+    # Version 1 → 2: sessions keep the limits they were started with (NULL for the sessions
+    # already open: they are checked against the limits of whoever checks them).
+    columns = {r[1] for r in con.execute("PRAGMA table_info(sessions)").fetchall()}
+    for column in ("idle_limit", "absolute_limit"):
+        if column not in columns:
+            con.execute(f"ALTER TABLE sessions ADD COLUMN {column} REAL")
+    if con.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
         con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _end_message(reason: str, idle_limit: float, absolute_limit: float) -> str:
+    if reason == "idle":
+        return f"超过 {_minutes(idle_limit)}未操作，已自动退出，请重新登录"
+    if reason == "absolute":
+        return f"本次登录已超过 {_minutes(absolute_limit)}，请重新登录"
+    return SESSION_END_REASONS[reason]
 
 
 def _user_row(con: sqlite3.Connection, key: str) -> sqlite3.Row | None:
