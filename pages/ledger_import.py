@@ -306,8 +306,10 @@ else:
                 ["市直部门", "乡镇街道", "国有企业", "学校医院", "村社区"],
                 key="import_peer",
             )
+    # Nothing chosen yet (None) matches no inspection.
     existing = inspections.filter(
-        (pl.col("round_name") == round_name) & (pl.col("unit_name") == unit_name)
+        (pl.col("round_name") == pl.lit(round_name or "", dtype=pl.String))
+        & (pl.col("unit_name") == pl.lit(unit_name or "", dtype=pl.String))
     )
     c3, c4 = st.columns(2)
     with c3:
