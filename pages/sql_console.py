@@ -23,10 +23,20 @@ box = ui.sandbox(scope)
 st.caption(
     f"查询只在“沙箱”中运行：其中只有当前筛选范围内的 {len(scope.inspection_ids):,} 次巡察的数据，"
     "只能执行一条查询语句（SELECT、WITH、FROM、DESCRIBE、SUMMARIZE），不能读写文件、不能修改数据；"
-    f"单次查询最长 {box.limits.timeout:g} 秒，页面显示前 {DISPLAY_MAX_ROWS:,} 行，"
+    f"每条查询在独立的查询进程中运行，最长 {box.limits.timeout:g} 秒、"
+    f"内存上限 {box.limits.memory_limit}，超出即中止；页面显示前 {DISPLAY_MAX_ROWS:,} 行，"
     f"导出最多 {EXPORT_MAX_ROWS:,} 行。每次查询都记入审计日志。"
     + ("" if box.clue_details else "线索只提供条数（clue_counts，1–2 条显示为“<3”）。")
 )
+
+# The outcome an audit record gives a query, in the words the history shows.
+OUTCOMES = {
+    "ok": "成功",
+    "error": "出错",
+    "refused": "拒绝",
+    "timeout": "超时",
+    "out_of_memory": "超出内存",
+}
 
 EXAMPLE = """-- 各单位问题数与严格口径完成率（按当前日期）
 SELECT u.short_name AS 单位, count(*) AS 问题数,
@@ -201,7 +211,10 @@ with tab_history:
         history = pl.DataFrame(
             {
                 "时间": [e.time for e in mine[::-1][:200]],
-                "结果": [str(e.details.get("outcome", e.action)) for e in mine[::-1][:200]],
+                "结果": [
+                    OUTCOMES.get(o, o)
+                    for o in (str(e.details.get("outcome", e.action)) for e in mine[::-1][:200])
+                ],
                 "行数": [e.details.get("rows") for e in mine[::-1][:200]],
                 "用时(毫秒)": [e.details.get("duration_ms") for e in mine[::-1][:200]],
                 "SQL": [str(e.details.get("sql", "")) for e in mine[::-1][:200]],

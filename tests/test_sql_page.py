@@ -118,3 +118,20 @@ def test_a_canned_query_runs_with_its_parameters_as_fields(sql_store: Store) -> 
         d.value for d in at.dataframe if "分组" in d.value.columns or "group_key" in d.value.columns
     ]
     assert tables and len(tables[0]) == 9
+
+
+def test_a_query_past_the_memory_limit_is_stopped_audited_and_shown_as_such(
+    sql_store: Store,
+) -> None:
+    """The attack of issue 17 on the page: a 1.5 GB string against the 1 GB limit stops at
+    once in its query process, the page says why, the audit and the history say 超出内存."""
+    at = _open()
+    at.text_area(key="sql_text").set_value("SELECT length(repeat('x', 1500000000)) AS n")
+    at.button(key="sql_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.error and "超出内存上限（1GB）" in at.error[0].value
+    last = audit.entries(sql_store.root)[-1]
+    assert last.action == "sql_query" and last.details["outcome"] == "out_of_memory"
+    assert last.details["duration_ms"] < 15_000
+    history = [d.value for d in at.dataframe if "结果" in d.value.columns]
+    assert history and history[0]["结果"].iloc[0] == "超出内存"

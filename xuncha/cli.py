@@ -721,6 +721,8 @@ def cmd_sql(args: argparse.Namespace) -> int:
         scope = resolve_scope(reader, Filters(), access=who)
     finally:
         reader.close()
+    # One query: no spare query process started ahead for a next one that never comes.
+    os.environ.setdefault("XUNCHA_SQL_SPARE", "0")
     try:
         box = sandbox.Sandbox.for_scope(
             store, scope, clue_details=args.clue_details, timeout=args.timeout, cache=False

@@ -1717,10 +1717,15 @@ def sandbox(scope: Scope) -> Any:
     """The SQL sandbox for this scope on the current data version (built once per version
     and scope, then reused: its data are read-only copies and its configuration locked).
     Clue details only for the roles allowed them (none until login arrives: counts only)."""
-    from xuncha.sandbox import Sandbox
+    from xuncha.sandbox import Sandbox, SandboxProblem
 
     require(SQL)
-    return Sandbox.for_scope(store(), scope, clue_details=clue_details())
+    try:  # opened in a query process: the pool may be busy or a process fail to start
+        return Sandbox.for_scope(store(), scope, clue_details=clue_details())
+    except SandboxProblem as exc:
+        st.error(exc.message, icon=":material/error:")
+        st.stop()
+        raise  # st.stop() does not return
 
 
 def query_downloads(full: Any, meta: Any, *, key: str, name: str) -> None:

@@ -201,11 +201,20 @@ def _size(options: Options, folder: Path, n: int, *, largest: bool) -> dict[str,
             page_rows[page.name]["render_ms_warm"] = round(warm, 1)
             log(f"  {page.name}: 冷 {cold:.0f} ms，热 {warm:.0f} ms")
         result["pages"] = list(page_rows.values())
+
+        # 4. user SQL in a query process (issue 17) beside in the dashboard's process.
+        from xuncha.bench import sql_process
+
+        log("数据查询：查询进程与进程内执行对照……")
+        result["sql_process"] = sql_process.measure(
+            root, scopes[names[0]], runs=10 * options.repeats, starts=options.repeats
+        )
+        log("  " + _sql_process_line(result["sql_process"]))
     finally:
         con.close()
         reader.close()
 
-    # 4. the browser and the load test, on the largest store only.
+    # 5. the browser and the load test, on the largest store only.
     result["browser"] = None
     if options.browser and largest:
         from xuncha.bench import browser
@@ -359,6 +368,20 @@ def _headline(out: dict[str, Any]) -> None:
     for key in ("p50_ms", "p95_ms", "errors", "rss_mb"):
         out[key] = load.get(key)
     out["answers_checked"] = sum(s["answers_checked"] for s in out["sizes"])
+
+
+def _sql_process_line(measured: dict[str, Any]) -> str:
+    parts = [
+        f"{name} 进程内 {q['in_process_ms']:.2f} ms，查询进程 {q['process_ms']:.2f} ms"
+        f"（+{q['overhead_ms']:.2f} ms）"
+        for name, q in measured["queries"].items()
+    ]
+    return (
+        "；".join(parts)
+        + f"；启动一个查询进程 {measured['start_ms']} ms，在其中打开沙箱 {measured['open_ms']} ms，"
+        f"其内存 {measured['process_rss_mb']} MB（查询各 {measured['runs']} 次、"
+        f"启动 {measured['starts']} 次的中位数）"
+    )
 
 
 def _budget(name: str, limit: str, value: Any, met: bool | None, where: str = "") -> dict[str, Any]:
@@ -522,6 +545,10 @@ def text_report(out: dict[str, Any]) -> str:
             for row in size["pages"]:
                 values = " / ".join(_fmt(row["query_ms_by_state"][s]) for s in state_names)
                 lines.append(f"  {row['page']}: {values}")
+        if size.get("sql_process"):
+            lines.append(
+                "数据查询（查询进程对照进程内，中位数）：" + _sql_process_line(size["sql_process"])
+            )
         if size.get("browser"):
             b = size["browser"]
             lines.append(
@@ -629,6 +656,24 @@ def markdown_report(out: dict[str, Any]) -> str:
             f"Answers checked: {size['answers_checked']} comparisons, every SQLite and pandas "
             "answer equal to ours."
         )
+        if size.get("sql_process"):
+            sp = size["sql_process"]
+            lines += [
+                "",
+                f"User SQL in a query process (issue 17) beside in the dashboard's process, "
+                f"median of {sp['runs']} runs each, alternated: a query process starts in "
+                f"**{sp['start_ms']} ms**, opens the sandbox in **{sp['open_ms']} ms** and then "
+                f"holds {sp['process_rss_mb']} MB (medians of {sp['starts']} starts).",
+                "",
+                "| query | in process (ms) | query process (ms) | overhead (ms) |",
+                "|---|---:|---:|---:|",
+            ]
+            for name, q in sp["queries"].items():
+                lines.append(
+                    f"| {name} | {q['in_process_ms']:.2f} | {q['process_ms']:.2f} | "
+                    f"{q['overhead_ms']:.2f} |"
+                )
+            lines.append("")
         if size.get("browser"):
             b = size["browser"]
             lines.append(

@@ -12,9 +12,11 @@ Why a file and not `:memory:`:
   the rows, so the store's path is in no catalog, setting or error the user can reach.
 
 The file is written to a fresh 0700 directory (XUNCHA_SANDBOX_TMP, else the system temp
-directory), opened read-only, then unlinked at once: nothing is left on disk once the
-connection closes or the process dies, and nobody can open it by name. The local file system
-is then disabled for the instance and the configuration locked.
+directory), opened as a plain descriptor by the dashboard, then unlinked at once: nothing is
+left on disk once the descriptor closes or the process dies, and nobody can open it by name.
+User SQL never runs in the dashboard's process: query processes (pool.py, worker.py) receive
+the descriptor, open the file read-only with `lockdown()`'s options, disable the local file
+system for the instance and lock the configuration, then read every setting back.
 """
 
 from __future__ import annotations
@@ -187,6 +189,25 @@ _GLOBAL_SETS = (
     "SET GLOBAL disabled_filesystems = 'LocalFileSystem'",
     "SET GLOBAL lock_configuration = true",
 )
+
+
+def expected_settings(limits: SandboxLimits) -> dict[str, str]:
+    """What duckdb_settings() must show once the sandbox is open (else it fails closed)."""
+    expected = {s.name: s.shown for s in SETTINGS if s.shown is not None}
+    expected["threads"] = str(limits.threads)
+    expected["max_execution_time"] = str(limits.backstop_ms)
+    return expected
+
+
+def lockdown(limits: SandboxLimits) -> dict[str, Any]:
+    """How a query process opens a sandbox file (xuncha/sandbox/worker.py): the connect
+    options, the SET GLOBAL statements in order, and the settings it must then read back."""
+    return {
+        "config": connect_config(limits),
+        "sets": list(_GLOBAL_SETS),
+        "expected": expected_settings(limits),
+    }
+
 
 # -- what the sandbox holds ----------------------------------------------------------------
 
@@ -505,7 +526,9 @@ def _copy_comments(builder: duckdb.DuckDBPyConnection) -> None:
 
 
 def open_locked(path: Path, limits: SandboxLimits) -> duckdb.DuckDBPyConnection:
-    """Open the built file read-only, unlink it, disable files, lock, and check the result."""
+    """Open the built file read-only in this process, unlink it, disable files, lock, and
+    check the result: as a query process does (worker.py), for the benchmark's in-process
+    comparison and the tests; user SQL itself runs only in query processes."""
     try:
         con = duckdb.connect(str(path), read_only=True, config=connect_config(limits))
     except duckdb.Error as exc:
@@ -530,9 +553,7 @@ def _check_locked(con: duckdb.DuckDBPyConnection, path: Path, limits: SandboxLim
     cursor = con.cursor()
     try:
         shown = dict(cursor.execute("SELECT name, value FROM duckdb_settings()").fetchall())
-        expected = {s.name: s.shown for s in SETTINGS if s.shown is not None}
-        expected["threads"] = str(limits.threads)
-        expected["max_execution_time"] = str(limits.backstop_ms)
+        expected = expected_settings(limits)
         wrong = {k: (shown.get(k), v) for k, v in expected.items() if shown.get(k) != v}
         if wrong:
             raise SandboxError(
@@ -548,8 +569,13 @@ def _check_locked(con: duckdb.DuckDBPyConnection, path: Path, limits: SandboxLim
         cursor.close()
 
 
+def tmp_root() -> Path:
+    """Where sandbox files are built (XUNCHA_SANDBOX_TMP, else the system temp directory)."""
+    return Path(os.environ.get("XUNCHA_SANDBOX_TMP") or tempfile.gettempdir())
+
+
 def new_folder() -> Path:
-    root = Path(os.environ.get("XUNCHA_SANDBOX_TMP") or tempfile.gettempdir())
+    root = tmp_root()
     _sweep(root)
     return Path(tempfile.mkdtemp(prefix=_DIR_PREFIX, dir=root))
 

@@ -1,4 +1,10 @@
-"""The sandbox a user's SQL runs in, and the one call that runs it: check, run, limit, audit."""
+"""The sandbox a user's SQL runs in, and the one call that runs it: check, run, limit, audit.
+
+The dashboard holds the sandbox file only as an open descriptor (the file itself is unlinked);
+every query, the statement check included, runs in a query process (pool.py, worker.py) that
+opens the file read-only and locked, bounded by the operating system and killed at the time
+limit. Nothing a query computes lives in the dashboard's process but the rows it returns.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +12,40 @@ import collections
 import contextlib
 import datetime as dt
 import hashlib
+import itertools
+import logging
 import os
+import pickle
 import re
+import signal
 import threading
 import time
-from collections.abc import Iterable, Mapping
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import duckdb
 import polars as pl
 import pyarrow as pa
+import pyarrow.ipc
 
 from xuncha import audit
 from xuncha.export import MAX_XLSX_ROWS, ExportMeta
 from xuncha.filters import Scope
-from xuncha.sandbox import build
+from xuncha.sandbox import build, wire
+from xuncha.sandbox import pool as _pool
 from xuncha.sandbox.build import SandboxLimits, SandboxScope
-from xuncha.sandbox.errors import SandboxError, SandboxProblem, SandboxRefused, SandboxTimeout
-from xuncha.sandbox.statements import check_sql, first_line
+from xuncha.sandbox.errors import (
+    SandboxError,
+    SandboxOutOfMemory,
+    SandboxProblem,
+    SandboxRefused,
+    SandboxTimeout,
+)
+from xuncha.sandbox.statements import check_text, first_line
 from xuncha.store import Store
+
+_LOG = logging.getLogger("xuncha")
 
 DISPLAY_MAX_ROWS = 1_000
 EXPORT_MAX_ROWS = MAX_XLSX_ROWS  # 1,048,575: one Excel sheet
@@ -33,6 +53,8 @@ CACHE_SIZE = int(os.environ.get("XUNCHA_SANDBOX_CACHE", "4"))
 _BATCH_ROWS = 8_192
 _EXAMPLES = 3
 _EXAMPLE_ROWS = 200
+_SCHEMA_SLACK = 1 << 16  # an Arrow piece's schema, beyond the result's own bytes
+_KEYS = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -73,11 +95,24 @@ class _Run:
         return int((time.perf_counter() - self.started) * 1000)
 
 
+@dataclass(frozen=True)
+class _Fetched:
+    table: pa.Table
+    names: list[str]
+    types: list[str]
+    truncated: bool
+
+
+class _Garbled(Exception):
+    """A query process sent something that is not the protocol."""
+
+
 class Sandbox:
-    """A read-only DuckDB database holding only one scope's rows, locked down (see build.py).
+    """A read-only DuckDB database holding only one scope's rows, locked down (see build.py),
+    queried in separate processes (pool.py).
 
     Get one with `Sandbox.for_scope` (cached per store version, scope, clue permission and
-    limits); run queries with `run`, each on its own cursor, from any thread.
+    limits); run queries with `run`, from any thread, each in a query process of its own.
     """
 
     def __init__(
@@ -88,7 +123,7 @@ class Sandbox:
         *,
         clue_details: bool,
         limits: SandboxLimits,
-        con: duckdb.DuckDBPyConnection,
+        fd: int,
         build_ms: int,
     ) -> None:
         self.store = store
@@ -97,10 +132,26 @@ class Sandbox:
         self.clue_details = clue_details
         self.limits = limits
         self.build_ms = build_ms
-        self._con = con
+        self._fd = fd
+        self._key = f"{os.getpid()}-{next(_KEYS)}"
+        self._lock = threading.Lock()  # the descriptor is sent, or closed, never both
+        self._closer = weakref.finalize(self, _release_file, fd, self._key)
         self._schema: pl.DataFrame | None = None
         self._broken = False
-        self._round_ids = self._read_round_ids()
+        try:
+            try:
+                self._allowance = _pool.allowance(limits.memory_limit)
+                self._memory_bytes = _pool.memory_bytes(limits.memory_limit)
+            except ValueError:
+                raise SandboxError(
+                    "无法打开查询沙箱（内存上限或线程设置无效？）",
+                    reason="open_failed",
+                    detail=f"memory_limit={limits.memory_limit!r}",
+                ) from None
+            self._round_ids = self._read_round_ids()
+        except BaseException:
+            self.close()
+            raise
 
     def __repr__(self) -> str:
         return (
@@ -179,7 +230,9 @@ class Sandbox:
                 path = build.build_file(
                     store, version, scope, clue_details=clue_details, folder=folder
                 )
-            con = build.open_locked(path, limits)
+            # Kept only as a descriptor: the file is unlinked with its folder just below, so
+            # nothing is left on disk and nobody can open it by name.
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         finally:
             build.discard(folder)
         return cls(
@@ -188,13 +241,16 @@ class Sandbox:
             scope,
             clue_details=clue_details,
             limits=limits,
-            con=con,
+            fd=fd,
             build_ms=int((time.perf_counter() - started) * 1000),
         )
 
     def close(self) -> None:
-        self._broken = True
-        self._con.close()
+        with self._lock:
+            self._broken = True
+            self._closer()  # the descriptor closed; query processes let go of the file
+        if _pool._POOL is not None:
+            _pool._POOL.tidy()
 
     # -- running a query -----------------------------------------------------------------
 
@@ -215,7 +271,8 @@ class Sandbox:
         written into the text. `purpose` ("display", "export") and `details` (e.g. the page)
         are recorded with the query.
 
-        Raises SandboxRefused (before running), SandboxTimeout, or SandboxError.
+        Raises SandboxRefused (before running), SandboxTimeout, SandboxOutOfMemory, or
+        SandboxError.
         """
         if not 1 <= max_rows <= EXPORT_MAX_ROWS:
             raise ValueError(f"max_rows must be between 1 and {EXPORT_MAX_ROWS}")
@@ -225,12 +282,8 @@ class Sandbox:
         try:
             if self._broken:
                 raise SandboxError("查询沙箱已关闭，请重新打开页面", reason="closed")
-            parser = self._con.cursor()
-            try:
-                check_sql(parser, sql, max_chars=self.limits.max_sql_chars)
-            finally:
-                parser.close()
-            result = self._execute(sql, params, max_rows, run)
+            check_text(sql, max_chars=self.limits.max_sql_chars)  # the parser's part: below
+            result = self._execute(sql, params, max_rows, run, user)
         except SandboxProblem as problem:
             run.outcome, run.reason = problem.outcome, problem.reason
             self._record(run, user, purpose, max_rows, params, details)
@@ -247,68 +300,274 @@ class Sandbox:
         )
 
     def _execute(
-        self, sql: str, params: Mapping[str, Any] | None, max_rows: int, run: _Run
+        self, sql: str, params: Mapping[str, Any] | None, max_rows: int, run: _Run, user: str
     ) -> SqlResult:
-        cursor = self._con.cursor()
-        fired = threading.Event()
+        fetched = self._fetch(
+            sql, dict(params) if params else None, max_rows, user=user, check=True
+        )
+        columns = _unique(fetched.names)
+        frame = _to_polars(fetched.table, columns)
+        run.rows, run.truncated = frame.height, fetched.truncated
+        return SqlResult(frame, fetched.truncated, 0, columns, fetched.types, max_rows)
 
-        def stop() -> None:
-            fired.set()
-            with contextlib.suppress(Exception):
-                cursor.interrupt()
-
-        timer = threading.Timer(self.limits.timeout, stop)
-        timer.daemon = True
-        timer.start()
+    def _fetch(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | Sequence[Any] | None,
+        max_rows: int,
+        *,
+        user: str | None,
+        check: bool,
+    ) -> _Fetched:
+        """Run one query in a query process: the rows as Arrow, or a SandboxProblem."""
+        pool = _pool.get_pool()
         try:
-            relation = cursor.sql(sql, params=dict(params)) if params else cursor.sql(sql)
-            if relation is None:  # pragma: no cover - a checked SELECT always has a relation
-                raise SandboxError("查询没有返回结果", reason="no_result")
-            names, types = list(relation.columns), [str(t) for t in relation.types]
-            reader = relation.to_arrow_reader(min(_BATCH_ROWS, max_rows + 1))
-            batches: list[pa.RecordBatch] = []
-            count = 0
-            for batch in reader:
-                batches.append(batch)
-                count += batch.num_rows
-                if count > max_rows:
-                    break
-            schema = reader.schema
-            reader.close()
-        except (duckdb.Error, pa.ArrowException, OSError) as exc:
-            # An error while the result streams arrives through pyarrow as OSError.
-            raise self._problem(exc, timed_out=fired.is_set()) from None
-        finally:
-            timer.cancel()
-            with contextlib.suppress(duckdb.Error):
-                cursor.close()
-        table = pa.Table.from_batches(batches, schema=schema)
-        truncated = table.num_rows > max_rows
-        if truncated:
-            table = table.slice(0, max_rows)
-        columns = _unique(names)
-        frame = _to_polars(table, columns)
-        run.rows, run.truncated = frame.height, truncated
-        return SqlResult(frame, truncated, 0, columns, types, max_rows)
+            with pool.lease(user, self.limits.timeout, self._key) as lease:
+                return self._exchange(lease, sql, params, max_rows, check)
+        except _pool.Busy as busy:
+            if busy.kind == "user":
+                raise SandboxRefused(
+                    f"您已有 {busy.limit} 条查询在运行且未在时限内结束：请等其结束后再试",
+                    reason="too_many_queries",
+                ) from None
+            raise SandboxError(
+                f"同时运行的查询已达上限（{busy.limit} 条）：请稍后再试", reason="busy"
+            ) from None
+        except _pool.StartFailed as exc:
+            raise SandboxError(
+                "无法启动查询进程：请稍后再试或联系管理员", reason="worker_failed", detail=str(exc)
+            ) from None
 
-    def _problem(self, exc: Exception, *, timed_out: bool) -> SandboxProblem:
-        text = self._clean(str(exc))
-        line = first_line(text)
-        kind = _kind(exc, text)
-        if kind == "interrupt":
-            if timed_out or "maximum execution time" in text:
-                return SandboxTimeout(
-                    f"查询超过时间上限（{self.limits.timeout:g} 秒）已中止：请缩小范围或增加筛选条件",
-                    reason="timeout",
-                    detail=text,
+    def _exchange(
+        self,
+        lease: _pool.Lease,
+        sql: str,
+        params: Mapping[str, Any] | Sequence[Any] | None,
+        max_rows: int,
+        check: bool,
+    ) -> _Fetched:
+        process = lease.process
+        try:
+            self._open_in(lease)
+            try:
+                request = wire.request(
+                    {
+                        "op": "query",
+                        "sql": sql,
+                        "params": params,
+                        "check": check,
+                        "max_chars": self.limits.max_sql_chars,
+                        "max_rows": max_rows,
+                        "max_bytes": self._memory_bytes,
+                        "batch_rows": _BATCH_ROWS,
+                        "timeout": self.limits.timeout,
+                        "threads": self.limits.threads,
+                    }
                 )
+            except (pickle.PicklingError, TypeError, AttributeError) as exc:
+                lease.healthy = True  # nothing was sent
+                raise SandboxError(
+                    "查询参数无法传递给查询进程", reason="params", detail=type(exc).__name__
+                ) from None
+            deadline = time.monotonic() + self.limits.timeout
+            process.send_request(request)
+            lease.running()
+            return self._receive(lease, deadline)
+        except wire.Deadline:
+            process.kill()  # at the time limit, whatever the query is doing
+            raise self._timeout("timeout", "killed at the time limit") from None
+        except wire.TooLarge as exc:
+            process.kill()
+            raise self._too_large(exc.size) from None
+        except _Garbled as exc:
+            process.kill()
+            raise SandboxError(
+                "查询进程返回了无法识别的结果，已重启：请重试",
+                reason="worker_protocol",
+                detail=str(exc),
+            ) from None
+        except (EOFError, OSError):  # the process ended: killed by the kernel, crashed
+            raise self._ended(process) from None
+
+    def _open_in(self, lease: _pool.Lease) -> None:
+        """The process started, with this sandbox open (sent as a descriptor if not yet)."""
+        process = lease.process
+        deadline = time.monotonic() + _pool.START_TIMEOUT
+        try:
+            process.wait_ready(deadline)
+        except (EOFError, OSError, wire.Deadline, wire.TooLarge, ValueError):
+            code = process.kill()
+            _LOG.warning(
+                "a query process did not start (%s): %s",
+                _pool.describe_exit(code),
+                process.stderr_tail()[-1000:],
+            )
+            raise SandboxError(
+                "无法启动查询进程：请稍后再试或联系管理员",
+                reason="worker_failed",
+                detail=_pool.describe_exit(code),
+            ) from None
+        if process.key == self._key:
+            return
+        with self._lock:
+            if self._broken:
+                lease.healthy = True
+                raise SandboxError("查询沙箱已关闭，请重新打开页面", reason="closed")
+            process.key = None
+            process.send(
+                {
+                    "op": "open",
+                    "key": self._key,
+                    **build.lockdown(self.limits),
+                    "allowance": self._allowance,
+                    "tmp": str(build.tmp_root()),
+                }
+            )
+            process.send_fd(self._fd)
+        reply = self._control(process, deadline)
+        if "error" in reply:
+            lease.healthy = True  # it answered; it has no sandbox open
+            error = reply["error"] if isinstance(reply["error"], dict) else {}
+            reason = str(error.get("reason") or "open_failed")
+            message = {
+                "settings_not_applied": "查询沙箱的安全设置未生效，已停止",
+                "files_not_disabled": "查询沙箱仍能读取文件，已停止",
+            }.get(reason, "无法打开查询沙箱（内存上限或线程设置无效？）")
+            raise SandboxError(message, reason=reason, detail=str(error.get("detail") or ""))
+        if reply.get("opened") != self._key:
+            raise _Garbled("open")
+        process.key = self._key
+
+    def _control(self, process: _pool.QueryProcess, deadline: float) -> dict[str, Any]:
+        kind, payload = process.recv(deadline, _pool.CONTROL_LIMIT)
+        if kind != wire.JSON:
+            raise _Garbled(f"expected JSON, got {kind!r}")
+        try:
+            return wire.loads_json(payload)
+        except ValueError as exc:
+            raise _Garbled("bad JSON") from exc
+
+    def _receive(self, lease: _pool.Lease, deadline: float) -> _Fetched:
+        process = lease.process
+        head = self._control(process, deadline)
+        self._raise_reported(lease, head)
+        try:
+            names = [str(n) for n in head["columns"]]
+            types = [str(t) for t in head["types"]]
+        except (KeyError, TypeError) as exc:
+            raise _Garbled("header") from exc
+        schema: pa.Schema | None = None
+        batches: list[pa.RecordBatch] = []
+        used = 0
+        while True:
+            room = max(self._memory_bytes - used, 0) + _SCHEMA_SLACK
+            kind, payload = process.recv(deadline, room)
+            if kind == wire.ARROW:
+                used += len(payload)
+                try:
+                    reader = pa.ipc.open_stream(pa.py_buffer(payload))
+                    schema = schema or reader.schema
+                    batches.extend(reader)
+                except (pa.ArrowException, ValueError) as exc:
+                    raise _Garbled("Arrow") from exc
+                continue
+            if kind != wire.JSON:
+                raise _Garbled(f"unexpected {kind!r}")
+            try:
+                tail = wire.loads_json(payload)
+            except ValueError as exc:
+                raise _Garbled("bad JSON") from exc
+            self._raise_reported(lease, tail)
+            if not tail.get("done") or schema is None:
+                raise _Garbled("trailer")
+            process.queries += 1
+            process.rss_kb = int(tail.get("rss_kb") or 0)
+            lease.healthy = True
+            try:
+                table = pa.Table.from_batches(batches, schema=schema)
+            except pa.ArrowException as exc:
+                raise _Garbled("batches") from exc
+            if len(names) != table.num_columns:
+                raise _Garbled("columns")
+            return _Fetched(table, names, types, bool(tail.get("truncated")))
+
+    def _raise_reported(self, lease: _pool.Lease, message: dict[str, Any]) -> None:
+        """The query's own failure, as the process reported it (it is still fine to use,
+        unless the engine said its state is broken)."""
+        problem = message.get("problem")
+        if isinstance(problem, dict):
+            lease.healthy = True
+            kind = SandboxRefused if problem.get("outcome") == "refused" else SandboxError
+            raise kind(
+                self._clean(str(problem.get("message") or "查询出错")),
+                reason=str(problem.get("reason") or "error"),
+                detail=self._clean(str(problem["detail"])) if problem.get("detail") else None,
+            )
+        error = message.get("error")
+        if isinstance(error, dict):
+            if error.get("too_large"):
+                lease.healthy = True  # it stopped sending; it is fine
+                raise self._too_large(None)
+            names = [str(n) for n in error.get("names") or []]
+            found = self._problem(names, bool(error.get("duckdb")), str(error.get("text") or ""))
+            lease.healthy = found.reason != "fatal"  # a broken engine: a new process
+            raise found
+
+    def _ended(self, process: _pool.QueryProcess) -> SandboxProblem:
+        """The process ended in the middle of a query: why, as far as can be told."""
+        code, tail = process.ended()
+        how = _pool.describe_exit(code)
+        if process.stopping:
+            return SandboxError("服务正在停止，查询已中止", reason="shutdown", detail=how)
+        _LOG.warning("a query process ended during a query (%s): %s", how, tail[-1000:])
+        if code == -signal.SIGKILL:  # not by us: the kernel's out-of-memory killer
+            return self._out_of_memory("memory_killed", f"the query process was killed ({how})")
+        if code == -signal.SIGXCPU:
+            return self._timeout("cpu_limit", f"CPU time limit ({how})")
+        if code == _pool.EXIT_WALL:
+            return self._timeout("timeout", "the query process stopped itself at its limit")
+        lowered = tail.lower()
+        if any(
+            w in lowered for w in ("memoryerror", "bad_alloc", "cannot allocate", "out of memory")
+        ):
+            return self._out_of_memory("out_of_memory", f"{how}: {first_line(tail[-300:])}")
+        return SandboxError(
+            "查询进程意外退出（已自动重启）：请重试", reason="worker_died", detail=how
+        )
+
+    def _timeout(self, reason: str, detail: str) -> SandboxTimeout:
+        return SandboxTimeout(
+            f"查询超过时间上限（{self.limits.timeout:g} 秒）已中止：请缩小范围或增加筛选条件",
+            reason=reason,
+            detail=detail,
+        )
+
+    def _out_of_memory(self, reason: str, detail: str) -> SandboxOutOfMemory:
+        return SandboxOutOfMemory(
+            f"查询超出内存上限（{self.limits.memory_limit}）已中止：请缩小范围、增加筛选条件或减少列",
+            reason=reason,
+            detail=detail,
+        )
+
+    def _too_large(self, size: int | None) -> SandboxOutOfMemory:
+        return SandboxOutOfMemory(
+            f"查询结果超过内存上限（{self.limits.memory_limit}）已中止：请减少行或列，或增加筛选条件",
+            reason="result_too_large",
+            detail=None if size is None else f"{size} bytes",
+        )
+
+    def _problem(self, names: Sequence[str], engine: bool, text: str) -> SandboxProblem:
+        """A failure the query process reported: the exception's class names (its MRO),
+        whether DuckDB raised it, and its text."""
+        text = self._clean(text)
+        line = first_line(text)
+        kind = _kind(names, engine, text)
+        if kind == "interrupt":
+            if "maximum execution time" in text:  # the engine's own limit, behind the kill
+                return self._timeout("timeout", text)
             return SandboxError("查询被中止", reason="interrupted", detail=text)
         if kind == "out_of_memory":
-            return SandboxError(
-                f"查询超出内存上限（{self.limits.memory_limit}）已中止：请缩小范围、增加筛选条件或减少列",
-                reason="out_of_memory",
-                detail=text,
-            )
+            return self._out_of_memory("out_of_memory", text)
         if kind == "permission":
             return SandboxRefused(
                 "不允许访问文件、网络或扩展：数据查询只能读取沙箱中的数据表",
@@ -326,8 +585,9 @@ class Sandbox:
                 "不允许修改设置：查询沙箱的设置已锁定", reason="locked", detail=text
             )
         if kind == "fatal":
-            self._broken = True  # DuckDB invalidates the instance; the next for_scope rebuilds
-            return SandboxError("查询引擎内部错误，沙箱已重建，请重试", reason="fatal", detail=text)
+            return SandboxError(
+                "查询引擎内部错误，查询进程已重启，请重试", reason="fatal", detail=text
+            )
         words = {
             "syntax": "SQL 语法错误",
             "catalog": "表、列或函数不存在",
@@ -395,12 +655,12 @@ class Sandbox:
         return list(self._round_ids)
 
     def _read_round_ids(self) -> list[int]:
-        cursor = self._con.cursor()
-        try:
-            rows = cursor.execute("SELECT round_id FROM rounds ORDER BY round_id").fetchall()
-        finally:
-            cursor.close()
-        return [int(r[0]) for r in rows]
+        fetched = self._internal("SELECT round_id FROM rounds ORDER BY round_id")
+        return [int(v) for v in fetched.table.column(0).to_pylist()]
+
+    def _internal(self, sql: str, params: Sequence[Any] | None = None) -> _Fetched:
+        """The sandbox's own queries (round ids, the schema): not the user's, not audited."""
+        return self._fetch(sql, params, EXPORT_MAX_ROWS, user=None, check=False)
 
     def tables(self) -> list[str]:
         return self.schema()["table"].unique(maintain_order=True).to_list()
@@ -410,34 +670,27 @@ class Sandbox:
         (up to three distinct non-null values, as text), in the order users read them."""
         if self._schema is not None:
             return self._schema
-        cursor = self._con.cursor()
-        try:
-            rows = cursor.execute(
-                """
-                SELECT t.table_name, t.comment, c.column_name, c.data_type, c.comment,
-                       c.column_index
-                FROM duckdb_tables() t
-                JOIN duckdb_columns() c
-                  ON c.database_name = t.database_name AND c.schema_name = t.schema_name
-                 AND c.table_name = t.table_name
-                WHERE t.database_name = ? AND t.schema_name = 'main'
-                """,
-                [build.CATALOG],
-            ).fetchall()
-            tables = sorted({r[0] for r in rows}, key=_table_rank)
-            examples: dict[tuple[str, str], list[str]] = {}
-            for table in tables:
-                sample = (
-                    cursor.sql(f'SELECT * FROM "{table}" LIMIT {_EXAMPLE_ROWS}')
-                    .to_arrow_reader()
-                    .read_all()
-                )
-                frame = _to_polars(sample, _unique(sample.column_names))
-                for name in frame.columns:
-                    values = frame[name].drop_nulls().unique(maintain_order=True).head(_EXAMPLES)
-                    examples[(table, name)] = [_short(v) for v in values.to_list()]
-        finally:
-            cursor.close()
+        catalog = self._internal(
+            """
+            SELECT t.table_name, t.comment, c.column_name, c.data_type, c.comment,
+                   c.column_index
+            FROM duckdb_tables() t
+            JOIN duckdb_columns() c
+              ON c.database_name = t.database_name AND c.schema_name = t.schema_name
+             AND c.table_name = t.table_name
+            WHERE t.database_name = ? AND t.schema_name = 'main'
+            """,
+            [build.CATALOG],
+        ).table
+        rows = list(zip(*(catalog.column(i).to_pylist() for i in range(6)), strict=True))
+        tables = sorted({r[0] for r in rows}, key=_table_rank)
+        examples: dict[tuple[str, str], list[str]] = {}
+        for table in tables:
+            sample = self._internal(f'SELECT * FROM "{table}" LIMIT {_EXAMPLE_ROWS}')
+            frame = _to_polars(sample.table, _unique(sample.names))
+            for name in frame.columns:
+                values = frame[name].drop_nulls().unique(maintain_order=True).head(_EXAMPLES)
+                examples[(table, name)] = [_short(v) for v in values.to_list()]
         ordered = sorted(rows, key=lambda r: (_table_rank(r[0]), r[5]))
         self._schema = pl.DataFrame(
             {
@@ -489,28 +742,39 @@ _CACHE_LOCK = threading.Lock()
 _PATH = re.compile(r"(?<![\w.~/])/(?:[^\s\"'/]+/)+[^\s\"']*")
 
 
-# DuckDB's exception classes, and the prefixes of the same errors when they surface while the
-# result streams (pyarrow re-raises them as OSError with the engine's text).
-_KINDS: tuple[tuple[type[Exception], str, str], ...] = (
-    (duckdb.InterruptException, "INTERRUPT Error", "interrupt"),
-    (duckdb.OutOfMemoryException, "Out of Memory Error", "out_of_memory"),
-    (duckdb.PermissionException, "Permission Error", "permission"),
-    (duckdb.FatalException, "FATAL Error", "fatal"),
-    (duckdb.InternalException, "INTERNAL Error", "fatal"),
-    (duckdb.ParserException, "Parser Error", "syntax"),
-    (duckdb.CatalogException, "Catalog Error", "catalog"),
-    (duckdb.BinderException, "Binder Error", "binder"),
-    (duckdb.ConversionException, "Conversion Error", "conversion"),
-    (duckdb.OutOfRangeException, "Out of Range Error", "conversion"),
-    (duckdb.InvalidInputException, "Invalid Input Error", "conversion"),
+# DuckDB's exception classes (by name: the query process sends the names of the exception's
+# classes), and the prefixes of the same errors when they surface while the result streams
+# (pyarrow re-raises them as OSError with the engine's text).
+_KINDS: tuple[tuple[str, str, str], ...] = (
+    ("InterruptException", "INTERRUPT Error", "interrupt"),
+    ("OutOfMemoryException", "Out of Memory Error", "out_of_memory"),
+    ("PermissionException", "Permission Error", "permission"),
+    ("FatalException", "FATAL Error", "fatal"),
+    ("InternalException", "INTERNAL Error", "fatal"),
+    ("ParserException", "Parser Error", "syntax"),
+    ("CatalogException", "Catalog Error", "catalog"),
+    ("BinderException", "Binder Error", "binder"),
+    ("ConversionException", "Conversion Error", "conversion"),
+    ("OutOfRangeException", "Out of Range Error", "conversion"),
+    ("InvalidInputException", "Invalid Input Error", "conversion"),
 )
 
 
-def _kind(exc: Exception, text: str) -> str:
-    for cls, prefix, kind in _KINDS:
-        if isinstance(exc, cls) or (not isinstance(exc, duckdb.Error) and text.startswith(prefix)):
+def _kind(names: Sequence[str], engine: bool, text: str) -> str:
+    for name, prefix, kind in _KINDS:
+        if (engine and name in names) or (not engine and text.startswith(prefix)):
             return kind
+    if "MemoryError" in names:  # Python's or Arrow's: the address space ran out
+        return "out_of_memory"
     return "error"
+
+
+def _release_file(fd: int, key: str) -> None:
+    """A sandbox's descriptor closed, and its query processes told (finalizer-safe)."""
+    with contextlib.suppress(OSError):
+        os.close(fd)
+    if _pool._POOL is not None:
+        _pool._POOL.forget(key)
 
 
 def clear_cache() -> None:

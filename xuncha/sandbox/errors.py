@@ -1,4 +1,4 @@
-"""What a sandbox query can end in besides rows: refused, timed out, or failed."""
+"""What a sandbox query can end in besides rows: refused, timed out, out of memory, or failed."""
 
 from __future__ import annotations
 
@@ -31,6 +31,13 @@ class SandboxTimeout(SandboxProblem):
 
 
 class SandboxError(SandboxProblem):
-    """Ran and failed (syntax, unknown column, out of memory, …), or the sandbox itself failed."""
+    """Ran and failed (syntax, unknown column, …), or the sandbox itself failed."""
 
     outcome = "error"
+
+
+class SandboxOutOfMemory(SandboxError):
+    """Stopped at the memory limit: the engine's own (DuckDB's memory_limit), the query
+    process's address space (the operating system refused it memory), or the kernel killed it."""
+
+    outcome = "out_of_memory"

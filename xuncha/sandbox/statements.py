@@ -60,19 +60,10 @@ def check_sql(
     """Return the statement's type name ('SELECT') or raise SandboxRefused / SandboxError.
 
     `con` is only used to parse (DuckDB's own parser, so the check and the run agree on where
-    statements begin and end); nothing is executed.
+    statements begin and end); nothing is executed. The query process runs this beside the
+    query; the dashboard runs only `check_text`, which needs no parser.
     """
-    if not isinstance(sql, str):
-        raise SandboxRefused("查询语句必须是文本", reason="not_text")
-    if len(sql) > max_chars:
-        raise SandboxRefused(
-            f"查询语句过长（{len(sql):,} 个字符，上限 {max_chars:,}）：请精简后再试",
-            reason="too_long",
-        )
-    if "\x00" in sql:
-        raise SandboxRefused("查询语句含有空字符（NUL）", reason="nul_character")
-    if not sql.strip():
-        raise SandboxRefused("查询语句为空", reason="empty")
+    sql = check_text(sql, max_chars=max_chars)
     try:
         statements = con.extract_statements(sql)
     except duckdb.ParserException as exc:
@@ -98,6 +89,22 @@ def check_sql(
         why = _REFUSALS.get(kind, f"不允许执行 {kind} 语句")
         raise SandboxRefused(f"{why}；{_ONLY}", reason=f"statement_type:{kind}")
     return kind
+
+
+def check_text(sql: object, *, max_chars: int = MAX_SQL_CHARS) -> str:
+    """The checks that need no parser: text, not too long, no NUL, not empty (SandboxRefused)."""
+    if not isinstance(sql, str):
+        raise SandboxRefused("查询语句必须是文本", reason="not_text")
+    if len(sql) > max_chars:
+        raise SandboxRefused(
+            f"查询语句过长（{len(sql):,} 个字符，上限 {max_chars:,}）：请精简后再试",
+            reason="too_long",
+        )
+    if "\x00" in sql:
+        raise SandboxRefused("查询语句含有空字符（NUL）", reason="nul_character")
+    if not sql.strip():
+        raise SandboxRefused("查询语句为空", reason="empty")
+    return sql
 
 
 def first_line(text: str) -> str:
