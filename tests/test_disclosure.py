@@ -264,3 +264,25 @@ def test_the_ecology_table_gives_no_clue_count_or_ratio_without_clue_rights(
     plain = figures.scorecard_table(cards)  # the default: without clue rights
     assert not set(hidden) & set(plain.columns)
     assert {f"{k}_normalised" for k in figures.ecology.CLUE_EVIDENCE} & set(plain.columns)
+
+
+def test_the_sql_sandbox_shows_each_inspection_as_the_same_rule_bands_it(
+    demo_store: Store, reader: Reader
+) -> None:
+    from xuncha.sandbox import Sandbox
+
+    group = _group_access(reader)
+    scope = resolve_scope(reader, Filters(), access=group)
+    true = disclosure.cells(reader, resolve_scope(reader, Filters()))  # the system's view
+    box = Sandbox.for_scope(demo_store, scope, clue_details=False, cache=False)
+    try:
+        tables = set(box.tables())
+        shown = box.run("SELECT inspection_id, clues FROM clue_counts", user=group.user).frame
+    finally:
+        box.close()
+    assert "clues" not in tables  # no clue rows without clue rights
+    exact = dict(true.select("inspection_id", "clues").rows())
+    assert shown.height == len(scope.inspection_ids) > 0
+    for inspection_id, text in shown.rows():
+        assert text == disclosure.disclose([exact[inspection_id]]).text.replace(",", "")
+    assert set(shown["clues"]) & {"<3"} and any(t not in ("0", "<3") for t in shown["clues"])
