@@ -32,6 +32,25 @@ second linkat after the unlink fails), so a PlainFile is opened once; unseal aga
 connection. Nothing here writes plaintext to a disk: not the decrypted file, not a DuckDB WAL or
 spill (beside the name, in the memory folder, or nowhere). Memory pages may still reach a swap
 device: run without swap, or with encrypted swap.
+
+Not yet wired into the store (issue 17, left for the next step). The plan:
+- Store: a key loaded once (`load_key(root)`); `_open` through `connect_read_only`, mapping
+  Damaged to "damaged version" and WrongKey / KeyFileError / PlainDirError to their own lines;
+  `write` works on `PlainFile.new_database()` (fresh), `unseal_to_memory(source)` (sealed) or
+  `PlainFile.copy_of(source)` (a plain store being encrypted), then `work.seal(staging)` before
+  the pending marker and rename, with a crash point `write.sealed`; `readable_file` upgrades in
+  memory and seals the copy; `check_version` / `_opens` take the key; `repair` refuses when a
+  version says WrongKey; `_remove_leftovers` also calls `sweep()`; without a key, a sealed
+  current version is refused in one line.
+- Backup copies sealed files as they are and checks them by unsealing; restore likewise (a
+  backup under an older key needs that key).
+- Sandbox: built in `memory_dir()`, from the version ATTACHed through `PlainFile.named()`, and
+  its prepared file sealed under `sandboxes/`.
+- `audit._version_anchors` and `demo.real_contents` open versions through `connect_read_only`.
+- The fault suite runs once more with a key; after each kill every file under versions/,
+  upgraded/ and sandboxes/ is sealed and no plaintext folder of the killed process remains.
+- Rotation: a new key file, writers stopped, `rotate` over versions/ and upgraded/ under the
+  writer lock (rerun if interrupted), sandboxes/ deleted, the new key in the environment.
 """
 
 from __future__ import annotations
