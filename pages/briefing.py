@@ -16,7 +16,7 @@ ui.page_header("领导简报", reader, scope)
 st.caption(
     "按惯用顺序起草：总体情况、问题分布特点、整改进展、屡查屡犯和共性问题、线索处置、"
     "政治生态研判（研判参考），最后由起草人填写下步工作建议。每句话的数字都由统计口径直接计算；"
-    "线索只列数量，1至2件显示为“<3”。"
+    "线索只列数量：无线索详情权限时，每次巡察不足3件的记为“<3”，合计以区间表示。"
 )
 
 rounds = reader.query("ecology_rounds", {"inspection_ids": scope.ids_param(), "as_of": scope.as_of})
