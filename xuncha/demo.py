@@ -27,7 +27,7 @@ import polars as pl
 from xuncha import audit, demo_text
 from xuncha.auth import UserStore
 from xuncha.store import Store, categories
-from xuncha.store.store import BASE_CONFIG, reader_limits
+from xuncha.store.store import BASE_CONFIG, aside_path, reader_limits
 
 # The demo city's data are "as of" this date; deterministic whatever today is.
 DEMO_AS_OF = dt.date(2026, 11, 20)
@@ -275,12 +275,7 @@ def real_contents(store: Store) -> list[str]:
 
 def _move_aside(store: Store, reasons: list[str], *, user: str, source: str) -> Path:
     """Rename the whole real store to a sibling folder, recorded in its own trail first."""
-    stamp = dt.datetime.now().strftime("%Y%m%d%H%M%S")
-    aside = store.root.with_name(f"{store.root.name}.before-demo-{stamp}")
-    n = 2
-    while aside.exists() or aside.is_symlink():
-        aside = store.root.with_name(f"{store.root.name}.before-demo-{stamp}-{n}")
-        n += 1
+    aside = aside_path(store.root, "before-demo")
     audit.check_before_write(store.root, "生成演示数据（原数据仓改名保留）")
     audit.record(
         store.root,

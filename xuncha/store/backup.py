@@ -73,6 +73,7 @@ from xuncha.store.store import (
     VERSIONS,
     Store,
     StoreError,
+    aside_path,
     check_version,
     disk_full,
 )
@@ -652,13 +653,7 @@ def _check_restored(staging: Path, manifest: dict[str, Any], archive: Path) -> N
 
 
 def _aside_name(target: Path) -> Path:
-    stamp = dt.datetime.now().strftime("%Y%m%d%H%M%S")
-    aside = target.with_name(f"{target.name}.replaced-{stamp}")
-    n = 2
-    while aside.exists() or aside.is_symlink():
-        aside = target.with_name(f"{target.name}.replaced-{stamp}-{n}")
-        n += 1
-    return aside
+    return aside_path(target, "replaced")
 
 
 def _swap(staging: Path, target: Path, aside: Path | None) -> None:

@@ -15,6 +15,7 @@ version, so the briefing can be regenerated identically.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import errno
 import fcntl
 import hashlib
@@ -256,8 +257,7 @@ class Store:
                 _fsync(staging)
                 os.replace(staging, target)
             except BaseException as exc:
-                staging.unlink(missing_ok=True)
-                Path(str(staging) + ".wal").unlink(missing_ok=True)
+                _discard(staging)
                 if disk_full(exc):
                     log.exception("upgraded copy of version %s failed: disk full", version)
                     raise StoreError(
@@ -384,8 +384,7 @@ class Store:
                 faults.reached("write.pointed")
                 pending.unlink()
             except BaseException as exc:
-                staging.unlink(missing_ok=True)
-                Path(str(staging) + ".wal").unlink(missing_ok=True)
+                _discard(staging)
                 if self._pointer() != target.name:
                     target.unlink(missing_ok=True)  # renamed into place, never published
                 pending.unlink(missing_ok=True)
@@ -558,10 +557,28 @@ def _mb(size: int) -> str:
     return f"{size / (1 << 20):,.0f} MB"
 
 
+def aside_path(root: Path, label: str) -> Path:
+    """A free sibling name for a store moved aside, never deleted: `STORE.<label>-YYYYmmddHHMMSS`
+    (with -2, -3, … when taken), e.g. the store a restore replaced or a demo was built over."""
+    stamp = dt.datetime.now().strftime("%Y%m%d%H%M%S")
+    aside = root.with_name(f"{root.name}.{label}-{stamp}")
+    n = 2
+    while aside.exists() or aside.is_symlink():
+        aside = root.with_name(f"{root.name}.{label}-{stamp}-{n}")
+        n += 1
+    return aside
+
+
 def _pin_reason(reason: str) -> str:
     if not isinstance(reason, str) or not reason.strip():
         raise StoreError("固定数据版本须说明原因")
     return reason.strip()
+
+
+def _discard(staging: Path) -> None:
+    """A staging file and its WAL, of a write or copy that failed: never published."""
+    staging.unlink(missing_ok=True)
+    Path(str(staging) + ".wal").unlink(missing_ok=True)
 
 
 def _fsync(path: Path) -> None:
