@@ -150,7 +150,11 @@ if saved:
 
 st.divider()
 st.subheader("简报存档")
-kept = briefing.archive.list_briefings(store, user=None if ui.can_see_all_briefings() else user)
+try:
+    kept = briefing.archive.list_briefings(store, user=None if ui.can_see_all_briefings() else user)
+except briefing.archive.ArchiveError as exc:  # a sealed archive without its key
+    st.error(str(exc))
+    st.stop()
 if not kept:
     st.caption("还没有存档的简报。")
 else:
@@ -172,15 +176,20 @@ else:
         placeholder="选择简报编号",
     )
     if picked:
-        item = briefing.archive.load(store, picked)
+        try:
+            item = briefing.archive.load(store, picked)
+            archived_docx = item.docx_bytes()
+            archived_pdf = item.pdf_bytes() if archived_docx is not None else None
+        except briefing.archive.ArchiveError as exc:  # a sealed archive without its key
+            st.error(str(exc))
+            st.stop()
         cols = st.columns(2)
         with cols[0]:
-            if item.docx_path is not None:
-                pdf_path = item.pdf_path
+            if archived_docx is not None:
                 ui.briefing_downloads(
                     picked,
-                    item.docx_path.read_bytes(),
-                    pdf_path.read_bytes() if pdf_path else None,
+                    archived_docx,
+                    archived_pdf,
                     title=(item.final or item.draft).title,
                     key="brief_archive",
                 )

@@ -116,3 +116,14 @@ def test_import_peak_is_the_child_s_own_not_its_parent_s() -> None:
     assert parent >= 400, parent  # the measure sees what this process holds
     assert 5 < child < 200, child  # and the child reports its own, not the 400 MB held here
     del held
+
+
+def test_the_cost_of_encryption_at_rest_is_measured_side_by_side(result: dict) -> None:
+    measured = result["sizes"][0]["encryption"]
+    for step in ("open", "sandbox", "write"):
+        row = measured[step]
+        assert row["plain_ms"] > 0 and row["sealed_ms"] > 0, step
+        assert row["extra_ms"] == pytest.approx(row["sealed_ms"] - row["plain_ms"], abs=0.11)
+    assert measured["seal_ms"] > 0 and measured["version_mb"] > 0
+    # An open reader of the sealed store holds its plaintext version in memory.
+    assert measured["reader_plaintext_mb"] >= 0.5 * measured["version_mb"]

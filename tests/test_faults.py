@@ -9,13 +9,16 @@ what it gives on a store that was never interrupted.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +27,7 @@ import pytest
 from tests import ledger_samples as S
 from tests.test_ledger_cli import _import_args
 from xuncha import audit, cli
-from xuncha.store import Store, faults
+from xuncha.store import Store, crypto, faults
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = "import sys; from xuncha import cli; sys.exit(cli.main(sys.argv[1:]))"
@@ -207,7 +210,7 @@ def test_every_crash_point_has_its_kill_above() -> None:
     # A point the commands never reach would make its test above pass without a kill; each
     # test asserts the kill, and this names the points so a new one gets a test.
     tested = set(faults.WRITE_POINTS) | {"rollback.commit"} | set(faults.RESTORE_POINTS)
-    tested |= set(faults.BACKUP_POINTS)
+    tested |= set(faults.BACKUP_POINTS) | set(SEALED_WRITE_POINTS) | {"seal.file"}
     assert tested == set(faults.POINTS)
 
 
@@ -266,3 +269,143 @@ def test_a_backup_killed_midway_leaves_the_store_as_it_was_and_the_next_backup_c
     restored = tmp_path / "restored"
     _ok("restore", str(out / "b.tar.gz"), "--db", str(restored), "--user", "巡察办")
     assert fingerprint(restored) == case.ref["two"]
+
+
+# -- under a store key (encryption at rest) ------------------------------------------------
+
+KEY_TEXT = base64.b64encode(bytes(range(32))).decode()
+NEW_KEY_TEXT = base64.b64encode(bytes(range(32, 64))).decode()
+SEALED_WRITE_POINTS = (*faults.WRITE_POINTS, "write.sealed")
+
+
+@pytest.fixture(scope="module")
+def sealed_case(tmp_path_factory: pytest.TempPathFactory) -> Case:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(crypto.ENV_KEY, KEY_TEXT)
+        return Case(tmp_path_factory.mktemp("faults-sealed"))
+
+
+@pytest.fixture
+def keyed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The store key set, and a memory folder of the test's own for plaintext (so what a
+    killed process left there is this test's to see)."""
+    plain = Path(tempfile.mkdtemp(prefix="xuncha-faults-", dir=crypto.DEFAULT_PLAIN_DIR))
+    monkeypatch.setenv(crypto.ENV_KEY, KEY_TEXT)
+    monkeypatch.setenv(crypto.ENV_PLAIN_DIR, str(plain))
+    yield plain
+    shutil.rmtree(plain, ignore_errors=True)
+
+
+def _all_sealed(root: Path) -> None:
+    """Every data file of the store (versions, upgraded copies, prepared sandboxes) sealed."""
+    files = [
+        p for folder in ("versions", "upgraded", "sandboxes") for p in (root / folder).glob("*")
+    ]
+    data = [p for p in files if p.is_file() and ".duckdb" in p.name and p.stat().st_size]
+    assert data and all(crypto.is_sealed(p) for p in data), [
+        p.name for p in data if not crypto.is_sealed(p)
+    ]
+
+
+def test_the_sealed_stores_hold_the_same_data_as_the_plain_ones(
+    case: Case, sealed_case: Case, keyed: Path
+) -> None:
+    # import_batches names the ledger's folder, which is each case's own.
+    def content(ref: Fingerprint) -> Fingerprint:
+        return ref[0], {t: d for t, d in ref[1].items() if t != "import_batches"}
+
+    assert sealed_case.ref.keys() == case.ref.keys()
+    for name, ref in case.ref.items():
+        assert content(sealed_case.ref[name]) == content(ref), name
+    for name in ("one", "two"):
+        _all_sealed(getattr(sealed_case, name))
+
+
+@pytest.mark.parametrize("point", SEALED_WRITE_POINTS)
+def test_a_sealed_import_killed_at_any_step_leaves_the_store_before_or_after(
+    sealed_case: Case, keyed: Path, tmp_path: Path, point: str
+) -> None:
+    db = _copy(sealed_case.one, tmp_path / "db")
+    _killed(*sealed_case.import_progress(db), at=point)
+    _all_sealed(db)
+    before = sealed_case.ref["one"]
+    _after_kill(db, before, sealed_case.ref["two"], lambda: _ok(*sealed_case.import_progress(db)))
+    _ok(*sealed_case.rollback(db))  # the next write removes what the killed one left in memory
+    assert fingerprint(db) == sealed_case.ref["rolled"] and not _leftovers(db)
+    _all_sealed(db)
+    assert sorted(keyed.iterdir()) == []
+
+
+@pytest.mark.parametrize("point", ["write.copied", "write.sealed", "rollback.commit#2"])
+def test_a_sealed_rollback_killed_midway_is_whole_or_not_at_all(
+    sealed_case: Case, keyed: Path, tmp_path: Path, point: str
+) -> None:
+    db = _copy(sealed_case.two, tmp_path / "db")
+    _killed(*sealed_case.rollback(db), at=point)
+    _all_sealed(db)
+    ref = sealed_case.ref
+    _after_kill(db, ref["two"], ref["rolled"], lambda: _ok(*sealed_case.rollback(db)))
+    assert not _leftovers(db) and sorted(keyed.iterdir()) == []
+
+
+@pytest.mark.parametrize("point", ["write.applied", "write.sealed", "write.renamed"])
+def test_a_sealed_demo_killed_midway_leaves_no_store_or_the_whole_demo(
+    sealed_case: Case, keyed: Path, tmp_path: Path, point: str
+) -> None:
+    db = tmp_path / "db"
+    _killed(*sealed_case.demo(db), at=point)
+    _after_kill(db, None, sealed_case.ref["demo"], lambda: _ok(*sealed_case.demo(db)))
+    _all_sealed(db)
+    assert not _leftovers(db) and sorted(keyed.iterdir()) == []
+
+
+def test_sealing_a_plain_store_killed_between_files_is_completed_by_running_it_again(
+    case: Case, keyed: Path, tmp_path: Path
+) -> None:
+    db = _copy(case.two, tmp_path / "db")  # two plain versions
+    assert not any(crypto.is_sealed(p) for p in (db / "versions").glob("*.duckdb"))
+    _killed("key", "seal", "--db", str(db), at="seal.file#1")
+    states = sorted(crypto.is_sealed(p) for p in (db / "versions").glob("*.duckdb"))
+    assert states == [False, True]  # one sealed in place, the other not yet
+    assert fingerprint(db) == case.ref["two"]  # readable throughout
+    _ok("key", "seal", "--db", str(db))
+    _all_sealed(db)
+    assert fingerprint(db) == case.ref["two"] and not _leftovers(db)
+
+
+def test_a_rotation_killed_between_files_is_completed_by_running_it_again(
+    sealed_case: Case, keyed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = _copy(sealed_case.two, tmp_path / "db")
+    new_key = tmp_path / "new.key"
+    new_key.write_text(NEW_KEY_TEXT + "\n")
+    new_key.chmod(0o600)
+    _killed("key", "rotate", "--db", str(db), "--new-key-file", str(new_key), at="seal.file#1")
+    ids = sorted(crypto.read_header(p).key_id for p in (db / "versions").glob("*.duckdb"))
+    old_id, new_id = (crypto.key_id(base64.b64decode(t)) for t in (KEY_TEXT, NEW_KEY_TEXT))
+    assert ids == sorted([old_id, new_id])  # cut between the two versions
+    _ok("key", "rotate", "--db", str(db), "--new-key-file", str(new_key))
+    assert {crypto.read_header(p).key_id for p in (db / "versions").glob("*.duckdb")} == {new_id}
+    with pytest.raises(Exception, match="另一把密钥"):
+        fingerprint(db)  # the old key opens nothing any more
+    monkeypatch.setenv(crypto.ENV_KEY, NEW_KEY_TEXT)
+    assert fingerprint(db) == sealed_case.ref["two"] and not _leftovers(db)
+    assert audit.verify(db) == [] and audit.entries(db)[-1].action == "key_rotate"
+
+
+def test_a_sealed_backup_holds_only_sealed_data_and_restores_only_with_its_key(
+    sealed_case: Case, keyed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with tarfile.open(sealed_case.archive) as archive:
+        members = [m for m in archive.getmembers() if m.isfile() and ".duckdb" in m.name]
+        assert members
+        for member in members:
+            handle = archive.extractfile(member)
+            assert handle is not None and handle.read(8) == crypto.MAGIC, member.name
+    monkeypatch.setenv(crypto.ENV_KEY, NEW_KEY_TEXT)
+    target = tmp_path / "restored"
+    assert cli.main(["restore", str(sealed_case.archive), "--db", str(target)]) == 1
+    assert not target.exists()
+    monkeypatch.setenv(crypto.ENV_KEY, KEY_TEXT)
+    _ok("restore", str(sealed_case.archive), "--db", str(target), "--user", "巡察办")
+    assert fingerprint(target) == sealed_case.ref["two"]

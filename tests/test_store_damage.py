@@ -84,7 +84,7 @@ def test_restore_refuses_an_archive_holding_a_damaged_version(
     corrupt_block(store.current_file())
     archive = tmp_path / "b.tar.gz"
     with monkeypatch.context() as patch:  # an archive made by code that did not check
-        patch.setattr(store_backup, "check_version", lambda path: None)
+        patch.setattr(store_backup, "check_version", lambda path, key=None: None)
         assert cli.main(["backup", "--db", str(store.root), "--out", str(archive)]) == 0
     capsys.readouterr()
     target = tmp_path / "restored"

@@ -675,6 +675,29 @@ def _write_users_anchor(path: Path, seq: int, digest: str, *, timeout: float) ->
         con.close()
 
 
+@contextlib.contextmanager
+def _attachable(path: Path, root: Path) -> Iterator[Path | None]:
+    """A name to ATTACH a version file by: itself, or for a sealed one (encryption at rest)
+    its plaintext unsealed into memory while the block runs; None when it cannot be
+    unsealed here (no key, another key, altered): its anchor is then not read."""
+    from xuncha.store import crypto  # the store imports this module: imported when used
+
+    if not crypto.is_sealed(path):
+        yield path
+        return
+    try:
+        key = crypto.load_key(root)
+        plain = None if key is None else crypto.unseal_to_memory(path, key)
+    except crypto.CryptoError as exc:
+        log.warning("anchor of %s not read: %s", path, exc)
+        plain = None
+    if plain is None:
+        yield None
+        return
+    with plain, plain.named() as name:
+        yield name
+
+
 def _version_anchors(root: Path) -> list[Anchor]:
     """The head each data version's store_meta remembers, oldest version first. Read through
     an in-memory database of its own that attaches each file read-only, so it never meets
@@ -693,19 +716,22 @@ def _version_anchors(root: Path) -> list[Anchor]:
     )
     try:
         for path in files:
-            quoted = str(path).replace("'", "''")
-            try:
-                con.execute(f"ATTACH '{quoted}' AS version_file (READ_ONLY)")
-            except duckdb.Error:
-                continue
-            try:
-                rows = con.execute(
-                    "SELECT value FROM version_file.store_meta WHERE key = ?", [META_KEY]
-                ).fetchall()
-            except duckdb.Error:
-                rows = []
-            finally:
-                con.execute("DETACH version_file")
+            with _attachable(path, root) as name:
+                if name is None:
+                    continue
+                quoted = str(name).replace("'", "''")
+                try:
+                    con.execute(f"ATTACH '{quoted}' AS version_file (READ_ONLY)")
+                except duckdb.Error:
+                    continue
+                try:
+                    rows = con.execute(
+                        "SELECT value FROM version_file.store_meta WHERE key = ?", [META_KEY]
+                    ).fetchall()
+                except duckdb.Error:
+                    rows = []
+                finally:
+                    con.execute("DETACH version_file")
             if not rows:
                 continue
             try:

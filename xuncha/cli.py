@@ -43,7 +43,7 @@ from xuncha.auth.access import AuthError
 from xuncha.bench import cli as bench_cli
 from xuncha.figures.ecology import CLUE_EVIDENCE
 from xuncha.filters import Filters, Scope, describe_filters, resolve_scope
-from xuncha.store import Store, StoreError, open_reader
+from xuncha.store import Store, StoreError, crypto, open_reader
 from xuncha.store import backup as store_backup
 from xuncha.store.permissions import private_umask
 from xuncha.store.reader import Reader
@@ -272,6 +272,32 @@ def _parser() -> argparse.ArgumentParser:
     q = audit_sub.add_parser("verify", help="核验审计记录的哈希链，发现被修改、删除或调换的记录")
     q.add_argument("--db", default=DEFAULT_DB, help="数据仓目录")
     q.set_defaults(func=cmd_audit_verify)
+
+    p = sub.add_parser(
+        "key",
+        help=f"数据仓加密（静态加密）：生成密钥、加密已有数据、轮换密钥（密钥由 {crypto.ENV_KEY_FILE} 指定）",
+    )
+    key_sub = p.add_subparsers(dest="key_command", required=True)
+    q = key_sub.add_parser("new", help="生成新的随机密钥文件（权限 600；须放在数据仓之外）")
+    q.add_argument("file", metavar="FILE", help="新密钥文件的路径（不覆盖已有文件）")
+    q.set_defaults(func=cmd_key_new)
+    q = key_sub.add_parser("status", help="当前密钥，及各数据文件是否已加密、用哪把密钥")
+    q.add_argument("--db", default=DEFAULT_DB, help="数据仓目录")
+    q.set_defaults(func=cmd_key_status)
+    q = key_sub.add_parser(
+        "seal", help="用当前密钥加密数据仓中尚未加密的数据版本（新写入的版本总是加密的）"
+    )
+    q.add_argument("--db", default=DEFAULT_DB, help="数据仓目录")
+    q.add_argument("--user", default=None, help="记入审计的操作人（默认当前系统用户）")
+    q.set_defaults(func=cmd_key_seal)
+    q = key_sub.add_parser(
+        "rotate",
+        help="轮换密钥：用 --new-key-file 的新密钥重新加密全部数据版本（原密钥照常由环境变量提供）",
+    )
+    q.add_argument("--db", default=DEFAULT_DB, help="数据仓目录")
+    q.add_argument("--new-key-file", dest="new_key_file", required=True, help="新密钥文件")
+    q.add_argument("--user", default=None, help="记入审计的操作人（默认当前系统用户）")
+    q.set_defaults(func=cmd_key_rotate)
 
     p = sub.add_parser(
         "backup",
@@ -806,6 +832,114 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     kept = audit.anchors(store.root)
     if kept:
         print("  锚点（与审计记录一致）：" + "；".join(f"{a.source} seq={a.seq}" for a in kept))
+    return 0
+
+
+def cmd_key_new(args: argparse.Namespace) -> int:
+    target = Path(args.file)
+    if target.exists():
+        raise UserError(f"文件已存在：{target}（不覆盖已有的密钥文件）")
+    if not target.parent.is_dir():
+        raise UserError(f"目录不存在：{target.parent}")
+    ident = crypto.new_key_file(target)
+    print(f"已生成密钥文件 {target}（密钥标识 {ident}，权限 600）")
+    print(
+        f"请妥善保管并另行备份（丢失即无法读取数据）；使用时设置 "
+        f"{crypto.ENV_KEY_FILE}={target.resolve()}"
+    )
+    return 0
+
+
+def _key_files(store: Store) -> list[Path]:
+    return sorted(
+        p
+        for folder in ("versions", "upgraded", "sandboxes")
+        if (store.root / folder).is_dir()
+        for p in (store.root / folder).iterdir()
+        if p.name.endswith(".duckdb")
+    )
+
+
+def cmd_key_status(args: argparse.Namespace) -> int:
+    store = Store(args.db)
+    if not store.root.is_dir():
+        raise UserError(f"数据仓不存在：{store.root}")
+    key = store.key()
+    print(f"当前密钥：{'未设置（数据不加密）' if key is None else crypto.key_id(key)}")
+    plain = 0
+    for path in _key_files(store):
+        rel = path.relative_to(store.root)
+        if crypto.is_sealed(path):
+            used = crypto.read_header(path).key_id
+            mark = "" if key is not None and used == crypto.key_id(key) else "（非当前密钥）"
+            print(f"  {rel}：已加密，密钥 {used}{mark}")
+        else:
+            plain += 1
+            print(f"  {rel}：未加密")
+    if plain and key is not None:
+        print(f"有 {plain} 个文件未加密：可运行 xuncha key seal --db {store.root} 加密")
+    return 0
+
+
+def _seal_files(args: argparse.Namespace, new_key: bytes, old_key: bytes | None) -> int:
+    store = Store(args.db)
+    if not store.exists():
+        raise UserError(f"数据仓不存在：{store.root}")
+    action = "key_rotate" if old_key is not None else "key_seal"
+    audit.check_before_write(store.root, "轮换密钥" if old_key is not None else "加密数据仓")
+    from xuncha.briefing import archive
+
+    counts = store.seal_files(new_key, old_key)
+    kept = archive.seal_all(store, new_key, old_key)
+    counts["briefing_files"] = kept["briefing_files_sealed"] + kept["briefing_files_rotated"]
+    print(
+        f"数据仓 {store.root}：新加密 {counts['sealed']} 个文件，重新加密 {counts['rotated']} 个，"
+        f"已是该密钥 {counts['already']} 个；简报存档文件 {counts['briefing_files']} 个；"
+        f"删除预备的查询沙箱 {counts['sandboxes']} 个（用时重建）"
+    )
+    try:
+        audit.record(
+            store.root,
+            user=args.user or _user(),
+            action=action,
+            source="cli",
+            key_id=crypto.key_id(new_key),
+            old_key_id=None if old_key is None else crypto.key_id(old_key),
+            **counts,
+        )
+    except audit.AuditError as exc:
+        raise UserError(f"已完成，但审计记录写入失败：{exc}") from None
+    return 0
+
+
+def cmd_key_seal(args: argparse.Namespace) -> int:
+    key = Store(args.db).key()
+    if key is None:
+        raise UserError(
+            f"未设置数据仓密钥：请先生成密钥文件（xuncha key new FILE）并设置 {crypto.ENV_KEY_FILE}"
+        )
+    return _seal_files(args, key, None)
+
+
+def cmd_key_rotate(args: argparse.Namespace) -> int:
+    store = Store(args.db)
+    old = store.key()
+    if old is None:
+        raise UserError(
+            f"轮换密钥须由 {crypto.ENV_KEY_FILE} 或 {crypto.ENV_KEY} 提供原密钥；"
+            f"数据仓尚未加密时请用 xuncha key seal"
+        )
+    try:
+        new = crypto.read_key_file(Path(args.new_key_file), store.root)
+    except crypto.CryptoError as exc:
+        raise UserError(str(exc)) from None
+    if new == old:
+        raise UserError("新密钥与原密钥相同，无需轮换")
+    _seal_files(args, new, old)
+    print(
+        f"请停止并以新密钥重新启动驾驶舱与各项任务：{crypto.ENV_KEY_FILE}="
+        f"{Path(args.new_key_file).resolve()}；原密钥须保留，直到用它加密的备份都已不再需要"
+    )
     return 0
 
 

@@ -210,6 +210,15 @@ def _size(options: Options, folder: Path, n: int, *, largest: bool) -> dict[str,
             root, scopes[names[0]], runs=10 * options.repeats, starts=options.repeats
         )
         log("  " + _sql_process_line(result["sql_process"]))
+
+        # 4b. encryption at rest (issue 17): the same store plain and sealed, alternated.
+        from xuncha.bench import encryption
+
+        log("静态加密：同一数据仓明文与加密对照……")
+        result["encryption"] = encryption.measure(
+            root, folder, runs=options.repeats, writes=max(2, options.repeats // 2)
+        )
+        log("  " + encryption.line(result["encryption"]))
     finally:
         con.close()
         reader.close()
@@ -549,6 +558,10 @@ def text_report(out: dict[str, Any]) -> str:
             lines.append(
                 "数据查询（查询进程对照进程内，中位数）：" + _sql_process_line(size["sql_process"])
             )
+        if size.get("encryption"):
+            from xuncha.bench import encryption
+
+            lines.append("静态加密（加密对照明文，中位数）：" + encryption.line(size["encryption"]))
         if size.get("browser"):
             b = size["browser"]
             lines.append(
@@ -672,6 +685,30 @@ def markdown_report(out: dict[str, Any]) -> str:
                 lines.append(
                     f"| {name} | {q['in_process_ms']:.2f} | {q['process_ms']:.2f} | "
                     f"{q['overhead_ms']:.2f} |"
+                )
+            lines.append("")
+        if size.get("encryption"):
+            en = size["encryption"]
+            lines += [
+                "",
+                f"Encryption at rest (issue 17): the same store plain and sealed under a key, "
+                f"alternated, medians of {en['runs']} runs ({en['writes']} for the write). "
+                f"Sealing the existing {en['version_mb']} MB version took {en['seal_ms']:.0f} ms; "
+                f"each open reader of the sealed store holds {en['reader_plaintext_mb']} MB of "
+                f"plaintext on the memory file system.",
+                "",
+                "| step | plain (ms) | sealed (ms) | extra (ms) | ratio |",
+                "|---|---:|---:|---:|---:|",
+            ]
+            for key, label in (
+                ("open", "open the version + a query"),
+                ("sandbox", "build the 数据查询 sandbox (clue details)"),
+                ("write", "write a version"),
+            ):
+                row = en[key]
+                lines.append(
+                    f"| {label} | {row['plain_ms']:.0f} | {row['sealed_ms']:.0f} | "
+                    f"{row['extra_ms']:.0f} | {row['ratio']} |"
                 )
             lines.append("")
         if size.get("browser"):

@@ -64,7 +64,7 @@ def measure(root: Path, scope: Scope, runs: int, starts: int) -> dict[str, Any]:
 def _in_process(store: Store, box: Sandbox) -> Any:
     """The sandbox file opened in this process, locked as before issue 17 (and as a query
     process opens it)."""
-    folder = build.new_folder()
+    folder = build.new_folder(store)
     try:
         path = build.copy_prepared(store, box.version, box.scope, folder)
         if path is None:

@@ -31,6 +31,7 @@ import re
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,7 @@ import duckdb
 from xuncha.filters import Scope
 from xuncha.sandbox.errors import SandboxError
 from xuncha.sandbox.statements import MAX_SQL_CHARS
-from xuncha.store import Store, schema
+from xuncha.store import Store, crypto, schema
 
 _LOG = logging.getLogger("xuncha")
 CATALOG = "xuncha"  # the sandbox database's name, as the user sees it in duckdb_databases()
@@ -352,7 +353,15 @@ def build_file(
 ) -> Path:
     """Write the scoped copy of one store version to `folder/xuncha.duckdb` and return it."""
     target = folder / f"{CATALOG}.duckdb"
-    source = store.readable_file(version)  # with the summaries, for older versions too
+    # With the summaries, for older versions too; a sealed version unsealed into memory.
+    with store.plain_path(version) as source:
+        _build_into(source, target, scope, clue_details=clue_details, folder=folder)
+    return target
+
+
+def _build_into(
+    source: Path, target: Path, scope: SandboxScope, *, clue_details: bool, folder: Path
+) -> None:
     builder = duckdb.connect(
         ":memory:",
         config={
@@ -402,7 +411,6 @@ def build_file(
         ) from exc
     finally:
         builder.close()
-    return target
 
 
 # -- prepared at write time ---------------------------------------------------------------
@@ -459,11 +467,27 @@ def _prepare(store: Store, version: int | None) -> Path:
     with open(folder / ".lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time, across processes
         _sweep(folder)  # staging left by a process that died while preparing
+        for stale in folder.glob("*.duckdb.*.tmp"):  # a sealed copy never moved into place
+            stale.unlink(missing_ok=True)
         if not target.is_file():
-            staging = Path(tempfile.mkdtemp(prefix=_DIR_PREFIX, dir=folder))
+            key = store.key()
+            # Under a key, built in memory and sealed beside the versions like them.
+            staging = Path(
+                tempfile.mkdtemp(
+                    prefix=_DIR_PREFIX, dir=folder if key is None else crypto.memory_dir()
+                )
+            )
             try:
                 built = build_file(store, number, scope, clue_details=False, folder=staging)
-                os.replace(built, target)
+                if key is not None:
+                    sealed = folder / f"{target.name}.{uuid.uuid4().hex[:12]}.tmp"
+                    try:
+                        crypto.seal(built, sealed, key)
+                        os.replace(sealed, target)
+                    finally:
+                        sealed.unlink(missing_ok=True)
+                else:
+                    os.replace(built, target)
             finally:
                 discard(staging)
         keep = target.name[: len("000000-") + 12]  # this version's number and identity
@@ -481,8 +505,19 @@ def copy_prepared(store: Store, version: int, scope: SandboxScope, folder: Path)
     source = prepared_file(store, version, scope)
     target = folder / f"{CATALOG}.duckdb"
     try:
-        shutil.copyfile(source, target)
+        if not crypto.is_sealed(source):
+            shutil.copyfile(source, target)
+            return target
+        key = store.key()
+        if key is None:
+            return None  # built from the version, which then says what is missing
+        # Unsealed into memory and named in the (memory) folder, removed with it.
+        with crypto.unseal_to_memory(source, key) as plain:
+            plain.link_to(target)
     except FileNotFoundError:
+        return None
+    except crypto.CryptoError as exc:  # another key (rotated) or altered: built afresh
+        _LOG.warning("prepared sandbox %s not used: %s", source, exc)
         return None
     return target
 
@@ -574,8 +609,10 @@ def tmp_root() -> Path:
     return Path(os.environ.get("XUNCHA_SANDBOX_TMP") or tempfile.gettempdir())
 
 
-def new_folder() -> Path:
-    root = tmp_root()
+def new_folder(store: Store | None = None) -> Path:
+    """A private folder to build a sandbox in: under tmp_root(), or on the memory file system
+    when `store` is encrypted (its plaintext never reaches a disk)."""
+    root = tmp_root() if store is None or store.key() is None else crypto.memory_dir()
     _sweep(root)
     return Path(tempfile.mkdtemp(prefix=_DIR_PREFIX, dir=root))
 

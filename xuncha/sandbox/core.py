@@ -223,7 +223,7 @@ class Sandbox:
         limits: SandboxLimits,
     ) -> Sandbox:
         started = time.perf_counter()
-        folder = build.new_folder()
+        folder = build.new_folder(store)
         try:
             path = None if clue_details else build.copy_prepared(store, version, scope, folder)
             if path is None:

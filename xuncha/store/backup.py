@@ -206,7 +206,7 @@ def _backup(store: Store, out: Path, all_versions: bool, started: float) -> Back
         snap = staging / "store"
         data_version, versions, head, skipped = _snapshot(store, snap, all_versions)
         for number in versions:
-            problem = check_version(snap / VERSIONS / f"{number:06d}.duckdb")
+            problem = check_version(snap / VERSIONS / f"{number:06d}.duckdb", store.key())
             if problem is not None:
                 raise BackupError(
                     f"备份未完成：数据版本 {number} 已损坏（{problem}），不能当作完好的备份；"
@@ -639,7 +639,7 @@ def _check_restored(staging: Path, manifest: dict[str, Any], archive: Path) -> N
             f"备份 {archive} 的数据版本与清单不符：{version} ≠ {manifest['data_version']}"
         )
     for number in store.versions():
-        problem = check_version(store.file_for(number))
+        problem = check_version(store.file_for(number), store.key())
         if problem is not None:
             raise BackupError(
                 f"备份 {archive} 中的数据版本 {number} 已损坏（{problem}），拒绝恢复；"

@@ -33,24 +33,20 @@ connection. Nothing here writes plaintext to a disk: not the decrypted file, not
 spill (beside the name, in the memory folder, or nowhere). Memory pages may still reach a swap
 device: run without swap, or with encrypted swap.
 
-Not yet wired into the store (issue 17, left for the next step). The plan:
-- Store: a key loaded once (`load_key(root)`); `_open` through `connect_read_only`, mapping
-  Damaged to "damaged version" and WrongKey / KeyFileError / PlainDirError to their own lines;
-  `write` works on `PlainFile.new_database()` (fresh), `unseal_to_memory(source)` (sealed) or
-  `PlainFile.copy_of(source)` (a plain store being encrypted), then `work.seal(staging)` before
-  the pending marker and rename, with a crash point `write.sealed`; `readable_file` upgrades in
-  memory and seals the copy; `check_version` / `_opens` take the key; `repair` refuses when a
-  version says WrongKey; `_remove_leftovers` also calls `sweep()`; without a key, a sealed
-  current version is refused in one line.
-- Backup copies sealed files as they are and checks them by unsealing; restore likewise (a
-  backup under an older key needs that key).
-- Sandbox: built in `memory_dir()`, from the version ATTACHed through `PlainFile.named()`, and
-  its prepared file sealed under `sandboxes/`.
-- `audit._version_anchors` and `demo.real_contents` open versions through `connect_read_only`.
-- The fault suite runs once more with a key; after each kill every file under versions/,
-  upgraded/ and sandboxes/ is sealed and no plaintext folder of the killed process remains.
-- Rotation: a new key file, writers stopped, `rotate` over versions/ and upgraded/ under the
-  writer lock (rerun if interrupted), sandboxes/ deleted, the new key in the environment.
+Where it is used (a store key set):
+- Store (store.py): `write` works on `PlainFile.new_database()` (fresh), `unseal_to_memory`
+  (sealed) or `PlainFile.copy_of` (a plain store becoming encrypted), then seals the result into
+  its staging file before the pending marker and rename (crash point `write.sealed`);
+  `readable_file` upgrades in memory and seals the copy; readers, `check_version`, `_opens`
+  open through `connect_read_only`; `plain_path` gives a name to ATTACH a version by; a wrong
+  or missing key is its own line, never "damaged"; `_remove_leftovers` also `sweep`s;
+  `seal_files` seals or rotates every version and upgraded copy (`xuncha key seal|rotate`,
+  crash point `seal.file`).
+- Sandbox (sandbox/build.py): built in `memory_dir()` from the version's plaintext; the prepared
+  file sealed under sandboxes/ and unsealed into the (memory) build folder when used.
+- Briefing archive (briefing/archive.py): every file sealed with `seal_bytes`.
+- Backup and restore copy sealed files as they are and check them by unsealing.
+- `audit._version_anchors` and `demo.real_contents` unseal versions to read them.
 """
 
 from __future__ import annotations

@@ -42,7 +42,13 @@ BACKUP_POINTS = (
     "backup.snapshot",  # versions linked and files copied into the staging folder
     "backup.archiving",  # the archive's manifest written, its files not
 )
-POINTS = frozenset(WRITE_POINTS + ROLLBACK_POINTS + RESTORE_POINTS + BACKUP_POINTS)
+# Only under a store key (encryption at rest): a write's sealing, and `xuncha key seal` or
+# `rotate` (Store.seal_files) between files.
+SEALED_POINTS = (
+    "write.sealed",  # the plaintext in memory sealed into the staging file, not yet renamed
+    "seal.file",  # one more file sealed or re-sealed in place, the others not yet
+)
+POINTS = frozenset(WRITE_POINTS + ROLLBACK_POINTS + RESTORE_POINTS + BACKUP_POINTS + SEALED_POINTS)
 
 _seen: dict[str, int] = {}
 

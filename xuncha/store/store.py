@@ -32,7 +32,7 @@ from typing import TypeVar
 import duckdb
 
 from xuncha import audit
-from xuncha.store import faults, schema
+from xuncha.store import crypto, faults, schema
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -206,13 +206,82 @@ class Store:
         con.close()
         return self._open(self.readable_file(number), number)
 
+    def key(self) -> bytes | None:
+        """The store key (XUNCHA_STORE_KEY_FILE or XUNCHA_STORE_KEY; see crypto), None when
+        none is set: the store is then not encrypted. Read on every call, so a rotated key
+        is taken up without a restart; StoreError when the key cannot be had."""
+        try:
+            return crypto.load_key(self.root)
+        except crypto.CryptoError as exc:
+            raise StoreError(str(exc)) from None
+
+    def encrypted(self) -> bool:
+        """True when the current version is sealed (encryption at rest)."""
+        try:
+            return crypto.is_sealed(self.current_file())
+        except (StoreError, OSError):
+            return False
+
     def _open(self, path: Path, number: int) -> duckdb.DuckDBPyConnection:
         try:
-            return duckdb.connect(str(path), read_only=True, config=BASE_CONFIG | reader_limits())
+            return crypto.connect_read_only(
+                path, self.key(), BASE_CONFIG | reader_limits(), plain_dir=None
+            )
+        except crypto.Damaged as exc:
+            raise self._damaged_version(number, exc) from exc
+        except crypto.CryptoError as exc:
+            raise StoreError(f"数据仓 {self.root} 的版本 {number} 无法解密：{exc}") from None
         except duckdb.Error as exc:
             raise self._damaged_version(number, exc) from exc
 
-    def _damaged_version(self, number: int, exc: duckdb.Error) -> StoreError:
+    @contextlib.contextmanager
+    def plain_path(self, version: int) -> Iterator[Path]:
+        """A name DuckDB can ATTACH a version by (with its current-state summaries, as
+        `readable_file`), valid while the block runs: the file itself when it is not sealed,
+        else its plaintext unsealed into memory under a private name removed afterwards."""
+        path = self.readable_file(version)
+        if not crypto.is_sealed(path):
+            yield path
+            return
+        plain = self._unseal(path, version)
+        with plain, plain.named() as name:
+            yield name
+
+    def _unseal(self, path: Path, number: int) -> crypto.PlainFile:
+        key = self.key()
+        if key is None:
+            raise StoreError(self._no_key())
+        try:
+            return crypto.unseal_to_memory(path, key)
+        except crypto.Damaged as exc:
+            raise self._damaged_version(number, exc) from exc
+        except crypto.CryptoError as exc:
+            raise StoreError(f"数据仓 {self.root} 的版本 {number} 无法解密：{exc}") from None
+
+    def _no_key(self) -> str:
+        return (
+            f"数据仓 {self.root} 已加密，但未提供数据仓密钥：请设置 {crypto.ENV_KEY_FILE}"
+            f"（密钥文件）或 {crypto.ENV_KEY}；未作任何更改"
+        )
+
+    def _work_copy(self, source: Path | None, key: bytes) -> crypto.PlainFile:
+        """The plaintext a write under `key` works on, in memory: an empty database, the
+        unsealed source, or a copy of a source not yet sealed (a store being encrypted)."""
+        try:
+            if source is None:
+                return crypto.PlainFile.new_database()
+            if crypto.is_sealed(source):
+                return crypto.unseal_to_memory(source, key)
+            return crypto.PlainFile.copy_of(source)
+        except crypto.Damaged as exc:
+            raise StoreError(
+                f"数据仓 {self.root} 的当前版本无法解密（{exc}）；未作任何更改。"
+                f"请运行 xuncha repair --db {self.root}"
+            ) from None
+        except crypto.CryptoError as exc:
+            raise StoreError(f"{exc}；未作任何更改") from None
+
+    def _damaged_version(self, number: int, exc: Exception) -> StoreError:
         log.error("version %s of %s does not open: %s", number, self.root, exc)
         return StoreError(
             f"数据仓 {self.root} 的版本 {number} 无法打开（文件已损坏或不完整）；未作任何更改。"
@@ -246,14 +315,22 @@ class Store:
             # A name of its own, as a write's: never a WAL an interrupted copy left.
             staging = target.with_name(f"{target.name}.{uuid.uuid4().hex[:12]}.tmp")
             self._check_free_space(path)
+            key = self.key()
+            work: crypto.PlainFile | None = None
             try:
-                shutil.copyfile(path, staging)
-                con = duckdb.connect(str(staging), config=BASE_CONFIG)
+                if key is None:  # (a sealed version without a key did not open above)
+                    shutil.copyfile(path, staging)
+                    con = duckdb.connect(str(staging), config=BASE_CONFIG)
+                else:  # upgraded in memory, the copy sealed like the versions
+                    work = self._work_copy(path, key)
+                    con = work.connect(read_only=False, config=BASE_CONFIG)
                 try:
                     schema.add_current_summaries(con)
                     con.execute("CHECKPOINT")
                 finally:
                     con.close()
+                if work is not None:
+                    work.seal(staging, key)  # type: ignore[arg-type]
                 _fsync(staging)
                 os.replace(staging, target)
             except BaseException as exc:
@@ -265,6 +342,9 @@ class Store:
                         f"当前版格式的副本）；已删除临时文件。请释放磁盘空间后重试"
                     ) from exc
                 raise
+            finally:
+                if work is not None:
+                    work.close()
         return target
 
     def pinned(self) -> dict[int, list[str]]:
@@ -352,12 +432,23 @@ class Store:
             # A name of its own: a write never opens a file (or a WAL) another write left.
             staging = target.with_name(f"{target.name}.{uuid.uuid4().hex[:12]}.tmp")
             source = None if fresh or not self.exists() else self.current_file()
+            # With a key, the new version is written in memory and sealed; a store not yet
+            # encrypted becomes encrypted version by version from the next write on.
+            key = self.key()
+            if key is None and source is not None and crypto.is_sealed(source):
+                raise StoreError(self._no_key())
             self._check_free_space(source)
+            work: crypto.PlainFile | None = None
             try:
-                if source is not None:
-                    shutil.copyfile(source, staging)
-                faults.reached("write.copied")
-                con = duckdb.connect(str(staging), config=BASE_CONFIG)
+                if key is None:
+                    if source is not None:
+                        shutil.copyfile(source, staging)
+                    faults.reached("write.copied")
+                    con = duckdb.connect(str(staging), config=BASE_CONFIG)
+                else:
+                    work = self._work_copy(source, key)
+                    faults.reached("write.copied")
+                    con = work.connect(read_only=False, config=BASE_CONFIG)
                 try:
                     schema.migrate(con)
                     con.execute("BEGIN TRANSACTION")
@@ -375,6 +466,10 @@ class Store:
                     faults.reached("write.checkpointed")
                 finally:
                     con.close()
+                if work is not None:
+                    work.seal(staging, key)  # type: ignore[arg-type]
+                    work.close()
+                    faults.reached("write.sealed")
                 _fsync(staging)
                 pending.write_bytes(b"")
                 os.replace(staging, target)
@@ -384,6 +479,8 @@ class Store:
                 faults.reached("write.pointed")
                 pending.unlink()
             except BaseException as exc:
+                if work is not None:
+                    work.close()
                 _discard(staging)
                 if self._pointer() != target.name:
                     target.unlink(missing_ok=True)  # renamed into place, never published
@@ -430,6 +527,11 @@ class Store:
                 log.warning("removing %s, renamed by an interrupted write (never current)", version)
                 version.unlink(missing_ok=True)
             marker.unlink(missing_ok=True)
+        # Plaintext folders on the memory file system that killed processes left.
+        if self.key() is not None:
+            with contextlib.suppress(crypto.CryptoError, OSError):
+                for folder in crypto.sweep():
+                    log.warning("removed %s, plaintext left by a killed process", folder)
 
     def repair(self) -> tuple[list[tuple[int, str]], int | None]:
         """Point CURRENT at the newest version that opens and whose tables all read, keeping
@@ -440,7 +542,7 @@ class Store:
         with self._writer_lock():
             self._remove_leftovers()
             for number in sorted(self.versions(), reverse=True):
-                problem = check_version(self.file_for(number))
+                problem = check_version(self.file_for(number), self.key())
                 found.append((number, problem or "可用"))
                 if problem is None and chosen is None:
                     chosen = number
@@ -454,6 +556,51 @@ class Store:
             elif usable:
                 chosen = current
         return found, chosen
+
+    def seal_files(self, new_key: bytes, old_key: bytes | None = None) -> dict[str, int]:
+        """Encrypt the store's data files under `new_key`, under the writer lock: versions
+        and upgraded copies not yet sealed are sealed in place, those sealed under `old_key`
+        re-sealed (rotation). The prepared sandboxes are deleted (rebuilt when asked for).
+        Each file is replaced whole, so an interrupted run is simply run again. Returns the
+        counts: sealed, rotated, already (under new_key), sandboxes removed."""
+        counts = {"sealed": 0, "rotated": 0, "already": 0, "sandboxes": 0}
+        with self._writer_lock():
+            self.refuse_if_damaged()
+            self._remove_leftovers()
+            files = [
+                path
+                for folder, pattern in ((VERSIONS, _VERSION_FILE), (UPGRADED, _UPGRADED_FILE))
+                if (self.root / folder).is_dir()
+                for path in sorted((self.root / folder).iterdir())
+                if pattern.match(path.name)
+            ]
+            for path in files:
+                try:
+                    if not crypto.is_sealed(path):
+                        crypto.seal_in_place(path, new_key)
+                        counts["sealed"] += 1
+                    elif crypto.read_header(path).key_id == crypto.key_id(new_key):
+                        crypto.verify(path, new_key)
+                        counts["already"] += 1
+                    elif old_key is None:
+                        raise StoreError(
+                            f"{path.name} 已用另一把密钥（{crypto.read_header(path).key_id}）"
+                            f"加密：轮换密钥须同时提供原密钥"
+                        )
+                    else:
+                        crypto.rotate(path, old_key, new_key)
+                        counts["rotated"] += 1
+                except crypto.CryptoError as exc:
+                    raise StoreError(
+                        f"{path.name}：{exc}；此前的文件已处理完毕，修正后重新运行即可继续"
+                    ) from None
+                faults.reached("seal.file")
+            prepared = self.root / "sandboxes"
+            if prepared.is_dir():
+                for path in prepared.glob("*.duckdb"):
+                    path.unlink(missing_ok=True)
+                    counts["sandboxes"] += 1
+        return counts
 
     def point_at(self, version: int) -> None:
         """Make an existing version current again (rollback to a backup)."""
@@ -473,7 +620,7 @@ class Store:
     def _prune(self) -> None:
         # Readers may still hold an old file; unlinking it is safe on POSIX. Nothing is pruned
         # unless the current version opens: never the last version that does.
-        problem = _opens(self.current_file())
+        problem = _opens(self.current_file(), self.key())
         if problem is not None:
             log.error("not pruning %s: its current version does not open (%s)", self, problem)
             return
@@ -506,12 +653,29 @@ def _anchor_audit(con: duckdb.DuckDBPyConnection, root: Path) -> None:
     con.execute("INSERT OR REPLACE INTO store_meta VALUES (?, ?)", [audit.META_KEY, value])
 
 
-def check_version(path: Path) -> str | None:
+def _connect_checked(path: Path, key: bytes | None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to a version file, sealed or not. A missing or wrong key (or no
+    memory folder) is StoreError: it says nothing of the file, which must not be judged
+    damaged for it; a sealed file that was altered is crypto.Damaged."""
+    try:
+        return crypto.connect_read_only(path, key, BASE_CONFIG | reader_limits())
+    except crypto.Damaged:
+        raise
+    except crypto.CryptoError as exc:
+        raise StoreError(f"{exc}；未作任何更改") from None
+
+
+def check_version(path: Path, key: bytes | None = None) -> str | None:
     """None when the version file opens and every column of every table reads to its end;
     else why not, in Chinese. Every value is read (a hash of each row), because DuckDB checks
-    a block's checksum only when it reads the block and `count(*)` reads none of them."""
+    a block's checksum only when it reads the block and `count(*)` reads none of them. A
+    sealed file is decrypted whole (every chunk's tag checked) with `key`; StoreError when
+    the key is missing or another one (the file's state is then unknown)."""
     try:
-        con = duckdb.connect(str(path), read_only=True, config=BASE_CONFIG | reader_limits())
+        con = _connect_checked(path, key)
+    except crypto.Damaged as exc:
+        log.error("version %s does not unseal: %s", path, exc)
+        return "加密文件已损坏或被改动（无法解密）"
     except duckdb.Error as exc:
         log.error("version %s does not open: %s", path, exc)
         return "无法打开（文件已损坏或不完整）"
@@ -531,11 +695,12 @@ def check_version(path: Path) -> str | None:
     return None
 
 
-def _opens(path: Path) -> str | None:
-    """None when the version file opens and its store_meta reads (cheap: no data blocks)."""
+def _opens(path: Path, key: bytes | None = None) -> str | None:
+    """None when the version file opens and its store_meta reads (cheap: no data blocks,
+    though a sealed file is decrypted whole)."""
     try:
-        con = duckdb.connect(str(path), read_only=True, config=BASE_CONFIG | reader_limits())
-    except duckdb.Error as exc:
+        con = _connect_checked(path, key)
+    except (duckdb.Error, crypto.CryptoError, StoreError) as exc:
         return str(exc).splitlines()[0]
     try:
         con.execute("SELECT count(*) FROM store_meta").fetchall()
