@@ -17,7 +17,7 @@
 --   closed BIGINT  clues closed (办结) on or before the date
 WITH i AS (
     SELECT inspection_id, round_id, unit_id FROM inspections
-    WHERE ($inspection_ids::INTEGER[] IS NULL OR inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
+    WHERE in_inspections(inspection_id, $inspection_ids)
       AND feedback_date <= $as_of::DATE
 ),
 c AS (

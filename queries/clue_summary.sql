@@ -17,7 +17,7 @@ SELECT c.routing,
        count(*) FILTER (WHERE c.closed_on <= $as_of::DATE) AS closed
 FROM clues c
 JOIN inspections i USING (inspection_id)
-WHERE ($inspection_ids::INTEGER[] IS NULL OR c.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
+WHERE in_inspections(c.inspection_id, $inspection_ids)
   AND i.feedback_date <= $as_of::DATE
 GROUP BY ALL
 ORDER BY routing, disposal NULLS LAST

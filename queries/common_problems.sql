@@ -30,7 +30,7 @@ WITH ins AS (
     SELECT i.inspection_id, i.unit_id, i.round_id, i.feedback_date
     FROM inspections i
     JOIN rounds r ON r.round_id = i.round_id
-    WHERE ($inspection_ids::INTEGER[] IS NULL OR i.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
+    WHERE in_inspections(i.inspection_id, $inspection_ids)
       AND ($round_from::INTEGER IS NULL OR r.seq >= $round_from)
       AND ($round_to::INTEGER IS NULL OR r.seq <= $round_to)
 ),
@@ -49,17 +49,13 @@ per_unit AS (
     FROM rect_current c
     JOIN ins i ON i.inspection_id = c.inspection_id
     WHERE $current
-      AND ($category_l1::VARCHAR[] IS NULL OR c.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-      AND ($category_l2::VARCHAR[] IS NULL OR c.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+      AND in_categories(c.category_l1, c.category_l2, $category_l1, $category_l2)
       AND c.category_l2 IS NOT NULL
     UNION ALL
     SELECT i.round_id, t.category_l1, t.category_l2, i.unit_id, count(*)::INTEGER
-    FROM finding_timeline t
+    FROM finding_at($as_of, $inspection_ids, $category_l1, $category_l2) t
     JOIN ins i ON i.inspection_id = t.inspection_id
     WHERE NOT $current
-      AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-      AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
-      AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
       AND t.category_l2 IS NOT NULL
     GROUP BY i.round_id, t.category_l1, t.category_l2, i.unit_id
 ),

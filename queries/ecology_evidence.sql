@@ -16,7 +16,7 @@
 WITH i AS (
     SELECT i.inspection_id, i.unit_id
     FROM inspections i
-    WHERE ($inspection_ids::INTEGER[] IS NULL OR i.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
+    WHERE in_inspections(i.inspection_id, $inspection_ids)
       AND i.feedback_date <= $as_of::DATE
       AND ($unit_id::INTEGER IS NULL OR i.unit_id = $unit_id::INTEGER)
 ),
@@ -28,20 +28,14 @@ g AS (
 ),
 f AS (
     SELECT t.finding_id, t.unit_id, t.category_l1, t.status, t.is_repeat, t.is_rebound, x.tags
-    FROM finding_timeline t
+    FROM finding_at($as_of, $inspection_ids, $category_l1, $category_l2) t
     JOIN findings x ON x.finding_id = t.finding_id
     WHERE t.inspection_id IN (SELECT inspection_id FROM i)
-      AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-      AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
-      AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
 ),
 m AS (
     SELECT t.measure_id, t.unit_id, t.status, t.deadline, t.on_time_original
-    FROM measure_timeline t
+    FROM measure_at($as_of, $inspection_ids, $category_l1, $category_l2) t
     WHERE t.inspection_id IN (SELECT inspection_id FROM i)
-      AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-      AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
-      AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
 ),
 c AS (
     SELECT c.clue_id, i.unit_id,

@@ -17,7 +17,7 @@ SELECT r.round_id, r.name AS round_name, r.seq, r.kind, count(*) AS inspections,
        list(i.inspection_id ORDER BY i.inspection_id)::INTEGER[] AS inspection_ids
 FROM inspections i
 JOIN rounds r ON r.round_id = i.round_id
-WHERE ($inspection_ids::INTEGER[] IS NULL OR i.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
+WHERE in_inspections(i.inspection_id, $inspection_ids)
   AND i.feedback_date <= $as_of::DATE
 GROUP BY r.round_id, r.name, r.seq, r.kind
 ORDER BY r.seq

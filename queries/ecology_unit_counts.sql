@@ -34,7 +34,7 @@ WITH i AS (
            CASE WHEN $by_round THEN i.round_id ELSE -1 END AS gr
     FROM inspections i
     JOIN rounds r ON r.round_id = i.round_id
-    WHERE ($inspection_ids::INTEGER[] IS NULL OR i.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
+    WHERE in_inspections(i.inspection_id, $inspection_ids)
       AND i.feedback_date <= $as_of::DATE
 ),
 g AS (
@@ -45,13 +45,10 @@ g AS (
 ),
 f AS (
     SELECT i.gr, t.unit_id, t.category_l1, x.tags
-    FROM finding_timeline t
+    FROM finding_at($as_of, $inspection_ids, $category_l1, $category_l2) t
     JOIN i ON i.inspection_id = t.inspection_id
     JOIN findings x ON x.finding_id = t.finding_id
     WHERE NOT $current
-      AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-      AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
-      AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
 ),
 fa AS (
     -- One source or the other: DuckDB drops the branch whose $current test is false. The
@@ -64,8 +61,7 @@ fa AS (
     FROM rect_current c
     JOIN i ON i.inspection_id = c.inspection_id
     WHERE $current
-      AND ($category_l1::VARCHAR[] IS NULL OR c.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-      AND ($category_l2::VARCHAR[] IS NULL OR c.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+      AND in_categories(c.category_l1, c.category_l2, $category_l1, $category_l2)
     GROUP BY i.gr, i.unit_id
     UNION ALL
     SELECT f.gr, f.unit_id, count(*) AS findings,

@@ -16,22 +16,10 @@
 --   units BIGINT  units with such findings
 --   findings_done BIGINT  of which DONE
 WITH base AS (
-    -- One source or the other: DuckDB drops the branch whose $current test is false.
-    SELECT i.unit_id, c.category_l1, c.category_l2, c.findings, c.findings_done
-    FROM rect_current c
-    JOIN inspections i ON i.inspection_id = c.inspection_id
-    WHERE $current
-      AND ($inspection_ids::INTEGER[] IS NULL OR c.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
-      AND ($category_l1::VARCHAR[] IS NULL OR c.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-      AND ($category_l2::VARCHAR[] IS NULL OR c.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
-    UNION ALL
-    SELECT t.unit_id, t.category_l1, t.category_l2, 1 AS findings, (t.status = 'DONE')::INTEGER AS findings_done
-    FROM finding_timeline t
-    WHERE NOT $current
-      AND ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
-      AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-      AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
-      AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
+    -- Findings in scope on the date, per inspection and category (summaries on or after
+    -- settled_on, else the timeline).
+    SELECT unit_id, category_l1, category_l2, findings, findings_done
+    FROM finding_counts_at($as_of, $current, $inspection_ids, $category_l1, $category_l2)
 ),
 per_unit AS (
     -- Two steps instead of count(DISTINCT): far cheaper over many rows.

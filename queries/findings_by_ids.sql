@@ -27,12 +27,8 @@
 WITH sel AS (
     SELECT t.finding_id, t.round_id, t.unit_id, t.category_l1, t.category_l2, t.status,
            t.measures, t.measures_done, t.is_repeat, t.is_rebound, t.feedback_date
-    FROM finding_timeline t
+    FROM finding_at($as_of, $inspection_ids, $category_l1, $category_l2) t
     WHERE t.finding_id IN (SELECT unnest($finding_ids::INTEGER[]))
-      AND ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
-      AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-      AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
-      AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
 )
 SELECT s.finding_id, r.name AS round_name, u.short_name AS unit_name, s.category_l1,
        s.category_l2, c2.name AS l2_name, f.title, f.detail, f.severity, f.tags, s.status,

@@ -16,7 +16,7 @@
 WITH i AS (
     SELECT i.inspection_id, i.unit_id, u.peer_group, u.sector
     FROM inspections i JOIN units u ON u.unit_id = i.unit_id
-    WHERE ($inspection_ids::INTEGER[] IS NULL OR i.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
+    WHERE in_inspections(i.inspection_id, $inspection_ids)
       AND i.feedback_date <= $as_of::DATE
 ),
 f AS (
@@ -25,17 +25,13 @@ f AS (
     FROM rect_current c
     WHERE $current
       AND c.inspection_id IN (SELECT inspection_id FROM i)
-      AND ($category_l1::VARCHAR[] IS NULL OR c.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-      AND ($category_l2::VARCHAR[] IS NULL OR c.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+      AND in_categories(c.category_l1, c.category_l2, $category_l1, $category_l2)
     GROUP BY c.inspection_id
     UNION ALL
     SELECT t.inspection_id, count(*) AS findings
-    FROM finding_timeline t
+    FROM finding_at($as_of, $inspection_ids, $category_l1, $category_l2) t
     WHERE NOT $current
       AND t.inspection_id IN (SELECT inspection_id FROM i)
-      AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-      AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
-      AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
     GROUP BY t.inspection_id
 )
 SELECT i.peer_group, i.sector, count(*) AS inspections, count(DISTINCT i.unit_id) AS units,

@@ -37,7 +37,7 @@ WITH scoped AS (
     FROM inspections i
     JOIN rounds r ON r.round_id = i.round_id
     WHERE $current
-      AND ($inspection_ids::INTEGER[] IS NULL OR i.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
+      AND in_inspections(i.inspection_id, $inspection_ids)
       AND ($unit_id::INTEGER IS NULL OR i.unit_id = $unit_id)
 ),
 groups AS (
@@ -46,8 +46,7 @@ groups AS (
            sum(c.findings) AS n
     FROM rect_current c
     JOIN scoped s USING (inspection_id)
-    WHERE ($category_l1::VARCHAR[] IS NULL OR c.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-      AND ($category_l2::VARCHAR[] IS NULL OR c.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+    WHERE in_categories(c.category_l1, c.category_l2, $category_l1, $category_l2)
       AND ($category::VARCHAR IS NULL OR c.category_l1 = $category OR c.category_l2 = $category)
     GROUP BY s.seq, s.unit_id
 ),
@@ -59,19 +58,16 @@ firsts AS (
                sum(n) OVER (ORDER BY seq DESC, unit_id ROWS UNBOUNDED PRECEDING) - n AS before
         FROM (SELECT * FROM groups ORDER BY seq DESC, unit_id LIMIT $limit)
     )
-    WHERE before < $limit
+    WHERE $limit::INTEGER IS NULL OR before < $limit  -- NULL: no limit, as LIMIT NULL
 ),
 sel AS (
     SELECT t.finding_id, t.round_id, t.unit_id, t.category_l1, t.category_l2, t.status,
            t.measures, t.measures_done, t.is_repeat, t.is_rebound, t.feedback_date, r.seq,
            (SELECT sum(n) FROM groups)::BIGINT AS total
-    FROM finding_timeline t
+    FROM finding_at($as_of, NULL, $category_l1, $category_l2) t
     JOIN rounds r ON r.round_id = t.round_id
     WHERE $current
       AND t.inspection_id IN (SELECT inspection_id FROM firsts)
-      AND t.valid_to IS NULL
-      AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-      AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
       AND ($category::VARCHAR IS NULL OR t.category_l1 = $category OR t.category_l2 = $category)
     ORDER BY r.seq DESC, t.unit_id, t.finding_id
     LIMIT $limit
@@ -82,13 +78,9 @@ sel_past AS (
     SELECT t.finding_id, t.round_id, t.unit_id, t.category_l1, t.category_l2, t.status,
            t.measures, t.measures_done, t.is_repeat, t.is_rebound, t.feedback_date, r.seq,
            count(*) OVER () AS total
-    FROM finding_timeline t
+    FROM finding_at($as_of, $inspection_ids, $category_l1, $category_l2) t
     JOIN rounds r ON r.round_id = t.round_id
     WHERE NOT $current
-      AND ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
-      AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-      AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
-      AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
       AND ($unit_id::INTEGER IS NULL OR t.unit_id = $unit_id)
       AND ($category::VARCHAR IS NULL OR t.category_l1 = $category OR t.category_l2 = $category)
     ORDER BY r.seq DESC, t.unit_id, t.finding_id

@@ -13,9 +13,8 @@ SELECT f.finding_id
 FROM findings f
 JOIN inspections i ON i.inspection_id = f.inspection_id
 JOIN rounds r ON r.round_id = f.round_id
-WHERE ($inspection_ids::INTEGER[] IS NULL OR f.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
-  AND ($category_l1::VARCHAR[] IS NULL OR f.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-  AND ($category_l2::VARCHAR[] IS NULL OR f.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+WHERE in_scope(f.inspection_id, f.category_l1, f.category_l2,
+           $inspection_ids, $category_l1, $category_l2)
   AND i.feedback_date <= $as_of::DATE
   AND len($terms::VARCHAR[]) > 0
   AND list_bool_and(list_transform($terms::VARCHAR[],

@@ -13,7 +13,7 @@
 --   persons_accountable BIGINT  persons held accountable
 WITH i AS (
     SELECT inspection_id, round_id, unit_id FROM inspections
-    WHERE ($inspection_ids::INTEGER[] IS NULL OR inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
+    WHERE in_inspections(inspection_id, $inspection_ids)
       AND feedback_date <= $as_of::DATE
 ),
 -- Each table read once (scalar subqueries read outcomes three times).

@@ -22,33 +22,14 @@
 --   lead_person VARCHAR  责任领导
 --   department VARCHAR  责任部门
 --   total BIGINT  rows of the whole list (before the limit)
-WITH state AS (
-    -- Each measure as of the date: on or after settled_on the timeline's open intervals,
-    -- of which rect_current_measures holds every one not DONE; else the interval
-    -- holding the date. DuckDB drops the branch whose $current test is false.
-    SELECT measure_id, finding_id, inspection_id, round_id, unit_id, category_l1,
-           category_l2, status, deadline, deadline_original
-    FROM rect_current_measures
-    WHERE $current
-    UNION ALL
-    SELECT measure_id, finding_id, inspection_id, round_id, unit_id, category_l1,
-           category_l2, status, deadline, deadline_original
-    FROM measure_timeline
-    WHERE NOT $current
-      AND valid_from <= $as_of::DATE AND (valid_to IS NULL OR valid_to > $as_of::DATE)
-),
-hits AS (
+WITH hits AS (
     -- Narrow rows first (with the sort keys); the texts are read only for the rows returned.
     SELECT t.measure_id, t.finding_id, t.category_l2, t.deadline, t.status,
            r.name AS round_name, r.seq, u.short_name AS unit_name
-    FROM state t
+    FROM listed_measures_at($as_of, $current, $inspection_ids, $category_l1, $category_l2) t
     JOIN units u ON u.unit_id = t.unit_id
     JOIN rounds r ON r.round_id = t.round_id
-    WHERE ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
-      AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-      AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
-      AND t.status <> 'DONE'
-      AND (t.deadline IS NULL OR t.status = 'LONG_TERM')
+    WHERE is_long_term(t.status, t.deadline)
 ),
 sel AS (
     SELECT * FROM hits

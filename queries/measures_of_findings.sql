@@ -17,8 +17,7 @@
 --   completed_on DATE  completion date (if DONE on the date)
 SELECT t.measure_id, t.finding_id, m.text, m.lead_person, m.department, m.deadline_text,
        t.deadline, t.status, m.status_text, t.completed_on
-FROM measure_timeline t
+FROM measure_at($as_of, NULL, NULL, NULL) t
 JOIN measures m ON m.measure_id = t.measure_id
 WHERE t.finding_id IN (SELECT unnest($finding_ids::INTEGER[]))
-  AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
 ORDER BY t.finding_id, t.measure_id

@@ -25,43 +25,14 @@
 --   lead_person VARCHAR  责任领导
 --   department VARCHAR  责任部门
 -- measures_supervision_counts counts the rows of each colour.
-WITH state AS (
-    -- Each measure as of the date: on or after settled_on the timeline's open intervals,
-    -- of which rect_current_measures holds every one not DONE; else the interval
-    -- holding the date. DuckDB drops the branch whose $current test is false.
-    SELECT measure_id, finding_id, inspection_id, round_id, unit_id, category_l1,
-           category_l2, status, deadline, deadline_original
-    FROM rect_current_measures
-    WHERE $current
-    UNION ALL
-    SELECT measure_id, finding_id, inspection_id, round_id, unit_id, category_l1,
-           category_l2, status, deadline, deadline_original
-    FROM measure_timeline
-    WHERE NOT $current
-      AND valid_from <= $as_of::DATE AND (valid_to IS NULL OR valid_to > $as_of::DATE)
-),
-dated AS (
+WITH dated AS (
     SELECT t.measure_id, t.finding_id, t.round_id, t.unit_id, t.category_l2, t.status,
            t.deadline, t.deadline_original,
            ($as_of::DATE - t.deadline)::INTEGER AS days_overdue,
-           CASE WHEN t.deadline < $as_of::DATE THEN '红'
-                WHEN t.deadline - $as_of::DATE <= 10 THEN '黄'
-                WHEN t.deadline - $as_of::DATE <= 20 THEN '绿'
-                ELSE '' END AS warning
-    FROM state t
-    WHERE ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
-      AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-      AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
-      AND t.status <> 'DONE' AND t.deadline IS NOT NULL
-      -- The colours asked, written as the deadline ranges of `warning` above so that the
-      -- scan filters them.
-      AND ($kinds::VARCHAR[] IS NULL
-           OR (list_contains($kinds::VARCHAR[], '红') AND t.deadline < $as_of::DATE)
-           OR (list_contains($kinds::VARCHAR[], '黄') AND t.deadline >= $as_of::DATE
-               AND t.deadline - $as_of::DATE <= 10)
-           OR (list_contains($kinds::VARCHAR[], '绿') AND t.deadline - $as_of::DATE > 10
-               AND t.deadline - $as_of::DATE <= 20)
-           OR (list_contains($kinds::VARCHAR[], '') AND t.deadline - $as_of::DATE > 20))
+           warning_colour(t.deadline, $as_of) AS warning
+    FROM listed_measures_at($as_of, $current, $inspection_ids, $category_l1, $category_l2) t
+    WHERE t.status <> 'DONE' AND t.deadline IS NOT NULL
+      AND warning_in(t.deadline, $as_of, $kinds)
 ),
 sel AS (
     -- Narrow rows first; the text columns are read only for the rows returned.

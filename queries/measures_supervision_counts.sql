@@ -12,31 +12,10 @@
 --   yellow BIGINT  黄: the deadline is on the date or at most 10 days after it
 --   green BIGINT  绿: the deadline is 11 to 20 days after the date
 --   normal BIGINT  no colour: the deadline is more than 20 days after the date
-WITH open AS (
-    -- Open measures with a dated deadline, as (deadline, how many). rect_current_dates counts
-    -- the timeline's open rows (valid_to IS NULL) with status <> 'DONE' and a deadline,
-    -- LONG_TERM ones included, by inspection, category and deadline: on or after settled_on
-    -- exactly the rows the 督办清单 lists. DuckDB drops the branch whose $current test is false.
-    SELECT d.d AS deadline, d.open_measures AS n
-    FROM rect_current_dates d
-    WHERE $current
-      AND ($inspection_ids::INTEGER[] IS NULL OR d.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
-      AND ($category_l1::VARCHAR[] IS NULL OR d.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-      AND ($category_l2::VARCHAR[] IS NULL OR d.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
-    UNION ALL
-    SELECT t.deadline, 1
-    FROM measure_timeline t
-    WHERE NOT $current
-      AND ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
-      AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-      AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
-      AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
-      AND t.status <> 'DONE' AND t.deadline IS NOT NULL
-)
-SELECT coalesce(sum(n) FILTER (WHERE deadline < $as_of::DATE), 0)::BIGINT AS red,
-       coalesce(sum(n) FILTER (WHERE deadline >= $as_of::DATE
-                                 AND deadline - $as_of::DATE <= 10), 0)::BIGINT AS yellow,
-       coalesce(sum(n) FILTER (WHERE deadline - $as_of::DATE > 10
-                                 AND deadline - $as_of::DATE <= 20), 0)::BIGINT AS green,
-       coalesce(sum(n) FILTER (WHERE deadline - $as_of::DATE > 20), 0)::BIGINT AS normal
-FROM open
+-- Open measures with a dated deadline, as (deadline, how many): on or after settled_on from
+-- rect_current_dates (exactly the rows the 督办清单 lists), else from the timeline.
+SELECT coalesce(sum(n) FILTER (WHERE warning_colour(deadline, $as_of) = '红'), 0)::BIGINT AS red,
+       coalesce(sum(n) FILTER (WHERE warning_colour(deadline, $as_of) = '黄'), 0)::BIGINT AS yellow,
+       coalesce(sum(n) FILTER (WHERE warning_colour(deadline, $as_of) = '绿'), 0)::BIGINT AS green,
+       coalesce(sum(n) FILTER (WHERE warning_colour(deadline, $as_of) = ''), 0)::BIGINT AS normal
+FROM open_deadlines_at($as_of, $current, $inspection_ids, $category_l1, $category_l2)

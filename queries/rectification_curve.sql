@@ -20,12 +20,8 @@
 -- curve needs are read, and the deltas are summed per (round, day) before they are unioned.
 WITH t AS (
     SELECT t.round_id, t.feedback_date, t.valid_from, t.valid_to, t.status
-    FROM finding_timeline t
-    WHERE ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
-      AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-      AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
-      AND t.feedback_date <= $as_of::DATE
-      AND t.valid_from <= $as_of::DATE
+    FROM finding_history($as_of, $inspection_ids, $category_l1, $category_l2) t
+    WHERE t.feedback_date <= $as_of::DATE
 ),
 fed AS (
     -- Findings per round and 反馈日期, with how many are DONE / BASICALLY_DONE on the as-of
@@ -35,7 +31,7 @@ fed AS (
            count(*) FILTER (WHERE status = 'DONE') AS n_done,
            count(*) FILTER (WHERE status = 'BASICALLY_DONE') AS n_basic
     FROM t
-    WHERE valid_to IS NULL OR valid_to > $as_of::DATE
+    WHERE valid_on(valid_from, valid_to, $as_of)
     GROUP BY ALL
 ),
 deltas AS (

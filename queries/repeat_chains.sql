@@ -26,7 +26,7 @@ WITH ins AS (
     -- The inspections in scope (small: one row each; a unit in a round).
     SELECT inspection_id, unit_id, round_id
     FROM inspections
-    WHERE ($inspection_ids::INTEGER[] IS NULL OR inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
+    WHERE in_inspections(inspection_id, $inspection_ids)
 ),
 src AS (
     -- Findings in scope by inspection and level-2 category. On or after settled_on: the
@@ -39,17 +39,13 @@ src AS (
     FROM rect_current c
     JOIN ins i ON i.inspection_id = c.inspection_id
     WHERE $current
-      AND ($category_l1::VARCHAR[] IS NULL OR c.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-      AND ($category_l2::VARCHAR[] IS NULL OR c.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
+      AND in_categories(c.category_l1, c.category_l2, $category_l1, $category_l2)
       AND c.category_l2 IS NOT NULL
     UNION ALL
     SELECT t.inspection_id, t.category_l2, 1, t.is_rebound::INTEGER, (t.status <> 'DONE')::INTEGER
-    FROM finding_timeline t
+    FROM finding_at($as_of, $inspection_ids, $category_l1, $category_l2) t
     JOIN ins i ON i.inspection_id = t.inspection_id
     WHERE NOT $current
-      AND ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-      AND ($category_l2::VARCHAR[] IS NULL OR t.category_l2 IN (SELECT unnest($category_l2::VARCHAR[])))
-      AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
       AND t.category_l2 IS NOT NULL
 ),
 per_round AS (
@@ -90,11 +86,9 @@ shown_rounds AS (
     SELECT i.unit_id, t.category_l2, i.round_id,
            bool_or(t.is_rebound) AS rebound,
            list(t.finding_id ORDER BY t.finding_id) AS ids
-    FROM finding_timeline t
+    FROM finding_at($as_of, NULL, $category_l1, NULL) t
     JOIN ins i ON i.inspection_id = t.inspection_id
     SEMI JOIN shown s ON s.unit_id = i.unit_id AND s.category_l2 = t.category_l2
-    WHERE ($category_l1::VARCHAR[] IS NULL OR t.category_l1 IN (SELECT unnest($category_l1::VARCHAR[])))
-      AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
     GROUP BY i.unit_id, t.category_l2, i.round_id
 ),
 labels AS (

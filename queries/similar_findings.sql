@@ -22,12 +22,10 @@
 WITH f AS (
     SELECT t.finding_id, t.unit_id, r.seq, r.name AS round_name, t.category_l2, fi.title,
            regexp_replace(fi.title || coalesce(fi.detail, ''), '[\s\pZ\pP\pS\pN]', '', 'g') AS txt
-    FROM finding_timeline t
+    FROM finding_at($as_of, $inspection_ids, NULL, NULL) t
     JOIN findings fi ON fi.finding_id = t.finding_id
     JOIN rounds r ON r.round_id = t.round_id
-    WHERE ($inspection_ids::INTEGER[] IS NULL OR t.inspection_id IN (SELECT unnest($inspection_ids::INTEGER[])))
-      AND t.valid_from <= $as_of::DATE AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
-      AND ($unit_id::INTEGER IS NULL OR t.unit_id = $unit_id)
+    WHERE ($unit_id::INTEGER IS NULL OR t.unit_id = $unit_id)
 ),
 -- An inverted index of character bigrams: pairs are found through shared bigrams, so only
 -- pairs that share something are ever compared.

@@ -8,14 +8,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.builders import StoreBuilder
 from xuncha import figures
-from xuncha.figures.rectification import counts_query
 from xuncha.filters import Filters, resolve_scope
 from xuncha.store import Reader, Store, open_reader
+from xuncha.store.reader import load_queries
 from xuncha.store.schema import WHOLE_GROUPINGS
 
 GROUPINGS = (
@@ -40,8 +41,8 @@ FILTERS = [
 def both(reader: Reader, filters: Filters, as_of: dt.date, by: str) -> tuple[list, list]:  # type: ignore[type-arg]
     scope = resolve_scope(reader, filters.with_(as_of=as_of))
     params = scope.params(by=by, cycle_median=True)
-    slow = reader.query("rectification_counts", params).to_dicts()
-    fast = reader.query("rectification_counts_current", params).to_dicts()
+    slow = reader.query("rectification_counts", {**params, "current": False}).to_dicts()
+    fast = reader.query("rectification_counts", {**params, "current": True}).to_dicts()
     return slow, fast
 
 
@@ -77,8 +78,10 @@ def test_the_whole_stores_groups_equal_the_summaries_and_the_timelines(
         params = scope.params(by=by, cycle_median=cycle_median)
         whole = demo_reader.query("rectification_counts_whole", params)
         assert whole.height > 0, by
-        assert whole.equals(demo_reader.query("rectification_counts_current", params)), by
-        slow = demo_reader.query("rectification_counts", {**params, "cycle_median": True})
+        assert whole.equals(demo_reader.query("rectification_counts", params)), by
+        slow = demo_reader.query(
+            "rectification_counts", {**params, "cycle_median": True, "current": False}
+        )
         if not cycle_median:
             slow = slow.with_columns(slow["cycle_days_median"].clear(slow.height))
         assert whole.to_dicts() == slow.to_dicts(), (by, as_of)
@@ -99,9 +102,9 @@ def test_the_figures_read_the_groups_only_for_the_whole_store_without_a_category
     cases = [
         (Filters(as_of=day), "round", "rectification_counts_whole"),
         (Filters(as_of=day + dt.timedelta(days=9)), "unit", "rectification_counts_whole"),
-        (Filters(as_of=day), "category_l1", "rectification_counts_current"),
-        (Filters(category_l1=("B",), as_of=day), "round", "rectification_counts_current"),
-        (Filters(round_from=8, round_to=8, as_of=day), "all", "rectification_counts_current"),
+        (Filters(as_of=day), "category_l1", "rectification_counts"),
+        (Filters(category_l1=("B",), as_of=day), "round", "rectification_counts"),
+        (Filters(round_from=8, round_to=8, as_of=day), "all", "rectification_counts"),
         (Filters(as_of=day - dt.timedelta(days=1)), "round", "rectification_counts"),
     ]
     for filters, by, name in cases:
@@ -110,7 +113,6 @@ def test_the_figures_read_the_groups_only_for_the_whole_store_without_a_category
         figures.rectification(demo_reader, scope, by)
         assert name in asked and not {
             "rectification_counts_whole",
-            "rectification_counts_current",
             "rectification_counts",
         } - {name} & set(asked), (filters, by, asked)
 
@@ -125,9 +127,9 @@ def test_overdue_counts_move_with_the_date_in_both(demo_reader: Reader) -> None:
 
 def test_the_figures_read_the_summaries_only_when_they_hold(demo_reader: Reader) -> None:
     day = settled(demo_reader)
-    assert counts_query(demo_reader, day) == "rectification_counts_current"
-    assert counts_query(demo_reader, day + dt.timedelta(days=1)) == "rectification_counts_current"
-    assert counts_query(demo_reader, day - dt.timedelta(days=1)) == "rectification_counts"
+    for offset, current in ((0, True), (1, True), (-1, False)):
+        scope = resolve_scope(demo_reader, Filters(as_of=day + dt.timedelta(days=offset)))
+        assert scope.current is current and scope.params()["current"] is current
 
 
 def test_edge_cases_of_a_hand_built_store(tmp_path: Path) -> None:
@@ -209,7 +211,7 @@ def test_a_version_written_by_older_code_is_read_through_a_copy_with_the_summari
     reader = open_reader(old)
     try:
         day = dt.date(2030, 1, 1)
-        assert counts_query(reader, day) == "rectification_counts_current"
+        assert resolve_scope(reader, Filters(as_of=day)).current
         scope = resolve_scope(reader, Filters(as_of=day))
         assert scope.current
         fast = figures.rectification(reader, scope, "unit")
@@ -229,28 +231,43 @@ def test_a_version_written_by_older_code_is_read_through_a_copy_with_the_summari
     assert old.readable_file(old.version()) == old.current_file()
 
 
-# Queries that read the current-state summaries when $current is true, and the extra
-# parameters the pages pass them (several values each where the query branches on them).
-DUAL_PATH = {
-    "findings_by_category": [{}],
-    "findings_by_unit_category": [{"level": 1}, {"level": 2}],
-    "findings_by_peer_group": [{}],
-    "ecology_unit_counts": [{"by_round": False}, {"by_round": True}],
-    "measures_supervision": [
-        {"kinds": ["红"], "limit": 15},
-        {"kinds": ["红", "黄", "绿"], "limit": 2000},
-        {"kinds": [""], "limit": None},
-        {"kinds": None, "limit": None},
-    ],
-    "measures_long_term": [{"limit": 2000}, {"limit": 3}],
-    "measures_extended": [{"limit": 2000}, {"limit": 5}],
-    "findings_detail": [
-        {"unit_id": None, "category": None, "limit": 2000},
-        {"unit_id": None, "category": None, "limit": 7},
-        {"unit_id": None, "category": "B", "limit": 50},
-        {"unit_id": None, "category": "B03", "limit": 1_000_000},
-    ],
+# Values tried for the parameters of the queries with two branches, beyond the scope's own:
+# every query declaring $current is found in queries/ (none kept by hand), and each of its
+# other parameters must have values here (a new one fails the test until it has).
+VARIANTS: dict[str, list[Any]] = {
+    "by": list(GROUPINGS),
+    "level": [1, 2],
+    "by_round": [False, True],
+    "cycle_median": [True, False],
+    "with_names": [True, False],
+    "kinds": [["红"], ["红", "黄", "绿"], [""], None],
+    "limit": [2000, 7, None],
+    "unit_id": [None, "one"],  # "one": a unit that has findings in scope
+    "category": [None, "B", "B03"],
+    "round_from": [None, 3],
+    "round_to": [None, 8],
+    "k_min": [3],
+    "k_share": [0.3],
 }
+SCOPE_PARAMS = {"inspection_ids", "category_l1", "category_l2", "as_of", "current"}
+
+
+def _dual_path_cases(name: str, one_unit: int) -> list[dict[str, Any]]:
+    named = load_queries()[name]
+    extra = sorted(set(named.params) - SCOPE_PARAMS)
+    missing = [p for p in extra if p not in VARIANTS]
+    assert not missing, f"{name}: give VARIANTS values for {missing}"
+    cases = []
+    for i in range(max((len(VARIANTS[p]) for p in extra), default=1)):
+        case = {p: VARIANTS[p][i % len(VARIANTS[p])] for p in extra}  # each value at least once
+        cases.append({k: (one_unit if v == "one" else v) for k, v in case.items()})
+    return cases
+
+
+def test_the_dual_path_queries_are_found_not_listed() -> None:
+    names = [n for n, q in load_queries().items() if "current" in q.params]
+    assert len(names) >= 10 and "rectification_counts" in names
+    assert "rectification_counts_current" not in load_queries()  # folded into one query
 
 
 @pytest.mark.parametrize("days_after", [0, 300])
@@ -259,18 +276,17 @@ def test_every_query_with_two_paths_gives_the_same_rows_on_either(
     demo_reader: Reader, filters: Filters, days_after: int
 ) -> None:
     """$current true (summaries) and false (timelines) give identical frames on and after
-    settled_on, for every such query, filter state and parameter the pages use."""
+    settled_on, for every query declaring $current, filter state and parameter value."""
     as_of = settled(demo_reader) + dt.timedelta(days=days_after)
     scope = resolve_scope(demo_reader, filters.with_(as_of=as_of))
     assert scope.current
     units = demo_reader.query("findings_by_unit_category", scope.params(level=1))
     one_unit = int(units["unit_id"][0])
-    for name, variants in DUAL_PATH.items():
-        cases = list(variants)
-        if name == "findings_detail":
-            cases.append({"unit_id": one_unit, "category": None, "limit": 2000})
-        for extra in cases:
-            params = scope.params(**extra)
+    names = sorted(n for n, q in load_queries().items() if "current" in q.params)
+    for name in names:
+        named = load_queries()[name]
+        for extra in _dual_path_cases(name, one_unit):
+            params = {k: v for k, v in scope.params(**extra).items() if k in named.params}
             fast = demo_reader.query(name, params)
             slow = demo_reader.query(name, {**params, "current": False})
             assert fast.height > 0 or slow.height == 0, (name, extra)
@@ -315,7 +331,6 @@ def test_findings_by_ids_are_the_listed_findings_in_scope(demo_reader: Reader) -
 
 def test_the_layout_mark_is_the_one_store_settled_on_trusts() -> None:
     from xuncha.store import schema
-    from xuncha.store.reader import load_queries
 
     assert f"= '{schema.CURRENT_LAYOUT}'" in load_queries()["store_settled_on"].sql
 
@@ -336,6 +351,5 @@ def test_leaving_out_the_cycle_median_changes_nothing_else(
     assert "cycle_days_median" not in lean.columns
     assert lean.equals(full.drop("cycle_days_median"))
     assert full["cycle_days_median"].null_count() < full.height  # the full answer has medians
-    name = "rectification_counts_current" if scope.current else "rectification_counts"
-    raw = demo_reader.query(name, scope.params(by=by, cycle_median=False))
+    raw = demo_reader.query("rectification_counts", scope.params(by=by, cycle_median=False))
     assert raw["cycle_days_median"].null_count() == raw.height

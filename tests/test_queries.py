@@ -75,6 +75,21 @@ def test_a_query_returns_the_columns_and_grain_its_header_states(
         assert frame.select(keys).is_duplicated().sum() == 0, f"{name}: grain {keys} not unique"
 
 
+@pytest.mark.parametrize("name", sorted(QUERIES))
+def test_a_query_returns_the_types_its_header_states(name: str, demo_reader: Any) -> None:
+    """Each column's DuckDB type is the one the header names (BIGINT, VARCHAR[], DATE …)."""
+    query = QUERIES[name]
+    values = _values(demo_reader)
+    con = demo_reader.store.connect(demo_reader.version)
+    try:
+        relation = con.sql(query.sql, params={k: values[k] for k in query.params})
+        got = dict(zip(relation.columns, (str(t) for t in relation.types), strict=True))
+    finally:
+        con.close()
+    stated = {column: text.split()[0] for column, text in query.columns.items()}
+    assert got == stated, name
+
+
 def test_a_query_refuses_to_run_without_its_parameters(demo_reader: Any) -> None:
     with pytest.raises(TypeError, match="needs parameters"):
         demo_reader.query("rectification_counts", {"as_of": dt.date(2026, 1, 1)})

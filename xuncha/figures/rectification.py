@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import polars as pl
@@ -15,7 +14,7 @@ from xuncha.figures.rates import (
     MIN_SAMPLE,
     SMALL_SAMPLE_LABEL,
 )
-from xuncha.filters import Scope, settled_on
+from xuncha.filters import Scope
 from xuncha.store.reader import Reader
 from xuncha.store.schema import WHOLE_GROUPINGS
 
@@ -87,22 +86,12 @@ def rectification(
 
 def _query_for(reader: Reader, scope: Scope, by: str) -> str:
     """The named query answering this scope and grouping: the groups summed at write time
-    for the whole store without a category (the usual state), else the current-state
-    summaries or, before settled_on, the timelines. All three give the same rows."""
-    if not scope.current:
-        return counts_query(reader, scope.as_of)
+    for the whole store without a category (the usual state), else rectification_counts
+    (current-state summaries or, before settled_on, timelines: its $current branch). Both
+    give the same rows."""
     whole = scope.ids_param() is None and not scope.category_l1 and not scope.category_l2
-    if whole and by in WHOLE_GROUPINGS:
+    if scope.current and whole and by in WHOLE_GROUPINGS:
         return "rectification_counts_whole"
-    return "rectification_counts_current"
-
-
-def counts_query(reader: Reader, as_of: dt.date) -> str:
-    """The named query for the counts as of `as_of`: the current-state summaries when nothing
-    changes after settled_on (the usual case: today), else the timelines (a past date)."""
-    settled = settled_on(reader)
-    if settled is not None and as_of >= settled:
-        return "rectification_counts_current"
     return "rectification_counts"
 
 

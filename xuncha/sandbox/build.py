@@ -42,7 +42,8 @@ import duckdb
 from xuncha.filters import Scope
 from xuncha.sandbox.errors import SandboxError
 from xuncha.sandbox.statements import MAX_SQL_CHARS
-from xuncha.store import Store, crypto, schema
+from xuncha.store import Store, crypto
+from xuncha.store import sql as store_sql
 
 _LOG = logging.getLogger("xuncha")
 CATALOG = "xuncha"  # the sandbox database's name, as the user sees it in duckdb_databases()
@@ -392,14 +393,14 @@ def _build_into(
                     "category_l2": list(scope.category_l2) or None,
                 }
             builder.execute(sql, params)
-        # Summed from the scoped copy, so a category filter narrows it as well.
-        builder.execute(
-            f"CREATE TABLE {_T}.rect_current_inspection AS "
-            + schema.RECT_CURRENT_INSPECTION_SELECT.format(source=f"{_T}.rect_current")
-        )
-        # The groups too: the store's are the whole store's, never copied into a scope.
-        for sql in schema.RECT_CURRENT_GROUPS_SQL:
-            builder.execute(sql.format(t=f"{_T}."))
+        # Built in the sandbox's own catalog from its scoped copies, by the store's own SQL:
+        # rect_current_inspection summed from the scoped rect_current (so a category filter
+        # narrows it as well), the groups (the store's are the whole store's, never copied
+        # into a scope), and the vocabulary the named and canned queries are written in.
+        builder.execute(f"USE {CATALOG}")
+        for name in ("vocabulary", "current_inspection", "current_groups", "vocabulary_tables"):
+            store_sql.run(builder, name)
+        builder.execute("USE memory")
         builder.execute(_REPEATS_SQL)
         builder.execute(_CLUES_SQL if clue_details else _CLUE_COUNTS_SQL)
         _copy_comments(builder)

@@ -11,7 +11,7 @@ import datetime as dt
 
 import duckdb
 
-from xuncha.store import categories
+from xuncha.store import categories, sql
 
 SCHEMA_VERSION = 4
 
@@ -581,18 +581,21 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
 
 def add_current_summaries(con: duckdb.DuckDBPyConnection) -> None:
     """The current-state summaries (and settled_on, current_layout) from the timelines as
-    they are: for a copy of a version written by older code (Store.readable_file)."""
-    for sql in _CURRENT_SQL:
-        con.execute(sql)
+    they are, with the vocabulary: for a copy of a version written by older code
+    (Store.readable_file), and at the end of every write (refresh_derived)."""
+    sql.run(con, "vocabulary")
+    sql.run(con, "current_summaries")
+    sql.run(con, "current_inspection")
+    sql.run(con, "current_groups")
+    sql.run(con, "vocabulary_tables")
+    con.execute(f"INSERT OR REPLACE INTO store_meta VALUES ('current_layout', '{CURRENT_LAYOUT}')")
+    con.execute(_SETTLED_ON_SQL)
 
 
 def refresh_derived(con: duckdb.DuckDBPyConnection) -> None:
     """Rebuild the derived tables from the base tables (one definition of finding status)."""
-    con.execute(_MEASURE_TIMELINE_SQL)
-    con.execute(_FINDING_TIMELINE_BASE_SQL)
-    con.execute(_FINDING_REPEATS_SQL)
-    con.execute(_FINDING_TIMELINE_SQL)
-    con.execute("DROP TABLE IF EXISTS finding_timeline_base")
+    sql.run(con, "vocabulary")
+    sql.run(con, "timelines")
     add_current_summaries(con)
     for table, (comment, columns) in DERIVED_COMMENTS.items():
         con.execute(f"COMMENT ON TABLE {table} IS {_comment(comment)}")
@@ -600,405 +603,21 @@ def refresh_derived(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"COMMENT ON COLUMN {table}.{column} IS {_comment(text)}")
 
 
-# A measure's status and deadline as of any date: one row per interval between recorded
-# changes. When two records share a date, the later-recorded one (higher history_id) wins,
-# even when it records "no deadline" (arg_max_null keeps NULLs). Nothing is in scope before
-# the 反馈日期, so intervals are clipped to start there. The on-time outcome is fixed at
-# completion: the completion date against the original deadline, and against the deadline in
-# force on the completion date; later extensions never change it.
-_MEASURE_TIMELINE_SQL = """
-CREATE OR REPLACE TABLE measure_timeline AS
-WITH status_by_day AS (
-    SELECT measure_id, status_date AS d, arg_max_null(status, history_id) AS status
-    FROM measure_status_history GROUP BY ALL
-),
-deadline_by_day AS (
-    SELECT measure_id, effective_date AS d, arg_max_null(deadline, history_id) AS deadline
-    FROM measure_deadline_history GROUP BY ALL
-),
-first_status AS (
-    SELECT measure_id, min(d) AS first_d FROM status_by_day GROUP BY ALL
-),
-events AS (
-    SELECT measure_id, d FROM status_by_day
-    UNION
-    SELECT dl.measure_id, dl.d FROM deadline_by_day dl
-    JOIN first_status fs ON fs.measure_id = dl.measure_id AND dl.d >= fs.first_d
-),
-intervals AS (
-    SELECT measure_id, d AS valid_from,
-           lead(d) OVER (PARTITION BY measure_id ORDER BY d) AS valid_to
-    FROM events
-),
-with_status AS (
-    SELECT i.*, s.status
-    FROM intervals i ASOF JOIN status_by_day s ON i.measure_id = s.measure_id AND i.valid_from >= s.d
-),
-with_deadline AS (
-    SELECT w.*, dl.deadline AS recorded_deadline, dl.d IS NOT NULL AS recorded
-    FROM with_status w
-    ASOF LEFT JOIN deadline_by_day dl ON w.measure_id = dl.measure_id AND w.valid_from >= dl.d
-),
--- The completion date is the one the ledger wrote. When none was written it stays unknown:
--- such a measure counts as DONE but is left out of the on-time rates and 整改周期 rather than
--- dated by the ledger's 截至时间 (which would make work finished on time look late).
-completion AS (
-    SELECT m.measure_id, m.deadline_original, m.completed_on
-    FROM measures m
-    WHERE m.completed_on IS NOT NULL
-      AND EXISTS (SELECT 1 FROM status_by_day s WHERE s.measure_id = m.measure_id
-                  AND s.status = 'DONE')
-),
-outcome AS (
-    SELECT c.measure_id, c.completed_on,
-           c.completed_on <= c.deadline_original AS on_time_original,
-           c.completed_on <= CASE WHEN dl.d IS NOT NULL THEN dl.deadline
-                                  ELSE c.deadline_original END AS on_time_current
-    FROM completion c
-    ASOF LEFT JOIN deadline_by_day dl ON c.measure_id = dl.measure_id AND c.completed_on >= dl.d
-)
-SELECT w.measure_id, m.finding_id, f.inspection_id, f.round_id, f.unit_id,
-       f.category_l1, f.category_l2, i.feedback_date,
-       greatest(w.valid_from, i.feedback_date, coalesce(f.recorded_on, i.feedback_date))
-           AS valid_from, w.valid_to, w.status,
-       CASE WHEN w.recorded THEN w.recorded_deadline ELSE m.deadline_original END AS deadline,
-       m.deadline_original,
-       CASE WHEN w.status = 'DONE' THEN o.completed_on END AS completed_on,
-       CASE WHEN w.status = 'DONE' THEN o.on_time_original END AS on_time_original,
-       CASE WHEN w.status = 'DONE' THEN o.on_time_current END AS on_time_current
-FROM with_deadline w
-JOIN measures m USING (measure_id)
-JOIN findings f ON f.finding_id = m.finding_id
-JOIN inspections i ON i.inspection_id = f.inspection_id
-LEFT JOIN outcome o ON o.measure_id = w.measure_id
-WHERE w.valid_to IS NULL
-   OR w.valid_to > greatest(i.feedback_date, coalesce(f.recorded_on, i.feedback_date))
-ORDER BY f.round_id, f.unit_id, w.measure_id, valid_from
-"""
+# The layout of the current-state summaries and vocabulary this code reads (store_meta
+# current_layout; queries/store_settled_on.sql names it too). A store written by older code has
+# another or none: Store.connect() reads it through a copy with the summaries and the vocabulary
+# added (readable_file).
+CURRENT_LAYOUT = "5"
 
-# A finding's status as of any date, derived from its measures' statuses on that date:
-# DONE when every measure is DONE; BASICALLY_DONE when the rest are PHASED or LONG_TERM;
-# otherwise OPEN (DOMAIN.md §5, strict completion).
-_FINDING_TIMELINE_BASE_SQL = """
-CREATE OR REPLACE TABLE finding_timeline_base AS
-WITH events AS (
-    SELECT finding_id, valid_from AS d FROM measure_timeline
-    UNION
-    SELECT f.finding_id, greatest(i.feedback_date, coalesce(f.recorded_on, i.feedback_date))
-    FROM findings f
-    JOIN inspections i ON i.inspection_id = f.inspection_id
-),
-intervals AS (
-    SELECT finding_id, d AS valid_from,
-           lead(d) OVER (PARTITION BY finding_id ORDER BY d) AS valid_to
-    FROM events
-),
-agg AS (
-    SELECT e.finding_id, e.valid_from, e.valid_to,
-           count(m.measure_id) AS measures,
-           count(*) FILTER (WHERE m.status = 'DONE') AS measures_done,
-           count(*) FILTER (WHERE m.status IN ('PHASED', 'LONG_TERM')) AS measures_basic,
-           min(m.deadline) FILTER (WHERE m.status <> 'DONE') AS earliest_open_deadline,
-           max(m.completed_on) FILTER (WHERE m.status = 'DONE') AS last_completed_on
-    FROM intervals e
-    LEFT JOIN measure_timeline m
-      ON m.finding_id = e.finding_id
-     AND m.valid_from <= e.valid_from
-     AND (m.valid_to IS NULL OR m.valid_to > e.valid_from)
-    GROUP BY ALL
-)
-SELECT a.finding_id, f.inspection_id, f.round_id, f.unit_id, f.category_l1, f.category_l2,
-       i.feedback_date, a.valid_from, a.valid_to,
-       CASE WHEN a.measures = 0 THEN 'OPEN'
-            WHEN a.measures_done = a.measures THEN 'DONE'
-            WHEN a.measures_done + a.measures_basic = a.measures THEN 'BASICALLY_DONE'
-            ELSE 'OPEN' END AS status,
-       a.measures, a.measures_done, a.earliest_open_deadline,
-       CASE WHEN a.measures > 0 AND a.measures_done = a.measures THEN a.last_completed_on END
-           AS done_on
-FROM agg a
-JOIN findings f USING (finding_id)
-JOIN inspections i ON i.inspection_id = f.inspection_id
-"""
-
-# 重复问题: same unit, same L2, an earlier round (by seq). 反弹: that earlier finding was
-# DONE on the later finding's 反馈日期 (found again after it was closed).
-_FINDING_REPEATS_SQL = """
-CREATE OR REPLACE TABLE finding_repeats AS
-WITH fx AS (
-    SELECT f.finding_id, f.unit_id, f.category_l2, r.seq, i.feedback_date, f.round_id
-    FROM findings f
-    JOIN inspections i ON i.inspection_id = f.inspection_id
-    JOIN rounds r ON r.round_id = f.round_id
-    WHERE f.category_l2 IS NOT NULL
-),
-pairs AS (
-    SELECT a.finding_id, b.finding_id AS earlier_id, b.round_id AS earlier_round_id,
-           t.status = 'DONE' AS earlier_done
-    FROM fx a
-    JOIN fx b ON a.unit_id = b.unit_id AND a.category_l2 = b.category_l2 AND b.seq < a.seq
-    LEFT JOIN finding_timeline_base t
-      ON t.finding_id = b.finding_id
-     AND t.valid_from <= a.feedback_date
-     AND (t.valid_to IS NULL OR t.valid_to > a.feedback_date)
-)
-SELECT f.finding_id,
-       count(p.earlier_id) > 0 AS is_repeat,
-       coalesce(bool_or(p.earlier_done), false) AS is_rebound,
-       list(DISTINCT p.earlier_id ORDER BY p.earlier_id) FILTER (WHERE p.earlier_id IS NOT NULL)
-           AS earlier_finding_ids,
-       list(DISTINCT p.earlier_round_id ORDER BY p.earlier_round_id)
-           FILTER (WHERE p.earlier_round_id IS NOT NULL) AS earlier_round_ids
-FROM findings f
-LEFT JOIN pairs p ON p.finding_id = f.finding_id
-GROUP BY f.finding_id
-"""
-
-_FINDING_TIMELINE_SQL = """
-CREATE OR REPLACE TABLE finding_timeline AS
-SELECT b.*, r.is_repeat, r.is_rebound
-FROM finding_timeline_base b
-JOIN finding_repeats r USING (finding_id)
-ORDER BY b.round_id, b.unit_id, b.finding_id, b.valid_from
-"""
-
-
-# The layout of the current-state summaries this code reads (store_meta current_layout;
-# queries/store_settled_on.sql names it too). A store written by older code has another or
-# none: Store.connect() reads it through a copy with the summaries added (readable_file).
-CURRENT_LAYOUT = "4"
-
-# rect_current without the categories: the usual filter state (no category chosen) reads one
-# row per inspection instead of one per inspection and category. The SQL sandbox builds its
-# own from its scoped copy of rect_current, so it is written once here.
-RECT_CURRENT_INSPECTION_SELECT = """
-SELECT inspection_id,
-       sum(findings)::BIGINT AS findings,
-       sum(findings_done)::BIGINT AS findings_done,
-       sum(findings_basically_done)::BIGINT AS findings_basically_done,
-       sum(findings_open)::BIGINT AS findings_open,
-       sum(repeat_findings)::BIGINT AS repeat_findings,
-       sum(rebound_findings)::BIGINT AS rebound_findings,
-       sum(focus_findings)::BIGINT AS focus_findings,
-       sum(four_winds_findings)::BIGINT AS four_winds_findings,
-       sum(personnel_findings)::BIGINT AS personnel_findings,
-       sum(measures)::BIGINT AS measures,
-       sum(measures_done)::BIGINT AS measures_done,
-       sum(measures_phased)::BIGINT AS measures_phased,
-       sum(measures_in_progress)::BIGINT AS measures_in_progress,
-       sum(measures_not_done)::BIGINT AS measures_not_done,
-       sum(measures_long_term)::BIGINT AS measures_long_term,
-       sum(completed_with_deadline)::BIGINT AS completed_with_deadline,
-       sum(on_time_original)::BIGINT AS on_time_original,
-       sum(completed_with_current_deadline)::BIGINT AS completed_with_current_deadline,
-       sum(on_time_current)::BIGINT AS on_time_current
-FROM {source}
-GROUP BY inspection_id
-ORDER BY inspection_id
-"""
-
-
-# The usual state (every inspection, no category) per grouping, summed once per write: the
-# roll-up of the whole store by all, round, unit, round × unit, sector or peer group reads one
-# row per group (rectification_counts_whole) instead of summing 44,296 inspections, and the
-# query is small enough that parsing and planning it cost little. The counts that depend on
-# the date (overdue, not yet due) come from rect_current_group_dates, by deadline. `{t}`
-# prefixes the tables: the SQL sandbox builds its own from its scoped copies, so a scoped
-# sandbox never holds a figure of rows outside its scope.
+# The groupings rect_current_groups holds (xuncha/store/sql/current_groups.sql).
 WHOLE_GROUPINGS = ("all", "round", "unit", "round_unit", "sector", "peer_group")
-RECT_CURRENT_GROUPS_SQL = (
-    """
-CREATE OR REPLACE TABLE {t}rect_current_groups AS
-WITH k AS (
-    SELECT i.inspection_id, i.unit_id, g.grouping,
-        CASE g.grouping WHEN 'round' THEN r.name WHEN 'unit' THEN u.short_name
-             WHEN 'round_unit' THEN u.short_name WHEN 'sector' THEN u.sector
-             WHEN 'peer_group' THEN u.peer_group ELSE '全部' END AS group_key,
-        CASE g.grouping WHEN 'round' THEN i.round_id::VARCHAR WHEN 'unit' THEN i.unit_id::VARCHAR
-             WHEN 'round_unit' THEN i.round_id::VARCHAR || '/' || i.unit_id::VARCHAR
-             WHEN 'sector' THEN u.sector WHEN 'peer_group' THEN u.peer_group
-             ELSE 'all' END AS group_id,
-        CASE WHEN g.grouping IN ('round', 'round_unit') THEN r.seq END AS group_order
-    FROM {t}inspections i
-    JOIN {t}units u ON u.unit_id = i.unit_id
-    JOIN {t}rounds r ON r.round_id = i.round_id
-    CROSS JOIN (VALUES ('all'), ('round'), ('unit'), ('round_unit'), ('sector'), ('peer_group'))
-        g(grouping)
-),
-med AS (
-    SELECT k.grouping, k.group_id, median(x.days)::DOUBLE AS cycle_days_median
-    FROM {t}rect_current_done x
-    JOIN k USING (inspection_id)
-    GROUP BY ALL
-)
-SELECT k.grouping, k.group_id, any_value(k.group_key) AS group_key,
-       any_value(k.group_order)::BIGINT AS group_order,
-       count(DISTINCT k.unit_id) AS units,
-       count(DISTINCT k.inspection_id) AS inspections,
-       sum(c.findings)::BIGINT AS findings,
-       sum(c.findings_done)::BIGINT AS findings_done,
-       sum(c.findings_basically_done)::BIGINT AS findings_basically_done,
-       sum(c.findings_open)::BIGINT AS findings_open,
-       sum(c.repeat_findings)::BIGINT AS repeat_findings,
-       sum(c.rebound_findings)::BIGINT AS rebound_findings,
-       sum(c.measures)::BIGINT AS measures,
-       sum(c.measures_done)::BIGINT AS measures_done,
-       sum(c.measures_phased)::BIGINT AS measures_phased,
-       sum(c.measures_in_progress)::BIGINT AS measures_in_progress,
-       sum(c.measures_not_done)::BIGINT AS measures_not_done,
-       sum(c.measures_long_term)::BIGINT AS measures_long_term,
-       sum(c.completed_with_deadline)::BIGINT AS completed_with_deadline,
-       sum(c.on_time_original)::BIGINT AS on_time_original,
-       sum(c.completed_with_current_deadline)::BIGINT AS completed_with_current_deadline,
-       sum(c.on_time_current)::BIGINT AS on_time_current,
-       any_value(m.cycle_days_median) AS cycle_days_median
-FROM {t}rect_current_inspection c
-JOIN k USING (inspection_id)
-LEFT JOIN med m ON m.grouping = k.grouping AND m.group_id = k.group_id
-GROUP BY k.grouping, k.group_id
-ORDER BY k.grouping, k.group_id
-""",
-    """
-CREATE OR REPLACE TABLE {t}rect_current_group_dates AS
-WITH k AS (
-    SELECT i.inspection_id, g.grouping,
-        CASE g.grouping WHEN 'round' THEN i.round_id::VARCHAR WHEN 'unit' THEN i.unit_id::VARCHAR
-             WHEN 'round_unit' THEN i.round_id::VARCHAR || '/' || i.unit_id::VARCHAR
-             WHEN 'sector' THEN u.sector WHEN 'peer_group' THEN u.peer_group
-             ELSE 'all' END AS group_id
-    FROM {t}inspections i
-    JOIN {t}units u ON u.unit_id = i.unit_id
-    CROSS JOIN (VALUES ('all'), ('round'), ('unit'), ('round_unit'), ('sector'), ('peer_group'))
-        g(grouping)
-)
-SELECT k.grouping, k.group_id, d.d,
-       sum(d.open_measures)::BIGINT AS open_measures,
-       sum(d.findings_earliest)::BIGINT AS findings_earliest
-FROM {t}rect_current_dates d
-JOIN k USING (inspection_id)
-GROUP BY ALL
-ORDER BY k.grouping, k.group_id, d.d
-""",
-)
 
-
-# The current state, summarised once per write. Every timeline row whose interval is still
-# open (valid_to IS NULL) is the state for any date on or after settled_on, the last date at
-# which any interval starts or ends; rectification_counts_current reads these small tables
-# instead of the timelines for such dates (rectification_counts for earlier ones), and a test
-# checks the two give the same counts for every grouping.
-_CURRENT_SQL = (
-    """
-CREATE OR REPLACE TABLE rect_current AS
-WITH g AS (
-    SELECT list(tag) FILTER (WHERE tag_group = '重点关注') AS focus,
-           list(tag) FILTER (WHERE tag_group = '四风') AS four_winds,
-           list(tag) FILTER (WHERE tag_group = '选人用人') AS personnel
-    FROM tag_dictionary
-),
-fa AS (
-    SELECT t.inspection_id, t.category_l1, t.category_l2,
-           count(*) AS findings,
-           count(*) FILTER (WHERE t.status = 'DONE') AS findings_done,
-           count(*) FILTER (WHERE t.status = 'BASICALLY_DONE') AS findings_basically_done,
-           count(*) FILTER (WHERE t.status = 'OPEN') AS findings_open,
-           count(*) FILTER (WHERE t.is_repeat) AS repeat_findings,
-           count(*) FILTER (WHERE t.is_rebound) AS rebound_findings,
-           count(*) FILTER (WHERE list_has_any(x.tags, g.focus)) AS focus_findings,
-           count(*) FILTER (WHERE list_has_any(x.tags, g.four_winds)) AS four_winds_findings,
-           count(*) FILTER (WHERE list_has_any(x.tags, g.personnel)) AS personnel_findings
-    FROM finding_timeline t
-    JOIN findings x ON x.finding_id = t.finding_id
-    CROSS JOIN g
-    WHERE t.valid_to IS NULL
-    GROUP BY t.inspection_id, t.category_l1, t.category_l2
-),
-ma AS (
-    SELECT inspection_id, category_l1, category_l2,
-           count(*) AS measures,
-           count(*) FILTER (WHERE status = 'DONE') AS measures_done,
-           count(*) FILTER (WHERE status = 'PHASED') AS measures_phased,
-           count(*) FILTER (WHERE status = 'IN_PROGRESS') AS measures_in_progress,
-           count(*) FILTER (WHERE status = 'NOT_DONE') AS measures_not_done,
-           count(*) FILTER (WHERE status <> 'DONE' AND (deadline IS NULL OR status = 'LONG_TERM'))
-               AS measures_long_term,
-           count(*) FILTER (WHERE status = 'DONE' AND on_time_original IS NOT NULL)
-               AS completed_with_deadline,
-           count(*) FILTER (WHERE on_time_original) AS on_time_original,
-           count(*) FILTER (WHERE status = 'DONE' AND on_time_current IS NOT NULL)
-               AS completed_with_current_deadline,
-           count(*) FILTER (WHERE on_time_current) AS on_time_current
-    FROM measure_timeline WHERE valid_to IS NULL
-    GROUP BY ALL
-)
-SELECT fa.*,
-       coalesce(ma.measures, 0) AS measures,
-       coalesce(ma.measures_done, 0) AS measures_done,
-       coalesce(ma.measures_phased, 0) AS measures_phased,
-       coalesce(ma.measures_in_progress, 0) AS measures_in_progress,
-       coalesce(ma.measures_not_done, 0) AS measures_not_done,
-       coalesce(ma.measures_long_term, 0) AS measures_long_term,
-       coalesce(ma.completed_with_deadline, 0) AS completed_with_deadline,
-       coalesce(ma.on_time_original, 0) AS on_time_original,
-       coalesce(ma.completed_with_current_deadline, 0) AS completed_with_current_deadline,
-       coalesce(ma.on_time_current, 0) AS on_time_current
-FROM fa
-LEFT JOIN ma
-  ON ma.inspection_id = fa.inspection_id
- AND ma.category_l1 IS NOT DISTINCT FROM fa.category_l1
- AND ma.category_l2 IS NOT DISTINCT FROM fa.category_l2
-ORDER BY fa.inspection_id, fa.category_l2
-""",
-    "CREATE OR REPLACE TABLE rect_current_inspection AS "
-    + RECT_CURRENT_INSPECTION_SELECT.format(source="rect_current"),
-    """
-CREATE OR REPLACE TABLE rect_current_dates AS
-SELECT inspection_id, category_l1, category_l2, d,
-       sum(open_measures)::BIGINT AS open_measures,
-       sum(findings_earliest)::BIGINT AS findings_earliest
-FROM (
-    SELECT inspection_id, category_l1, category_l2, deadline AS d,
-           1 AS open_measures, 0 AS findings_earliest
-    FROM measure_timeline
-    WHERE valid_to IS NULL AND status <> 'DONE' AND deadline IS NOT NULL
-    UNION ALL
-    SELECT inspection_id, category_l1, category_l2, earliest_open_deadline,
-           0, 1
-    FROM finding_timeline
-    WHERE valid_to IS NULL AND earliest_open_deadline IS NOT NULL
-)
-GROUP BY ALL
-ORDER BY inspection_id, d
-""",
-    """
-DROP TABLE IF EXISTS rect_current_cycle
-""",
-    """
-CREATE OR REPLACE TABLE rect_current_done AS
-SELECT inspection_id, category_l1, category_l2, (done_on - feedback_date)::INTEGER AS days
-FROM finding_timeline
-WHERE valid_to IS NULL AND status = 'DONE' AND done_on IS NOT NULL
-ORDER BY inspection_id
-""",
-    # The measures the lists show as of a date on or after settled_on: the open ones (督办清单,
-    # 长期坚持) and those whose deadline moved (延期), ~13 % of the measures, so the lists
-    # read this instead of filtering every interval of the timeline.
-    """
-CREATE OR REPLACE TABLE rect_current_measures AS
-SELECT measure_id, finding_id, inspection_id, round_id, unit_id, category_l1, category_l2,
-       status, deadline, deadline_original
-FROM measure_timeline
-WHERE valid_to IS NULL
-  AND (status <> 'DONE' OR deadline IS DISTINCT FROM deadline_original)
-ORDER BY inspection_id, measure_id
-""",
-    *(sql.format(t="") for sql in RECT_CURRENT_GROUPS_SQL),
-    f"INSERT OR REPLACE INTO store_meta VALUES ('current_layout', '{CURRENT_LAYOUT}')",
-    """
+# The last date at which any timeline interval starts or ends: from then on the open intervals
+# (the current-state summaries) are the state.
+_SETTLED_ON_SQL = """
 INSERT OR REPLACE INTO store_meta
 SELECT 'settled_on', greatest(
     (SELECT max(greatest(valid_from, coalesce(valid_to, valid_from))) FROM measure_timeline),
     (SELECT max(greatest(valid_from, coalesce(valid_to, valid_from))) FROM finding_timeline)
 )::VARCHAR
-""",
-)
+"""

@@ -1,0 +1,44 @@
+"""The store's own SQL, as SQL files: the vocabulary every query is built from and the derived
+tables, in the order a write builds them.
+
+    vocabulary.sql          scalar macros: the scope test, the as-of test, overdue, long-term,
+                            the warning colour, the roll-up's groups (each 口径 written once)
+    timelines.sql           measure_timeline, finding_repeats, finding_timeline
+    current_summaries.sql   rect_current, rect_current_dates, rect_current_done,
+                            rect_current_measures (the state on or after settled_on)
+    current_inspection.sql  rect_current_inspection (from rect_current)
+    current_groups.sql      rect_current_groups, rect_current_group_dates
+    vocabulary_tables.sql   table macros over those tables: finding_at, measure_at,
+                            listed_measures_at, finding_counts_at, open_deadlines_at
+
+The named queries (queries/*.sql) select over the vocabulary; the SQL sandbox installs it too,
+so the canned queries of 数据查询 run there unchanged.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+
+import duckdb
+
+VOCABULARY = ("vocabulary", "vocabulary_tables")
+
+
+@functools.cache
+def text(name: str) -> str:
+    """The SQL of one file of this folder (`name` without .sql)."""
+    return (resources.files(__package__) / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def run(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Run every statement of one file on `con` (in its default catalog)."""
+    con.execute(text(name))
+
+
+def macro_names() -> dict[str, list[str]]:
+    """The macros each vocabulary file defines, by file, in order."""
+    import re
+
+    pattern = re.compile(r"CREATE OR REPLACE MACRO (\w+)\(")
+    return {name: pattern.findall(text(name)) for name in VOCABULARY}
