@@ -114,12 +114,14 @@ with tab_free:
 
 with tab_canned:
     queries = load_queries()
-    # Not offered: queries about the store itself.
+    # Not offered: queries about the store itself, and the current-state counts (valid only
+    # for dates on or after settled_on; rectification_counts answers for any date).
     internal = {
         "scope_inspections",
         "schema_tables",
         "store_settled_on",
         "inspections_count",
+        "rectification_counts_current",
     }
     names = [n for n in queries if n not in internal]
     chosen = st.selectbox(

@@ -1,5 +1,5 @@
 -- name: rectification_counts
--- returns: the counts behind every rectification figure of DOMAIN.md §5 (numerators and denominators), as of a date, overall or by a grouping: from the current-state summaries on or after settled_on ($current), else from the timelines
+-- returns: the counts behind every rectification figure of DOMAIN.md §5 (numerators and denominators), as of a date, overall or by a grouping
 -- grain: one row per group_id
 -- params:
 --   $inspection_ids INTEGER[]  inspections in scope (NULL: every inspection of the store)
@@ -8,7 +8,6 @@
 --   $as_of DATE  the date the figures are asked as of
 --   $by VARCHAR  grouping: all, round, unit, round_unit (each unit in each round: group_id round_id/unit_id, group_key the unit), category_l1, category_l2, sector, peer_group
 --   $cycle_median BOOLEAN  compute cycle_days_median (false: it is NULL; the median over every completed finding in scope is the costliest part, so pages that do not show it leave it out)
---   $current BOOLEAN  as_of is on or after the store's settled_on: read the current-state summaries (rect_current or rect_current_inspection, rect_current_dates, rect_current_done) instead of the timelines
 -- columns:
 --   group_key VARCHAR  value of the grouping (round name, unit short name, code …; 全部 for all)
 --   group_id VARCHAR  stable id of the group (round_id, unit_id, code …)
@@ -35,22 +34,20 @@
 --   on_time_original BIGINT  of those, completed on or before the original deadline
 --   completed_with_current_deadline BIGINT  DONE measures that had a deadline when completed
 --   on_time_current BIGINT  of those, completed on or before the deadline then in force
--- Two branches answer the same counts; DuckDB drops the one whose $current test is false.
+-- The timelines, one row per finding / measure as of the date (any date; on or after
+-- settled_on rectification_counts_current reads the summaries instead, for the same rows).
 WITH
--- Before settled_on (or whenever asked): the timelines, one row per finding / measure.
 f AS (
     SELECT t.*, u.short_name AS unit_name, u.sector, u.peer_group, r.name AS round_name, r.seq
     FROM finding_at($as_of, $inspection_ids, $category_l1, $category_l2) t
     JOIN units u ON u.unit_id = t.unit_id
     JOIN rounds r ON r.round_id = t.round_id
-    WHERE NOT $current
 ),
 m AS (
     SELECT t.*, u.short_name AS unit_name, u.sector, u.peer_group, r.name AS round_name
     FROM measure_at($as_of, $inspection_ids, $category_l1, $category_l2) t
     JOIN units u ON u.unit_id = t.unit_id
     JOIN rounds r ON r.round_id = t.round_id
-    WHERE NOT $current
 ),
 fa AS (
     -- Grouped by the stable id: two units may share a short name.
@@ -110,124 +107,6 @@ timeline_counts AS (
            coalesce(ma.on_time_current, 0) AS on_time_current
     FROM fa
     LEFT JOIN ma USING (group_id)
-),
--- On or after settled_on: the current-state summaries, a row per inspection (and category).
-k AS (
-    -- The inspections in scope with their group (small: one row each); a category grouping
-    -- takes its group from each summary row instead.
-    SELECT i.inspection_id, i.unit_id,
-           group_key_of($by, r.name, u.short_name, NULL, NULL, u.sector, u.peer_group) AS k_key,
-           group_id_of($by, i.round_id, i.unit_id, NULL, NULL, u.sector, u.peer_group) AS k_id,
-           group_order_of($by, r.seq) AS group_order
-    FROM inspections i
-    JOIN units u ON u.unit_id = i.unit_id
-    JOIN rounds r ON r.round_id = i.round_id
-    WHERE $current AND in_inspections(i.inspection_id, $inspection_ids)
-),
-src AS (
-    -- No category chosen nor grouped by: one row per inspection (rect_current_inspection);
-    -- else one per inspection and category. DuckDB drops the branch whose test is false.
-    SELECT inspection_id, NULL::VARCHAR AS category_l1, NULL::VARCHAR AS category_l2,
-           findings, findings_done, findings_basically_done, findings_open,
-           repeat_findings, rebound_findings, measures, measures_done, measures_phased,
-           measures_in_progress, measures_not_done, measures_long_term,
-           completed_with_deadline, on_time_original, completed_with_current_deadline,
-           on_time_current
-    FROM rect_current_inspection
-    WHERE $current
-      AND $category_l1::VARCHAR[] IS NULL AND $category_l2::VARCHAR[] IS NULL
-      AND $by NOT IN ('category_l1', 'category_l2')
-    UNION ALL
-    SELECT inspection_id, category_l1, category_l2,
-           findings, findings_done, findings_basically_done, findings_open,
-           repeat_findings, rebound_findings, measures, measures_done, measures_phased,
-           measures_in_progress, measures_not_done, measures_long_term,
-           completed_with_deadline, on_time_original, completed_with_current_deadline,
-           on_time_current
-    FROM rect_current
-    WHERE $current
-      AND NOT ($category_l1::VARCHAR[] IS NULL AND $category_l2::VARCHAR[] IS NULL
-               AND $by NOT IN ('category_l1', 'category_l2'))
-      AND in_categories(category_l1, category_l2, $category_l1, $category_l2)
-),
-c AS (
-    SELECT c.*, k.unit_id, k.group_order,
-           CASE WHEN $by IN ('category_l1', 'category_l2')
-                THEN group_key_of($by, NULL, NULL, c.category_l1, c.category_l2, NULL, NULL)
-                ELSE k.k_key END AS group_key,
-           CASE WHEN $by IN ('category_l1', 'category_l2')
-                THEN group_id_of($by, NULL, NULL, c.category_l1, c.category_l2, NULL, NULL)
-                ELSE k.k_id END AS group_id
-    FROM src c
-    JOIN k USING (inspection_id)
-),
-dated AS (
-    SELECT CASE WHEN $by IN ('category_l1', 'category_l2')
-                THEN group_id_of($by, NULL, NULL, d.category_l1, d.category_l2, NULL, NULL)
-                ELSE k.k_id END AS group_id,
-           sum(d.open_measures) FILTER (WHERE d.d < $as_of::DATE) AS overdue_measures,
-           sum(d.open_measures) FILTER (WHERE d.d >= $as_of::DATE) AS measures_not_due,
-           sum(d.findings_earliest) FILTER (WHERE d.d < $as_of::DATE) AS overdue_findings
-    FROM rect_current_dates d
-    JOIN k USING (inspection_id)
-    WHERE $current AND in_categories(d.category_l1, d.category_l2, $category_l1, $category_l2)
-    GROUP BY 1
-),
-med AS (
-    SELECT CASE WHEN $by IN ('category_l1', 'category_l2')
-                THEN group_id_of($by, NULL, NULL, x.category_l1, x.category_l2, NULL, NULL)
-                ELSE k.k_id END AS group_id,
-           median(x.days)::DOUBLE AS cycle_days_median
-    FROM rect_current_done x
-    JOIN k USING (inspection_id)
-    WHERE $current AND $cycle_median
-      AND in_categories(x.category_l1, x.category_l2, $category_l1, $category_l2)
-    GROUP BY 1
-),
-agg AS (
-    -- Grouped by the stable id: two units may share a short name.
-    SELECT group_id, any_value(group_key) AS group_key, any_value(group_order) AS group_order,
-           count(DISTINCT unit_id) AS units,
-           count(DISTINCT inspection_id) AS inspections,
-           sum(findings)::BIGINT AS findings,
-           sum(findings_done)::BIGINT AS findings_done,
-           sum(findings_basically_done)::BIGINT AS findings_basically_done,
-           sum(findings_open)::BIGINT AS findings_open,
-           sum(repeat_findings)::BIGINT AS repeat_findings,
-           sum(rebound_findings)::BIGINT AS rebound_findings,
-           sum(measures)::BIGINT AS measures,
-           sum(measures_done)::BIGINT AS measures_done,
-           sum(measures_phased)::BIGINT AS measures_phased,
-           sum(measures_in_progress)::BIGINT AS measures_in_progress,
-           sum(measures_not_done)::BIGINT AS measures_not_done,
-           sum(measures_long_term)::BIGINT AS measures_long_term,
-           sum(completed_with_deadline)::BIGINT AS completed_with_deadline,
-           sum(on_time_original)::BIGINT AS on_time_original,
-           sum(completed_with_current_deadline)::BIGINT AS completed_with_current_deadline,
-           sum(on_time_current)::BIGINT AS on_time_current
-    FROM c GROUP BY group_id
-),
-current_counts AS (
-    SELECT a.group_key, a.group_id, a.group_order::BIGINT AS group_order,
-           a.units, a.inspections, a.findings, a.findings_done, a.findings_basically_done,
-           a.findings_open,
-           coalesce(d.overdue_findings, 0)::BIGINT AS overdue_findings,
-           a.repeat_findings, a.rebound_findings,
-           m.cycle_days_median,
-           a.measures, a.measures_done, a.measures_phased, a.measures_in_progress,
-           a.measures_not_done, a.measures_long_term,
-           coalesce(d.overdue_measures, 0)::BIGINT AS overdue_measures,
-           coalesce(d.measures_not_due, 0)::BIGINT AS measures_not_due,
-           a.completed_with_deadline, a.on_time_original,
-           a.completed_with_current_deadline, a.on_time_current
-    FROM agg a
-    LEFT JOIN dated d USING (group_id)
-    LEFT JOIN med m USING (group_id)
-),
-both_branches AS (
-    SELECT * FROM timeline_counts
-    UNION ALL
-    SELECT * FROM current_counts
 )
-SELECT * FROM both_branches
+SELECT * FROM timeline_counts
 ORDER BY group_order NULLS LAST, findings DESC, group_key

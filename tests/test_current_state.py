@@ -41,8 +41,8 @@ FILTERS = [
 def both(reader: Reader, filters: Filters, as_of: dt.date, by: str) -> tuple[list, list]:  # type: ignore[type-arg]
     scope = resolve_scope(reader, filters.with_(as_of=as_of))
     params = scope.params(by=by, cycle_median=True)
-    slow = reader.query("rectification_counts", {**params, "current": False}).to_dicts()
-    fast = reader.query("rectification_counts", {**params, "current": True}).to_dicts()
+    slow = reader.query("rectification_counts", params).to_dicts()
+    fast = reader.query("rectification_counts_current", params).to_dicts()
     return slow, fast
 
 
@@ -78,10 +78,8 @@ def test_the_whole_stores_groups_equal_the_summaries_and_the_timelines(
         params = scope.params(by=by, cycle_median=cycle_median)
         whole = demo_reader.query("rectification_counts_whole", params)
         assert whole.height > 0, by
-        assert whole.equals(demo_reader.query("rectification_counts", params)), by
-        slow = demo_reader.query(
-            "rectification_counts", {**params, "cycle_median": True, "current": False}
-        )
+        assert whole.equals(demo_reader.query("rectification_counts_current", params)), by
+        slow = demo_reader.query("rectification_counts", {**params, "cycle_median": True})
         if not cycle_median:
             slow = slow.with_columns(slow["cycle_days_median"].clear(slow.height))
         assert whole.to_dicts() == slow.to_dicts(), (by, as_of)
@@ -102,9 +100,9 @@ def test_the_figures_read_the_groups_only_for_the_whole_store_without_a_category
     cases = [
         (Filters(as_of=day), "round", "rectification_counts_whole"),
         (Filters(as_of=day + dt.timedelta(days=9)), "unit", "rectification_counts_whole"),
-        (Filters(as_of=day), "category_l1", "rectification_counts"),
-        (Filters(category_l1=("B",), as_of=day), "round", "rectification_counts"),
-        (Filters(round_from=8, round_to=8, as_of=day), "all", "rectification_counts"),
+        (Filters(as_of=day), "category_l1", "rectification_counts_current"),
+        (Filters(category_l1=("B",), as_of=day), "round", "rectification_counts_current"),
+        (Filters(round_from=8, round_to=8, as_of=day), "all", "rectification_counts_current"),
         (Filters(as_of=day - dt.timedelta(days=1)), "round", "rectification_counts"),
     ]
     for filters, by, name in cases:
@@ -113,6 +111,7 @@ def test_the_figures_read_the_groups_only_for_the_whole_store_without_a_category
         figures.rectification(demo_reader, scope, by)
         assert name in asked and not {
             "rectification_counts_whole",
+            "rectification_counts_current",
             "rectification_counts",
         } - {name} & set(asked), (filters, by, asked)
 
@@ -266,8 +265,7 @@ def _dual_path_cases(name: str, one_unit: int) -> list[dict[str, Any]]:
 
 def test_the_dual_path_queries_are_found_not_listed() -> None:
     names = [n for n, q in load_queries().items() if "current" in q.params]
-    assert len(names) >= 10 and "rectification_counts" in names
-    assert "rectification_counts_current" not in load_queries()  # folded into one query
+    assert len(names) >= 10 and "findings_by_category" in names
 
 
 @pytest.mark.parametrize("days_after", [0, 300])
@@ -351,5 +349,6 @@ def test_leaving_out_the_cycle_median_changes_nothing_else(
     assert "cycle_days_median" not in lean.columns
     assert lean.equals(full.drop("cycle_days_median"))
     assert full["cycle_days_median"].null_count() < full.height  # the full answer has medians
-    raw = demo_reader.query("rectification_counts", scope.params(by=by, cycle_median=False))
+    name = "rectification_counts_current" if scope.current else "rectification_counts"
+    raw = demo_reader.query(name, scope.params(by=by, cycle_median=False))
     assert raw["cycle_days_median"].null_count() == raw.height

@@ -249,7 +249,6 @@ def test_a_scoped_sandbox_sums_its_own_groups_never_the_whole_stores(small_store
             "as_of": dt.date(2026, 11, 20),
             "by": "round",
             "cycle_median": True,
-            "current": True,
         }
         whole = box.run(
             queries["rectification_counts_whole"].sql,
@@ -257,9 +256,9 @@ def test_a_scoped_sandbox_sums_its_own_groups_never_the_whole_stores(small_store
             params={k: params[k] for k in queries["rectification_counts_whole"].params},
         ).frame
         current = box.run(
-            queries["rectification_counts"].sql,
+            queries["rectification_counts_current"].sql,
             user=USER,
-            params={k: params[k] for k in queries["rectification_counts"].params},
+            params={k: params[k] for k in queries["rectification_counts_current"].params},
         ).frame
         assert whole.equals(current) and whole.height == 1  # the one round in scope
         shown = box.run("SELECT count(*) AS n FROM findings", user=USER).frame["n"][0]

@@ -316,8 +316,8 @@ def test_named_queries_on_the_summaries_give_the_dashboards_rows_in_the_sandbox(
                 ("findings_by_unit_category", {"level": 2}),
                 ("ecology_unit_counts", {"by_round": False}),
                 ("findings_detail", {"unit_id": None, "category": None, "limit": 300}),
-                ("rectification_counts", {"by": "unit", "cycle_median": True}),
-                ("rectification_counts", {"by": "all", "cycle_median": False}),
+                ("rectification_counts_current", {"by": "unit", "cycle_median": True}),
+                ("rectification_counts_current", {"by": "all", "cycle_median": False}),
             ]:
                 named = load_queries()[name]
                 given = {**scope.params(**extra), "inspection_ids": list(scope.inspection_ids)}

@@ -269,7 +269,7 @@ def test_the_warning_colour_and_its_filter_agree_day_by_day(con: duckdb.DuckDBPy
             assert inside is (kinds is None or colour(days_left) in kinds), (days_left, kinds)
 
 
-@covers("group_key_of", "group_id_of", "group_order_of")
+@covers("group_key_of", "group_id_of", "group_order_of", "row_group")
 def test_the_groupings(con: duckdb.DuckDBPyConnection) -> None:
     args = "$by, '第8轮', '甲局', 'B', 'B03', '党政机关', '市直部门'"
     expected = {
@@ -291,6 +291,8 @@ def test_the_groupings(con: duckdb.DuckDBPyConnection) -> None:
             {"by": by},
         ).row(0)
         assert got == want, by
+        row = scalar(con, "SELECT row_group($by, 'B', 'B03', 'per-inspection')", {"by": by})
+        assert row == {"category_l1": "B", "category_l2": "B03"}.get(by, "per-inspection"), by
 
 
 # -- table macros ----------------------------------------------------------------------------

@@ -86,13 +86,18 @@ def rectification(
 
 def _query_for(reader: Reader, scope: Scope, by: str) -> str:
     """The named query answering this scope and grouping: the groups summed at write time
-    for the whole store without a category (the usual state), else rectification_counts
-    (current-state summaries or, before settled_on, timelines: its $current branch). Both
-    give the same rows."""
+    for the whole store without a category (the usual state), else the current-state
+    summaries or, before settled_on, the timelines. All three give the same rows.
+
+    The summaries' counts are a query of their own rather than a $current branch of
+    rectification_counts: DuckDB binds and optimises both branches before it drops one, and
+    that doubled the planning of every call (80 → 200 ms at a million findings)."""
+    if not scope.current:
+        return "rectification_counts"
     whole = scope.ids_param() is None and not scope.category_l1 and not scope.category_l2
-    if scope.current and whole and by in WHOLE_GROUPINGS:
+    if whole and by in WHOLE_GROUPINGS:
         return "rectification_counts_whole"
-    return "rectification_counts"
+    return "rectification_counts_current"
 
 
 def _zero_row(empty: pl.DataFrame) -> pl.DataFrame:

@@ -215,13 +215,6 @@ class Store:
         except crypto.CryptoError as exc:
             raise StoreError(str(exc)) from None
 
-    def encrypted(self) -> bool:
-        """True when the current version is sealed (encryption at rest)."""
-        try:
-            return crypto.is_sealed(self.current_file())
-        except (StoreError, OSError):
-            return False
-
     def _open(self, path: Path, number: int) -> duckdb.DuckDBPyConnection:
         try:
             return crypto.connect_read_only(

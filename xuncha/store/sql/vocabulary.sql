@@ -83,3 +83,9 @@ CREATE OR REPLACE MACRO group_id_of(p_by, p_round_id, p_unit_id, p_l1, p_l2, p_s
 -- Groups ordered by round (round, round_unit) carry the round's seq; others none.
 CREATE OR REPLACE MACRO group_order_of(p_by, p_seq) AS
     CASE WHEN p_by IN ('round', 'round_unit') THEN p_seq END;
+
+-- The group of a current-state summary row: under a category grouping its own category, else
+-- the group its inspection belongs to (computed once per inspection).
+CREATE OR REPLACE MACRO row_group(p_by, p_l1, p_l2, p_inspection_group) AS
+    CASE p_by WHEN 'category_l1' THEN p_l1 WHEN 'category_l2' THEN p_l2
+              ELSE p_inspection_group END;

@@ -1,0 +1,136 @@
+-- name: rectification_counts_current
+-- returns: the same counts as rectification_counts, read from the current-state summaries (rect_current, or rect_current_inspection when no category is chosen or grouped by, rect_current_dates, rect_current_done); valid only for dates on or after store_meta.settled_on, which xuncha.figures checks before choosing it
+-- grain: one row per group_id
+-- params:
+--   $inspection_ids INTEGER[]  inspections in scope (NULL: every inspection of the store)
+--   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
+--   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
+--   $as_of DATE  the date the figures are asked as of (on or after settled_on)
+--   $by VARCHAR  grouping: all, round, unit, round_unit (each unit in each round: group_id round_id/unit_id, group_key the unit), category_l1, category_l2, sector, peer_group
+--   $cycle_median BOOLEAN  compute cycle_days_median (false: it is NULL; the median over every completed finding in scope is the costliest part, so pages that do not show it leave it out)
+-- columns:
+--   group_key VARCHAR  value of the grouping (round name, unit short name, code …; 全部 for all)
+--   group_id VARCHAR  stable id of the group (round_id, unit_id, code …)
+--   group_order BIGINT  display order (round seq; else NULL)
+--   units BIGINT  units with findings in scope
+--   inspections BIGINT  inspections with findings in scope
+--   findings BIGINT  findings in scope (反馈 on or before as_of)
+--   findings_done BIGINT  findings whose every measure is DONE
+--   findings_basically_done BIGINT  findings whose measures are all DONE, PHASED or LONG_TERM, not all DONE
+--   findings_open BIGINT  the other findings
+--   overdue_findings BIGINT  findings with at least one overdue measure
+--   repeat_findings BIGINT  findings whose L2 category was found at the same unit in an earlier round
+--   rebound_findings BIGINT  repeats whose earlier finding was DONE by this finding's 反馈日期
+--   cycle_days_median DOUBLE  median days from 反馈日期 to completion of DONE findings (NULL unless $cycle_median)
+--   measures BIGINT  measures in scope
+--   measures_done BIGINT  measures DONE
+--   measures_phased BIGINT  measures PHASED
+--   measures_in_progress BIGINT  measures IN_PROGRESS
+--   measures_not_done BIGINT  measures NOT_DONE
+--   measures_long_term BIGINT  long-term measures, counted apart from overdue: not DONE, with no dated deadline or with status LONG_TERM
+--   overdue_measures BIGINT  measures not DONE whose current deadline is before as_of
+--   measures_not_due BIGINT  measures not DONE whose current deadline is on or after as_of (still within their time)
+--   completed_with_deadline BIGINT  DONE measures that had an original deadline
+--   on_time_original BIGINT  of those, completed on or before the original deadline
+--   completed_with_current_deadline BIGINT  DONE measures that had a deadline when completed
+--   on_time_current BIGINT  of those, completed on or before the deadline then in force
+WITH k AS (
+    -- The inspections in scope with what every grouping needs (small: one row each).
+    SELECT i.inspection_id, i.unit_id, i.round_id,
+        group_key_of($by, r.name, u.short_name, NULL, NULL, u.sector, u.peer_group) AS k_key,
+        group_id_of($by, i.round_id, i.unit_id, NULL, NULL, u.sector, u.peer_group) AS k_id,
+        group_order_of($by, r.seq) AS group_order
+    FROM inspections i
+    JOIN units u ON u.unit_id = i.unit_id
+    JOIN rounds r ON r.round_id = i.round_id
+    WHERE in_inspections(i.inspection_id, $inspection_ids)
+),
+src AS (
+    -- No category chosen nor grouped by: one row per inspection (rect_current_inspection);
+    -- else one per inspection and category. DuckDB drops the branch whose test is false.
+    SELECT inspection_id, NULL::VARCHAR AS category_l1, NULL::VARCHAR AS category_l2,
+           findings, findings_done, findings_basically_done, findings_open,
+           repeat_findings, rebound_findings, measures, measures_done, measures_phased,
+           measures_in_progress, measures_not_done, measures_long_term,
+           completed_with_deadline, on_time_original, completed_with_current_deadline,
+           on_time_current
+    FROM rect_current_inspection
+    WHERE $category_l1::VARCHAR[] IS NULL AND $category_l2::VARCHAR[] IS NULL
+      AND $by NOT IN ('category_l1', 'category_l2')
+    UNION ALL
+    SELECT inspection_id, category_l1, category_l2,
+           findings, findings_done, findings_basically_done, findings_open,
+           repeat_findings, rebound_findings, measures, measures_done, measures_phased,
+           measures_in_progress, measures_not_done, measures_long_term,
+           completed_with_deadline, on_time_original, completed_with_current_deadline,
+           on_time_current
+    FROM rect_current
+    WHERE NOT ($category_l1::VARCHAR[] IS NULL AND $category_l2::VARCHAR[] IS NULL
+               AND $by NOT IN ('category_l1', 'category_l2'))
+      AND in_categories(category_l1, category_l2, $category_l1, $category_l2)
+),
+c AS (
+    SELECT c.*, k.unit_id, k.group_order,
+        row_group($by, c.category_l1, c.category_l2, k.k_key) AS group_key,
+        row_group($by, c.category_l1, c.category_l2, k.k_id) AS group_id
+    FROM src c
+    JOIN k USING (inspection_id)
+),
+dated AS (
+    SELECT row_group($by, d.category_l1, d.category_l2, k.k_id) AS group_id,
+           sum(d.open_measures) FILTER (WHERE d.d < $as_of::DATE) AS overdue_measures,
+           sum(d.open_measures) FILTER (WHERE d.d >= $as_of::DATE) AS measures_not_due,
+           sum(d.findings_earliest) FILTER (WHERE d.d < $as_of::DATE) AS overdue_findings
+    FROM rect_current_dates d
+    JOIN k USING (inspection_id)
+    WHERE in_categories(d.category_l1, d.category_l2, $category_l1, $category_l2)
+    GROUP BY 1
+),
+med AS (
+    SELECT row_group($by, x.category_l1, x.category_l2, k.k_id) AS group_id,
+           median(x.days)::DOUBLE AS cycle_days_median
+    FROM rect_current_done x
+    JOIN k USING (inspection_id)
+    WHERE $cycle_median
+      AND in_categories(x.category_l1, x.category_l2, $category_l1, $category_l2)
+    GROUP BY 1
+),
+agg AS (
+    -- Grouped by the stable id: two units may share a short name.
+    SELECT group_id, any_value(group_key) AS group_key, any_value(group_order) AS group_order,
+           count(DISTINCT unit_id) AS units,
+           count(DISTINCT inspection_id) AS inspections,
+           sum(findings)::BIGINT AS findings,
+           sum(findings_done)::BIGINT AS findings_done,
+           sum(findings_basically_done)::BIGINT AS findings_basically_done,
+           sum(findings_open)::BIGINT AS findings_open,
+           sum(repeat_findings)::BIGINT AS repeat_findings,
+           sum(rebound_findings)::BIGINT AS rebound_findings,
+           sum(measures)::BIGINT AS measures,
+           sum(measures_done)::BIGINT AS measures_done,
+           sum(measures_phased)::BIGINT AS measures_phased,
+           sum(measures_in_progress)::BIGINT AS measures_in_progress,
+           sum(measures_not_done)::BIGINT AS measures_not_done,
+           sum(measures_long_term)::BIGINT AS measures_long_term,
+           sum(completed_with_deadline)::BIGINT AS completed_with_deadline,
+           sum(on_time_original)::BIGINT AS on_time_original,
+           sum(completed_with_current_deadline)::BIGINT AS completed_with_current_deadline,
+           sum(on_time_current)::BIGINT AS on_time_current
+    FROM c GROUP BY group_id
+)
+SELECT a.group_key, a.group_id, a.group_order::BIGINT AS group_order,
+       a.units, a.inspections, a.findings, a.findings_done, a.findings_basically_done,
+       a.findings_open,
+       coalesce(d.overdue_findings, 0)::BIGINT AS overdue_findings,
+       a.repeat_findings, a.rebound_findings,
+       m.cycle_days_median,
+       a.measures, a.measures_done, a.measures_phased, a.measures_in_progress,
+       a.measures_not_done, a.measures_long_term,
+       coalesce(d.overdue_measures, 0)::BIGINT AS overdue_measures,
+       coalesce(d.measures_not_due, 0)::BIGINT AS measures_not_due,
+       a.completed_with_deadline, a.on_time_original,
+       a.completed_with_current_deadline, a.on_time_current
+FROM agg a
+LEFT JOIN dated d USING (group_id)
+LEFT JOIN med m USING (group_id)
+ORDER BY a.group_order NULLS LAST, a.findings DESC, a.group_key

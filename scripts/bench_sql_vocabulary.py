@@ -1,0 +1,127 @@
+"""Each page's query set, written over the SQL vocabulary (issue 18) beside the same set as the
+queries were before it, side by side in one run on one store: the calls each page makes are
+recorded in AppTest for every filter state, then replayed alternately with today's SQL and with
+the SQL of `--before` (a git revision), medians of --repeats runs of the whole set.
+
+    uv run python scripts/bench_sql_vocabulary.py --db /tmp/benchstores/store-1000000 --before a3e8c78
+
+Before the vocabulary, the current-state counts were a query of their own
+(rectification_counts_current); a call of today's rectification_counts is replayed before as
+that query when $current is true, else as the old rectification_counts without $current.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(HERE))
+from xuncha.bench import pages  # noqa: E402
+from xuncha.bench.timing import median  # noqa: E402
+from xuncha.store import Store, open_reader  # noqa: E402
+from xuncha.store.reader import QUERY_SLOTS, load_queries, parse_query_file  # noqa: E402
+
+
+def old_queries(revision: str) -> dict[str, Any]:
+    names = subprocess.run(
+        ["git", "ls-tree", "--name-only", revision, "queries/"],
+        cwd=HERE,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    out = {}
+    for path in names:
+        text = subprocess.run(
+            ["git", "show", f"{revision}:{path}"],
+            cwd=HERE,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        folder = Path(tempfile.mkdtemp(prefix="xuncha-old-queries-"))
+        tmp = folder / Path(path).name
+        tmp.write_text(text, encoding="utf-8")
+        out[Path(path).stem] = parse_query_file(tmp)
+    return out
+
+
+def as_before(name: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    if name == "rectification_counts":
+        if params.get("current"):
+            return "rectification_counts_current", params
+        return name, {k: v for k, v in params.items() if k != "current"}
+    return name, params
+
+
+def run_set(con: Any, queries: dict[str, Any], calls: list[tuple[str, dict[str, Any]]]) -> float:
+    started = time.perf_counter()
+    for name, params in calls:
+        named = queries[name]
+        bound = {k: params[k] for k in named.params}
+        with QUERY_SLOTS:
+            cursor = con.cursor()
+            try:
+                cursor.sql(named.sql, params=bound).pl()
+            finally:
+                cursor.close()
+    return (time.perf_counter() - started) * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--before", required=True, help="git revision of the queries before")
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    root = Path(args.db)
+    before = old_queries(args.before)
+    now = load_queries()
+    reader = open_reader(Store(root))
+    try:
+        states = pages.filter_states(reader)
+    finally:
+        reader.close()
+    print(f"{root}: pages × filter states, medians of {args.repeats} alternated runs (ms)")
+    print(f"{'page':<14}{'state':<12}{'calls':>6}{'before':>10}{'now':>10}{'ratio':>8}")
+    rows = []
+    con = Store(root).connect()
+    try:
+        for page in pages.PAGES:
+            for state_name, state in states.items():
+                done = pages.render(root, page, state, record=True)
+                calls = list(done.queries)
+                old_calls = [as_before(n, p) for n, p in calls]
+                run_set(con, now, calls)  # warm-up, both
+                run_set(con, before, old_calls)
+                a: list[float] = []
+                b: list[float] = []
+                for i in range(args.repeats):
+                    order = ((a, before, old_calls), (b, now, calls))
+                    for samples, queries, these in order if i % 2 else order[::-1]:
+                        samples.append(run_set(con, queries, these))
+                old, new = median(a), median(b)
+                rows.append((page.name, state_name, len(calls), old, new))
+                print(
+                    f"{page.name:<14}{state_name:<12}{len(calls):>6}{old:>10.1f}{new:>10.1f}"
+                    f"{new / old if old else float('nan'):>8.2f}"
+                )
+    finally:
+        con.close()
+    total_old = sum(r[3] for r in rows)
+    total_new = sum(r[4] for r in rows)
+    print(
+        f"sum of medians: before {total_old:.0f} ms, now {total_new:.0f} ms "
+        f"(ratio {total_new / total_old:.2f})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
