@@ -5,9 +5,7 @@ the SQL of `--before` (a git revision), medians of --repeats runs of the whole s
 
     uv run python scripts/bench_sql_vocabulary.py --db /tmp/benchstores/store-1000000 --before a3e8c78
 
-Before the vocabulary, the current-state counts were a query of their own
-(rectification_counts_current); a call of today's rectification_counts is replayed before as
-that query when $current is true, else as the old rectification_counts without $current.
+The query names and parameters are the same before and after; only the SQL differs.
 """
 
 from __future__ import annotations
@@ -52,14 +50,6 @@ def old_queries(revision: str) -> dict[str, Any]:
     return out
 
 
-def as_before(name: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    if name == "rectification_counts":
-        if params.get("current"):
-            return "rectification_counts_current", params
-        return name, {k: v for k, v in params.items() if k != "current"}
-    return name, params
-
-
 def run_set(con: Any, queries: dict[str, Any], calls: list[tuple[str, dict[str, Any]]]) -> float:
     started = time.perf_counter()
     for name, params in calls:
@@ -97,7 +87,7 @@ def main() -> int:
             for state_name, state in states.items():
                 done = pages.render(root, page, state, record=True)
                 calls = list(done.queries)
-                old_calls = [as_before(n, p) for n, p in calls]
+                old_calls = calls
                 run_set(con, now, calls)  # warm-up, both
                 run_set(con, before, old_calls)
                 a: list[float] = []
