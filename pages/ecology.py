@@ -1,6 +1,7 @@
 """政治生态研判: the peer-group scorecards of DOMAIN.md §6 for one round of the scope, a unit's
 profile (dimensions, score across rounds, the explanation and the rows behind it), units by
-grade and trend, and the configuration in use (read-only). Every score is 研判参考."""
+grade and trend, and the configuration in use (read-only here: an administrator changes it on
+the 研判配置 page, pages/ecology_config.py). Every score is 研判参考."""
 
 import dataclasses
 
@@ -8,6 +9,7 @@ import polars as pl
 import streamlit as st
 
 from xuncha import charts, figures, ui
+from xuncha.auth import EDIT_CONFIG
 from xuncha.figures.ecology import (
     GRADES,
     ID_KINDS,
@@ -263,16 +265,18 @@ ui.table(
 
 # -- configuration (read-only) -------------------------------------------------------------
 
-editable = ui.can("edit_config")
+editable = ui.can(EDIT_CONFIG)
 with st.expander("当前使用的配置" + ("" if editable else "（只读）")):
     st.caption(
         "权重、等次线和封顶规则来自配置，不写在代码里；每个得分都记录所用配置的摘要。"
         + (
-            "你是管理员，可在下方修改并保存，修改记入审计日志。"
+            "你是管理员，可在“研判配置”页修改并保存，修改记入审计日志。"
             if editable
             else "修改配置仅限管理员。"
         )
     )
+    if editable:
+        st.page_link("pages/ecology_config.py", label="修改研判配置", icon=":material/tune:")
     st.markdown(f"来源：{ui.md(config.source)}　｜　摘要：`{cards.config_digest}`")
     weights = pl.DataFrame(
         {
@@ -303,6 +307,3 @@ with st.expander("当前使用的配置" + ("" if editable else "（只读）"))
         ).rename({"enabled": "启用", "detail": "说明"}),
         key="eco_config_indicators",
     )
-
-if editable:
-    ui.ecology_config_editor(config)

@@ -31,7 +31,6 @@ from xuncha import audit, labels
 from xuncha.auth import (
     BRIEFING,
     CLUE_DETAILS,
-    EDIT_CONFIG,
     EXPORT,
     MANAGE_USERS,
     PERMISSIONS,
@@ -1739,96 +1738,6 @@ def query_downloads(full: Any, meta: Any, *, key: str, name: str) -> None:
         key=key,
         stem=export.file_name(name, "", "").rstrip("."),
     )
-
-
-def ecology_config_editor(config: Any) -> None:
-    """The administrator's form for the scoring configuration (weights, grade lines, caps,
-    the minimum sample): validated by the same code that reads the file, saved atomically
-    beside the data, recorded in the audit trail with the old and new digests."""
-    from xuncha import figures
-    from xuncha.figures.ecology import GRADES
-
-    require(EDIT_CONFIG, own=True)
-    st.subheader("修改研判配置（管理员）")
-    done = st.session_state.pop("_eco_saved", None)
-    if done:
-        st.success(done, icon=":material/check_circle:")
-    with st.form("eco_config_edit"):
-        cols = st.columns(len(config.dimensions))
-        weights = {
-            d: col.number_input(
-                f"{spec.label}（{d}）权重",
-                min_value=0.0,
-                max_value=100.0,
-                value=float(config.weights[d]),
-                step=5.0,
-                key=f"eco_w_{d}",
-            )
-            for col, (d, spec) in zip(cols, config.dimensions.items(), strict=True)
-        }
-        g = st.columns(4)
-        grades = {
-            "good": g[0].number_input("“好”不低于", 0.0, 100.0, float(config.grades["good"]), 1.0),
-            "fairly_good": g[1].number_input(
-                "“较好”不低于", 0.0, 100.0, float(config.grades["fairly_good"]), 1.0
-            ),
-            "average": g[2].number_input(
-                "“一般”不低于", 0.0, 100.0, float(config.grades["average"]), 1.0
-            ),
-        }
-        min_findings = g[3].number_input("样本不足：问题少于", 1, 100, int(config.min_findings), 1)
-        c = st.columns(4)
-        caps = {
-            "fourth_form": c[0].selectbox(
-                "有第四种形态：最高", GRADES, index=GRADES.index(config.caps["fourth_form"])
-            ),
-            "rebound": c[1].selectbox(
-                "有反弹：最高", GRADES, index=GRADES.index(config.caps["rebound"])
-            ),
-            "overdue": c[2].selectbox(
-                "逾期率超限：最高", GRADES, index=GRADES.index(config.caps["overdue"])
-            ),
-            "overdue_rate_above": c[3].number_input(
-                "逾期率上限（%）", 0.0, 100.0, float(config.caps["overdue_rate_above"]), 1.0
-            ),
-        }
-        save = st.form_submit_button("保存配置", type="primary")
-    reset = st.button("恢复默认配置", key="eco_reset")
-    path = figures.store_config_path(store().root)
-    if save:
-        try:
-            changed = config.with_values(
-                weights=weights,
-                grades=grades,
-                caps=caps,
-                sample={"min_findings": int(min_findings)},
-            )
-        except figures.EcologyConfigError as exc:
-            st.error(str(exc))
-            return
-        path.parent.mkdir(mode=0o700, exist_ok=True)
-        figures.save_config(changed, path)
-        record(
-            "config_change",
-            config="ecology",
-            old_digest=config.digest(),
-            new_digest=changed.digest(),
-            values=changed.scoring_values(),
-        )
-        st.session_state["_eco_saved"] = f"已保存，新配置摘要 {changed.digest()[:12]}。"
-        st.rerun()
-    if reset and path.is_file():
-        old = figures.config_for_store(store().root)
-        path.unlink()
-        record(
-            "config_change",
-            config="ecology",
-            old_digest=old.digest(),
-            new_digest=figures.EcologyConfig.load(None).digest(),
-            reset=True,
-        )
-        st.session_state["_eco_saved"] = "已恢复默认配置。"
-        st.rerun()
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=])")
