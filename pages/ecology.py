@@ -19,9 +19,6 @@ from xuncha.figures.ecology import (
 )
 
 LABEL = figures.ECOLOGY_LABEL
-# The default round: the latest whose strict completion rate has reached this (its
-# rectification mostly finished), else the latest round in scope.
-MOSTLY_DONE = 80.0
 
 reader = ui.reader()
 scope = ui.current_scope(reader)
@@ -40,17 +37,12 @@ if rounds.is_empty():
     st.info("当前筛选范围内没有截至统计日已反馈的巡察，无法研判。")
     st.stop()
 
-by_round = figures.rectification(reader, scope, "round", cycle_median=False)
-finished = set(
-    by_round.filter(pl.col("completion_rate") >= MOSTLY_DONE)["group_id"].cast(pl.Int64).to_list()
+finished = figures.mostly_rectified_rounds(
+    figures.rectification(reader, scope, "round", cycle_median=False)
 )
 round_ids = rounds["round_id"].cast(pl.Int64).to_list()
 round_row = {int(r["round_id"]): r for r in rounds.iter_rows(named=True)}
-default_round = max(
-    (r for r in round_ids if r in finished),
-    key=lambda r: round_row[r]["seq"],
-    default=round_ids[-1],
-)
+default_round = figures.default_ecology_round(rounds, finished)
 if st.session_state.get("eco_round") not in round_ids:
     st.session_state.pop("eco_round", None)
 round_id = st.selectbox(
@@ -62,7 +54,7 @@ round_id = st.selectbox(
         f"{'，整改基本完成' if r in finished else ''}）"
     ),
     key="eco_round",
-    help=f"默认为整改完成率达到 {MOSTLY_DONE:g}% 的最近一轮；没有时为最近一轮。"
+    help=f"默认为整改完成率达到 {figures.MOSTLY_RECTIFIED:g}% 的最近一轮；没有时为最近一轮。"
     "各单位在所选轮次内与同类组比较。",
 )
 chosen = round_row[int(round_id)]

@@ -24,10 +24,14 @@ with contextlib.suppress(ImportError):
 
 def selected_points(event: Any) -> list[dict[str, Any]]:
     """The points selected on a chart, with the text as the data hold it (charts are drawn
-    with their text escaped: `_inert_figure`)."""
+    with their text escaped: `_inert_figure`). Streamlit's event is a dict with attribute
+    access; a selection given through st.session_state (as AppTest sets it) is a plain dict."""
     try:
-        points = list(event.selection.points)
-    except AttributeError:
+        if isinstance(event, Mapping):
+            points = list(event["selection"]["points"])
+        else:
+            points = list(event.selection.points)
+    except (AttributeError, KeyError, TypeError):
         return []
     return [_unescaped(dict(p)) if isinstance(p, Mapping) else p for p in points]
 
