@@ -76,22 +76,14 @@ if go:
 
 
 def _edited(draft: Briefing) -> Briefing:
-    """The draft with the text the user edited (an emptied paragraph is dropped)."""
-    edited = Briefing.from_dict(draft.to_dict())
-    for s, section in enumerate(edited.sections):
-        blocks = []
-        for b, block in enumerate(section.blocks):
-            if isinstance(block, Paragraph):
-                text = str(st.session_state.get(f"brief_p_{s}_{b}", block.text)).strip()
-                if section.key == "suggestions":
-                    paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
-                    blocks.extend(Paragraph(p, written=True) for p in paragraphs)
-                elif text:
-                    blocks.append(Paragraph(text, written=block.written))
-            else:
-                blocks.append(block)
-        section.blocks = blocks
-    return edited
+    """The draft with the text the user edited in the page's text areas."""
+    texts = {
+        (s, b): str(st.session_state[f"brief_p_{s}_{b}"])
+        for s, section in enumerate(draft.sections)
+        for b in range(len(section.blocks))
+        if f"brief_p_{s}_{b}" in st.session_state
+    }
+    return draft.with_edits(texts)
 
 
 saved = st.session_state.get("brief_draft")

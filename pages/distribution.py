@@ -59,14 +59,7 @@ with col_peer:
         or "同类组"
     )
     key = "peer_group" if grouping == "同类组" else "sector"
-    peer = reader.query("findings_by_peer_group", scope.params())
-    density = (
-        peer.group_by(key, maintain_order=True)
-        .agg(pl.col("inspections").sum(), pl.col("findings").sum(), pl.col("units").sum())
-        .with_columns(
-            (pl.col("findings") / pl.col("inspections")).round(1).alias("findings_per_inspection")
-        )
-    )
+    density = figures.findings_density(reader.query("findings_by_peer_group", scope.params()), key)
     if not density.is_empty():
         ui.chart(charts.density_bars, density, key, grouping, key="dist_peer")
         st.caption(
@@ -83,10 +76,9 @@ if not by_unit.is_empty():
     points = ui.selected_points(event)
     # Apply a bar click once: a later pick in the drill-down must not be overridden by the
     # chart's selection, which Streamlit keeps across reruns.
-    clicked = str(points[0].get("y", "")) if points else None
-    if clicked and clicked != st.session_state.get("dist_last_click"):
-        name = clicked.replace("（样本不足）", "")
-        match = top.filter(pl.col("group_key") == name)
+    clicked = charts.clicked_group(points[0]) if points else None
+    if clicked is not None and clicked != st.session_state.get("dist_last_click"):
+        match = top.filter(pl.col("group_id").cast(pl.String) == clicked)
         if not match.is_empty():
             st.session_state["dist_unit"] = int(match["group_id"][0])
     st.session_state["dist_last_click"] = clicked

@@ -1,6 +1,7 @@
 """政治生态研判: the peer-group scorecards of DOMAIN.md §6 for one round of the scope, a unit's
 profile (dimensions, score across rounds, the explanation and the rows behind it), units by
-grade and trend, and the configuration in use (read-only). Every score is 研判参考."""
+grade and trend, and the configuration in use (read-only here: an administrator changes it on
+the 研判配置 page, pages/ecology_config.py). Every score is 研判参考."""
 
 import dataclasses
 
@@ -8,6 +9,7 @@ import polars as pl
 import streamlit as st
 
 from xuncha import charts, figures, ui
+from xuncha.auth import EDIT_CONFIG
 from xuncha.figures.ecology import (
     GRADES,
     ID_KINDS,
@@ -17,9 +19,6 @@ from xuncha.figures.ecology import (
 )
 
 LABEL = figures.ECOLOGY_LABEL
-# The default round: the latest whose strict completion rate has reached this (its
-# rectification mostly finished), else the latest round in scope.
-MOSTLY_DONE = 80.0
 
 reader = ui.reader()
 scope = ui.current_scope(reader)
@@ -38,17 +37,12 @@ if rounds.is_empty():
     st.info("当前筛选范围内没有截至统计日已反馈的巡察，无法研判。")
     st.stop()
 
-by_round = figures.rectification(reader, scope, "round", cycle_median=False)
-finished = set(
-    by_round.filter(pl.col("completion_rate") >= MOSTLY_DONE)["group_id"].cast(pl.Int64).to_list()
+finished = figures.mostly_rectified_rounds(
+    figures.rectification(reader, scope, "round", cycle_median=False)
 )
 round_ids = rounds["round_id"].cast(pl.Int64).to_list()
 round_row = {int(r["round_id"]): r for r in rounds.iter_rows(named=True)}
-default_round = max(
-    (r for r in round_ids if r in finished),
-    key=lambda r: round_row[r]["seq"],
-    default=round_ids[-1],
-)
+default_round = figures.default_ecology_round(rounds, finished)
 if st.session_state.get("eco_round") not in round_ids:
     st.session_state.pop("eco_round", None)
 round_id = st.selectbox(
@@ -60,7 +54,7 @@ round_id = st.selectbox(
         f"{'，整改基本完成' if r in finished else ''}）"
     ),
     key="eco_round",
-    help=f"默认为整改完成率达到 {MOSTLY_DONE:g}% 的最近一轮；没有时为最近一轮。"
+    help=f"默认为整改完成率达到 {figures.MOSTLY_RECTIFIED:g}% 的最近一轮；没有时为最近一轮。"
     "各单位在所选轮次内与同类组比较。",
 )
 chosen = round_row[int(round_id)]
@@ -263,16 +257,18 @@ ui.table(
 
 # -- configuration (read-only) -------------------------------------------------------------
 
-editable = ui.can("edit_config")
+editable = ui.can(EDIT_CONFIG)
 with st.expander("当前使用的配置" + ("" if editable else "（只读）")):
     st.caption(
         "权重、等次线和封顶规则来自配置，不写在代码里；每个得分都记录所用配置的摘要。"
         + (
-            "你是管理员，可在下方修改并保存，修改记入审计日志。"
+            "你是管理员，可在“研判配置”页修改并保存，修改记入审计日志。"
             if editable
             else "修改配置仅限管理员。"
         )
     )
+    if editable:
+        st.page_link("pages/ecology_config.py", label="修改研判配置", icon=":material/tune:")
     st.markdown(f"来源：{ui.md(config.source)}　｜　摘要：`{cards.config_digest}`")
     weights = pl.DataFrame(
         {
@@ -303,6 +299,3 @@ with st.expander("当前使用的配置" + ("" if editable else "（只读）"))
         ).rename({"enabled": "启用", "detail": "说明"}),
         key="eco_config_indicators",
     )
-
-if editable:
-    ui.ecology_config_editor(config)

@@ -15,6 +15,7 @@ from xuncha.auth import IMPORT
 from xuncha.ledger import annotate
 from xuncha.ledger.apply import demo_refusal
 from xuncha.ledger.pairing import VERDICTS, DecisionKey, Decisions
+from xuncha.store.schema import PEER_GROUPS
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PAIRING_STATE = "import_pairing"  # {files key: the pairing table shown and its decisions}
@@ -303,7 +304,7 @@ else:
             unit_name = st.text_input("新单位全称", value=guessed_unit or "", key="import_new_unit")
             peer_group = st.selectbox(
                 "同类组",
-                ["市直部门", "乡镇街道", "国有企业", "学校医院", "村社区"],
+                list(PEER_GROUPS),
                 key="import_peer",
             )
     # Nothing chosen yet (None) matches no inspection.

@@ -67,8 +67,8 @@ else:
     st.caption("整改完成率口径：" + figures.DEFINITIONS["completion_rate"].definition)
     # A round still inside its rectification time reads low; say so rather than let it alarm.
     for row in by_round.iter_rows(named=True):
-        open_measures = row["measures"] - row["measures_done"]
-        if open_measures and row["measures_not_due"] * 2 >= open_measures:
+        if figures.mostly_not_due(row):
+            open_measures = row["measures"] - row["measures_done"]
             st.caption(
                 f"{ui.md(labels.round_label(row['group_key']))}：未完成的 {open_measures:,} 条措施中 "
                 f"{row['measures_not_due']:,} 条尚在整改时限内，完成率偏低属正常进度。"

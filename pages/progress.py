@@ -100,11 +100,11 @@ with tab_unit:
             scope=scope,
         )
         points = ui.selected_points(event)
-        if points:
-            picked = str(points[0].get("y", "")).split("（n=")[0]
-            unit = by_unit.filter(pl.col("group_key") == picked)
+        picked = charts.clicked_group(points[0]) if points else None
+        if picked is not None:
+            unit = by_unit.filter(pl.col("group_id").cast(pl.String) == picked)
             if not unit.is_empty():
-                st.markdown(f"##### {ui.md(picked)} 的问题")
+                st.markdown(f"##### {ui.md(unit['group_key'][0])} 的问题")
                 ids = reader.query(
                     "findings_detail",
                     scope.params(unit_id=int(unit["group_id"][0]), category=None, limit=100_000),

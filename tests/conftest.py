@@ -77,6 +77,16 @@ def app_env(demo_store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stor
     ui.clear_caches()
 
 
+def show_at_most(monkeypatch: pytest.MonkeyPatch, rows: int) -> None:
+    """Pages fetch and tables show at most `rows` rows: a page reads the limit as
+    ui.TABLE_MAX_ROWS (the package's name), ui.table as its own module's, so both are set."""
+    from xuncha import ui
+    from xuncha.ui import widgets
+
+    monkeypatch.setattr(ui, "TABLE_MAX_ROWS", rows)
+    monkeypatch.setattr(widgets, "TABLE_MAX_ROWS", rows)
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Headless Debian Chromium for a module; skipped when absent, failing under CI (where

@@ -45,6 +45,7 @@ EXTRA = {
     "pages/briefing.py": ("领导简报", {"admin", "leader", "office", "group", "case"}),
     "pages/sql_console.py": ("数据查询", {"admin", "leader", "office", "group", "case"}),
     "pages/ledger_import.py": ("数据导入", {"office"}),
+    "pages/ecology_config.py": ("研判配置", {"admin"}),
     "pages/admin.py": ("用户管理", {"admin"}),
     "pages/audit_log.py": ("审计日志", {"admin", "auditor"}),
 }

@@ -57,7 +57,8 @@ def signed_in(store: Store, name: str, page: str) -> AppTest:
 
 def test_an_administrator_changes_a_weight_and_every_later_score_uses_it(real: Store) -> None:
     before = figures.config_for_store(real.root)
-    at = signed_in(real, "boss", "pages/ecology.py")
+    at = signed_in(real, "boss", "pages/ecology_config.py")
+    assert at.title[0].value == "研判配置"
     at.number_input(key="eco_w_R").set_value(50.0)
     next(b for b in at.button if b.label == "保存配置").click()
     at.run()
@@ -89,7 +90,61 @@ def test_an_administrator_changes_a_weight_and_every_later_score_uses_it(real: S
 
 def test_a_leader_sees_the_configuration_read_only(real: Store) -> None:
     at = signed_in(real, "lead", "pages/ecology.py")
+    assert any("修改配置仅限管理员" in c.value for c in at.caption)
     assert not [b for b in at.button if b.label == "保存配置"]
+    with pytest.raises(KeyError):
+        at.number_input(key="eco_w_R")
+
+
+def test_a_refused_edit_says_why_and_a_reset_returns_to_the_defaults(real: Store) -> None:
+    at = signed_in(real, "boss", "pages/ecology_config.py")
+    path = figures.store_config_path(real.root)
+    at.number_input(key="eco_w_R").set_value(40.0)
+    next(b for b in at.button if b.label == "保存配置").click()
+    at.run()
+    assert path.is_file()
+    # “较好” above “好”: refused in Chinese, nothing written.
+    before = path.read_bytes()
+    next(n for n in at.number_input if n.label == "“较好”不低于").set_value(90.0)
+    next(b for b in at.button if b.label == "保存配置").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("等次线须满足" in e.value for e in at.error)
+    assert path.read_bytes() == before
+    at.button(key="eco_reset").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not path.exists()
+    assert any("已恢复默认配置" in s.value for s in at.success)
+    changes = [e for e in audit.entries(real.root) if e.action == "config_change"]
+    assert [bool(e.details.get("reset")) for e in changes] == [False, True]
+    assert changes[-1].details["new_digest"] == figures.EcologyConfig.load(None).digest()
+
+
+def test_the_ecology_page_sends_an_administrator_to_the_configuration_page(real: Store) -> None:
+    at = signed_in(real, "boss", "pages/ecology.py")
+    assert any("可在“研判配置”页修改" in c.value for c in at.caption)
+    links = [(link.proto.label, link.proto.page) for link in at.get("page_link")]
+    assert links == [("修改研判配置", "ecology_config")]
+    with pytest.raises(KeyError):
+        at.number_input(key="eco_w_R")
+
+
+def test_an_administrator_previewing_a_leader_gets_no_configuration_page(real: Store) -> None:
+    users = UserStore(real.root)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["asof"] = AS_OF.isoformat()
+    at.session_state["_token"] = users.start_session(users.access_for("boss"))
+    at.session_state["_preview_as"] = "lead"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    try:
+        at.switch_page("pages/ecology_config.py")
+    except ValueError as exc:
+        assert "Could not find a navigation page" in str(exc)
+    else:
+        at.run()
+    assert "研判配置" not in [t.value for t in at.title]
     with pytest.raises(KeyError):
         at.number_input(key="eco_w_R")
 

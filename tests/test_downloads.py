@@ -27,6 +27,7 @@ from xuncha import audit, ui
 from xuncha.auth import UserStore
 from xuncha.auth.gate import SESSION_COOKIE
 from xuncha.store import Store
+from xuncha.ui import download_guard
 
 PASSWORD = "Xuncha-Test-2026"
 CSV = "\ufeff问题编号,具体问题\n1,公务接待超标准\n".encode()
@@ -45,11 +46,11 @@ def users(tmp_path: Path) -> UserStore:
 
 @pytest.fixture(autouse=True)
 def _no_tickets() -> Iterator[None]:
-    with ui._TICKETS_LOCK:
-        ui._TICKETS.clear()
+    with download_guard._TICKETS_LOCK:
+        download_guard._TICKETS.clear()
     yield
-    with ui._TICKETS_LOCK:
-        ui._TICKETS.clear()
+    with download_guard._TICKETS_LOCK:
+        download_guard._TICKETS.clear()
 
 
 def xsrf(token: bytes) -> str:
@@ -130,7 +131,7 @@ def built_in(users: UserStore, name: str = "zhangsan") -> str:
 def holder(users: UserStore, **bound: Any) -> Any:
     fields: dict[str, Any] = {"user": "zhangsan", "gate_session": None, "token": None}
     fields["browser"] = hashlib.sha256(BROWSER).hexdigest()
-    return ui._Holder(root=users.root, **{**fields, **bound})
+    return download_guard.Holder(root=users.root, **{**fields, **bound})
 
 
 def refusals(root: Path) -> list[audit.AuditEntry]:
@@ -139,7 +140,7 @@ def refusals(root: Path) -> list[audit.AuditEntry]:
 
 def test_only_the_browser_and_live_session_that_made_a_download_get_it(users: UserStore) -> None:
     token = built_in(users)
-    ui._issue(CSV, "问题清单.csv", holder(users, token=token))
+    download_guard.issue(CSV, "问题清单.csv", holder(users, token=token))
     guard, served = guard_for(users.root, {MEDIA: download()})
 
     status, headers, body = fetch(guard, cookies={ui.XSRF_COOKIE: xsrf(BROWSER)})
@@ -166,11 +167,11 @@ def test_only_the_browser_and_live_session_that_made_a_download_get_it(users: Us
 
 
 def test_a_download_expires(users: UserStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    ui._issue(CSV, "问题清单.csv", holder(users, token=built_in(users)))
+    download_guard.issue(CSV, "问题清单.csv", holder(users, token=built_in(users)))
     guard, _ = guard_for(users.root, {MEDIA: download()})
     assert fetch(guard, cookies={ui.XSRF_COOKIE: xsrf(BROWSER)})[0] == 200
-    now = ui.time.monotonic()
-    monkeypatch.setattr(ui.time, "monotonic", lambda: now + ui.DOWNLOAD_SECONDS + 1)
+    now = download_guard.time.monotonic()
+    monkeypatch.setattr(download_guard.time, "monotonic", lambda: now + ui.DOWNLOAD_SECONDS + 1)
     status, _, body = fetch(guard, cookies={ui.XSRF_COOKIE: xsrf(BROWSER)})
     assert status == 403 and "已过期" in body.decode()
     assert refusals(users.root)[-1].details["reason"] == "expired"
@@ -184,8 +185,10 @@ def test_behind_the_gate_a_download_is_the_sessions_not_the_signed_in_users(
     monkeypatch.setenv("XUNCHA_TRUSTED_USER_HEADER", "X-Xuncha-User")
     mine = built_in(users)
     theirs = built_in(users, "王五")
-    ui._issue(
-        CSV, "问题清单.csv", holder(users, gate_session=ui._sha256(mine), browser=None, token=None)
+    download_guard.issue(
+        CSV,
+        "问题清单.csv",
+        holder(users, gate_session=download_guard._sha256(mine), browser=None, token=None),
     )
     guard, _ = guard_for(users.root, {MEDIA: download()})
     assert (
@@ -224,13 +227,13 @@ def test_serve_puts_the_guard_in_front_of_streamlits_server(
 
     monkeypatch.setenv("XUNCHA_DB", str(tmp_path))
     monkeypatch.setattr(starlette_server, "create_starlette_app", lambda runtime: "streamlit")
-    monkeypatch.setitem(ui._GUARD, "installed", False)
+    monkeypatch.setitem(download_guard._GUARD, "installed", False)
     ui.install_download_guard()
     runtime = SimpleNamespace(media_file_mgr=SimpleNamespace(read_file=lambda name: None))
     app = starlette_server.create_starlette_app(runtime)
     assert isinstance(app, ui.DownloadGuard) and app.app == "streamlit"
     assert app.root == tmp_path and app.prefix == "/media/"
-    assert ui._GUARD["installed"]
+    assert download_guard._GUARD["installed"]
 
 
 def test_the_pages_downloads_are_issued_to_the_session_that_clicked(
@@ -274,9 +277,9 @@ def test_the_pages_downloads_are_issued_to_the_session_that_clicked(
         worker.start()
         worker.join(120)
         digest = hashlib.sha256(out["data"]).hexdigest()
-        tickets = ui._TICKETS[digest]
+        tickets = download_guard._TICKETS[digest]
         assert [(t.holder.user, t.holder.token) for t in tickets] == [("u_office", token)]
-        assert 0 < tickets[0].expires - ui.time.monotonic() <= ui.DOWNLOAD_SECONDS
+        assert 0 < tickets[0].expires - download_guard.time.monotonic() <= ui.DOWNLOAD_SECONDS
         exports = [e for e in audit.entries(target) if e.action == "export"]
         assert exports and exports[-1].details["sha256"] == digest
     finally:

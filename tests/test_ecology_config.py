@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import AS_OF
-from xuncha.figures import MIN_SAMPLE, ecology
+from xuncha.figures import MIN_SAMPLE, ecology, ecology_config
 from xuncha.figures.ecology import EcologyConfig, EcologyConfigError, save_config
 from xuncha.filters import Filters, resolve_scope
 
@@ -170,3 +170,76 @@ def test_edited_toml_text_is_read_over_the_defaults_and_validated() -> None:
         EcologyConfig.from_toml("[grades\n")
     with pytest.raises(EcologyConfigError, match="等次线须满足"):
         EcologyConfig.from_toml("[grades]\ngood = 65\n")
+
+
+# -- the administrator's edit (xuncha.figures.ecology_config, the 研判配置 page) -------------
+
+
+def edit(config: EcologyConfig, **changes: Any) -> dict[str, Any]:
+    """The form's values for `config` with some of them changed."""
+    values: dict[str, Any] = {
+        "weights": dict(config.weights),
+        "grades": dict(config.grades),
+        "caps": dict(config.caps),
+        "min_findings": config.min_findings,
+    }
+    for key, value in changes.items():
+        values[key] = {**values[key], **value} if isinstance(value, dict) else value
+    return values
+
+
+def test_an_edit_is_saved_beside_the_data_in_a_private_folder_and_described_for_the_audit(
+    tmp_path: Path,
+) -> None:
+    defaults = EcologyConfig.load(None)
+    change = ecology_config.save_edited(
+        tmp_path, defaults, **edit(defaults, weights={"R": 50.0}, min_findings=7)
+    )
+    path = ecology.store_config_path(tmp_path)
+    assert path == tmp_path / "config" / "ecology.toml"
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+    saved = ecology.config_for_store(tmp_path)
+    assert saved.weights["R"] == 50.0 and saved.min_findings == 7
+    assert (change.old_digest, change.new_digest) == (defaults.digest(), saved.digest())
+    assert change.old_digest != change.new_digest and not change.reset
+    assert change.audit_details() == {
+        "config": "ecology",
+        "old_digest": defaults.digest(),
+        "new_digest": saved.digest(),
+        "values": saved.scoring_values(),
+    }
+
+
+def test_an_edit_the_configuration_refuses_writes_nothing(tmp_path: Path) -> None:
+    defaults = EcologyConfig.load(None)
+    with pytest.raises(EcologyConfigError, match="等次线须满足"):
+        ecology_config.save_edited(
+            tmp_path, defaults, **edit(defaults, grades={"good": 60.0, "average": 70.0})
+        )
+    with pytest.raises(EcologyConfigError, match="权重不能全为 0"):
+        ecology_config.save_edited(
+            tmp_path, defaults, **edit(defaults, weights=dict.fromkeys(defaults.weights, 0.0))
+        )
+    assert not (tmp_path / "config").exists()
+    assert ecology.config_for_store(tmp_path).digest() == defaults.digest()
+
+
+def test_a_reset_removes_the_stores_configuration_and_without_one_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    defaults = EcologyConfig.load(None)
+    assert ecology_config.reset_to_defaults(tmp_path) is None
+    edited = ecology_config.save_edited(
+        tmp_path, defaults, **edit(defaults, caps={"rebound": "一般"})
+    )
+    change = ecology_config.reset_to_defaults(tmp_path)
+    assert change is not None and change.reset
+    assert not ecology.store_config_path(tmp_path).exists()
+    assert ecology.config_for_store(tmp_path).digest() == defaults.digest()
+    assert change.audit_details() == {
+        "config": "ecology",
+        "old_digest": edited.new_digest,
+        "new_digest": defaults.digest(),
+        "reset": True,
+    }
+    assert ecology_config.reset_to_defaults(tmp_path) is None

@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 import streamlit as st
 
-from tests.conftest import AS_OF
+from tests.conftest import AS_OF, show_at_most
 from tests.test_pages import open_page
 from xuncha import ui
 from xuncha.filters import Filters, resolve_scope
 from xuncha.store import Store, open_reader
+from xuncha.ui import download_buttons
 
 
 @pytest.fixture()
@@ -25,7 +26,7 @@ def captured(
 ) -> Iterator[dict[str, dict[str, Any]]]:
     """The download builders each page registers, by key, instead of buttons."""
     monkeypatch.setenv("XUNCHA_DB", str(demo_store.root))
-    monkeypatch.setattr(ui, "TABLE_MAX_ROWS", 40)  # the fixture's lists are longer than this
+    show_at_most(monkeypatch, 40)  # the fixture's lists are longer than this
     found: dict[str, dict[str, Any]] = {}
 
     def capture(
@@ -33,7 +34,7 @@ def captured(
     ) -> None:
         found[key] = {"xlsx": xlsx, "csv": csv_, **kwargs}
 
-    monkeypatch.setattr(ui, "_download_pair", capture)
+    monkeypatch.setattr(download_buttons, "_download_pair", capture)
     st.cache_data.clear()
     st.cache_resource.clear()
     yield found
@@ -97,7 +98,7 @@ def test_an_export_built_on_click_outside_the_session_names_its_user(
     users.add_user("u_office", "office", actor="test", password="Xuncha-test-2026!")
     monkeypatch.setenv("XUNCHA_DB", str(target))
     monkeypatch.delenv("XUNCHA_TRUSTED_USER_HEADER", raising=False)
-    monkeypatch.setattr(ui, "TABLE_MAX_ROWS", 40)
+    show_at_most(monkeypatch, 40)
     found: dict[str, dict[str, Any]] = {}
 
     def button(label: str, *, data: Any, key: str, **kwargs: Any) -> bool:

@@ -211,3 +211,60 @@ def test_a_page_asked_as_of_a_past_date_shows_the_figures_of_that_date(
     expected = json.loads(capsys.readouterr().out)
     assert metric_values(at)["整改完成率"] == f"{expected['completion_rate']:.2f}%"
     assert any("统计截至 2024-06-30" in c.value for c in at.caption)
+
+
+def unit_rows(store: Store) -> list[dict[str, Any]]:
+    """Each unit's row of the by-unit rectification figures for the whole demo."""
+    from xuncha import figures
+    from xuncha.filters import Filters, resolve_scope
+    from xuncha.store import open_reader
+
+    reader = open_reader(store)
+    try:
+        scope = resolve_scope(reader, Filters(as_of=AS_OF))
+        rows = figures.rectification(reader, scope, "unit", cycle_median=False)
+        return list(rows.sort("group_id").iter_rows(named=True))
+    finally:
+        reader.close()
+
+
+def clicked(group_id: str, label: str) -> dict[str, Any]:
+    """A click on one bar as Streamlit hands it back: the bar's label, its customdata."""
+    point = {"curve_number": 0, "point_number": 0, "point_index": 0, "y": label}
+    point["customdata"] = [group_id]
+    return {"selection": {"points": [point], "point_indices": [0], "box": [], "lasso": []}}
+
+
+def test_a_clicked_bar_of_the_unit_ranking_opens_the_findings_of_that_unit(
+    app_env: Store,
+) -> None:
+    """The unit is the bar's id, not its label: the label here is another unit's."""
+    rows = unit_rows(app_env)
+    unit, other = rows[0], rows[1]
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["asof"] = AS_OF.isoformat()
+    at.run()
+    at.session_state["progress_unit_chart"] = clicked(
+        unit["group_id"], f"{other['group_key']}（n={other['findings']}）"
+    )
+    at.switch_page("pages/progress.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    headings = [m.value for m in at.markdown if m.value.startswith("##### ")]
+    assert headings == [f"##### {unit['group_key']} 的问题"]
+    assert any(f"共 {unit['findings']:,} 个问题" in c.value for c in at.caption)
+
+
+def test_a_clicked_bar_of_the_top_units_drills_down_to_that_unit(app_env: Store) -> None:
+    rows = sorted(unit_rows(app_env), key=lambda r: -r["findings"])
+    unit, other = rows[0], rows[1]
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["asof"] = AS_OF.isoformat()
+    at.run()
+    at.session_state["dist_top_units"] = clicked(unit["group_id"], str(other["group_key"]))
+    at.switch_page("pages/distribution.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="dist_unit").value == int(unit["group_id"])
+    detail = at.dataframe(key="dist_detail").value
+    assert set(detail["单位"]) == {unit["group_key"]}

@@ -19,7 +19,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.builders import StoreBuilder
-from tests.conftest import AS_OF
+from tests.conftest import AS_OF, show_at_most
 from xuncha import ui
 from xuncha.filters import Filters, Scope, resolve_scope
 from xuncha.store import Reader, Store, open_reader
@@ -577,7 +577,7 @@ def test_the_page_shows_the_counts_and_first_rows_and_exports_whole_lists(
     date_name: str,
 ) -> None:
     # Five rows a table, so every list on the demo store is longer than what is shown.
-    monkeypatch.setattr(ui, "TABLE_MAX_ROWS", 5)
+    show_at_most(monkeypatch, 5)
     scope = scope_for(demo_reader, "all", date_name)
     supervision = expected_supervision(tables, scope)
     long_term = expected_long_term(tables, scope)
@@ -631,7 +631,7 @@ def test_the_page_shows_the_counts_and_first_rows_and_exports_whole_lists(
 def test_a_selected_row_of_the_shown_list_opens_its_measures(
     app_env: Store, demo_reader: Reader, tables: Tables, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ui, "TABLE_MAX_ROWS", 5)
+    show_at_most(monkeypatch, 5)
     scope = scope_for(demo_reader, "all", "settled")
     default = expected_supervision(tables, scope).filter(
         pl.col("warning").is_in(["红", "黄", "绿"])

@@ -23,8 +23,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.builders import StoreBuilder
-from tests.conftest import AS_OF
-from xuncha import figures, ui
+from tests.conftest import AS_OF, show_at_most
+from xuncha import figures
 from xuncha.figures.rectification import common_problem_rounds
 from xuncha.filters import Filters, Scope, resolve_scope
 from xuncha.store import Reader, Store, open_reader
@@ -439,7 +439,7 @@ def open_repeats(**query: str) -> AppTest:
 def test_the_page_shows_the_first_chains_says_how_many_and_lists_one_rounds_common_problems(
     app_env: Store, monkeypatch: pytest.MonkeyPatch, query: dict[str, str]
 ) -> None:
-    monkeypatch.setattr(ui, "TABLE_MAX_ROWS", 5)
+    show_at_most(monkeypatch, 5)
     at = open_repeats(**query)
     reader = open_reader(app_env)
     try:

@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 
 from xuncha import charts, ui
+from xuncha.ui import data, plotly_charts
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +56,7 @@ def test_different_builders_never_share_a_figure() -> None:
 def test_the_cache_is_bounded() -> None:
     for i in range(ui.FIGURE_CACHE_ENTRIES + 10):
         ui.built_figure(lambda n: [n], i)
-    assert len(ui._FIGURES) == ui.FIGURE_CACHE_ENTRIES
+    assert len(data._FIGURES) == ui.FIGURE_CACHE_ENTRIES
 
 
 def test_a_kept_figure_is_drawn_from_one_dict_equal_to_plotlys_own() -> None:
@@ -71,7 +72,10 @@ def test_a_kept_figure_is_drawn_from_one_dict_equal_to_plotlys_own() -> None:
         }
     )
     heat = ui.built_figure(charts.heatmap, data)
-    first, again = ui._Drawn.of(heat), ui._Drawn.of(ui.built_figure(charts.heatmap, data))
+    first, again = (
+        plotly_charts._Drawn.of(heat),
+        plotly_charts._Drawn.of(ui.built_figure(charts.heatmap, data)),
+    )
     # What st.plotly_chart does with it: the same dict object each run, no deep copy ...
     sent = plotly.tools.return_figure_from_figure_or_data(first, validate_figure=True)
     assert sent is first.to_dict() is again.to_dict()

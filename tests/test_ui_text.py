@@ -10,7 +10,8 @@ import plotly.graph_objects as go
 import pytest
 
 from xuncha import charts
-from xuncha.ui import WORD_JOINER, _inert_figure, md, selected_points
+from xuncha.ui import WORD_JOINER, md, selected_points
+from xuncha.ui.plotly_charts import _inert_figure
 
 
 def _plain(escaped: str) -> str:

@@ -5,6 +5,9 @@ Charts compute nothing: every number they show comes from `xuncha.figures` or a 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import plotly.graph_objects as go
 import polars as pl
 
@@ -21,6 +24,17 @@ def lowest(frame: pl.DataFrame, rate: str) -> pl.DataFrame:
     if frame.height <= RANKING_BARS:
         return frame
     return frame.sort([rate, "group_key"], nulls_last=True).head(RANKING_BARS)
+
+
+def clicked_group(point: Mapping[str, Any]) -> str | None:
+    """The group_id (unit, round …) of a clicked bar of a chart that keeps it as the last
+    value of each bar's customdata (`rate_ranking`, `top_units`): a bar's label is for
+    reading and may hold anything a unit's name holds, its id is what a click stands for."""
+    data = point.get("customdata")
+    if isinstance(data, list | tuple) and data:
+        value = data[-1]
+        return None if value is None else str(value)
+    return None
 
 
 FONT = "Noto Sans CJK SC, Noto Sans SC, Microsoft YaHei, PingFang SC, sans-serif"
@@ -194,7 +208,8 @@ def top_units(frame: pl.DataFrame) -> go.Figure:
             marker_color="#c62828",
             text=part["findings"].to_list(),
             textposition="outside",
-            customdata=part.select("completion_rate", "overdue_measures").rows(),
+            # The group id last: what a click stands for (clicked_group).
+            customdata=part.select("completion_rate", "overdue_measures", "group_id").rows(),
             hovertemplate="%{y}<br>问题数：%{x}<br>整改完成率：%{customdata[0]:.2f}%"
             "<br>逾期措施：%{customdata[1]}<extra></extra>",
         )
@@ -225,7 +240,7 @@ def rate_ranking(frame: pl.DataFrame, rate: str, label: str) -> go.Figure:
             marker_color=colours,
             text=[f"{v:.2f}%" if v is not None else "—" for v in values],
             textposition="outside",
-            customdata=part.select("group_id").rows(),
+            customdata=part.select("group_id").rows(),  # what a click stands for (clicked_group)
             hovertemplate="%{y}<br>" + label + "：%{x:.2f}%<extra></extra>",
         )
     )

@@ -12,6 +12,7 @@ str, int, float, None, lists and dicts).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -74,6 +75,28 @@ class Briefing:
         parts = [p for p in (self.scope_text, f"截至 {self.as_of}" if self.as_of else "") if p]
         parts.append(self.marking)
         return "｜".join(parts)
+
+    def with_edits(self, texts: Mapping[tuple[int, int], str]) -> Briefing:
+        """A copy with the paragraphs a user edited: `texts[(section, block)]` is the text
+        of that paragraph as edited (a paragraph not in `texts` keeps its own), stripped; an
+        emptied paragraph is dropped; 下步工作建议 (the `suggestions` section) are split into
+        paragraphs at blank lines, each marked as written by the user. Tables and charts are
+        kept as they are."""
+        edited = Briefing.from_dict(self.to_dict())
+        for s, section in enumerate(edited.sections):
+            blocks: list[Block] = []
+            for b, block in enumerate(section.blocks):
+                if isinstance(block, Paragraph):
+                    text = str(texts.get((s, b), block.text)).strip()
+                    if section.key == "suggestions":
+                        paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
+                        blocks.extend(Paragraph(p, written=True) for p in paragraphs)
+                    elif text:
+                        blocks.append(Paragraph(text, written=block.written))
+                else:
+                    blocks.append(block)
+            section.blocks = blocks
+        return edited
 
     # -- JSON ------------------------------------------------------------------------------
 

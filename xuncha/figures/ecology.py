@@ -1231,6 +1231,33 @@ def _inputs_by_round(
     return of
 
 
+# -- the round scored by default --------------------------------------------------------
+
+# A round whose strict completion rate has reached this has mostly finished its rectification:
+# its scores no longer move with every measure completed.
+MOSTLY_RECTIFIED = 80.0
+
+
+def mostly_rectified_rounds(by_round: pl.DataFrame) -> frozenset[int]:
+    """The round ids of `figures.rectification(..., "round")` whose strict completion rate
+    has reached MOSTLY_RECTIFIED."""
+    done = by_round.filter(pl.col("completion_rate") >= MOSTLY_RECTIFIED)
+    return frozenset(done["group_id"].cast(pl.Int64).to_list())
+
+
+def default_ecology_round(rounds: pl.DataFrame, mostly_rectified: frozenset[int]) -> int | None:
+    """The round the scorecards show first among `rounds` (rows of queries/ecology_rounds.sql,
+    in their order): the latest by `seq` of those mostly rectified, else the last listed
+    (the latest round in scope); None when there is no round."""
+    if rounds.is_empty():
+        return None
+    listed = rounds.select(pl.col("round_id").cast(pl.Int64), "seq").rows()
+    finished = [(seq, round_id) for round_id, seq in listed if round_id in mostly_rectified]
+    if not finished:
+        return int(listed[-1][0])
+    return int(max(finished, key=lambda pair: pair[0])[1])
+
+
 # -- explanation -----------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
@@ -184,4 +185,25 @@ def common_problem_rounds(problems: pl.DataFrame) -> pl.DataFrame:
         problems.group_by("round_id", "round_name", "seq")
         .agg(pl.len().cast(pl.Int64).alias("problems"))
         .sort("seq", descending=True)
+    )
+
+
+def mostly_not_due(counts: Mapping[str, Any]) -> bool:
+    """Whether at least half of a group's open measures are still within their deadline
+    (rows of `rectification`): a round still inside its rectification time, whose completion
+    rate reads low as normal progress, not as a delay."""
+    open_measures = int(counts["measures"] or 0) - int(counts["measures_done"] or 0)
+    return open_measures > 0 and int(counts["measures_not_due"] or 0) * 2 >= open_measures
+
+
+def findings_density(by_peer_group: pl.DataFrame, by: str) -> pl.DataFrame:
+    """平均每次巡察问题数 of each peer group or sector (`by`: "peer_group" or "sector"): the
+    findings over the inspections fed back, to one decimal, with the inspections, findings
+    and units summed; from the rows of queries/findings_by_peer_group.sql, in their order."""
+    return (
+        by_peer_group.group_by(by, maintain_order=True)
+        .agg(pl.col("inspections").sum(), pl.col("findings").sum(), pl.col("units").sum())
+        .with_columns(
+            (pl.col("findings") / pl.col("inspections")).round(1).alias("findings_per_inspection")
+        )
     )

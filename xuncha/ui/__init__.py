@@ -1,0 +1,141 @@
+"""The Streamlit side of the dashboard: the only package of xuncha that imports streamlit.
+
+One module per concern:
+
+- `data`: the store, readers and caches keyed on the data version, `clear_caches`
+- `login`: signing in (proxy header, session token, demo store, the login form)
+- `session`: access and permissions, audit records, the user bar, incidents
+- `sidebar`: the shared filters kept in the URL, `current_scope`
+- `widgets`: page header, metrics, tables
+- `plotly_charts`: charts drawn inert, kept figures, selected points
+- `drilldown`: the findings and measures behind a figure, keyword search
+- `download_buttons`: audited downloads built on click
+- `download_guard`: each download served only to the session that made it
+- `sql`: the 数据查询 sandbox of this session
+- `server`: `xuncha serve`'s Streamlit server
+- `text`: data made inert in Markdown
+
+Pages use the names re-exported here (`from xuncha import ui; ui.table(...)`). A test that
+replaces a function or constant patches it where the code reads it: in its module when
+another function of the package calls it (e.g. `download_buttons._download_pair`).
+"""
+
+from xuncha.ui.data import (
+    DEFAULT_STORE,
+    FIGURE_CACHE_ENTRIES,
+    CachedReader,
+    built_figure,
+    clear_caches,
+    figure,
+    is_demo_store,
+    prepare_sandbox,
+    reader,
+    reader_or_stop,
+    store,
+    users,
+)
+from xuncha.ui.download_buttons import (
+    briefing_downloads,
+    downloads,
+    export_allowed,
+    file_download,
+    frame_downloads,
+    query_downloads,
+    template_download,
+)
+from xuncha.ui.download_guard import (
+    DOWNLOAD_SECONDS,
+    XSRF_COOKIE,
+    DownloadGuard,
+    download_refusal,
+    install_download_guard,
+)
+from xuncha.ui.drilldown import findings_drilldown, measures_of, search_findings
+from xuncha.ui.login import login_gate
+from xuncha.ui.plotly_charts import chart, selected_points
+from xuncha.ui.server import serve
+from xuncha.ui.session import (
+    access,
+    can,
+    can_see_all_briefings,
+    clue_details,
+    incident,
+    record,
+    record_page_view,
+    require,
+    show_error,
+    signed_in,
+    start_preview,
+    user_bar,
+    user_name,
+)
+from xuncha.ui.sidebar import current_scope, resolver, sidebar_filters
+from xuncha.ui.sql import sandbox
+from xuncha.ui.text import WORD_JOINER, md
+from xuncha.ui.widgets import (
+    TABLE_MAX_ROWS,
+    count_metric,
+    page_header,
+    rate_metric,
+    selected_row,
+    table,
+)
+
+__all__ = [
+    "DEFAULT_STORE",
+    "DOWNLOAD_SECONDS",
+    "FIGURE_CACHE_ENTRIES",
+    "TABLE_MAX_ROWS",
+    "WORD_JOINER",
+    "XSRF_COOKIE",
+    "CachedReader",
+    "DownloadGuard",
+    "access",
+    "briefing_downloads",
+    "built_figure",
+    "can",
+    "can_see_all_briefings",
+    "chart",
+    "clear_caches",
+    "clue_details",
+    "count_metric",
+    "current_scope",
+    "download_refusal",
+    "downloads",
+    "export_allowed",
+    "figure",
+    "file_download",
+    "findings_drilldown",
+    "frame_downloads",
+    "incident",
+    "install_download_guard",
+    "is_demo_store",
+    "login_gate",
+    "md",
+    "measures_of",
+    "page_header",
+    "prepare_sandbox",
+    "query_downloads",
+    "rate_metric",
+    "reader",
+    "reader_or_stop",
+    "record",
+    "record_page_view",
+    "require",
+    "resolver",
+    "sandbox",
+    "search_findings",
+    "selected_points",
+    "selected_row",
+    "serve",
+    "show_error",
+    "sidebar_filters",
+    "signed_in",
+    "start_preview",
+    "store",
+    "table",
+    "template_download",
+    "user_bar",
+    "user_name",
+    "users",
+]

@@ -1,0 +1,123 @@
+"""The common widgets of a page: its header (title, date, scope, data version, the demo
+banner), rate and count metrics with their definitions, and tables with Chinese headers that
+send the browser at most TABLE_MAX_ROWS rows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+import streamlit as st
+
+from xuncha import labels
+from xuncha.auth import VIEW_PAGES
+from xuncha.figures import DEFINITIONS
+from xuncha.figures.rates import format_rate
+from xuncha.filters import Scope
+from xuncha.store.reader import Reader
+from xuncha.ui.session import require
+from xuncha.ui.text import md
+
+# Rows of a table sent to the browser: more cost seconds to serialise and draw at provincial
+# scale and nobody reads them on screen; exports hold every row.
+TABLE_MAX_ROWS = 2000
+
+
+def page_header(title: str, rd: Reader, scope: Scope) -> None:
+    require(VIEW_PAGES)
+    st.title(title)
+    text = st.session_state.get("filters_text") or "全部"
+    st.caption(f"统计截至 {scope.as_of.isoformat()} ｜ 范围：{md(text)} ｜ 数据版本 {rd.version}")
+    meta = rd.scalar("SELECT value FROM store_meta WHERE key = 'demo'")
+    if meta == "true":
+        st.info(
+            "演示数据：虚构的“江城市”，单位、问题与数字均为生成，不代表任何真实情况。",
+            icon=":material/science:",
+        )
+
+
+def rate_metric(key: str, counts: Mapping[str, Any], *, label: str | None = None) -> None:
+    figure = DEFINITIONS[key]
+    num = sum(int(counts.get(k) or 0) for k in figure.numerator)
+    den = int(counts.get(figure.denominator) or 0)
+    value = figure.compute(dict(counts))
+    st.metric(
+        label or figure.label,
+        format_rate(value),
+        delta=f"{num:,} ／ {den:,}",
+        delta_color="off",
+        delta_arrow="off",
+        help=f"口径：{figure.definition}\n\n分子 {num:,} ／ 分母 {den:,}",
+        border=True,
+    )
+
+
+def count_metric(label: str, value: Any, help_text: str | None = None, unit: str = "") -> None:
+    shown = f"{value:,}{unit}" if isinstance(value, int) else f"{value}{unit}"
+    st.metric(label, shown, help=help_text, border=True)
+
+
+def table(
+    frame: pl.DataFrame,
+    *,
+    key: str,
+    height: Any = "auto",
+    column_config: dict[str, Any] | None = None,
+    selectable: bool = False,
+    raw: bool = False,
+    total: int | None = None,
+) -> Any:
+    """A table with Chinese headers (raw: as given, e.g. a user's own SQL result). At most
+    TABLE_MAX_ROWS rows are sent to the browser (a note says how many there are); the
+    downloads beside a table always hold all of them. `total`: how many rows the whole list
+    has when `frame` holds only its first rows (fetched with a limit)."""
+    rows = frame.height if total is None else max(total, frame.height)
+    if rows > min(frame.height, TABLE_MAX_ROWS):
+        st.caption(
+            f"共 {rows:,} 行，此处显示前 {min(frame.height, TABLE_MAX_ROWS):,} 行；"
+            "完整数据请使用导出。"
+        )
+        frame = frame.head(TABLE_MAX_ROWS)
+    shown = frame if raw else labels.chinese_headers(frame)
+    # An empty text cell reads "—", not "None".
+    shown = shown.with_columns(
+        pl.col(c).fill_null("—") for c, dtype in shown.schema.items() if dtype == pl.String
+    )
+    config: dict[str, Any] = {
+        c: st.column_config.NumberColumn(c, format="%.2f")
+        for c, dtype in shown.schema.items()
+        if c.endswith("(%)") and dtype.is_numeric()
+    }
+    config |= {
+        c: st.column_config.DateColumn(c, format="YYYY-MM-DD")
+        for c, dtype in shown.schema.items()
+        if dtype == pl.Date
+    }
+    # Text is text: never a link column, whatever the cells look like.
+    config |= {
+        c: st.column_config.TextColumn(c) for c, dtype in shown.schema.items() if dtype == pl.String
+    }
+    config |= {labels.COLUMNS.get(k, k): v for k, v in (column_config or {}).items()}
+    # Arrow, not the Polars frame: Streamlit turns a Polars frame into pandas and back into
+    # Arrow on every run (~2 ms per thousand rows); a pyarrow table it sends as it is.
+    data = shown.to_arrow()
+    if selectable:
+        return st.dataframe(
+            data,
+            hide_index=True,
+            key=key,
+            height=height,
+            column_config=config,
+            on_select="rerun",
+            selection_mode="single-row",
+        )
+    return st.dataframe(data, hide_index=True, key=key, height=height, column_config=config)
+
+
+def selected_row(event: Any) -> int | None:
+    try:
+        rows = event.selection.rows
+    except AttributeError:
+        return None
+    return int(rows[0]) if rows else None
