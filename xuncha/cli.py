@@ -16,7 +16,6 @@ import json
 import os
 import sys
 import time
-import unicodedata
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -34,7 +33,6 @@ from xuncha.auth import (
     Access,
     PermissionDenied,
     UserStore,
-    scope_ids,
     trusted_header_name,
 )
 from xuncha.auth import cli as auth_cli
@@ -42,7 +40,13 @@ from xuncha.auth import gate as auth_gate
 from xuncha.auth.access import AuthError
 from xuncha.bench import cli as bench_cli
 from xuncha.figures.ecology import CLUE_EVIDENCE
-from xuncha.filters import Filters, Scope, describe_filters, resolve_scope
+from xuncha.filters import Filters, Scope, resolve_scope
+from xuncha.filters_names import (
+    FilterInputError,
+    describe_in_names,
+    filters_from_names,
+    parse_date,
+)
 from xuncha.store import Store, StoreError, crypto, open_reader
 from xuncha.store import backup as store_backup
 from xuncha.store.permissions import private_umask
@@ -74,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for line in store_backup.recover(db):  # what a killed restore left
                 print(f"xuncha: {line}", file=sys.stderr)
         return int(args.func(args) or 0)
-    except (UserError, StoreError, AuthError, audit.AuditError) as exc:
+    except (UserError, FilterInputError, StoreError, AuthError, audit.AuditError) as exc:
         print(f"xuncha: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:
@@ -103,7 +107,7 @@ def _scoped(args: argparse.Namespace) -> tuple[Access, Reader, Filters, Scope]:
     """Who asks (with --user), the reader, the filters of _add_filter_args, and the scope."""
     who = _access(args.db, args.user, VIEW_PAGES)
     reader = _reader(args.db)
-    filters = build_filters(
+    filters = filters_from_names(
         reader,
         rounds=args.round,
         units=args.unit,
@@ -1006,7 +1010,7 @@ def cmd_ecology(args: argparse.Namespace) -> int:
     who = _access(args.db, args.user, VIEW_PAGES)
     reader = _reader(args.db)
     try:
-        filters = build_filters(reader, rounds=args.round, as_of=args.as_of, access=who)
+        filters = filters_from_names(reader, rounds=args.round, as_of=args.as_of, access=who)
         scope = resolve_scope(reader, filters, access=who)
         cards = figures.scorecards(reader, scope, config)
     finally:
@@ -1118,7 +1122,7 @@ def cmd_briefing(args: argparse.Namespace) -> int:
         suggestions = tuple(p.strip() for p in text.split("\n\n") if p.strip())
     reader = _reader(args.db)
     try:
-        filters = build_filters(
+        filters = filters_from_names(
             reader, rounds=args.round, units=args.unit, as_of=args.as_of, access=who
         )
         request = briefing.BriefingRequest(
@@ -1135,7 +1139,7 @@ def cmd_briefing(args: argparse.Namespace) -> int:
                 request,
                 _resolver(who)(reader),
                 user=user,
-                scope_text=_scope_text(reader, filters),
+                scope_text=describe_in_names(reader, filters),
                 access=who,
             )
         except briefing.BriefingError as exc:
@@ -1235,16 +1239,6 @@ def _access(db: str, user: str | None, permission: str) -> Access:
     return Access.system(user or _user())
 
 
-def _scope_text(reader: Reader, filters: Filters) -> str:
-    rounds = reader.query("rounds_list")
-    units = reader.query("units_list")
-    return describe_filters(
-        filters,
-        round_labels=dict(rounds.select("seq", "name").rows()),
-        unit_names=dict(units.select("unit_id", "name").rows()),
-    )
-
-
 def _write_briefing(again: Any, out: str, *, pdf: bool) -> dict[str, Any]:
     from xuncha.briefing import docx, render
 
@@ -1290,104 +1284,6 @@ def _user() -> str:
 
 def _reader(db: str) -> Reader:
     return open_reader(Store(db))
-
-
-def parse_date(text: str | None) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"日期格式不正确：{text!r}（应为 YYYY-MM-DD）") from None
-
-
-def build_filters(
-    reader: Reader,
-    *,
-    rounds: Sequence[str] = (),
-    units: Sequence[str] = (),
-    categories: Sequence[str] = (),
-    as_of: str | None = None,
-    access: Access | None = None,
-) -> Filters:
-    """Filters from names typed by a user; an unknown name is an error, never dropped. For a
-    user with a scope (`access`), a round or unit outside it is unknown too, in the same
-    words, and the rounds an error lists are only the user's: an error never tells what
-    exists beyond the scope."""
-    shown_rounds, shown_units = _visible(reader, access)
-    round_ids: list[int] = []
-    if rounds:
-        known = reader.query("rounds_list")
-        if shown_rounds is not None:
-            known = known.filter(pl.col("round_id").is_in(sorted(shown_rounds)))
-        by_name = {_norm(n): (s, i) for n, s, i in known.select("name", "seq", "round_id").rows()}
-        seqs = []
-        for name in rounds:
-            if _norm(name) not in by_name:
-                raise UserError(f"未知轮次：{name}（可用：{'、'.join(known['name'].to_list())}）")
-            seqs.append(by_name[_norm(name)][0])
-            round_ids.append(by_name[_norm(name)][1])
-    unit_ids: list[int] = []
-    if units:
-        known_units = reader.query("units_list")
-        if shown_units is not None:
-            known_units = known_units.filter(pl.col("unit_id").is_in(sorted(shown_units)))
-        lookup: dict[str, int] = {}
-        for uid, name, short in known_units.select("unit_id", "name", "short_name").rows():
-            lookup[_norm(name)] = uid
-            lookup.setdefault(_norm(short), uid)
-        for name in units:
-            if _norm(name) not in lookup:
-                raise UserError(f"未知单位：{name}")
-            unit_ids.append(lookup[_norm(name)])
-    l1: list[str] = []
-    l2: list[str] = []
-    if categories:
-        known_cats = reader.query("categories_list")
-        l1_codes = set(known_cats["category_l1"].to_list())
-        l2_codes = set(known_cats["category_l2"].to_list())
-        for code in categories:
-            code = code.strip().upper()
-            if code in l1_codes:
-                l1.append(code)
-            elif code in l2_codes:
-                l2.append(code)
-            else:
-                raise UserError(f"未知类别代码：{code}")
-    filters = Filters(
-        unit_ids=tuple(unit_ids),
-        category_l1=tuple(l1),
-        category_l2=tuple(l2),
-        as_of=parse_date(as_of),
-    )
-    if round_ids:
-        # Several rounds: express them as kinds-free seq set through the round range when
-        # contiguous; otherwise resolve by inspection list below.
-        seqs_sorted = sorted(seqs)
-        if seqs_sorted == list(range(seqs_sorted[0], seqs_sorted[-1] + 1)):
-            filters = filters.with_(round_from=seqs_sorted[0], round_to=seqs_sorted[-1])
-        else:
-            raise UserError("--round 多次指定时须为连续轮次")
-    return filters
-
-
-def _visible(reader: Reader, access: Access | None) -> tuple[set[int] | None, set[int] | None]:
-    """The round_ids and unit_ids a user with a scope may name (None: every one): those of
-    the inspections in the scope, and the rounds and units the scope names."""
-    if access is None or not access.scoped:
-        return None, None
-    shown = resolve_scope(reader, Filters(), access=access).inspection_ids
-    frame = reader.query("inspections_list").filter(pl.col("inspection_id").is_in(list(shown)))
-    rounds = {int(r) for r in frame["round_id"].to_list()}
-    units = {int(u) for u in frame["unit_id"].to_list()}
-    named_rounds, named_units = scope_ids(reader, access)
-    rounds.update(named_rounds or ())
-    units.update(named_units or ())
-    return rounds, units
-
-
-def _norm(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split())
 
 
 def _sql_json_default(value: Any) -> Any:
