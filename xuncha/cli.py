@@ -39,7 +39,7 @@ from xuncha.auth import cli as auth_cli
 from xuncha.auth import gate as auth_gate
 from xuncha.auth.access import AuthError
 from xuncha.bench import cli as bench_cli
-from xuncha.figures.ecology import CLUE_EVIDENCE
+from xuncha.figures import disclosure
 from xuncha.filters import Filters, Scope, resolve_scope
 from xuncha.filters_names import (
     FilterInputError,
@@ -1028,7 +1028,9 @@ def cmd_ecology(args: argparse.Namespace) -> int:
                 "source": config.source,
                 "values": config.scoring_values(),
             },
-            "units": _mask_clues(cards.records(), who),
+            "units": disclosure.mask_clue_indicators(
+                cards.records(), clue_details=who.can(CLUE_DETAILS)
+            ),
         }
         text = json.dumps(payload, ensure_ascii=False, default=_json_default) + "\n"
         columns = list(payload["units"][0]) if payload["units"] else []
@@ -1166,20 +1168,6 @@ def _resolver(who: Access) -> Callable[[Reader], Callable[[Filters], Scope]]:
         return resolve
 
     return on
-
-
-def _mask_clues(records: list[dict[str, Any]], who: Access) -> list[dict[str, Any]]:
-    """Clue indicators without the values that reveal clue counts, for roles without clue
-    rights (their normalised value and contribution to the score stay, as on the page)."""
-    if who.can(CLUE_DETAILS):
-        return records
-    hidden = ("raw_value", "numerator", "peer_reference", "peer_best", "peer_worst", "note")
-    for record in records:
-        for item in record.get("indicators", []):
-            if item.get("key") in CLUE_EVIDENCE:
-                item.update({k: None for k in hidden})
-                item["masked"] = "线索数量明细仅案管人员可见"
-    return records
 
 
 def _print_recorded(
