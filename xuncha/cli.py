@@ -50,7 +50,7 @@ from xuncha.filters_names import (
 from xuncha.store import Store, StoreError, crypto, open_reader
 from xuncha.store import backup as store_backup
 from xuncha.store.permissions import private_umask
-from xuncha.store.reader import Reader
+from xuncha.store.reader import Reader, table_counts
 from xuncha.store.schema import PEER_GROUPS
 
 DEFAULT_DB = os.environ.get("XUNCHA_DB", "data/demo")
@@ -438,15 +438,6 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def table_counts(reader: Reader) -> dict[str, int]:
-    names = reader.query("schema_tables")["table_name"].to_list()
-    # Table names come from DuckDB's own catalog, not from the user; quoted all the same.
-    return {
-        name: int(reader.scalar(f'SELECT count(*) FROM "{name.replace(chr(34), chr(34) * 2)}"'))
-        for name in names
-    }
-
-
 def cmd_metrics(args: argparse.Namespace) -> int:
     who, reader, filters, scope = _scoped(args)
     by = args.by or "all"
@@ -528,7 +519,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         sandbox.prepare(store, built.version)
     reader = open_reader(store)
     try:
-        is_demo = reader.scalar("SELECT value FROM store_meta WHERE key = 'demo'") == "true"
+        is_demo = demo.is_demo_store(reader)
     finally:
         reader.close()
     if not is_demo:
@@ -854,16 +845,6 @@ def cmd_key_new(args: argparse.Namespace) -> int:
     return 0
 
 
-def _key_files(store: Store) -> list[Path]:
-    return sorted(
-        p
-        for folder in ("versions", "upgraded", "sandboxes")
-        if (store.root / folder).is_dir()
-        for p in (store.root / folder).iterdir()
-        if p.name.endswith(".duckdb")
-    )
-
-
 def cmd_key_status(args: argparse.Namespace) -> int:
     store = Store(args.db)
     if not store.root.is_dir():
@@ -871,7 +852,7 @@ def cmd_key_status(args: argparse.Namespace) -> int:
     key = store.key()
     print(f"当前密钥：{'未设置（数据不加密）' if key is None else crypto.key_id(key)}")
     plain = 0
-    for path in _key_files(store):
+    for path in store.data_files():
         rel = path.relative_to(store.root)
         if crypto.is_sealed(path):
             used = crypto.read_header(path).key_id
