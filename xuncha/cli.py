@@ -1018,12 +1018,7 @@ def cmd_ecology(args: argparse.Namespace) -> int:
     else:
         # Without clue rights no raw value or n of a clue indicator (disclosure control).
         table = figures.scorecard_table(cards, clue_details=who.can(CLUE_DETAILS))
-        # Text that a spreadsheet could take for a formula is made inert.
-        table = table.with_columns(
-            pl.col(c).map_elements(export.neutralise, return_dtype=pl.String)
-            for c, dtype in table.schema.items()
-            if dtype == pl.String
-        )
+        table = export.neutralise_text_columns(table)
         buffer = io.StringIO()
         table.write_csv(buffer)
         text, columns = buffer.getvalue(), table.columns
