@@ -33,6 +33,7 @@ from xuncha.auth import (
     Access,
     PermissionDenied,
     UserStore,
+    command_access,
     trusted_header_name,
 )
 from xuncha.auth import cli as auth_cli
@@ -1188,19 +1189,11 @@ def _write_stdout(raw: bytes) -> None:
 
 
 def _access(db: str, user: str | None, permission: str) -> Access:
-    """Who the command acts as. With --user on a store that has users: that user's role and
-    scope (refused when the role lacks `permission`). Otherwise the system itself (whoever
-    can run the command can read the store's files), recorded under --user or the login."""
-    known = UserStore(db)
-    if user and Store(db).exists() and known.has_users():
-        try:
-            who = known.access_for(user)
-            who.require(permission)
-        except PermissionDenied as exc:
-            audit.record(db, user=user, action="refused", permission=permission, source="cli")
-            raise UserError(f"{user}：{exc}") from None
-        return who
-    return Access.system(user or _user())
+    """Who the command acts as (auth.command_access); a refusal in one line."""
+    try:
+        return command_access(db, user, permission, login=_user())
+    except PermissionDenied as exc:
+        raise UserError(f"{user}：{exc}") from None
 
 
 def _write_briefing(again: Any, out: str, *, pdf: bool) -> dict[str, Any]:
