@@ -1045,7 +1045,7 @@ def cmd_briefing(args: argparse.Namespace) -> int:
     who = _access(args.db, args.user, BRIEFING)
     user = who.user
     if args.list:
-        kept = briefing.archive.list_briefings(store, user=user if who.scoped else None)
+        kept = briefing.archive.list_briefings(store, user=briefing.archive_owner(who))
         if args.format == "json":
             print(json.dumps(kept, ensure_ascii=False))
         else:
@@ -1058,10 +1058,7 @@ def cmd_briefing(args: argparse.Namespace) -> int:
         return 0
     if args.regenerate:
         try:
-            archived = briefing.archive.load(store, args.regenerate)
-            if who.scoped and archived.request.get("user") != who.user:
-                raise UserError(f"{who.user}：只能重新生成本人起草的简报")
-            again, same = briefing.regenerate(store, args.regenerate)
+            again, same = briefing.regenerate_as(store, args.regenerate, who)
         except briefing.archive.ArchiveError as exc:
             raise UserError(str(exc)) from None
         result: dict[str, Any] = {"briefing_id": args.regenerate, "identical": same}
@@ -1197,11 +1194,9 @@ def _access(db: str, user: str | None, permission: str) -> Access:
 
 
 def _write_briefing(again: Any, out: str, *, pdf: bool) -> dict[str, Any]:
-    from xuncha.briefing import docx, render
+    from xuncha import briefing
 
-    images, note = render.render_charts(again)
-    data = docx.write_docx(again, chart_images=images, charts_note=note)
-    pdf_bytes = render.docx_bytes_to_pdf(data) if pdf else None
+    data, pdf_bytes, _ = briefing.render_files(again, pdf=pdf)
     return _write_briefing_bytes(data, pdf_bytes, out)
 
 
