@@ -1281,8 +1281,8 @@ def part(source: Path, name: str) -> bytes:
 
 def state(store: Any) -> tuple[int, dict[str, int]]:
     """The store's data version and the row count of every table (what `xuncha info` says)."""
-    from xuncha.cli import table_counts
     from xuncha.store import open_reader
+    from xuncha.store.reader import table_counts
 
     reader = open_reader(store)
     try:

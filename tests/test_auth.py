@@ -35,6 +35,7 @@ from xuncha.auth import (
     SessionEnded,
     UserStore,
     canonical_scope,
+    command_access,
     ensure_first_admin,
     generate,
     policy_problem,
@@ -675,3 +676,38 @@ def test_user_listing_never_carries_a_hash(users: UserStore) -> None:
     assert "argon2" not in listed and "password_hash" not in listed
     assert [u.name for u in users.list_users()] == ["admin", "zhang"]
     assert os.path.basename(users.path) == "users.sqlite"
+
+
+# -- who a command of the command line acts as --------------------------------------------
+
+
+def test_a_command_acts_as_the_named_user_when_the_store_has_users(tmp_path: Path) -> None:
+    b = StoreBuilder()
+    b.unit("市财政局")
+    root = b.build(tmp_path / "store").root
+    known = UserStore(root, hasher=CountingHasher())
+    # Without users: the system itself, under --user or else the login.
+    assert command_access(root, "li", SQL, login="os") == Access.system("li")
+    assert command_access(root, None, SQL, login="os") == Access.system("os")
+    known.add_user("li", "viewer", actor="setup", password=PASSWORD)
+    known.add_user("wang", "group", actor="setup", password=PASSWORD, units=["市财政局"])
+    assert command_access(root, None, SQL, login="os") == Access.system("os")
+    who = command_access(root, "wang", SQL, login="os")
+    assert (who.user, who.role, who.units) == ("wang", "group", ("市财政局",))
+    before = len(audit.entries(root))
+    with pytest.raises(PermissionDenied, match="没有数据查询权限"):
+        command_access(root, "li", SQL, login="os")
+    with pytest.raises(PermissionDenied, match="用户不存在或已停用：nobody"):
+        command_access(root, "nobody", VIEW_PAGES, login="os")
+    refused = audit.entries(root)[before:]
+    assert [(e.action, e.user, e.details["permission"]) for e in refused] == [
+        ("refused", "li", SQL),
+        ("refused", "nobody", VIEW_PAGES),
+    ]
+
+
+def test_without_data_a_command_acts_as_the_system_even_if_users_exist(
+    users: UserStore, tmp_path: Path
+) -> None:
+    assert users.has_users()  # a user database beside no data versions at all
+    assert command_access(tmp_path, "zhang", SQL, login="os") == Access.system("zhang")

@@ -321,3 +321,34 @@ def test_an_sql_export_is_recorded_with_its_sha256_and_columns(
     details = _last_print(scoped_db)
     assert details["sha256"] == hashlib.sha256(target.read_bytes()).hexdigest()
     assert details["columns"] == ["unit_id", "name"] and details["rows"] == len(GROUP_UNITS)
+
+
+def test_a_scoped_user_lists_and_drafts_again_only_their_own_briefings(
+    capsys: Any, scoped_db: str, tmp_path: Path
+) -> None:
+    db = str(tmp_path / "store")
+    shutil.copytree(scoped_db, db, ignore=shutil.ignore_patterns("*.lock"))
+    made = {}
+    for user in ("g1", "o1"):
+        code, out, err = run(
+            capsys, *_briefing(db, tmp_path), "--user", user, "--as-of", AS_OF.isoformat(),
+            "--format", "json",
+        )  # fmt: skip
+        assert code == 0, err
+        made[user] = json.loads(out)["briefing_id"]
+    listed = {}
+    for user in ("g1", "o1"):
+        code, out, _ = run(
+            capsys, "briefing", "--db", db, "--list", "--user", user, "--format", "json"
+        )
+        assert code == 0
+        listed[user] = sorted(item["briefing_id"] for item in json.loads(out))
+    assert listed == {"g1": [made["g1"]], "o1": sorted(made.values())}
+    code, out, err = run(capsys, "briefing", "--db", db, "--regenerate", made["o1"], "--user", "g1")
+    assert (code, out, err) == (1, "", "xuncha: g1：只能重新生成本人起草的简报\n")
+    for user, brief_id in (("g1", made["g1"]), ("o1", made["g1"])):
+        code, out, err = run(
+            capsys, "briefing", "--db", db, "--regenerate", brief_id, "--user", user,
+            "--format", "json",
+        )  # fmt: skip
+        assert code == 0 and json.loads(out)["identical"] is True, err

@@ -251,3 +251,22 @@ def test_every_demo_build_is_in_the_audit_trail(
     ]
     assert built[0].user == cli._user() and built[0].details["replaced"] is None
     assert audit.verify(db) == []
+
+
+def test_a_store_is_a_demo_only_when_the_generator_marked_it(
+    demo_reader: Any, tmp_path: Path
+) -> None:
+    assert demo.is_demo_store(demo_reader) is True
+    store = Store(tmp_path / "real")
+    store.write(lambda con: None, fresh=True)  # the schema alone: no mark at all
+    reader = open_reader(store)
+    try:
+        assert demo.is_demo_store(reader) is False
+    finally:
+        reader.close()
+    store.write(lambda con: con.execute("INSERT INTO store_meta VALUES ('demo', 'false')"))
+    reader = open_reader(store)
+    try:
+        assert demo.is_demo_store(reader) is False
+    finally:
+        reader.close()

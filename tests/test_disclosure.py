@@ -286,3 +286,34 @@ def test_the_sql_sandbox_shows_each_inspection_as_the_same_rule_bands_it(
     for inspection_id, text in shown.rows():
         assert text == disclosure.disclose([exact[inspection_id]]).text.replace(",", "")
     assert set(shown["clues"]) & {"<3"} and any(t not in ("0", "<3") for t in shown["clues"])
+
+
+def test_ecology_records_keep_no_clue_count_without_clue_rights(reader: Reader) -> None:
+    assert figures.ecology.CLUE_EVIDENCE is disclosure.CLUE_INDICATORS  # one definition
+    cards = figures.scorecards(reader, resolve_scope(reader, Filters(as_of=AS_OF)))
+    full = cards.records()
+    assert disclosure.mask_clue_indicators(cards.records(), clue_details=True) == full
+    masked = disclosure.mask_clue_indicators(cards.records(), clue_details=False)
+    assert len(masked) == len(full) > 0
+    clue_items = 0
+    for before, after in zip(full, masked, strict=True):
+        assert {k: v for k, v in after.items() if k != "indicators"} == {
+            k: v for k, v in before.items() if k != "indicators"
+        }
+        for was, now in zip(before["indicators"], after["indicators"], strict=True):
+            if was["key"] not in disclosure.CLUE_INDICATORS:
+                assert now == was
+                continue
+            clue_items += 1
+            assert now["masked"] == "线索数量明细仅案管人员可见"
+            assert all(now[k] is None for k in disclosure.CLUE_INDICATOR_FIELDS)
+            # What the page shows stays: the normalised value and its part of the score.
+            kept = set(was) - set(disclosure.CLUE_INDICATOR_FIELDS)
+            assert {k: now[k] for k in kept} == {k: was[k] for k in kept}
+    assert clue_items > 0
+    assert any(  # not vacuous: exact clue values were there to hide
+        item["raw_value"] is not None
+        for record in full
+        for item in record["indicators"]
+        if item["key"] in disclosure.CLUE_INDICATORS
+    )

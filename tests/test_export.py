@@ -108,3 +108,16 @@ def test_xlsx_refuses_more_rows_than_excel_holds(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(export, "MAX_XLSX_ROWS", 3)
     with pytest.raises(ValueError, match="超过 Excel 单表上限"):
         export.to_xlsx(_frame(), _meta())
+
+
+def test_text_columns_are_neutralised_and_other_columns_left_as_they_are() -> None:
+    frame = pl.DataFrame(
+        {
+            "text": ["=SUM(A1)", "+1", "-x", "@a", "\tt", "ok", None],
+            "count": [-1, 2, 3, 4, 5, 6, 7],
+        }
+    )
+    safe = export.neutralise_text_columns(frame)
+    assert safe["text"].to_list() == ["'=SUM(A1)", "'+1", "'-x", "'@a", "'\tt", "ok", None]
+    assert safe["count"].to_list() == frame["count"].to_list()
+    assert safe.schema == frame.schema

@@ -15,8 +15,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from xuncha import audit, cli, figures
-from xuncha.cli import build_filters
 from xuncha.filters import Filters, resolve_scope
+from xuncha.filters_names import filters_from_names
 from xuncha.store import Reader, Store, open_reader
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -164,7 +164,7 @@ def test_the_command_line_searches_the_same_findings_in_the_same_scope(
     printed = json.loads(capsys.readouterr().out)
     reader = open_reader(demo_store)
     try:
-        filters = build_filters(
+        filters = filters_from_names(
             reader, rounds=["十四届市委第三轮巡察"], units=[], categories=[], as_of="2023-12-31"
         )
         want = figures.search_sql(reader, resolve_scope(reader, filters), terms)

@@ -335,3 +335,42 @@ def test_a_version_number_used_again_after_a_restore_is_another_version_to_every
     assert list(names) == ["第一轮", "第二轮", "另一轮"]  # not the replaced version 3
     assert sandbox.build.prepared_file(store, 3, scope).name != prepared_before
     st.cache_resource.clear()
+
+
+def test_table_counts_are_the_exact_rows_of_every_table(tmp_path: Path) -> None:
+    from xuncha.store.reader import table_counts
+
+    store = Store(tmp_path / "s")
+    store.write(_add_round("第一轮", 1), fresh=True)
+    store.write(_add_round("第二轮", 2))
+    reader = open_reader(store)
+    try:
+        counts = table_counts(reader)
+        tables = reader.query("schema_tables")["table_name"].to_list()
+    finally:
+        reader.close()
+    assert list(counts) == tables and "findings" in counts
+    assert counts["rounds"] == 2 and counts["findings"] == 0
+
+
+def test_data_files_are_the_versions_upgraded_copies_and_prepared_sandboxes(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "s")
+    store.write(_add_round("第一轮", 1), fresh=True)
+    store.write(_add_round("第二轮", 2))
+    for folder, name in (
+        ("upgraded", "000001.v9.duckdb"),
+        ("sandboxes", "000002-abc.duckdb"),
+        ("sandboxes", "notes.txt"),
+        ("briefings", "stray.duckdb"),
+    ):
+        (store.root / folder).mkdir(exist_ok=True)
+        (store.root / folder / name).write_bytes(b"")
+    assert store.data_files() == [
+        store.root / "sandboxes" / "000002-abc.duckdb",
+        store.root / "upgraded" / "000001.v9.duckdb",
+        store.file_for(1),
+        store.file_for(2),
+    ]
+    assert Store(tmp_path / "none").data_files() == []

@@ -16,7 +16,6 @@ import json
 import os
 import sys
 import time
-import unicodedata
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -34,19 +33,25 @@ from xuncha.auth import (
     Access,
     PermissionDenied,
     UserStore,
-    scope_ids,
+    command_access,
     trusted_header_name,
 )
 from xuncha.auth import cli as auth_cli
 from xuncha.auth import gate as auth_gate
 from xuncha.auth.access import AuthError
 from xuncha.bench import cli as bench_cli
-from xuncha.figures.ecology import CLUE_EVIDENCE
-from xuncha.filters import Filters, Scope, describe_filters, resolve_scope
+from xuncha.figures import disclosure
+from xuncha.filters import Filters, Scope, resolve_scope
+from xuncha.filters_names import (
+    FilterInputError,
+    describe_in_names,
+    filters_from_names,
+    parse_date,
+)
 from xuncha.store import Store, StoreError, crypto, open_reader
 from xuncha.store import backup as store_backup
 from xuncha.store.permissions import private_umask
-from xuncha.store.reader import Reader
+from xuncha.store.reader import Reader, table_counts
 from xuncha.store.schema import PEER_GROUPS
 
 DEFAULT_DB = os.environ.get("XUNCHA_DB", "data/demo")
@@ -74,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for line in store_backup.recover(db):  # what a killed restore left
                 print(f"xuncha: {line}", file=sys.stderr)
         return int(args.func(args) or 0)
-    except (UserError, StoreError, AuthError, audit.AuditError) as exc:
+    except (UserError, FilterInputError, StoreError, AuthError, audit.AuditError) as exc:
         print(f"xuncha: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:
@@ -103,7 +108,7 @@ def _scoped(args: argparse.Namespace) -> tuple[Access, Reader, Filters, Scope]:
     """Who asks (with --user), the reader, the filters of _add_filter_args, and the scope."""
     who = _access(args.db, args.user, VIEW_PAGES)
     reader = _reader(args.db)
-    filters = build_filters(
+    filters = filters_from_names(
         reader,
         rounds=args.round,
         units=args.unit,
@@ -434,15 +439,6 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def table_counts(reader: Reader) -> dict[str, int]:
-    names = reader.query("schema_tables")["table_name"].to_list()
-    # Table names come from DuckDB's own catalog, not from the user; quoted all the same.
-    return {
-        name: int(reader.scalar(f'SELECT count(*) FROM "{name.replace(chr(34), chr(34) * 2)}"'))
-        for name in names
-    }
-
-
 def cmd_metrics(args: argparse.Namespace) -> int:
     who, reader, filters, scope = _scoped(args)
     by = args.by or "all"
@@ -524,7 +520,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         sandbox.prepare(store, built.version)
     reader = open_reader(store)
     try:
-        is_demo = reader.scalar("SELECT value FROM store_meta WHERE key = 'demo'") == "true"
+        is_demo = demo.is_demo_store(reader)
     finally:
         reader.close()
     if not is_demo:
@@ -850,16 +846,6 @@ def cmd_key_new(args: argparse.Namespace) -> int:
     return 0
 
 
-def _key_files(store: Store) -> list[Path]:
-    return sorted(
-        p
-        for folder in ("versions", "upgraded", "sandboxes")
-        if (store.root / folder).is_dir()
-        for p in (store.root / folder).iterdir()
-        if p.name.endswith(".duckdb")
-    )
-
-
 def cmd_key_status(args: argparse.Namespace) -> int:
     store = Store(args.db)
     if not store.root.is_dir():
@@ -867,7 +853,7 @@ def cmd_key_status(args: argparse.Namespace) -> int:
     key = store.key()
     print(f"当前密钥：{'未设置（数据不加密）' if key is None else crypto.key_id(key)}")
     plain = 0
-    for path in _key_files(store):
+    for path in store.data_files():
         rel = path.relative_to(store.root)
         if crypto.is_sealed(path):
             used = crypto.read_header(path).key_id
@@ -1006,7 +992,7 @@ def cmd_ecology(args: argparse.Namespace) -> int:
     who = _access(args.db, args.user, VIEW_PAGES)
     reader = _reader(args.db)
     try:
-        filters = build_filters(reader, rounds=args.round, as_of=args.as_of, access=who)
+        filters = filters_from_names(reader, rounds=args.round, as_of=args.as_of, access=who)
         scope = resolve_scope(reader, filters, access=who)
         cards = figures.scorecards(reader, scope, config)
     finally:
@@ -1024,19 +1010,16 @@ def cmd_ecology(args: argparse.Namespace) -> int:
                 "source": config.source,
                 "values": config.scoring_values(),
             },
-            "units": _mask_clues(cards.records(), who),
+            "units": disclosure.mask_clue_indicators(
+                cards.records(), clue_details=who.can(CLUE_DETAILS)
+            ),
         }
         text = json.dumps(payload, ensure_ascii=False, default=_json_default) + "\n"
         columns = list(payload["units"][0]) if payload["units"] else []
     else:
         # Without clue rights no raw value or n of a clue indicator (disclosure control).
         table = figures.scorecard_table(cards, clue_details=who.can(CLUE_DETAILS))
-        # Text that a spreadsheet could take for a formula is made inert.
-        table = table.with_columns(
-            pl.col(c).map_elements(export.neutralise, return_dtype=pl.String)
-            for c, dtype in table.schema.items()
-            if dtype == pl.String
-        )
+        table = export.neutralise_text_columns(table)
         buffer = io.StringIO()
         table.write_csv(buffer)
         text, columns = buffer.getvalue(), table.columns
@@ -1062,7 +1045,7 @@ def cmd_briefing(args: argparse.Namespace) -> int:
     who = _access(args.db, args.user, BRIEFING)
     user = who.user
     if args.list:
-        kept = briefing.archive.list_briefings(store, user=user if who.scoped else None)
+        kept = briefing.archive.list_briefings(store, user=briefing.archive_owner(who))
         if args.format == "json":
             print(json.dumps(kept, ensure_ascii=False))
         else:
@@ -1075,10 +1058,7 @@ def cmd_briefing(args: argparse.Namespace) -> int:
         return 0
     if args.regenerate:
         try:
-            archived = briefing.archive.load(store, args.regenerate)
-            if who.scoped and archived.request.get("user") != who.user:
-                raise UserError(f"{who.user}：只能重新生成本人起草的简报")
-            again, same = briefing.regenerate(store, args.regenerate)
+            again, same = briefing.regenerate_as(store, args.regenerate, who)
         except briefing.archive.ArchiveError as exc:
             raise UserError(str(exc)) from None
         result: dict[str, Any] = {"briefing_id": args.regenerate, "identical": same}
@@ -1118,7 +1098,7 @@ def cmd_briefing(args: argparse.Namespace) -> int:
         suggestions = tuple(p.strip() for p in text.split("\n\n") if p.strip())
     reader = _reader(args.db)
     try:
-        filters = build_filters(
+        filters = filters_from_names(
             reader, rounds=args.round, units=args.unit, as_of=args.as_of, access=who
         )
         request = briefing.BriefingRequest(
@@ -1135,7 +1115,7 @@ def cmd_briefing(args: argparse.Namespace) -> int:
                 request,
                 _resolver(who)(reader),
                 user=user,
-                scope_text=_scope_text(reader, filters),
+                scope_text=describe_in_names(reader, filters),
                 access=who,
             )
         except briefing.BriefingError as exc:
@@ -1162,20 +1142,6 @@ def _resolver(who: Access) -> Callable[[Reader], Callable[[Filters], Scope]]:
         return resolve
 
     return on
-
-
-def _mask_clues(records: list[dict[str, Any]], who: Access) -> list[dict[str, Any]]:
-    """Clue indicators without the values that reveal clue counts, for roles without clue
-    rights (their normalised value and contribution to the score stay, as on the page)."""
-    if who.can(CLUE_DETAILS):
-        return records
-    hidden = ("raw_value", "numerator", "peer_reference", "peer_best", "peer_worst", "note")
-    for record in records:
-        for item in record.get("indicators", []):
-            if item.get("key") in CLUE_EVIDENCE:
-                item.update({k: None for k in hidden})
-                item["masked"] = "线索数量明细仅案管人员可见"
-    return records
 
 
 def _print_recorded(
@@ -1220,37 +1186,17 @@ def _write_stdout(raw: bytes) -> None:
 
 
 def _access(db: str, user: str | None, permission: str) -> Access:
-    """Who the command acts as. With --user on a store that has users: that user's role and
-    scope (refused when the role lacks `permission`). Otherwise the system itself (whoever
-    can run the command can read the store's files), recorded under --user or the login."""
-    known = UserStore(db)
-    if user and Store(db).exists() and known.has_users():
-        try:
-            who = known.access_for(user)
-            who.require(permission)
-        except PermissionDenied as exc:
-            audit.record(db, user=user, action="refused", permission=permission, source="cli")
-            raise UserError(f"{user}：{exc}") from None
-        return who
-    return Access.system(user or _user())
-
-
-def _scope_text(reader: Reader, filters: Filters) -> str:
-    rounds = reader.query("rounds_list")
-    units = reader.query("units_list")
-    return describe_filters(
-        filters,
-        round_labels=dict(rounds.select("seq", "name").rows()),
-        unit_names=dict(units.select("unit_id", "name").rows()),
-    )
+    """Who the command acts as (auth.command_access); a refusal in one line."""
+    try:
+        return command_access(db, user, permission, login=_user())
+    except PermissionDenied as exc:
+        raise UserError(f"{user}：{exc}") from None
 
 
 def _write_briefing(again: Any, out: str, *, pdf: bool) -> dict[str, Any]:
-    from xuncha.briefing import docx, render
+    from xuncha import briefing
 
-    images, note = render.render_charts(again)
-    data = docx.write_docx(again, chart_images=images, charts_note=note)
-    pdf_bytes = render.docx_bytes_to_pdf(data) if pdf else None
+    data, pdf_bytes, _ = briefing.render_files(again, pdf=pdf)
     return _write_briefing_bytes(data, pdf_bytes, out)
 
 
@@ -1290,104 +1236,6 @@ def _user() -> str:
 
 def _reader(db: str) -> Reader:
     return open_reader(Store(db))
-
-
-def parse_date(text: str | None) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"日期格式不正确：{text!r}（应为 YYYY-MM-DD）") from None
-
-
-def build_filters(
-    reader: Reader,
-    *,
-    rounds: Sequence[str] = (),
-    units: Sequence[str] = (),
-    categories: Sequence[str] = (),
-    as_of: str | None = None,
-    access: Access | None = None,
-) -> Filters:
-    """Filters from names typed by a user; an unknown name is an error, never dropped. For a
-    user with a scope (`access`), a round or unit outside it is unknown too, in the same
-    words, and the rounds an error lists are only the user's: an error never tells what
-    exists beyond the scope."""
-    shown_rounds, shown_units = _visible(reader, access)
-    round_ids: list[int] = []
-    if rounds:
-        known = reader.query("rounds_list")
-        if shown_rounds is not None:
-            known = known.filter(pl.col("round_id").is_in(sorted(shown_rounds)))
-        by_name = {_norm(n): (s, i) for n, s, i in known.select("name", "seq", "round_id").rows()}
-        seqs = []
-        for name in rounds:
-            if _norm(name) not in by_name:
-                raise UserError(f"未知轮次：{name}（可用：{'、'.join(known['name'].to_list())}）")
-            seqs.append(by_name[_norm(name)][0])
-            round_ids.append(by_name[_norm(name)][1])
-    unit_ids: list[int] = []
-    if units:
-        known_units = reader.query("units_list")
-        if shown_units is not None:
-            known_units = known_units.filter(pl.col("unit_id").is_in(sorted(shown_units)))
-        lookup: dict[str, int] = {}
-        for uid, name, short in known_units.select("unit_id", "name", "short_name").rows():
-            lookup[_norm(name)] = uid
-            lookup.setdefault(_norm(short), uid)
-        for name in units:
-            if _norm(name) not in lookup:
-                raise UserError(f"未知单位：{name}")
-            unit_ids.append(lookup[_norm(name)])
-    l1: list[str] = []
-    l2: list[str] = []
-    if categories:
-        known_cats = reader.query("categories_list")
-        l1_codes = set(known_cats["category_l1"].to_list())
-        l2_codes = set(known_cats["category_l2"].to_list())
-        for code in categories:
-            code = code.strip().upper()
-            if code in l1_codes:
-                l1.append(code)
-            elif code in l2_codes:
-                l2.append(code)
-            else:
-                raise UserError(f"未知类别代码：{code}")
-    filters = Filters(
-        unit_ids=tuple(unit_ids),
-        category_l1=tuple(l1),
-        category_l2=tuple(l2),
-        as_of=parse_date(as_of),
-    )
-    if round_ids:
-        # Several rounds: express them as kinds-free seq set through the round range when
-        # contiguous; otherwise resolve by inspection list below.
-        seqs_sorted = sorted(seqs)
-        if seqs_sorted == list(range(seqs_sorted[0], seqs_sorted[-1] + 1)):
-            filters = filters.with_(round_from=seqs_sorted[0], round_to=seqs_sorted[-1])
-        else:
-            raise UserError("--round 多次指定时须为连续轮次")
-    return filters
-
-
-def _visible(reader: Reader, access: Access | None) -> tuple[set[int] | None, set[int] | None]:
-    """The round_ids and unit_ids a user with a scope may name (None: every one): those of
-    the inspections in the scope, and the rounds and units the scope names."""
-    if access is None or not access.scoped:
-        return None, None
-    shown = resolve_scope(reader, Filters(), access=access).inspection_ids
-    frame = reader.query("inspections_list").filter(pl.col("inspection_id").is_in(list(shown)))
-    rounds = {int(r) for r in frame["round_id"].to_list()}
-    units = {int(u) for u in frame["unit_id"].to_list()}
-    named_rounds, named_units = scope_ids(reader, access)
-    rounds.update(named_rounds or ())
-    units.update(named_units or ())
-    return rounds, units
-
-
-def _norm(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split())
 
 
 def _sql_json_default(value: Any) -> Any:

@@ -26,7 +26,7 @@ import polars as pl
 
 from xuncha import audit, demo_text
 from xuncha.auth import UserStore
-from xuncha.store import Store, StoreError, categories, crypto
+from xuncha.store import Reader, Store, StoreError, categories, crypto
 from xuncha.store.store import BASE_CONFIG, aside_path, reader_limits
 
 # The demo city's data are "as of" this date; deterministic whatever today is.
@@ -241,6 +241,11 @@ def build_store(
             "请管理员立即核查（xuncha audit verify）"
         ) from exc
     return DemoBuild(summary=summary, version=version, moved_aside=moved)
+
+
+def is_demo_store(reader: Reader) -> bool:
+    """Whether the reader's data version is the demo generator's (store_is_demo.sql)."""
+    return bool(reader.query("store_is_demo")["is_demo"][0])
 
 
 def real_contents(store: Store) -> list[str]:

@@ -34,6 +34,15 @@ def neutralise(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
+def neutralise_text_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every text cell of `frame` made inert (neutralise), for a CSV written as it is."""
+    return frame.with_columns(
+        pl.col(c).map_elements(neutralise, return_dtype=pl.String)
+        for c, dtype in frame.schema.items()
+        if dtype == pl.String
+    )
+
+
 @dataclass(frozen=True)
 class ExportMeta:
     """What the 说明 sheet says: where the table comes from and under which definitions."""

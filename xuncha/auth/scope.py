@@ -35,23 +35,23 @@ def resolve_names(
     out_rounds = None
     if rounds is not None:
         known = reader.query("rounds_list")["name"].to_list()
-        by_name = {_norm(n): n for n in known}
+        by_name = {name_key(n): n for n in known}
         out_rounds = tuple(dict.fromkeys(_pick(by_name, name, "轮次", known) for name in rounds))
     out_units = None
     if units is not None:
         rows = reader.query("units_list").select("name", "short_name").rows()
-        by_unit: dict[str, str] = {_norm(n): n for n, _ in rows}
+        by_unit: dict[str, str] = {name_key(n): n for n, _ in rows}
         shorts: dict[str, set[str]] = {}
         for full, short in rows:
             if short:
-                shorts.setdefault(_norm(short), set()).add(full)
+                shorts.setdefault(name_key(short), set()).add(full)
         for short, fulls in shorts.items():
             if short not in by_unit and len(fulls) == 1:
                 by_unit[short] = next(iter(fulls))
         names = [n for n, _ in rows]
         picked = []
         for name in units:
-            if _norm(name) not in by_unit and len(shorts.get(_norm(name), ())) > 1:
+            if name_key(name) not in by_unit and len(shorts.get(name_key(name), ())) > 1:
                 raise AuthError(f"单位简称不唯一：{name}（请写全称）")
             picked.append(_pick(by_unit, name, "单位", names))
         out_units = tuple(dict.fromkeys(picked))
@@ -65,38 +65,40 @@ def scope_ids(
     matches the data is dropped, so a stale scope shows less, never more."""
     round_ids = None
     if access.rounds is not None:
-        wanted = {_norm(n) for n in access.rounds}
+        wanted = {name_key(n) for n in access.rounds}
         frame = reader.query("rounds_list")
         round_ids = tuple(
             int(rid)
             for rid, name in frame.select("round_id", "name").rows()
-            if _norm(name) in wanted
+            if name_key(name) in wanted
         )
     unit_ids = None
     if access.units is not None:
-        wanted = {_norm(n) for n in access.units}
+        wanted = {name_key(n) for n in access.units}
         rows = reader.query("units_list").select("unit_id", "name", "short_name").rows()
         short_count: dict[str, int] = {}
         for _, _, short in rows:
             if short:
-                short_count[_norm(short)] = short_count.get(_norm(short), 0) + 1
+                short_count[name_key(short)] = short_count.get(name_key(short), 0) + 1
         # A short name counts only when it names one unit: an ambiguous one widens nothing.
         unit_ids = tuple(
             int(uid)
             for uid, name, short in rows
-            if _norm(name) in wanted
-            or (short and _norm(short) in wanted and short_count[_norm(short)] == 1)
+            if name_key(name) in wanted
+            or (short and name_key(short) in wanted and short_count[name_key(short)] == 1)
         )
     return round_ids, unit_ids
 
 
 def _pick(known: dict[str, str], name: str, what: str, listing: list[str]) -> str:
-    found = known.get(_norm(name))
+    found = known.get(name_key(name))
     if found is None:
         shown = "、".join(listing[:30]) + ("…" if len(listing) > 30 else "")
         raise AuthError(f"未知{what}：{name}（可用：{shown or '无'}）")
     return found
 
 
-def _norm(text: str) -> str:
+def name_key(text: str) -> str:
+    """What two spellings of one round or unit name have in common: NFKC (full-width letters
+    and digits as half-width), no spaces anywhere."""
     return "".join(unicodedata.normalize("NFKC", str(text)).split())

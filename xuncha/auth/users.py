@@ -46,6 +46,7 @@ from xuncha.auth.access import (
     role_label,
     scope_tuple,
 )
+from xuncha.store.store import Store
 
 AUTH_DIR = "auth"
 DB_FILE = "users.sqlite"
@@ -258,6 +259,28 @@ def ensure_first_admin(
     """When the store has no users yet, create `admin` with a generated password and return
     (name, password) for the server to print once; otherwise None. Never a default password."""
     return UserStore(store_root, hasher=hasher).ensure_first_admin()
+
+
+def command_access(
+    store_root: str | os.PathLike[str], user: str | None, permission: str, *, login: str
+) -> Access:
+    """Who a command of the command line acts as. With `user` (--user), on a store that has
+    data and users: that user's role and scope; PermissionDenied, recorded in the audit trail
+    as refused, when the user is unknown or disabled or the role lacks `permission`. Otherwise
+    the system itself (whoever can run the command can read the store's files), recorded
+    under `user` or else `login` (the operating-system user)."""
+    known = UserStore(store_root)
+    if user and Store(store_root).exists() and known.has_users():
+        try:
+            who = known.access_for(user)
+            who.require(permission)
+        except PermissionDenied:
+            audit.record(
+                store_root, user=user, action="refused", permission=permission, source="cli"
+            )
+            raise
+        return who
+    return Access.system(user or login)
 
 
 class UserStore:

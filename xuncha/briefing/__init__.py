@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from xuncha import figures
-from xuncha.auth.access import Access
+from xuncha.auth.access import BRIEFING, Access
 from xuncha.briefing import archive
 from xuncha.briefing.content import BriefingError, BriefingRequest, draft_briefing
 from xuncha.briefing.model import Briefing, Chart, Paragraph, Section, Table
@@ -34,11 +34,14 @@ __all__ = [
     "Section",
     "Table",
     "archive",
+    "archive_owner",
     "chart_figure",
     "draft_briefing",
     "finalise",
     "generate",
     "regenerate",
+    "regenerate_as",
+    "render_files",
     "request_record",
 ]
 
@@ -180,6 +183,33 @@ def regenerate(
     return again, same
 
 
+def archive_owner(who: Access) -> str | None:
+    """Whose archived briefings `who` may list and draft again: everyone's (None) for a role
+    that may draft briefings and has no scope; otherwise only their own."""
+    return None if who.can(BRIEFING) and not who.scoped else who.user
+
+
+def regenerate_as(store: Store, briefing_id: str, who: Access) -> tuple[Briefing, bool]:
+    """`regenerate`, asked by `who`: ArchiveError when it is not a briefing they may draft
+    again (archive_owner)."""
+    owner = archive_owner(who)
+    if owner is not None and archive.load(store, briefing_id).request.get("user") != owner:
+        raise archive.ArchiveError(f"{who.user}：只能重新生成本人起草的简报")
+    return regenerate(store, briefing_id)
+
+
+def render_files(briefing: Briefing, *, pdf: bool = True) -> tuple[bytes, bytes | None, str | None]:
+    """The briefing as .docx (and .pdf when asked and LibreOffice is installed), charts
+    rendered on the server. Returns (docx, pdf or None, a note when charts could not be
+    drawn)."""
+    from xuncha.briefing import docx, render  # Chromium and LibreOffice only when needed
+
+    images, note = render.render_charts(briefing)
+    data = docx.write_docx(briefing, chart_images=images, charts_note=note)
+    pdf_bytes = render.docx_bytes_to_pdf(data) if pdf else None
+    return data, pdf_bytes, note
+
+
 def finalise(
     store: Store,
     briefing_id: str,
@@ -190,10 +220,6 @@ def finalise(
 ) -> tuple[bytes, bytes | None, str | None]:
     """Write the (edited) briefing as .docx (and .pdf when LibreOffice is installed), keep
     both in the archive. Returns (docx, pdf or None, a note when charts could not be drawn)."""
-    from xuncha.briefing import docx, render  # Chromium and LibreOffice only when needed
-
-    images, note = render.render_charts(briefing)
-    data = docx.write_docx(briefing, chart_images=images, charts_note=note)
-    pdf_bytes = render.docx_bytes_to_pdf(data) if pdf else None
+    data, pdf_bytes, note = render_files(briefing, pdf=pdf)
     archive.save_final(store, briefing_id, briefing, data, user=user, pdf=pdf_bytes)
     return data, pdf_bytes, note

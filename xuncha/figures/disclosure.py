@@ -44,6 +44,19 @@ DATED = (
     "closed",
 )
 FIGURES = FIXED + DATED
+# The ecology indicators (xuncha.figures.ecology, DOMAIN.md §6) computed from clue counts.
+CLUE_INDICATORS = frozenset({"clue_density", "heavier_forms", "fourth_form"})
+# What an ecology indicator record (scorecard_records) holds that a clue count could be worked
+# back from; its normalised value and contribution to the score stay, as on the page.
+CLUE_INDICATOR_FIELDS = (
+    "raw_value",
+    "numerator",
+    "peer_reference",
+    "peer_best",
+    "peer_worst",
+    "note",
+)
+CLUE_INDICATOR_MASKED = "线索数量明细仅案管人员可见"
 
 
 @dataclass(frozen=True)
@@ -143,3 +156,19 @@ def _grouped(frame: pl.DataFrame, key: str, allowed: bool) -> dict[int, dict[str
 
 def as_json(figures: Mapping[str, Shown]) -> dict[str, Any]:
     return {name: value.as_json() for name, value in figures.items()}
+
+
+def mask_clue_indicators(
+    records: list[dict[str, Any]], *, clue_details: bool
+) -> list[dict[str, Any]]:
+    """Ecology records (one per unit, with their "indicators") as a reader may see them:
+    without clue rights, each clue indicator's CLUE_INDICATOR_FIELDS are None and it says
+    why ("masked"). The records are changed in place and returned."""
+    if clue_details:
+        return records
+    for record in records:
+        for item in record.get("indicators", []):
+            if item.get("key") in CLUE_INDICATORS:
+                item.update({k: None for k in CLUE_INDICATOR_FIELDS})
+                item["masked"] = CLUE_INDICATOR_MASKED
+    return records

@@ -94,7 +94,7 @@ INDICATORS = (
 CAP_KEYS = ("fourth_form", "rebound", "overdue")
 # Which ids stand behind an indicator (ecology_evidence.sql), for the explanation.
 ID_KINDS = {"finding": "问题", "measure": "措施", "clue": "线索", "inspection": "巡察"}
-CLUE_EVIDENCE = frozenset({"clue_density", "heavier_forms", "fourth_form"})
+CLUE_EVIDENCE = disclosure.CLUE_INDICATORS  # whose figures are disclosure-controlled
 # The clue figure (xuncha.figures.disclosure) each clue indicator's evidence counts.
 CLUE_FIGURES = {
     "clue_density": "clues",

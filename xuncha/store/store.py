@@ -215,6 +215,17 @@ class Store:
         except crypto.CryptoError as exc:
             raise StoreError(str(exc)) from None
 
+    def data_files(self) -> list[Path]:
+        """Every DuckDB file the store holds, sealed or not: data versions, upgraded copies
+        and prepared sandboxes (what `xuncha key status` reports on), sorted by path."""
+        return sorted(
+            p
+            for folder in (VERSIONS, UPGRADED, "sandboxes")
+            if (self.root / folder).is_dir()
+            for p in (self.root / folder).iterdir()
+            if p.name.endswith(".duckdb")
+        )
+
     def _open(self, path: Path, number: int) -> duckdb.DuckDBPyConnection:
         try:
             return crypto.connect_read_only(
