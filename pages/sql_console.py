@@ -121,6 +121,7 @@ with tab_canned:
         "schema_tables",
         "store_settled_on",
         "inspections_count",
+        "store_is_demo",
         "rectification_counts_current",
     }
     names = [n for n in queries if n not in internal]
