@@ -72,20 +72,9 @@ fa AS (
 ma AS (
     SELECT group_id_of($by, round_id, unit_id, category_l1, category_l2, sector, peer_group)
                AS group_id,
-           count(*) AS measures,
-           count(*) FILTER (WHERE status = 'DONE') AS measures_done,
-           count(*) FILTER (WHERE status = 'PHASED') AS measures_phased,
-           count(*) FILTER (WHERE status = 'IN_PROGRESS') AS measures_in_progress,
-           count(*) FILTER (WHERE status = 'NOT_DONE') AS measures_not_done,
-           count(*) FILTER (WHERE is_long_term(status, deadline)) AS measures_long_term,
+           unnest(measure_tallies(status, deadline, on_time_original, on_time_current)),
            count(*) FILTER (WHERE is_overdue(status, deadline, $as_of)) AS overdue_measures,
-           count(*) FILTER (WHERE status <> 'DONE' AND deadline >= $as_of::DATE) AS measures_not_due,
-           count(*) FILTER (WHERE status = 'DONE' AND on_time_original IS NOT NULL)
-               AS completed_with_deadline,
-           count(*) FILTER (WHERE on_time_original) AS on_time_original,
-           count(*) FILTER (WHERE status = 'DONE' AND on_time_current IS NOT NULL)
-               AS completed_with_current_deadline,
-           count(*) FILTER (WHERE on_time_current) AS on_time_current
+           count(*) FILTER (WHERE status <> 'DONE' AND deadline >= $as_of::DATE) AS measures_not_due
     FROM m GROUP BY 1
 ),
 timeline_counts AS (

@@ -295,6 +295,38 @@ def test_the_groupings(con: duckdb.DuckDBPyConnection) -> None:
         assert row == {"category_l1": "B", "category_l2": "B03"}.get(by, "per-inspection"), by
 
 
+@covers("measure_tallies")
+def test_the_measure_tallies_against_polars(con: duckdb.DuckDBPyConnection) -> None:
+    got = frame(
+        con,
+        "SELECT inspection_id, unnest(measure_tallies(status, deadline, on_time_original,"
+        " on_time_current)) FROM measure_timeline WHERE valid_to IS NULL GROUP BY inspection_id",
+    )
+    rows = frame(con, "SELECT * FROM measure_timeline WHERE valid_to IS NULL")
+    done = pl.col("status") == "DONE"
+    want = rows.group_by("inspection_id").agg(
+        pl.len().alias("measures"),
+        done.sum().alias("measures_done"),
+        (pl.col("status") == "PHASED").sum().alias("measures_phased"),
+        (pl.col("status") == "IN_PROGRESS").sum().alias("measures_in_progress"),
+        (pl.col("status") == "NOT_DONE").sum().alias("measures_not_done"),
+        (~done & (pl.col("deadline").is_null() | (pl.col("status") == "LONG_TERM")))
+        .sum()
+        .alias("measures_long_term"),
+        (done & pl.col("on_time_original").is_not_null()).sum().alias("completed_with_deadline"),
+        pl.col("on_time_original").fill_null(False).sum().alias("on_time_original"),
+        (done & pl.col("on_time_current").is_not_null())
+        .sum()
+        .alias("completed_with_current_deadline"),
+        pl.col("on_time_current").fill_null(False).sum().alias("on_time_current"),
+    )
+    assert got.columns == want.columns
+    assert got.height > 100
+    assert sorted_rows(got.cast({c: pl.Int64 for c in got.columns})) == sorted_rows(
+        want.cast({c: pl.Int64 for c in want.columns})
+    )
+
+
 # -- table macros ----------------------------------------------------------------------------
 
 

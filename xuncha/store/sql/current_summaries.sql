@@ -30,20 +30,9 @@ fa AS (
 ),
 ma AS (
     SELECT inspection_id, category_l1, category_l2,
-           count(*) AS measures,
-           count(*) FILTER (WHERE status = 'DONE') AS measures_done,
-           count(*) FILTER (WHERE status = 'PHASED') AS measures_phased,
-           count(*) FILTER (WHERE status = 'IN_PROGRESS') AS measures_in_progress,
-           count(*) FILTER (WHERE status = 'NOT_DONE') AS measures_not_done,
-           count(*) FILTER (WHERE is_long_term(status, deadline)) AS measures_long_term,
-           count(*) FILTER (WHERE status = 'DONE' AND on_time_original IS NOT NULL)
-               AS completed_with_deadline,
-           count(*) FILTER (WHERE on_time_original) AS on_time_original,
-           count(*) FILTER (WHERE status = 'DONE' AND on_time_current IS NOT NULL)
-               AS completed_with_current_deadline,
-           count(*) FILTER (WHERE on_time_current) AS on_time_current
+           unnest(measure_tallies(status, deadline, on_time_original, on_time_current))
     FROM measure_timeline WHERE valid_to IS NULL
-    GROUP BY ALL
+    GROUP BY inspection_id, category_l1, category_l2
 )
 SELECT fa.*,
        coalesce(ma.measures, 0) AS measures,

@@ -89,3 +89,22 @@ CREATE OR REPLACE MACRO group_order_of(p_by, p_seq) AS
 CREATE OR REPLACE MACRO row_group(p_by, p_l1, p_l2, p_inspection_group) AS
     CASE p_by WHEN 'category_l1' THEN p_l1 WHEN 'category_l2' THEN p_l2
               ELSE p_inspection_group END;
+
+-- The tallies of a group of measure rows that do not depend on the date (DOMAIN.md §5), as one
+-- STRUCT: an aggregate, used with GROUP BY as unnest(measure_tallies(...)) for one column each.
+-- Overdue and not yet due depend on the date and are counted where the date is known.
+CREATE OR REPLACE MACRO measure_tallies(p_status, p_deadline, p_on_time_original,
+                                        p_on_time_current) AS {
+    'measures': count(*),
+    'measures_done': count(*) FILTER (WHERE p_status = 'DONE'),
+    'measures_phased': count(*) FILTER (WHERE p_status = 'PHASED'),
+    'measures_in_progress': count(*) FILTER (WHERE p_status = 'IN_PROGRESS'),
+    'measures_not_done': count(*) FILTER (WHERE p_status = 'NOT_DONE'),
+    'measures_long_term': count(*) FILTER (WHERE is_long_term(p_status, p_deadline)),
+    'completed_with_deadline':
+        count(*) FILTER (WHERE p_status = 'DONE' AND p_on_time_original IS NOT NULL),
+    'on_time_original': count(*) FILTER (WHERE p_on_time_original),
+    'completed_with_current_deadline':
+        count(*) FILTER (WHERE p_status = 'DONE' AND p_on_time_current IS NOT NULL),
+    'on_time_current': count(*) FILTER (WHERE p_on_time_current)
+};
