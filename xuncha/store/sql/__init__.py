@@ -23,6 +23,15 @@ from importlib import resources
 import duckdb
 
 VOCABULARY = ("vocabulary", "vocabulary_tables")
+# Every file a write runs, in its order (schema.refresh_derived, add_current_summaries).
+FILES = (
+    "vocabulary",
+    "timelines",
+    "current_summaries",
+    "current_inspection",
+    "current_groups",
+    "vocabulary_tables",
+)
 
 
 @functools.cache
@@ -34,6 +43,18 @@ def text(name: str) -> str:
 def run(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """Run every statement of one file on `con` (in its default catalog)."""
     con.execute(text(name))
+
+
+def digest() -> str:
+    """A short digest of every file a write runs: what the layout mark (schema.CURRENT_LAYOUT)
+    stands for. A test compares it with schema.LAYOUT_DIGEST, so that changing the SQL without
+    raising the layout (which makes older versions read through an upgraded copy) fails."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in FILES:
+        h.update(text(name).encode("utf-8"))
+    return h.hexdigest()[:16]
 
 
 def macro_names() -> dict[str, list[str]]:
