@@ -41,8 +41,8 @@ OUTCOMES = {
 EXAMPLE = """-- 各单位问题数与严格口径完成率（按当前日期）
 SELECT u.short_name AS 单位, count(*) AS 问题数,
        round(100.0 * count(*) FILTER (WHERE t.status = 'DONE') / count(*), 2) AS 完成率
-FROM finding_timeline t JOIN units u USING (unit_id)
-WHERE t.valid_from <= current_date AND (t.valid_to IS NULL OR t.valid_to > current_date)
+-- finding_at(日期, 巡察编号列表, 一级类别列表, 二级类别列表)：该日各问题的状态；NULL 表示不限
+FROM finding_at(current_date, NULL, NULL, NULL) t JOIN units u USING (unit_id)
 GROUP BY ALL ORDER BY 问题数 DESC"""
 
 

@@ -401,11 +401,33 @@ class _Sealer:
             raise CryptoError("加密未完成：数据块数与预期不符")
 
 
+@contextlib.contextmanager
+def _sealing(
+    dst: Path, key: bytes, size: int, chunk_size: int = CHUNK, *, mode: int | None = None
+) -> Iterator[_Sealer]:
+    """A sealer writing the new file `dst` (which must not exist): the caller adds every
+    chunk; then the count is checked and the file fsynced. On any failure `dst` is removed.
+    `mode`: the file's permissions, set whatever the umask (default: 0666 less the umask)."""
+    out = os.open(
+        dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666 if mode is None else 0o600
+    )
+    try:
+        if mode is not None:
+            os.fchmod(out, mode)
+        sealer = _Sealer(out, key, size, chunk_size)
+        yield sealer
+        sealer.finish()
+        os.fsync(out)
+    except BaseException:
+        os.close(out)
+        dst.unlink(missing_ok=True)
+        raise
+    os.close(out)
+
+
 def _seal_fd(src_fd: int, dst: Path, key: bytes, chunk_size: int = CHUNK) -> None:
     size = os.fstat(src_fd).st_size
-    out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-    try:
-        sealer = _Sealer(out, key, size, chunk_size)
+    with _sealing(dst, key, size, chunk_size) as sealer:
         buffer = bytearray(chunk_size)
         offset = 0
         for _ in range(sealer.count):
@@ -414,15 +436,8 @@ def _seal_fd(src_fd: int, dst: Path, key: bytes, chunk_size: int = CHUNK) -> Non
                 raise CryptoError("加密时源文件变短了（源文件在加密过程中被改动？）")
             sealer.add(view)
             offset += len(view)
-        sealer.finish()
         if os.fstat(src_fd).st_size != size:
             raise CryptoError("加密时源文件长度变了（源文件在加密过程中被改动？）")
-        os.fsync(out)
-    except BaseException:
-        os.close(out)
-        dst.unlink(missing_ok=True)
-        raise
-    os.close(out)
 
 
 def seal(
@@ -499,19 +514,9 @@ def rotate(path: str | os.PathLike[str], old_key: bytes, new_key: bytes) -> bool
         _check_key_id(header, old_key, where)
         _check_length(handle, header, where)
         mode = stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
-        out = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        try:
-            os.fchmod(out, mode)
-            sealer = _Sealer(out, new_key, header.plain_size, header.chunk_size)
+        with _sealing(staging, new_key, header.plain_size, header.chunk_size, mode=mode) as sealer:
             for chunk in _plain_chunks(handle, header, old_key, where):
                 sealer.add(chunk)
-            sealer.finish()
-            os.fsync(out)
-        except BaseException:
-            os.close(out)
-            staging.unlink(missing_ok=True)
-            raise
-        os.close(out)
     os.replace(staging, where)
     _fsync_dir(where.parent)
     return True
@@ -541,20 +546,10 @@ def seal_bytes(data: bytes, dst: str | os.PathLike[str], key: bytes) -> None:
     """Encrypt `data` (a small file: an archived briefing, an evidence file) into the new
     file `dst`, fsynced; the caller moves it into place."""
     _check_key_bytes(key)
-    target = Path(dst)
     view = memoryview(data)
-    out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-    try:
-        sealer = _Sealer(out, key, len(view))
+    with _sealing(Path(dst), key, len(view)) as sealer:
         for start in range(0, sealer.count * CHUNK, CHUNK):
             sealer.add(view[start : start + CHUNK])
-        sealer.finish()
-        os.fsync(out)
-    except BaseException:
-        os.close(out)
-        target.unlink(missing_ok=True)
-        raise
-    os.close(out)
 
 
 def unseal_bytes(path: str | os.PathLike[str], key: bytes, *, limit: int = 256 << 20) -> bytes:
