@@ -135,3 +135,22 @@ def test_a_query_past_the_memory_limit_is_stopped_audited_and_shown_as_such(
     assert last.details["duration_ms"] < 15_000
     history = [d.value for d in at.dataframe if "结果" in d.value.columns]
     assert history and history[0]["结果"].iloc[0] == "超出内存"
+
+
+def test_the_example_query_runs_over_the_vocabulary(sql_store: Store) -> None:
+    """The text the page opens with is a query a user can run as it stands: over finding_at
+    (the vocabulary the sandbox holds), one row per unit, every finding counted once."""
+    at = _open()
+    at.button(key="sql_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    tables = [d.value for d in at.dataframe if "问题数" in d.value.columns]
+    assert tables and list(tables[0].columns) == ["单位", "问题数", "完成率"]
+    con = sql_store.connect()
+    try:
+        (total,) = con.execute(
+            "SELECT count(*) FROM finding_timeline WHERE valid_from <= current_date"
+            " AND (valid_to IS NULL OR valid_to > current_date)"
+        ).fetchone()  # type: ignore[misc]
+    finally:
+        con.close()
+    assert int(tables[0]["问题数"].sum()) == total > 0
