@@ -13,6 +13,7 @@ import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -281,3 +282,20 @@ def _params(store: Store) -> dict:
         return resolve_scope(reader, Filters(as_of=AS_OF)).params()
     finally:
         reader.close()
+
+
+def test_a_sealed_version_is_unsealed_once_to_be_attached(
+    stores: tuple[Store, Store], keyed: None, monkeypatch: pytest.MonkeyPatch
+):
+    _, sealed = stores
+    calls: list[Path] = []
+    real = crypto.unseal_to_memory
+
+    def counting(path: Any, key: bytes, **kwargs: Any) -> crypto.PlainFile:
+        calls.append(Path(path))
+        return real(path, key, **kwargs)
+
+    monkeypatch.setattr(crypto, "unseal_to_memory", counting)
+    with sealed.plain_path(sealed.version()) as name:
+        assert crypto.fs_type(name) in (0x01021994, 0x858458F6)
+    assert calls == [sealed.current_file()]

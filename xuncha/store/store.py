@@ -242,7 +242,16 @@ class Store:
     def plain_path(self, version: int) -> Iterator[Path]:
         """A name DuckDB can ATTACH a version by (with its current-state summaries, as
         `readable_file`), valid while the block runs: the file itself when it is not sealed,
-        else its plaintext unsealed into memory under a private name removed afterwards."""
+        else its plaintext unsealed into memory under a private name removed afterwards.
+        A sealed version is unsealed once: its layout is read from the plaintext itself
+        (readable_file would unseal it a first time only to read that)."""
+        path = self.file_for(version)
+        if crypto.is_sealed(path):
+            plain = self._unseal(path, version)
+            with plain, plain.named() as name:
+                if not self._older_at(name, version):
+                    yield name
+                    return
         path = self.readable_file(version)
         if not crypto.is_sealed(path):
             yield path
@@ -250,6 +259,19 @@ class Store:
         plain = self._unseal(path, version)
         with plain, plain.named() as name:
             yield name
+
+    def _older_at(self, name: Path, version: int) -> bool:
+        """Whether the plaintext at `name` (a version) is of an older layout."""
+        try:
+            con = duckdb.connect(str(name), read_only=True, config=BASE_CONFIG | reader_limits())
+        except duckdb.Error as exc:
+            raise self._damaged_version(version, exc) from exc
+        try:
+            return _older_layout(_layout_of(con))
+        except duckdb.Error as exc:
+            raise self._damaged_version(version, exc) from exc
+        finally:
+            con.close()
 
     def _unseal(self, path: Path, number: int) -> crypto.PlainFile:
         key = self.key()
