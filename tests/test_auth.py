@@ -18,6 +18,7 @@ from tests.builders import StoreBuilder
 from xuncha import audit
 from xuncha.auth import (
     ALL_PERMISSIONS,
+    APPROVE,
     BRIEFING,
     CLUE_DETAILS,
     EDIT_CONFIG,
@@ -25,6 +26,8 @@ from xuncha.auth import (
     EXPORT_AUDIT,
     IMPORT,
     MANAGE_USERS,
+    REPORT,
+    REVIEW,
     ROLES,
     SQL,
     VIEW_AUDIT,
@@ -181,8 +184,10 @@ def test_a_hash_made_with_old_parameters_is_replaced_at_the_next_login(
 EXPECTED = {
     "admin": {VIEW_PAGES, EXPORT, BRIEFING, SQL, MANAGE_USERS, EDIT_CONFIG, VIEW_AUDIT},
     "leader": {VIEW_PAGES, EXPORT, BRIEFING, SQL},
-    "office": {VIEW_PAGES, EXPORT, BRIEFING, SQL, IMPORT},
-    "group": {VIEW_PAGES, EXPORT, BRIEFING, SQL},
+    "office": {VIEW_PAGES, EXPORT, BRIEFING, SQL, IMPORT, APPROVE},
+    "group": {VIEW_PAGES, EXPORT, BRIEFING, SQL, REVIEW},
+    "supervisor": {VIEW_PAGES, EXPORT, BRIEFING, SQL, REVIEW},
+    "liaison": {REPORT},
     "case": {VIEW_PAGES, EXPORT, BRIEFING, SQL, CLUE_DETAILS},
     "viewer": {VIEW_PAGES},
     "auditor": {VIEW_AUDIT},
@@ -191,7 +196,12 @@ EXPECTED = {
 
 @pytest.mark.parametrize("role", sorted(EXPECTED))
 def test_each_role_can_exactly_what_the_table_says(role: str) -> None:
-    access = Access.for_role("u", role, rounds=["第一轮"] if role == "group" else None)
+    access = Access.for_role(
+        "u",
+        role,
+        rounds=["第一轮"] if role == "group" else None,
+        units=["市财政局"] if role == "liaison" else None,
+    )
     for permission in sorted(ALL_PERMISSIONS - {EXPORT_AUDIT}):
         assert access.can(permission) == (permission in EXPECTED[role]), permission
     # Exporting the audit trail goes with viewing it.

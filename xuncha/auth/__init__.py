@@ -6,6 +6,7 @@ built from. Never imports streamlit: the UI asks this package, it does not decid
 
 from xuncha.auth.access import (
     ALL_PERMISSIONS,
+    APPROVE,
     BRIEFING,
     CLUE_DETAILS,
     EDIT_CONFIG,
@@ -14,6 +15,8 @@ from xuncha.auth.access import (
     IMPORT,
     MANAGE_USERS,
     PERMISSIONS,
+    REPORT,
+    REVIEW,
     ROLE_PERMISSIONS,
     ROLES,
     SQL,
@@ -42,6 +45,7 @@ from xuncha.auth.users import (
 
 __all__ = [
     "ALL_PERMISSIONS",
+    "APPROVE",
     "BRIEFING",
     "CLUE_DETAILS",
     "EDIT_CONFIG",
@@ -50,6 +54,8 @@ __all__ = [
     "IMPORT",
     "MANAGE_USERS",
     "PERMISSIONS",
+    "REPORT",
+    "REVIEW",
     "ROLES",
     "ROLE_PERMISSIONS",
     "SESSION_END_REASONS",

@@ -22,6 +22,11 @@ MANAGE_USERS = "manage_users"
 EDIT_CONFIG = "edit_config"
 VIEW_AUDIT = "view_audit"
 EXPORT_AUDIT = "export_audit"  # export the audit trail (not data: auditors see no data)
+# Online rectification (DOMAIN.md §8): a unit reports, a reviewer passes or returns, the
+# inspection office closes (销号) and approves extensions. Three different accounts.
+REPORT = "report"
+REVIEW = "review"
+APPROVE = "approve"
 
 PERMISSIONS: dict[str, str] = {
     VIEW_PAGES: "查看数据页面",
@@ -34,6 +39,9 @@ PERMISSIONS: dict[str, str] = {
     EDIT_CONFIG: "修改配置",
     VIEW_AUDIT: "查看审计记录",
     EXPORT_AUDIT: "导出审计记录",
+    REPORT: "整改填报",
+    REVIEW: "整改审核",
+    APPROVE: "整改销号",
 }
 ALL_PERMISSIONS = frozenset(PERMISSIONS)
 
@@ -44,6 +52,8 @@ ROLES: dict[str, str] = {
     "leader": "领导",
     "office": "巡察办",
     "group": "巡察组",
+    "supervisor": "监督检查室",
+    "liaison": "被巡察单位联络员",
     "case": "案管",
     "viewer": "只读",
     "auditor": "审计",
@@ -54,8 +64,12 @@ _DATA = frozenset({VIEW_PAGES, EXPORT, BRIEFING, SQL})
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": _DATA | {MANAGE_USERS, EDIT_CONFIG, VIEW_AUDIT, EXPORT_AUDIT},
     "leader": _DATA,
-    "office": _DATA | {IMPORT},
-    "group": _DATA,
+    "office": _DATA | {IMPORT, APPROVE},
+    "group": _DATA | {REVIEW},
+    "supervisor": _DATA | {REVIEW},
+    # A unit's liaison sees and reports its own measures only: no analysis page (rankings,
+    # scores, other units), no export, briefing or SQL, never clues.
+    "liaison": frozenset({REPORT}),
     "case": _DATA | {CLUE_DETAILS},
     "viewer": frozenset({VIEW_PAGES}),
     "auditor": frozenset({VIEW_AUDIT, EXPORT_AUDIT}),
@@ -63,8 +77,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
 
 # Scope per role: a group must be confined to rounds and/or units; case and viewer may be;
 # the others see everything by definition (or, for the auditor, no data at all).
-SCOPE_REQUIRED = frozenset({"group"})
-SCOPE_ALLOWED = frozenset({"group", "case", "viewer"})
+SCOPE_REQUIRED = frozenset({"group", "liaison"})
+SCOPE_ALLOWED = frozenset({"group", "supervisor", "case", "viewer", "liaison"})
+# A liaison is confined to exactly one unit (and, optionally, the rounds that inspected it).
+ONE_UNIT = frozenset({"liaison"})
 
 SYSTEM_ROLE = "system"
 SYSTEM_LABEL = "系统"
@@ -99,6 +115,8 @@ def check_scope(role: str, rounds: tuple[str, ...] | None, units: tuple[str, ...
         raise AuthError(f"{role_label(role)}角色须限定轮次或单位（至少一项）")
     if scoped and role not in SCOPE_ALLOWED:
         raise AuthError(f"{role_label(role)}角色可查看全部轮次和单位，不能限定范围")
+    if role in ONE_UNIT and (units is None or len(units) != 1):
+        raise AuthError(f"{role_label(role)}角色须限定且只能限定一个单位")
 
 
 def scope_tuple(names: Iterable[str] | None) -> tuple[str, ...] | None:

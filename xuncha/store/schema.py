@@ -13,7 +13,7 @@ import duckdb
 
 from xuncha.store import categories, sql
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 MEASURE_STATUSES = ("DONE", "PHASED", "IN_PROGRESS", "NOT_DONE", "LONG_TERM")
 DEADLINE_KINDS = ("IMMEDIATE", "DATE", "RELATIVE", "LONG_TERM")
@@ -544,11 +544,194 @@ def _migration_4(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+# Migration 5: rectification reported and accepted online (DOMAIN.md §8). Every table is
+# insert-only: a submission's state is the state of its last step (rectify_steps), so every
+# state "as of" a date replays from the steps, and nothing is ever updated in place. The
+# approved outcome of a step (a progress status, a DONE at 销号, an approved extension) is also
+# written where the figures read it: measure_status_history and measure_deadline_history.
+SUBMISSION_KINDS = ("progress", "done", "extension")
+STEP_KINDS = ("report", "submit", "pass", "return", "close", "request", "approve", "reject")
+STEP_STATES = (
+    "recorded",
+    "pending_review",
+    "pending_close",
+    "returned",
+    "closed",
+    "extension_pending",
+    "extension_approved",
+    "extension_rejected",
+)
+CONTACT_POSITIONS = ("主要负责人", "责任领导", "责任人", "联络员", "巡察办")
+NOTICE_KINDS = ("预警提醒", "督办函")
+NOTICE_COLOURS = ("绿", "黄", "红")
+
+RECTIFY_TABLES: list[tuple[str, str, str, dict[str, str]]] = [
+    (
+        "rectify_submissions",
+        "整改填报：被巡察单位联络员的每次填报一行（进展、完成、延期申请），只增不改",
+        "submission_id INTEGER PRIMARY KEY, measure_id INTEGER NOT NULL, finding_id INTEGER NOT"
+        " NULL, inspection_id INTEGER NOT NULL, round_id INTEGER NOT NULL, unit_id INTEGER NOT NULL,"
+        f" kind VARCHAR NOT NULL CHECK (kind IN ({_in(SUBMISSION_KINDS)})), status VARCHAR CHECK"
+        f" (status IN ({_in(MEASURE_STATUSES)})), progress VARCHAR, completed_on DATE,"
+        " proposed_deadline DATE, reason VARCHAR, submitted_by VARCHAR NOT NULL, submitted_at"
+        " TIMESTAMP NOT NULL, submitted_on DATE NOT NULL, source VARCHAR NOT NULL DEFAULT 'online',"
+        " source_file VARCHAR, source_sha256 VARCHAR, source_row INTEGER, batch_id INTEGER NOT NULL",
+        {
+            "submission_id": "填报编号",
+            "measure_id": "措施编号",
+            "finding_id": "问题编号（冗余，便于筛选）",
+            "inspection_id": "巡察编号（冗余）",
+            "round_id": "轮次编号（冗余）",
+            "unit_id": "单位编号（冗余）",
+            "kind": "填报类型：progress 整改进展/done 申请销号（报完成）/extension 申请延期",
+            "status": "填报的措施状态（进展：IN_PROGRESS/PHASED/NOT_DONE；报完成：DONE）",
+            "progress": "整改进展说明",
+            "completed_on": "报告的完成日期（报完成时）",
+            "proposed_deadline": "申请的新整改时限（申请延期时）",
+            "reason": "延期理由",
+            "submitted_by": "填报账号",
+            "submitted_at": "填报时间",
+            "submitted_on": "填报日期",
+            "source": "来源：online 在线填报/excel 台账回传",
+            "source_file": "回传台账文件名",
+            "source_sha256": "回传台账文件 SHA-256",
+            "source_row": "回传台账中的行号",
+            "batch_id": "写入批次编号",
+        },
+    ),
+    (
+        "rectify_steps",
+        "整改填报与审核的每一步（提交、审核通过、退回、销号、延期审批），每步一行，只增不改；"
+        "某填报在某日的状态为该日及以前最后一步的结果",
+        "step_id BIGINT PRIMARY KEY, submission_id INTEGER NOT NULL, measure_id INTEGER NOT NULL,"
+        " round_id INTEGER NOT NULL, unit_id INTEGER NOT NULL,"
+        f" step VARCHAR NOT NULL CHECK (step IN ({_in(STEP_KINDS)})),"
+        f" state VARCHAR NOT NULL CHECK (state IN ({_in(STEP_STATES)})), actor VARCHAR NOT NULL,"
+        " actor_role VARCHAR NOT NULL, acted_at TIMESTAMP NOT NULL, step_date DATE NOT NULL, reason"
+        " VARCHAR, evidence VARCHAR[] NOT NULL DEFAULT [], batch_id INTEGER NOT NULL",
+        {
+            "step_id": "步骤编号（越大越晚）",
+            "submission_id": "填报编号",
+            "measure_id": "措施编号",
+            "round_id": "轮次编号（冗余）",
+            "unit_id": "单位编号（冗余）",
+            "step": "步骤：report 报进展/submit 报完成/pass 审核通过/return 退回/close 销号/"
+            "request 申请延期/approve 批准延期/reject 不予延期",
+            "state": "该步之后的状态：recorded 已记录/pending_review 待审核/pending_close 待销号/"
+            "returned 已退回/closed 已销号/extension_pending 延期待审批/extension_approved 已批准延期/"
+            "extension_rejected 不予延期",
+            "actor": "操作账号",
+            "actor_role": "操作人角色",
+            "acted_at": "操作时间",
+            "step_date": "生效日期",
+            "reason": "理由（退回、延期、审批意见）",
+            "evidence": "该步涉及的佐证材料 SHA-256",
+            "batch_id": "写入批次编号",
+        },
+    ),
+    (
+        "evidence_files",
+        "佐证材料文件：按内容 SHA-256 存放在数据仓 evidence 目录，每个文件一行",
+        "sha256 VARCHAR PRIMARY KEY, size BIGINT NOT NULL, media_type VARCHAR NOT NULL, file_kind"
+        " VARCHAR NOT NULL, added_at TIMESTAMP NOT NULL, added_by VARCHAR NOT NULL",
+        {
+            "sha256": "文件内容 SHA-256",
+            "size": "文件大小（字节）",
+            "media_type": "文件类型（MIME）",
+            "file_kind": "类别：PDF/图片/Word/Excel",
+            "added_at": "首次上传时间",
+            "added_by": "首次上传账号",
+        },
+    ),
+    (
+        "submission_evidence",
+        "填报所附佐证材料：每个填报每个文件一行",
+        "submission_id INTEGER NOT NULL, sha256 VARCHAR NOT NULL, file_name VARCHAR NOT NULL,"
+        " position INTEGER NOT NULL, PRIMARY KEY (submission_id, position)",
+        {
+            "submission_id": "填报编号",
+            "sha256": "文件内容 SHA-256",
+            "file_name": "上传时的文件名",
+            "position": "在该填报中的顺序",
+        },
+    ),
+    (
+        "contacts",
+        "通讯录：被巡察单位的主要负责人、联络员等和巡察办的收件人（预警提醒、督办函的收件人）",
+        "contact_id INTEGER PRIMARY KEY, unit_id INTEGER,"
+        f" position VARCHAR NOT NULL CHECK (position IN ({_in(CONTACT_POSITIONS)})), name VARCHAR"
+        " NOT NULL, email VARCHAR, account VARCHAR, batch_id INTEGER NOT NULL",
+        {
+            "contact_id": "编号",
+            "unit_id": "单位编号（巡察办为空）",
+            "position": "身份：主要负责人/责任领导/责任人/联络员/巡察办",
+            "name": "姓名",
+            "email": "电子邮箱",
+            "account": "本系统账号",
+            "batch_id": "写入批次编号",
+        },
+    ),
+    (
+        "notices",
+        "预警提醒和督办函：每份文书一行，含文号、日期、收件人",
+        "notice_id INTEGER PRIMARY KEY, kind VARCHAR NOT NULL CHECK (kind IN"
+        f" ({_in(NOTICE_KINDS)})), year INTEGER NOT NULL, number INTEGER NOT NULL, doc_number"
+        " VARCHAR NOT NULL, issued_on DATE NOT NULL, unit_id INTEGER NOT NULL, recipients VARCHAR"
+        " NOT NULL, file_sha256 VARCHAR, issued_by VARCHAR NOT NULL, issued_at TIMESTAMP NOT NULL,"
+        " batch_id INTEGER NOT NULL, UNIQUE (kind, year, number)",
+        {
+            "notice_id": "文书编号",
+            "kind": "文书类型：预警提醒/督办函",
+            "year": "年度",
+            "number": "年度内序号",
+            "doc_number": "文号",
+            "issued_on": "发文日期",
+            "unit_id": "单位编号",
+            "recipients": "收件人（JSON：姓名、身份、邮箱、账号）",
+            "file_sha256": "文书文件 SHA-256",
+            "issued_by": "发文账号（定时任务为 system）",
+            "issued_at": "生成时间",
+            "batch_id": "写入批次编号",
+        },
+    ),
+    (
+        "notice_items",
+        "预警提醒和督办函所列措施：每份文书每条措施一行",
+        "notice_id INTEGER NOT NULL, measure_id INTEGER NOT NULL,"
+        f" colour VARCHAR NOT NULL CHECK (colour IN ({_in(NOTICE_COLOURS)})), deadline DATE NOT"
+        " NULL, days_left INTEGER NOT NULL, PRIMARY KEY (notice_id, measure_id)",
+        {
+            "notice_id": "文书编号",
+            "measure_id": "措施编号",
+            "colour": "预警颜色：绿/黄/红",
+            "deadline": "发文时的现行整改时限",
+            "days_left": "距时限天数（逾期为负）",
+        },
+    ),
+]
+
+
+def _migration_5(con: duckdb.DuckDBPyConnection) -> None:
+    for name, comment, body, columns in RECTIFY_TABLES:
+        con.execute(f"CREATE TABLE {name} ({body})")
+        con.execute(f"COMMENT ON TABLE {name} IS {_comment(comment)}")
+        for column, text in columns.items():
+            con.execute(f"COMMENT ON COLUMN {name}.{column} IS {_comment(text)}")
+    con.execute(
+        "COMMENT ON COLUMN import_batches.kind IS "
+        + _comment(
+            "类型：demo 演示数据/ledger 台账导入/rollback 回滚/fixture 测试数据/"
+            "online 在线填报与审核/notices 预警提醒与督办函/contacts 通讯录"
+        )
+    )
+
+
 MIGRATIONS = [
     (1, "初始结构：轮次、单位、巡察、问题、措施、状态历史、线索、成效、类别字典", _migration_1),
     (2, "台账导入：批次比对计数、回滚关系、批次变更记录（batch_changes）", _migration_2),
     (3, "问题首次记录日期（进展台账新增的问题自其截至时间起计）", _migration_3),
     (4, "台账位置：问题的序号与措施的顺序（按位置而非文字识别问题）、备注", _migration_4),
+    (5, "在线整改：填报、审核与销号步骤、佐证材料、通讯录、预警提醒与督办函", _migration_5),
 ]
 
 
