@@ -48,7 +48,12 @@ SEALED_POINTS = (
     "write.sealed",  # the plaintext in memory sealed into the staging file, not yet renamed
     "seal.file",  # one more file sealed or re-sealed in place, the others not yet
 )
-POINTS = frozenset(WRITE_POINTS + ROLLBACK_POINTS + RESTORE_POINTS + BACKUP_POINTS + SEALED_POINTS)
+# Online rectification (xuncha.rectify.workflow): evidence files stored, the version naming
+# them not yet written.
+RECTIFY_POINTS = ("rectify.evidence_stored",)
+POINTS = frozenset(
+    WRITE_POINTS + ROLLBACK_POINTS + RESTORE_POINTS + BACKUP_POINTS + SEALED_POINTS + RECTIFY_POINTS
+)
 
 _seen: dict[str, int] = {}
 
