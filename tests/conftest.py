@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from xuncha import demo
+from xuncha.rectify import demo_activity
 from xuncha.store import Reader, Store, open_reader
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +38,7 @@ def _log_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     store = Store(tmp_path_factory.mktemp("demo") / "store")
+    demo_activity.put_demo_evidence(store)
     store.write(lambda con: demo.build(con), fresh=True)
     return store
 

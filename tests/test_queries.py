@@ -21,7 +21,13 @@ def _values(reader: Any) -> dict[str, Any]:
     some_findings = reader.query(
         "findings_detail", scope.params(unit_id=None, category=None, limit=5)
     )
+    some_submission = reader.query(
+        "rectify_queue", {"inspection_ids": None, "states": ["returned"], "measure_id": None}
+    )
     return scope.params(
+        states=None,
+        measure_id=int(some_submission["measure_id"][0]),
+        open_only=False,
         by="unit",
         limit=50,
         level=1,

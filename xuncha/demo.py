@@ -26,6 +26,7 @@ import polars as pl
 
 from xuncha import audit, demo_text
 from xuncha.auth import UserStore
+from xuncha.rectify import demo_activity
 from xuncha.store import Reader, Store, StoreError, categories, crypto
 from xuncha.store.store import BASE_CONFIG, aside_path, reader_limits
 
@@ -159,6 +160,8 @@ def build(
         finally:
             con.unregister("demo_frame")
     con.execute("SELECT setval('history_seq', ?)", [_max_history_id(frames)])
+    # The online reports, reviews and closures of the demo city (no figure changes).
+    demo_activity.add(con, as_of=as_of)
     con.execute(
         "INSERT OR REPLACE INTO store_meta VALUES ('demo', 'true'), ('demo_as_of', ?),"
         " ('demo_seed', ?)",
@@ -220,6 +223,7 @@ def build_store(
     if reasons:
         moved = _move_aside(store, reasons, user=user, source=source)
     audit.check_before_write(store.root, "生成演示数据")
+    demo_activity.put_demo_evidence(store)  # before the version that names it
     summary, version = store.write(lambda con: build(con, seed=seed, findings=findings), fresh=True)
     try:
         audit.record(
