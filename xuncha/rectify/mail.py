@@ -258,6 +258,12 @@ def config_from_mapping(data: Mapping[str, Any], source: str) -> SmtpConfig:
         raise MailConfigError(
             f"{where}：password_env 指明的环境变量 {password_env} 未设置或为空，无法登录邮件服务器"
         )
+    if password_env is not None and not os.environ[password_env].isascii():
+        raise MailConfigError(
+            f"{where}：环境变量 {password_env} 中的密码含有非 ASCII 字符，无法用于登录邮件服务器"
+        )
+    if username is not None and not username.isascii():
+        raise MailConfigError(f"{where}：username 含有非 ASCII 字符，无法用于登录邮件服务器")
     if username is not None and security == "none" and not loopback:
         raise MailConfigError(
             f'{where}：security = "none" 时不能登录 {host}（密码会以明文经网络传送）；'
@@ -376,8 +382,8 @@ def _deliver_one(
         return failed(f"电子邮箱格式不正确：{address}")
     if len(notice.docx) > config.max_attachment_bytes:
         return failed(
-            f"附件 {_mb(len(notice.docx))} MB，超过设置的上限 "
-            f"{_mb(config.max_attachment_bytes)} MB，未发送"
+            f"附件 {_size(len(notice.docx))}，超过设置的上限 "
+            f"{_size(config.max_attachment_bytes)}，未发送"
         )
     try:
         message = build_message(config, notice, recipient)
@@ -444,7 +450,7 @@ class _Session:
         if self.smtp is None:
             try:
                 self.smtp = self._open()
-            except (OSError, smtplib.SMTPException) as exc:
+            except (OSError, smtplib.SMTPException, ValueError) as exc:
                 self.broken = _connect_error(self.config, exc)
                 return self.broken
         try:
@@ -461,7 +467,7 @@ class _Session:
             return "发送中邮件服务器断开了连接，未确认送达"
         except smtplib.SMTPResponseException as exc:
             return f"邮件服务器返回错误（{_reply(exc.smtp_code, exc.smtp_error)}）"
-        except (OSError, smtplib.SMTPException) as exc:
+        except (OSError, smtplib.SMTPException, ValueError) as exc:
             self.close()
             return f"发送失败（{_os_reason(exc)}），未确认送达"
         return None
@@ -479,7 +485,7 @@ class _Session:
             smtp.ehlo()
             if config.security == "starttls":
                 if not smtp.has_extn("starttls"):
-                    raise _Refusal("邮件服务器不支持 STARTTLS，按配置不以明文发送")
+                    raise _Refusal("不支持 STARTTLS，按配置不以明文发送")
                 smtp.starttls(context=_tls(config))
                 smtp.ehlo()
             if config.username is not None and config.password_env is not None:
@@ -519,25 +525,27 @@ def _connect_error(config: SmtpConfig, exc: BaseException) -> str:
     if isinstance(exc, _Refusal):
         return f"{where}：{exc}"
     if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return f"{where}拒绝登录（用户名或密码错误：{_reply(exc.smtp_code, exc.smtp_error)}）"
+        return f"{where} 拒绝登录（用户名或密码错误：{_reply(exc.smtp_code, exc.smtp_error)}）"
     if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return f"{where}不支持登录认证（AUTH），请检查 username 配置"
+        return f"{where} 不支持登录认证（AUTH），请检查 username 配置"
     if isinstance(exc, smtplib.SMTPConnectError):
-        return f"{where}拒绝连接（{_reply(exc.smtp_code, exc.smtp_error)}）"
+        return f"{where} 拒绝连接（{_reply(exc.smtp_code, exc.smtp_error)}）"
     if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return f"{where}断开了连接（{exc}）"
+        return f"{where} 断开了连接（{exc}）"
     if isinstance(exc, smtplib.SMTPResponseException):
-        return f"{where}返回错误（{_reply(exc.smtp_code, exc.smtp_error)}）"
+        return f"{where} 返回错误（{_reply(exc.smtp_code, exc.smtp_error)}）"
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"{where}的证书未通过校验（{exc.verify_message}），未发送"
+        return f"{where} 的证书未通过校验（{exc.verify_message}），未发送"
     if isinstance(exc, ssl.SSLError):
-        return f"与{where}建立加密连接失败（{exc.reason or exc}），未发送"
+        return f"与{where} 建立加密连接失败（{exc.reason or exc}），未发送"
+    if isinstance(exc, UnicodeError):
+        return f"{where}：用户名或密码含有非 ASCII 字符，无法登录"
     if isinstance(exc, socket.gaierror):
         return f"无法解析邮件服务器地址 {config.host}"
     if isinstance(exc, ConnectionRefusedError):
         return f"无法连接{where}（连接被拒绝）"
     if isinstance(exc, TimeoutError):
-        return f"连接{where}超时（{config.timeout:g} 秒）"
+        return f"连接{where} 超时（{config.timeout:g} 秒）"
     return f"无法连接{where}（{_os_reason(exc)}）"
 
 
@@ -578,8 +586,10 @@ def _positive(
     return float(value)
 
 
-def _mb(size: int) -> str:
-    return f"{size / 1024 / 1024:.1f}"
+def _size(size: int) -> str:
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / 1024 / 1024:.1f} MB"
 
 
 def _read_file(path: Path) -> dict[str, Any]:
