@@ -337,8 +337,9 @@ def deliver(
     recipient, over one SMTP session; one Delivery per recipient, in order. Failures (no
     address, an invalid one, an attachment over the limit, a server that cannot be reached or
     refuses) are Deliveries with a Chinese reason, never exceptions. Each notice's attempt is
-    recorded in the audit trail (action notice_mail); AuditError when the trail cannot be
-    written: before sending, nothing is sent."""
+    recorded in the audit trail (action notice_mail) once its recipients are done. The trail is
+    checked first: AuditError, and nothing sent, when it cannot be written; a record that
+    fails all the same after a notice was sent raises AuditError and stops the batch there."""
     if not isinstance(config, SmtpConfig):
         raise TypeError("deliver() needs an SmtpConfig: without one nothing may be sent")
     if not notices:
@@ -406,9 +407,9 @@ def body(config: SmtpConfig, notice: OutgoingNotice, recipient: Recipient) -> st
     day = notice.issued_on
     return (
         f"{who}：\n\n"
-        f"{config.sender_name}于{day.year}年{day.month}月{day.day}日就{notice.unit_name}"
-        f"巡察整改事项发出{notice.kind}（{notice.doc_number}），文书见附件《{notice.file_name}》。\n\n"
-        "整改事项的详细情况，请登录巡察数据驾驶舱查看，并按要求及时填报整改进展。\n\n"
+        f"{day.year}年{day.month}月{day.day}日，关于{notice.unit_name}巡察整改事项的"
+        f"{notice.kind}（{notice.doc_number}）已发出，文书见附件《{notice.file_name}》。\n\n"
+        "整改事项的详细情况请登录巡察数据驾驶舱查看。\n\n"
         "本邮件由巡察数据驾驶舱自动发送，请勿直接回复。\n"
         f"{config.sender_name}\n"
     )
