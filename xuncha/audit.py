@@ -96,6 +96,16 @@ ACTIONS = {
     "cli_query": "命令行查询",
     "demo_build": "生成演示数据",
     "repair": "修复数据版本指针",
+    "rectify_report": "整改填报",
+    "rectify_request": "申请延期",
+    "rectify_pass": "整改审核通过",
+    "rectify_return": "整改退回",
+    "rectify_close": "整改销号",
+    "rectify_approve": "批准延期",
+    "rectify_reject": "不予延期",
+    "notice_issue": "印发预警提醒或督办函",
+    "notice_mail": "邮件发送预警提醒",
+    "contacts_import": "导入通讯录",
 }
 _ACTION = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _FIELDS = ("seq", "time", "user", "action", "details", "prev_hash", "hash")
