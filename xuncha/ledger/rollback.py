@@ -118,6 +118,12 @@ def rollback_batch(
             raise RollbackRefused(
                 f"同一巡察在批次 #{batch_id} 之后还有批次 #{later[0]}（{later[1]}）；请先回滚较新的批次"
             )
+        online = _online_after(con, round_id, unit_id, batch_id)
+        if online is not None:
+            raise RollbackRefused(
+                f"批次 #{batch_id} 之后，该巡察已有在线整改填报或审核（批次 #{online}）；"
+                "在线整改记录不随台账回滚，请以新的台账更正"
+            )
         changes = con.execute(
             "SELECT table_name, row_id, action, before_json FROM batch_changes"
             " WHERE batch_id = ? ORDER BY change_id DESC",
@@ -241,6 +247,31 @@ def rollback_batch(
     return outcome
 
 
+def _online_after(
+    con: duckdb.DuckDBPyConnection, round_id: int | None, unit_id: int | None, batch_id: int
+) -> int | None:
+    """The latest online rectification batch on the inspection's measures written after the
+    batch (None: none). Undoing a ledger under reports, reviews and closures built on it would
+    leave steps that name states the measures no longer have."""
+    try:
+        row = _first(
+            con,
+            "SELECT max(batch_id) FROM rectify_submissions WHERE round_id = ? AND unit_id = ?"
+            " AND batch_id > ?",
+            [round_id, unit_id, batch_id],
+        )
+        step = _first(
+            con,
+            "SELECT max(batch_id) FROM rectify_steps WHERE round_id = ? AND unit_id = ?"
+            " AND batch_id > ?",
+            [round_id, unit_id, batch_id],
+        )
+    except duckdb.CatalogException:  # a store written before online rectification
+        return None
+    found = [int(r[0]) for r in (row, step) if r is not None and r[0] is not None]
+    return max(found) if found else None
+
+
 def list_batches(store: Store) -> pl.DataFrame:
     """Every batch of the store, newest first, with the round and unit names and whether it
     can be rolled back now (an applied ledger batch that is its inspection's latest)."""
@@ -251,6 +282,15 @@ def list_batches(store: Store) -> pl.DataFrame:
             " LEFT JOIN rounds r ON r.round_id = b.round_id"
             " LEFT JOIN units u ON u.unit_id = b.unit_id ORDER BY b.batch_id DESC"
         ).pl()
+        try:
+            online = con.sql(
+                "SELECT round_id, unit_id, max(batch_id) AS online_batch FROM rectify_steps"
+                " GROUP BY ALL"
+            ).pl()
+        except duckdb.CatalogException:  # a store written before online rectification
+            online = pl.DataFrame(
+                schema={"round_id": pl.Int32, "unit_id": pl.Int32, "online_batch": pl.Int32}
+            )
     finally:
         con.close()
     for column in ("rolled_back_by", "rollback_of", "findings_unchanged", "measures_unchanged"):
@@ -264,12 +304,22 @@ def list_batches(store: Store) -> pl.DataFrame:
     )
     return (
         frame.join(latest, on=["round_id", "unit_id"], how="left", nulls_equal=True)
+        .join(
+            online.with_columns(pl.col("round_id", "unit_id").cast(frame["round_id"].dtype)),
+            on=["round_id", "unit_id"],
+            how="left",
+            nulls_equal=True,
+        )
         .with_columns(
-            (applied & pl.col("batch_id").eq(pl.col("latest_batch")))
+            (
+                applied
+                & pl.col("batch_id").eq(pl.col("latest_batch"))
+                & ~pl.col("online_batch").fill_null(0).gt(pl.col("batch_id"))
+            )
             .fill_null(False)
             .alias("can_roll_back")
         )
-        .drop("latest_batch")
+        .drop("latest_batch", "online_batch")
         .sort("batch_id", descending=True)
     )
 
