@@ -502,7 +502,7 @@ class _Rows:
         try:
             day = parse_date(raw)
         except DeadlineError as exc:
-            self.problem(COMPLETED, f"“{cell_text(raw)}”{exc}")
+            self.problem(COMPLETED, f"完成日期“{cell_text(raw)}”无法识别：{exc}")
             return None
         if day > self.today:
             self.problem(COMPLETED, f"完成日期 {day.isoformat()} 晚于今天")
