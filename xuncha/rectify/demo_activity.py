@@ -14,10 +14,14 @@ from __future__ import annotations
 import datetime as dt
 import struct
 import zlib
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from xuncha.store import Store
+
+if TYPE_CHECKING:
+    from xuncha.rectify.evidence import CheckedEvidence
 
 LIAISON = "联络员{:03d}"  # DuckDB format(): the unit id in three digits
 REVIEWER = "巡察组审核员"
@@ -48,7 +52,7 @@ def _png(width: int = 48, height: int = 32) -> bytes:
     )
 
 
-def demo_evidence():  # type: ignore[no-untyped-def]
+def demo_evidence() -> CheckedEvidence:
     """The demo's evidence file, checked like any upload."""
     from xuncha.rectify.evidence import check_evidence
 
