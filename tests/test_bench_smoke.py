@@ -127,3 +127,13 @@ def test_the_cost_of_encryption_at_rest_is_measured_side_by_side(result: dict) -
     assert measured["seal_ms"] > 0 and measured["version_mb"] > 0
     # An open reader of the sealed store holds its plaintext version in memory.
     assert measured["reader_plaintext_mb"] >= 0.5 * measured["version_mb"]
+
+
+def test_the_online_rectification_steps_were_measured_beside_an_empty_write(result: dict) -> None:
+    measured = result["sizes"][0]["rectify"]
+    for step in ("empty", "report", "submit", "pass", "close", "queue", "unit"):
+        assert measured[f"{step}_ms"] > 0, step
+    for step in ("report", "submit", "pass", "close"):
+        assert measured[f"{step}_ratio"] == round(
+            measured[f"{step}_ms"] / measured["empty_ms"], 2
+        ), step

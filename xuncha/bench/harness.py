@@ -219,6 +219,13 @@ def _size(options: Options, folder: Path, n: int, *, largest: bool) -> dict[str,
             root, folder, runs=options.repeats, writes=max(2, options.repeats // 2)
         )
         log("  " + encryption.line(result["encryption"]))
+
+        # 4c. online rectification (issue 19): each step a version, beside an empty write.
+        from xuncha.bench import rectify
+
+        log("在线整改：每一步与空写入对照……")
+        result["rectify"] = rectify.measure(root, folder, runs=max(2, options.repeats // 2))
+        log("  " + rectify.line(result["rectify"]))
     finally:
         con.close()
         reader.close()
@@ -562,6 +569,10 @@ def text_report(out: dict[str, Any]) -> str:
             from xuncha.bench import encryption
 
             lines.append("静态加密（加密对照明文，中位数）：" + encryption.line(size["encryption"]))
+        if size.get("rectify"):
+            from xuncha.bench import rectify
+
+            lines.append("在线整改（中位数）：" + rectify.line(size["rectify"]))
         if size.get("browser"):
             b = size["browser"]
             lines.append(
@@ -687,6 +698,30 @@ def markdown_report(out: dict[str, Any]) -> str:
                     f"{q['overhead_ms']:.2f} |"
                 )
             lines.append("")
+        if size.get("rectify"):
+            rc = size["rectify"]
+            lines += [
+                "",
+                f"Online rectification (issue 19): each step writes a data version "
+                f"({rc['version_mb']} MB), interleaved with an empty write, medians of "
+                f"{rc['runs']} rounds.",
+                "",
+                "| step | ms | × empty write |",
+                "|---|---:|---:|",
+                f"| empty write | {rc['empty_ms']:.0f} | 1 |",
+            ]
+            for key, label in (
+                ("report", "progress report"),
+                ("submit", "done claim with evidence"),
+                ("pass", "review pass"),
+                ("close", "销号"),
+            ):
+                lines.append(f"| {label} | {rc[key + '_ms']:.0f} | {rc[key + '_ratio']} |")
+            lines += [
+                f"| queue read (rectify_queue) | {rc['queue_ms']:.1f} | |",
+                f"| a unit's measures (rectify_measures) | {rc['unit_ms']:.1f} | |",
+                "",
+            ]
         if size.get("encryption"):
             en = size["encryption"]
             lines += [
