@@ -11,6 +11,7 @@ import base64
 import datetime as dt
 import hashlib
 import io
+import json
 import os
 import shutil
 import stat
@@ -596,3 +597,32 @@ def test_key_seal_and_rotate_seal_and_reseal_the_evidence(
     assert _read(store, liaison(UNIT_A), checked.sha256).data == checked.data
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert os.listdir(path.parent) == [checked.sha256]
+
+
+def test_a_restore_refuses_evidence_that_is_not_its_hash(store: Store, tmp_path: Path) -> None:
+    """A backup whose manifest vouches for a swapped evidence file (made by other code, or
+    forged with its manifest) is refused all the same: the file is checked against its name."""
+    checked = check_evidence("甲.pdf", pdf())
+    _submit(store, checked, 1, 1)
+    archive = tmp_path / "b.tar.gz"
+    backup(store.root, archive)
+    member = f"evidence/{checked.sha256[:2]}/{checked.sha256}"
+    forged_body = png()
+    with tarfile.open(archive) as tar:
+        members = [(info, tar.extractfile(info)) for info in tar.getmembers()]
+        bodies = {info.name: (info, handle.read() if handle else b"") for info, handle in members}
+    manifest = json.loads(bodies["MANIFEST.json"][1])
+    for entry in manifest["files"]:
+        if entry["path"] == member:
+            entry.update(size=len(forged_body), sha256=hashlib.sha256(forged_body).hexdigest())
+    bodies[member] = (bodies[member][0], forged_body)
+    bodies["MANIFEST.json"] = (bodies["MANIFEST.json"][0], json.dumps(manifest).encode())
+    forged = tmp_path / "forged.tar.gz"
+    with tarfile.open(forged, "w:gz") as tar:
+        for info, body in bodies.values():
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+    target = tmp_path / "restored"
+    with pytest.raises(BackupError, match=r"佐证材料.*SHA-256 不符"):
+        restore(forged, target, user="管理员")
+    assert not target.exists()
