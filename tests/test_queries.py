@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import AS_OF
 from xuncha.filters import Filters, resolve_scope
+from xuncha.rectify import demo_activity
 from xuncha.store.reader import load_queries, used_params
 
 QUERIES = load_queries()
@@ -48,6 +49,9 @@ def _values(reader: Any) -> dict[str, Any]:
         step=30,
         min_similarity=0.3,
         terms=["问题"],
+        sha256=demo_activity.demo_evidence().sha256,
+        round_ids=None,
+        submission_ids=some_submission["submission_id"].to_list(),
     )
 
 

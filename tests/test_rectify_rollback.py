@@ -26,9 +26,7 @@ def _store(tmp_path: Path) -> Store:
 def _open_measure(store: Store) -> int:
     con = store.connect()
     try:
-        row = con.execute(
-            "SELECT min(measure_id) FROM measures WHERE status <> 'DONE'"
-        ).fetchone()
+        row = con.execute("SELECT min(measure_id) FROM measures WHERE status <> 'DONE'").fetchone()
     finally:
         con.close()
     assert row is not None and row[0] is not None

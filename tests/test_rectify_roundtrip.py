@@ -273,7 +273,8 @@ def test_a_filled_sheet_becomes_submissions_and_the_done_row_waits_for_review(
     submitted = one(
         store,
         "SELECT measure_id, kind, source, source_file, source_sha256, source_row, submitted_by"
-        " FROM rectify_submissions ORDER BY measure_id",
+        " FROM rectify_submissions WHERE batch_id = ? ORDER BY measure_id",
+        [outcome.batch_id],
     )
     assert sorted(submitted) == sorted(
         (m, "done" if m == third else "progress", "excel", "填报.xlsx", digest, rows[m], "lian_a")
@@ -290,7 +291,8 @@ def test_a_filled_sheet_becomes_submissions_and_the_done_row_waits_for_review(
         one(
             store,
             "SELECT s.measure_id, arg_max(st.state, st.step_id) FROM rectify_submissions s"
-            " JOIN rectify_steps st USING (submission_id) GROUP BY ALL",
+            " JOIN rectify_steps st USING (submission_id) WHERE s.batch_id = ? GROUP BY ALL",
+            [outcome.batch_id],
         )
     )
     assert states == {first: "recorded", second: "recorded", third: "pending_review"}
@@ -352,7 +354,7 @@ def test_a_measure_of_another_unit_is_a_problem_and_nothing_is_written(
     with pytest.raises(WorkflowError, match="未提交任何填报"):
         roundtrip.submit_round_trip(store, access, result, "填报.xlsx", upload)
     assert store.version() == before
-    assert one(store, "SELECT count(*) FROM rectify_submissions") == [(0,)]
+    assert one(store, "SELECT count(*) FROM rectify_submissions WHERE source = 'excel'") == [(0,)]
 
 
 def test_every_bad_row_is_named_with_its_row_column_and_reason(store: Store, units: Units) -> None:

@@ -133,6 +133,30 @@ def check_file(
     return CheckedFile(file_name, data, digest, len(data), kind)
 
 
+def check_office_bytes(data: bytes, kind: str, limits: LedgerLimits) -> None:
+    """The checks `check_file` makes, on content already in memory (an evidence file of
+    online rectification, DOMAIN.md §8): kind "xlsx" (the whole workbook check), "xls" (the
+    compound-file and BIFF checks), or "package" (any Office Open XML package, e.g. a Word
+    .docx: member count, encrypted members, VBA projects, zip bombs, XML with a DOCTYPE or
+    ENTITY or not in UTF-8; no workbook structure). RefusedFile says why, in Chinese."""
+    started = time.monotonic()
+    if kind == "xlsx":
+        _check_xlsx(data, limits, started)
+    elif kind == "xls":
+        _check_xls(data, limits, started)
+    elif kind == "package":
+        try:
+            archive = zipfile.ZipFile(io.BytesIO(data))
+            infos = archive.infolist()
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError):
+            raise RefusedFile("文件已损坏：不是有效的压缩包") from None
+        with archive:
+            _check_members(archive, infos, limits)
+            _stream_members(archive, infos, limits, started)
+    else:
+        raise ValueError(f"unknown kind {kind!r}")
+
+
 def _check_csv(data: bytes) -> None:
     content = describe_content(data[:16])
     if content == "压缩包":

@@ -62,7 +62,7 @@ def demo_evidence() -> CheckedEvidence:
 def put_demo_evidence(store: Store) -> None:
     from xuncha.rectify.evidence import put_evidence
 
-    put_evidence(store, demo_evidence())
+    put_evidence(store, demo_evidence(), new_store=True)
 
 
 def add(con: duckdb.DuckDBPyConnection, *, as_of: dt.date, batch_id: int = 1) -> int:

@@ -10,6 +10,7 @@ file with its size and SHA-256); then the store's own layout, relative to its ro
     audit/audit.jsonl, HEAD    the audit trail
     auth/users.sqlite          through SQLite's online backup API (consistent while in use)
     config/…, briefings/…      when present
+    evidence/xx/<sha256>       the evidence files of online rectification, when present
 
 Why tar.gz and not zip: a single compressed stream that can be written and read member by
 member (restore hashes while it extracts, one pass), member types are explicit so links and
@@ -25,7 +26,11 @@ manifest belong to the same moment. SQLite's backup API copies `auth/users.sqlit
 transaction, including commits that are still only in its WAL.
 
 Backup and restore both check every version they carry (it opens and every value of every
-table reads: DuckDB's block checksums), so a damaged version is never called a good backup.
+table reads: DuckDB's block checksums), so a damaged version is never called a good backup; and
+every evidence file (its content, unsealed when sealed, has the SHA-256 it is named by). Evidence
+is copied after the versions: a version refers only to evidence written before it (put before
+the version that names it is published, never removed), so every file the carried versions
+name is carried; a file written meanwhile is carried too, named by no version, harmless.
 
 Restore verifies every member against the manifest while extracting into a staging directory
 beside the target (`.STORE.restore-XXXX`, holding a marker file), then checks the staging store
@@ -65,9 +70,10 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from xuncha import audit
-from xuncha.store import faults
+from xuncha.store import crypto, faults
 from xuncha.store.store import (
     CURRENT,
+    EVIDENCE,
     PINS,
     SPACE_MARGIN,
     VERSIONS,
@@ -83,8 +89,10 @@ FORMAT_VERSION = 1
 MANIFEST = "MANIFEST.json"
 SUFFIXES = (".tar.gz", ".tgz")
 # What a store directory may hold; anything else in an archive is refused.
-TOP_LEVEL = frozenset({CURRENT, VERSIONS, PINS, audit.AUDIT_DIR, "auth", "config", "briefings"})
-COPIED_FOLDERS = ("config", "briefings")
+TOP_LEVEL = frozenset(
+    {CURRENT, VERSIONS, PINS, audit.AUDIT_DIR, "auth", "config", "briefings", EVIDENCE}
+)
+COPIED_FOLDERS = ("config", "briefings", EVIDENCE)
 _SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 _CHUNK = 1 << 20
 _MANIFEST_MAX = 16 << 20
@@ -212,6 +220,12 @@ def _backup(store: Store, out: Path, all_versions: bool, started: float) -> Back
                     f"备份未完成：数据版本 {number} 已损坏（{problem}），不能当作完好的备份；"
                     f"请先运行 xuncha repair --db {store.root} 查看并改用可用的版本"
                 )
+        problem = _evidence_problem(snap, store.key())
+        if problem is not None:
+            raise BackupError(
+                f"备份未完成：佐证材料 {problem}，不能当作完好的备份；原单位重新上传同一文件即可"
+                f"修复，或从较早的备份中取回该文件"
+            )
         faults.reached("backup.snapshot")
         files = [_describe(snap, path) for path in _files(snap)]
         manifest = {
@@ -645,11 +659,49 @@ def _check_restored(staging: Path, manifest: dict[str, Any], archive: Path) -> N
                 f"备份 {archive} 中的数据版本 {number} 已损坏（{problem}），拒绝恢复；"
                 f"请改用更早的备份"
             )
+    problem = _evidence_problem(staging, store.key())
+    if problem is not None:
+        raise BackupError(f"备份 {archive} 中的佐证材料 {problem}，拒绝恢复；请改用更早的备份")
     problems = audit.verify(staging)
     if problems:
         raise BackupError(f"备份 {archive} 中的审计记录未通过核验：{problems[0]}")
     if _head_json(audit.head(staging)) != manifest["audit_head"]:
         raise BackupError(f"备份 {archive} 中的审计记录末条与清单不符")
+
+
+def _evidence_problem(root: Path, key: bytes | None) -> str | None:
+    """Why an evidence file under `root` is not what its name says (the SHA-256 of its
+    content, unsealed with `key` when sealed), or None when each one is. A sealed file and no
+    key, or another key: BackupError (the file's state is then unknown)."""
+    folder = root / EVIDENCE
+    if not folder.is_dir():
+        return None
+    for path in sorted(p for p in folder.rglob("*") if not p.is_dir()):
+        where = path.relative_to(root).as_posix()
+        if not (
+            path.is_file()
+            and not path.is_symlink()
+            and path.parent.parent == folder
+            and _HASH.match(path.name)
+            and path.parent.name == path.name[:2]
+        ):
+            return f"{where} 不是按内容 SHA-256 命名的文件"
+        try:
+            if crypto.is_sealed(path):
+                if key is None:
+                    raise BackupError(
+                        f"{where} 已加密，但未提供数据仓密钥：请设置 {crypto.ENV_KEY_FILE}"
+                    )
+                data = crypto.unseal_bytes(path, key, limit=1 << 40)
+            else:
+                data = path.read_bytes()
+        except crypto.Damaged:
+            return f"{where} 已损坏或被改动（无法解密）"
+        except crypto.CryptoError as exc:
+            raise BackupError(f"{where}：{exc}") from None
+        if hashlib.sha256(data).hexdigest() != path.name:
+            return f"{where} 的内容与其 SHA-256 不符（文件已损坏或被替换）"
+    return None
 
 
 def _aside_name(target: Path) -> Path:

@@ -77,6 +77,10 @@ def _older_layout(layout: str | None) -> bool:
 
 
 _PIN_FILE = re.compile(r"^(\d{6})-([0-9a-f]{12})$")
+# Evidence files of online rectification (xuncha.rectify.evidence), named by the SHA-256 of
+# their content: EVIDENCE/<sha[:2]>/<sha>, sealed like the versions when the store has a key.
+EVIDENCE = "evidence"
+_EVIDENCE_FILE = re.compile(r"^[0-9a-f]{64}$")
 
 # Offline machines: never try to download or auto-load an extension.
 BASE_CONFIG: dict[str, str | bool | int | float | list[str]] = {
@@ -587,8 +591,11 @@ class Store:
         """Encrypt the store's data files under `new_key`, under the writer lock: versions
         and upgraded copies not yet sealed are sealed in place, those sealed under `old_key`
         re-sealed (rotation). The prepared sandboxes are deleted (rebuilt when asked for).
-        Each file is replaced whole, so an interrupted run is simply run again. Returns the
-        counts: sealed, rotated, already (under new_key), sandboxes removed."""
+        Each file is replaced whole, so an interrupted run is simply run again. The evidence
+        files (EVIDENCE/) are sealed or re-sealed the same way, counted with the others and
+        also on their own ("evidence"); the staging files an interrupted evidence write, seal
+        or rotation left (plaintext, possibly) are removed first. Returns the counts: sealed,
+        rotated, already (under new_key), evidence, sandboxes removed."""
         counts = {"sealed": 0, "rotated": 0, "already": 0, "sandboxes": 0}
         with self._writer_lock():
             self.refuse_if_damaged()
@@ -600,6 +607,9 @@ class Store:
                 for path in sorted((self.root / folder).iterdir())
                 if pattern.match(path.name)
             ]
+            evidence = self._evidence_files()
+            counts["evidence"] = len(evidence)
+            files += evidence
             for path in files:
                 try:
                     if not crypto.is_sealed(path):
@@ -627,6 +637,28 @@ class Store:
                     path.unlink(missing_ok=True)
                     counts["sandboxes"] += 1
         return counts
+
+    def _evidence_files(self) -> list[Path]:
+        """The evidence files, sorted; the staging files beside them (`*.tmp`: a killed
+        evidence write, seal or rotation, never in place) are removed. Under the writer lock
+        (evidence is written under it too), so none of them is being written."""
+        folder = self.root / EVIDENCE
+        if not folder.is_dir():
+            return []
+        found: list[Path] = []
+        for shard in sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()):
+            for path in sorted(shard.iterdir()):
+                if path.name.endswith(".tmp") and path.is_file():
+                    log.warning("removing %s, left by an interrupted evidence write", path)
+                    path.unlink(missing_ok=True)
+                elif (
+                    _EVIDENCE_FILE.match(path.name)
+                    and path.name[:2] == shard.name
+                    and path.is_file()
+                    and not path.is_symlink()
+                ):
+                    found.append(path)
+        return found
 
     def point_at(self, version: int) -> None:
         """Make an existing version current again (rollback to a backup)."""
