@@ -778,6 +778,7 @@ def test_a_batch_with_one_bad_report_writes_nothing_and_names_the_bad_measure(
     finally:
         con.close()
     a, b, c = ids[:3]
+    early = pick(store, f"m.measure_id = {b}")["feedback_date"] - dt.timedelta(days=1)
     unit_a, steps = liaison(first["unit_name"]), Steps(store)
     good = [
         wf.Report(a, "PHASED", "阶段性完成"),
@@ -787,7 +788,9 @@ def test_a_batch_with_one_bad_report_writes_nothing_and_names_the_bad_measure(
         wf.Report(b, "DONE", "无佐证", completed_on=day(0)),  # no evidence
         wf.Report(b, "DONE", "晚于填报", completed_on=day(3), evidence=(proof(),)),
         wf.Report(b, "FINISHED", "未知状态"),
-        wf.Report(b, "IN_PROGRESS", " "),
+        wf.Report(b, "IN_PROGRESS", " "),  # no progress text
+        wf.Report(b, "IN_PROGRESS", "长" * (wf.MAX_TEXT + 1)),
+        wf.Report(b, "DONE", "早于反馈", completed_on=early, evidence=(proof(),)),
     ):
         message = steps.refused(
             lambda bad=bad: wf.report(  # type: ignore[misc]

@@ -409,8 +409,9 @@ def _check_report(
         raise WorkflowError(_NOT_FOUND.format(report.measure_id))
     if measure["status"] == "DONE":
         raise WorkflowError(f"措施 {report.measure_id} 已完成（已销号），无需再填报")
-    _not_before(on, measure["feedback_date"], "反馈日期")
-    _text(report.progress, "整改进展", required=True)
+    of = f"措施 {report.measure_id} 的"  # a batch's message names the measure of each problem
+    _not_before(on, measure["feedback_date"], of + "反馈日期")
+    _text(report.progress, of + "整改进展", required=True)
     if report.status == "DONE":
         if report.completed_on is None:
             raise WorkflowError(f"措施 {report.measure_id} 报完成须填写完成日期")
@@ -419,7 +420,7 @@ def _check_report(
                 f"措施 {report.measure_id} 的完成日期 {report.completed_on.isoformat()}"
                 f" 晚于填报日期 {on.isoformat()}"
             )
-        _not_before(report.completed_on, measure["feedback_date"], "反馈日期")
+        _not_before(report.completed_on, measure["feedback_date"], of + "反馈日期")
         if not report.evidence:
             raise WorkflowError(f"措施 {report.measure_id} 报完成须附佐证材料")
         if len(report.evidence) > MAX_FILES:
