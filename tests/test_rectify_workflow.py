@@ -192,10 +192,10 @@ def figures(store: Store, unit_id: int, measure_id: int, t: dt.date) -> Seen:
         row = rectification(reader, scope, "all", cycle_median=False).to_dicts()[0]
         counts = {k: int(row[k]) for k in COUNT_KEYS}
         frame = online_by_unit(reader, scope)
-        rows = frame.filter(frame["unit_id"] == unit_id).to_dicts()
+        online_rows = frame.filter(frame["unit_id"] == unit_id).to_dicts()
         online: dict[str, Any] = (
-            {k: rows[0][k] for k in (*ONLINE_KEYS, "return_rate", "close_days_median")}
-            if rows
+            {k: online_rows[0][k] for k in (*ONLINE_KEYS, "return_rate", "close_days_median")}
+            if online_rows
             else {**dict.fromkeys(ONLINE_KEYS, 0), "return_rate": None, "close_days_median": None}
         )
     finally:
@@ -211,11 +211,11 @@ def figures(store: Store, unit_id: int, measure_id: int, t: dt.date) -> Seen:
     finally:
         con.close()
     assert len(found) <= 1
-    row = dict(zip(names, found[0], strict=True)) if found else None
-    if row is not None:
+    measure_row: dict[str, Any] | None = dict(zip(names, found[0], strict=True)) if found else None
+    if measure_row is not None:
         # When the interval valid on t ends is known only later: not part of the answer.
-        del row["valid_to"]
-    return Seen(counts, online, row)
+        del measure_row["valid_to"]
+    return Seen(counts, online, measure_row)
 
 
 COUNT_KEYS = (

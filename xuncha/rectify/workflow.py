@@ -654,7 +654,8 @@ def decide(
                 " position) FROM submission_evidence WHERE submission_id = ?",
                 [submission_id],
             ).fetchone()
-            writer.step(found, "close", "closed", reason=note, evidence=(names or [None, []])[1])
+            hashes: list[str] = list(names[1] or []) if names else []
+            writer.step(found, "close", "closed", reason=note, evidence=hashes)
             writer.status(found["measure_id"], "DONE")
             con.execute(
                 "UPDATE measures SET status = 'DONE', status_text = '已销号', completed_on = ?,"
