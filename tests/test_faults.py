@@ -211,6 +211,7 @@ def test_every_crash_point_has_its_kill_above() -> None:
     # test asserts the kill, and this names the points so a new one gets a test.
     tested = set(faults.WRITE_POINTS) | {"rollback.commit"} | set(faults.RESTORE_POINTS)
     tested |= set(faults.BACKUP_POINTS) | set(SEALED_WRITE_POINTS) | {"seal.file"}
+    tested |= set(faults.RECTIFY_POINTS)  # tests/test_rectify_faults.py
     assert tested == set(faults.POINTS)
 
 

@@ -102,6 +102,7 @@ class StepOutcome:
     submission_ids: list[int] = field(default_factory=list)
     step_ids: list[int] = field(default_factory=list)
     measure_ids: list[int] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)  # SHA-256 of the files the steps name
     message: str = ""
 
 
@@ -332,6 +333,7 @@ class _Writer:
             ],
         )
         self.outcome.step_ids.append(step_id)
+        self.outcome.evidence.extend(h for h in evidence if h not in self.outcome.evidence)
         if submission["measure_id"] not in self.outcome.measure_ids:
             self.outcome.measure_ids.append(submission["measure_id"])
         return step_id
@@ -409,8 +411,9 @@ def _check_report(
         raise WorkflowError(_NOT_FOUND.format(report.measure_id))
     if measure["status"] == "DONE":
         raise WorkflowError(f"措施 {report.measure_id} 已完成（已销号），无需再填报")
-    _not_before(on, measure["feedback_date"], "反馈日期")
-    _text(report.progress, "整改进展", required=True)
+    of = f"措施 {report.measure_id} 的"  # a batch's message names the measure of each problem
+    _not_before(on, measure["feedback_date"], of + "反馈日期")
+    _text(report.progress, of + "整改进展", required=True)
     if report.status == "DONE":
         if report.completed_on is None:
             raise WorkflowError(f"措施 {report.measure_id} 报完成须填写完成日期")
@@ -419,7 +422,7 @@ def _check_report(
                 f"措施 {report.measure_id} 的完成日期 {report.completed_on.isoformat()}"
                 f" 晚于填报日期 {on.isoformat()}"
             )
-        _not_before(report.completed_on, measure["feedback_date"], "反馈日期")
+        _not_before(report.completed_on, measure["feedback_date"], of + "反馈日期")
         if not report.evidence:
             raise WorkflowError(f"措施 {report.measure_id} 报完成须附佐证材料")
         if len(report.evidence) > MAX_FILES:
@@ -461,6 +464,7 @@ def _run(
             submission_ids=outcome.submission_ids,
             step_ids=outcome.step_ids,
             measure_ids=outcome.measure_ids,
+            evidence_sha256=sorted(outcome.evidence),
             **details(outcome),
         )
     except audit.AuditError as exc:
@@ -562,7 +566,6 @@ def report(
             "source": source.kind,
             "file": source.file_name,
             "file_sha256": source.sha256,
-            "evidence_sha256": sorted({f.sha256 for f in files}),
         },
     )
 
@@ -653,8 +656,8 @@ def decide(
                 " position) FROM submission_evidence WHERE submission_id = ?",
                 [submission_id],
             ).fetchone()
-            files: list[str] = list(names[1] or []) if names else []
-            writer.step(found, "close", "closed", reason=note, evidence=files)
+            hashes: list[str] = list(names[1] or []) if names else []
+            writer.step(found, "close", "closed", reason=note, evidence=hashes)
             writer.status(found["measure_id"], "DONE")
             con.execute(
                 "UPDATE measures SET status = 'DONE', status_text = '已销号', completed_on = ?,"
