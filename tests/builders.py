@@ -191,3 +191,26 @@ class StoreBuilder:
 
         store.write(apply, fresh=True)
         return store
+
+
+def sample_pdf(text: str = "") -> bytes:
+    """A small valid PDF (catalog, pages, one page, a correct cross-reference table) that the
+    evidence checks accept; `text` goes into a comment so that different texts give files of
+    different SHA-256."""
+    body = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+    ]
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n%" + text.encode("utf-8").hex().encode() + b"\n")
+    offsets = []
+    for number, obj in enumerate(body, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(body) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\n" % (len(body) + 1)
+    out += b"startxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)

@@ -37,6 +37,7 @@ import datetime as dt
 from xuncha.auth.access import Access
 from xuncha.rectify import workflow as wf
 from xuncha.rectify.evidence import check_evidence
+from tests.builders import sample_pdf
 from xuncha.store import Store
 
 DAY0 = dt.date.fromisoformat("{day0}")
@@ -50,7 +51,7 @@ def run(db, step, params):
     unit = params["unit"]
     if step == "report":
         files = tuple(
-            check_evidence(name, ("%PDF-1.4 " + name).encode())
+            check_evidence(name, sample_pdf(name))
             for name in ("整改报告.pdf", "会议记录.pdf")
         )
         report = wf.Report(
@@ -194,7 +195,14 @@ def test_a_done_report_killed_at_any_step_leaves_the_store_before_or_after(
     # The evidence the version names is in the store, whole.
     con = Store(db).connect()
     try:
-        hashes = [r[0] for r in con.execute("SELECT sha256 FROM submission_evidence").fetchall()]
+        hashes = [
+            r[0]
+            for r in con.execute(
+                "SELECT sha256 FROM submission_evidence WHERE submission_id IN"
+                " (SELECT submission_id FROM rectify_submissions WHERE submitted_by = ?)",
+                ["联络员甲"],
+            ).fetchall()
+        ]
     finally:
         con.close()
     assert len(hashes) == 2

@@ -16,6 +16,7 @@ from typing import Any
 import openpyxl
 import pytest
 
+from tests.builders import sample_pdf
 from xuncha import demo
 from xuncha.auth.access import Access
 from xuncha.rectify import roundtrip
@@ -24,7 +25,7 @@ from xuncha.rectify.workflow import WorkflowError
 from xuncha.store import Store, open_reader
 
 TODAY = dt.date.today()
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+PDF = sample_pdf("整改报告")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.builders import sample_pdf
 from xuncha import audit, demo
 from xuncha.auth.access import Access, PermissionDenied
 from xuncha.figures.online import online_by_unit
@@ -40,7 +41,7 @@ def at(n: int) -> dt.datetime:
 
 
 def proof(name: str = "整改报告.pdf", text: str = "report") -> CheckedEvidence:
-    return check_evidence(name, f"%PDF-1.4 {text}".encode())
+    return check_evidence(name, sample_pdf(text))
 
 
 # -- stores --------------------------------------------------------------------------------
@@ -49,7 +50,7 @@ def proof(name: str = "整改报告.pdf", text: str = "report") -> CheckedEviden
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("rectify") / "base"
-    Store(root).write(lambda con: demo.build(con, findings=300), fresh=True)
+    Store(root).write(lambda con: demo.build(con, findings=300, online=False), fresh=True)
     return root
 
 

@@ -126,8 +126,11 @@ def build(
     seed: int = DEFAULT_SEED,
     findings: int | None = None,
     as_of: dt.date = DEMO_AS_OF,
+    online: bool = True,
 ) -> DemoSummary:
-    """Insert a whole demo city into an empty, migrated store (inside the caller's transaction)."""
+    """Insert a whole demo city into an empty, migrated store (inside the caller's transaction).
+    `online`: with the online reports, reviews and closures of xuncha.rectify.demo_activity
+    (their evidence file must be put first: demo_activity.put_demo_evidence)."""
     frames = generate(seed=seed, findings=findings, as_of=as_of)
     con.execute(
         "INSERT INTO import_batches (batch_id, kind, file_name, user_name, created_at, as_of,"
@@ -161,7 +164,8 @@ def build(
             con.unregister("demo_frame")
     con.execute("SELECT setval('history_seq', ?)", [_max_history_id(frames)])
     # The online reports, reviews and closures of the demo city (no figure changes).
-    demo_activity.add(con, as_of=as_of)
+    if online:
+        demo_activity.add(con, as_of=as_of)
     con.execute(
         "INSERT OR REPLACE INTO store_meta VALUES ('demo', 'true'), ('demo_as_of', ?),"
         " ('demo_seed', ?)",
