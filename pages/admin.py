@@ -72,7 +72,9 @@ def scope_fields(prefix: str, role: str, rounds=None, units=None):  # type: igno
     # Only names the store still has: a stale name in a default would fail the widget.
     kept_rounds = [r for r in (rounds or []) if r in round_names]
     if role in ONE_UNIT:
-        current = next((u for u in (units or []) if u in unit_names), None)
+        # Pre-filled only from a one-unit scope: a group of several units turned liaison
+        # must have its unit chosen, never the first of them by default.
+        current = units[0] if units and len(units) == 1 and units[0] in unit_names else None
         picked_unit = st.selectbox(
             "所属单位（必选，只能一个）",
             unit_names,
