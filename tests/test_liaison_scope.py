@@ -555,6 +555,8 @@ def test_a_sandbox_for_a_liaisons_scope_would_hold_no_row(real: Store) -> None:
         ["briefing", "--out", "x.docx"],
         ["briefing", "--list"],
         ["rollback", "1"],
+        # A file that exists: the role is refused before it is read.
+        ["import", APP, "--round", "十四届市委第一轮巡察", "--unit", UNIT],
     ],
 )
 def test_the_command_line_refuses_a_liaison(real: Store, argv: list[str]) -> None:
