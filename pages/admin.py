@@ -6,8 +6,9 @@ import polars as pl
 import streamlit as st
 
 from xuncha import ui
-from xuncha.auth import MANAGE_USERS, ROLES, AuthError
-from xuncha.auth.access import SCOPE_ALLOWED, SCOPE_REQUIRED
+from xuncha.auth import MANAGE_USERS, ROLES, VIEW_PAGES, AuthError
+from xuncha.auth.access import ONE_UNIT, ROLE_PERMISSIONS, SCOPE_ALLOWED, scope_text
+from xuncha.auth.scope import check_unit_rounds
 
 ui.require(MANAGE_USERS, own=True)
 me = ui.signed_in()
@@ -15,9 +16,17 @@ users = ui.users()
 reader = ui.reader()
 st.title("用户管理")
 st.caption(
-    "账号、角色和可见范围。巡察组账号必须限定轮次或单位；案管、只读账号可以限定。"
+    "账号、角色和可见范围。巡察组账号必须限定轮次或单位；被巡察单位联络员必须限定一个单位；"
+    "监督检查室、案管、只读账号可以限定。"
     "新密码只显示一次，请当面或通过安全渠道交给本人。所有修改记入审计日志。"
 )
+# What each role's scope must be, under its scope fields.
+ROLE_NOTES = {
+    "group": "巡察组账号必须至少限定轮次或单位之一。",
+    "liaison": "被巡察单位联络员必须选择且只能选择一个单位；轮次可不选（即巡察过该单位的各轮次）。"
+    "该账号只能查看和填报本单位的整改措施，看不到其他单位、问题线索、评分和排名。",
+    "supervisor": "监督检查室可查看数据并审核整改填报；可以限定轮次或单位。",
+}
 
 shown = st.session_state.pop("_admin_password", None)
 if shown:
@@ -39,8 +48,7 @@ if listed:
                 "用户名": u.name,
                 "姓名": u.display_name,
                 "角色": u.role_label,
-                "轮次范围": "、".join(u.rounds) if u.rounds is not None else "全部",
-                "单位范围": "、".join(u.units) if u.units is not None else "全部",
+                "可见范围": scope_text(u.role, u.rounds, u.units),
                 "状态": "已停用" if u.disabled else "正常",
                 "最近登录": u.last_login_at.strftime("%Y-%m-%d %H:%M") if u.last_login_at else "—",
             }
@@ -53,24 +61,55 @@ else:
 
 
 def scope_fields(prefix: str, role: str, rounds=None, units=None):  # type: ignore[no-untyped-def]
+    """The scope widgets the role takes (none, one unit and rounds, or rounds and units);
+    the store refuses what the role cannot have (check_scope) whatever the widgets allow."""
     if role not in SCOPE_ALLOWED:
-        st.caption(f"{ROLES[role]}的可见范围为全部轮次和单位。")
+        if VIEW_PAGES in ROLE_PERMISSIONS[role]:
+            st.caption(f"{ROLES[role]}的可见范围为全部轮次和单位。")
+        else:
+            st.caption(f"{ROLES[role]}不查看业务数据，无需设定范围。")
         return None, None
+    # Only names the store still has: a stale name in a default would fail the widget.
+    kept_rounds = [r for r in (rounds or []) if r in round_names]
+    if role in ONE_UNIT:
+        # Pre-filled only from a one-unit scope: a group of several units turned liaison
+        # must have its unit chosen, never the first of them by default.
+        current = units[0] if units and len(units) == 1 and units[0] in unit_names else None
+        picked_unit = st.selectbox(
+            "所属单位（必选，只能一个）",
+            unit_names,
+            index=unit_names.index(current) if current is not None else None,
+            key=f"{prefix}_unit",
+            placeholder="请选择单位",
+        )
+        picked_rounds = st.multiselect(
+            "轮次（不选为巡察过该单位的各轮次）",
+            round_names,
+            default=kept_rounds,
+            key=f"{prefix}_liaison_rounds",
+            placeholder="巡察过该单位的各轮次",
+        )
+        return (picked_rounds or None), ((picked_unit,) if picked_unit else None)
     picked_rounds = st.multiselect(
         "可见轮次（不选为全部）",
         round_names,
-        default=list(rounds or []),
+        default=kept_rounds,
         key=f"{prefix}_rounds",
         placeholder="全部",
     )
     picked_units = st.multiselect(
         "可见单位（不选为全部）",
         unit_names,
-        default=list(units or []),
+        default=[u for u in (units or []) if u in unit_names],
         key=f"{prefix}_units",
         placeholder="全部",
     )
     return (picked_rounds or None), (picked_units or None)
+
+
+def role_note(role: str) -> None:
+    if role in ROLE_NOTES:
+        st.caption(ROLE_NOTES[role])
 
 
 with st.expander("新增用户", icon=":material/person_add:", expanded=not listed):
@@ -79,11 +118,11 @@ with st.expander("新增用户", icon=":material/person_add:", expanded=not list
         name = st.text_input("用户名", max_chars=32, key="admin_new_name")
         display = st.text_input("姓名", max_chars=32, key="admin_new_display")
         rounds, units = scope_fields("admin_new", role)
-        if role in SCOPE_REQUIRED:
-            st.caption("巡察组账号必须至少限定轮次或单位之一。")
+        role_note(role)
         create = st.form_submit_button("创建（生成初始密码）", type="primary")
     if create:
         try:
+            check_unit_rounds(reader, role, rounds, units)
             password = users.add_user(
                 name,
                 role,
@@ -111,20 +150,25 @@ if listed:
     )
     target = next(u for u in listed if u.name == target_name)
     cols = st.columns(2)
-    with cols[0], st.form("admin_edit"):
+    with cols[0]:
+        # Outside the form, as for a new user: the scope fields follow the role chosen.
         new_role = st.selectbox(
             "角色",
             list(ROLES),
-            index=list(ROLES).index(target.role),
+            index=list(ROLES).index(target.role) if target.role in ROLES else None,
             format_func=lambda r: ROLES[r],
             key=f"admin_role_{target.name}",
         )
-        rounds, units = scope_fields(
-            f"admin_edit_{target.name}", new_role, target.rounds, target.units
-        )
+    with cols[0], st.form("admin_edit"):
+        if new_role is not None:
+            rounds, units = scope_fields(
+                f"admin_edit_{target.name}_{new_role}", new_role, target.rounds, target.units
+            )
+            role_note(new_role)
         save = st.form_submit_button("保存角色和范围")
-    if save:
+    if save and new_role is not None:
         try:
+            check_unit_rounds(reader, new_role, rounds, units)
             if new_role != target.role:
                 users.set_role(target.name, new_role, actor=me.user, scope=(rounds, units))
             else:

@@ -211,3 +211,97 @@ def test_the_deployment_configuration_hides_errors_and_sends_nothing_out() -> No
     assert config["server"]["maxUploadSize"] * 1024 * 1024 == LedgerLimits().max_file_bytes
     nginx = (ROOT / "deploy" / "nginx" / "xuncha.conf").read_text(encoding="utf-8")
     assert "client_max_body_size 20m" in nginx
+
+
+def _create(at: AppTest) -> AppTest:
+    next(b for b in at.button if b.label.startswith("创建")).click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_an_administrator_creates_a_liaison_of_exactly_one_unit(real: Store) -> None:
+    at = signed_in(real, "boss", "pages/admin.py")
+    at.selectbox(key="admin_new_role").set_value("liaison")
+    at.run()
+    # One unit, chosen from a list (not several), and rounds that may be left open.
+    assert at.selectbox(key="admin_new_unit").label == "所属单位（必选，只能一个）"
+    assert at.multiselect(key="admin_new_liaison_rounds")
+    assert any("只能查看和填报本单位的整改措施" in c.value for c in at.caption)
+    at.text_input(key="admin_new_name").set_value("lx")
+    _create(at)
+    assert any("须限定且只能限定一个单位（未限定单位）" in e.value for e in at.error)
+    at.text_input(key="admin_new_name").set_value("lx")
+    at.selectbox(key="admin_new_unit").set_value("江城市财政局党组")
+    at.multiselect(key="admin_new_liaison_rounds").set_value(["十四届市委第二轮巡察（专项巡察）"])
+    _create(at)
+    assert any(
+        "十四届市委第二轮巡察（专项巡察）未巡察江城市财政局党组" in e.value for e in at.error
+    )
+    users = UserStore(real.root)
+    assert users.get("lx") is None
+    at.text_input(key="admin_new_name").set_value("lx")
+    at.selectbox(key="admin_new_unit").set_value("江城市财政局党组")
+    at.multiselect(key="admin_new_liaison_rounds").set_value(["十四届市委第一轮巡察"])
+    _create(at)
+    assert any("只显示这一次" in s.value for s in at.success)
+    created = users.access_for("lx")
+    assert created.role == "liaison"
+    assert created.units == ("江城市财政局党组",) and created.rounds == ("十四届市委第一轮巡察",)
+    table = at.dataframe[0].value
+    row = table[table["用户名"] == "lx"]
+    assert row["角色"].tolist() == ["被巡察单位联络员"]
+    assert row["可见范围"].tolist() == ["江城市财政局党组；十四届市委第一轮巡察"]
+
+
+def test_changing_a_group_user_into_a_liaison_asks_for_its_one_unit(real: Store) -> None:
+    users = UserStore(real.root)
+    users.add_user(
+        "grp", "group", actor="test", password=PASSWORD,
+        rounds=["十四届市委第七轮巡察"], units=["江城市财政局党组", "江城市教育局党组"],
+    )  # fmt: skip
+    at = signed_in(real, "boss", "pages/admin.py")
+    at.selectbox(key="admin_pick").set_value("grp")
+    at.run()
+    at.selectbox(key="admin_role_grp").set_value("liaison")
+    at.run()
+    # The scope fields follow the role chosen: one unit, not pre-filled from two.
+    unit = at.selectbox(key="admin_edit_grp_liaison_unit")
+    assert unit.value is None
+    assert at.multiselect(key="admin_edit_grp_liaison_liaison_rounds").value == [
+        "十四届市委第七轮巡察"
+    ]
+    save = next(b for b in at.button if b.label == "保存角色和范围")
+    save.click()
+    at.run()
+    assert any("须限定且只能限定一个单位（未限定单位）" in e.value for e in at.error)
+    assert users.access_for("grp").role == "group"
+    # The rounds kept from the group must have inspected the unit chosen.
+    at.selectbox(key="admin_edit_grp_liaison_unit").set_value("江城市教育局党组")
+    next(b for b in at.button if b.label == "保存角色和范围").click()
+    at.run()
+    assert any("十四届市委第七轮巡察未巡察江城市教育局党组" in e.value for e in at.error)
+    assert users.access_for("grp").role == "group"
+    at.selectbox(key="admin_edit_grp_liaison_unit").set_value("江城市财政局党组")
+    next(b for b in at.button if b.label == "保存角色和范围").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    changed = users.access_for("grp")
+    assert changed.role == "liaison" and changed.units == ("江城市财政局党组",)
+    assert changed.rounds == ("十四届市委第七轮巡察",)
+    change = [e for e in audit.entries(real.root) if e.action == "permission_change"][-1]
+    assert change.user == "boss" and change.details["role_before"] == "group"
+
+
+def test_the_role_picker_offers_every_role_by_its_chinese_name(real: Store) -> None:
+    at = signed_in(real, "boss", "pages/admin.py")
+    options = at.selectbox(key="admin_new_role").options
+    assert "被巡察单位联络员" in options and "监督检查室" in options
+    at.selectbox(key="admin_new_role").set_value("supervisor")
+    at.run()
+    assert at.multiselect(key="admin_new_units") and at.multiselect(key="admin_new_rounds")
+    assert any("审核整改填报" in c.value for c in at.caption)
+    at.text_input(key="admin_new_name").set_value("sup")
+    _create(at)
+    assert UserStore(real.root).access_for("sup").role == "supervisor"

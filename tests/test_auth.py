@@ -721,3 +721,40 @@ def test_without_data_a_command_acts_as_the_system_even_if_users_exist(
 ) -> None:
     assert users.has_users()  # a user database beside no data versions at all
     assert command_access(tmp_path, "zhang", SQL, login="os") == Access.system("zhang")
+
+
+def test_a_liaison_has_exactly_one_unit_and_says_so(users: UserStore) -> None:
+    with pytest.raises(AuthError, match=r"须限定且只能限定一个单位（未限定单位）"):
+        users.add_user("l", "liaison", actor="t", password=PASSWORD)
+    with pytest.raises(AuthError, match=r"须限定且只能限定一个单位（未限定单位）"):
+        users.add_user("l", "liaison", actor="t", password=PASSWORD, rounds=["第一轮"])
+    with pytest.raises(AuthError, match=r"（限定了 2 个单位）"):
+        users.add_user("l", "liaison", actor="t", password=PASSWORD, units=["甲", "乙"])
+    users.add_user("l", "liaison", actor="t", password=PASSWORD, units=["市财政局"])
+    assert users.access_for("l").units == ("市财政局",)
+    with pytest.raises(AuthError, match="只能限定一个单位"):
+        users.set_scope("l", ["第一轮"], None, actor="t")
+    users.set_scope("l", ["第一轮"], ["市财政局"], actor="t")
+    # A group of two units turned liaison keeps its scope only when it is one unit.
+    users.add_user("g", "group", actor="t", password=PASSWORD, units=["甲", "乙"])
+    with pytest.raises(AuthError, match="只能限定一个单位"):
+        users.set_role("g", "liaison", actor="t")
+    assert users.access_for("g").role == "group"
+    users.set_role("g", "liaison", actor="t", scope=(None, ["乙"]))
+    assert users.access_for("g").units == ("乙",) and users.access_for("g").rounds is None
+    # A supervisor may be scoped or not.
+    users.add_user("s", "supervisor", actor="t", password=PASSWORD)
+    users.set_scope("s", None, ["甲"], actor="t")
+
+
+def test_a_liaison_is_described_by_its_unit_and_an_auditor_by_no_data() -> None:
+    from xuncha.auth.access import scope_text
+
+    liaison = Access.for_role("l", "liaison", display_name="李四", units=["市财政局"])
+    assert liaison.describe() == "李四（被巡察单位联络员）：市财政局；巡察该单位的各轮次"
+    dated = Access.for_role("l", "liaison", rounds=["第一轮"], units=["市财政局"])
+    assert dated.describe() == "l（被巡察单位联络员）：市财政局；第一轮"
+    assert Access.for_role("a", "auditor").describe() == "a（审计）：不可查看业务数据"
+    assert scope_text("auditor", None, None) == "不可查看业务数据"
+    assert scope_text("supervisor", None, None) == "全部轮次；全部单位"
+    assert scope_text("group", ("第一轮",), None) == "第一轮；全部单位"

@@ -343,3 +343,107 @@ def test_the_command_line_writes_while_another_process_holds_the_user_database(
     assert {u.name for u in users.list_users()} == {"zhang", "u0", "u1", "u2"}
     assert users.authenticate("u2", "Child-Pass-2xyz").ok
     assert audit.verify(store) == []
+
+
+def test_a_liaison_is_added_with_exactly_one_unit_by_its_short_name(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, store: Path
+) -> None:
+    db = ("--db", str(store))
+    code, out, _ = run(
+        capsys, monkeypatch, "user", "add", "lx", "--role", "liaison", "--unit", "财政局", *db,
+        stdin=PASSWORD + "\n",
+    )  # fmt: skip
+    assert code == 0, out
+    assert "已新增用户 lx（被巡察单位联络员；市财政局；巡察该单位的各轮次）" in out
+    access = UserStore(store).access_for("lx")
+    assert access.units == ("市财政局",) and access.rounds is None
+    assert access.permissions == frozenset({"report"})
+    code, out, _ = run(capsys, monkeypatch, "user", "list", "--format", "json", *db)
+    listed = {u["name"]: u for u in json.loads(out)}
+    assert listed["lx"]["role_label"] == "被巡察单位联络员"
+    # Rounds: only those that inspected the unit.
+    code, out, _ = run(
+        capsys, monkeypatch, "user", "add", "ly", "--role", "liaison", "--unit", "市教育局",
+        "--rounds", "第一轮", *db, stdin=PASSWORD + "\n",
+    )  # fmt: skip
+    assert code == 0 and "市教育局；第一轮" in out
+
+
+@pytest.mark.parametrize(
+    ("scope", "message"),
+    [
+        ((), "被巡察单位联络员角色须限定且只能限定一个单位（未限定单位）；轮次可不限定"),
+        (("--rounds", "第一轮"), "须限定且只能限定一个单位（未限定单位）"),
+        (("--units", "财政局,教育局"), "须限定且只能限定一个单位（限定了 2 个单位）"),
+        (
+            ("--unit", "财政局", "--rounds", "第二轮"),
+            "第二轮未巡察市财政局（巡察过该单位的轮次：第一轮）",
+        ),
+        (("--unit", "市公安局"), "未知单位：市公安局"),
+    ],
+)
+def test_a_liaison_without_exactly_one_unit_is_refused_in_one_chinese_line(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    store: Path,
+    scope: tuple[str, ...],
+    message: str,
+) -> None:
+    code, _, err = run(
+        capsys, monkeypatch, "user", "add", "lx", "--role", "liaison", *scope,
+        "--db", str(store), stdin=PASSWORD + "\n",
+    )  # fmt: skip
+    assert code == 1 and message in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert UserStore(store).get("lx") is None
+
+
+def test_a_group_user_becomes_a_liaison_only_with_one_unit(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, store: Path
+) -> None:
+    db = ("--db", str(store))
+    run(
+        capsys, monkeypatch, "user", "add", "g", "--role", "group", "--rounds", "第一轮",
+        "--units", "财政局,教育局", *db, stdin=PASSWORD + "\n",
+    )  # fmt: skip
+    code, _, err = run(capsys, monkeypatch, "user", "role", "g", "liaison", *db)
+    assert code == 1 and "限定了 2 个单位" in err
+    assert UserStore(store).access_for("g").role == "group"
+    code, _, err = run(
+        capsys, monkeypatch, "user", "role", "g", "liaison", "--unit", "教育局",
+        "--rounds", "第二轮", *db,
+    )  # fmt: skip
+    assert code == 1 and "第二轮未巡察市教育局" in err
+    code, out, _ = run(
+        capsys, monkeypatch, "user", "role", "g", "liaison", "--unit", "教育局",
+        "--rounds", "第一轮", *db,
+    )  # fmt: skip
+    assert code == 0 and "被巡察单位联络员（市教育局；第一轮）" in out
+    access = UserStore(store).access_for("g")
+    assert access.role == "liaison" and access.units == ("市教育局",)
+    # Its scope changes the same way: never without its one unit.
+    code, _, err = run(capsys, monkeypatch, "user", "scope", "g", "--rounds", "第一轮", *db)
+    assert code == 1 and "未限定单位" in err
+    code, _, err = run(capsys, monkeypatch, "user", "scope", "g", "--unit", "财政局", "--rounds",
+                       "第二轮", *db)  # fmt: skip
+    assert code == 1 and "第二轮未巡察市财政局" in err
+    code, out, _ = run(capsys, monkeypatch, "user", "scope", "g", "--unit", "财政局", *db)
+    assert code == 0 and "市财政局；巡察该单位的各轮次" in out
+    changes = [e.details["change"] for e in audit.entries(store) if e.action == "permission_change"]
+    assert changes == ["role", "scope"]
+
+
+def test_a_supervisor_is_added_with_or_without_a_scope(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, store: Path
+) -> None:
+    db = ("--db", str(store))
+    code, out, _ = run(
+        capsys, monkeypatch, "user", "add", "s", "--role", "supervisor", *db, stdin=PASSWORD + "\n"
+    )
+    assert code == 0 and "（监督检查室；全部轮次；全部单位）" in out
+    code, out, _ = run(
+        capsys, monkeypatch, "user", "add", "s2", "--role", "supervisor", "--units", "财政局", *db,
+        stdin=PASSWORD + "\n",
+    )  # fmt: skip
+    assert code == 0 and "（监督检查室；全部轮次；市财政局）" in out
+    assert UserStore(store).access_for("s2").can("review")

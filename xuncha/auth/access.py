@@ -109,14 +109,30 @@ def check_role(role: str) -> str:
 
 
 def check_scope(role: str, rounds: tuple[str, ...] | None, units: tuple[str, ...] | None) -> None:
-    """Refuse a scope the role cannot have: a group without one, a leader with one."""
+    """Refuse a scope the role cannot have: a group without one, a leader with one, a
+    liaison without exactly one unit."""
     scoped = rounds is not None or units is not None
+    # First: "rounds or units" would mislead a liaison, whose unit is never optional.
+    if role in ONE_UNIT and (units is None or len(units) != 1):
+        given = "未限定单位" if units is None else f"限定了 {len(units)} 个单位"
+        raise AuthError(f"{role_label(role)}角色须限定且只能限定一个单位（{given}）；轮次可不限定")
     if role in SCOPE_REQUIRED and not scoped:
         raise AuthError(f"{role_label(role)}角色须限定轮次或单位（至少一项）")
     if scoped and role not in SCOPE_ALLOWED:
         raise AuthError(f"{role_label(role)}角色可查看全部轮次和单位，不能限定范围")
-    if role in ONE_UNIT and (units is None or len(units) != 1):
-        raise AuthError(f"{role_label(role)}角色须限定且只能限定一个单位")
+
+
+def scope_text(role: str, rounds: tuple[str, ...] | None, units: tuple[str, ...] | None) -> str:
+    """A role's scope in words, for user lists and the user bar: "第一轮；市财政局",
+    "全部轮次；全部单位"; a liaison's unit first, its rounds as those that inspected it."""
+    if role in ONE_UNIT:
+        unit = "、".join(units) if units else "（未限定单位）"
+        return f"{unit}；" + ("、".join(rounds) if rounds is not None else "巡察该单位的各轮次")
+    if not ROLE_PERMISSIONS.get(role, frozenset()) & {VIEW_PAGES}:
+        return "不可查看业务数据"
+    shown_rounds = "、".join(rounds) if rounds is not None else "全部轮次"
+    shown_units = "、".join(units) if units is not None else "全部单位"
+    return f"{shown_rounds}；{shown_units}"
 
 
 def scope_tuple(names: Iterable[str] | None) -> tuple[str, ...] | None:
@@ -210,6 +226,8 @@ class Access:
         "张三（巡察组）：十四届市委第一轮巡察；市财政局、市教育局"."""
         who = self.display_name or self.user
         label = self.role_label + ("，演示" if self.demo else "")
+        if self.role in ONE_UNIT:  # a liaison: its own unit (no business data beyond it)
+            return f"{who}（{label}）：{scope_text(self.role, self.rounds, self.units)}"
         if not self.can(VIEW_PAGES):
             return f"{who}（{label}）：不可查看业务数据"
         rounds = "、".join(self.rounds) if self.rounds is not None else "全部轮次"

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from xuncha import audit
-from xuncha.auth.access import ROLES, AuthError, role_label
+from xuncha.auth.access import ROLES, AuthError, role_label, scope_text
 from xuncha.auth.scope import canonical_scope
 from xuncha.auth.users import User, UserStore
 
@@ -38,7 +38,11 @@ def register(subparsers: Any) -> None:
     q = sub.add_parser(
         "add",
         help="新增用户（密码从标准输入读取；没有输入时自动生成并只显示一次）",
-        description=f"新增用户。角色：{roles}。巡察组须用 --rounds 或 --units 限定范围。",
+        description=(
+            f"新增用户。角色：{roles}。巡察组须用 --rounds 或 --units 限定范围；"
+            "被巡察单位联络员须用 --unit 限定一个单位（全称或简称），可再用 --rounds 限定"
+            "巡察过该单位的轮次。"
+        ),
     )
     q.add_argument("name", metavar="NAME", help="用户名")
     q.add_argument("--role", required=True, choices=tuple(ROLES), help="角色")
@@ -89,7 +93,13 @@ def _db_argument(parser: argparse.ArgumentParser) -> None:
 
 def _scope_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", default=None, help="轮次名称，多个用逗号分隔")
-    parser.add_argument("--units", default=None, help="单位全称或简称，多个用逗号分隔")
+    parser.add_argument(
+        "--units",
+        "--unit",
+        dest="units",
+        default=None,
+        help="单位全称或简称，多个用逗号分隔（被巡察单位联络员：一个单位）",
+    )
 
 
 # -- commands ----------------------------------------------------------------------------
@@ -97,7 +107,7 @@ def _scope_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_add(args: argparse.Namespace) -> int:
     users = _users(args.db)
-    rounds, units = _scope(args)
+    rounds, units = _scope(args, args.role)
     password = read_password()
     with _audited():
         generated = users.add_user(
@@ -172,7 +182,10 @@ def cmd_passwd(args: argparse.Namespace) -> int:
 
 def cmd_scope(args: argparse.Namespace) -> int:
     users = _users(args.db)
-    rounds, units = _scope(args)
+    known = users.get(args.name)
+    if known is None:
+        raise AuthError(f"用户不存在：{args.name}")
+    rounds, units = _scope(args, known.role)
     with _audited():
         users.set_scope(args.name, rounds, units, actor=_actor())
     user = users.get(args.name)
@@ -184,7 +197,7 @@ def cmd_scope(args: argparse.Namespace) -> int:
 def cmd_role(args: argparse.Namespace) -> int:
     users = _users(args.db)
     given = args.rounds is not None or args.units is not None
-    scope = _scope(args) if given else None
+    scope = _scope(args, args.role) if given else None
     with _audited():
         users.set_role(args.name, args.role, actor=_actor(), scope=scope)
     user = users.get(args.name)
@@ -224,8 +237,12 @@ def _users(db: str) -> UserStore:
     return UserStore(root)
 
 
-def _scope(args: argparse.Namespace) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
-    rounds, units, checked = canonical_scope(args.db, _split(args.rounds), _split(args.units))
+def _scope(
+    args: argparse.Namespace, role: str
+) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+    rounds, units, checked = canonical_scope(
+        args.db, _split(args.rounds), _split(args.units), role=role
+    )
     if not checked and (rounds is not None or units is not None):
         print("xuncha: 注意：数据仓尚无数据，未核对轮次和单位名称", file=sys.stderr)
     return rounds, units
@@ -239,11 +256,7 @@ def _split(text: str | None) -> list[str] | None:
 
 
 def _describe_scope(user: User) -> str:
-    if user.role == "auditor":
-        return "不可查看业务数据"
-    rounds = "、".join(user.rounds) if user.rounds is not None else "全部轮次"
-    units = "、".join(user.units) if user.units is not None else "全部单位"
-    return f"{rounds}；{units}"
+    return scope_text(user.role, user.rounds, user.units)
 
 
 def _name_of(users: UserStore, name: str) -> str:

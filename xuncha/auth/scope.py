@@ -6,7 +6,7 @@ import os
 import unicodedata
 from collections.abc import Iterable
 
-from xuncha.auth.access import Access, AuthError, scope_tuple
+from xuncha.auth.access import ONE_UNIT, Access, AuthError, scope_tuple
 from xuncha.store import Reader, Store, open_reader
 
 
@@ -14,19 +14,48 @@ def canonical_scope(
     store_root: str | os.PathLike[str],
     rounds: Iterable[str] | None,
     units: Iterable[str] | None,
+    *,
+    role: str | None = None,
 ) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None, bool]:
     """Round and unit names as the store spells them (a unit's short name gives its full
     name), and whether they were checked (False when the store has no data yet).
-    AuthError names an unknown round or unit and lists the known ones."""
+    AuthError names an unknown round or unit and lists the known ones (for administrators
+    only: user management is the one place these names are typed), and, for a liaison's
+    `role`, a round that did not inspect its unit."""
     wanted_rounds, wanted_units = scope_tuple(rounds), scope_tuple(units)
     store = Store(store_root)
     if not store.exists() or (wanted_rounds is None and wanted_units is None):
         return wanted_rounds, wanted_units, store.exists()
     reader = open_reader(store)
     try:
-        return (*resolve_names(reader, wanted_rounds, wanted_units), True)
+        out_rounds, out_units = resolve_names(reader, wanted_rounds, wanted_units)
+        if role is not None:
+            check_unit_rounds(reader, role, out_rounds, out_units)
+        return out_rounds, out_units, True
     finally:
         reader.close()
+
+
+def check_unit_rounds(
+    reader: Reader, role: str, rounds: tuple[str, ...] | None, units: tuple[str, ...] | None
+) -> None:
+    """A liaison's rounds (optional) must be rounds that inspected its one unit: AuthError
+    names a round that did not, and the rounds that did. Names as the store spells them
+    (resolve_names); other roles, and a scope check_scope refuses anyway, pass."""
+    if role not in ONE_UNIT or rounds is None or units is None or len(units) != 1:
+        return
+    unit = units[0]
+    frame = reader.query("inspections_list").reverse()  # earliest round first
+    inspected = [
+        name
+        for name, full, short in frame.select("round_name", "unit_name", "short_name").rows()
+        if name_key(full) == name_key(unit) or (short and name_key(short) == name_key(unit))
+    ]
+    done = {name_key(n) for n in inspected}
+    for name in rounds:
+        if name_key(name) not in done:
+            listed = "、".join(dict.fromkeys(inspected)) or "无"
+            raise AuthError(f"{name}未巡察{unit}（巡察过该单位的轮次：{listed}）")
 
 
 def resolve_names(

@@ -249,6 +249,69 @@ _COPIES: tuple[tuple[str, str, str], ...] = (
     ("tag_dictionary", "true", "tag_group, tag"),
 )
 
+# Online rectification (DOMAIN.md §8), scoped like the findings: a submission is copied when
+# its inspection (with the round and unit it names) is in scope and its measure was copied (so
+# a category filter narrows it too); a step when its submission was copied and it names the
+# same measure, round and unit; the evidence of the submissions copied, and the files they
+# attach (below); the notices that list a measure in scope, to a unit in scope, with only
+# those measures. The contacts (names, e-mail addresses: personal data) are never copied, nor
+# a notice's recipients, which hold the same. A version written before these tables existed
+# has none of them, and the sandbox then has none either.
+# (table, columns, how its rows are chosen, row order)
+_RECTIFY_COPIES: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "rectify_submissions",
+        "*",
+        "(inspection_id, round_id, unit_id) IN"
+        f" (SELECT inspection_id, round_id, unit_id FROM {_T}.inspections)"
+        f" AND measure_id IN (SELECT measure_id FROM {_T}.measures)"
+        f" AND finding_id IN (SELECT finding_id FROM {_T}.findings)",
+        "submission_id",
+    ),
+    (
+        "rectify_steps",
+        "*",
+        "(submission_id, measure_id, round_id, unit_id) IN"
+        f" (SELECT submission_id, measure_id, round_id, unit_id FROM {_T}.rectify_submissions)",
+        "step_id",
+    ),
+    (
+        "submission_evidence",
+        "*",
+        f"submission_id IN (SELECT submission_id FROM {_T}.rectify_submissions)",
+        "submission_id, position",
+    ),
+    (
+        "notices",
+        "* EXCLUDE (recipients)",
+        f"unit_id IN (SELECT unit_id FROM {_T}.units) AND notice_id IN (SELECT notice_id FROM"
+        f" {_S}.notice_items WHERE measure_id IN (SELECT measure_id FROM {_T}.measures))",
+        "notice_id",
+    ),
+    (
+        "notice_items",
+        "*",
+        f"notice_id IN (SELECT notice_id FROM {_T}.notices)"
+        f" AND measure_id IN (SELECT measure_id FROM {_T}.measures)",
+        "notice_id, measure_id",
+    ),
+)
+# An evidence file is stored once per content (SHA-256) and its row names who first uploaded
+# it, which may be another unit's liaison attaching the same document: in the sandbox the
+# first upload is the first submission in scope that attaches it.
+_EVIDENCE_FILES_SQL = f"""
+CREATE TABLE {_T}.evidence_files AS
+WITH attached AS (
+    SELECT e.sha256, s.submitted_at, s.submitted_by,
+           row_number() OVER (PARTITION BY e.sha256 ORDER BY s.submitted_at, s.submission_id) AS n
+    FROM {_T}.submission_evidence e JOIN {_T}.rectify_submissions s USING (submission_id)
+)
+SELECT f.sha256, f.size, f.media_type, f.file_kind,
+       a.submitted_at AS added_at, a.submitted_by AS added_by
+FROM {_S}.evidence_files f
+JOIN attached a ON a.sha256 = f.sha256 AND a.n = 1
+ORDER BY f.sha256
+"""
 # finding_repeats lists earlier findings of the same unit and category in earlier rounds, which
 # may lie outside the scope: their ids and rounds are dropped from the lists, so no id of a
 # finding or round outside the scope is visible. The flags is_repeat / is_rebound are kept:
@@ -294,6 +357,17 @@ _CLUES_SQL = (
 )
 
 _OWN_COMMENTS: dict[str, tuple[str | None, dict[str, str]]] = {
+    "evidence_files": (
+        None,
+        {
+            "added_at": "查询范围内首次附上该文件的填报时间",
+            "added_by": "查询范围内首次附上该文件的填报账号",
+        },
+    ),
+    "notices": (
+        "预警提醒和督办函：每份文书一行（只含列有查询范围内措施的文书；收件人含个人信息，不提供）",
+        {},
+    ),
     "finding_repeats": (
         "（派生）重复问题：每个问题一行；此前同类问题只列出查询范围内的",
         {
@@ -327,6 +401,12 @@ TABLE_ORDER = (
     "measure_timeline",
     "finding_timeline",
     "finding_repeats",
+    "rectify_submissions",
+    "rectify_steps",
+    "submission_evidence",
+    "evidence_files",
+    "notices",
+    "notice_items",
     "rect_current",
     "rect_current_inspection",
     "rect_current_dates",
@@ -403,6 +483,7 @@ def _build_into(
         builder.execute("USE memory")
         builder.execute(_REPEATS_SQL)
         builder.execute(_CLUES_SQL if clue_details else _CLUE_COUNTS_SQL)
+        _copy_rectify(builder)
         _copy_comments(builder)
         builder.execute(f"DETACH {_SOURCE}")
         builder.execute(f"DETACH {CATALOG}")
@@ -521,6 +602,24 @@ def copy_prepared(store: Store, version: int, scope: SandboxScope, folder: Path)
         _LOG.warning("prepared sandbox %s not used: %s", source, exc)
         return None
     return target
+
+
+def _copy_rectify(builder: duckdb.DuckDBPyConnection) -> None:
+    """The online-rectification tables the source has, scoped (_RECTIFY_COPIES)."""
+    present = {
+        row[0]
+        for row in builder.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [_SOURCE]
+        ).fetchall()
+    }
+    for table, columns, where, order in _RECTIFY_COPIES:
+        if table in present:
+            builder.execute(
+                f"CREATE TABLE {_T}.{table} AS SELECT {columns} FROM {_S}.{table}"
+                f" WHERE {where} ORDER BY {order}"
+            )
+    if {"evidence_files", "submission_evidence", "rectify_submissions"} <= present:
+        builder.execute(_EVIDENCE_FILES_SQL)
 
 
 def _copy_comments(builder: duckdb.DuckDBPyConnection) -> None:
