@@ -6,6 +6,7 @@ role reaches only its own pages. The helpers of xuncha/ui/rectify.py are checked
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import shutil
 from collections.abc import Iterator
@@ -253,6 +254,13 @@ def test_a_return_needs_a_reason_and_the_unit_sees_it_counted(real: Store) -> No
     back = signed_in(real, "u_liaison", REPORT_PAGE)
     assert "整改填报（1）" in nav_titles(back)
     assert any("照片不能证明整改到位" in w.value for w in back.warning)
+    # 整改进度 counts the return: one return of one review decision.
+    progress = signed_in(real, "u_office")
+    progress.query_params["asof"] = dt.date.today().isoformat()
+    progress.switch_page("pages/progress.py").run()
+    no_errors(progress)
+    shown = {m.label: m.value for m in progress.metric}
+    assert (shown["待审核"], shown["退回次数"], shown["退回率"]) == ("0", "1", "100.00%")
 
 
 def test_an_extension_is_asked_for_and_rejected_only_with_a_reason(real: Store) -> None:

@@ -480,6 +480,62 @@ def own_submission(row: Mapping[str, Any], who: Access) -> bool:
     return who.user in (row["submitted_by"], row.get("reviewer"))
 
 
+# -- 在线整改 on 整改进度 ---------------------------------------------------------------------
+
+
+def online_section(rd: Reader, scope: Any) -> None:
+    """The online rectification figures of the filters' scope, as of its date: claims
+    awaiting review and 销号, returns and the return rate (with its definition), and the
+    median days to 销号 per unit (xuncha.figures.online)."""
+    from xuncha.figures import online
+    from xuncha.figures.rates import format_rate
+
+    frame = online.online_by_unit(rd, scope)
+    totals = online.online_totals(frame)
+    st.subheader("在线整改")
+    if frame.is_empty():
+        st.caption("统计截至日，筛选范围内尚无在线报完成的措施。")
+        return
+    cols = st.columns(4)
+    cols[0].metric(
+        "待审核", f"{totals['pending_review']:,}", help=online.PENDING_DEFINITION, border=True
+    )
+    cols[1].metric(
+        "待销号",
+        f"{totals['pending_close']:,}",
+        help="待销号：截至统计日审核通过、尚未由巡察办销号的完成申请数；不计为完成。",
+        border=True,
+    )
+    cols[2].metric("退回次数", f"{totals['returns']:,}", border=True)
+    rate = online.RETURN_RATE
+    cols[3].metric(
+        rate.label,
+        format_rate(totals["return_rate"]),  # type: ignore[arg-type]
+        delta=f"{totals['returns']:,} ／ {totals['decisions']:,}",
+        delta_color="off",
+        delta_arrow="off",
+        help=f"口径：{rate.definition}\n\n分子 {totals['returns']:,} ／ 分母 {totals['decisions']:,}",
+        border=True,
+    )
+    st.caption(f"口径：{rate.definition}{online.CLOSE_DAYS_DEFINITION}按单位列示。")
+    shown = frame.select([c for c in online.COLUMNS if c in frame.columns]).rename(
+        {c: online.COLUMNS[c] for c in online.COLUMNS if c in frame.columns}
+    )
+    st.dataframe(
+        shown.to_arrow(),
+        hide_index=True,
+        key="progress_online",
+        height=min(360, 38 + 35 * max(shown.height, 1)),
+        column_config={
+            "退回率（%）": st.column_config.NumberColumn("退回率（%）", format="%.2f"),
+            "销号用时中位数（天）": st.column_config.NumberColumn(
+                "销号用时中位数（天）", format="%.1f"
+            ),
+            "单位": st.column_config.TextColumn("单位"),
+        },
+    )
+
+
 # -- the pages' frame ----------------------------------------------------------------------
 
 
