@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import streamlit as st
 from argon2 import PasswordHasher
+from playwright.sync_api import Browser, Page, expect
 from streamlit.testing.v1 import AppTest
 
 from xuncha.auth import UserStore
@@ -314,3 +315,90 @@ def test_check_uploads_keeps_good_files_and_names_the_refused() -> None:
 def test_titles_carry_a_count_only_when_there_is_work() -> None:
     assert rectify.titled("整改审核", 3) == "整改审核（3）"
     assert rectify.titled("整改审核", 0) == "整改审核"
+
+
+# -- in a real browser ----------------------------------------------------------------------
+
+SHOTS = Path("/tmp/shots19")
+
+
+def _shots(page: Page, name: str) -> None:
+    """The page at 1440×900 and 820×1180 (for the lead to look at; not committed)."""
+    from tests.browser_support import shot
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for width, height in ((1440, 900), (820, 1180)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(600)  # let the layout settle (a screenshot, not a check)
+        page.screenshot(path=str(SHOTS / f"{name}_{width}x{height}.png"))
+    page.set_viewport_size(shot.VIEWPORT)
+
+
+@pytest.mark.browser
+def test_in_a_browser_a_unit_reports_done_with_a_png_then_review_and_close(
+    browser: Browser, tmp_path: Path
+) -> None:
+    from tests.browser_support import shot
+    from xuncha import demo
+
+    path = tmp_path / "store"
+    store = Store(path)
+    store.write(lambda con: demo.build(con), fresh=True)
+    store.write(lambda con: con.execute("UPDATE store_meta SET value = 'false' WHERE key = 'demo'"))
+    users = UserStore(path, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    users.add_user("u_liaison", "liaison", actor="test", password=PASSWORD, units=[UNIT])
+    users.add_user("u_review", "supervisor", actor="test", password=PASSWORD)
+    users.add_user("u_office", "office", actor="test", password=PASSWORD)
+    evidence_file = tmp_path / "整改照片.png"
+    evidence_file.write_bytes(png_bytes())
+
+    def session(base: str, name: str, landing: str) -> Page:
+        context = browser.new_context(**shot.CONTEXT_OPTIONS)
+        context.set_default_timeout(60_000)
+        page = context.new_page()
+        page.goto(base + "/", wait_until="domcontentloaded")
+        page.get_by_label("用户名").fill(name)
+        page.get_by_label("密码").fill(PASSWORD)
+        page.get_by_role("button", name="登录").click()
+        expect(page.locator("h1", has_text=landing)).to_be_visible()
+        return page
+
+    def open_nav(page: Page, title: str, heading: str) -> None:
+        nav = page.get_by_test_id("stSidebarNav")
+        nav.get_by_text(title, exact=True).click()
+        expect(page.locator("h1", has_text=heading)).to_be_visible()
+
+    with shot.serve(path) as base:
+        liaison = session(base, "u_liaison", "整改填报")
+        # Its one page: no navigation at all, so no other page to reach.
+        assert liaison.get_by_test_id("stSidebarNav").count() == 0
+        _shots(liaison, "1_liaison_report")
+        liaison.get_by_role("tab", name="报完成").click()
+        liaison.get_by_label("整改完成情况").fill("已建立制度并全面落实")
+        liaison.locator("input[type=file]").set_input_files(str(evidence_file))
+        expect(liaison.get_by_text("整改照片.png")).to_be_visible()
+        liaison.get_by_role("button", name="报完成").click()
+        expect(liaison.get_by_text("其中 1 条报完成，待审核")).to_be_visible()
+        _shots(liaison, "2_liaison_after_done")
+
+        reviewer = session(base, "u_review", "总览")
+        open_nav(reviewer, "整改审核（1）", "整改审核")
+        expect(reviewer.get_by_role("button", name="下载 整改照片.png")).to_be_visible()
+        _shots(reviewer, "3_reviewer_queue")
+        reviewer.get_by_role("button", name="审核通过").click()
+        expect(reviewer.get_by_text("审核通过，待销号")).to_be_visible()
+
+        approver = session(base, "u_office", "总览")
+        open_nav(approver, "整改销号（1）", "整改销号")
+        _shots(approver, "4_approver_queue")
+        approver.get_by_role("button", name="销号", exact=True).click()
+        expect(approver.get_by_text("已销号").first).to_be_visible()
+        _shots(approver, "5_approver_closed")
+    con = store.connect()
+    try:
+        states = con.execute(
+            "SELECT arg_max(state, step_id) FROM rectify_steps GROUP BY submission_id"
+        ).fetchall()
+    finally:
+        con.close()
+    assert states == [("closed",)]

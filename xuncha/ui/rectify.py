@@ -256,7 +256,10 @@ def steps_table(frame: pl.DataFrame, files: pl.DataFrame) -> pl.DataFrame:
 
 def show_measures(frame: pl.DataFrame, *, key: str, selectable: bool = False) -> Any:
     """The unit's measures with the warning cell coloured (红/黄/绿)."""
-    shown = measures_table(frame).to_pandas()
+    table = measures_table(frame)
+    shown = table.with_columns(
+        pl.col(c).fill_null("—") for c, t in table.schema.items() if t == pl.String
+    ).to_pandas()
 
     def colour(value: Any) -> str:
         background = WARNING_COLOURS.get(str(value))
@@ -271,7 +274,15 @@ def show_measures(frame: pl.DataFrame, *, key: str, selectable: bool = False) ->
     extra: dict[str, Any] = (
         {"on_select": "rerun", "selection_mode": "single-row"} if selectable else {}
     )
-    return st.dataframe(styled, hide_index=True, key=key, column_config=config, height=360, **extra)
+    height = _fit(360, len(shown))
+    return st.dataframe(
+        styled, hide_index=True, key=key, column_config=config, height=height, **extra
+    )
+
+
+def _fit(height: Any, rows: int) -> Any:
+    """A table no taller than its rows need (no empty lines under a short list)."""
+    return min(height, 38 + 35 * max(rows, 1)) if isinstance(height, int) else height
 
 
 def show_table(
@@ -289,7 +300,12 @@ def show_table(
         {"on_select": "rerun", "selection_mode": "single-row"} if selectable else {}
     )
     return st.dataframe(
-        data.to_arrow(), hide_index=True, key=key, height=height, column_config=config, **extra
+        data.to_arrow(),
+        hide_index=True,
+        key=key,
+        height=_fit(height, data.height),
+        column_config=config,
+        **extra,
     )
 
 
