@@ -14,14 +14,19 @@ import streamlit as st  # noqa: E402
 
 from xuncha import ui  # noqa: E402
 from xuncha.auth import (  # noqa: E402
+    APPROVE,
     BRIEFING,
     EDIT_CONFIG,
     IMPORT,
     MANAGE_USERS,
+    REPORT,
+    REVIEW,
     SQL,
     VIEW_AUDIT,
     VIEW_PAGES,
+    Access,
 )
+from xuncha.ui import rectify  # noqa: E402
 
 ICON = Path(__file__).resolve().parent / "xuncha" / "assets" / "icon.png"
 # A local icon: a :material: page icon would be fetched from an external font server.
@@ -38,18 +43,27 @@ PAGES = [
     ("pages/briefing.py", "领导简报", ":material/article:", "briefing", BRIEFING),
     ("pages/sql_console.py", "数据查询", ":material/terminal:", "sql", SQL),
     ("pages/ledger_import.py", "数据导入", ":material/upload_file:", "import", IMPORT),
+    ("pages/rectify_report.py", "整改填报", ":material/edit_note:", "rectify-report", REPORT),
+    ("pages/rectify_review.py", "整改审核", ":material/fact_check:", "rectify-review", REVIEW),
+    ("pages/rectify_close.py", "整改销号", ":material/verified:", "rectify-close", APPROVE),
 ]
+# The work pages of online rectification: their own scope (the account's), not the filters.
+RECTIFY_PAGES = {"整改填报", "整改审核", "整改销号"}
 ADMIN_PAGES = [
     ("pages/admin.py", "用户管理", ":material/manage_accounts:", "admin", MANAGE_USERS),
     ("pages/audit_log.py", "审计日志", ":material/policy:", "audit", VIEW_AUDIT),
 ]
 
 
-def pages_for(entries: list[tuple[str, str, str, str | None, str]]) -> list[st.Page]:
+def pages_for(
+    entries: list[tuple[str, str, str, str | None, str]], counts: dict[str, int] | None = None
+) -> list[st.Page]:
+    """The pages this session may open; a title shows its pending count, if any."""
     out = []
-    for file, title, icon, url, permission in entries:
+    for file, base, icon, url, permission in entries:
         if not ui.can(permission):
             continue
+        title = rectify.titled(base, (counts or {}).get(base, 0))
         if url is None:
             out.append(st.Page(file, title=title, icon=icon, default=True))
         else:
@@ -57,11 +71,27 @@ def pages_for(entries: list[tuple[str, str, str, str | None, str]]) -> list[st.P
     return out
 
 
+BASE_TITLES = {url: title for _, title, _, url, _ in PAGES if url}
+
+
+def nav_counts(reader: ui.CachedReader, shown: Access) -> dict[str, int]:
+    """The pending work of this account's scope, by page: 待审核 for reviewers, 待销号 and
+    延期待审批 for the office, returned claims awaiting a new report for a unit."""
+    if not any(shown.can(p) for p in (REPORT, REVIEW, APPROVE)):
+        return {}
+    counts = rectify.queue_counts(reader, shown)
+    return {
+        "整改填报": counts.returned_open if shown.can(REPORT) else 0,
+        "整改审核": counts.pending_review if shown.can(REVIEW) else 0,
+        "整改销号": counts.to_close if shown.can(APPROVE) else 0,
+    }
+
+
 def main() -> None:
     reader = ui.reader_or_stop()
     me = ui.login_gate(reader)
     shown = ui.access()  # the previewed user's access while an administrator previews
-    sections = {"巡察数据驾驶舱": pages_for(PAGES)}
+    sections = {"巡察数据驾驶舱": pages_for(PAGES, nav_counts(reader, shown))}
     # Administration belongs to the signed-in administrator, not to the previewed user.
     admin = [
         st.Page(f, title=t, icon=i, url_path=u) for f, t, i, u, perm in ADMIN_PAGES if me.can(perm)
@@ -77,10 +107,12 @@ def main() -> None:
 
     page = st.navigation(sections)
     ui.user_bar()
-    # The shared filters belong to the data pages, not to administration.
-    if shown.can(VIEW_PAGES) and page.title not in {title for _, title, *_ in ADMIN_PAGES}:
+    title = BASE_TITLES.get(page.url_path, page.title)
+    # The shared filters belong to the data pages, not to administration nor to the work
+    # pages of rectification.
+    if shown.can(VIEW_PAGES) and title not in {t for _, t, *_ in ADMIN_PAGES} | RECTIFY_PAGES:
         ui.sidebar_filters(reader)
-    ui.record_page_view(page.title)
+    ui.record_page_view(title)
     page.run()
 
 

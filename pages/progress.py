@@ -9,6 +9,7 @@ import streamlit as st
 
 from xuncha import charts, figures, labels, ui
 from xuncha.figures.rates import CYCLE_DEFINITION, WARNING_DEFINITION, format_rate
+from xuncha.ui import rectify as ui_rectify
 
 reader = ui.reader()
 scope = ui.current_scope(reader)
@@ -295,3 +296,5 @@ with right:
         title="延期措施",
         scope=scope,
     )
+
+ui_rectify.online_section(reader, scope)

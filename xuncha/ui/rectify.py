@@ -1,0 +1,620 @@
+"""The Streamlit side of online rectification (整改填报、审核、销号, DOMAIN.md §8): the
+header of its pages, the scope of the signed-in account (its visible inspections, kept per
+data version), its work lists with Chinese headers, the reports read from the progress
+editor, evidence files checked on upload and offered for download, the counts shown in the
+navigation, and what a page does after a step (caches, the outcome message, a rerun).
+
+Every rule lives in xuncha.rectify: the pages call its steps, and a refusal
+(WorkflowError, PermissionDenied) is shown as its Chinese message."""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import hashlib
+import mimetypes
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+import streamlit as st
+
+from xuncha import audit
+from xuncha.auth import REPORT, Access, PermissionDenied
+from xuncha.rectify import evidence
+from xuncha.rectify.workflow import (
+    PROGRESS_STATUSES,
+    STATE_LABELS,
+    STATUS_LABELS,
+    Report,
+    StepOutcome,
+    WorkflowError,
+    visible_inspections,
+)
+from xuncha.store import Store, open_reader
+from xuncha.store.reader import Reader
+from xuncha.ui import download_buttons
+from xuncha.ui.data import clear_caches, is_demo_store, prepare_sandbox, reader, store
+from xuncha.ui.session import access, require
+from xuncha.ui.text import md
+
+# Evidence files a unit may attach (checked again, by content, in xuncha.rectify.evidence).
+EVIDENCE_TYPES = ["pdf", "jpg", "jpeg", "png", "docx", "xlsx"]
+DONE_MESSAGE = "rectify_done"  # session key: the outcome of the last step, shown after rerun
+
+STEP_LABELS = {
+    "report": "填报进展",
+    "submit": "报完成",
+    "pass": "审核通过",
+    "return": "退回",
+    "close": "销号",
+    "request": "申请延期",
+    "approve": "批准延期",
+    "reject": "不予延期",
+}
+KIND_LABELS = {"progress": "进展填报", "done": "完成申请", "extension": "延期申请"}
+# The statuses a unit may report as progress, by their Chinese labels (in this order).
+PROGRESS_CHOICES = {STATUS_LABELS[s]: s for s in PROGRESS_STATUSES}
+
+# -- scope ---------------------------------------------------------------------------------
+
+_VISIBLE_ENTRIES = 64
+_VISIBLE: collections.OrderedDict[tuple[Any, ...], frozenset[int] | None] = (
+    collections.OrderedDict()
+)
+_VISIBLE_LOCK = threading.Lock()
+
+
+def visible_ids(rd: Reader, who: Access) -> list[int] | None:
+    """The inspections `who` may report on or decide, as the `inspection_ids` parameter of
+    the rectify queries (None: every one); computed once per data version and access."""
+    key = (str(rd.store.root), rd.identity, who)
+    with _VISIBLE_LOCK:
+        if key in _VISIBLE:
+            _VISIBLE.move_to_end(key)
+            found = _VISIBLE[key]
+            return None if found is None else sorted(found)
+    found = visible_inspections(rd.store, who)
+    with _VISIBLE_LOCK:
+        _VISIBLE[key] = found
+        while len(_VISIBLE) > _VISIBLE_ENTRIES:
+            _VISIBLE.popitem(last=False)
+    return None if found is None else sorted(found)
+
+
+def forget_visible() -> None:
+    with _VISIBLE_LOCK:
+        _VISIBLE.clear()
+
+
+# -- counts in the navigation --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    pending_review: int = 0  # 待审核: for reviewers
+    pending_close: int = 0  # 待销号: for the approver
+    extension_pending: int = 0  # 延期待审批: for the approver
+    returned_open: int = 0  # measures whose done claim was returned and not yet reported again
+
+    @property
+    def to_close(self) -> int:
+        return self.pending_close + self.extension_pending
+
+
+def queue_counts(rd: Reader, who: Access) -> QueueCounts:
+    """The pending work of `who`'s scope, from rectify_queue_counts (and, for a unit that
+    reports, its open measures whose last done claim was returned). Cached per data version
+    like every named query of the dashboard (CachedReader)."""
+    ids = visible_ids(rd, who)
+    states = dict(rd.query("rectify_queue_counts", {"inspection_ids": ids}).rows())
+    returned = 0
+    if who.can(REPORT):
+        returned = returned_awaiting(measures(rd, ids, dt.date.today(), open_only=True))
+    return QueueCounts(
+        pending_review=int(states.get("pending_review", 0)),
+        pending_close=int(states.get("pending_close", 0)),
+        extension_pending=int(states.get("extension_pending", 0)),
+        returned_open=returned,
+    )
+
+
+def titled(title: str, count: int) -> str:
+    """A navigation title with its pending count, e.g. "整改审核（3）"."""
+    return f"{title}（{count}）" if count > 0 else title
+
+
+def returned_awaiting(frame: pl.DataFrame) -> int:
+    """Open measures whose last done claim was returned and that have no new claim yet."""
+    if frame.is_empty():
+        return 0
+    return frame.filter(
+        pl.col("last_return_reason").is_not_null()
+        & pl.col("done_submission_id").is_null()
+        & (pl.col("status") != "DONE")
+    ).height
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def measures(rd: Reader, ids: list[int] | None, today: dt.date, *, open_only: bool) -> pl.DataFrame:
+    return rd.query(
+        "rectify_measures", {"inspection_ids": ids, "as_of": today, "open_only": open_only}
+    )
+
+
+def queue(rd: Reader, ids: list[int] | None, states: Sequence[str]) -> pl.DataFrame:
+    return rd.query(
+        "rectify_queue", {"inspection_ids": ids, "states": list(states), "measure_id": None}
+    )
+
+
+def steps(rd: Reader, ids: list[int] | None, measure_id: int) -> pl.DataFrame:
+    return rd.query("rectify_measure_steps", {"inspection_ids": ids, "measure_id": measure_id})
+
+
+def evidence_files(rd: Reader, submission_ids: Iterable[int]) -> pl.DataFrame:
+    """submission_id, file_name, sha256, … of the given submissions (already in scope)."""
+    return evidence.list_evidence(rd, sorted({int(i) for i in submission_ids}))
+
+
+# -- tables in Chinese ---------------------------------------------------------------------
+
+MEASURE_COLUMNS = {
+    "warning": "预警",
+    "measure_id": "措施编号",
+    "round_name": "轮次",
+    "ledger_seq": "序号",
+    "title": "具体问题",
+    "measure_text": "整改措施",
+    "department": "责任部门",
+    "person": "责任人",
+    "status": "当前状态",
+    "deadline_current": "现行时限",
+    "days_left": "剩余天数",
+    "done_state": "完成申请",
+    "proposed_deadline": "申请延至",
+    "last_return_reason": "最近退回理由",
+    "returns": "退回次数",
+    "progress": "最新进展",
+}
+QUEUE_COLUMNS = {
+    "submission_id": "填报编号",
+    "state": "状态",
+    "unit_name": "单位",
+    "round_name": "轮次",
+    "title": "具体问题",
+    "measure_text": "整改措施",
+    "completed_on": "完成日期",
+    "proposed_deadline": "申请延至",
+    "deadline_current": "现行时限",
+    "reason": "延期理由",
+    "submitted_by": "填报人",
+    "submitted_on": "填报日期",
+    "state_on": "最近处理日期",
+    "last_actor": "最近处理人",
+    "last_reason": "最近意见",
+    "evidence_files": "佐证材料数",
+    "measure_returns": "该措施退回次数",
+}
+STEP_COLUMNS = {
+    "step_date": "日期",
+    "kind": "类别",
+    "step": "环节",
+    "state": "状态",
+    "actor": "操作人",
+    "status": "填报状态",
+    "progress": "整改进展",
+    "completed_on": "完成日期",
+    "proposed_deadline": "申请延至",
+    "reason": "理由或意见",
+    "files": "佐证材料",
+}
+WARNING_COLOURS = {"红": "#f8d0d0", "黄": "#fbeeb8", "绿": "#d4eed6"}
+
+
+def _labelled(frame: pl.DataFrame, columns: Mapping[str, str]) -> pl.DataFrame:
+    replace = {
+        "status": STATUS_LABELS,
+        "state": STATE_LABELS,
+        "done_state": STATE_LABELS,
+        "step": STEP_LABELS,
+        "kind": KIND_LABELS,
+    }
+    present = [c for c in columns if c in frame.columns]
+    out = frame.select(present).with_columns(
+        pl.col(c).replace_strict(m, default=pl.col(c), return_dtype=pl.String)
+        for c, m in replace.items()
+        if c in present
+    )
+    return out.rename({c: columns[c] for c in present})
+
+
+def measures_table(frame: pl.DataFrame) -> pl.DataFrame:
+    return _labelled(frame, MEASURE_COLUMNS).with_columns(
+        pl.col("预警").fill_null(""),
+    )
+
+
+def queue_table(frame: pl.DataFrame, drop: Sequence[str] = ()) -> pl.DataFrame:
+    return _labelled(frame, {k: v for k, v in QUEUE_COLUMNS.items() if k not in drop})
+
+
+def steps_table(frame: pl.DataFrame, files: pl.DataFrame) -> pl.DataFrame:
+    """A measure's history; the evidence of a step by file name (its hashes are the record)."""
+    names = dict(files.select("sha256", "file_name").rows()) if files.height else {}
+    shown = [
+        "；".join(names.get(h, h[:12]) for h in hashes) if hashes else None
+        for hashes in frame["evidence"].to_list()
+    ]
+    with_files = frame.with_columns(pl.Series("files", shown, dtype=pl.String))
+    return _labelled(with_files, STEP_COLUMNS)
+
+
+def show_measures(frame: pl.DataFrame, *, key: str, selectable: bool = False) -> Any:
+    """The unit's measures with the warning cell coloured (红/黄/绿)."""
+    table = measures_table(frame)
+    shown = table.with_columns(
+        pl.col(c).fill_null("—") for c, t in table.schema.items() if t == pl.String
+    ).to_pandas()
+
+    def colour(value: Any) -> str:
+        background = WARNING_COLOURS.get(str(value))
+        return f"background-color: {background}" if background else ""
+
+    styled = shown.style.map(colour, subset=["预警"])
+    config = {
+        c: st.column_config.DateColumn(c, format="YYYY-MM-DD")
+        for c in ("现行时限", "申请延至")
+        if c in shown.columns
+    }
+    extra: dict[str, Any] = (
+        {"on_select": "rerun", "selection_mode": "single-row"} if selectable else {}
+    )
+    height = _fit(360, len(shown))
+    return st.dataframe(
+        styled, hide_index=True, key=key, column_config=config, height=height, **extra
+    )
+
+
+def _fit(height: Any, rows: int) -> Any:
+    """A table no taller than its rows need (no empty lines under a short list)."""
+    return min(height, 38 + 35 * max(rows, 1)) if isinstance(height, int) else height
+
+
+def show_table(
+    frame: pl.DataFrame, *, key: str, height: Any = "auto", selectable: bool = False
+) -> Any:
+    data = frame.with_columns(
+        pl.col(c).fill_null("—") for c, t in frame.schema.items() if t == pl.String
+    )
+    config: dict[str, Any] = {
+        c: st.column_config.DateColumn(c, format="YYYY-MM-DD")
+        for c, t in data.schema.items()
+        if t == pl.Date
+    } | {c: st.column_config.TextColumn(c) for c, t in data.schema.items() if t == pl.String}
+    extra: dict[str, Any] = (
+        {"on_select": "rerun", "selection_mode": "single-row"} if selectable else {}
+    )
+    return st.dataframe(
+        data.to_arrow(),
+        hide_index=True,
+        key=key,
+        height=_fit(height, data.height),
+        column_config=config,
+        **extra,
+    )
+
+
+# -- the progress editor -------------------------------------------------------------------
+
+
+def progress_editor_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """The open measures as the editor shows them: the two columns a unit fills in last."""
+    return frame.select(
+        pl.col("measure_id").alias("措施编号"),
+        pl.col("title").alias("具体问题"),
+        pl.col("measure_text").alias("整改措施"),
+        pl.col("status")
+        .replace_strict(STATUS_LABELS, default=pl.col("status"), return_dtype=pl.String)
+        .alias("当前状态"),
+        pl.lit(None, dtype=pl.String).alias("新状态"),
+        pl.lit(None, dtype=pl.String).alias("整改进展"),
+    )
+
+
+def progress_reports(rows: Iterable[Mapping[str, Any]]) -> tuple[list[Report], list[str]]:
+    """The reports of the rows where the unit picked a new status, and the problems of rows
+    half filled in (a status without progress, or progress without a status)."""
+    reports: list[Report] = []
+    problems: list[str] = []
+    for row in rows:
+        status = _text(row.get("新状态"))
+        progress = _text(row.get("整改进展"))
+        if not status and not progress:
+            continue
+        measure = int(row["措施编号"])
+        if not status:
+            problems.append(f"措施 {measure} 填写了整改进展，但未选择新状态")
+        elif status not in PROGRESS_CHOICES:
+            problems.append(f"措施 {measure} 的状态不能填报为：{status}")
+        elif not progress:
+            problems.append(f"措施 {measure} 选择了新状态，但未填写整改进展")
+        else:
+            reports.append(Report(measure, PROGRESS_CHOICES[status], progress))
+    return reports, problems
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):  # NaN from pandas
+        return ""
+    return str(value).strip()
+
+
+# -- evidence ------------------------------------------------------------------------------
+
+
+def check_uploads(
+    files: Iterable[tuple[str, bytes]],
+) -> tuple[list[evidence.CheckedEvidence], list[str]]:
+    """Every uploaded file through evidence.check_evidence: the files accepted and, in
+    Chinese, why each other one was refused."""
+    accepted: list[evidence.CheckedEvidence] = []
+    refused: list[str] = []
+    for name, data in files:
+        try:
+            accepted.append(evidence.check_evidence(name, data))
+        except evidence.RefusedEvidence as exc:
+            refused.append(str(exc))
+    return accepted, refused
+
+
+def evidence_downloads(files: pl.DataFrame, *, key: str) -> None:
+    """A download button per evidence file, built on click (read back through the scope
+    check of xuncha.rectify.evidence.read_evidence), audited and issued to this session only
+    (download_buttons / download_guard)."""
+    if files.is_empty():
+        return
+    if not download_buttons._downloads_served():
+        return
+    who = access()
+    target = store()
+    seen: set[str] = set()
+    row = st.container(horizontal=True)
+    with row:
+        for index, item in enumerate(files.iter_rows(named=True)):
+            sha = str(item["sha256"])
+            if sha in seen:
+                continue
+            seen.add(sha)
+            name = str(item["file_name"])
+            st.download_button(
+                f"下载 {md(name)}",
+                data=download_buttons._audited(
+                    _evidence_reader(target, who, sha),
+                    name,
+                    evidence_sha256=sha,
+                    submission_id=int(item["submission_id"]),
+                ),
+                file_name=name,
+                mime=mimetypes.guess_type(name)[0] or "application/octet-stream",
+                key=f"{key}_{index}_{sha[:12]}",
+                icon=":material/attach_file:",
+                on_click="ignore",
+            )
+
+
+def _evidence_reader(target: Store, who: Access, sha: str) -> Any:
+    """The file's bytes, read when the button is clicked (in a worker thread without a
+    session: the access is the one read in the page's run)."""
+
+    def build() -> bytes:
+        rd = open_reader(target)
+        try:
+            return read_evidence(target, rd, who, sha).data
+        finally:
+            rd.close()
+
+    return build
+
+
+def read_evidence(target: Store, rd: Reader, who: Access, sha: str) -> Any:
+    """Adapter: the evidence module's scoped read (PermissionDenied unless in scope)."""
+    return evidence.read_evidence(target, rd, who, sha)
+
+
+# -- a submission in detail (review and 销号) ------------------------------------------------
+
+
+def pick_submission(
+    frame: pl.DataFrame, *, key: str, label: str = "选择填报"
+) -> dict[str, Any] | None:
+    """A selectbox over the listed submissions; the row picked (None: none listed)."""
+    if frame.is_empty():
+        return None
+    rows = {int(r["submission_id"]): r for r in frame.iter_rows(named=True)}
+
+    def shown(sid: int) -> str:
+        r = rows[sid]
+        return f"填报 {sid}｜{r['unit_name']}｜{r['title']}｜{r['measure_text']}"
+
+    picked = st.selectbox(label, list(rows), format_func=shown, key=key)
+    return None if picked is None else rows[int(picked)]
+
+
+def submission_detail(
+    rd: Reader, ids: list[int] | None, row: Mapping[str, Any], *, key: str
+) -> None:
+    """What a reviewer or the approver decides on: the measure and its finding, what was
+    reported, the evidence files, and the measure's whole history (earlier returns too)."""
+    kind = KIND_LABELS.get(str(row["kind"]), str(row["kind"]))
+    state = STATE_LABELS.get(str(row["state"]), str(row["state"]))
+    lines = [
+        f"**{md(kind)}｜{md(state)}** ｜ 填报 {row['submission_id']}，"
+        f"{md(row['submitted_by'])} 于 {row['submitted_on'].isoformat()} 提交",
+        f"- 单位：{md(row['unit_name'])}（{md(row['round_name'])}）",
+        f"- 具体问题：{md(row['title'])}",
+        f"- 整改措施：{md(row['measure_text'])}（措施编号 {row['measure_id']}）",
+        "- 时限：原定 "
+        + (row["deadline_original"].isoformat() if row["deadline_original"] else "—")
+        + "，现行 "
+        + (row["deadline_current"].isoformat() if row["deadline_current"] else "—"),
+    ]
+    if row["kind"] == "done":
+        lines.append(f"- 整改完成情况：{md(row['progress'] or '—')}")
+        done_on = row["completed_on"].isoformat() if row["completed_on"] else "—"
+        lines.append(f"- 完成日期：{done_on}")
+    if row["kind"] == "extension":
+        proposed = row["proposed_deadline"].isoformat() if row["proposed_deadline"] else "—"
+        lines.append(f"- 申请延至：{proposed}")
+        lines.append(f"- 延期理由：{md(row['reason'] or '—')}")
+    if row["reviewer"]:
+        lines.append(f"- 审核通过：{md(row['reviewer'])}")
+    if int(row["measure_returns"] or 0):
+        lines.append(f"- 该措施此前已被退回 {int(row['measure_returns'])} 次（见下方历史）")
+    with st.container(border=True):
+        st.markdown("\n".join(lines))
+        files = evidence_files(rd, [int(row["submission_id"])])
+        if row["kind"] == "done":
+            if files.is_empty():
+                st.caption("没有佐证材料。")
+            else:
+                st.markdown("**佐证材料**")
+                evidence_downloads(files, key=f"{key}_files")
+    history = steps(rd, ids, int(row["measure_id"]))
+    if not history.is_empty():
+        st.markdown("**该措施的填报与审核历史**")
+        all_files = evidence_files(rd, history["submission_id"].unique().to_list())
+        show_table(steps_table(history, all_files), key=f"{key}_history", height=240)
+
+
+def own_submission(row: Mapping[str, Any], who: Access) -> bool:
+    """Whether `who` submitted it, or passed it in review (neither may decide it next)."""
+    return who.user in (row["submitted_by"], row.get("reviewer"))
+
+
+# -- 在线整改 on 整改进度 ---------------------------------------------------------------------
+
+
+def online_section(rd: Reader, scope: Any) -> None:
+    """The online rectification figures of the filters' scope, as of its date: claims
+    awaiting review and 销号, returns and the return rate (with its definition), and the
+    median days to 销号 per unit (xuncha.figures.online)."""
+    from xuncha.figures import online
+    from xuncha.figures.rates import format_rate
+
+    frame = online.online_by_unit(rd, scope)
+    totals = online.online_totals(frame)
+    st.subheader("在线整改")
+    if frame.is_empty():
+        st.caption("统计截至日，筛选范围内尚无在线报完成的措施。")
+        return
+    cols = st.columns(4)
+    cols[0].metric(
+        "待审核", f"{totals['pending_review']:,}", help=online.PENDING_DEFINITION, border=True
+    )
+    cols[1].metric(
+        "待销号",
+        f"{totals['pending_close']:,}",
+        help="待销号：截至统计日审核通过、尚未由巡察办销号的完成申请数；不计为完成。",
+        border=True,
+    )
+    cols[2].metric("退回次数", f"{totals['returns']:,}", border=True)
+    rate = online.RETURN_RATE
+    cols[3].metric(
+        rate.label,
+        format_rate(totals["return_rate"]),  # type: ignore[arg-type]
+        delta=f"{totals['returns']:,} ／ {totals['decisions']:,}",
+        delta_color="off",
+        delta_arrow="off",
+        help=f"口径：{rate.definition}\n\n分子 {totals['returns']:,} ／ 分母 {totals['decisions']:,}",
+        border=True,
+    )
+    st.caption(f"口径：{rate.definition}{online.CLOSE_DAYS_DEFINITION}按单位列示。")
+    shown = frame.select([c for c in online.COLUMNS if c in frame.columns]).rename(
+        {c: online.COLUMNS[c] for c in online.COLUMNS if c in frame.columns}
+    )
+    st.dataframe(
+        shown.to_arrow(),
+        hide_index=True,
+        key="progress_online",
+        height=min(360, 38 + 35 * max(shown.height, 1)),
+        column_config={
+            "退回率（%）": st.column_config.NumberColumn("退回率（%）", format="%.2f"),
+            "销号用时中位数（天）": st.column_config.NumberColumn(
+                "销号用时中位数（天）", format="%.1f"
+            ),
+            "单位": st.column_config.TextColumn("单位"),
+        },
+    )
+
+
+# -- the pages' frame ----------------------------------------------------------------------
+
+
+def header(title: str, permission: str, rd: Reader) -> Access:
+    """Title, who and which data version, the demo banner; the page stops without
+    `permission` (a refusal audited). The account's scope is what its lists hold."""
+    require(permission)
+    who = access()
+    st.title(title)
+    units = "、".join(who.units) if who.units is not None else "全部单位"
+    rounds = "、".join(who.rounds) if who.rounds is not None else "全部轮次"
+    st.caption(
+        f"{md(who.display_name or who.user)}（{who.role_label}）｜ 范围：{md(rounds)}；"
+        f"{md(units)} ｜ 数据版本 {rd.version}"
+    )
+    if is_demo_store(rd):
+        st.info(
+            "演示数据：虚构的“江城市”，单位、问题与数字均为生成，不代表任何真实情况。",
+            icon=":material/science:",
+        )
+    done = st.session_state.pop(DONE_MESSAGE, None)
+    if done:
+        st.success(md(done), icon=":material/done_all:")
+    return who
+
+
+SERIAL = "rectify_serial"  # session key: bumped after each step, so its inputs start empty
+
+
+def serial() -> int:
+    """Part of the keys of a page's inputs: a step done, they are new (and empty)."""
+    return int(st.session_state.get(SERIAL, 0))
+
+
+def run_step(step: Callable[[], StepOutcome]) -> None:
+    """Take a step of xuncha.rectify.workflow: a refusal is shown in Chinese (nothing was
+    written); a step done clears the inputs and reruns the page on the new data version."""
+    try:
+        outcome = step()
+    except (WorkflowError, PermissionDenied) as exc:
+        st.error(md(exc), icon=":material/block:")
+    except audit.AuditError as exc:  # says itself whether the step was written
+        st.error(md(exc), icon=":material/gpp_bad:")
+    else:
+        st.session_state[SERIAL] = serial() + 1
+        after_step(outcome)
+
+
+def after_step(outcome: StepOutcome) -> None:
+    """After a step was written: a new data version. Forget what was computed on the old
+    one, prepare the 数据查询 sandbox of the new one (as after an import), keep the outcome
+    message for the next run, and run the page again on the new version."""
+    clear_caches()
+    forget_visible()
+    prepare_sandbox(store(), outcome.version)
+    st.session_state[DONE_MESSAGE] = outcome.message
+    st.rerun()
+
+
+def current_reader() -> Reader:
+    return reader()
+
+
+def digest(*parts: Any) -> str:
+    """A short stable key part for widgets that belong to one item."""
+    return hashlib.blake2b(repr(parts).encode(), digest_size=6).hexdigest()
