@@ -11,6 +11,7 @@ import io
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import streamlit as st
@@ -38,6 +39,13 @@ def png_bytes() -> bytes:
     return out.getvalue()
 
 
+def _real_and_without_online_activity(con: Any) -> None:
+    """Marked real, and the demo's online activity removed: the pages start from no claim."""
+    con.execute("UPDATE store_meta SET value = 'false' WHERE key = 'demo'")
+    for table in ("submission_evidence", "rectify_steps", "rectify_submissions", "evidence_files"):
+        con.execute(f"DELETE FROM {table}")
+
+
 @pytest.fixture()
 def real(demo_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
     """A copy of the demo data marked as a real store, with a liaison of UNIT, a reviewer
@@ -45,7 +53,7 @@ def real(demo_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     target = tmp_path / "store"
     shutil.copytree(demo_store.root, target, ignore=shutil.ignore_patterns("*.lock"))
     store = Store(target)
-    store.write(lambda con: con.execute("UPDATE store_meta SET value = 'false' WHERE key = 'demo'"))
+    store.write(_real_and_without_online_activity)
     users = UserStore(target, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     users.add_user("u_liaison", "liaison", actor="test", password=PASSWORD, units=[UNIT])
     users.add_user("u_review", "supervisor", actor="test", password=PASSWORD)
@@ -344,7 +352,7 @@ def test_in_a_browser_a_unit_reports_done_with_a_png_then_review_and_close(
     path = tmp_path / "store"
     store = Store(path)
     store.write(lambda con: demo.build(con), fresh=True)
-    store.write(lambda con: con.execute("UPDATE store_meta SET value = 'false' WHERE key = 'demo'"))
+    store.write(_real_and_without_online_activity)
     users = UserStore(path, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     users.add_user("u_liaison", "liaison", actor="test", password=PASSWORD, units=[UNIT])
     users.add_user("u_review", "supervisor", actor="test", password=PASSWORD)
