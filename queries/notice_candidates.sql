@@ -19,7 +19,7 @@
 WITH open_dated AS (
     SELECT t.measure_id, t.finding_id, t.unit_id, t.status, t.deadline, t.deadline_original
     FROM listed_measures_at($as_of, $current, NULL, NULL, NULL) t
-    WHERE t.status NOT IN ('DONE', 'LONG_TERM') AND t.deadline IS NOT NULL
+    WHERE t.status <> 'DONE' AND NOT is_long_term(t.status, t.deadline)
 ),
 issued AS (
     SELECT measure_id, deadline, list(DISTINCT colour ORDER BY colour) AS colours
