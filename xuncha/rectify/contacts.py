@@ -19,6 +19,8 @@ A unit is named by its full or short name (as the store spells it, full-width le
 spaces ignored); an empty 单位 or “巡察办” is the inspection office, whose people have the
 身份 巡察办. One row is one person; a name is kept without spaces. An e-mail must look like
 one; an account is kept in its stored form (lower case), and one account belongs to one person.
+The demo store (which opens without a login) takes no directory: real people's addresses go to
+a real store only.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from xuncha.auth.users import UserStore, canonical_name
 from xuncha.ledger.model import LedgerLimits
 from xuncha.ledger.safety import RefusedFile, check_file
 from xuncha.ledger.sources import read_source
-from xuncha.store.reader import Reader
+from xuncha.store.reader import Reader, load_queries
 from xuncha.store.schema import CONTACT_POSITIONS
 from xuncha.store.store import Store, StoreError
 
@@ -368,6 +370,21 @@ def import_contacts(
     audit.check_before_write(store.root, "导入通讯录")
 
     def apply(con: duckdb.DuckDBPyConnection) -> tuple[int, list[_Checked]]:
+        demo = con.execute(load_queries()["store_is_demo"].sql).fetchone()
+        if demo and demo[0]:
+            # The demo opens without a login: real people's addresses never go there.
+            raise ContactsRefused(
+                [
+                    ContactProblem(
+                        None,
+                        None,
+                        "",
+                        f"“{store.root}”是演示数据仓（虚构的江城市），不接受真实通讯录；"
+                        f"请导入正式数据仓：xuncha contacts import 通讯录.xlsx --db "
+                        f"{store.root.parent / 'store'}",
+                    )
+                ]
+            )
         units = [
             (int(u), str(n), str(s or ""))
             for u, n, s in con.execute("SELECT unit_id, name, short_name FROM units").fetchall()
