@@ -52,7 +52,14 @@ def _values(reader: Any) -> dict[str, Any]:
         sha256=demo_activity.demo_evidence().sha256,
         round_ids=None,
         submission_ids=some_submission["submission_id"].to_list(),
+        since=None,
     )
+
+
+# Queries over tables the demo generator leaves empty (the directory of recipients and the
+# notices issued): their columns and types are checked here, their rows in
+# tests/test_notices.py and tests/test_contacts.py on stores that hold some.
+EMPTY_ON_DEMO = frozenset({"contacts_list", "notice_list"})
 
 
 def test_there_are_named_queries_and_each_file_is_named_for_its_header() -> None:
@@ -79,7 +86,7 @@ def test_a_query_returns_the_columns_and_grain_its_header_states(
     assert keys is not None, f"{name}: grain must be 'one row' or 'one row per <columns>'"
     if keys == []:
         assert frame.height == 1
-    else:
+    elif name not in EMPTY_ON_DEMO:
         assert frame.height > 0, f"{name} returned nothing on the demo store"
         assert set(keys) <= set(frame.columns)
         assert frame.select(keys).is_duplicated().sum() == 0, f"{name}: grain {keys} not unique"

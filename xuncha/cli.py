@@ -374,6 +374,46 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--user", default=None, help=USER_HELP)
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_briefing)
+    p = sub.add_parser(
+        "notices",
+        help="每日任务：按整改时限计算绿/黄/红预警，发出预警提醒和督办函（.docx，编号、存档、审计）",
+        description=(
+            "计算指定日期应发出的预警提醒（绿色、黄色）和督办函（红色，已逾期），每个单位每类一份，"
+            "按年度编号，存档于数据仓 notices/ 目录并记入审计；同一日期重复运行不会重复发文。"
+            "时限按自然日还是工作日计算、提前天数和文号前缀见数据仓 config/notices.toml。"
+            "可由 cron 或 systemd 定时器每天运行（见 README）。"
+        ),
+    )
+    p.add_argument("--date", default=None, help="发文日期 YYYY-MM-DD（默认今天）")
+    p.add_argument("--db", default=DEFAULT_DB, help="数据仓目录")
+    p.add_argument(
+        "--send",
+        action="store_true",
+        help="同时用邮件发送本次发出的文书（须在数据仓 config/mail.toml 中配置邮件服务器）",
+    )
+    p.add_argument("--json", action="store_true", help="以 JSON 输出")
+    p.set_defaults(func=cmd_notices)
+
+    p = sub.add_parser("contacts", help="通讯录：预警提醒和督办函的收件人（导入、查看、模板）")
+    contacts_sub = p.add_subparsers(dest="contacts_command", required=True)
+    q = contacts_sub.add_parser(
+        "import",
+        help="导入通讯录（.xlsx/.xls/.csv：单位、身份、姓名、电子邮箱、系统账号），整体替换原通讯录",
+    )
+    q.add_argument("file", metavar="FILE", help="通讯录文件")
+    q.add_argument("--db", default=DEFAULT_DB, help="数据仓目录")
+    q.add_argument("--user", default=None, help=USER_HELP)
+    q.set_defaults(func=cmd_contacts_import)
+    q = contacts_sub.add_parser("list", help="列出通讯录")
+    q.add_argument("--db", default=DEFAULT_DB, help="数据仓目录")
+    q.add_argument("--user", default=None, help=USER_HELP)
+    q.add_argument("--json", action="store_true", help="以 JSON 输出")
+    q.set_defaults(func=cmd_contacts_list)
+    q = contacts_sub.add_parser("template", help="生成通讯录模板（.xlsx，含数据仓中的单位列表）")
+    q.add_argument("--out", required=True, help="输出文件 .xlsx")
+    q.add_argument("--db", default=None, help="数据仓目录（给出时模板附单位列表）")
+    q.add_argument("--force", action="store_true", help="覆盖已存在的文件")
+    q.set_defaults(func=cmd_contacts_template)
     auth_cli.register(sub)
     auth_gate.register(sub)
     bench_cli.register(sub)
@@ -1128,6 +1168,120 @@ def cmd_briefing(args: argparse.Namespace) -> int:
     if note:
         result["note"] = note
     _print_result(result, args.format, f"简报 {brief_id} 已生成并存档")
+    return 0
+
+
+def cmd_notices(args: argparse.Namespace) -> int:
+    from xuncha.ledger.workdays import CalendarError
+    from xuncha.rectify import notices
+
+    on = parse_date(args.date) or dt.date.today()
+    try:
+        run = notices.issue_notices(Store(args.db), on, user=notices.SYSTEM_USER, send=args.send)
+    except (notices.NoticeConfigError, CalendarError) as exc:
+        # A configuration the administrator must fix: exit 2, so a timer's failure says so.
+        print(f"xuncha: {exc}；未发出任何文书", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(run.as_json(), ensure_ascii=False, default=_json_default))
+        return 0
+    print(run.summary())
+    for notice in run.issued:
+        colours = "、".join(
+            f"{c} {n}"
+            for c in notices.NOTICE_COLOURS
+            if (n := sum(1 for i in notice.items if i.colour == c))
+        )
+        print(
+            f"  {notice.doc_number}  {notice.kind}  {notice.unit_name}："
+            f"措施 {len(notice.items)} 条（{colours}）"
+        )
+        people = "、".join(r.label() for r in notice.recipients) or "（无具名收件人）"
+        print(f"    收件人：{people}")
+        print(f"    文件：{notice.path}")
+    for delivery in run.deliveries:
+        ok = bool(getattr(delivery, "ok", False))
+        mark = "已发送" if ok else f"未发送（{getattr(delivery, 'error', None) or '原因不明'}）"
+        print(
+            f"  {getattr(delivery, 'doc_number', '')} → {getattr(delivery, 'name', '')} "
+            f"<{getattr(delivery, 'email', None) or '无邮箱'}>：{mark}"
+        )
+    if run.mail_note:
+        print(run.mail_note)
+    return 0
+
+
+def cmd_contacts_import(args: argparse.Namespace) -> int:
+    from xuncha.rectify import contacts
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise UserError(f"文件不存在：{path}")
+    who = _access(args.db, args.user, IMPORT)
+    try:
+        outcome = contacts.import_contacts(Store(args.db), path, user=who.user, source="cli")
+    except contacts.ContactsRefused as exc:
+        print(
+            f"xuncha: 通讯录 {path.name} 有 {len(exc.problems)} 处问题，未导入：", file=sys.stderr
+        )
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    print(outcome.summary())
+    for warning in outcome.warnings:
+        print(f"  提示：{warning}")
+    return 0
+
+
+def cmd_contacts_list(args: argparse.Namespace) -> int:
+    from xuncha.rectify import contacts
+
+    who = _access(args.db, args.user, IMPORT)
+    reader = _reader(args.db)
+    try:
+        frame = contacts.list_contacts(reader)
+    finally:
+        reader.close()
+    columns = ["unit_name", "position", "name", "email", "account"]
+    shown = frame.select(columns)
+    if args.json:
+        text = json.dumps(shown.to_dicts(), ensure_ascii=False) + "\n"
+    else:
+        lines = [] if shown.height else ["通讯录为空（可用 xuncha contacts import 导入）"]
+        for row in shown.iter_rows(named=True):
+            unit = row["unit_name"] or "巡察办"
+            email = row["email"] or "（无邮箱）"
+            account = f"  账号 {row['account']}" if row["account"] else ""
+            lines.append(f"{unit}  {row['position']}  {row['name']}  {email}{account}")
+        text = "\n".join(lines) + "\n"
+    _print_recorded(
+        args.db,
+        who,
+        "contacts list",
+        Filters(),
+        text,
+        columns=columns,
+        rows=shown.height,
+        fmt="json" if args.json else "text",
+    )
+    return 0
+
+
+def cmd_contacts_template(args: argparse.Namespace) -> int:
+    from xuncha.rectify import contacts
+
+    target = Path(args.out)
+    if target.exists() and not args.force:
+        raise UserError(f"文件已存在：{target}（加 --force 覆盖）")
+    units: list[str] = []
+    if args.db is not None:
+        reader = _reader(args.db)
+        try:
+            units = [str(n) for n in reader.query("units_list")["name"].to_list()]
+        finally:
+            reader.close()
+    target.write_bytes(contacts.contacts_template_xlsx(units))
+    print(f"已生成通讯录模板 {target}" + (f"（附单位 {len(units)} 个）" if units else ""))
     return 0
 
 
