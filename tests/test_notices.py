@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import email
+import email.policy
 import hashlib
 import io
 import json
 import shutil
 import subprocess
-import sys
-import types
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,11 +26,12 @@ import pytest
 from docx import Document
 
 from tests.builders import StoreBuilder
+from tests.test_mail import Inbox, smtp_server
 from xuncha import audit, cli
 from xuncha.auth import Access, PermissionDenied
 from xuncha.briefing import render
 from xuncha.ledger.workdays import UnknownYear
-from xuncha.rectify import contacts, notices
+from xuncha.rectify import contacts, mail, notices
 from xuncha.store import Store, StoreError, crypto, open_reader
 from xuncha.store.reader import load_queries
 
@@ -745,6 +746,34 @@ def test_a_key_rotation_reseals_the_archive(
     assert hashlib.sha256(data).hexdigest() == run.issued[0].file_sha256
 
 
+def test_xuncha_key_seal_includes_the_archived_notices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store, _ = two_units_2026(tmp_path)
+    run = notices.issue_notices(store, D(2026, 3, 25))
+    key_file = tmp_path / "store.key"
+    assert cli.main(["key", "new", str(key_file)]) == 0
+    monkeypatch.setenv(crypto.ENV_KEY_FILE, str(key_file))
+    assert cli.main(["key", "seal", "--db", str(store.root)]) == 0
+    assert f"预警提醒和督办函 {len(run.issued)} 个" in capsys.readouterr().out
+    assert all(crypto.is_sealed(n.path) for n in run.issued)
+    _, data = notices.notice_docx_bytes(store, Access.system(), run.issued[0].notice_id)
+    assert hashlib.sha256(data).hexdigest() == run.issued[0].file_sha256
+
+
+def test_a_backup_carries_the_archived_notices(tmp_path: Path) -> None:
+    store, _ = two_units_2026(tmp_path)
+    run = notices.issue_notices(store, D(2026, 3, 25))
+    archive = tmp_path / "backup.tar.gz"
+    assert cli.main(["backup", "--db", str(store.root), "--out", str(archive)]) == 0
+    target = tmp_path / "restored"
+    assert cli.main(["restore", str(archive), "--db", str(target), "--user", "巡察办"]) == 0
+    restored = Store(target)
+    for notice in run.issued:
+        _, data = notices.notice_docx_bytes(restored, Access.system(), notice.notice_id)
+        assert hashlib.sha256(data).hexdigest() == notice.file_sha256
+
+
 def test_an_archived_file_that_was_changed_is_refused(tmp_path: Path) -> None:
     store, _ = two_units_2026(tmp_path)
     notice = notices.issue_notices(store, D(2026, 3, 25)).issued[0]
@@ -756,53 +785,41 @@ def test_an_archived_file_that_was_changed_is_refused(tmp_path: Path) -> None:
 def test_sending_without_a_mail_server_sends_nothing_and_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake = types.ModuleType("xuncha.rectify.mail")
-    fake.smtp_config = lambda root: None  # type: ignore[attr-defined]
-    fake.deliver = lambda config, outgoing: pytest.fail("nothing may be sent")  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "xuncha.rectify.mail", fake)
+    monkeypatch.delenv(mail.ENV_HOST, raising=False)
+    monkeypatch.delenv(mail.ENV_PORT, raising=False)
     store, _ = two_units_2026(tmp_path)
     run = notices.issue_notices(store, D(2026, 3, 25), send=True)
     assert run.issued and run.deliveries == ()
     assert run.mail_note is not None and "未发送" in run.mail_note and "mail.toml" in run.mail_note
+    assert not [e for e in audit.entries(store.root) if e.action == "notice_mail"]
 
 
-def test_sending_hands_the_mail_module_the_documents_and_their_recipients(
+def test_sending_delivers_each_document_to_its_recipients_through_a_loopback_server(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    @dataclass(frozen=True)
-    class Delivery:
-        doc_number: str
-        name: str
-        email: str | None
-        ok: bool
-        error: str | None
-
-    handed: list[Any] = []
-
-    def deliver(config: Any, outgoing: list[notices.OutgoingNotice]) -> list[Delivery]:
-        handed.extend(outgoing)
-        return [
-            Delivery(
-                n.doc_number, r.name, r.email, r.email is not None, None if r.email else "无邮箱"
-            )
-            for n in outgoing
-            for r in n.recipients
-        ]
-
-    fake = types.ModuleType("xuncha.rectify.mail")
-    fake.smtp_config = lambda root: {"host": "127.0.0.1"}  # type: ignore[attr-defined]
-    fake.deliver = deliver  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "xuncha.rectify.mail", fake)
+    """The whole run with the real mail module: a local SMTP server on 127.0.0.1 receives one
+    message per recipient who has an address, with the archived document attached."""
     store, _ = two_units_2026(tmp_path)
     with_directory(store, tmp_path)
-    run = notices.issue_notices(store, D(2026, 3, 25), send=True)
-    assert [o.doc_number for o in handed] == [n.doc_number for n in run.issued]
-    for outgoing, notice in zip(handed, run.issued, strict=True):
-        assert outgoing.recipients == notice.recipients
-        assert outgoing.docx == notice.path.read_bytes()
-        assert outgoing.issued_on == D(2026, 3, 25) and outgoing.file_name.endswith(".docx")
-    sent = [e for e in audit.entries(store.root) if e.action == "notice_send"]
-    assert len(sent) == 1 and len(sent[0].details["deliveries"]) == len(run.deliveries)
+    inbox = Inbox()
+    with smtp_server(inbox) as port:
+        monkeypatch.setenv(mail.ENV_HOST, "127.0.0.1")
+        monkeypatch.setenv(mail.ENV_PORT, str(port))
+        run = notices.issue_notices(store, D(2026, 3, 25), send=True)
+    assert run.issued
+    expected = [(n.doc_number, r.name, r.email) for n in run.issued for r in n.recipients]
+    assert [(d.doc_number, d.name, d.email) for d in run.deliveries] == expected
+    addressed = [email for _, _, email in expected if email]
+    assert addressed and [d.ok for d in run.deliveries] == [e is not None for *_, e in expected]
+    assert [r.rcpt_tos for r in inbox.received] == [[a] for a in addressed]
+    by_number = {n.doc_number: n for n in run.issued}
+    for received in inbox.received:
+        message = email.message_from_bytes(received.content, policy=email.policy.default)
+        number = next(k for k in by_number if k in str(message["Subject"]))
+        (attachment,) = list(message.iter_attachments())
+        assert attachment.get_content() == by_number[number].path.read_bytes()
+    records = [e for e in audit.entries(store.root) if e.action == "notice_mail"]
+    assert sorted(r.details["doc_number"] for r in records) == sorted(by_number)
     ok = sum(1 for d in run.deliveries if d.ok)
     assert run.mail_note == f"邮件发送 {ok} 封成功，{len(run.deliveries) - ok} 封失败"
 

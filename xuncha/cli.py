@@ -918,9 +918,14 @@ def _seal_files(args: argparse.Namespace, new_key: bytes, old_key: bytes | None)
     counts = store.seal_files(new_key, old_key)
     kept = archive.seal_all(store, new_key, old_key)
     counts["briefing_files"] = kept["briefing_files_sealed"] + kept["briefing_files_rotated"]
+    from xuncha.rectify import notices
+
+    issued = notices.seal_all(store, new_key, old_key)
+    counts["notice_files"] = issued["notice_files_sealed"] + issued["notice_files_rotated"]
     print(
         f"数据仓 {store.root}：新加密 {counts['sealed']} 个文件，重新加密 {counts['rotated']} 个，"
-        f"已是该密钥 {counts['already']} 个；简报存档文件 {counts['briefing_files']} 个；"
+        f"已是该密钥 {counts['already']} 个（其中佐证材料 {counts.get('evidence', 0)} 个）；"
+        f"简报存档文件 {counts['briefing_files']} 个；预警提醒和督办函 {counts['notice_files']} 个；"
         f"删除预备的查询沙箱 {counts['sandboxes']} 个（用时重建）"
     )
     try:

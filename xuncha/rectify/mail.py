@@ -40,7 +40,6 @@ trail that cannot be written stops the sending instead of leaving it unrecorded.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import email.policy
 import ipaddress
 import math
@@ -59,6 +58,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from xuncha import audit
+from xuncha.rectify.notices import OutgoingNotice, Recipient
 
 MAIL_CONFIG = Path("config") / "mail.toml"
 ENV_HOST = "XUNCHA_SMTP_HOST"
@@ -102,25 +102,6 @@ class MailConfigError(ValueError):
 
 
 # -- the notices (defined by xuncha.rectify.notices; here until that module is merged) ---------
-
-
-@dataclass(frozen=True)
-class Recipient:
-    name: str
-    position: str
-    email: str | None
-    account: str | None
-
-
-@dataclass(frozen=True)
-class OutgoingNotice:
-    doc_number: str  # e.g. 巡察预警〔2026〕12号
-    kind: str  # 预警提醒 / 督办函
-    unit_name: str
-    issued_on: dt.date
-    recipients: tuple[Recipient, ...]
-    file_name: str  # the .docx's name, e.g. 巡察预警〔2026〕12号.docx
-    docx: bytes
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ from xuncha.rectify import notice_docx
 from xuncha.store import crypto
 from xuncha.store.reader import Reader, load_queries, open_reader
 from xuncha.store.schema import NOTICE_COLOURS, NOTICE_KINDS
-from xuncha.store.store import Store, StoreError
+from xuncha.store.store import NOTICES, Store, StoreError
 
 WARNING, SUPERVISION = NOTICE_KINDS  # 预警提醒, 督办函
 GREEN, YELLOW, RED = NOTICE_COLOURS  # 绿, 黄, 红
@@ -68,7 +68,7 @@ SEVERITY = {GREEN: 1, YELLOW: 2, RED: 3}
 CALENDAR_DAYS, WORKING_DAYS = "自然日", "工作日"
 LEAD_UNITS = (CALENDAR_DAYS, WORKING_DAYS)
 
-FOLDER = "notices"
+FOLDER = NOTICES  # STORE/notices/<year>/<doc number>.docx
 CONFIG_FILE = Path("config") / "notices.toml"
 SYSTEM_USER = "system"
 
@@ -797,40 +797,28 @@ def _record_issued(
 NO_MAIL_SERVER = (
     "未配置邮件服务器（STORE/config/mail.toml），未发送任何邮件；文书已存档，可在系统中查看"
 )
-NO_MAIL_MODULE = "本程序未包含邮件发送功能，未发送任何邮件；文书已存档，可在系统中查看"
 
 
 def _deliver(store: Store, run: NoticeRun, user: str) -> NoticeRun:
     """Deliver what the run issued through the configured mail server (the mail module,
-    imported only when asked for); the results are audited (``notice_send``)."""
+    imported only when asked for); each notice's deliveries are audited there."""
     if not run.issued:
         return run
+    from xuncha.rectify import mail
+
     try:
-        from xuncha.rectify import mail  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        return _with(run, mail_note=NO_MAIL_MODULE)
-    config = mail.smtp_config(store.root)
+        config = mail.smtp_config(store.root)
+    except mail.MailConfigError as exc:
+        return _with(
+            run, mail_note=f"邮件服务器配置有误，未发送任何邮件：{exc}；文书已存档，可在系统中查看"
+        )
     if config is None:
         return _with(run, mail_note=NO_MAIL_SERVER)
-    deliveries = tuple(mail.deliver(config, [n.outgoing() for n in run.issued]))
-    sent = sum(1 for d in deliveries if getattr(d, "ok", False))
-    audit.record(
-        store.root,
-        user=user,
-        action="notice_send",
-        issued_on=run.on,
-        doc_numbers=[n.doc_number for n in run.issued],
-        deliveries=[
-            {
-                "doc_number": getattr(d, "doc_number", None),
-                "name": getattr(d, "name", None),
-                "email": getattr(d, "email", None),
-                "ok": bool(getattr(d, "ok", False)),
-                "error": getattr(d, "error", None),
-            }
-            for d in deliveries
-        ],
+    # Each notice's deliveries are audited by the mail module (notice_mail), one record each.
+    deliveries = tuple(
+        mail.deliver(config, [n.outgoing() for n in run.issued], store_root=store.root, user=user)
     )
+    sent = sum(1 for d in deliveries if d.ok)
     note = f"邮件发送 {sent} 封成功，{len(deliveries) - sent} 封失败"
     return _with(run, deliveries=deliveries, mail_note=note)
 

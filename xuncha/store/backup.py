@@ -74,6 +74,7 @@ from xuncha.store import crypto, faults
 from xuncha.store.store import (
     CURRENT,
     EVIDENCE,
+    NOTICES,
     PINS,
     SPACE_MARGIN,
     VERSIONS,
@@ -90,9 +91,9 @@ MANIFEST = "MANIFEST.json"
 SUFFIXES = (".tar.gz", ".tgz")
 # What a store directory may hold; anything else in an archive is refused.
 TOP_LEVEL = frozenset(
-    {CURRENT, VERSIONS, PINS, audit.AUDIT_DIR, "auth", "config", "briefings", EVIDENCE}
+    {CURRENT, VERSIONS, PINS, audit.AUDIT_DIR, "auth", "config", "briefings", EVIDENCE, NOTICES}
 )
-COPIED_FOLDERS = ("config", "briefings", EVIDENCE)
+COPIED_FOLDERS = ("config", "briefings", EVIDENCE, NOTICES)
 _SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 _CHUNK = 1 << 20
 _MANIFEST_MAX = 16 << 20

@@ -80,6 +80,8 @@ _PIN_FILE = re.compile(r"^(\d{6})-([0-9a-f]{12})$")
 # Evidence files of online rectification (xuncha.rectify.evidence), named by the SHA-256 of
 # their content: EVIDENCE/<sha[:2]>/<sha>, sealed like the versions when the store has a key.
 EVIDENCE = "evidence"
+# The archived 预警提醒 and 督办函 (xuncha.rectify.notices): NOTICES/<year>/<number>.docx.
+NOTICES = "notices"
 _EVIDENCE_FILE = re.compile(r"^[0-9a-f]{64}$")
 
 # Offline machines: never try to download or auto-load an extension.

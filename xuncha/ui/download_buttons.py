@@ -187,6 +187,33 @@ def file_download(
     )
 
 
+def scoped_download(
+    label: str,
+    build: Callable[[], bytes],
+    file_name: str,
+    *,
+    mime: str,
+    key: str,
+    icon: str | None = None,
+    **details: Any,
+) -> None:
+    """A download of one file whose builder checks the reader's scope in the data layer
+    (an evidence file, a notice, the unit's own measures to fill in): no export right is
+    needed, since nothing beyond what the role reports on can be built; recorded in the audit
+    trail like every export and issued to this session only."""
+    if not _downloads_served():
+        return
+    st.download_button(
+        label,
+        data=_audited(build, file_name, **details),
+        file_name=file_name,
+        mime=mime,
+        key=key,
+        icon=icon,
+        on_click="ignore",
+    )
+
+
 def export_allowed(permission: str = EXPORT) -> bool:
     """Whether this session may export; a caption says so where it may not."""
     if can(permission):

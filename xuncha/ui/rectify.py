@@ -375,10 +375,8 @@ def check_uploads(
 def evidence_downloads(files: pl.DataFrame, *, key: str) -> None:
     """A download button per evidence file, built on click (read back through the scope
     check of xuncha.rectify.evidence.read_evidence), audited and issued to this session only
-    (download_buttons / download_guard)."""
+    (download_buttons.scoped_download)."""
     if files.is_empty():
-        return
-    if not download_buttons._downloads_served():
         return
     who = access()
     target = store()
@@ -391,19 +389,15 @@ def evidence_downloads(files: pl.DataFrame, *, key: str) -> None:
                 continue
             seen.add(sha)
             name = str(item["file_name"])
-            st.download_button(
+            download_buttons.scoped_download(
                 f"下载 {md(name)}",
-                data=download_buttons._audited(
-                    _evidence_reader(target, who, sha),
-                    name,
-                    evidence_sha256=sha,
-                    submission_id=int(item["submission_id"]),
-                ),
-                file_name=name,
+                _evidence_reader(target, who, sha),
+                name,
                 mime=mimetypes.guess_type(name)[0] or "application/octet-stream",
                 key=f"{key}_{index}_{sha[:12]}",
                 icon=":material/attach_file:",
-                on_click="ignore",
+                evidence_sha256=sha,
+                submission_id=int(item["submission_id"]),
             )
 
 
