@@ -26,7 +26,7 @@ from xuncha.auth import (  # noqa: E402
     VIEW_PAGES,
     Access,
 )
-from xuncha.ui import rectify  # noqa: E402
+from xuncha.ui import notices, rectify  # noqa: E402
 
 ICON = Path(__file__).resolve().parent / "xuncha" / "assets" / "icon.png"
 # A local icon: a :material: page icon would be fetched from an external font server.
@@ -46,9 +46,11 @@ PAGES = [
     ("pages/rectify_report.py", "整改填报", ":material/edit_note:", "rectify-report", REPORT),
     ("pages/rectify_review.py", "整改审核", ":material/fact_check:", "rectify-review", REVIEW),
     ("pages/rectify_close.py", "整改销号", ":material/verified:", "rectify-close", APPROVE),
+    # Anyone a notice can be addressed to (notices.PERMISSIONS: any of them).
+    ("pages/notices.py", "预警提醒", ":material/notifications:", "notices", notices.PERMISSIONS),
 ]
 # The work pages of online rectification: their own scope (the account's), not the filters.
-RECTIFY_PAGES = {"整改填报", "整改审核", "整改销号"}
+RECTIFY_PAGES = {"整改填报", "整改审核", "整改销号", "预警提醒"}
 ADMIN_PAGES = [
     ("pages/admin.py", "用户管理", ":material/manage_accounts:", "admin", MANAGE_USERS),
     ("pages/audit_log.py", "审计日志", ":material/policy:", "audit", VIEW_AUDIT),
@@ -56,12 +58,15 @@ ADMIN_PAGES = [
 
 
 def pages_for(
-    entries: list[tuple[str, str, str, str | None, str]], counts: dict[str, int] | None = None
+    entries: list[tuple[str, str, str, str | None, str | tuple[str, ...]]],
+    counts: dict[str, int] | None = None,
 ) -> list[st.Page]:
-    """The pages this session may open; a title shows its pending count, if any."""
+    """The pages this session may open (a tuple of permissions: any of them); a title shows
+    its pending count, if any."""
     out = []
     for file, base, icon, url, permission in entries:
-        if not ui.can(permission):
+        needed = permission if isinstance(permission, tuple) else (permission,)
+        if not any(ui.can(p) for p in needed):
             continue
         title = rectify.titled(base, (counts or {}).get(base, 0))
         if url is None:
@@ -77,13 +82,15 @@ BASE_TITLES = {url: title for _, title, _, url, _ in PAGES if url}
 def nav_counts(reader: ui.CachedReader, shown: Access) -> dict[str, int]:
     """The pending work of this account's scope, by page: 待审核 for reviewers, 待销号 and
     延期待审批 for the office, returned claims awaiting a new report for a unit."""
+    recent = notices.recent_count(reader, shown)
     if not any(shown.can(p) for p in (REPORT, REVIEW, APPROVE)):
-        return {}
+        return {"预警提醒": recent}
     counts = rectify.queue_counts(reader, shown)
     return {
         "整改填报": counts.returned_open if shown.can(REPORT) else 0,
         "整改审核": counts.pending_review if shown.can(REVIEW) else 0,
         "整改销号": counts.to_close if shown.can(APPROVE) else 0,
+        "预警提醒": recent,
     }
 
 
@@ -91,7 +98,9 @@ def main() -> None:
     reader = ui.reader_or_stop()
     me = ui.login_gate(reader)
     shown = ui.access()  # the previewed user's access while an administrator previews
-    sections = {"巡察数据驾驶舱": pages_for(PAGES, nav_counts(reader, shown))}
+    counts = nav_counts(reader, shown)
+    sections = {"巡察数据驾驶舱": pages_for(PAGES, counts)}
+    notices.toast_once(counts.get("预警提醒", 0))  # each person's own notices, at sign-in
     # Administration belongs to the signed-in administrator, not to the previewed user.
     admin = [
         st.Page(f, title=t, icon=i, url_path=u) for f, t, i, u, perm in ADMIN_PAGES if me.can(perm)

@@ -62,11 +62,13 @@ def _pages(name: str, *, own: bool = False) -> list[str]:
                 if isinstance(entry, ast.Tuple) and isinstance(entry.elts[0], ast.Constant)
             ]
             assert len(entries) == len(node.value.elts)
-            return [str(f) for f, permission in entries if (permission == "REPORT") == own]
+            mine = {"REPORT", "notices.PERMISSIONS"}  # 整改填报, and 预警提醒 (any role)
+            return [str(f) for f, permission in entries if (permission in mine) == own]
     raise AssertionError(f"app.py has no {name}")
 
 
-# The pages of every other role, and the liaison's own (those needing REPORT: 整改填报).
+# The pages of every other role, and the liaison's own (整改填报 needs REPORT; 预警提醒 is
+# open to any role a notice can be addressed to).
 DATA_PAGES = _pages("PAGES")
 ADMIN_PAGES = _pages("ADMIN_PAGES")
 OWN_PAGES = _pages("PAGES", own=True)
@@ -305,7 +307,7 @@ def script(store: Store, name: str, body: Callable[[], None]) -> AppTest:
 def test_a_liaison_is_offered_only_its_reporting_page_and_sees_only_its_own_unit(
     real: Store,
 ) -> None:
-    assert OWN_PAGES == ["pages/rectify_report.py"]
+    assert OWN_PAGES == ["pages/rectify_report.py", "pages/notices.py"]
     at = session(real, "u_liaison")
     assert not at.exception, [e.value for e in at.exception]
     assert [t.value for t in at.title] == ["整改填报"]

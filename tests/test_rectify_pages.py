@@ -154,7 +154,7 @@ def test_a_liaison_sees_only_its_units_measures_and_only_its_page(real: Store) -
         )
     }
     assert shown_measures(at) == everything and len(everything) > len(expected)
-    assert nav_titles(at) == {"整改填报"}
+    assert nav_titles(at) == {"整改填报", "预警提醒"}
     for page in (REVIEW_PAGE, CLOSE_PAGE, "pages/progress.py"):
         with pytest.raises(ValueError, match="Could not find a navigation page"):
             at.switch_page(page)
@@ -378,8 +378,10 @@ def test_in_a_browser_a_unit_reports_done_with_a_png_then_review_and_close(
 
     with shot.serve(path) as base:
         liaison = session(base, "u_liaison", "整改填报")
-        # Its one page: no navigation at all, so no other page to reach.
-        assert liaison.get_by_test_id("stSidebarNav").count() == 0
+        # Its two pages only: 整改填报 and 预警提醒.
+        nav = liaison.get_by_test_id("stSidebarNav")
+        expect(nav.get_by_role("link")).to_have_count(2)
+        expect(nav.get_by_text("预警提醒", exact=True)).to_be_visible()
         _shots(liaison, "1_liaison_report")
         liaison.get_by_role("tab", name="报完成").click()
         liaison.get_by_label("整改完成情况").fill("已建立制度并全面落实")
