@@ -50,8 +50,8 @@ else:
     )
     rectify.show_measures(listed, key="rectify_report_measures")
 
-tab_progress, tab_done, tab_extend, tab_history = st.tabs(
-    ["填报进展", "报完成", "申请延期", "整改历史"]
+tab_progress, tab_done, tab_extend, tab_excel, tab_history = st.tabs(
+    ["填报进展", "报完成", "申请延期", "Excel 填报", "整改历史"]
 )
 
 with tab_progress:
@@ -164,6 +164,42 @@ with tab_extend:
                         reader.store, who, int(target), proposed, reason
                     )
                 )
+
+with tab_excel:
+    st.caption(
+        "下载本单位未完成措施的填报表，在“本次填报状态”“整改进展”“完成日期”“佐证材料文件名”列填写后上传，"
+        "连同佐证材料一并提交。报“已完成”的措施同样须经审核和销号，不会直接计为完成。"
+    )
+    rectify.round_trip_download(reader, who, today)
+    upload = st.file_uploader(
+        "填好的填报表（.xlsx）",
+        type=["xlsx", "xls", "csv"],
+        key=f"rectify_round_trip_file_{rectify.serial()}",
+    )
+    proofs = st.file_uploader(
+        "表中列出的佐证材料（可多个）",
+        type=rectify.EVIDENCE_TYPES,
+        accept_multiple_files=True,
+        key=f"rectify_round_trip_files_{rectify.serial()}",
+    )
+    if upload is not None and st.button(
+        "检查填报表", key="rectify_round_trip_check", icon=":material/rule:"
+    ):
+        rectify.round_trip_check(reader, who, upload, proofs or [], today)
+    checked = rectify.round_trip_checked()
+    if checked is not None and upload is not None and checked[1] == upload.name:
+        result = checked[0]
+        if result.problems:
+            rectify.round_trip_problems(result)
+        else:
+            st.success(f"填报表可以提交：{len(result.reports)} 条。", icon=":material/check:")
+            rectify.round_trip_preview(result)
+            if st.button(
+                f"确认提交 {len(result.reports)} 条填报",
+                key="rectify_round_trip_submit",
+                icon=":material/send:",
+            ):
+                rectify.round_trip_submit(who)
 
 with tab_history:
     everything = rectify.measures(reader, ids, today, open_only=False)

@@ -412,3 +412,64 @@ def test_in_a_browser_a_unit_reports_done_with_a_png_then_review_and_close(
     finally:
         con.close()
     assert states == [("closed",)]
+
+
+def test_the_excel_round_trip_on_the_page_goes_to_review_not_to_done(real: Store) -> None:
+    """整改填报's Excel tab: the unit's workbook filled in (one progress row, one 已完成 row
+    naming its evidence), uploaded with the file, checked, previewed, then submitted: the
+    done row is a claim 待审核 from source 'excel', and the measure is not DONE."""
+    from tests.test_rectify_roundtrip import Filled
+    from xuncha.rectify import roundtrip
+    from xuncha.store import open_reader
+
+    users = UserStore(real.root)
+    who = users.access_for("u_liaison")
+    reader = open_reader(real)
+    try:
+        _, workbook = roundtrip.open_measures_workbook(real, reader, who, today=dt.date.today())
+    finally:
+        reader.close()
+    first, second = sorted(open_measures_of_unit(real))[:2]
+    filled = Filled(workbook)
+    filled.report(first, status="正在整改", progress="正在修订制度")
+    filled.report(
+        second,
+        status="已完成",
+        progress="已全部整改到位",
+        completed=dt.date.today(),
+        files="整改照片.png",
+    )
+    upload = filled.save()
+    at = signed_in(real, "u_liaison", REPORT_PAGE)
+    assert any(b.label.startswith("下载本单位未完成措施填报表") for b in at.get("download_button"))
+    serial = 0
+    at.file_uploader(key=f"rectify_round_trip_file_{serial}").set_value(
+        [
+            (
+                "填报表.xlsx",
+                upload,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            )
+        ]
+    )
+    at.file_uploader(key=f"rectify_round_trip_files_{serial}").set_value(
+        [("整改照片.png", png_bytes(), "image/png")]
+    )
+    at.run()
+    at.button(key="rectify_round_trip_check").click().run()
+    no_errors(at)
+    assert any("可以提交：2 条" in s.value for s in at.success)
+    at.button(key="rectify_round_trip_submit").click().run()
+    no_errors(at)
+    made = rows(
+        real,
+        "SELECT s.measure_id, s.kind, s.source, s.source_file,"
+        " (SELECT arg_max(state, step_id) FROM rectify_steps t"
+        "   WHERE t.submission_id = s.submission_id)"
+        " FROM rectify_submissions s WHERE s.source = 'excel' ORDER BY s.measure_id",
+    )
+    assert made == [
+        (first, "progress", "excel", "填报表.xlsx", "recorded"),
+        (second, "done", "excel", "填报表.xlsx", "pending_review"),
+    ]
+    assert rows(real, "SELECT status FROM measures WHERE measure_id = ?", [second]) != [("DONE",)]

@@ -23,7 +23,7 @@ import streamlit as st
 
 from xuncha import audit
 from xuncha.auth import REPORT, Access, PermissionDenied
-from xuncha.rectify import evidence
+from xuncha.rectify import evidence, roundtrip
 from xuncha.rectify.workflow import (
     PROGRESS_STATUSES,
     STATE_LABELS,
@@ -612,3 +612,113 @@ def current_reader() -> Reader:
 def digest(*parts: Any) -> str:
     """A short stable key part for widgets that belong to one item."""
     return hashlib.blake2b(repr(parts).encode(), digest_size=6).hexdigest()
+
+
+# -- the Excel round trip (整改填报) ----------------------------------------------------------
+
+_ROUND_TRIP = "rectify_round_trip"  # session key: the last checked upload
+
+
+def round_trip_download(rd: Reader, who: Access, today: dt.date) -> None:
+    """The unit's open measures as a workbook to fill in (built on click, audited)."""
+    target = store()
+
+    def build() -> bytes:
+        fresh = open_reader(target)
+        try:
+            return roundtrip.open_measures_workbook(target, fresh, who, today=today)[1]
+        finally:
+            fresh.close()
+
+    unit = who.units[0] if who.units and len(who.units) == 1 else "本单位"
+    name = f"整改填报表_{unit}_{today.isoformat()}.xlsx"
+    download_buttons.scoped_download(
+        "下载本单位未完成措施填报表（.xlsx）",
+        build,
+        name,
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key="rectify_round_trip_download",
+        icon=":material/download:",
+        what="整改填报表",
+    )
+
+
+def round_trip_check(
+    rd: Reader, who: Access, upload: Any, files: Iterable[Any], today: dt.date
+) -> roundtrip.RoundTrip | None:
+    """Read the filled workbook with the evidence files it names; the result is kept for the
+    confirmation (keyed by the file's content, so a changed file is read again)."""
+    accepted, refused = check_uploads((f.name, f.getvalue()) for f in files)
+    if refused:
+        st.error(md("\n".join(f"- {r}" for r in refused)), icon=":material/error:")
+        return None
+    data = upload.getvalue()
+    result = roundtrip.read_report_workbook(
+        rd.store,
+        rd,
+        who,
+        upload.name,
+        data,
+        evidence={c.file_name: c for c in accepted},
+        today=today,
+    )
+    st.session_state[_ROUND_TRIP] = (result, upload.name, data)
+    return result
+
+
+def round_trip_checked() -> tuple[roundtrip.RoundTrip, str, bytes] | None:
+    found = st.session_state.get(_ROUND_TRIP)
+    return found if isinstance(found, tuple) else None
+
+
+def round_trip_problems(result: roundtrip.RoundTrip) -> None:
+    frame = pl.DataFrame(
+        {
+            "行": [p.row for p in result.problems],
+            "列": [p.column or "" for p in result.problems],
+            "问题": [p.reason for p in result.problems],
+        },
+        schema={"行": pl.Int64, "列": pl.String, "问题": pl.String},
+    )
+    st.error(
+        f"填报表有 {len(result.problems)} 处问题，未提交任何填报；请修改后重新上传。",
+        icon=":material/error:",
+    )
+    show_table(frame, key="rectify_round_trip_problems", height=260)
+
+
+def round_trip_preview(result: roundtrip.RoundTrip) -> None:
+    frame = pl.DataFrame(
+        {
+            "行": [r.source_row for r in result.reports],
+            "措施编号": [r.measure_id for r in result.reports],
+            "填报状态": [STATUS_LABELS.get(r.status, r.status) for r in result.reports],
+            "整改进展": [r.progress for r in result.reports],
+            "完成日期": [r.completed_on for r in result.reports],
+            "佐证材料": ["；".join(c.file_name for c in r.evidence) for r in result.reports],
+        },
+        schema={
+            "行": pl.Int64,
+            "措施编号": pl.Int64,
+            "填报状态": pl.String,
+            "整改进展": pl.String,
+            "完成日期": pl.Date,
+            "佐证材料": pl.String,
+        },
+    )
+    show_table(frame, key="rectify_round_trip_preview", height=260)
+    for warning in result.warnings:
+        st.warning(md(warning.text()), icon=":material/warning:")
+
+
+def round_trip_submit(who: Access) -> None:
+    checked = round_trip_checked()
+    if checked is None:
+        return
+    result, name, data = checked
+
+    def step() -> StepOutcome:
+        return roundtrip.submit_round_trip(store(), who, result, name, data)
+
+    st.session_state.pop(_ROUND_TRIP, None)
+    run_step(step)
