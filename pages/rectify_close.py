@@ -62,6 +62,14 @@ with tab_close:
             key="close_pending_table",
             height=260,
         )
+        rectify.queue_downloads(
+            reader,
+            who,
+            ids,
+            ["pending_close"],
+            key="close_pending_table_dl",
+            title="整改销号_待销号",
+        )
         row = rectify.pick_submission(to_close, key="close_pick")
         if row is not None:
             rectify.submission_detail(reader, ids, row, key="close_detail")
@@ -83,6 +91,14 @@ with tab_extend:
             key="close_extension_table",
             height=260,
         )
+        rectify.queue_downloads(
+            reader,
+            who,
+            ids,
+            ["extension_pending"],
+            key="close_extension_table_dl",
+            title="整改销号_延期待审批",
+        )
         row = rectify.pick_submission(extensions, key="extension_pick", label="选择延期申请")
         if row is not None:
             rectify.submission_detail(reader, ids, row, key="extension_detail")
@@ -103,6 +119,9 @@ with tab_closed:
             rectify.queue_table(closed, drop=("proposed_deadline", "reason")),
             key="close_closed_table",
             height=260,
+        )
+        rectify.queue_downloads(
+            reader, who, ids, ["closed"], key="close_closed_table_dl", title="整改销号_已销号"
         )
         row = rectify.pick_submission(closed, key="closed_pick", label="查看填报")
         if row is not None:

@@ -37,6 +37,9 @@ with tab_pending:
             key="review_pending_table",
             height=260,
         )
+        rectify.queue_downloads(
+            reader, who, ids, ["pending_review"], key="review_pending_dl", title="整改审核_待审核"
+        )
         row = rectify.pick_submission(pending, key="review_pick")
         if row is not None:
             rectify.submission_detail(reader, ids, row, key="review_detail")
@@ -84,6 +87,9 @@ with tab_returned:
             key="review_returned_table",
             height=260,
         )
+        rectify.queue_downloads(
+            reader, who, ids, ["returned"], key="review_returned_dl", title="整改审核_已退回"
+        )
         row = rectify.pick_submission(returned, key="review_returned_pick", label="查看填报")
         if row is not None:
             rectify.submission_detail(reader, ids, row, key="review_returned_detail")
@@ -97,6 +103,14 @@ with tab_passed:
             rectify.queue_table(passed, drop=("proposed_deadline", "reason")),
             key="review_passed_table",
             height=260,
+        )
+        rectify.queue_downloads(
+            reader,
+            who,
+            ids,
+            ["pending_close", "closed"],
+            key="review_passed_dl",
+            title="整改审核_已通过",
         )
         row = rectify.pick_submission(passed, key="review_passed_pick", label="查看填报")
         if row is not None:

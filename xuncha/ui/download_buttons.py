@@ -262,6 +262,34 @@ def _download_pair(
         )
 
 
+def list_downloads(
+    build: Callable[[], pl.DataFrame], *, key: str, title: str, scope_text: str, as_of: Any
+) -> None:
+    """Downloads (.xlsx with its 说明 sheet, .csv) of a list read in the account's own scope
+    rather than the sidebar's filters (the work queues of online rectification): built on
+    click, audited, for a session with export rights."""
+    from xuncha import export
+
+    who = user_name()
+    built: list[pl.DataFrame] = []
+
+    def table() -> pl.DataFrame:
+        if not built:
+            built.append(build())
+        return built[0]
+
+    def meta() -> export.ExportMeta:
+        return export.ExportMeta(title=title, scope=scope_text, as_of=as_of, user=who)
+
+    _download_pair(
+        lambda: export.to_xlsx(table(), meta()),
+        lambda: export.to_csv(table()),
+        key=key,
+        stem=export.file_name(title, "", "", as_of).rstrip("."),
+        details=lambda: {"rows": table().height, "columns": table().columns, "scope": scope_text},
+    )
+
+
 def frame_downloads(frame: pl.DataFrame, *, key: str, name: str, permission: str = EXPORT) -> None:
     """Downloads of a table that is not a view of the store (e.g. a validation report)."""
     from xuncha import export

@@ -23,7 +23,7 @@ import streamlit as st
 
 from xuncha import audit
 from xuncha.auth import REPORT, Access, PermissionDenied
-from xuncha.rectify import evidence, roundtrip
+from xuncha.rectify import evidence, listing, roundtrip
 from xuncha.rectify.workflow import (
     PROGRESS_STATUSES,
     STATE_LABELS,
@@ -722,3 +722,16 @@ def round_trip_submit(who: Access) -> None:
 
     st.session_state.pop(_ROUND_TRIP, None)
     run_step(step)
+
+
+def queue_downloads(
+    rd: Reader, who: Access, ids: list[int] | None, states: Sequence[str], *, key: str, title: str
+) -> None:
+    """The listed submissions as .xlsx/.csv, each with its evidence by name and SHA-256."""
+    download_buttons.list_downloads(
+        lambda: listing.submissions_table(rd, ids, states),
+        key=key,
+        title=title,
+        scope_text=who.describe(),
+        as_of=dt.date.today(),
+    )
