@@ -5,6 +5,7 @@ formula."""
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import openpyxl
 
@@ -63,3 +64,29 @@ def test_the_listing_written_to_xlsx_has_no_formula(demo_reader: Reader) -> None
     sheet = book.worksheets[0]
     kinds = {cell.data_type for row in sheet.iter_rows() for cell in row if cell.value}
     assert "f" not in kinds
+
+
+def test_xuncha_online_prints_each_units_counts_and_totals_of_the_sums(
+    demo_reader: Reader, capsys: Any
+) -> None:
+    import json
+
+    from xuncha import cli
+
+    assert cli.main(["online", "--db", str(demo_reader.store.root), "--as-of", "2026-11-20"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    con = demo_reader.store.connect(demo_reader.version)
+    try:
+        returns, decisions = con.execute(
+            "SELECT count(*) FILTER (WHERE step = 'return'),"
+            " count(*) FILTER (WHERE step IN ('pass', 'return'))"
+            " FROM rectify_steps st JOIN rectify_submissions s USING (submission_id)"
+            " WHERE s.kind = 'done' AND st.step_date <= DATE '2026-11-20'"
+        ).fetchone()
+    finally:
+        con.close()
+    total = printed["total"]
+    assert (total["returns"], total["decisions"]) == (returns, decisions) and decisions > 0
+    assert total["return_rate"] == round(100 * returns / decisions + 1e-9, 2)
+    for key in ("submitted", "pending_review", "pending_close", "returns", "decisions", "closed"):
+        assert total[key] == sum(u[key] for u in printed["units"]), key

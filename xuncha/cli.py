@@ -151,6 +151,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--user", default=None, help=USER_HELP)
     p.set_defaults(func=cmd_metrics)
 
+    p = sub.add_parser(
+        "online",
+        help="在线整改指标：各单位待审核、待销号、退回次数、退回率、销号用时（截至统计日）",
+    )
+    _add_filter_args(p)
+    p.add_argument("--format", choices=("json", "csv"), default="json")
+    p.add_argument("--user", default=None, help=USER_HELP)
+    p.set_defaults(func=cmd_online)
+
     p = sub.add_parser("search", help="关键词检索问题（具体问题、具体表现；多个词须同时包含）")
     p.add_argument("terms", nargs="+", help="检索词（按字面匹配，区分英文大小写）")
     _add_filter_args(p)
@@ -495,6 +504,32 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         text, columns = buffer.getvalue(), table.columns
     _print_recorded(
         args.db, who, "metrics", filters, text, columns=columns, rows=len(records), fmt=args.format
+    )
+    return 0
+
+
+def cmd_online(args: argparse.Namespace) -> int:
+    from xuncha.figures import online
+
+    who, reader, filters, scope = _scoped(args)
+    frame = online.online_by_unit(reader, scope).drop("unit_id")
+    totals = online.online_totals(frame)
+    if args.format == "json":
+        payload = {"as_of": scope.as_of.isoformat(), "total": totals, "units": frame.to_dicts()}
+        text = json.dumps(payload, ensure_ascii=False, default=_json_default) + "\n"
+    else:
+        buffer = io.StringIO()
+        frame.write_csv(buffer)
+        text = buffer.getvalue()
+    _print_recorded(
+        args.db,
+        who,
+        "online",
+        filters,
+        text,
+        columns=frame.columns,
+        rows=frame.height,
+        fmt=args.format,
     )
     return 0
 

@@ -2,9 +2,10 @@
 returns, extension requests, and the closures of measures the demo ledgers already show DONE,
 so the work queues and the online figures have something to show on a fresh machine.
 
-Only the online tables are written: no measure's status or deadline changes, so every figure
-of the demo store is what the ledgers alone give (a closure is dated on the day the ledgers
-show the measure DONE, with the completion date they show). The choice of measures is a
+Measures claimed, returned or awaiting a decision keep their status and deadline. A measure
+closed online is DONE from its 销号 day, a few days after the completion date the ledgers show
+(which stays its completion date, so on-time and 整改周期 do not change): its DONE record is
+moved to that day, as the write path of a real 销号 would have dated it. The choice of measures is a
 deterministic function of their ids; evidence is one small generated image whose file
 `put_demo_evidence` stores (before the version that names it, as every write does).
 """
@@ -75,6 +76,17 @@ def add(con: duckdb.DuckDBPyConnection, *, as_of: dt.date, batch_id: int = 1) ->
         [checked.sha256, checked.size, checked.media_type, checked.file_kind, created, "system"],
     )
     con.execute(_PLAN, {"as_of": as_of})
+    # A measure closed online is DONE from its 销号 day (DOMAIN.md §8), completed on the day
+    # reported: its ledger DONE record moves to that day and the measure gets its 销号日期.
+    con.execute(
+        "UPDATE measure_status_history SET status_date = p.last_day FROM demo_plan p"
+        " WHERE p.plan = 'closed' AND measure_status_history.measure_id = p.measure_id"
+        " AND measure_status_history.status = 'DONE'"
+    )
+    con.execute(
+        "UPDATE measures SET closed_on = p.last_day, status_text = '已销号' FROM demo_plan p"
+        " WHERE p.plan = 'closed' AND measures.measure_id = p.measure_id"
+    )
     con.execute(_SUBMISSIONS, {"batch": batch_id, "created": created})
     con.execute(_STEPS, {"batch": batch_id, "created": created, "sha": checked.sha256})
     con.execute(
@@ -119,18 +131,26 @@ open_plan AS (
     FROM open_measures
 ),
 done_plan AS (
+    -- Closed online: the 销号 comes 3–15 days after the reported completion (never after the
+    -- demo's today), and the DONE the ledgers recorded is dated on that day (see add()).
     SELECT m.measure_id, m.finding_id, f.inspection_id, f.round_id, f.unit_id,
            m.deadline_current, i.feedback_date, 0 AS pick, 'closed' AS plan,
-           greatest(h.done_on, i.feedback_date) AS last_day,
+           least($as_of::DATE, greatest(m.completed_on, i.feedback_date)
+                 + (3 + m.measure_id % 13)::INTEGER) AS last_day,
            m.completed_on
     FROM measures m
     JOIN findings f USING (finding_id)
     JOIN inspections i ON i.inspection_id = f.inspection_id
     JOIN rounds r ON r.round_id = f.round_id
-    JOIN (SELECT measure_id, min(status_date) AS done_on FROM measure_status_history
-          WHERE status = 'DONE' GROUP BY ALL) h ON h.measure_id = m.measure_id
+    JOIN (SELECT measure_id, min(status_date) AS done_on, max(status_date) AS last_on
+          FROM measure_status_history GROUP BY ALL) h ON h.measure_id = m.measure_id
     WHERE m.status = 'DONE' AND m.completed_on IS NOT NULL AND m.measure_id % 3 = 0
       AND r.seq >= (SELECT max(seq) - 1 FROM rounds) AND h.done_on >= m.completed_on
+      -- its DONE is its last record: moving it later reorders nothing
+      AND (SELECT arg_max(status, history_id) FROM measure_status_history x
+           WHERE x.measure_id = m.measure_id) = 'DONE'
+      AND (SELECT count(*) FROM measure_status_history x
+           WHERE x.measure_id = m.measure_id AND x.status = 'DONE') = 1
 )
 SELECT row_number() OVER (ORDER BY measure_id, kind) AS submission_id, *
 FROM (
@@ -153,7 +173,7 @@ FROM (
     FROM open_plan WHERE plan = 'resubmitted'
     UNION ALL
     SELECT measure_id, finding_id, inspection_id, round_id, unit_id, plan, 'done',
-           deadline_current, greatest(completed_on, last_day - 5, feedback_date), last_day,
+           deadline_current, least(greatest(completed_on, feedback_date), last_day), last_day,
            completed_on
     FROM done_plan
 )
