@@ -276,8 +276,9 @@ def test_an_extension_is_asked_for_and_rejected_only_with_a_reason(real: Store) 
     liaison = signed_in(real, "u_liaison", REPORT_PAGE)
     measure = int(liaison.selectbox(key="rectify_extend_measure").value)
     current = rows(real, "SELECT deadline_current FROM measures WHERE measure_id = ?", [measure])
+    today = dt.date.today()
     liaison.date_input(key="rectify_extend_date_0").set_value(
-        current[0][0].replace(year=current[0][0].year + 1)
+        max(current[0][0], today) + dt.timedelta(days=60)
     )
     liaison.text_area(key="rectify_extend_reason_0").set_value("需上级部门批复")
     liaison.button(key="rectify_extend_submit").click().run()
@@ -385,7 +386,9 @@ def test_in_a_browser_a_unit_reports_done_with_a_png_then_review_and_close(
         _shots(liaison, "1_liaison_report")
         liaison.get_by_role("tab", name="报完成").click()
         liaison.get_by_label("整改完成情况").fill("已建立制度并全面落实")
-        liaison.locator("input[type=file]").set_input_files(str(evidence_file))
+        liaison.get_by_label("佐证材料（可多个；PDF、图片、Word、Excel）").get_by_test_id(
+            "stFileUploaderDropzoneInput"
+        ).set_input_files(str(evidence_file))
         expect(liaison.get_by_text("整改照片.png")).to_be_visible()
         liaison.get_by_role("button", name="报完成").click()
         expect(liaison.get_by_text("其中 1 条报完成，待审核")).to_be_visible()

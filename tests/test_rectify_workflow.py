@@ -725,7 +725,9 @@ def test_a_rejected_extension_changes_nothing_and_a_new_one_may_be_asked(store: 
     m = pick(store, "m.deadline_kind = 'DATE' AND m.deadline_current IS NOT NULL")
     mid = m["measure_id"]
     unit_a, steps = liaison(m["unit_name"]), Steps(store)
-    later = m["deadline_current"] + dt.timedelta(days=30)
+    # after the current deadline and after the days of the requests (a date already passed is
+    # no extension)
+    later = max(m["deadline_current"], day(2)) + dt.timedelta(days=30)
     deadlines_before = read_base(store).deadlines.get(mid, [])
     asked = steps(
         lambda: wf.request_extension(store, unit_a, mid, later, "人手不足", on=day(0), now=at(0)),

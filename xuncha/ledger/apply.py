@@ -967,6 +967,11 @@ class _Request:
 @dataclass
 class _Measure:
     values: dict[str, Any]
+    # Online rectification (xuncha.rectify): the day it was closed (销号) online, and the
+    # deadline an extension approved online set. A ledger neither reopens the one nor moves
+    # the other: both are the commission's decisions, taken after review.
+    closed_online: dt.date | None = None
+    extended_online: dt.date | None = None
 
     @property
     def measure_id(self) -> int:
@@ -1168,10 +1173,31 @@ def _load_findings(
         ).fetchall()
     finally:
         cursor.close()
+    online = _online_decisions(con, inspection_id)
     for row in measure_rows:
         values = dict(zip(MEASURE_COLUMNS, row, strict=True))
-        by_id[int(values["finding_id"])].measures.append(_Measure(values))
+        closed, extended = online.get(int(values["measure_id"]), (None, None))
+        by_id[int(values["finding_id"])].measures.append(_Measure(values, closed, extended))
     return held
+
+
+def _online_decisions(
+    con: duckdb.DuckDBPyConnection, inspection_id: int
+) -> dict[int, tuple[dt.date | None, dt.date | None]]:
+    """Per measure of the inspection: the day it was closed online and the deadline of its
+    last extension approved online (empty for a store without online rectification)."""
+    try:
+        rows = con.execute(
+            "SELECT st.measure_id,"
+            " max(st.step_date) FILTER (WHERE st.step = 'close'),"
+            " arg_max(s.proposed_deadline, st.step_id) FILTER (WHERE st.step = 'approve')"
+            " FROM rectify_steps st JOIN rectify_submissions s USING (submission_id)"
+            " WHERE s.inspection_id = ? AND st.step IN ('close', 'approve') GROUP BY ALL",
+            [inspection_id],
+        ).fetchall()
+    except duckdb.CatalogException:
+        return {}
+    return {int(m): (closed, extended) for m, closed, extended in rows}
 
 
 def _duplicate_batch(
@@ -1778,6 +1804,19 @@ def _update_measure(
         else:
             parsed.extension_date = new_date
 
+    if measure.closed_online is not None and parsed.status != "DONE":
+        _warn(
+            plan,
+            batch,
+            f"该措施已于 {measure.closed_online} 在线销号，台账中的整改状态"
+            f"“{parsed.status_text or parsed.status}”未采用",
+            row=parsed.row,
+            sheet=parsed.sheet,
+            value=parsed.status_text,
+        )
+        parsed.status = values["status"]
+        parsed.status_text = values["status_text"]
+        parsed.completed_on = parsed.closed_on = None
     for column, value in (
         ("text", parsed.text),
         ("lead_person", parsed.lead_person),
@@ -1820,6 +1859,17 @@ def _update_measure(
         current = values["deadline_current"]
     else:
         current = parsed.deadline_date
+    if current != values["deadline_current"] and measure.extended_online is not None:
+        _warn(
+            plan,
+            batch,
+            f"该措施已在线批准延期至 {values['deadline_current']}，台账中的整改时限"
+            f" {current or '无'} 未采用",
+            row=parsed.row,
+            sheet=parsed.sheet,
+            value=parsed.deadline_text,
+        )
+        current = values["deadline_current"]
     if current != values["deadline_current"]:
         reason = "申请延期" if parsed.extension_date is not None else "台账时限变更"
         if reason != "申请延期":
@@ -1852,6 +1902,62 @@ def _update_measure(
 
 
 # -- executing ---------------------------------------------------------------------------
+
+
+def _withdraw_open_claims(con: duckdb.DuckDBPyConnection, plan: _Plan) -> None:
+    """A measure the ledger records DONE leaves no online claim or extension request waiting:
+    each gets a `withdraw` step (state superseded) dated on the ledger's 截至时间 (or its last
+    step's day, if later), so the
+    queues and the 待审核 counts no longer hold it and no return is counted against the unit."""
+    done = [
+        (mid, day, batch) for _, mid, status, day, batch in plan.status_rows if status == "DONE"
+    ]
+    if not done:
+        return
+    users = {row["batch_id"]: row.get("user_name") or "system" for row in plan.batch_rows}
+    try:
+        con.execute(
+            "CREATE TEMP TABLE ledger_done (measure_id INTEGER, day DATE, batch_id INTEGER)"
+        )
+    except duckdb.CatalogException:
+        con.execute("DELETE FROM ledger_done")
+    con.executemany("INSERT INTO ledger_done VALUES (?, ?, ?)", done)
+    try:
+        open_claims = con.execute(
+            "SELECT s.submission_id, s.measure_id, s.round_id, s.unit_id,"
+            " greatest(d.day, st.last_day), d.batch_id"
+            " FROM rectify_submissions s"
+            " JOIN (SELECT submission_id, arg_max(state, step_id) AS state,"
+            "       max(step_date) AS last_day FROM rectify_steps GROUP BY ALL) st"
+            "   USING (submission_id)"
+            " JOIN ledger_done d ON d.measure_id = s.measure_id"
+            " WHERE st.state IN ('pending_review', 'pending_close', 'extension_pending')"
+            " ORDER BY s.submission_id"
+        ).fetchall()
+        row = _first(con, "SELECT coalesce(max(step_id), 0) FROM rectify_steps")
+    except duckdb.CatalogException:  # no online rectification in this store
+        return
+    finally:
+        con.execute("DROP TABLE ledger_done")
+    step_id = int(row[0]) if row else 0
+    now = dt.datetime.now()
+    for submission_id, measure_id, round_id, unit_id, day, batch_id in open_claims:
+        step_id += 1
+        con.execute(
+            "INSERT INTO rectify_steps VALUES (?, ?, ?, ?, ?, 'withdraw', 'superseded', ?,"
+            " 'system', ?, ?, '台账已记为完成，在线申请不再审核', [], ?)",
+            [
+                step_id,
+                submission_id,
+                measure_id,
+                round_id,
+                unit_id,
+                users.get(batch_id),
+                now,
+                day,
+                batch_id,
+            ],
+        )
 
 
 def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
@@ -1970,5 +2076,6 @@ def _execute(con: duckdb.DuckDBPyConnection, plan: _Plan) -> None:
         con.execute(
             f"INSERT INTO import_batches ({names}) VALUES ({marks})", list(batch_row.values())
         )
+    _withdraw_open_claims(con, plan)
     if plan.max_history:
         con.execute("SELECT setval('history_seq', ?)", [plan.max_history])

@@ -14,6 +14,7 @@ undo or nothing.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from dataclasses import dataclass, field
@@ -137,6 +138,9 @@ def rollback_batch(
             else:
                 updated.append((str(table), int(row_id), json.loads(before or "{}")))
         out: dict[str, Any] = {"file_name": file_name, "removed": []}
+        # The online claims the batch withdrew (it recorded their measures DONE) wait again.
+        with contextlib.suppress(duckdb.CatalogException):
+            con.execute("DELETE FROM rectify_steps WHERE batch_id = ?", [batch_id])
         out["status_rows_removed"] = _count(
             con, "SELECT count(*) FROM measure_status_history WHERE batch_id = ?", [batch_id]
         )

@@ -60,10 +60,12 @@ STATE_LABELS = {
     "extension_pending": "延期待审批",
     "extension_approved": "已批准延期",
     "extension_rejected": "不予延期",
+    "superseded": "已撤销（台账已记为完成）",
 }
 OPEN_DONE_STATES = ("pending_review", "pending_close")
 MAX_TEXT = 2000
 MAX_FILES = 20
+MAX_EXTENSION_DAYS = 2 * 365  # an extension asked for beyond this is a mistyped date
 
 _NOT_FOUND = "措施不存在或不在本账号的范围内：{}"
 _NO_SUBMISSION = "填报不存在或不在本账号的范围内：{}"
@@ -133,13 +135,37 @@ def visible_inspections(store: Store, access: Access) -> frozenset[int] | None:
     )
 
 
+def _refuse_out_of_scope(
+    store: Store, visible: frozenset[int] | None, measure_ids: Sequence[int]
+) -> None:
+    """WorkflowError naming the measures that do not exist or are out of scope, read on the
+    current version before anything (an evidence file) is kept."""
+    con = store.connect()
+    try:
+        rows = con.execute(
+            "SELECT m.measure_id, f.inspection_id FROM measures m JOIN findings f"
+            " USING (finding_id) WHERE m.measure_id IN (SELECT unnest(?::INTEGER[]))",
+            [list(measure_ids)],
+        ).fetchall()
+    finally:
+        con.close()
+    known = {int(m) for m, i in rows if visible is None or int(i) in visible}
+    missing = [i for i in measure_ids if i not in known]
+    if missing:
+        raise WorkflowError(_NOT_FOUND.format("、".join(map(str, missing))) + "。未提交任何填报")
+
+
 # -- reading inside the write --------------------------------------------------------------
 
 
 def _measure(con: duckdb.DuckDBPyConnection, measure_id: int) -> dict[str, Any] | None:
     row = con.execute(
         "SELECT m.measure_id, m.finding_id, f.inspection_id, f.round_id, f.unit_id, m.status,"
-        " m.deadline_kind, m.deadline_original, m.deadline_current, i.feedback_date"
+        " m.deadline_kind, m.deadline_original, m.deadline_current, i.feedback_date,"
+        " greatest((SELECT max(status_date) FROM measure_status_history h"
+        "           WHERE h.measure_id = m.measure_id),"
+        "          (SELECT max(effective_date) FROM measure_deadline_history d"
+        "           WHERE d.measure_id = m.measure_id)) AS last_recorded"
         " FROM measures m JOIN findings f USING (finding_id)"
         " JOIN inspections i ON i.inspection_id = f.inspection_id WHERE m.measure_id = ?",
         [measure_id],
@@ -157,6 +183,7 @@ def _measure(con: duckdb.DuckDBPyConnection, measure_id: int) -> dict[str, Any] 
         "deadline_original",
         "deadline_current",
         "feedback_date",
+        "last_recorded",  # the latest dated status or deadline record: no step before it
     )
     return dict(zip(keys, row, strict=True))
 
@@ -410,9 +437,10 @@ def _check_report(
     if measure is None or not _in_scope(measure, visible):
         raise WorkflowError(_NOT_FOUND.format(report.measure_id))
     if measure["status"] == "DONE":
-        raise WorkflowError(f"措施 {report.measure_id} 已完成（已销号），无需再填报")
+        raise WorkflowError(f"措施 {report.measure_id} 已完成，无需再填报")
     of = f"措施 {report.measure_id} 的"  # a batch's message names the measure of each problem
     _not_before(on, measure["feedback_date"], of + "反馈日期")
+    _not_before(on, measure["last_recorded"], of + "最近一次状态或时限记录日期")
     _text(report.progress, of + "整改进展", required=True)
     if report.status == "DONE":
         if report.completed_on is None:
@@ -434,8 +462,14 @@ def _check_report(
     elif report.status in PROGRESS_STATUSES:
         if report.completed_on is not None:
             raise WorkflowError(f"措施 {report.measure_id} 未报完成，不应填写完成日期")
+        if _open_states(con, report.measure_id, "done"):
+            # The claim says done; a progress report now would contradict it.
+            raise WorkflowError(
+                f"措施 {report.measure_id} 已报完成、正在审核或待销号，审核结果出来前不能再报进展"
+            )
     else:
-        raise WorkflowError(f"措施 {report.measure_id} 的状态不能填报为：{report.status}")
+        shown = STATUS_LABELS.get(report.status, report.status)
+        raise WorkflowError(f"措施 {report.measure_id} 的状态不能填报为：{shown}")
     return measure
 
 
@@ -499,6 +533,10 @@ def report(
     source = source or Source()
     visible = visible_inspections(store, access)
     files = [f for r in reports for f in r.evidence]
+    if files:
+        # Nothing is kept of a request that names measures out of scope (checked again,
+        # authoritatively, inside the write).
+        _refuse_out_of_scope(store, visible, ids)
     # Files first: a version never names a hash whose file is missing (an orphan file left
     # by a crash in between is harmless and reused by the next upload of the same content).
     for checked in {f.sha256: f for f in files}.values():
@@ -642,8 +680,16 @@ def decide(
                 raise PermissionDenied("审核人不能对同一填报销号")
         measure = _measure(con, found["measure_id"])
         assert measure is not None
-        if action in ("close", "approve") and measure["status"] == "DONE":
+        if measure["status"] == "DONE":
             raise WorkflowError(f"措施 {found['measure_id']} 已完成，不能再{_VERB[action]}")
+        _not_before(on, measure["last_recorded"], "该措施最近一次状态或时限记录的日期")
+        if action == "approve":
+            current = measure["deadline_current"]
+            if current is not None and found["proposed_deadline"] <= current:
+                raise WorkflowError(
+                    f"申请延至 {found['proposed_deadline'].isoformat()} 不晚于现行时限"
+                    f" {current.isoformat()}，不能批准（时限已另行变更）"
+                )
         writer = _Writer(con, access, on, now)
         writer.batch(_NOTES[action], Source(), 1, measure)
         if action == "pass":
@@ -694,7 +740,13 @@ def decide(
     )
 
 
-_VERB = {"close": "销号", "approve": "批准延期"}
+_VERB = {
+    "pass": "审核",
+    "return": "退回",
+    "close": "销号",
+    "approve": "批准延期",
+    "reject": "审批延期",
+}
 _NOTES = {
     "pass": "整改审核通过",
     "return": "整改退回",
@@ -733,12 +785,20 @@ def request_extension(
             raise WorkflowError(_NOT_FOUND.format(measure_id))
         if measure["status"] == "DONE":
             raise WorkflowError(f"措施 {measure_id} 已完成，不能申请延期")
+        _not_before(on, measure["last_recorded"], "该措施最近一次状态或时限记录的日期")
         current = measure["deadline_current"]
         if current is None:
             raise WorkflowError(f"措施 {measure_id} 没有具体的整改时限，不能申请延期")
         if proposed <= current:
             raise WorkflowError(
                 f"申请的时限 {proposed.isoformat()} 须晚于现行时限 {current.isoformat()}"
+            )
+        if proposed <= on:
+            raise WorkflowError(f"申请的时限 {proposed.isoformat()} 须晚于今天")
+        if proposed > on + dt.timedelta(days=MAX_EXTENSION_DAYS):
+            raise WorkflowError(
+                f"申请的时限 {proposed.isoformat()} 超过 {MAX_EXTENSION_DAYS // 365} 年，"
+                "请核对日期；长期坚持的措施无需申请延期"
             )
         if _open_states(con, measure_id, "extension"):
             raise WorkflowError(f"措施 {measure_id} 已有待审批的延期申请")

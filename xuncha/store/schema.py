@@ -550,7 +550,17 @@ def _migration_4(con: duckdb.DuckDBPyConnection) -> None:
 # approved outcome of a step (a progress status, a DONE at 销号, an approved extension) is also
 # written where the figures read it: measure_status_history and measure_deadline_history.
 SUBMISSION_KINDS = ("progress", "done", "extension")
-STEP_KINDS = ("report", "submit", "pass", "return", "close", "request", "approve", "reject")
+STEP_KINDS = (
+    "report",
+    "submit",
+    "pass",
+    "return",
+    "close",
+    "request",
+    "approve",
+    "reject",
+    "withdraw",  # a ledger import recorded the measure DONE: its open claims end there
+)
 STEP_STATES = (
     "recorded",
     "pending_review",
@@ -560,6 +570,7 @@ STEP_STATES = (
     "extension_pending",
     "extension_approved",
     "extension_rejected",
+    "superseded",
 )
 CONTACT_POSITIONS = ("主要负责人", "责任领导", "责任人", "联络员", "巡察办")
 NOTICE_KINDS = ("预警提醒", "督办函")
@@ -616,10 +627,10 @@ RECTIFY_TABLES: list[tuple[str, str, str, dict[str, str]]] = [
             "round_id": "轮次编号（冗余）",
             "unit_id": "单位编号（冗余）",
             "step": "步骤：report 报进展/submit 报完成/pass 审核通过/return 退回/close 销号/"
-            "request 申请延期/approve 批准延期/reject 不予延期",
+            "request 申请延期/approve 批准延期/reject 不予延期/withdraw 台账已记为完成而撤销",
             "state": "该步之后的状态：recorded 已记录/pending_review 待审核/pending_close 待销号/"
             "returned 已退回/closed 已销号/extension_pending 延期待审批/extension_approved 已批准延期/"
-            "extension_rejected 不予延期",
+            "extension_rejected 不予延期/superseded 已撤销（台账已记为完成）",
             "actor": "操作账号",
             "actor_role": "操作人角色",
             "acted_at": "操作时间",
