@@ -45,9 +45,7 @@ st.subheader("本单位的整改措施")
 if listed.is_empty():
     st.caption("没有整改措施。" if show_all else "没有未完成的整改措施。")
 else:
-    st.caption(
-        f"共 {listed.height:,} 条。预警：绿 距时限不超过 20 天，黄 不超过 10 天，红 已逾期。"
-    )
+    st.caption(f"共 {listed.height:,} 条。" + rectify.warning_caption(reader, today))
     rectify.show_measures(listed, key="rectify_report_measures")
 
 tab_progress, tab_done, tab_extend, tab_excel, tab_history = st.tabs(

@@ -219,7 +219,7 @@ def test_the_notices_of_each_date_equal_an_independent_computation(tmp_path: Pat
     assert sum(len(v) for v in expected.values()) >= 12  # the series does exercise something
     assert {c for v in expected.values() for _, c, _ in v} == {"绿", "黄", "红"}
     for day in DATES_2026:
-        run = notices.issue_notices(store, day)
+        run = notices.issue_notices(store, day, today=day)
         assert issued_set(run) == expected[day], day
         assert stored_items(store, day) == expected[day], day
         # One document per unit and kind: 预警提醒 for 绿/黄, 督办函 for 红.
@@ -330,7 +330,7 @@ def test_numbers_continue_across_runs_per_kind_and_restart_in_a_new_year(
     store = b.build(tmp_path / "store")
     numbers: list[str] = []
     for day in (D(2026, 12, 5), D(2026, 12, 15), D(2026, 12, 28), D(2027, 1, 5), D(2027, 1, 12)):
-        numbers += [n.doc_number for n in notices.issue_notices(store, day).issued]
+        numbers += [n.doc_number for n in notices.issue_notices(store, day, today=day).issued]
     warnings_2026 = [x for x in numbers if x.startswith("巡察预警〔2026〕")]
     supervision_2026 = [x for x in numbers if x.startswith("巡察督办〔2026〕")]
     warnings_2027 = [x for x in numbers if x.startswith("巡察预警〔2027〕")]
@@ -407,7 +407,7 @@ def test_in_working_days_the_lead_times_follow_the_calendar_and_its_tiaoxiu(
     in_calendar_days = expected_runs(b.plans, DATES_2027)
     assert expected != without and expected != in_calendar_days
     for day in DATES_2027:
-        run = notices.issue_notices(store, day)
+        run = notices.issue_notices(store, day, today=day)
         assert issued_set(run) == expected[day], day
         for notice in run.issued:
             for item in notice.items:
@@ -416,7 +416,7 @@ def test_in_working_days_the_lead_times_follow_the_calendar_and_its_tiaoxiu(
 
 def test_the_document_counts_working_days_in_working_day_mode(tmp_path: Path) -> None:
     store, _ = store_2027(tmp_path)
-    run = notices.issue_notices(store, D(2027, 4, 9))
+    run = notices.issue_notices(store, D(2027, 4, 9), today=D(2027, 4, 9))
     assert run.issued
     text = "\n".join(p.text for p in Document(io.BytesIO(run.issued[0].docx)).paragraphs)
     for item in run.issued[0].items:
@@ -440,7 +440,7 @@ def test_a_year_the_calendar_lacks_is_an_error_naming_it_and_nothing_is_written(
     (store.root / "config" / "notices.toml").write_text('lead_unit = "工作日"\n', encoding="utf-8")
     version = store.version()
     with pytest.raises(UnknownYear) as caught:
-        notices.issue_notices(store, D(2027, 12, 24))
+        notices.issue_notices(store, D(2027, 12, 24), today=D(2027, 12, 24))
     assert caught.value.year == 2028 and "2028" in str(caught.value)
     assert store.version() == version
     assert not (store.root / "notices").exists()
@@ -457,7 +457,7 @@ def test_a_year_the_calendar_lacks_is_an_error_naming_it_and_nothing_is_written(
     (other.root / "config").mkdir()
     (other.root / "config" / "workdays.toml").write_text(WORKDAYS_TOML, encoding="utf-8")
     (other.root / "config" / "notices.toml").write_text('lead_unit = "工作日"\n', encoding="utf-8")
-    run = notices.issue_notices(other, D(2027, 12, 24))
+    run = notices.issue_notices(other, D(2027, 12, 24), today=D(2027, 12, 24))
     assert issued_set(run) == {(1, "黄", 4)}  # 27, 28, 29, 30 December
 
 
@@ -865,6 +865,18 @@ def test_each_signed_in_user_sees_their_own_notices_and_a_liaison_only_its_units
         office = Access.for_role("office1", "office")
         assert seen(office) == {n for n, k in kinds.items() if k == "督办函"}
         assert seen(Access.for_role("nobody", "viewer")) == set()
+        # 赵六 (巡察办 in the directory) signs in with a 巡察组 account scoped to the education
+        # bureau: named on every 督办函, shown only those of the units in its scope.
+        zhao = Access.for_role("zhaoliu", "group", units=["市教育局"])
+        addressed = {
+            n
+            for n, row in zip(
+                everything["notice_id"], everything.iter_rows(named=True), strict=True
+            )
+            if "赵六（" in row["recipients_text"]
+        }
+        assert {units[n] for n in addressed} == {"市财政局", "市教育局"}
+        assert seen(zhao) == {n for n in addressed if units[n] == "市教育局"}
         issued_on = dict(zip(everything["notice_id"], everything["issued_on"], strict=True))
         later = seen(finance, D(2026, 3, 25))
         assert later == {n for n in seen(finance) if issued_on[n] >= D(2026, 3, 25)}
@@ -955,3 +967,48 @@ def test_deploy_files_schedule_the_daily_command() -> None:
     assert "OnCalendar=" in timer and "Persistent=true" in timer
     readme = (root / "README.md").read_text(encoding="utf-8")
     assert "预警提醒与督办函（每日任务）" in readme and "xuncha notices" in readme
+
+
+def test_a_date_after_today_or_before_the_latest_notice_is_refused_and_nothing_is_written(
+    tmp_path: Path,
+) -> None:
+    store, _ = two_units_2026(tmp_path)
+    issued = notices.issue_notices(store, D(2026, 3, 25))
+    assert issued.issued
+    version = store.version()
+    with pytest.raises(notices.NoticeError, match="晚于今天"):
+        notices.issue_notices(store, D(2026, 4, 2), today=D(2026, 4, 1))
+    with pytest.raises(notices.NoticeError, match="早于已发出文书的最晚日期 2026-03-25"):
+        notices.issue_notices(store, D(2026, 3, 12))
+    assert store.version() == version
+    # The day itself and later days go on.
+    assert notices.issue_notices(store, D(2026, 4, 2)).version is not None
+
+
+def test_the_units_page_colours_follow_the_lead_times_the_notices_use(tmp_path: Path) -> None:
+    store, _ = two_units_2026(tmp_path)
+    on = D(2026, 3, 1)
+    deadlines = [D(2026, 2, 27), D(2026, 3, 9), D(2026, 3, 18), D(2026, 3, 29), None]
+
+    def expected(green: int, yellow: int) -> list[str]:
+        out = []
+        for d in deadlines:
+            if d is None:
+                out.append("")
+            elif d < on:
+                out.append("红")
+            elif (d - on).days <= yellow:
+                out.append("黄")
+            elif (d - on).days <= green:
+                out.append("绿")
+            else:
+                out.append("")
+        return out
+
+    colours, caption = notices.colours_on(store.root, on, deadlines)
+    assert colours == expected(20, 10) and "20 天" in caption
+    (store.root / "config").mkdir()
+    (store.root / "config" / "notices.toml").write_text("green = 30\nyellow = 15\n")
+    colours, caption = notices.colours_on(store.root, on, deadlines)
+    assert colours == expected(30, 15) and colours != expected(20, 10)
+    assert "30 天" in caption and "15 天" in caption

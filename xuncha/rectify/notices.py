@@ -44,7 +44,7 @@ import os
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,7 @@ import polars as pl
 from xuncha import audit
 from xuncha.auth.access import Access, PermissionDenied
 from xuncha.auth.scope import scope_ids
-from xuncha.ledger.workdays import CalendarError, WorkdayCalendar, load_calendar
+from xuncha.ledger.workdays import CalendarError, UnknownYear, WorkdayCalendar, load_calendar
 from xuncha.rectify import notice_docx
 from xuncha.store import crypto
 from xuncha.store.reader import Reader, load_queries, open_reader
@@ -429,6 +429,42 @@ def colour_on(
     return None
 
 
+def colours_on(
+    store_root: str | os.PathLike[str], on: dt.date, deadlines: Sequence[dt.date | None]
+) -> tuple[list[str], str]:
+    """The colour (红/黄/绿 or '') of each open measure's deadline on `on`, with the lead times
+    the notices are issued on (STORE/config/notices.toml, working days on the calendar of
+    §9), and one Chinese line saying so: the unit's page shows the colours of the notices it
+    receives. A deadline whose working days the calendar cannot count gets no colour, and
+    the line says why (never a guess)."""
+    lead = load_notice_config(store_root).lead
+    left = None
+    unit_word = "个工作日" if lead.unit == WORKING_DAYS else "天"
+    caption = (
+        f"预警：绿 距时限不超过 {lead.green} {unit_word}，黄 不超过 {lead.yellow} {unit_word}，"
+        "红 已逾期。"
+    )
+    if lead.unit == WORKING_DAYS:
+        left = _WorkingDaysLeft(load_calendar(store_root), on, lead.green)
+    out: list[str] = []
+    missing: set[int] = set()
+    for deadline in deadlines:
+        if deadline is None:
+            out.append("")
+            continue
+        try:
+            found = colour_on(on, deadline, lead, left)
+        except UnknownYear as exc:
+            missing.add(exc.year)
+            out.append("")
+            continue
+        out.append(found[0] if found else "")
+    if missing:
+        years = "、".join(str(y) for y in sorted(missing))
+        caption += f"工作日日历尚未收录 {years} 年，相关措施暂不显示预警颜色。"
+    return out, caption
+
+
 def compute_notices(
     source: Source,
     on: dt.date,
@@ -595,11 +631,13 @@ def issue_notices(
     user: str = SYSTEM_USER,
     calendar: WorkdayCalendar | None = None,
     send: bool = False,
+    today: dt.date | None = None,
 ) -> NoticeRun:
     """Issue the notices due on `on` (see the module docstring). NoticeConfigError or
     CalendarError (UnknownYear) before anything is written; StoreError / AuditError as any
     write. With `send`, the documents issued now are delivered when a mail server is
-    configured (STORE/config/mail.toml); otherwise the run says nothing was sent."""
+    configured (STORE/config/mail.toml); otherwise the run says nothing was sent. A date after
+    `today` (default: the real today) or before the latest notice issued is refused."""
     config = load_notice_config(store.root)
     if config.lead.unit == WORKING_DAYS and calendar is None:
         calendar = load_calendar(store.root)
@@ -609,7 +647,17 @@ def issue_notices(
     written: list[Path] = []
 
     def apply(con: duckdb.DuckDBPyConnection) -> list[IssuedNotice]:
+        # Numbers follow dates: a day before the latest issued would be numbered after
+        # documents dated later, and "the 督办函 was issued on day X" could not be shown.
+        (latest,) = con.execute("SELECT max(issued_on) FROM notices").fetchall()
+        if latest[0] is not None and on < latest[0]:
+            raise NoticeError(
+                f"发文日期 {on.isoformat()} 早于已发出文书的最晚日期 {latest[0].isoformat()}，"
+                "不能补发更早日期的文书"
+            )
         due = compute_notices(con, on, calendar=calendar, lead=config.lead)
+        if on > (today or dt.date.today()):
+            raise NoticeError(f"发文日期 {on.isoformat()} 晚于今天，不能预先发出预警提醒或督办函")
         if not due:
             raise _NothingDue
         return _issue(con, store, due, on, config, user, key, written)
@@ -921,7 +969,31 @@ def notices_for(reader: Reader, access: Access, on_or_since: dt.date | None) -> 
         if access.role == "office":
             keep = keep | (frame["kind"] == SUPERVISION)
         frame = frame.filter(keep)
+        if access.scoped:
+            # Being named in the directory widens no scope: a scoped account sees the
+            # notices of the units its rounds and units cover, and no other.
+            frame = frame.filter(pl.col("unit_id").is_in(sorted(_scope_units(reader, access))))
     return _shown(frame)
+
+
+def _scope_units(reader: Reader, access: Access) -> set[int]:
+    """The units of the inspections a scoped access may see."""
+    round_ids, unit_ids = scope_ids(reader, access)
+    rows = (
+        reader.query(
+            "scope_inspections",
+            dict.fromkeys(
+                ("round_from", "round_to", "kinds", "sectors", "peer_groups", "unit_ids")
+            ),
+        )
+        .select("round_id", "unit_id")
+        .rows()
+    )
+    return {
+        int(u)
+        for r, u in rows
+        if (round_ids is None or r in round_ids) and (unit_ids is None or u in unit_ids)
+    }
 
 
 def _accounts(recipients_json: str) -> set[str]:

@@ -23,7 +23,7 @@ import streamlit as st
 
 from xuncha import audit
 from xuncha.auth import REPORT, Access, PermissionDenied
-from xuncha.rectify import evidence, listing, roundtrip
+from xuncha.rectify import evidence, listing, notices, roundtrip
 from xuncha.rectify.workflow import (
     PROGRESS_STATUSES,
     STATE_LABELS,
@@ -33,7 +33,7 @@ from xuncha.rectify.workflow import (
     WorkflowError,
     visible_inspections,
 )
-from xuncha.store import Store, open_reader
+from xuncha.store import Store, StoreError, open_reader
 from xuncha.store.reader import Reader
 from xuncha.ui import download_buttons
 from xuncha.ui.data import clear_caches, is_demo_store, prepare_sandbox, reader, store
@@ -41,7 +41,7 @@ from xuncha.ui.session import access, require
 from xuncha.ui.text import md
 
 # Evidence files a unit may attach (checked again, by content, in xuncha.rectify.evidence).
-EVIDENCE_TYPES = ["pdf", "jpg", "jpeg", "png", "docx", "xlsx"]
+EVIDENCE_TYPES = ["pdf", "jpg", "jpeg", "png", "docx", "xlsx", "xls"]
 DONE_MESSAGE = "rectify_done"  # session key: the outcome of the last step, shown after rerun
 
 STEP_LABELS = {
@@ -141,9 +141,22 @@ def returned_awaiting(frame: pl.DataFrame) -> int:
 
 
 def measures(rd: Reader, ids: list[int] | None, today: dt.date, *, open_only: bool) -> pl.DataFrame:
-    return rd.query(
+    """The measures with the warning colour of the notices the unit receives (the lead times
+    of STORE/config/notices.toml, xuncha.rectify.notices.colours_on)."""
+    frame = rd.query(
         "rectify_measures", {"inspection_ids": ids, "as_of": today, "open_only": open_only}
     )
+    deadlines = [
+        d if status != "DONE" else None
+        for d, status in zip(frame["deadline_current"], frame["status"], strict=True)
+    ]
+    colours, _ = notices.colours_on(rd.store.root, today, deadlines)
+    return frame.with_columns(pl.Series("warning", colours, dtype=pl.String))
+
+
+def warning_caption(rd: Reader, today: dt.date) -> str:
+    """What the colours mean, in the lead times the notices use."""
+    return notices.colours_on(rd.store.root, today, [])[1]
 
 
 def queue(rd: Reader, ids: list[int] | None, states: Sequence[str]) -> pl.DataFrame:
@@ -589,6 +602,8 @@ def run_step(step: Callable[[], StepOutcome]) -> None:
         st.error(md(exc), icon=":material/block:")
     except audit.AuditError as exc:  # says itself whether the step was written
         st.error(md(exc), icon=":material/gpp_bad:")
+    except StoreError as exc:  # no key for an encrypted store, a full disk …: nothing written
+        st.error(md(f"未能写入：{exc}"), icon=":material/error:")
     else:
         st.session_state[SERIAL] = serial() + 1
         after_step(outcome)
