@@ -19,8 +19,8 @@ today = dt.date.today()
 if who.can(APPROVE):
     with st.expander("印发预警提醒和督办函", icon=":material/campaign:"):
         st.caption(
-            "按 DOMAIN 口径计算当日的绿、黄、红预警，向责任人、责任领导、主要负责人和巡察办发出编号文书；"
-            "同一措施同一颜色只发一次，延期后重新计算。通常由每日定时任务（xuncha notices）完成。"
+            "按预警口径计算当日的绿、黄、红预警，向责任人、责任领导、主要负责人和巡察办发出编号文书；"
+            "同一措施同一颜色只发一次，延期后重新计算。通常由每日定时任务自动完成，此处用于补发当日文书。"
         )
         st.caption(view.mail_line())
         day = st.date_input("发文日期", value=today, max_value=today, format="YYYY-MM-DD")

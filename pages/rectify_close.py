@@ -19,13 +19,14 @@ st.caption(
 
 to_close = rectify.queue(reader, ids, ["pending_close"])
 extensions = rectify.queue(reader, ids, ["extension_pending"])
-closed = rectify.queue(reader, ids, ["closed"])
-tab_close, tab_extend, tab_closed = st.tabs(
+closed = rectify.latest_first(rectify.queue(reader, ids, ["closed"]))
+tab_close, tab_extend, tab_closed = rectify.tabs(
     [
         rectify.titled("待销号", to_close.height),
         rectify.titled("延期待审批", extensions.height),
         f"已销号（{closed.height}）",
-    ]
+    ],
+    key="close_tabs",
 )
 
 

@@ -48,8 +48,9 @@ else:
     st.caption(f"共 {listed.height:,} 条。" + rectify.warning_caption(reader, today))
     rectify.show_measures(listed, key="rectify_report_measures")
 
-tab_progress, tab_done, tab_extend, tab_excel, tab_history = st.tabs(
-    ["填报进展", "报完成", "申请延期", "Excel 填报", "整改历史"]
+tab_progress, tab_done, tab_extend, tab_excel, tab_history = rectify.tabs(
+    ["填报进展", "报完成", "申请延期", "Excel 填报", "整改历史"],
+    key="report_tabs",
 )
 
 with tab_progress:
@@ -58,7 +59,9 @@ with tab_progress:
     else:
         st.caption("在要填报的措施行选择新状态并填写整改进展，可同时填报多条，最后一次提交。")
         edited = st.data_editor(
-            rectify.progress_editor_frame(open_measures).to_pandas(),
+            rectify.progress_editor_frame(open_measures).to_pandas(
+                use_pyarrow_extension_array=True
+            ),
             key=f"rectify_progress_{rectify.serial()}",
             hide_index=True,
             num_rows="fixed",
@@ -170,7 +173,7 @@ with tab_excel:
     )
     rectify.round_trip_download(reader, who, today)
     upload = st.file_uploader(
-        "填好的填报表（.xlsx）",
+        "填好的填报表（.xlsx、.xls 或 .csv）",
         type=["xlsx", "xls", "csv"],
         key=f"rectify_round_trip_file_{rectify.serial()}",
     )
@@ -200,7 +203,9 @@ with tab_excel:
                 rectify.round_trip_submit(who)
 
 with tab_history:
-    everything = rectify.measures(reader, ids, today, open_only=False)
+    everything = rectify.active_first(
+        reader, ids, rectify.measures(reader, ids, today, open_only=False)
+    )
     if everything.is_empty():
         st.caption("没有整改措施。")
     else:

@@ -18,14 +18,16 @@ st.caption(
 )
 
 pending = rectify.queue(reader, ids, ["pending_review"])
-returned = rectify.queue(reader, ids, ["returned"])
-passed = rectify.queue(reader, ids, ["pending_close", "closed"])
-tab_pending, tab_returned, tab_passed = st.tabs(
+# Work oldest first; what was decided, latest first.
+returned = rectify.latest_first(rectify.queue(reader, ids, ["returned"]))
+passed = rectify.latest_first(rectify.queue(reader, ids, ["pending_close", "closed"]))
+tab_pending, tab_returned, tab_passed = rectify.tabs(
     [
         rectify.titled("待审核", pending.height),
         f"已退回（{returned.height}）",
         f"已通过（{passed.height}）",
-    ]
+    ],
+    key="review_tabs",
 )
 
 with tab_pending:

@@ -496,7 +496,7 @@ def write_config(store: Path, text: str) -> None:
 
 def test_no_configuration_means_nothing_is_sent(store: Path) -> None:
     assert mail.smtp_config(store) is None
-    assert mail.describe(None) == "未配置邮件服务器，预警提醒未通过邮件发送"
+    assert mail.describe(None) == "未配置邮件服务器：预警提醒不通过邮件发送，收件人登录后查看"
 
 
 def test_file_is_read_with_defaults(store: Path) -> None:

@@ -64,7 +64,7 @@ MAIL_CONFIG = Path("config") / "mail.toml"
 ENV_HOST = "XUNCHA_SMTP_HOST"
 ENV_PORT = "XUNCHA_SMTP_PORT"
 ACTION = "notice_mail"
-NOT_CONFIGURED = "未配置邮件服务器，预警提醒未通过邮件发送"
+NOT_CONFIGURED = "未配置邮件服务器：预警提醒不通过邮件发送，收件人登录后查看"
 NO_EMAIL = "无电子邮箱"
 
 Security = Literal["none", "starttls", "ssl"]

@@ -165,7 +165,9 @@ def _measure(con: duckdb.DuckDBPyConnection, measure_id: int) -> dict[str, Any] 
         " greatest((SELECT max(status_date) FROM measure_status_history h"
         "           WHERE h.measure_id = m.measure_id),"
         "          (SELECT max(effective_date) FROM measure_deadline_history d"
-        "           WHERE d.measure_id = m.measure_id)) AS last_recorded"
+        "           WHERE d.measure_id = m.measure_id)) AS last_recorded,"
+        " (SELECT max(status_date) FROM measure_status_history h"
+        "  WHERE h.measure_id = m.measure_id AND h.status <> 'DONE') AS last_open_on"
         " FROM measures m JOIN findings f USING (finding_id)"
         " JOIN inspections i ON i.inspection_id = f.inspection_id WHERE m.measure_id = ?",
         [measure_id],
@@ -184,6 +186,7 @@ def _measure(con: duckdb.DuckDBPyConnection, measure_id: int) -> dict[str, Any] 
         "deadline_current",
         "feedback_date",
         "last_recorded",  # the latest dated status or deadline record: no step before it
+        "last_open_on",  # the latest day it was recorded not done: no completion before it
     )
     return dict(zip(keys, row, strict=True))
 
@@ -451,6 +454,7 @@ def _check_report(
                 f" 晚于填报日期 {on.isoformat()}"
             )
         _not_before(report.completed_on, measure["feedback_date"], of + "反馈日期")
+        _not_before(report.completed_on, measure["last_open_on"], of + "最近一次记为未完成的日期")
         if not report.evidence:
             raise WorkflowError(f"措施 {report.measure_id} 报完成须附佐证材料")
         if len(report.evidence) > MAX_FILES:

@@ -59,7 +59,10 @@ def header(rd: Reader) -> Access:
 
 
 def mine(rd: Reader, who: Access, since: dt.date | None) -> pl.DataFrame:
-    return notices.notices_for(rd, who, since)
+    """The user's notices, the latest day first, and in a day by kind and number."""
+    return notices.notices_for(rd, who, since).sort(
+        ["issued_on", "kind", "notice_id"], descending=[True, False, False]
+    )
 
 
 def recent_count(rd: Reader, who: Access) -> int:
@@ -73,9 +76,12 @@ def recent_count(rd: Reader, who: Access) -> int:
 
 
 def toast_once(count: int) -> None:
-    """At sign-in (the first run of a session), say there are notices for this user."""
-    if count and not st.session_state.get(_TOASTED):
-        st.session_state[_TOASTED] = True
+    """At sign-in (the first run of a session), say there are notices for this user; never
+    later in the session (issuing notices on the page must not bring the note up)."""
+    if st.session_state.get(_TOASTED):
+        return
+    st.session_state[_TOASTED] = True
+    if count:
         st.toast(
             f"近 {RECENT_DAYS} 天有 {count} 份发给您的预警提醒或督办函，请在“预警提醒”中查看。",
             icon=":material/notifications_active:",
@@ -83,7 +89,8 @@ def toast_once(count: int) -> None:
 
 
 def show(frame: pl.DataFrame) -> None:
-    shown = frame.select(list(COLUMNS)).rename(COLUMNS)
+    shown = frame.with_columns(pl.col("issued_on").cast(pl.Date).dt.strftime("%Y-%m-%d"))
+    shown = shown.select(list(COLUMNS)).rename(COLUMNS)
     st.dataframe(shown.to_pandas(), hide_index=True, width="stretch")
 
 

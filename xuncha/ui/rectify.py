@@ -10,6 +10,7 @@ Every rule lives in xuncha.rectify: the pages call its steps, and a refusal
 from __future__ import annotations
 
 import collections
+import contextvars
 import datetime as dt
 import hashlib
 import mimetypes
@@ -165,6 +166,22 @@ def queue(rd: Reader, ids: list[int] | None, states: Sequence[str]) -> pl.DataFr
     )
 
 
+def latest_first(frame: pl.DataFrame) -> pl.DataFrame:
+    """Decided claims, the latest decision first (the queues to work on stay oldest first)."""
+    return frame.sort(["state_on", "submission_id"], descending=True)
+
+
+def active_first(rd: Reader, ids: list[int] | None, frame: pl.DataFrame) -> pl.DataFrame:
+    """The measures, those with online steps first (latest activity first), for pickers."""
+    subs = rd.query("rectify_queue", {"inspection_ids": ids, "states": None, "measure_id": None})
+    latest = subs.group_by("measure_id").agg(pl.col("state_on").max().alias("_last"))
+    return (
+        frame.join(latest, on="measure_id", how="left")
+        .sort(["_last", "measure_id"], descending=[True, False], nulls_last=True)
+        .drop("_last")
+    )
+
+
 def steps(rd: Reader, ids: list[int] | None, measure_id: int) -> pl.DataFrame:
     return rd.query("rectify_measure_steps", {"inspection_ids": ids, "measure_id": measure_id})
 
@@ -179,18 +196,18 @@ def evidence_files(rd: Reader, submission_ids: Iterable[int]) -> pl.DataFrame:
 MEASURE_COLUMNS = {
     "warning": "预警",
     "measure_id": "措施编号",
-    "round_name": "轮次",
-    "ledger_seq": "序号",
-    "title": "具体问题",
-    "measure_text": "整改措施",
-    "department": "责任部门",
-    "person": "责任人",
     "status": "当前状态",
+    "done_state": "完成申请",
     "deadline_current": "现行时限",
     "days_left": "剩余天数",
-    "done_state": "完成申请",
-    "proposed_deadline": "申请延至",
     "last_return_reason": "最近退回理由",
+    "proposed_deadline": "申请延至",
+    "title": "具体问题",
+    "measure_text": "整改措施",
+    "person": "责任人",
+    "department": "责任部门",
+    "round_name": "轮次",
+    "ledger_seq": "序号",
     "returns": "退回次数",
     "progress": "最新进展",
 }
@@ -215,15 +232,15 @@ QUEUE_COLUMNS = {
 }
 STEP_COLUMNS = {
     "step_date": "日期",
-    "kind": "类别",
     "step": "环节",
     "state": "状态",
+    "reason": "理由或意见",
+    "kind": "类别",
     "actor": "操作人",
     "status": "填报状态",
     "progress": "整改进展",
     "completed_on": "完成日期",
     "proposed_deadline": "申请延至",
-    "reason": "理由或意见",
     "files": "佐证材料",
 }
 WARNING_COLOURS = {"红": "#f8d0d0", "黄": "#fbeeb8", "绿": "#d4eed6"}
@@ -247,9 +264,11 @@ def _labelled(frame: pl.DataFrame, columns: Mapping[str, str]) -> pl.DataFrame:
 
 
 def measures_table(frame: pl.DataFrame) -> pl.DataFrame:
-    return _labelled(frame, MEASURE_COLUMNS).with_columns(
-        pl.col("预警").fill_null(""),
-    )
+    table = _labelled(frame, MEASURE_COLUMNS).with_columns(pl.col("预警").fill_null(""))
+    empty = [
+        c for c in ("序号", "申请延至", "最近退回理由") if table[c].null_count() == table.height
+    ]
+    return table.drop(empty) if table.height else table
 
 
 def queue_table(frame: pl.DataFrame, drop: Sequence[str] = ()) -> pl.DataFrame:
@@ -269,21 +288,14 @@ def steps_table(frame: pl.DataFrame, files: pl.DataFrame) -> pl.DataFrame:
 
 def show_measures(frame: pl.DataFrame, *, key: str, selectable: bool = False) -> Any:
     """The unit's measures with the warning cell coloured (红/黄/绿)."""
-    table = measures_table(frame)
-    shown = table.with_columns(
-        pl.col(c).fill_null("—") for c, t in table.schema.items() if t == pl.String
-    ).to_pandas()
+    shown = _no_nulls(measures_table(frame)).to_pandas()
 
     def colour(value: Any) -> str:
         background = WARNING_COLOURS.get(str(value))
         return f"background-color: {background}" if background else ""
 
     styled = shown.style.map(colour, subset=["预警"])
-    config = {
-        c: st.column_config.DateColumn(c, format="YYYY-MM-DD")
-        for c in ("现行时限", "申请延至")
-        if c in shown.columns
-    }
+    config: dict[str, Any] = {}
     extra: dict[str, Any] = (
         {"on_select": "rerun", "selection_mode": "single-row"} if selectable else {}
     )
@@ -291,6 +303,23 @@ def show_measures(frame: pl.DataFrame, *, key: str, selectable: bool = False) ->
     return st.dataframe(
         styled, hide_index=True, key=key, column_config=config, height=height, **extra
     )
+
+
+def _no_nulls(frame: pl.DataFrame) -> pl.DataFrame:
+    """Missing values shown as "—" (a table grid would print "None"): dates as YYYY-MM-DD
+    text, and a number column with a gap as text too."""
+    out = []
+    for name, kind in frame.schema.items():
+        column = pl.col(name)
+        if kind == pl.Date:
+            out.append(column.dt.strftime("%Y-%m-%d").fill_null("—"))
+        elif kind == pl.String:
+            out.append(column.fill_null("—"))
+        elif kind.is_numeric() and frame[name].null_count():
+            out.append(column.cast(pl.String).fill_null("—"))
+        else:
+            out.append(column)
+    return frame.select(out)
 
 
 def _fit(height: Any, rows: int) -> Any:
@@ -301,14 +330,10 @@ def _fit(height: Any, rows: int) -> Any:
 def show_table(
     frame: pl.DataFrame, *, key: str, height: Any = "auto", selectable: bool = False
 ) -> Any:
-    data = frame.with_columns(
-        pl.col(c).fill_null("—") for c, t in frame.schema.items() if t == pl.String
-    )
+    data = _no_nulls(frame)
     config: dict[str, Any] = {
-        c: st.column_config.DateColumn(c, format="YYYY-MM-DD")
-        for c, t in data.schema.items()
-        if t == pl.Date
-    } | {c: st.column_config.TextColumn(c) for c, t in data.schema.items() if t == pl.String}
+        c: st.column_config.TextColumn(c) for c, t in data.schema.items() if t == pl.String
+    }
     extra: dict[str, Any] = (
         {"on_select": "rerun", "selection_mode": "single-row"} if selectable else {}
     )
@@ -329,13 +354,13 @@ def progress_editor_frame(frame: pl.DataFrame) -> pl.DataFrame:
     """The open measures as the editor shows them: the two columns a unit fills in last."""
     return frame.select(
         pl.col("measure_id").alias("措施编号"),
-        pl.col("title").alias("具体问题"),
-        pl.col("measure_text").alias("整改措施"),
+        pl.lit(None, dtype=pl.String).alias("新状态"),
+        pl.lit(None, dtype=pl.String).alias("整改进展"),
         pl.col("status")
         .replace_strict(STATUS_LABELS, default=pl.col("status"), return_dtype=pl.String)
         .alias("当前状态"),
-        pl.lit(None, dtype=pl.String).alias("新状态"),
-        pl.lit(None, dtype=pl.String).alias("整改进展"),
+        pl.col("title").alias("具体问题"),
+        pl.col("measure_text").alias("整改措施"),
     )
 
 
@@ -363,6 +388,8 @@ def progress_reports(rows: Iterable[Mapping[str, Any]]) -> tuple[list[Report], l
 
 def _text(value: Any) -> str:
     if value is None or (isinstance(value, float) and value != value):  # NaN from pandas
+        return ""
+    if type(value).__name__ == "NAType":  # pandas' missing value of a string column
         return ""
     return str(value).strip()
 
@@ -519,7 +546,8 @@ def online_section(rd: Reader, scope: Any) -> None:
     if frame.is_empty():
         st.caption("统计截至日，筛选范围内尚无在线报完成的措施。")
         return
-    cols = st.columns(4)
+    # Two by two: four cards in a row are cut ("3.…") on a tablet with the sidebar open.
+    cols = [*st.columns(2), *st.columns(2)]
     cols[0].metric(
         "待审核", f"{totals['pending_review']:,}", help=online.PENDING_DEFINITION, border=True
     )
@@ -545,7 +573,7 @@ def online_section(rd: Reader, scope: Any) -> None:
         {c: online.COLUMNS[c] for c in online.COLUMNS if c in frame.columns}
     )
     st.dataframe(
-        shown.to_arrow(),
+        shown.to_pandas(use_pyarrow_extension_array=True),
         hide_index=True,
         key="progress_online",
         height=min(360, 38 + 35 * max(shown.height, 1)),
@@ -593,6 +621,36 @@ def serial() -> int:
     return int(st.session_state.get(SERIAL, 0))
 
 
+_TAB: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVar(
+    "rectify_tab", default=None
+)
+
+
+class _Tab:
+    """A tab whose body, while it runs, is known as the place a step is taken from."""
+
+    def __init__(self, container: Any, key: str, index: int) -> None:
+        self._container, self._key, self._index = container, key, index
+        self._token: contextvars.Token[tuple[str, int] | None] | None = None
+
+    def __enter__(self) -> Any:
+        self._token = _TAB.set((self._key, self._index))
+        return self._container.__enter__()
+
+    def __exit__(self, *exc: Any) -> Any:
+        if self._token is not None:
+            _TAB.reset(self._token)
+        return self._container.__exit__(*exc)
+
+
+def tabs(labels: Sequence[str], *, key: str) -> list[_Tab]:
+    """Tabs that, after a step taken in one of them, open on that one again (their labels
+    carry counts that change with the step, so the browser cannot keep the choice itself)."""
+    index = int(st.session_state.get(f"{key}_open", 0))
+    made = st.tabs(list(labels), default=labels[min(max(index, 0), len(labels) - 1)])
+    return [_Tab(container, key, i) for i, container in enumerate(made)]
+
+
 def run_step(step: Callable[[], StepOutcome]) -> None:
     """Take a step of xuncha.rectify.workflow: a refusal is shown in Chinese (nothing was
     written); a step done clears the inputs and reruns the page on the new data version."""
@@ -606,6 +664,9 @@ def run_step(step: Callable[[], StepOutcome]) -> None:
         st.error(md(f"未能写入：{exc}"), icon=":material/error:")
     else:
         st.session_state[SERIAL] = serial() + 1
+        where = _TAB.get()
+        if where is not None:
+            st.session_state[f"{where[0]}_open"] = where[1]
         after_step(outcome)
 
 
