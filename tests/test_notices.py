@@ -572,6 +572,10 @@ def test_names_in_one_cell_are_split_on_the_usual_separators() -> None:
     assert notices.split_names("张  三") == ["张三"]
     assert notices.split_names(" / ") == [] and notices.split_names(None) == []
     assert notices.split_names("李四、李四") == ["李四"]
+    # Positions only are one person's posts, as ledgers write 责任领导 (not four people).
+    assert notices.split_names("党组书记、局长") == ["党组书记、局长"]
+    assert notices.split_names("党组成员、副局长") == ["党组成员、副局长"]
+    assert notices.split_names("张三、局长") == ["张三", "局长"]
 
 
 def _one(store: Store, sql: str) -> Any:

@@ -237,13 +237,24 @@ class OutgoingNotice:
     docx: bytes = field(repr=False)
 
 
+# The ends of the positions ledgers write instead of names (党组书记、局长; 办公室主任).
+_POSITION = re.compile(
+    r"(书记|局长|主任|部长|组长|科长|所长|院长|校长|经理|董事长|总经理|主席|委员|成员|处长|站长|"
+    r"队长|行长|镇长|乡长|区长|县长|市长|秘书长|负责人|馆长|社长|厂长|会长|主任委员|党委|党组)$"
+)
+
+
 def split_names(text: str | None) -> list[str]:
     """The people named in one 责任人 / 责任领导 cell: separated by 、,，/ or spaces; blank
     markers (/, —, 无) name nobody. Two single characters split by spaces are one name written
-    with spacing (“张  三”), not two people."""
+    with spacing (“张  三”), not two people. A cell of positions only (“党组书记、局长”) is the
+    posts of one person, as ledgers write them, not several people."""
     if text is None:
         return []
     cleaned = unicodedata.normalize("NFKC", str(text))
+    parts = [p.strip() for p in _NAME_SEPARATORS.split(cleaned) if p.strip()]
+    if len(parts) > 1 and all(_POSITION.search(p) for p in parts):
+        return ["、".join(parts)]
     names: list[str] = []
     for part in _NAME_SEPARATORS.split(cleaned):
         tokens = part.split()
