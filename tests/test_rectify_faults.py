@@ -73,6 +73,7 @@ def run(db, step, params):
         office = Access.for_role("巡察办丙", "office")
         wf.decide(store, office, params["submission_id"], step, on=on, now=now)
 """.replace("{day0}", (demo.DEMO_AS_OF + dt.timedelta(days=3)).isoformat())
+_DAY0 = demo.DEMO_AS_OF + dt.timedelta(days=3)  # the steps' day 0, as in STEP_CODE
 
 
 SCRIPT = STEP_CODE + "\nimport json, sys\nrun(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]))"
@@ -136,7 +137,9 @@ class Case:
         take("passed", "submitted", "pass", day=2, submission_id=claim)
         take("returned", "submitted", "return", day=2, submission_id=claim)
         take("closed", "passed", "close", day=3, submission_id=claim)
-        proposed = (deadline + dt.timedelta(days=60)).isoformat()
+        # Extensions lie ahead of the day they are asked for (and of the deadline).
+        soon = _DAY0 + dt.timedelta(days=5)
+        proposed = (max(deadline, soon) + dt.timedelta(days=60)).isoformat()
         take("requested", "base", "request", day=1, proposed=proposed)
         asked = self.last_submission(self.roots["requested"])
         take("approved", "requested", "approve", day=2, submission_id=asked)
@@ -145,7 +148,7 @@ class Case:
             **common,
             "measure_id": other,
             "day": 4,
-            "proposed": (other_deadline + dt.timedelta(days=30)).isoformat(),
+            "proposed": (max(other_deadline, soon) + dt.timedelta(days=30)).isoformat(),
         }
         for state in list(self.steps):
             take(f"{state}+next", state, "request", **self.next_params)
