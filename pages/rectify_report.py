@@ -68,7 +68,9 @@ with tab_progress:
             disabled=["措施编号", "具体问题", "整改措施", "当前状态"],
             column_config={
                 "新状态": st.column_config.SelectboxColumn(
-                    "新状态", options=list(rectify.PROGRESS_CHOICES), required=False
+                    "新状态",
+                    options=[rectify.NOT_REPORTED, *rectify.PROGRESS_CHOICES],
+                    required=True,
                 ),
                 "整改进展": st.column_config.TextColumn("整改进展", max_chars=2000, width="large"),
             },

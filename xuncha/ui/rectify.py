@@ -58,6 +58,7 @@ STEP_LABELS = {
 KIND_LABELS = {"progress": "进展填报", "done": "完成申请", "extension": "延期申请"}
 # The statuses a unit may report as progress, by their Chinese labels (in this order).
 PROGRESS_CHOICES = {STATUS_LABELS[s]: s for s in PROGRESS_STATUSES}
+NOT_REPORTED = "不填报"  # the editor's first choice: an empty cell would read "None"
 
 # -- scope ---------------------------------------------------------------------------------
 
@@ -354,8 +355,8 @@ def progress_editor_frame(frame: pl.DataFrame) -> pl.DataFrame:
     """The open measures as the editor shows them: the two columns a unit fills in last."""
     return frame.select(
         pl.col("measure_id").alias("措施编号"),
-        pl.lit(None, dtype=pl.String).alias("新状态"),
-        pl.lit(None, dtype=pl.String).alias("整改进展"),
+        pl.lit(NOT_REPORTED, dtype=pl.String).alias("新状态"),
+        pl.lit("", dtype=pl.String).alias("整改进展"),
         pl.col("status")
         .replace_strict(STATUS_LABELS, default=pl.col("status"), return_dtype=pl.String)
         .alias("当前状态"),
@@ -371,6 +372,7 @@ def progress_reports(rows: Iterable[Mapping[str, Any]]) -> tuple[list[Report], l
     problems: list[str] = []
     for row in rows:
         status = _text(row.get("新状态"))
+        status = "" if status == NOT_REPORTED else status
         progress = _text(row.get("整改进展"))
         if not status and not progress:
             continue
