@@ -138,3 +138,36 @@ def test_a_ledger_recording_done_withdraws_the_waiting_claim_and_its_rollback_re
     assert returns == (0,)
     rollback_batch(store, ledger_batch)
     assert _state(store, claim) == "pending_review"
+
+
+def test_a_later_ledger_does_not_move_a_deadline_extended_online(
+    store: Store, tmp_path: Path, capsys: Any
+) -> None:
+    import openpyxl
+
+    measure = _measure(store, "PHASED", dt.date(2024, 6, 30))
+    (text,) = _one(store, "SELECT text FROM measures WHERE measure_id = ?", [measure])
+    asked = workflow.request_extension(
+        store, LIAISON, measure, dt.date(2024, 12, 31), "需跨部门协调", on=DAY
+    ).submission_ids[0]
+    workflow.decide(store, OFFICE, asked, "approve", on=DAY + dt.timedelta(days=1))
+    # The unit's next ledger writes yet another date for that measure, without 申请延期.
+    ledger = S.merged_xlsx(tmp_path / S.PROGRESS.name, progress=True)
+    book = openpyxl.load_workbook(ledger)
+    sheet = book.active
+    header = next(r for r in sheet.iter_rows(max_row=10) if r[0].value == "序 号")
+    columns = {cell.value: cell.column for cell in header}
+    row = next(
+        r[0].row
+        for r in sheet.iter_rows(min_row=header[0].row + 1)
+        if r[columns["整改措施"] - 1].value == text
+    )
+    sheet.cell(row, columns["整改时限"]).value = "2025年3月31日"
+    book.save(ledger)
+    capsys.readouterr()
+    assert cli.main(_import_args(store.root, ledger)) == 0
+    printed = capsys.readouterr().out
+    assert "已在线批准延期至 2024-12-31" in printed and "2025-03-31 未采用" in printed
+    assert _one(store, "SELECT deadline_current FROM measures WHERE measure_id = ?", [measure]) == (
+        dt.date(2024, 12, 31),
+    )
