@@ -58,22 +58,10 @@ with tab_close:
     if to_close.is_empty():
         st.info("没有待销号的完成申请。", icon=":material/inbox:")
     else:
-        rectify.show_table(
-            rectify.queue_table(to_close, drop=("proposed_deadline", "reason")),
-            key="close_pending_table",
-            height=260,
+        row = rectify.queue_section(
+            reader, who, ids, to_close, ["pending_close"], key="close", title="整改销号_待销号"
         )
-        rectify.queue_downloads(
-            reader,
-            who,
-            ids,
-            ["pending_close"],
-            key="close_pending_table_dl",
-            title="整改销号_待销号",
-        )
-        row = rectify.pick_submission(to_close, key="close_pick")
         if row is not None:
-            rectify.submission_detail(reader, ids, row, key="close_detail")
             decision_buttons(
                 row,
                 (
@@ -87,22 +75,18 @@ with tab_extend:
     if extensions.is_empty():
         st.info("没有待审批的延期申请。", icon=":material/inbox:")
     else:
-        rectify.show_table(
-            rectify.queue_table(extensions, drop=("completed_on", "evidence_files")),
-            key="close_extension_table",
-            height=260,
-        )
-        rectify.queue_downloads(
+        row = rectify.queue_section(
             reader,
             who,
             ids,
+            extensions,
             ["extension_pending"],
-            key="close_extension_table_dl",
+            key="extension",
             title="整改销号_延期待审批",
+            drop=("completed_on", "evidence_files"),
+            label="选择延期申请",
         )
-        row = rectify.pick_submission(extensions, key="extension_pick", label="选择延期申请")
         if row is not None:
-            rectify.submission_detail(reader, ids, row, key="extension_detail")
             decision_buttons(
                 row,
                 (
@@ -116,14 +100,13 @@ with tab_closed:
     if closed.is_empty():
         st.caption("尚无已销号的措施。")
     else:
-        rectify.show_table(
-            rectify.queue_table(closed, drop=("proposed_deadline", "reason")),
-            key="close_closed_table",
-            height=260,
+        rectify.queue_section(
+            reader,
+            who,
+            ids,
+            closed,
+            ["closed"],
+            key="closed",
+            title="整改销号_已销号",
+            label="查看填报",
         )
-        rectify.queue_downloads(
-            reader, who, ids, ["closed"], key="close_closed_table_dl", title="整改销号_已销号"
-        )
-        row = rectify.pick_submission(closed, key="closed_pick", label="查看填报")
-        if row is not None:
-            rectify.submission_detail(reader, ids, row, key="closed_detail")

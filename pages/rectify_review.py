@@ -34,17 +34,10 @@ with tab_pending:
     if pending.is_empty():
         st.info("没有待审核的完成申请。", icon=":material/inbox:")
     else:
-        rectify.show_table(
-            rectify.queue_table(pending, drop=("proposed_deadline", "reason")),
-            key="review_pending_table",
-            height=260,
+        row = rectify.queue_section(
+            reader, who, ids, pending, ["pending_review"], key="review", title="整改审核_待审核"
         )
-        rectify.queue_downloads(
-            reader, who, ids, ["pending_review"], key="review_pending_dl", title="整改审核_待审核"
-        )
-        row = rectify.pick_submission(pending, key="review_pick")
         if row is not None:
-            rectify.submission_detail(reader, ids, row, key="review_detail")
             own = row["submitted_by"] == who.user
             if own:
                 st.warning("这是您本人提交的填报，不能由您审核。", icon=":material/person_off:")
@@ -84,36 +77,29 @@ with tab_returned:
         st.caption("没有被退回的完成申请。")
     else:
         st.caption("被退回的完成申请：单位须整改后重新报完成（新的申请重新进入待审核）。")
-        rectify.show_table(
-            rectify.queue_table(returned, drop=("proposed_deadline", "reason")),
-            key="review_returned_table",
-            height=260,
+        rectify.queue_section(
+            reader,
+            who,
+            ids,
+            returned,
+            ["returned"],
+            key="review_returned",
+            title="整改审核_已退回",
+            label="查看填报",
         )
-        rectify.queue_downloads(
-            reader, who, ids, ["returned"], key="review_returned_dl", title="整改审核_已退回"
-        )
-        row = rectify.pick_submission(returned, key="review_returned_pick", label="查看填报")
-        if row is not None:
-            rectify.submission_detail(reader, ids, row, key="review_returned_detail")
 
 with tab_passed:
     if passed.is_empty():
         st.caption("尚无审核通过的完成申请。")
     else:
         st.caption("审核通过的完成申请：待销号的由巡察办销号，已销号的措施计为完成。")
-        rectify.show_table(
-            rectify.queue_table(passed, drop=("proposed_deadline", "reason")),
-            key="review_passed_table",
-            height=260,
-        )
-        rectify.queue_downloads(
+        rectify.queue_section(
             reader,
             who,
             ids,
+            passed,
             ["pending_close", "closed"],
-            key="review_passed_dl",
+            key="review_passed",
             title="整改审核_已通过",
+            label="查看填报",
         )
-        row = rectify.pick_submission(passed, key="review_passed_pick", label="查看填报")
-        if row is not None:
-            rectify.submission_detail(reader, ids, row, key="review_passed_detail")

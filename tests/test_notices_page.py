@@ -9,13 +9,13 @@ import datetime as dt
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import streamlit as st
 from argon2 import PasswordHasher
 from streamlit.testing.v1 import AppTest
 
+from tests.test_rectify_pages import nav_titles, rows, signed_in
 from xuncha.auth import UserStore
 from xuncha.rectify import mail, notices
 from xuncha.store import Store
@@ -47,30 +47,6 @@ def real(demo_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     st.cache_data.clear()
     st.cache_resource.clear()
     rectify.forget_visible()
-
-
-def signed_in(store: Store, user: str, page: str | None = None) -> AppTest:
-    users = UserStore(store.root)
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.session_state["_token"] = users.start_session(users.access_for(user))
-    at.run()
-    if page:
-        at.switch_page(page)
-        at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def rows(store: Store, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-    con = store.connect()
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
-
-
-def nav_titles(at: AppTest) -> set[str]:
-    return {str(info.get("page_name")) for info in at._registered_pages.values()}
 
 
 def listed(at: AppTest) -> set[str]:

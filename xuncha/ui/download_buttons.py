@@ -42,12 +42,7 @@ def downloads(
 
     scope_text = st.session_state.get("filters_text") or "全部"
     who = user_name()  # read here: the builders below run in a worker thread on click
-    built: list[pl.DataFrame] = []
-
-    def table() -> pl.DataFrame:
-        if not built:
-            built.append(frame() if callable(frame) else frame)
-        return built[0]
+    table = _once(frame if callable(frame) else lambda: frame)
 
     def meta() -> export.ExportMeta:
         columns = table().columns
@@ -61,16 +56,39 @@ def downloads(
             notes=notes,
         )
 
+    stem = export.file_name(f"{page}_{title}", scope_text, "", scope.as_of).rstrip(".")
+    _table_pair(table, meta, key=key, stem=stem, scope_text=scope_text)
+
+
+def _once(build: Callable[[], pl.DataFrame]) -> Callable[[], pl.DataFrame]:
+    """The table, built on the first call (a click) and kept for the .xlsx, .csv and audit."""
+    built: list[pl.DataFrame] = []
+
+    def table() -> pl.DataFrame:
+        if not built:
+            built.append(build())
+        return built[0]
+
+    return table
+
+
+def _table_pair(
+    table: Callable[[], pl.DataFrame],
+    meta: Callable[[], Any],
+    *,
+    key: str,
+    stem: str,
+    scope_text: str,
+) -> None:
+    """The .xlsx (with its 说明 sheet from `meta`) and .csv of a table built on click."""
+    from xuncha import export
+
     _download_pair(
         lambda: export.to_xlsx(table(), meta()),
         lambda: export.to_csv(table()),
         key=key,
-        stem=export.file_name(f"{page}_{title}", scope_text, "", scope.as_of).rstrip("."),
-        details=lambda: {
-            "rows": table().height,
-            "columns": table().columns,
-            "scope": scope_text,
-        },
+        stem=stem,
+        details=lambda: {"rows": table().height, "columns": table().columns, "scope": scope_text},
     )
 
 
@@ -174,17 +192,8 @@ def file_download(
 ) -> None:
     """A download of one file built on click, for a session with export rights, recorded in
     the audit trail like every export (file, size, SHA-256, `details`)."""
-    if not export_allowed(EXPORT) or not _downloads_served():
-        return
-    st.download_button(
-        label,
-        data=_audited(build, file_name, **details),
-        file_name=file_name,
-        mime=mime,
-        key=key,
-        icon=icon,
-        on_click="ignore",
-    )
+    if export_allowed(EXPORT):
+        _one_file(label, build, file_name, mime=mime, key=key, icon=icon, **details)
 
 
 def scoped_download(
@@ -201,6 +210,19 @@ def scoped_download(
     (an evidence file, a notice, the unit's own measures to fill in): no export right is
     needed, since nothing beyond what the role reports on can be built; recorded in the audit
     trail like every export and issued to this session only."""
+    _one_file(label, build, file_name, mime=mime, key=key, icon=icon, **details)
+
+
+def _one_file(
+    label: str,
+    build: Callable[[], bytes],
+    file_name: str,
+    *,
+    mime: str,
+    key: str,
+    icon: str | None,
+    **details: Any,
+) -> None:
     if not _downloads_served():
         return
     st.download_button(
@@ -271,23 +293,12 @@ def list_downloads(
     from xuncha import export
 
     who = user_name()
-    built: list[pl.DataFrame] = []
-
-    def table() -> pl.DataFrame:
-        if not built:
-            built.append(build())
-        return built[0]
 
     def meta() -> export.ExportMeta:
         return export.ExportMeta(title=title, scope=scope_text, as_of=as_of, user=who)
 
-    _download_pair(
-        lambda: export.to_xlsx(table(), meta()),
-        lambda: export.to_csv(table()),
-        key=key,
-        stem=export.file_name(title, "", "", as_of).rstrip("."),
-        details=lambda: {"rows": table().height, "columns": table().columns, "scope": scope_text},
-    )
+    stem = export.file_name(title, "", "", as_of).rstrip(".")
+    _table_pair(_once(build), meta, key=key, stem=stem, scope_text=scope_text)
 
 
 def frame_downloads(frame: pl.DataFrame, *, key: str, name: str, permission: str = EXPORT) -> None:

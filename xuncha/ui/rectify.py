@@ -802,6 +802,29 @@ def round_trip_submit(who: Access) -> None:
     run_step(step)
 
 
+def queue_section(
+    rd: Reader,
+    who: Access,
+    ids: list[int] | None,
+    frame: pl.DataFrame,
+    states: Sequence[str],
+    *,
+    key: str,
+    title: str,
+    drop: Sequence[str] = ("proposed_deadline", "reason"),
+    label: str = "选择填报",
+) -> dict[str, Any] | None:
+    """One tab of a work queue: the listed claims (`frame`, in `states`), their export with
+    the evidence by name and hash, a picker and the picked claim in detail; the row picked
+    (None when nothing is listed)."""
+    show_table(queue_table(frame, drop=drop), key=f"{key}_table", height=260)
+    queue_downloads(rd, who, ids, states, key=f"{key}_dl", title=title)
+    row = pick_submission(frame, key=f"{key}_pick", label=label)
+    if row is not None:
+        submission_detail(rd, ids, row, key=f"{key}_detail")
+    return row
+
+
 def queue_downloads(
     rd: Reader, who: Access, ids: list[int] | None, states: Sequence[str], *, key: str, title: str
 ) -> None:
