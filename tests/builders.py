@@ -193,16 +193,19 @@ class StoreBuilder:
         return store
 
 
-def sample_pdf(text: str = "") -> bytes:
-    """A small valid PDF (catalog, pages, one page, a correct cross-reference table) that the
-    evidence checks accept; `text` goes into a comment so that different texts give files of
-    different SHA-256."""
+def pdf(*objects: bytes, trailer_extra: bytes = b"", comment: str = "") -> bytes:
+    """A valid PDF: catalog (object 1), pages (2), one page (3), then `objects` (4, 5, …),
+    with a correct cross-reference table; `comment` (hex-encoded in a PDF comment) makes
+    files of different SHA-256."""
     body = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
+        *objects,
     ]
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n%" + text.encode("utf-8").hex().encode() + b"\n")
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    if comment:
+        out += b"%" + comment.encode("utf-8").hex().encode() + b"\n"
     offsets = []
     for number, obj in enumerate(body, start=1):
         offsets.append(len(out))
@@ -211,6 +214,11 @@ def sample_pdf(text: str = "") -> bytes:
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(body) + 1)
     for offset in offsets:
         out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\n" % (len(body) + 1)
+    out += b"trailer\n<< /Size %d /Root 1 0 R %s>>\n" % (len(body) + 1, trailer_extra)
     out += b"startxref\n%d\n%%%%EOF\n" % xref
     return bytes(out)
+
+
+def sample_pdf(text: str = "") -> bytes:
+    """A small valid PDF the evidence checks accept; different texts give different files."""
+    return pdf(comment=text)

@@ -25,6 +25,7 @@ import openpyxl
 import pytest
 from PIL import Image
 
+from tests.builders import pdf
 from xuncha import cli
 from xuncha.auth.access import Access, PermissionDenied
 from xuncha.rectify import evidence as ev
@@ -51,29 +52,6 @@ UNIT_A, UNIT_B = "市甲局", "市乙局"
 ROUND_1 = "十四届市委第一轮巡察"
 
 # -- real files ----------------------------------------------------------------------------
-
-
-def pdf(*objects: bytes, trailer_extra: bytes = b"") -> bytes:
-    """A valid PDF: catalog (object 1), pages (2), one page (3), then `objects` (4, 5, …),
-    with a correct cross-reference table."""
-    body = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
-        *objects,
-    ]
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, obj in enumerate(body, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + obj + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(body) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R %s>>\n" % (len(body) + 1, trailer_extra)
-    out += b"startxref\n%d\n%%%%EOF\n" % xref
-    return bytes(out)
 
 
 def with_catalog(extra: bytes) -> bytes:

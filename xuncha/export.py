@@ -112,12 +112,11 @@ def _is_rate(column: str) -> bool:
     return column.endswith("(%)") or column.endswith("率")
 
 
-def to_xlsx(frame: pl.DataFrame, meta: ExportMeta, *, sheet: str = "数据") -> bytes:
-    if frame.height > MAX_XLSX_ROWS:
-        raise ValueError(f"超过 Excel 单表上限 {MAX_XLSX_ROWS:,} 行，请缩小范围或导出 CSV")
-    shown = _display(frame)
-    buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(
+def safe_workbook(buffer: io.BytesIO) -> xlsxwriter.Workbook:
+    """A workbook in memory whose cells are what was written, never more: text that looks
+    like a formula (=HYPERLINK(…)), a link or a number stays text. Every .xlsx the product
+    writes is made here."""
+    return xlsxwriter.Workbook(
         buffer,
         {
             "in_memory": True,
@@ -127,6 +126,14 @@ def to_xlsx(frame: pl.DataFrame, meta: ExportMeta, *, sheet: str = "数据") -> 
             "default_date_format": "yyyy-mm-dd",
         },
     )
+
+
+def to_xlsx(frame: pl.DataFrame, meta: ExportMeta, *, sheet: str = "数据") -> bytes:
+    if frame.height > MAX_XLSX_ROWS:
+        raise ValueError(f"超过 Excel 单表上限 {MAX_XLSX_ROWS:,} 行，请缩小范围或导出 CSV")
+    shown = _display(frame)
+    buffer = io.BytesIO()
+    book = safe_workbook(buffer)
     header = book.add_format(
         {"bold": True, "bg_color": "#F2F2F2", "border": 1, "text_wrap": True, "valign": "top"}
     )

@@ -45,7 +45,7 @@ def _key(text: str | None) -> Iterator[None]:
             os.environ[crypto.ENV_KEY_FILE] = file_before
 
 
-def _copy_current(source: Store, target: Path) -> Store:
+def copy_current(source: Store, target: Path) -> Store:
     """A store holding only `source`'s current version (and its CURRENT pointer)."""
     (target / "versions").mkdir(parents=True)
     current = source.current_file()
@@ -57,8 +57,8 @@ def _copy_current(source: Store, target: Path) -> Store:
 def measure(root: Path, folder: Path, runs: int, writes: int) -> dict[str, Any]:
     """Medians in ms over `runs` alternated pairs (`writes` for the write step)."""
     key_text = base64.b64encode(crypto.new_key()).decode()
-    plain = _copy_current(Store(root), folder / "enc-plain")
-    sealed = _copy_current(Store(root), folder / "enc-sealed")
+    plain = copy_current(Store(root), folder / "enc-plain")
+    sealed = copy_current(Store(root), folder / "enc-sealed")
     try:
         started = time.perf_counter()
         with _key(key_text):

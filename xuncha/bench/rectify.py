@@ -27,19 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from xuncha.auth.access import Access
+from xuncha.bench.encryption import copy_current
 from xuncha.bench.timing import median
 from xuncha.rectify import workflow
 from xuncha.rectify.demo_activity import _png
 from xuncha.rectify.evidence import check_evidence
 from xuncha.store import Store, open_reader
-
-
-def _copy_current(source: Store, target: Path) -> Store:
-    (target / "versions").mkdir(parents=True)
-    current = source.current_file()
-    shutil.copyfile(current, target / "versions" / current.name)
-    (target / "CURRENT").write_text(current.name + "\n", encoding="utf-8")
-    return Store(target)
 
 
 def _open_measures(store: Store, count: int) -> list[tuple[int, str]]:
@@ -65,7 +58,7 @@ def _nothing(con: Any) -> None:
 def measure(root: Path, folder: Path, runs: int) -> dict[str, Any]:
     """Medians in ms of each step over `runs` rounds, interleaved with empty writes."""
     runs = max(runs, 1)
-    store = _copy_current(Store(root), folder / "rectify-bench")
+    store = copy_current(Store(root), folder / "rectify-bench")
     try:
         targets = _open_measures(store, runs + 1)
         if len(targets) < runs + 1:

@@ -38,9 +38,8 @@ from typing import Any
 
 import duckdb
 import polars as pl
-import xlsxwriter
 
-from xuncha import audit
+from xuncha import audit, export
 from xuncha.auth.access import AuthError
 from xuncha.auth.users import UserStore, canonical_name
 from xuncha.ledger.model import LedgerLimits
@@ -492,15 +491,7 @@ _NOTES = (
 def contacts_template_xlsx(unit_names: Sequence[str] = ()) -> bytes:
     """The directory template (see the module docstring)."""
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(
-        buffer,
-        {
-            "in_memory": True,
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-            "strings_to_numbers": False,
-        },
-    )
+    book = export.safe_workbook(buffer)
     header = book.add_format({"bold": True, "bg_color": "#F2F2F2", "border": 1})
     text = book.add_format({"num_format": "@"})
     sheet = book.add_worksheet("通讯录")

@@ -31,8 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import xlsxwriter
-
 from xuncha import export
 from xuncha.auth.access import REPORT, Access, PermissionDenied
 from xuncha.ledger.deadlines import DeadlineError, parse_date
@@ -187,16 +185,7 @@ def open_measures_workbook(
 
 def _write_workbook(rows: list[dict[str, Any]], meta: export.ExportMeta, scope: str) -> bytes:
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(
-        buffer,
-        {
-            "in_memory": True,
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-            "strings_to_numbers": False,
-            "default_date_format": "yyyy-mm-dd",
-        },
-    )
+    book = export.safe_workbook(buffer)
     title = book.add_format({"bold": True, "font_size": 14, "align": "center"})
     head = book.add_format(
         {"bold": True, "border": 1, "bg_color": "#DDEBF7", "text_wrap": True, "valign": "top"}
