@@ -41,8 +41,9 @@ if listed.is_empty():
     st.info("该期间没有发给您的预警提醒或督办函。", icon=":material/notifications_off:")
 else:
     st.caption(
-        f"共 {listed.height} 份。绿：距整改时限不超过 20 天（告知责任人）；黄：不超过 10 天"
-        "（并告知责任领导）；红：已逾期（督办函，并告知主要负责人和巡察办）。"
+        f"共 {listed.height} 份。"
+        + view.lead_caption(reader, today)
+        + "绿告知责任人，黄并告知责任领导，红（督办函）并告知主要负责人和巡察办。"
     )
     view.show(listed)
     view.download_picker(listed, who)

@@ -65,6 +65,11 @@ def mine(rd: Reader, who: Access, since: dt.date | None) -> pl.DataFrame:
     )
 
 
+def lead_caption(rd: Reader, today: dt.date) -> str:
+    """What the colours mean, in the lead times of STORE/config/notices.toml."""
+    return notices.colours_on(rd.store.root, today, [])[1]
+
+
 def recent_count(rd: Reader, who: Access) -> int:
     """How many notices `who` received in the last RECENT_DAYS days (0 for no such role)."""
     if not may_open(who):
