@@ -1,0 +1,42 @@
+-- name: rectification_periods
+-- returns: each inspection in scope fed back by the date, with the end of its rectification period (整改期) as xuncha.figures.periods defines it: the latest original deadline of its dated measures known by the date, kept between 反馈日期 + $min_months and 反馈日期 + $max_months
+-- grain: one row per inspection_id
+-- params:
+--   $inspection_ids INTEGER[]  inspections in scope (NULL: every inspection of the store)
+--   $as_of DATE  the date asked; measures first recorded after it are not known yet
+--   $min_months INTEGER  the shortest period, in months after 反馈日期 (集中整改期)
+--   $max_months INTEGER  the longest period, in months after 反馈日期
+-- columns:
+--   inspection_id INTEGER  inspection
+--   round_id INTEGER  its round
+--   unit_id INTEGER  its unit
+--   feedback_date DATE  反馈日期
+--   last_deadline DATE  the latest original deadline of its dated measures known by the date (NULL: none)
+--   period_end DATE  the last day of its rectification period
+--   finished BOOLEAN  the period had ended by the date (period_end < as_of)
+WITH known AS (
+    -- A measure is known on the date when one of its timeline intervals has begun by then;
+    -- long-term measures (长期坚持) have no original date and do not lengthen the period.
+    SELECT t.inspection_id, max(t.deadline_original) AS last_deadline
+    FROM measure_timeline t
+    WHERE in_inspections(t.inspection_id, $inspection_ids)
+      AND t.valid_from <= $as_of::DATE
+      AND t.deadline_original IS NOT NULL
+    GROUP BY ALL
+),
+periods AS (
+    SELECT i.inspection_id, i.round_id, i.unit_id, i.feedback_date, k.last_deadline,
+           least(
+               greatest(coalesce(k.last_deadline, i.feedback_date),
+                        (i.feedback_date + to_months($min_months::INTEGER))::DATE),
+               (i.feedback_date + to_months($max_months::INTEGER))::DATE
+           ) AS period_end
+    FROM inspections i
+    LEFT JOIN known k ON k.inspection_id = i.inspection_id
+    WHERE in_inspections(i.inspection_id, $inspection_ids)
+      AND i.feedback_date <= $as_of::DATE
+)
+SELECT inspection_id, round_id, unit_id, feedback_date, last_deadline, period_end,
+       period_end < $as_of::DATE AS finished
+FROM periods
+ORDER BY inspection_id
