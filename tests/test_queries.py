@@ -46,6 +46,8 @@ def _values(reader: Any) -> dict[str, Any]:
         unit_ids=None,
         k_min=3,
         k_share=0.3,
+        min_months=3,
+        max_months=12,
         step=30,
         min_similarity=0.3,
         terms=["问题"],
