@@ -47,6 +47,10 @@ class Fixture:
 
 @pytest.fixture(scope="module")
 def fixture(tmp_path_factory: pytest.TempPathFactory) -> Fixture:
+    return build_fixture(tmp_path_factory.mktemp("revisit") / "store")
+
+
+def build_fixture(root: Path) -> Fixture:
     """Six units over three rounds (第三轮 is a 回头看 round):
 
     甲: R1 (2022-03-01) B03 done; R2 (2025-01-10) 2×B03 (反弹, the earlier one was done) and
@@ -96,7 +100,7 @@ def fixture(tmp_path_factory: pytest.TempPathFactory) -> Fixture:
     for key in ("丁", "戊", "己"):
         i = b.inspection(r2, units[key], feedback=D(2025, 1, 10))
         done(b.finding(i, "A01"), D(2025, 2, 1), D(2025, 3, 31))
-    store = b.build(tmp_path_factory.mktemp("revisit") / "store")
+    store = b.build(root)
     return Fixture(store, units, {"R1": r1, "R2": r2, "R3": r3})
 
 
