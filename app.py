@@ -39,6 +39,7 @@ PAGES = [
     ("pages/progress.py", "整改进度", ":material/task_alt:", "progress", VIEW_PAGES),
     ("pages/repeats.py", "屡查屡犯", ":material/replay:", "repeats", VIEW_PAGES),
     ("pages/ecology.py", "政治生态", ":material/balance:", "ecology", VIEW_PAGES),
+    ("pages/revisit.py", "回头看候选", ":material/history:", "revisit", VIEW_PAGES),
     ("pages/ecology_config.py", "研判配置", ":material/tune:", "ecology-config", EDIT_CONFIG),
     ("pages/briefing.py", "领导简报", ":material/article:", "briefing", BRIEFING),
     ("pages/sql_console.py", "数据查询", ":material/terminal:", "sql", SQL),

@@ -27,6 +27,7 @@ from xuncha import audit, demo, export, failures, figures, ledger, sandbox
 from xuncha.auth import (
     BRIEFING,
     CLUE_DETAILS,
+    EXPORT,
     IMPORT,
     SQL,
     VIEW_PAGES,
@@ -423,6 +424,24 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--db", default=None, help="数据仓目录（给出时模板附单位列表）")
     q.add_argument("--force", action="store_true", help="覆盖已存在的文件")
     q.set_defaults(func=cmd_contacts_template)
+
+    p = sub.add_parser(
+        "revisit",
+        help="回头看候选：按排序规则列出建议回头看的单位及理由（可导出下一轮巡察计划草案）",
+        description=(
+            "每个单位以其最近一次已反馈的巡察为依据，按成效评估、反弹、逾期、距上次巡察时间和"
+            "政治生态趋势计分排序；规则见数据仓 config/revisit.toml（没有时为内置规则）。"
+        ),
+    )
+    _add_filter_args(p)
+    p.add_argument("--top", type=int, default=None, help="只列前 N 个单位")
+    p.add_argument(
+        "--rule", default=None, help="排序规则文件 .toml（默认：数据仓 config/revisit.toml）"
+    )
+    p.add_argument("--format", choices=("json", "csv"), default="json")
+    p.add_argument("--out", default=None, help="另存为 .xlsx（候选名单、下一轮巡察计划草案、说明）")
+    p.add_argument("--user", default=None, help=USER_HELP)
+    p.set_defaults(func=cmd_revisit)
     auth_cli.register(sub)
     auth_gate.register(sub)
     bench_cli.register(sub)
@@ -1323,6 +1342,96 @@ def cmd_contacts_template(args: argparse.Namespace) -> int:
     target.write_bytes(contacts.contacts_template_xlsx(units))
     print(f"已生成通讯录模板 {target}" + (f"（附单位 {len(units)} 个）" if units else ""))
     return 0
+
+
+def cmd_revisit(args: argparse.Namespace) -> int:
+    from xuncha.figures import revisit_export
+    from xuncha.figures.revisit import revisit_candidates
+    from xuncha.figures.revisit_rule import RevisitRule, RevisitRuleError
+
+    if args.top is not None and args.top < 1:
+        raise UserError("--top 须为正整数")
+    if args.out is not None and not args.out.lower().endswith(".xlsx"):
+        raise UserError("--out 须为 .xlsx 文件")
+    try:
+        rule = RevisitRule.load(args.rule) if args.rule else RevisitRule.for_store(args.db)
+    except RevisitRuleError as exc:
+        raise UserError(str(exc)) from None
+    who, reader, filters, scope = _scoped(args)
+    if args.out is not None and not who.can(EXPORT):
+        raise UserError(f"{who.user}：当前账号无导出权限")
+    try:
+        evaluation = _evaluation_grades(reader, scope)
+        candidates = revisit_candidates(reader, scope, rule, evaluation=evaluation)
+        scope_text = describe_in_names(reader, filters)
+    finally:
+        reader.close()
+    if args.top is not None:
+        candidates = candidates.head(args.top)
+    notes = () if evaluation is not None else (revisit_export.NO_EVALUATION_NOTE,)
+    if args.out is not None:
+        data = revisit_export.workbook(
+            candidates,
+            rule_lines=rule.describe(),
+            scope=scope_text,
+            as_of=scope.as_of,
+            user=who.user,
+            notes=notes,
+        )
+        path = Path(args.out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        audit.record(
+            args.db,
+            user=who.user,
+            action="export",
+            source="cli revisit",
+            filters=filters.to_url(),
+            rows=candidates.height,
+            file=str(path.resolve()),
+            sha256=hashlib.sha256(data).hexdigest(),
+            bytes=len(data),
+            rule_digest=rule.digest(),
+        )
+        path.write_bytes(data)
+    if args.format == "json":
+        payload = {
+            "as_of": scope.as_of.isoformat(),
+            "scope": scope_text,
+            "rule": {"source": rule.source, "digest": rule.digest(), "text": rule.describe()},
+            "evaluation": evaluation is not None,
+            "notes": list(notes),
+            "units": candidates.to_dicts(),
+        }
+        text = json.dumps(payload, ensure_ascii=False, default=_json_default) + "\n"
+        columns = list(candidates.columns)
+    else:
+        table = export.neutralise_text_columns(revisit_export.candidate_table(candidates))
+        buffer = io.StringIO()
+        table.write_csv(buffer)
+        text, columns = buffer.getvalue(), table.columns
+    _print_recorded(
+        args.db,
+        who,
+        "revisit",
+        filters,
+        text,
+        columns=columns,
+        rows=candidates.height,
+        fmt=args.format,
+        rule_digest=rule.digest(),
+    )
+    return 0
+
+
+def _evaluation_grades(reader: Reader, scope: Scope) -> pl.DataFrame | None:
+    """The 整改成效评估 grades of the scope, or None while the product has no evaluation
+    (xuncha.evaluation is being built alongside; the list then leaves that reason out)."""
+    try:
+        from xuncha import evaluation  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return None
+    grades: pl.DataFrame = evaluation.grades(reader, scope)
+    return grades
 
 
 def _resolver(who: Access) -> Callable[[Reader], Callable[[Filters], Scope]]:

@@ -43,6 +43,8 @@ from xuncha.figures.rectification import (
     progress_curve,
     rectification,
 )
+from xuncha.figures.revisit import revisit_candidates
+from xuncha.figures.revisit_rule import RevisitRule, RevisitRuleError
 from xuncha.figures.search import SearchError, TextIndex, search_sql, search_terms
 
 __all__ = [
@@ -58,6 +60,8 @@ __all__ = [
     "EcologyConfigError",
     "Explanation",
     "Figure",
+    "RevisitRule",
+    "RevisitRuleError",
     "Scorecards",
     "SearchError",
     "TextIndex",
@@ -75,6 +79,7 @@ __all__ = [
     "progress_curve",
     "rate",
     "rectification",
+    "revisit_candidates",
     "save_config",
     "score_trend",
     "scorecard_records",

@@ -1,0 +1,106 @@
+"""回头看候选: the units to revisit, ranked by the stated rule (xuncha.figures.revisit), each
+with its reasons and their figures, as of the scope's date; exported as the list and as the
+draft plan of a new round (下一轮巡察计划（草案）). The 整改成效评估 counts when the product has
+one (xuncha.evaluation); until then the page says it has not been carried out."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from xuncha import export, figures, ui
+from xuncha.figures import revisit_export
+from xuncha.figures.revisit import revisit_candidates
+from xuncha.figures.revisit_rule import RevisitRule, RevisitRuleError, store_rule_path
+from xuncha.filters import Scope
+from xuncha.store.reader import Reader
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _evaluation_grades(reader: Reader, scope: Scope) -> pl.DataFrame | None:
+    """The 整改成效评估 grades of the scope, or None while the product has no evaluation."""
+    try:
+        from xuncha import evaluation  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return None
+    grades: pl.DataFrame = evaluation.grades(reader, scope)
+    return grades
+
+
+reader = ui.reader()
+scope = ui.current_scope(reader)
+ui.page_header("回头看候选", reader, scope)
+root = ui.store().root
+try:
+    rule = RevisitRule.for_store(root)
+except RevisitRuleError as exc:
+    st.error(f"回头看排序规则无法使用：{exc}", icon=":material/error:")
+    st.stop()
+
+st.caption(
+    "每个单位以其在筛选范围内、截至统计日最近一次已反馈的巡察为依据，按下列规则计分排序；"
+    "名单供研究确定回头看对象参考，不代替组织决定。"
+)
+with st.expander("排序规则", expanded=False):
+    for line in rule.describe():
+        st.markdown(f"- {ui.md(line)}")
+    where = "数据仓配置 " + str(store_rule_path(root)) if rule.source != "默认规则" else "内置规则"
+    st.caption(f"规则来源：{ui.md(where)}（摘要 {rule.digest()[:12]}）")
+
+evaluation = _evaluation_grades(reader, scope)
+if evaluation is None:
+    st.info("成效评估尚未开展：名单暂未计入整改成效评估等次这一理由。", icon=":material/info:")
+
+trend = ui.figure(figures.score_trend, reader, scope, figures.config_for_store(root))
+candidates = revisit_candidates(reader, scope, rule, evaluation=evaluation, ecology_trend=trend)
+
+cols = st.columns(3)
+with cols[0]:
+    ui.count_metric("回头看候选", candidates.height, unit=" 个单位")
+with cols[1]:
+    revisited = int(candidates["revisited"].is_not_null().sum())
+    ui.count_metric("其中已回头看", revisited, "最近一次巡察之后已安排回头看轮次的单位", " 个")
+with cols[2]:
+    top = float(candidates["points"].max() or 0) if candidates.height else 0.0
+    ui.count_metric("最高分", f"{top:g}", unit=" 分")
+
+if candidates.is_empty():
+    st.info("当前筛选范围内没有达到列入分数的单位。")
+    st.stop()
+
+ui.table(revisit_export.candidate_table(candidates), key="revisit_list", height=480)
+
+scope_text = st.session_state.get("filters_text") or "全部"
+who = ui.user_name()
+notes = () if evaluation is not None else (revisit_export.NO_EVALUATION_NOTE,)
+stem = export.file_name("回头看候选名单", scope_text, "", scope.as_of).rstrip(".")
+row = st.container(horizontal=True)
+with row:
+    ui.file_download(
+        "导出名单与计划草案（Excel）",
+        lambda: revisit_export.workbook(
+            candidates,
+            rule_lines=rule.describe(),
+            scope=scope_text,
+            as_of=scope.as_of,
+            user=who,
+            notes=notes,
+        ),
+        f"{stem}.xlsx",
+        mime=XLSX,
+        key="revisit_xlsx",
+        icon=":material/table_view:",
+        rows=candidates.height,
+        rule_digest=rule.digest(),
+    )
+    ui.file_download(
+        "导出名单（CSV）",
+        lambda: revisit_export.to_csv(candidates),
+        f"{stem}.csv",
+        mime="text/csv",
+        key="revisit_csv",
+        icon=":material/download:",
+        rows=candidates.height,
+        rule_digest=rule.digest(),
+    )

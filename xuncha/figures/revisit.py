@@ -1,0 +1,335 @@
+"""回头看候选: the units to revisit, ranked by a stated rule, each with its reasons and figures.
+
+Commissions decide 回头看 targets from the 整改成效评估 and what rectification left behind
+(DOMAIN.md §1, 江津 puts every unit graded 差 on its list). This module draws up that list
+for the units the scope can see, as of the scope's date (a past date replays the list then):
+
+- The basis of every unit is its latest inspection in scope fed back by the date (by round
+  order). Units without one are not listed.
+- Reasons and their points (the rule, xuncha/revisit_default.toml, overridable per store in
+  STORE/config/revisit.toml; `RevisitRule.describe` states it in Chinese):
+  1. 成效评估: the unit's latest graded 整改成效评估 among its inspections in scope — 差 or 一般
+     scores, 一票否决 scores instead of the grade; provisional (暂评) grades count, marked.
+     Only when an evaluation is given: without one the reason is left out.
+  2. 反弹: 反弹 findings of the latest inspection at or above a count and a share of its
+     findings (the §5 反弹率).
+  3. 逾期: the overdue rate of the latest inspection's measures, points per full 10 points.
+  4. 距上次巡察: full years since the latest 反馈日期 beyond a number of years.
+  5. 政治生态 (研判参考): the latest inspection's ecology grade fell against the unit's previous
+     one (下降), or it is 差.
+  Figures come from their single definitions: 反弹, 逾期 from `rectification(by="round_unit")`
+  (DOMAIN.md §5), the ecology grade and trend from `score_trend` and `grade_movement` (§6).
+- A unit inspected in a 回头看 round after its latest other inspection (begun by the date, in
+  scope) is marked 已回头看; it is ranked like any other unit, the mark informs the decision.
+- Order: total points descending, then the earliest latest 反馈日期, then the unit's name;
+  units below the rule's minimum total are not listed. The rank is the position in that order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import polars as pl
+
+from xuncha.figures.ecology import (
+    LABEL as ECOLOGY_LABEL,
+)
+from xuncha.figures.ecology import (
+    TRENDS,
+    config_for_store,
+    grade_movement,
+    score_trend,
+)
+from xuncha.figures.rectification import rectification
+from xuncha.figures.revisit_rule import RevisitRule
+from xuncha.filters import Scope
+from xuncha.store.reader import Reader
+
+REVISIT_KIND = "回头看"
+DECLINING = TRENDS[2]  # 下降
+POOR = "差"
+AVERAGE = "一般"
+NO_EVALUATION = "成效评估尚未开展"
+
+COLUMNS: dict[str, pl.DataType] = {
+    "rank": pl.Int64(),
+    "unit_id": pl.Int64(),
+    "unit_name": pl.String(),
+    "short_name": pl.String(),
+    "peer_group": pl.String(),
+    "sector": pl.String(),
+    "points": pl.Float64(),
+    "reasons": pl.List(pl.String),
+    "last_round": pl.String(),
+    "last_feedback": pl.Date(),
+    "months_since": pl.Int64(),
+    "since_text": pl.String(),
+    "since_points": pl.Float64(),
+    "evaluation_round": pl.String(),
+    "evaluation": pl.String(),
+    "evaluation_points": pl.Float64(),
+    "findings": pl.Int64(),
+    "rebound_findings": pl.Int64(),
+    "rebound_rate": pl.Float64(),
+    "rebound_points": pl.Float64(),
+    "measures": pl.Int64(),
+    "overdue_measures": pl.Int64(),
+    "overdue_rate": pl.Float64(),
+    "overdue_points": pl.Float64(),
+    "ecology_grade": pl.String(),
+    "ecology_trend": pl.String(),
+    "ecology_points": pl.Float64(),
+    "revisited": pl.String(),
+}
+
+
+def revisit_candidates(
+    reader: Reader,
+    scope: Scope,
+    rule: RevisitRule | None = None,
+    *,
+    evaluation: pl.DataFrame | None = None,
+    today: dt.date | None = None,
+    ecology_trend: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """The ranked 回头看 candidates (columns COLUMNS, best candidate first).
+
+    rule: None reads the store's rule (or the default). evaluation: the 整改成效评估 grades
+    (unit_id, round_id, grade 好/较好/一般/差 or None, vetoed, provisional), None when none is
+    available: the reason is then left out. today: the date "time since the last
+    inspection" is counted to (default: the scope's date). ecology_trend: the output of
+    `score_trend` for this scope when the caller already has it (None: computed here with
+    the store's ecology configuration)."""
+    rule = rule or RevisitRule.for_store(reader.store.root)
+    inspections = reader.query(
+        "revisit_inspections", {"inspection_ids": scope.ids_param(), "as_of": scope.as_of}
+    ).with_columns(pl.col(c).cast(pl.Int64) for c in ("round_id", "unit_id", "seq"))
+    fed = inspections.filter(pl.col("fed_back"))
+    if fed.is_empty():
+        return pl.DataFrame(schema=COLUMNS)
+    basis = fed.sort("seq").group_by("unit_id", maintain_order=True).last()
+    basis = (
+        basis.join(_rectification(reader, scope), on=["round_id", "unit_id"], how="left")
+        .join(_revisited(inspections), on="unit_id", how="left")
+        .join(_ecology(reader, scope, basis, ecology_trend), on="unit_id", how="left")
+    )
+    if evaluation is not None:
+        basis = basis.join(_evaluation(evaluation, fed), on="unit_id", how="left")
+    on = today or scope.as_of
+    rows = [_scored(row, rule, on, evaluation is not None) for row in basis.iter_rows(named=True)]
+    listed = [r for r in rows if r["points"] >= rule.min_points and r["points"] > 0]
+    listed.sort(key=lambda r: (-r["points"], r["last_feedback"], r["unit_name"]))
+    for rank, row in enumerate(listed, start=1):
+        row["rank"] = rank
+    return pl.DataFrame(listed, schema=COLUMNS)
+
+
+def _rectification(reader: Reader, scope: Scope) -> pl.DataFrame:
+    """反弹 and 逾期 of each inspection (round and unit), from the §5 figures."""
+    rect = rectification(reader, scope, by="round_unit", cycle_median=False)
+    parts = rect["group_id"].str.split_exact("/", 1)
+    return rect.select(
+        parts.struct.field("field_0").cast(pl.Int64).alias("round_id"),
+        parts.struct.field("field_1").cast(pl.Int64).alias("unit_id"),
+        pl.col("findings").cast(pl.Int64),
+        pl.col("rebound_findings").cast(pl.Int64),
+        "rebound_rate",
+        pl.col("measures").cast(pl.Int64),
+        pl.col("overdue_measures").cast(pl.Int64),
+        "overdue_rate",
+    )
+
+
+def _revisited(inspections: pl.DataFrame) -> pl.DataFrame:
+    """Per unit, the 回头看 round begun after its latest other inspection fed back (the
+    latest such round; "（进行中）" when not fed back by the date)."""
+    others = (
+        inspections.filter(pl.col("fed_back") & (pl.col("kind") != REVISIT_KIND))
+        .group_by("unit_id")
+        .agg(pl.col("seq").max().alias("_after"))
+    )
+    return (
+        inspections.filter(pl.col("kind") == REVISIT_KIND)
+        .join(others, on="unit_id", how="left")
+        .filter(pl.col("_after").is_null() | (pl.col("seq") > pl.col("_after")))
+        .sort("seq")
+        .group_by("unit_id")
+        .last()
+        .select(
+            "unit_id",
+            pl.concat_str(
+                pl.lit("已于"),
+                pl.col("round_name"),
+                pl.lit("回头看"),
+                pl.when(pl.col("fed_back")).then(pl.lit("")).otherwise(pl.lit("（进行中）")),
+            ).alias("revisited"),
+        )
+    )
+
+
+def _ecology(
+    reader: Reader, scope: Scope, basis: pl.DataFrame, trend: pl.DataFrame | None
+) -> pl.DataFrame:
+    """The ecology grade of each unit's latest inspection and its movement (grade_movement)."""
+    if trend is None:
+        trend = score_trend(reader, scope, config_for_store(reader.store.root))
+    parts = []
+    for (round_id,), units in basis.partition_by("round_id", as_dict=True).items():
+        moved = grade_movement(trend, int(round_id))
+        parts.append(
+            moved.filter(pl.col("unit_id").cast(pl.Int64).is_in(units["unit_id"].to_list())).select(
+                pl.col("unit_id").cast(pl.Int64),
+                pl.col("grade").alias("ecology_grade_value"),
+                pl.col("grade_label").alias("ecology_grade"),
+                pl.col("previous_grade").alias("ecology_previous"),
+                pl.col("trend").alias("ecology_trend"),
+            )
+        )
+    schema = {
+        "unit_id": pl.Int64,
+        "ecology_grade_value": pl.String,
+        "ecology_grade": pl.String,
+        "ecology_previous": pl.String,
+        "ecology_trend": pl.String,
+    }
+    return pl.concat([pl.DataFrame(schema=schema), *parts], how="vertical_relaxed")
+
+
+def _evaluation(evaluation: pl.DataFrame, fed: pl.DataFrame) -> pl.DataFrame:
+    """Each unit's latest graded (or vetoed) evaluation among its inspections fed back in
+    scope: rows of other units or rounds are not the scope's and are dropped."""
+    rounds = fed.select("unit_id", "round_id", "seq", pl.col("round_name").alias("_rname"))
+    graded = (
+        evaluation.with_columns(
+            pl.col("unit_id").cast(pl.Int64),
+            pl.col("round_id").cast(pl.Int64),
+            pl.col("vetoed").fill_null(False),
+            pl.col("provisional").fill_null(False),
+        )
+        .join(rounds, on=["unit_id", "round_id"], how="inner")
+        .filter(pl.col("grade").is_not_null() | pl.col("vetoed"))
+        .sort("seq")
+        .group_by("unit_id")
+        .last()
+    )
+    return graded.select(
+        "unit_id",
+        pl.col("_rname").alias("evaluation_round"),
+        pl.col("grade").alias("_eval_grade"),
+        pl.col("vetoed").alias("_eval_vetoed"),
+        pl.col("provisional").alias("_eval_provisional"),
+    )
+
+
+def _scored(row: dict[str, Any], rule: RevisitRule, on: dt.date, evaluated: bool) -> dict[str, Any]:
+    """One unit's points and reasons under `rule`."""
+    reasons: list[str] = []
+
+    def scored(points: float, text: str) -> float:
+        if points > 0:
+            reasons.append(f"{text}，计 {points:g} 分")
+        return points
+
+    # 1. 整改成效评估
+    evaluation_text, evaluation_points = (None, 0.0)
+    if evaluated and (row.get("_eval_grade") is not None or row.get("_eval_vetoed")):
+        note = "，暂评" if row["_eval_provisional"] else ""
+        where = f"（{row['evaluation_round']}{note}）"
+        if row["_eval_vetoed"]:
+            evaluation_text = "一票否决" + ("（暂评）" if note else "")
+            evaluation_points = scored(rule.evaluation_veto, f"整改成效评估一票否决{where}")
+        else:
+            grade = row["_eval_grade"]
+            evaluation_text = grade + ("（暂评）" if note else "")
+            points = {POOR: rule.evaluation_poor, AVERAGE: rule.evaluation_average}.get(grade, 0.0)
+            evaluation_points = scored(points, f"整改成效评估为“{grade}”{where}")
+    # 2. 反弹
+    rebound = int(row.get("rebound_findings") or 0)
+    rebound_points = 0.0
+    rebound_rate = row.get("rebound_rate")
+    if rebound >= rule.rebound_min_findings and (rebound_rate or 0) >= rule.rebound_min_rate:
+        rebound_points = scored(
+            rule.rebound_points, f"反弹问题 {rebound} 个（占 {_pct(rebound_rate)}）"
+        )
+    # 3. 逾期
+    overdue = int(row.get("overdue_measures") or 0)
+    overdue_rate = row.get("overdue_rate")
+    tens = int(overdue_rate // 10) if overdue_rate is not None else 0
+    overdue_points = scored(
+        tens * rule.overdue_points_per_10, f"逾期措施 {overdue} 项（占 {_pct(overdue_rate)}）"
+    )
+    # 4. 距上次巡察
+    months = months_between(row["feedback_date"], on)
+    since_text = f"距上次巡察 {_duration(months)}"
+    beyond = max(0, months // 12 - rule.since_after_years)
+    since_points = scored(
+        beyond * rule.since_points_per_year,
+        f"{since_text}（{row['round_name']}，反馈于 {row['feedback_date'].isoformat()}）",
+    )
+    # 5. 政治生态（研判参考）
+    ecology_points = 0.0
+    if row.get("ecology_trend") == DECLINING:
+        ecology_points += scored(
+            rule.ecology_declining,
+            f"政治生态等次下降（{row['ecology_previous']}→{row['ecology_grade']}，"
+            f"{ECOLOGY_LABEL}）",
+        )
+    if row.get("ecology_grade_value") == POOR:
+        ecology_points += scored(rule.ecology_poor, f"政治生态等次为“差”（{ECOLOGY_LABEL}）")
+    total = evaluation_points + rebound_points + overdue_points + since_points + ecology_points
+    return {
+        "rank": None,
+        "unit_id": int(row["unit_id"]),
+        "unit_name": row["unit_name"],
+        "short_name": row["short_name"],
+        "peer_group": row["peer_group"],
+        "sector": row["sector"],
+        "points": float(total),
+        "reasons": reasons,
+        "last_round": row["round_name"],
+        "last_feedback": row["feedback_date"],
+        "months_since": months,
+        "since_text": since_text,
+        "since_points": float(since_points),
+        "evaluation_round": row.get("evaluation_round") if evaluation_text else None,
+        "evaluation": evaluation_text if evaluated else NO_EVALUATION,
+        "evaluation_points": float(evaluation_points),
+        "findings": int(row.get("findings") or 0),
+        "rebound_findings": rebound,
+        "rebound_rate": rebound_rate,
+        "rebound_points": float(rebound_points),
+        "measures": int(row.get("measures") or 0),
+        "overdue_measures": overdue,
+        "overdue_rate": overdue_rate,
+        "overdue_points": float(overdue_points),
+        "ecology_grade": row.get("ecology_grade"),
+        "ecology_trend": row.get("ecology_trend"),
+        "ecology_points": float(ecology_points),
+        "revisited": row.get("revisited"),
+    }
+
+
+def months_between(start: dt.date, end: dt.date) -> int:
+    """Full calendar months from `start` to `end` (0 when end is not later)."""
+    months = (end.year - start.year) * 12 + end.month - start.month
+    if end.day < start.day and not _month_end(end):
+        months -= 1
+    return max(0, months)
+
+
+def _month_end(day: dt.date) -> bool:
+    return (day + dt.timedelta(days=1)).month != day.month
+
+
+def _duration(months: int) -> str:
+    years, rest = divmod(months, 12)
+    if years and rest:
+        return f"{years} 年 {rest} 个月"
+    if years:
+        return f"{years} 年"
+    return f"{rest} 个月"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}%"

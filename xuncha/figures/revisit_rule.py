@@ -1,0 +1,191 @@
+"""The priority rule of the 回头看 candidates: points per reason, read from a TOML file.
+
+The rule is configuration, not code, because each commission weighs its reasons differently
+(江津 puts every unit graded 差 on the list; others weigh 反弹 first). The built-in values are
+xuncha/revisit_default.toml; a store may override any of them in STORE/config/revisit.toml
+(keys it omits keep their defaults). Every value is checked when read, with errors in Chinese
+naming the key, so a wrong file stops the list instead of ranking units by a rule nobody stated.
+`describe` gives the rule in words, for the page, the export's 说明 sheet and the command line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_RULE = Path(__file__).resolve().parents[1] / "revisit_default.toml"
+STORE_RULE = Path("config") / "revisit.toml"
+RULE_FORMAT = 1
+
+# section → key → (attribute, whether it must be a whole number)
+_KEYS: dict[str, dict[str, tuple[str, bool]]] = {
+    "evaluation": {
+        "poor": ("evaluation_poor", False),
+        "average": ("evaluation_average", False),
+        "veto": ("evaluation_veto", False),
+    },
+    "rebound": {
+        "min_findings": ("rebound_min_findings", True),
+        "min_rate": ("rebound_min_rate", False),
+        "points": ("rebound_points", False),
+    },
+    "overdue": {"points_per_10": ("overdue_points_per_10", False)},
+    "since": {
+        "after_years": ("since_after_years", True),
+        "points_per_year": ("since_points_per_year", False),
+    },
+    "ecology": {"declining": ("ecology_declining", False), "poor": ("ecology_poor", False)},
+    "list": {"min_points": ("min_points", False)},
+}
+
+
+class RevisitRuleError(ValueError):
+    """A rule file that cannot be used; the message (Chinese) names the key."""
+
+
+@dataclass(frozen=True)
+class RevisitRule:
+    """Points per reason (see revisit_default.toml for what each one means)."""
+
+    evaluation_poor: float
+    evaluation_average: float
+    evaluation_veto: float
+    rebound_min_findings: int
+    rebound_min_rate: float
+    rebound_points: float
+    overdue_points_per_10: float
+    since_after_years: int
+    since_points_per_year: float
+    ecology_declining: float
+    ecology_poor: float
+    min_points: float
+    source: str = field(default="默认规则", compare=False)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None) -> RevisitRule:
+        """The built-in rule, or a TOML file read over it."""
+        defaults = _read(DEFAULT_RULE)
+        if path is None:
+            return cls.from_dict(defaults, source="默认规则")
+        return cls.from_dict(_merge(defaults, _read(Path(path))), source=str(path))
+
+    @classmethod
+    def for_store(cls, store_root: str | os.PathLike[str]) -> RevisitRule:
+        """The store's rule (STORE/config/revisit.toml) when there is one, else the default."""
+        path = Path(store_root) / STORE_RULE
+        return cls.load(path if path.is_file() else None)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "默认规则") -> RevisitRule:
+        return _validate(data, source)
+
+    def values(self) -> dict[str, Any]:
+        """The values that change the list (not where they were read from)."""
+        out = asdict(self)
+        out.pop("source")
+        return out
+
+    def digest(self) -> str:
+        """SHA-256 (hex) of the values: two lists with the same digest used the same rule
+        (also the key the page's figure cache uses)."""
+        text = json.dumps(self.values(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def describe(self) -> list[str]:
+        """The rule in words, one line per reason, then the order."""
+        return [
+            f"成效评估：最近一次整改成效评估为“差”计 {_n(self.evaluation_poor)} 分，"
+            f"“一般”计 {_n(self.evaluation_average)} 分；一票否决计 "
+            f"{_n(self.evaluation_veto)} 分（取代等次分）；暂评等次同样计分并注明“暂评”。",
+            f"反弹：最近一次巡察反弹问题（屡改屡犯）达到 {self.rebound_min_findings} 个、"
+            f"且占该次问题数达到 {_n(self.rebound_min_rate)}%，计 {_n(self.rebound_points)} 分。",
+            f"逾期：最近一次巡察的整改措施逾期率每满 10 个百分点计 "
+            f"{_n(self.overdue_points_per_10)} 分。",
+            f"距上次巡察：自最近一次巡察反馈日期起满 {self.since_after_years} 年后，"
+            f"每再满一年计 {_n(self.since_points_per_year)} 分。",
+            f"政治生态（研判参考）：最近一轮等次较上一轮下降计 {_n(self.ecology_declining)} 分；"
+            f"最近一轮等次为“差”计 {_n(self.ecology_poor)} 分。",
+            f"排序：总分达到 {_n(self.min_points)} 分的单位列入名单，按总分从高到低；"
+            "总分相同时上次巡察反馈较早者在前，再按单位名称排序。",
+        ]
+
+
+def store_rule_path(store_root: str | os.PathLike[str]) -> Path:
+    """Where a store's own rule is kept."""
+    return Path(store_root) / STORE_RULE
+
+
+def _n(value: float) -> str:
+    return f"{value:g}"
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise RevisitRuleError(f"回头看规则文件不存在：{path}") from None
+    except IsADirectoryError:
+        raise RevisitRuleError(f"回头看规则文件是目录：{path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RevisitRuleError(f"回头看规则文件不是有效的 TOML：{path}（{exc}）") from None
+    except UnicodeDecodeError:
+        raise RevisitRuleError(f"回头看规则文件须为 UTF-8 编码：{path}") from None
+
+
+def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _validate(data: Mapping[str, Any], source: str) -> RevisitRule:
+    where = f"（{source}）"
+    if data.get("format", RULE_FORMAT) != RULE_FORMAT:
+        raise RevisitRuleError(f"回头看规则的 format 须为 {RULE_FORMAT}{where}")
+    unknown = sorted(set(data) - set(_KEYS) - {"format"})
+    if unknown:
+        raise RevisitRuleError(f"回头看规则有未知的配置节：{'、'.join(unknown)}{where}")
+    values: dict[str, Any] = {}
+    for section, keys in _KEYS.items():
+        table = data.get(section)
+        if not isinstance(table, Mapping):
+            raise RevisitRuleError(f"回头看规则缺少配置节 [{section}]{where}")
+        extra = sorted(set(table) - set(keys))
+        if extra:
+            raise RevisitRuleError(
+                f"回头看规则 [{section}] 有未知的配置项：{'、'.join(extra)}{where}"
+            )
+        for key, (attribute, whole) in keys.items():
+            if key not in table:
+                raise RevisitRuleError(f"回头看规则缺少 {section}.{key}{where}")
+            values[attribute] = _number(table[key], f"{section}.{key}", whole, where)
+    if values["rebound_min_findings"] < 1:
+        raise RevisitRuleError(f"回头看规则 rebound.min_findings 须至少为 1{where}")
+    if values["rebound_min_rate"] > 100:
+        raise RevisitRuleError(f"回头看规则 rebound.min_rate 为百分比，不能超过 100{where}")
+    return RevisitRule(**values, source=source)
+
+
+def _number(value: Any, name: str, whole: bool, where: str) -> float | int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RevisitRuleError(f"回头看规则 {name} 须为数字，现为 {value!r}{where}")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise RevisitRuleError(f"回头看规则 {name} 须为有限的数字{where}")
+    if value < 0:
+        raise RevisitRuleError(f"回头看规则 {name} 不能为负数，现为 {value:g}{where}")
+    if whole:
+        if value != int(value):
+            raise RevisitRuleError(f"回头看规则 {name} 须为整数，现为 {value:g}{where}")
+        return int(value)
+    return float(value)
