@@ -16,7 +16,7 @@ import pytest
 
 from tests.builders import StoreBuilder
 from tests.test_figures_independent import half_up_rate
-from xuncha import figures
+from xuncha import charts, figures
 from xuncha.filters import Filters, Scope, resolve_scope
 from xuncha.store import Reader, open_reader
 
@@ -33,11 +33,11 @@ def on(feedback: dt.date, day: int) -> dt.date:
 
 @dataclass
 class Round:
-    """What the store was built with: each finding's 反馈日期, L2 category and its measures'
-    status histories, to count by hand."""
+    """What the store was built with: each finding's round, 反馈日期, L2 category and its
+    measures' status histories, to count by hand."""
 
     builder: StoreBuilder = field(default_factory=StoreBuilder)
-    findings: list[tuple[dt.date, str, list[list[tuple[dt.date, str]]]]] = field(
+    findings: list[tuple[int, dt.date, str, list[list[tuple[dt.date, str]]]]] = field(
         default_factory=list
     )
 
@@ -45,14 +45,15 @@ class Round:
         finding = self.builder.finding(inspection, l2)
         for history in histories:
             self.builder.measure(finding, deadline=dt.date(2025, 6, 30), history=history)
-        self.findings.append((feedback, l2, list(histories)))
+        round_id = self.builder.inspections[inspection - 1][1]
+        self.findings.append((round_id, feedback, l2, list(histories)))
 
-    def counts(self, day: int, l2: str | None = None) -> tuple[int, int, int]:
-        """(findings, DONE, BASICALLY_DONE) of the findings fed back by AS_OF, each on its
-        反馈日期 + day: the whole round, whatever the day."""
+    def counts(self, day: int, l2: str | None = None, round_id: int = 1) -> tuple[int, int, int]:
+        """(findings, DONE, BASICALLY_DONE) of the round's findings fed back by AS_OF, each on
+        its 反馈日期 + day: the whole round, whatever the day."""
         total = done = basic = 0
-        for feedback, category, histories in self.findings:
-            if feedback > AS_OF or (l2 is not None and category != l2):
+        for in_round, feedback, category, histories in self.findings:
+            if in_round != round_id or feedback > AS_OF or (l2 is not None and category != l2):
                 continue
             total += 1
             statuses = [
@@ -68,7 +69,7 @@ class Round:
         """(findings, DONE) among only the findings fed back at least `day` days before AS_OF:
         the shrinking cohort the curve used to draw."""
         total = done = 0
-        for feedback, _, histories in self.findings:
+        for _, feedback, _, histories in self.findings:
             if on(feedback, day) > AS_OF:
                 continue
             total += 1
@@ -201,3 +202,24 @@ def test_only_the_inspections_with_findings_in_scope_shorten_the_curve(reader_of
     assert (curve[89]["findings_basically_done"], curve[90]["findings_basically_done"]) == (0, 1)
     assert curve[90]["completion_rate_lenient"] == 100.0
     assert curve[90]["completion_rate"] == 0.0
+
+
+def test_the_chart_draws_each_round_as_far_as_its_rows_with_the_numerator_of_the_rate(
+    reader_of: Any,
+) -> None:
+    # A second round whose only unit is fed back on the as-of date: one point, drawn as a
+    # marker (a line of one point would not show).
+    r = build_round()
+    b = r.builder
+    late = b.inspection(b.round("第二轮", seq=2), b.unit("单位戊"), feedback=AS_OF)
+    r.add(late, AS_OF, "B03", progress(AS_OF))
+    reader = reader_of(r)
+    frame = figures.progress_curve(reader, scope_of(reader), step=30)
+    for rate in ("completion_rate", "completion_rate_lenient"):
+        first, second = charts.progress_curves(frame, rate).data
+        assert list(first.x) == sorted({*range(0, LAST_DAY + 1, 30), LAST_DAY})
+        assert (first.mode, list(second.x), second.mode) == ("lines", [0], "markers")
+        for day, (numerator, findings) in zip(first.x, first.customdata, strict=True):
+            total, done, basic = r.counts(day)
+            want = done + basic if rate == "completion_rate_lenient" else done
+            assert (numerator, findings) == (want, total), (rate, day)

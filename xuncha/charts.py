@@ -266,7 +266,8 @@ def progress_curves(frame: pl.DataFrame, rate: str = "completion_rate") -> go.Fi
             go.Scatter(
                 x=part["day"].to_list(),
                 y=part[rate].to_list(),
-                mode="lines",
+                # A round whose last unit was fed back on the as-of date has one point.
+                mode="lines" if part.height > 1 else "markers",
                 name=name,
                 customdata=part.select(done, "findings").rows(),
                 hovertemplate=name + "<br>反馈后第 %{x} 天：%{y:.2f}%"
