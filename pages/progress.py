@@ -9,6 +9,7 @@ import streamlit as st
 
 from xuncha import charts, figures, labels, ui
 from xuncha.figures.rates import CYCLE_DEFINITION, WARNING_DEFINITION, format_rate
+from xuncha.figures.rectification import CURVE_DEFINITION
 from xuncha.ui import rectify as ui_rectify
 
 reader = ui.reader()
@@ -151,10 +152,7 @@ with tab_curve:
             else "completion_rate"
         )
         ui.chart(charts.progress_curves, curve, curve_rate, key="progress_curve_chart")
-        st.caption(
-            "横轴为反馈后天数；某天的完成率 = 当天已完成的问题数 ÷ 截至统计日已反馈满该天数的问题数"
-            "（按状态变更记录回溯）。按措施口径时曲线仍按问题计算。"
-        )
+        st.caption(CURVE_DEFINITION)
 
 
 def whole(name: str, columns: tuple[str, ...], **extra: Any) -> Callable[[], pl.DataFrame]:

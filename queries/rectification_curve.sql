@@ -1,5 +1,5 @@
 -- name: rectification_curve
--- returns: the progress curve of each round: findings DONE (and DONE or 基本完成) on each day since their 反馈日期, among findings observed that long by the as-of date
+-- returns: the progress curve of each round over its complete cohort: of the round's findings fed back by the as-of date, those DONE (and BASICALLY_DONE) on each day since their 反馈日期, up to the day the round's last-fed-back findings have reached
 -- grain: one row per round_id, day
 -- params:
 --   $inspection_ids INTEGER[]  inspections in scope (NULL: every inspection of the store)
@@ -11,10 +11,15 @@
 --   round_id INTEGER  round
 --   round_name VARCHAR  round name
 --   seq INTEGER  round order
---   day INTEGER  days since 反馈日期
---   findings BIGINT  findings fed back at least `day` days before the as-of date
+--   day INTEGER  days since 反馈日期: 0, $step, 2·$step, … and the round's last day
+--   findings BIGINT  the round's findings fed back by the as-of date (the same on every day)
 --   findings_done BIGINT  of those, DONE on their 反馈日期 + day
 --   findings_basically_done BIGINT  of those, BASICALLY_DONE on their 反馈日期 + day
+-- The cohort is complete on every point: a round's curve stops at the day its last-fed-back
+-- findings have reached by the as-of date (as-of date − the latest 反馈日期 among its findings),
+-- so every finding of the round is in the denominator on every day and the curve only falls
+-- where a finding really left DONE (BASICALLY_DONE). Drawing further would leave only the
+-- findings fed back earliest in the denominator, and their mix would read as a false drop.
 -- Counting is by difference arrays over status intervals (one pass over finding_timeline),
 -- not by a day × finding grid, so it stays cheap at province scale. Only the columns the
 -- curve needs are read, and the deltas are summed per (round, day) before they are unioned.
@@ -24,58 +29,58 @@ WITH t AS (
     WHERE t.feedback_date <= $as_of::DATE
 ),
 fed AS (
-    -- Findings per round and 反馈日期, with how many are DONE / BASICALLY_DONE on the as-of
-    -- date. A finding's intervals are contiguous from its start, so exactly one of them holds
-    -- the as-of date: counting those counts each finding once.
-    SELECT round_id, feedback_date, count(*) AS n,
-           count(*) FILTER (WHERE status = 'DONE') AS n_done,
-           count(*) FILTER (WHERE status = 'BASICALLY_DONE') AS n_basic
+    -- Findings per round and 反馈日期. A finding's intervals are contiguous from its start,
+    -- so exactly one of them holds the as-of date: counting those counts each finding once.
+    SELECT round_id, feedback_date, count(*) AS n
     FROM t
     WHERE valid_on(valid_from, valid_to, $as_of)
     GROUP BY ALL
 ),
+span AS (
+    -- The round's cohort and the last day all of it has been observed.
+    SELECT round_id, sum(n) AS findings, min($as_of::DATE - feedback_date) AS last_day
+    FROM fed GROUP BY ALL
+),
 deltas AS (
-    -- Difference arrays over days since 反馈日期: a finding is observed from day 0 to the
-    -- as-of date; a DONE (BASICALLY_DONE) interval counts from its first day to the day before
-    -- it ends, or to the as-of date when it holds then.
-    SELECT round_id, 0 AS day, sum(n) AS d_obs, 0 AS d_done, 0 AS d_basic FROM fed GROUP BY ALL
+    -- Difference arrays over days since 反馈日期: a DONE (BASICALLY_DONE) interval counts from
+    -- its first day to the day before it ends (no end within the curve when it holds on the
+    -- as-of date). The zero row on day 0 starts every round's running sums.
+    SELECT round_id, 0 AS day, 0 AS d_done, 0 AS d_basic FROM span
     UNION ALL
-    SELECT round_id, ($as_of::DATE - feedback_date) + 1, -n, -n_done, -n_basic FROM fed
-    UNION ALL
-    SELECT round_id, valid_from - feedback_date, 0,
+    SELECT round_id, valid_from - feedback_date,
            count(*) FILTER (WHERE status = 'DONE'),
            count(*) FILTER (WHERE status = 'BASICALLY_DONE')
     FROM t WHERE status IN ('DONE', 'BASICALLY_DONE')
     GROUP BY ALL
     UNION ALL
-    SELECT round_id, valid_to - feedback_date, 0,
+    SELECT round_id, valid_to - feedback_date,
            -count(*) FILTER (WHERE status = 'DONE'),
            -count(*) FILTER (WHERE status = 'BASICALLY_DONE')
     FROM t WHERE status IN ('DONE', 'BASICALLY_DONE') AND valid_to <= $as_of::DATE
     GROUP BY ALL
 ),
 per_day AS (
-    SELECT round_id, day, sum(d_obs) AS d_obs, sum(d_done) AS d_done, sum(d_basic) AS d_basic
+    SELECT round_id, day, sum(d_done) AS d_done, sum(d_basic) AS d_basic
     FROM deltas GROUP BY ALL
 ),
 running AS (
     SELECT round_id, day,
-           sum(d_obs) OVER w AS findings,
            sum(d_done) OVER w AS findings_done,
            sum(d_basic) OVER w AS findings_basically_done
     FROM per_day
     WINDOW w AS (PARTITION BY round_id ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ),
-span AS (
-    SELECT round_id, max($as_of::DATE - feedback_date) AS last_day FROM fed GROUP BY ALL
-),
 grid AS (
-    SELECT s.round_id, unnest(generate_series(0, s.last_day, greatest($step, 1))) AS day FROM span s
+    SELECT s.round_id, unnest(generate_series(0, s.last_day, greatest($step, 1))) AS day
+    FROM span s
+    UNION
+    SELECT s.round_id, s.last_day FROM span s
 )
 SELECT g.round_id, r.name AS round_name, r.seq, g.day::INTEGER AS day,
-       r2.findings::BIGINT AS findings, r2.findings_done::BIGINT AS findings_done,
+       s.findings::BIGINT AS findings, r2.findings_done::BIGINT AS findings_done,
        r2.findings_basically_done::BIGINT AS findings_basically_done
 FROM grid g
 ASOF JOIN running r2 ON g.round_id = r2.round_id AND g.day >= r2.day
+JOIN span s ON s.round_id = g.round_id
 JOIN rounds r ON r.round_id = g.round_id
 ORDER BY r.seq, g.day

@@ -103,14 +103,34 @@ scope_measures AS (
     LEFT JOIN deadline_records d ON d.measure_id = m.measure_id AND d.rn = 1
     LEFT JOIN first_done fd ON fd.measure_id = m.measure_id
 ),
--- The deadline in force on the day a DONE measure was completed (fixed from then on).
+-- The current deadline of a DONE measure's completion (fixed from then on): the deadline
+-- recorded by the report that recorded the completion (same batch, same date), if it recorded
+-- one; else the deadline in force on the day it was completed.
+-- The completing record: the earliest DONE record with no record of another status after it.
+completing_records AS (
+    SELECT h.measure_id, h.batch_id, h.status_date,
+           row_number() OVER (PARTITION BY h.measure_id
+                              ORDER BY h.status_date, h.history_id) AS rn
+    FROM measure_status_history h
+    WHERE h.status = 'DONE'
+      AND NOT EXISTS (
+          SELECT 1 FROM measure_status_history o
+          WHERE o.measure_id = h.measure_id AND o.status <> 'DONE'
+            AND (o.status_date > h.status_date
+                 OR (o.status_date = h.status_date AND o.history_id > h.history_id)))
+),
 deadline_at_completion_records AS (
     SELECT sm.measure_id, d.deadline,
            row_number() OVER (PARTITION BY sm.measure_id
-                              ORDER BY d.effective_date DESC, d.history_id DESC) AS rn
+                              ORDER BY d.batch_id = c.batch_id AND d.effective_date = c.status_date
+                                       DESC,
+                                       d.effective_date DESC, d.history_id DESC) AS rn
     FROM scope_measures sm
+    JOIN completing_records c ON c.measure_id = sm.measure_id AND c.rn = 1
     JOIN measure_deadline_history d
-      ON d.measure_id = sm.measure_id AND d.effective_date <= sm.completed_on
+      ON d.measure_id = sm.measure_id
+     AND (d.effective_date <= sm.completed_on
+          OR (d.batch_id = c.batch_id AND d.effective_date = c.status_date))
     WHERE sm.status = 'DONE'
 ),
 measure_facts AS (

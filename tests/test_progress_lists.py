@@ -454,7 +454,9 @@ def test_a_small_store_lists_worked_out_by_hand(tmp_path: Path) -> None:
 # -- the progress curve ----------------------------------------------------------------------
 
 # The curve as it was first written: the findings in scope taken with DISTINCT, every delta
-# one row before summing. The product query must give the same frame.
+# one row before summing, each round's grid cut at the day its last-fed-back findings have
+# reached (the findings observed then are all of them). The product query must give the same
+# frame.
 CURVE_REFERENCE = """
 WITH t AS (
     SELECT t.*
@@ -499,11 +501,13 @@ running AS (
                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ),
 span AS (
-    SELECT round_id, max($as_of::DATE - feedback_date) AS last_day FROM findings GROUP BY ALL
+    SELECT round_id, min($as_of::DATE - feedback_date) AS last_day FROM findings GROUP BY ALL
 ),
 grid AS (
     SELECT s.round_id, unnest(generate_series(0, s.last_day, greatest($step, 1))) AS day
     FROM span s
+    UNION
+    SELECT round_id, last_day FROM span
 )
 SELECT g.round_id, r.name AS round_name, r.seq, g.day::INTEGER AS day,
        r2.findings::BIGINT AS findings, r2.findings_done::BIGINT AS findings_done,

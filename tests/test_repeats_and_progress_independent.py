@@ -27,7 +27,7 @@ import datetime as dt
 import math
 import re
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal, localcontext
@@ -343,11 +343,13 @@ def expected_curve(base: Base, scope: Scope, day: int) -> dict[int, dict[str, in
 
 
 def expected_grid(base: Base, scope: Scope, step: int) -> dict[int, list[int]]:
-    """The days of each round's curve: 0, step, … up to the longest time observed."""
-    longest: dict[int, int] = {}
+    """The days of each round's curve: 0, step, … up to the day its last-fed-back findings
+    have reached by as_of (the shortest time observed), and that day."""
+    shortest: dict[int, int] = {}
     for f in base.in_scope(scope):
-        longest[f.round_id] = max(longest.get(f.round_id, 0), (scope.as_of - f.feedback).days)
-    return {r: list(range(0, last + 1, step)) for r, last in longest.items()}
+        days = (scope.as_of - f.feedback).days
+        shortest[f.round_id] = min(shortest.get(f.round_id, days), days)
+    return {r: sorted({*range(0, last + 1, step), last}) for r, last in shortest.items()}
 
 
 def measures_in_scope(
@@ -617,16 +619,21 @@ def test_the_progress_curve_counts_findings_done_on_each_day_after_feedback_as_b
         days_of[round_id].append(day)
     if {r: sorted(d) for r, d in days_of.items()} != grid:
         problems.append(f"days of the curve: {dict(days_of)} ≠ {grid}")
-    for day in CURVE_DAYS:
+    cohort = Counter(f.round_id for f in base.in_scope(scope))
+    last_days = {days[-1] for days in grid.values()}
+    for day in sorted({*CURVE_DAYS, *last_days}):
         for round_id, want in expected_curve(base, scope, day).items():
             row = got.get((round_id, day))
-            if day % step or want["findings"] == 0:
+            if day not in grid[round_id]:
                 if row is not None:
                     problems.append(f"round {round_id} day {day}: a point off the grid")
                 continue
             if row is None:
                 problems.append(f"round {round_id} day {day}: missing")
                 continue
+            # Every point of the curve counts the round's whole cohort.
+            if want["findings"] != cohort[round_id]:
+                problems.append(f"round {round_id} day {day}: {want['findings']} observed")
             want = want | {
                 "completion_rate": half_up_rate(want["findings_done"], want["findings"]),
                 "completion_rate_lenient": half_up_rate(
@@ -649,6 +656,12 @@ def test_the_demo_progress_curve_comparison_is_not_vacuous(demo: tuple[Reader, B
     assert any(row["findings_basically_done"] > 0 for row in at_400.values())
     # Some round has findings fed back too recently to be counted on day 400.
     assert any(at_400[r]["findings"] < at_90[r]["findings"] for r in at_90)
+    # The rounds' inspections were fed back on different days, so stopping each curve at the
+    # day its last-fed-back findings have reached cuts some tail off.
+    feedback: dict[int, set[dt.date]] = defaultdict(set)
+    for f in base.in_scope(scope):
+        feedback[f.round_id].add(f.feedback)
+    assert all(len(days) > 1 for days in feedback.values())
 
 
 MEASURE_DATES = (*AS_OF_DATES, dt.date(2024, 6, 10), dt.date(2024, 6, 20))
@@ -1042,10 +1055,12 @@ def test_the_progress_curve_of_a_small_round_matches_the_counts_worked_out_by_ha
     # f2 (unit 1, fb 01-10): one measure DONE and one PHASED on 01-15 (BASICALLY_DONE from
     #     day 5), the PHASED one DONE on 04-19 (day 100, after as_of).
     # f3 (unit 2, fb 02-09): DONE on 02-20, day 11.
-    # Step 30: days 0, 30, 60.
+    # The cohort is complete up to day 30 (f3, fed back last, has reached day 30 by as_of).
+    # Step 30: days 0, 30.
     #   day 0:  3 findings, 0 done, 0 basically done
     #   day 30: 3 findings (f3 on 03-10 = as_of counts), done f1 + f3 = 2, basically f2 = 1
-    #   day 60: 2 findings (f3 not observed 60 days), done f1 = 1, basically f2 = 1
+    # Day 60 is not drawn: only f1 and f2 would be observed (done f1 = 1, basically f2 = 1),
+    # and the rate would fall from 66.67% to 50% without any finding leaving DONE.
     b = StoreBuilder()
     r = b.round("第一轮", seq=1)
     i1 = b.inspection(r, b.unit("单位一"), feedback=dt.date(2024, 1, 10))
@@ -1075,9 +1090,9 @@ def test_the_progress_curve_of_a_small_round_matches_the_counts_worked_out_by_ha
     )
     o = opened(b.build(tmp_path / "store"))
     scope = o.scope(as_of=dt.date(2024, 3, 10))
-    want = {0: (3, 0, 0), 30: (3, 2, 1), 60: (2, 1, 1)}
+    want = {0: (3, 0, 0), 30: (3, 2, 1)}
     columns = ("findings", "findings_done", "findings_basically_done")
-    for day, counts in want.items():
+    for day, counts in (*want.items(), (60, (2, 1, 1))):
         assert tuple(expected_curve(o.base, scope, day)[r][c] for c in columns) == counts, day
     got = {
         row["day"]: tuple(row[c] for c in columns)
@@ -1085,7 +1100,7 @@ def test_the_progress_curve_of_a_small_round_matches_the_counts_worked_out_by_ha
     }
     assert got == want
     rates = figures.progress_curve(o.reader, scope, step=30)["completion_rate"].to_list()
-    assert rates == [0.0, 66.67, 50.0]
+    assert rates == [0.0, 66.67]
 
 
 def _measure_store(tmp_path: Path) -> tuple[Store, dict[str, int]]:

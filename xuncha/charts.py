@@ -253,7 +253,12 @@ def rate_ranking(frame: pl.DataFrame, rate: str, label: str) -> go.Figure:
 
 
 def progress_curves(frame: pl.DataFrame, rate: str = "completion_rate") -> go.Figure:
-    """One line per round: completion (%) against days since 反馈."""
+    """One line per round: completion (%) against days since 反馈, as far as the rows go (each
+    round's rows stop where its cohort is complete: queries/rectification_curve.sql). The hover
+    gives the numerator of the rate drawn over the round's findings."""
+    done = pl.col("findings_done")
+    if rate == "completion_rate_lenient":
+        done = done + pl.col("findings_basically_done")
     fig = go.Figure()
     for name in frame["round_name"].unique(maintain_order=True).to_list():
         part = frame.filter(pl.col("round_name") == name)
@@ -261,9 +266,10 @@ def progress_curves(frame: pl.DataFrame, rate: str = "completion_rate") -> go.Fi
             go.Scatter(
                 x=part["day"].to_list(),
                 y=part[rate].to_list(),
-                mode="lines",
+                # A round whose last unit was fed back on the as-of date has one point.
+                mode="lines" if part.height > 1 else "markers",
                 name=name,
-                customdata=part.select("findings_done", "findings").rows(),
+                customdata=part.select(done, "findings").rows(),
                 hovertemplate=name + "<br>反馈后第 %{x} 天：%{y:.2f}%"
                 "<br>%{customdata[0]} / %{customdata[1]}<extra></extra>",
             )

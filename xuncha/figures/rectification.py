@@ -140,8 +140,19 @@ def overview(reader: Reader, scope: Scope) -> dict[str, Any]:
     return {**kpi, "clues": clue["clues"], "clue_persons": clue["persons"], **totals}
 
 
+CURVE_DEFINITION = (
+    "横轴为反馈后天数。每条曲线只画到该轮最后反馈的单位也已到达的天数（统计截至日减该轮最晚的"
+    "反馈日期），分母始终是该轮截至统计日已反馈的全部问题；某天的完成率 = 反馈后该天已完成的问题数"
+    " ÷ 该轮全部问题数（按状态变更记录回溯，含基本完成口径时分子另加基本完成的问题）。"
+    "曲线下降只会是因为确有问题在该天由已完成（含基本完成口径时含基本完成）改回未完成；"
+    "该轮有单位刚反馈时曲线较短。"
+    "按措施口径时曲线仍按问题计算。"
+)
+
+
 def progress_curve(reader: Reader, scope: Scope, step: int = 7) -> pl.DataFrame:
-    """Completion over days since 反馈 for each round: strict and lenient rates per point."""
+    """Completion over days since 反馈 for each round: strict and lenient rates per point,
+    each round over its complete cohort (queries/rectification_curve.sql; CURVE_DEFINITION)."""
     frame = reader.query("rectification_curve", scope.params(step=step))
     return frame.with_columns(
         DEFINITIONS["completion_rate"].expr(), DEFINITIONS["completion_rate_lenient"].expr()

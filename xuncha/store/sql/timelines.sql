@@ -5,8 +5,10 @@
 -- changes. When two records share a date, the later-recorded one (higher history_id) wins,
 -- even when it records "no deadline" (arg_max_null keeps NULLs). Nothing is in scope before
 -- the 反馈日期, so intervals are clipped to start there. The on-time outcome is fixed at
--- completion: the completion date against the original deadline, and against the deadline in
--- force on the completion date; later extensions never change it.
+-- completion: the completion date against the original deadline, and against the current
+-- deadline of the completion: the one the report recording the completion recorded with it,
+-- if it recorded one, else the one in force on the completion date. Later extensions never
+-- change it.
 CREATE OR REPLACE TABLE measure_timeline AS
 WITH status_by_day AS (
     SELECT measure_id, status_date AS d, arg_max_null(status, history_id) AS status
@@ -49,13 +51,43 @@ completion AS (
       AND EXISTS (SELECT 1 FROM status_by_day s WHERE s.measure_id = m.measure_id
                   AND s.status = 'DONE')
 ),
+-- The report that recorded the completion: the first DONE record after the measure's last
+-- record of another status (records in the order the timeline reads them: by date, then by
+-- history_id). A report is one ledger batch or one online step: one batch_id, one date.
+status_back AS (
+    SELECT measure_id, batch_id, status_date, status,
+           row_number() OVER (PARTITION BY measure_id
+                              ORDER BY status_date DESC, history_id DESC) AS back
+    FROM measure_status_history
+),
+done_run AS (
+    SELECT measure_id,
+           coalesce(min(back) FILTER (WHERE status <> 'DONE'), max(back) + 1) - 1 AS back
+    FROM status_back GROUP BY ALL
+),
+completing AS (
+    SELECT b.measure_id, b.batch_id, b.status_date
+    FROM status_back b JOIN done_run r ON r.measure_id = b.measure_id AND r.back = b.back
+),
+-- A deadline recorded by that same report (a ledger stating 延期至… and 已完成 together, whose
+-- 截至时间 is after the completion date): the last one it recorded.
+reported_deadline AS (
+    SELECT c.measure_id, arg_max_null(d.deadline, d.history_id) AS deadline
+    FROM completing c
+    JOIN measure_deadline_history d
+      ON d.measure_id = c.measure_id AND d.batch_id = c.batch_id
+     AND d.effective_date = c.status_date
+    GROUP BY ALL
+),
 outcome AS (
     SELECT c.measure_id, c.completed_on,
            c.completed_on <= c.deadline_original AS on_time_original,
-           c.completed_on <= CASE WHEN dl.d IS NOT NULL THEN dl.deadline
+           c.completed_on <= CASE WHEN rd.measure_id IS NOT NULL THEN rd.deadline
+                                  WHEN dl.d IS NOT NULL THEN dl.deadline
                                   ELSE c.deadline_original END AS on_time_current
     FROM completion c
     ASOF LEFT JOIN deadline_by_day dl ON c.measure_id = dl.measure_id AND c.completed_on >= dl.d
+    LEFT JOIN reported_deadline rd ON rd.measure_id = c.measure_id
 )
 SELECT w.measure_id, m.finding_id, f.inspection_id, f.round_id, f.unit_id,
        f.category_l1, f.category_l2, i.feedback_date,
