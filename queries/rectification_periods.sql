@@ -15,13 +15,12 @@
 --   period_end DATE  the last day of its rectification period
 --   finished BOOLEAN  the period had ended by the date (period_end < as_of)
 WITH known AS (
-    -- A measure is known on the date when one of its timeline intervals has begun by then;
-    -- long-term measures (长期坚持) have no original date and do not lengthen the period.
+    -- A measure is known on the date when its timeline holds the date (its intervals run
+    -- on from its first record); long-term measures (长期坚持) have no original date and do
+    -- not lengthen the period.
     SELECT t.inspection_id, max(t.deadline_original) AS last_deadline
-    FROM measure_timeline t
-    WHERE in_inspections(t.inspection_id, $inspection_ids)
-      AND t.valid_from <= $as_of::DATE
-      AND t.deadline_original IS NOT NULL
+    FROM measure_at($as_of, $inspection_ids, NULL, NULL) t
+    WHERE t.deadline_original IS NOT NULL
     GROUP BY ALL
 ),
 periods AS (

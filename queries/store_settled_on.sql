@@ -8,6 +8,6 @@
 -- counts; 3: with rect_current_measures; 4: with rect_current_groups); a store written by
 -- older code has another or none until its next write.
 SELECT CASE
-    WHEN (SELECT value FROM store_meta WHERE key = 'current_layout') = '5'
+    WHEN (SELECT value FROM store_meta WHERE key = 'current_layout') = '6'
     THEN (SELECT try_cast(value AS DATE) FROM store_meta WHERE key = 'settled_on')
 END AS settled_on
