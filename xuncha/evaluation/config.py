@@ -235,7 +235,9 @@ def _number(value: Any, where: str, *, positive: bool = False) -> float:
     if math.isinf(value):
         raise EvaluationConfigError(f"{where} 须为有限的数字，现为 {value!r}")
     if value < 0 or (positive and value == 0):
-        raise EvaluationConfigError(f"{where} 须{'大于 0' if positive else '不小于 0'}，现为 {value!r}")
+        raise EvaluationConfigError(
+            f"{where} 须{'大于 0' if positive else '不小于 0'}，现为 {value!r}"
+        )
     return float(value)
 
 
@@ -336,7 +338,9 @@ def _validate(data: Mapping[str, Any], source: str) -> EvaluationConfig:
             ManualItem(
                 key=key,
                 label=_text(spec.get("label"), f"[manual.{key}] 的 label"),
-                points=_number(spec.get("points"), f"[manual.{key}] 的 points（满分）", positive=True),
+                points=_number(
+                    spec.get("points"), f"[manual.{key}] 的 points（满分）", positive=True
+                ),
                 help=_text(spec.get("help"), f"[manual.{key}] 的 help", required=False),
             )
         )
