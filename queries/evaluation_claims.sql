@@ -1,6 +1,6 @@
 -- name: evaluation_claims
--- returns: for each inspection in scope, the measures not DONE on the date that the unit itself reports as done: status 基本完成/阶段性完成 (PHASED) on the date, or a done claim submitted online still awaiting review or 销号 on the date (the 表面整改 side of 自报完成率)
--- grain: one row per inspection_id (only inspections having such measures)
+-- returns: for each inspection in scope having such measures, the measures not DONE on the date that the unit itself reports as done: status 基本完成/阶段性完成 (PHASED) on the date, or a done claim submitted online still awaiting review or 销号 on the date (the 表面整改 side of 自报完成率)
+-- grain: one row per inspection_id
 -- params:
 --   $inspection_ids INTEGER[]  inspections in scope (NULL: every inspection of the store)
 --   $as_of DATE  the date asked: statuses and steps on or before it

@@ -274,7 +274,7 @@ def test_the_automatic_items_state_their_basis(built: tuple[Store, dict[str, int
 def test_grades_is_the_public_api_with_its_columns_and_types(
     built: tuple[Store, dict[str, int]],
 ) -> None:
-    store, ids = built
+    store, _ids = built
     reader = open_reader(store)
     try:
         frame = evaluation.grades(reader, resolve_scope(reader, Filters(as_of=AS_OF)))
@@ -324,7 +324,7 @@ def test_an_earlier_date_sees_only_what_was_entered_and_confirmed_by_then(
 
 
 def test_a_scoped_reader_sees_only_its_units(built: tuple[Store, dict[str, int]]) -> None:
-    store, ids = built
+    store, _ids = built
     supervisor = Access.for_role("室员", "supervisor", units=["乙局"])
     ev = evaluated(store, supervisor)
     assert ev.units["unit_name"].to_list() == ["乙局"]

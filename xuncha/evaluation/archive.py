@@ -170,7 +170,7 @@ def save(
         archive_id=archive_id,
         round_id=round_id,
         data_version=part.data_version,
-        config_digest=record["config"]["digest"],
+        config_digest=part.config.digest(),
         units=units.height,
         xlsx_sha256=record["xlsx_sha256"],
     )

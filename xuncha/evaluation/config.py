@@ -129,12 +129,20 @@ class EvaluationConfig:
             raise EvaluationConfigError(f"{source}不是有效的 TOML（{exc}）") from None
         return _validate({**_read_toml(DEFAULT_CONFIG), **given}, source)
 
+    def scored_items(self) -> tuple[AutoItem | ManualItem, ...]:
+        """The items that carry points, in order: automatic, then manual."""
+        return (*self.auto, *self.manual)
+
+    def entered_items(self) -> tuple[ManualItem | VetoItem, ...]:
+        """The items people enter: manual, then 一票否决."""
+        return (*self.manual, *self.veto)
+
     def item_keys(self) -> tuple[str, ...]:
-        return tuple(i.key for i in (*self.auto, *self.manual, *self.veto))
+        return tuple(i.key for i in (*self.scored_items(), *self.veto))
 
     def manual_item(self, key: str) -> ManualItem | VetoItem | None:
         """The manual or veto item of that key (None: not an entered item)."""
-        for item in (*self.manual, *self.veto):
+        for item in self.entered_items():
             if item.key == key:
                 return item
         return None
@@ -356,7 +364,7 @@ def _validate(data: Mapping[str, Any], source: str) -> EvaluationConfig:
         )
     if not auto and not manual:
         raise EvaluationConfigError("评估配置中没有评分项（[auto] 和 [manual] 均为空）")
-    keys = [i.key for i in (*auto, *manual, *veto)]
+    keys = [*(i.key for i in auto), *(i.key for i in manual), *(i.key for i in veto)]
     twice = sorted({k for k in keys if keys.count(k) > 1})
     if twice:
         raise EvaluationConfigError(f"评分项的键重复：{'、'.join(twice)}（各节之间也不能重复）")

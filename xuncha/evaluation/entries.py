@@ -71,7 +71,7 @@ def _text(value: str | None, what: str, *, required: bool) -> str | None:
 def _check_value(config: EvaluationConfig, item: str, value: float) -> tuple[str, float]:
     spec = config.manual_item(item)
     if spec is None:
-        known = "、".join(f"{i.key}（{i.label}）" for i in (*config.manual, *config.veto))
+        known = "、".join(f"{i.key}（{i.label}）" for i in config.entered_items())
         raise EvaluationError(f"没有这个人工评分项或一票否决项：{item}（可用：{known}）")
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise EvaluationError(f"{spec.label}的分值须为数字，现为 {value!r}")

@@ -232,7 +232,7 @@ def evaluate(
     for rid, part in base.group_by("round_id"):
         online = online_by_unit(reader, _narrowed(scope, part["inspection_id"].to_list()))
         for row in online.iter_rows(named=True):
-            returns[(int(rid[0]), int(row["unit_id"]))] = int(row["returns"] or 0)  # type: ignore[arg-type]
+            returns[(int(rid[0]), int(row["unit_id"]))] = int(row["returns"] or 0)
     claims = {
         int(r["inspection_id"]): int(r["claimed_not_done"])
         for r in reader.query(
@@ -262,7 +262,7 @@ def evaluate(
         .select("inspection_id", (pl.col("item") + "_points").alias("key"), "points")
         .pivot(on="key", index="inspection_id", values="points")
     )
-    order = [f"{i.key}_points" for i in (*config.auto, *config.manual)]
+    order = [f"{i.key}_points" for i in config.scored_items()]
     units = units.join(wide.select("inspection_id", *order), on="inspection_id", how="left")
     return Evaluation(units, items_frame, entries, config, rule, scope.as_of, reader.version)
 

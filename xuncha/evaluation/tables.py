@@ -48,7 +48,7 @@ def results_table(evaluation: Evaluation) -> pl.DataFrame:
     units = evaluation.units
     config = evaluation.config
     per_item = {
-        f"{i.key}_points": f"{i.label}（{i.points:g}分）" for i in (*config.auto, *config.manual)
+        f"{i.key}_points": f"{i.label}（{i.points:g}分）" for i in config.scored_items()
     }
     present = {k: v for k, v in per_item.items() if k in units.columns}
     return units.select(
@@ -63,7 +63,7 @@ def items_table(items: pl.DataFrame) -> pl.DataFrame:
 
 def entries_table(entries: pl.DataFrame, config: EvaluationConfig) -> pl.DataFrame:
     """The manual entries with their state: 待确认, 已确认 or 已退回."""
-    labels = {i.key: i.label for i in (*config.manual, *config.veto)}
+    labels = {i.key: i.label for i in config.entered_items()}
     return entries.select(
         pl.col("entry_id").cast(pl.Int64).alias("录入编号"),
         pl.col("unit_name").alias("单位"),
