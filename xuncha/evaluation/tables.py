@@ -47,9 +47,7 @@ def results_table(evaluation: Evaluation) -> pl.DataFrame:
     """One row per unit: the result columns, then each item's points under its label."""
     units = evaluation.units
     config = evaluation.config
-    per_item = {
-        f"{i.key}_points": f"{i.label}（{i.points:g}分）" for i in config.scored_items()
-    }
+    per_item = {f"{i.key}_points": f"{i.label}（{i.points:g}分）" for i in config.scored_items()}
     present = {k: v for k, v in per_item.items() if k in units.columns}
     return units.select(
         *(pl.col(k).alias(v) for k, v in RESULT_COLUMNS.items()),
