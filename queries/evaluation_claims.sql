@@ -11,11 +11,7 @@
 --   pending_claims BIGINT  of those, measures with a done claim awaiting review or 销号 on the date
 WITH state AS (
     SELECT t.measure_id, t.inspection_id, t.status
-    FROM measure_timeline t
-    WHERE in_inspections(t.inspection_id, $inspection_ids)
-      AND t.valid_from <= $as_of::DATE
-      AND (t.valid_to IS NULL OR t.valid_to > $as_of::DATE)
-      AND t.feedback_date <= $as_of::DATE
+    FROM measure_at($as_of, $inspection_ids, NULL, NULL) t
 ),
 claim_state AS (
     SELECT s.submission_id, s.measure_id, arg_max(st.state, st.step_id) AS state
