@@ -41,6 +41,7 @@ PAGES = [
     ("pages/ecology.py", "政治生态", ":material/balance:", "ecology", VIEW_PAGES),
     ("pages/revisit.py", "回头看候选", ":material/history:", "revisit", VIEW_PAGES),
     ("pages/ecology_config.py", "研判配置", ":material/tune:", "ecology-config", EDIT_CONFIG),
+    ("pages/evaluation.py", "整改成效评估", ":material/grading:", "evaluation", VIEW_PAGES),
     ("pages/briefing.py", "领导简报", ":material/article:", "briefing", BRIEFING),
     ("pages/sql_console.py", "数据查询", ":material/terminal:", "sql", SQL),
     ("pages/ledger_import.py", "数据导入", ":material/upload_file:", "import", IMPORT),

@@ -445,6 +445,7 @@ def _parser() -> argparse.ArgumentParser:
     auth_cli.register(sub)
     auth_gate.register(sub)
     bench_cli.register(sub)
+    _add_evaluation_parser(sub)
     return parser
 
 
@@ -1564,6 +1565,227 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, dt.date):
         return value.isoformat()
     raise TypeError(type(value).__name__)
+
+
+# -- 整改成效评估 ----------------------------------------------------------------------------
+
+
+def _add_evaluation_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "evaluation",
+        help="整改成效评估：各单位各轮次的得分、等次（查看、录入人工评分项、确认、存档）",
+    )
+    ev_sub = p.add_subparsers(dest="evaluation_command", required=True)
+    for name, text in (("show", "查看评估结果"), ("compute", "计算评估结果（同 show）")):
+        q = ev_sub.add_parser(name, help=text)
+        q.add_argument("--db", default=DEFAULT_DB)
+        q.add_argument("--round", action="append", default=[], help="轮次名称（可重复；默认全部）")
+        q.add_argument("--as-of", dest="as_of", default=None, help="评估截至日期 YYYY-MM-DD")
+        q.add_argument("--config", default=None, help="评估配置文件 .toml（默认：数据仓的配置）")
+        q.add_argument("--format", choices=("json", "csv"), default="json")
+        q.add_argument("--user", default=None, help=USER_HELP)
+        q.set_defaults(func=cmd_evaluation_show)
+    q = ev_sub.add_parser("enter", help="录入人工评分项或一票否决项（须附佐证材料，待另一人确认）")
+    q.add_argument("--db", default=DEFAULT_DB)
+    q.add_argument("--round", required=True, help="轮次名称")
+    q.add_argument("--unit", required=True, help="单位名称或简称")
+    q.add_argument("--item", required=True, help="评分项的键，如 satisfaction、false_rectification")
+    q.add_argument("--value", required=True, type=float, help="分值；一票否决项 1 成立、0 不成立")
+    q.add_argument("--note", required=True, help="评分依据")
+    q.add_argument("--file", action="append", default=[], help="佐证材料文件（可重复，至少一个）")
+    q.add_argument("--user", default=None, help=USER_HELP)
+    q.set_defaults(func=cmd_evaluation_enter)
+    q = ev_sub.add_parser("confirm", help="确认或退回另一人的录入（不能是录入人本人）")
+    q.add_argument("entry_id", type=int, metavar="ENTRY_ID", help="录入编号")
+    q.add_argument("--db", default=DEFAULT_DB)
+    q.add_argument("--reject", action="store_true", help="退回（须给出 --reason）")
+    q.add_argument("--reason", default=None, help="退回理由")
+    q.add_argument("--user", default=None, help=USER_HELP)
+    q.set_defaults(func=cmd_evaluation_confirm)
+    q = ev_sub.add_parser(
+        "archive", help="存档一轮的评估结果（.xlsx 和 JSON，记录数据版本和配置摘要）"
+    )
+    q.add_argument("--db", default=DEFAULT_DB)
+    q.add_argument("--round", required=True, help="轮次名称")
+    q.add_argument("--as-of", dest="as_of", default=None, help="评估截至日期 YYYY-MM-DD")
+    q.add_argument("--user", default=None, help=USER_HELP)
+    q.set_defaults(func=cmd_evaluation_archive)
+
+
+def _evaluation_config(db: str, path: str | None) -> Any:
+    from xuncha import evaluation
+
+    try:
+        return evaluation.EvaluationConfig.load(path) if path else evaluation.config_for_store(db)
+    except evaluation.EvaluationConfigError as exc:
+        raise UserError(str(exc)) from None
+
+
+def cmd_evaluation_show(args: argparse.Namespace) -> int:
+    from xuncha import evaluation
+    from xuncha.evaluation.tables import results_table
+
+    config = _evaluation_config(args.db, args.config)
+    who = _access(args.db, args.user, VIEW_PAGES)
+    reader = _reader(args.db)
+    try:
+        filters = filters_from_names(reader, rounds=args.round, as_of=args.as_of, access=who)
+        scope = resolve_scope(reader, filters, access=who)
+        result = evaluation.evaluate(reader, scope, config)
+    finally:
+        reader.close()
+    if result.units.is_empty():
+        raise UserError(f"截至 {scope.as_of.isoformat()}，所选范围内没有已反馈的巡察")
+    if args.format == "json":
+        payload = {
+            "label": evaluation.LABEL,
+            "as_of": scope.as_of.isoformat(),
+            "data_version": result.data_version,
+            "config": {"digest": config.digest(), "source": config.source},
+            "units": result.units.to_dicts(),
+            "items": result.items.to_dicts(),
+        }
+        text: str | bytes = json.dumps(payload, ensure_ascii=False, default=_json_default) + "\n"
+        columns = list(result.units.columns)
+    else:
+        table = results_table(result)
+        text, columns = export.to_csv(table), table.columns
+    _print_recorded(
+        args.db,
+        who,
+        "evaluation",
+        filters,
+        text,
+        columns=columns,
+        rows=result.units.height,
+        fmt=args.format,
+        config_digest=config.digest(),
+    )
+    return 0
+
+
+def _evaluation_target(db: str, who: Access, round_name: str, unit: str | None) -> dict[str, Any]:
+    """The inspection of that round (and unit) in `who`'s scope, named in Chinese."""
+    reader = _reader(db)
+    try:
+        filters = filters_from_names(
+            reader, rounds=[round_name], units=[unit] if unit else [], access=who
+        )
+        scope = resolve_scope(reader, filters, access=who)
+        rows = reader.query(
+            "evaluation_inspections", {"inspection_ids": scope.ids_param(), "as_of": scope.as_of}
+        )
+    finally:
+        reader.close()
+    if rows.is_empty():
+        raise UserError(f"{round_name}{'的' + unit if unit else ''}不在范围内或尚未反馈")
+    return rows.row(0, named=True)
+
+
+def cmd_evaluation_enter(args: argparse.Namespace) -> int:
+    from xuncha.auth.access import EVALUATE
+    from xuncha.evaluation import entries
+    from xuncha.rectify import evidence, workflow
+
+    who = _access(args.db, args.user, EVALUATE)
+    config = _evaluation_config(args.db, None)
+    target = _evaluation_target(args.db, who, args.round, args.unit)
+    files = []
+    for path in args.file:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise UserError(f"无法读取佐证材料 {path}（{exc.strerror}）") from None
+        try:
+            files.append(evidence.check_evidence(Path(path).name, data))
+        except evidence.RefusedEvidence as exc:
+            raise UserError(str(exc)) from None
+    try:
+        outcome = entries.enter(
+            Store(args.db),
+            who,
+            int(target["inspection_id"]),
+            args.item,
+            args.value,
+            args.note,
+            files,
+            config=config,
+        )
+    except workflow.WorkflowError as exc:
+        raise UserError(str(exc)) from None
+    print(
+        json.dumps(
+            {
+                "entry_id": outcome.step_ids[0],
+                "data_version": outcome.version,
+                "message": outcome.message,
+            },
+            ensure_ascii=False,
+        )
+    )
+    return 0
+
+
+def cmd_evaluation_confirm(args: argparse.Namespace) -> int:
+    from xuncha.auth.access import EVALUATE
+    from xuncha.evaluation import entries
+    from xuncha.rectify import workflow
+
+    who = _access(args.db, args.user, EVALUATE)
+    try:
+        outcome = entries.decide(
+            Store(args.db),
+            who,
+            args.entry_id,
+            "reject" if args.reject else "confirm",
+            reason=args.reason,
+        )
+    except workflow.WorkflowError as exc:
+        raise UserError(str(exc)) from None
+    print(
+        json.dumps(
+            {
+                "entry_id": args.entry_id,
+                "data_version": outcome.version,
+                "message": outcome.message,
+            },
+            ensure_ascii=False,
+        )
+    )
+    return 0
+
+
+def cmd_evaluation_archive(args: argparse.Namespace) -> int:
+    from xuncha import evaluation
+    from xuncha.auth.access import EVALUATE
+    from xuncha.evaluation import archive
+
+    who = _access(args.db, args.user, EVALUATE)
+    config = _evaluation_config(args.db, None)
+    reader = _reader(args.db)
+    try:
+        filters = filters_from_names(reader, rounds=[args.round], as_of=args.as_of, access=who)
+        scope = resolve_scope(reader, filters, access=who)
+        result = evaluation.evaluate(reader, scope, config)
+    finally:
+        reader.close()
+    if result.units.is_empty():
+        raise UserError(f"{args.round}在范围内没有已反馈的单位，无法存档")
+    store = Store(args.db)
+    archive_id, record = archive.save(store, result, int(result.units["round_id"][0]), who)
+    print(
+        json.dumps(
+            {
+                "archive_id": archive_id,
+                "round": record["round_name"],
+                "data_version": record["data_version"],
+                "config_digest": record["config"]["digest"],
+                "folder": str(Path(store.root) / archive.FOLDER / archive_id),
+            },
+            ensure_ascii=False,
+        )
+    )
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -27,6 +27,8 @@ EXPORT_AUDIT = "export_audit"  # export the audit trail (not data: auditors see 
 REPORT = "report"
 REVIEW = "review"
 APPROVE = "approve"
+# 整改成效评估: enter a manual item or confirm another person's entry (two people), archive.
+EVALUATE = "evaluate"
 
 PERMISSIONS: dict[str, str] = {
     VIEW_PAGES: "查看数据页面",
@@ -42,6 +44,7 @@ PERMISSIONS: dict[str, str] = {
     REPORT: "整改填报",
     REVIEW: "整改审核",
     APPROVE: "整改销号",
+    EVALUATE: "整改成效评估",
 }
 ALL_PERMISSIONS = frozenset(PERMISSIONS)
 
@@ -64,9 +67,9 @@ _DATA = frozenset({VIEW_PAGES, EXPORT, BRIEFING, SQL})
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": _DATA | {MANAGE_USERS, EDIT_CONFIG, VIEW_AUDIT, EXPORT_AUDIT},
     "leader": _DATA,
-    "office": _DATA | {IMPORT, APPROVE},
+    "office": _DATA | {IMPORT, APPROVE, EVALUATE},
     "group": _DATA | {REVIEW},
-    "supervisor": _DATA | {REVIEW},
+    "supervisor": _DATA | {REVIEW, EVALUATE},
     # A unit's liaison sees and reports its own measures only: no analysis page (rankings,
     # scores, other units), no export, briefing or SQL, never clues.
     "liaison": frozenset({REPORT}),

@@ -13,7 +13,7 @@ import duckdb
 
 from xuncha.store import categories, sql
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 MEASURE_STATUSES = ("DONE", "PHASED", "IN_PROGRESS", "NOT_DONE", "LONG_TERM")
 DEADLINE_KINDS = ("IMMEDIATE", "DATE", "RELATIVE", "LONG_TERM")
@@ -737,12 +737,91 @@ def _migration_5(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+# Migration 6: the 整改成效评估's manual items (DOMAIN.md §1 step 4): each entry of a manual
+# item (满意度测评, 实地查看, 群众评判) or of a 一票否决 item, its evidence files and its
+# second person's decision. Insert-only like the online tables: an entry's state is whether a
+# decision row exists (and which), so every evaluation "as of" a date replays.
+EVALUATION_DECISIONS = ("confirm", "reject")
+
+EVALUATION_TABLES: list[tuple[str, str, str, dict[str, str]]] = [
+    (
+        "evaluation_entries",
+        "整改成效评估人工评分项的录入：每次录入一行（满意度测评、实地查看、群众评判、一票否决项），只增不改",
+        "entry_id INTEGER PRIMARY KEY, inspection_id INTEGER NOT NULL, round_id INTEGER NOT NULL,"
+        " unit_id INTEGER NOT NULL, item VARCHAR NOT NULL, value DOUBLE NOT NULL, note VARCHAR NOT"
+        " NULL, entered_by VARCHAR NOT NULL, entered_role VARCHAR NOT NULL, entered_at TIMESTAMP"
+        " NOT NULL, entered_on DATE NOT NULL, batch_id INTEGER NOT NULL",
+        {
+            "entry_id": "录入编号",
+            "inspection_id": "巡察编号（被评估的单位在该轮次的巡察）",
+            "round_id": "轮次编号（冗余）",
+            "unit_id": "单位编号（冗余）",
+            "item": "评分项（配置中的人工评分项或一票否决项的键）",
+            "value": "录入的分值；一票否决项为 1（成立）或 0（不成立）",
+            "note": "评分依据说明",
+            "entered_by": "录入账号",
+            "entered_role": "录入人角色",
+            "entered_at": "录入时间",
+            "entered_on": "录入日期（生效日期）",
+            "batch_id": "写入批次编号",
+        },
+    ),
+    (
+        "evaluation_entry_evidence",
+        "整改成效评估人工评分项所附佐证材料：每次录入每个文件一行",
+        "entry_id INTEGER NOT NULL, sha256 VARCHAR NOT NULL, file_name VARCHAR NOT NULL,"
+        " position INTEGER NOT NULL, PRIMARY KEY (entry_id, position)",
+        {
+            "entry_id": "录入编号",
+            "sha256": "文件内容 SHA-256",
+            "file_name": "上传时的文件名",
+            "position": "在该录入中的顺序",
+        },
+    ),
+    (
+        "evaluation_decisions",
+        "整改成效评估人工评分项的确认：另一人对录入的确认或退回，每条录入至多一行；确认后计入得分",
+        "entry_id INTEGER PRIMARY KEY,"
+        f" decision VARCHAR NOT NULL CHECK (decision IN ({_in(EVALUATION_DECISIONS)})),"
+        " reason VARCHAR, decided_by VARCHAR NOT NULL, decided_role VARCHAR NOT NULL,"
+        " decided_at TIMESTAMP NOT NULL, decided_on DATE NOT NULL, batch_id INTEGER NOT NULL",
+        {
+            "entry_id": "录入编号",
+            "decision": "确认结果：confirm 确认（计入得分）/reject 退回（不计入）",
+            "reason": "退回理由",
+            "decided_by": "确认人账号（不能是录入人）",
+            "decided_role": "确认人角色",
+            "decided_at": "确认时间",
+            "decided_on": "确认日期（生效日期）",
+            "batch_id": "写入批次编号",
+        },
+    ),
+]
+
+
+def _migration_6(con: duckdb.DuckDBPyConnection) -> None:
+    for name, comment, body, columns in EVALUATION_TABLES:
+        con.execute(f"CREATE TABLE {name} ({body})")
+        con.execute(f"COMMENT ON TABLE {name} IS {_comment(comment)}")
+        for column, text in columns.items():
+            con.execute(f"COMMENT ON COLUMN {name}.{column} IS {_comment(text)}")
+    con.execute(
+        "COMMENT ON COLUMN import_batches.kind IS "
+        + _comment(
+            "类型：demo 演示数据/ledger 台账导入/rollback 回滚/fixture 测试数据/"
+            "online 在线填报与审核/notices 预警提醒与督办函/contacts 通讯录/"
+            "evaluation 整改成效评估人工评分"
+        )
+    )
+
+
 MIGRATIONS = [
     (1, "初始结构：轮次、单位、巡察、问题、措施、状态历史、线索、成效、类别字典", _migration_1),
     (2, "台账导入：批次比对计数、回滚关系、批次变更记录（batch_changes）", _migration_2),
     (3, "问题首次记录日期（进展台账新增的问题自其截至时间起计）", _migration_3),
     (4, "台账位置：问题的序号与措施的顺序（按位置而非文字识别问题）、备注", _migration_4),
     (5, "在线整改：填报、审核与销号步骤、佐证材料、通讯录、预警提醒与督办函", _migration_5),
+    (6, "整改成效评估：人工评分项的录入、佐证材料与确认", _migration_6),
 ]
 
 

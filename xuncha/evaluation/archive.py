@@ -1,0 +1,221 @@
+"""The 整改成效评估 archive: a round's evaluation kept as it was made, beside the versioned data.
+
+    STORE/evaluations/<id>/evaluation.json   round, date, data version, configuration (values
+                                             and digest), period rule, who and their scope,
+                                             the results, the items and the manual entries
+    STORE/evaluations/<id>/evaluation.xlsx   the same tables for people (结果, 评分明细,
+                                             人工评分录入, 说明), written by export.safe_workbook
+
+As briefings are (xuncha.briefing.archive): the data version is pinned (`Store.pin`) so it is
+never pruned, files are written once through a staging name, and when the store has a key
+every file is sealed (`crypto.seal_bytes`) and read back only with it. Each archive is an
+audit record. An archive holds only what its maker's scope showed; an account confined to
+some rounds or units lists and reads only the archives it made itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from xuncha import audit, export
+from xuncha.auth.access import EVALUATE, Access
+from xuncha.evaluation.scoring import METHOD, SELF_REPORTED_DEFINITION, Evaluation
+from xuncha.evaluation.tables import entries_table, items_table, results_table
+from xuncha.store import crypto
+from xuncha.store.store import Store, StoreError
+
+FOLDER = "evaluations"
+FILES = ("evaluation.json", "evaluation.xlsx")
+_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
+
+
+class ArchiveError(StoreError):
+    """An archive problem (message in Chinese)."""
+
+
+def _write(path: Path, data: bytes, key: bytes | None) -> None:
+    staging = path.with_suffix(path.suffix + ".tmp")
+    staging.unlink(missing_ok=True)
+    if key is None:
+        staging.write_bytes(data)
+    else:
+        crypto.seal_bytes(data, staging, key)
+    os.chmod(staging, 0o600)
+    os.replace(staging, path)
+
+
+def _read(path: Path, store: Store) -> bytes:
+    if not crypto.is_sealed(path):
+        return path.read_bytes()
+    key = store.key()
+    name = f"{path.parent.name}/{path.name}"
+    if key is None:
+        raise ArchiveError(
+            f"评估存档 {name} 已加密，但未提供数据仓密钥：请设置 {crypto.ENV_KEY_FILE}"
+        )
+    try:
+        return crypto.unseal_bytes(path, key)
+    except crypto.CryptoError:
+        raise ArchiveError(f"评估存档 {name} 无法解密（另一把密钥，或文件已损坏）") from None
+
+
+def workbook(evaluation: Evaluation, round_name: str, who: Access) -> bytes:
+    """The evaluation as an .xlsx whose cells never run as formulas."""
+    buffer = io.BytesIO()
+    book = export.safe_workbook(buffer)
+    header = book.add_format({"bold": True, "bg_color": "#EEEEEE", "text_wrap": True})
+    for name, frame in (
+        ("结果", results_table(evaluation)),
+        ("评分明细", items_table(evaluation.items)),
+        ("人工评分录入", entries_table(evaluation.entries, evaluation.config)),
+    ):
+        sheet = book.add_worksheet(name)
+        for col, column in enumerate(frame.columns):
+            sheet.write_string(0, col, column, header)
+            sheet.set_column(col, col, 14)
+        for r, row in enumerate(frame.iter_rows(), start=1):
+            for col, value in enumerate(row):
+                if value is None:
+                    continue
+                if isinstance(value, bool):
+                    sheet.write_string(r, col, "是" if value else "否")
+                elif isinstance(value, int | float):
+                    sheet.write_number(r, col, value)
+                else:
+                    sheet.write_string(r, col, str(value))
+    notes = book.add_worksheet("说明")
+    lines = [
+        f"整改成效评估：{round_name}",
+        f"评估截至：{evaluation.as_of.isoformat()}",
+        f"数据版本：{evaluation.data_version}",
+        f"评估配置摘要（SHA-256）：{evaluation.config.digest()}（{evaluation.config.source}）",
+        f"等次线：{evaluation.config.describe_grades()}",
+        evaluation.rule.describe(),
+        f"导出人：{who.describe()}",
+        "计算方法：",
+        *METHOD.splitlines(),
+        SELF_REPORTED_DEFINITION,
+    ]
+    for r, line in enumerate(lines):
+        notes.write_string(r, 0, line)
+    notes.set_column(0, 0, 120)
+    book.close()
+    return buffer.getvalue()
+
+
+def save(
+    store: Store, evaluation: Evaluation, round_id: int, who: Access
+) -> tuple[str, dict[str, Any]]:
+    """Archive one round's evaluation (already computed within `who`'s scope); returns its
+    id and the JSON record. Pins the data version; records an audit entry."""
+    who.require(EVALUATE)
+    units = evaluation.units.filter(pl.col("round_id") == round_id)
+    if units.is_empty():
+        raise ArchiveError("所选轮次在当前范围内没有已反馈的单位，无法存档")
+    round_name = str(units["round_name"][0])
+    part = Evaluation(
+        units,
+        evaluation.items.filter(pl.col("round_id") == round_id),
+        evaluation.entries.filter(pl.col("round_id") == round_id),
+        evaluation.config,
+        evaluation.rule,
+        evaluation.as_of,
+        evaluation.data_version,
+    )
+    key = store.key()  # before anything is made: a bad key leaves no empty folder
+    now = dt.datetime.now()
+    archive_id = f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+    folder = Path(store.root) / FOLDER / archive_id
+    folder.mkdir(parents=True, mode=0o700)
+    xlsx = workbook(part, round_name, who)
+    record = {
+        "archive_id": archive_id,
+        "round_id": round_id,
+        "round_name": round_name,
+        "as_of": part.as_of.isoformat(),
+        "data_version": part.data_version,
+        "config": {
+            "digest": part.config.digest(),
+            "source": part.config.source,
+            "values": part.config.scoring_values(),
+        },
+        "period_rule": {"min_months": part.rule.min_months, "max_months": part.rule.max_months},
+        "user": who.user,
+        "scope": who.describe(),
+        "scoped": who.scoped,
+        "created": now.isoformat(),
+        "xlsx_sha256": hashlib.sha256(xlsx).hexdigest(),
+        "units": part.units.to_dicts(),
+        "items": part.items.to_dicts(),
+        "entries": part.entries.to_dicts(),
+    }
+    text = json.dumps(record, ensure_ascii=False, indent=1, sort_keys=True, default=str)
+    _write(folder / "evaluation.json", text.encode("utf-8"), key)
+    _write(folder / "evaluation.xlsx", xlsx, key)
+    store.pin(part.data_version, f"evaluation {archive_id}")
+    audit.record(
+        store.root,
+        user=who.user,
+        action="evaluation_archive",
+        archive_id=archive_id,
+        round_id=round_id,
+        data_version=part.data_version,
+        config_digest=part.config.digest(),
+        units=units.height,
+        xlsx_sha256=record["xlsx_sha256"],
+    )
+    return archive_id, record
+
+
+def _visible(record: dict[str, Any], who: Access) -> bool:
+    return not who.scoped or record.get("user") == who.user
+
+
+def list_archives(store: Store, who: Access) -> list[dict[str, Any]]:
+    """The archives `who` may see, newest first: id, round, date, data version, digest,
+    author, time, units."""
+    root = Path(store.root) / FOLDER
+    out: list[dict[str, Any]] = []
+    if not root.is_dir():
+        return out
+    for folder in sorted(root.iterdir(), reverse=True):
+        if not _ID.match(folder.name) or not (folder / "evaluation.json").is_file():
+            continue
+        record = json.loads(_read(folder / "evaluation.json", store).decode("utf-8"))
+        if not _visible(record, who):
+            continue
+        out.append(
+            {
+                "archive_id": record["archive_id"],
+                "round_name": record["round_name"],
+                "as_of": record["as_of"],
+                "data_version": record["data_version"],
+                "config_digest": record["config"]["digest"][:12],
+                "user": record["user"],
+                "created": record["created"],
+                "units": len(record["units"]),
+            }
+        )
+    return out
+
+
+def load(store: Store, archive_id: str, who: Access) -> tuple[dict[str, Any], bytes]:
+    """An archive's JSON record and its workbook, for someone who may see it (the same
+    message for "not there" and "not yours")."""
+    folder = Path(store.root) / FOLDER / archive_id
+    if not _ID.match(archive_id) or not (folder / "evaluation.json").is_file():
+        raise ArchiveError(f"没有编号为 {archive_id} 的评估存档")
+    record = json.loads(_read(folder / "evaluation.json", store).decode("utf-8"))
+    if not _visible(record, who):
+        raise ArchiveError(f"没有编号为 {archive_id} 的评估存档")
+    return record, _read(folder / "evaluation.xlsx", store)
