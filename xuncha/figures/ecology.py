@@ -60,7 +60,8 @@ from typing import Any
 
 import polars as pl
 
-from xuncha.figures import disclosure
+from xuncha.figures import disclosure, periods
+from xuncha.figures.periods import PROVISIONAL, PeriodRule
 from xuncha.figures.rates import rate_expr
 from xuncha.figures.rectification import rectification
 from xuncha.filters import Scope
@@ -92,6 +93,9 @@ INDICATORS = (
     "regulations_per_finding",
 )
 CAP_KEYS = ("fourth_form", "rebound", "overdue")
+# The numeric settings of [caps]: the overdue line, and the rebound rate and count that
+# together trigger the rebound cap (both must be reached).
+CAP_LEVELS = ("overdue_rate_above", "rebound_rate_above", "rebound_findings_at_least")
 # Which ids stand behind an indicator (ecology_evidence.sql), for the explanation.
 ID_KINDS = {"finding": "问题", "measure": "措施", "clue": "线索", "inspection": "巡察"}
 CLUE_EVIDENCE = disclosure.CLUE_INDICATORS  # whose figures are disclosure-controlled
@@ -158,6 +162,8 @@ class EcologyConfig:
     dimensions: Mapping[str, DimensionSpec]
     indicators: Mapping[str, IndicatorSpec]
     source: str = field(default="默认配置", compare=False)
+    # k of the shrinkage toward the population: a peer group of n units weighs n / (n + k).
+    shrinkage_k: float = 4.0
 
     # -- building -----------------------------------------------------------------------
 
@@ -204,8 +210,11 @@ class EcologyConfig:
                 "rebound": self.caps["rebound"],
                 "overdue": self.caps["overdue"],
                 "overdue_rate_above": float(self.caps["overdue_rate_above"]),
+                "rebound_rate_above": float(self.caps["rebound_rate_above"]),
+                "rebound_findings_at_least": int(self.caps["rebound_findings_at_least"]),
             },
             "sample": {"min_findings": int(self.min_findings)},
+            "normalisation": {"shrinkage_k": float(self.shrinkage_k)},
             "dimensions": {
                 d: {"label": s.label, "help": s.help} for d, s in self.dimensions.items()
             },
@@ -229,6 +238,7 @@ class EcologyConfig:
             "grades": full["grades"],
             "caps": full["caps"],
             "min_findings": full["sample"]["min_findings"],
+            "shrinkage_k": full["normalisation"]["shrinkage_k"],
             "indicators": {
                 k: {"dimension": s.dimension, "direction": s.direction, "enabled": s.enabled}
                 for k, s in self.indicators.items()
@@ -271,12 +281,18 @@ class EcologyConfig:
             *(f"{k} = {_toml_value(v)}" for k, v in d["grades"].items()),
             "",
             "[caps]",
-            "# 封顶规则：触发时等次最高为所列等次（以徽标标出）。",
+            "# 封顶规则：触发时等次最高为所列等次（以徽标标出）。反弹封顶须反弹率超过 rebound_rate_above（%）",
+            "# 且反弹问题不少于 rebound_findings_at_least 个；逾期封顶为逾期率超过 overdue_rate_above（%）。",
             *(f"{k} = {_toml_value(v)}" for k, v in d["caps"].items()),
             "",
             "[sample]",
             "# 问题数少于此值的单位标注“样本不足”：不评等次，不参与排名，也不作为同类组比较的基准。",
             f"min_findings = {_toml_value(d['sample']['min_findings'])}",
+            "",
+            "[normalisation]",
+            "# 各指标按同类组内的百分位计分，并向本轮全部单位中的百分位收缩：同类组有 n 个可评价单位时，",
+            "# 同类组占 n ÷ (n + shrinkage_k)。shrinkage_k 越大，小同类组越多参照全部单位；0 为只看同类组。",
+            f"shrinkage_k = {_toml_value(d['normalisation']['shrinkage_k'])}",
         ]
         for key, spec in d["dimensions"].items():
             lines += ["", f"[dimensions.{key}]"]
@@ -399,7 +415,16 @@ def _text(value: Any, where: str) -> str:
 
 
 def _validate(data: Mapping[str, Any], source: str) -> EcologyConfig:
-    top = ("format", "weights", "grades", "caps", "sample", "dimensions", "indicators")
+    top = (
+        "format",
+        "weights",
+        "grades",
+        "caps",
+        "sample",
+        "normalisation",
+        "dimensions",
+        "indicators",
+    )
     unknown = [k for k in data if k not in top]
     if unknown:
         raise EcologyConfigError(
@@ -426,7 +451,7 @@ def _validate(data: Mapping[str, Any], source: str) -> EcologyConfig:
             f"现为 {grades['good']:g}、{grades['fairly_good']:g}、{grades['average']:g}"
         )
 
-    raw_caps = _table(data, "caps", (*CAP_KEYS, "overdue_rate_above"), "封顶规则")
+    raw_caps = _table(data, "caps", (*CAP_KEYS, *CAP_LEVELS), "封顶规则")
     caps: dict[str, Any] = {}
     for key in CAP_KEYS:
         if raw_caps[key] not in GRADES:
@@ -434,16 +459,26 @@ def _validate(data: Mapping[str, Any], source: str) -> EcologyConfig:
                 f"封顶规则 {key} 须为等次之一（{'、'.join(GRADES)}），现为 {raw_caps[key]!r}"
             )
         caps[key] = raw_caps[key]
-    caps["overdue_rate_above"] = _number(raw_caps["overdue_rate_above"], "逾期率封顶线")
-    if not 0 <= caps["overdue_rate_above"] <= 100:
+    for key, what in (("overdue_rate_above", "逾期率封顶线"), ("rebound_rate_above", "反弹率封顶线")):
+        caps[key] = _number(raw_caps[key], what)
+        if not 0 <= caps[key] <= 100:
+            raise EcologyConfigError(f"{what}须在 0–100 之间，现为 {caps[key]:g}")
+    at_least = raw_caps["rebound_findings_at_least"]
+    if isinstance(at_least, bool) or not isinstance(at_least, int) or at_least < 1:
         raise EcologyConfigError(
-            f"逾期率封顶线须在 0–100 之间，现为 {caps['overdue_rate_above']:g}"
+            f"反弹封顶的反弹问题数 rebound_findings_at_least 须为正整数，现为 {at_least!r}"
         )
+    caps["rebound_findings_at_least"] = int(at_least)
 
     sample = _table(data, "sample", ("min_findings",), "样本设置")
     min_findings = sample["min_findings"]
     if isinstance(min_findings, bool) or not isinstance(min_findings, int) or min_findings < 1:
         raise EcologyConfigError(f"样本线 min_findings 须为正整数，现为 {min_findings!r}")
+
+    normalisation = _table(data, "normalisation", ("shrinkage_k",), "计分设置")
+    shrinkage_k = _number(normalisation["shrinkage_k"], "收缩参数 shrinkage_k")
+    if not 0 <= shrinkage_k <= 100:
+        raise EcologyConfigError(f"收缩参数 shrinkage_k 须在 0–100 之间，现为 {shrinkage_k:g}")
 
     raw_dims = _table(data, "dimensions", DIMENSIONS, "维度")
     dimensions: dict[str, DimensionSpec] = {}
@@ -495,7 +530,9 @@ def _validate(data: Mapping[str, Any], source: str) -> EcologyConfig:
     ]
     if empty:
         raise EcologyConfigError(f"维度 {'、'.join(empty)} 的权重大于 0，但没有启用的指标")
-    return EcologyConfig(weights, grades, caps, int(min_findings), dimensions, indicators, source)
+    return EcologyConfig(
+        weights, grades, caps, int(min_findings), dimensions, indicators, source, shrinkage_k
+    )
 
 
 # -- scorecards ------------------------------------------------------------------------
@@ -553,12 +590,16 @@ def scorecards(
     config: EcologyConfig | None = None,
     *,
     inputs: tuple[pl.DataFrame, pl.DataFrame] | None = None,
+    rule: PeriodRule | None = None,
 ) -> Scorecards:
     """The political-ecology scorecard of every unit inspected in scope (fed back by the
     scope's as-of date), each within its peer group. `inputs`: this scope's rows of
     ecology_unit_counts and of rectification by unit, already fetched (score_trend fetches
-    every round's at once); None: queried here."""
+    every round's at once); None: queried here. `rule`: the rectification period rule
+    (None: the store's, periods.rule_for_store); a unit inspected in a round whose period
+    has not ended is graded 暂评 (`provisional`)."""
     config = config or EcologyConfig.load(None)
+    rule = rule or periods.rule_for_store(reader.store.root)
     if scope.population_ids is not None and scope.unit_filter is not None:
         # A scoped reader: score the whole peer population of the rounds they may see, then
         # show their units only, so their scores and ranks are everyone's.
@@ -576,13 +617,28 @@ def scorecards(
             for i in ids
         )
         whole = replace(scope, inspection_ids=population, population_ids=None, unit_filter=None)
-        return scorecards(reader, whole, config).only(scope.unit_filter)
+        return scorecards(reader, whole, config, rule=rule).only(scope.unit_filter)
     if inputs is None:
         counts = reader.query("ecology_unit_counts", scope.params(by_round=False))
         rect = rectification(reader, scope, by="unit", cycle_median=False)
     else:
         counts, rect = inputs
-    return _score(counts.drop("round_id"), rect, config, scope.as_of)
+    open_units = provisional_units(reader, scope.ids_param(), scope.as_of, rule)
+    counts = counts.drop("round_id").with_columns(
+        pl.col("unit_id").cast(pl.Int64).is_in(list(open_units)).alias("provisional")
+    )
+    return _score(counts, rect, config, scope.as_of)
+
+
+def provisional_units(
+    reader: Reader, inspection_ids: list[int] | None, as_of: dt.date, rule: PeriodRule
+) -> frozenset[int]:
+    """The units inspected (among `inspection_ids`) in a round whose rectification period
+    had not ended by `as_of` (periods.finished_rounds): their grades are 暂评."""
+    finished = periods.finished_rounds(reader, inspection_ids, as_of, rule)
+    per = periods.inspection_periods(reader, inspection_ids, as_of, rule)
+    still = per.filter(~pl.col("round_id").cast(pl.Int64).is_in(list(finished)))
+    return frozenset(int(u) for u in still["unit_id"].to_list())
 
 
 def _score(
@@ -599,6 +655,9 @@ def _score(
     units_only: only `units` is meant to be read (the trend); the indicators' contributions
     and their final table are not built (`indicators` is left empty)."""
     counts = counts.with_columns(pl.col("unit_id").cast(pl.Int64))
+    for column, default in (("population", pl.lit(0, pl.Int64)), ("provisional", pl.lit(False))):
+        if column not in counts.columns:
+            counts = counts.with_columns(default.alias(column))
     rect = rect.with_columns(pl.col("group_id").cast(pl.Int64).alias("unit_id"))
     base = counts.join(
         rect.select(
@@ -789,6 +848,7 @@ def _raw_indicators(base: pl.DataFrame) -> pl.DataFrame:
             b.select(
                 *_UNIT_COLUMNS,
                 "reference",
+                "population",
                 pl.lit(order).alias("order"),
                 pl.lit(key).alias("indicator"),
                 pl.col(numerator).cast(pl.Int64).alias("numerator"),
@@ -814,8 +874,13 @@ _EPS = 1e-9
 
 
 def _normalise(raw: pl.DataFrame, config: EcologyConfig) -> pl.DataFrame:
-    """Min–max within the peer group over its reference units, direction applied; 100 for
-    everyone as good as all peers when they are all equal; clipped to 0–100."""
+    """Mid-rank percentiles, direction applied, within the peer group and within the round's
+    population (both over their reference units), blended n / (n + k) toward the peer group.
+
+    A unit's percentile among m reference values (itself among them when it is one) is
+    (worse + ½ × equal + ½) ÷ (others + 1) × 100, counting the others only: ties share the
+    mid-rank, the mean over a group is 50, nobody scores 0 or 100 and all equal gives 50
+    (neutral, no contribution). A 样本不足 unit is placed as if added to the group."""
     specs = pl.DataFrame(
         {
             "indicator": list(config.indicators),
@@ -825,42 +890,75 @@ def _normalise(raw: pl.DataFrame, config: EcologyConfig) -> pl.DataFrame:
             "enabled": [s.enabled for s in config.indicators.values()],
         }
     )
-    frame = raw.join(specs, on="indicator", how="left")
-    scale = (
-        frame.filter(pl.col("reference") & pl.col("raw_value").is_not_null())
-        .group_by("peer_group", "indicator")
-        .agg(
-            pl.col("raw_value").min().alias("lo"),
-            pl.col("raw_value").max().alias("hi"),
-            pl.len().alias("peers_compared"),
-        )
+    frame = raw.join(specs, on="indicator", how="left").with_columns(
+        pl.when(pl.col("direction") == "+")
+        .then(pl.col("raw_value"))
+        .otherwise(-pl.col("raw_value"))
+        .alias("_good")
     )
-    frame = frame.join(scale, on=["peer_group", "indicator"], how="left")
+    refs = frame.filter(pl.col("reference") & pl.col("raw_value").is_not_null())
+    scale = refs.group_by("peer_group", "indicator").agg(
+        pl.col("raw_value").min().alias("lo"),
+        pl.col("raw_value").max().alias("hi"),
+        pl.col("raw_value").median().alias("peer_median"),
+        pl.len().alias("peers_compared"),
+    )
+    population = refs.group_by("population", "indicator").agg(
+        pl.col("raw_value").median().alias("population_median"),
+        pl.len().alias("population_compared"),
+    )
+    frame = (
+        frame.join(scale, on=["peer_group", "indicator"], how="left")
+        .join(population, on=["population", "indicator"], how="left")
+        .join(_percentile(frame, refs, "peer_group"), on=["unit_id", "indicator"], how="left")
+        .join(_percentile(frame, refs, "population"), on=["unit_id", "indicator"], how="left")
+    )
+    n = pl.col("peers_compared").fill_null(0).cast(pl.Float64)
+    weight = (
+        pl.when(n + config.shrinkage_k > 0).then(n / (n + config.shrinkage_k)).otherwise(1.0)
+    )
+    scored = pl.col("raw_value").is_not_null() & pl.col("peers_compared").is_not_null()
     plus = pl.col("direction") == "+"
-    spread = pl.col("hi") - pl.col("lo")
-    as_good_as_all = (
-        pl.when(plus)
-        .then(pl.col("raw_value") >= pl.col("lo") - _EPS)
-        .otherwise(pl.col("raw_value") <= pl.col("hi") + _EPS)
-    )
-    linear = (
-        pl.when(plus)
-        .then((pl.col("raw_value") - pl.col("lo")) / spread * 100)
-        .otherwise((pl.col("hi") - pl.col("raw_value")) / spread * 100)
-    ).clip(0.0, 100.0)
-    normalised = (
-        pl.when(pl.col("raw_value").is_null() | pl.col("lo").is_null())
-        .then(None)
-        .when(spread <= _EPS)
-        .then(pl.when(as_good_as_all).then(100.0).otherwise(0.0))
-        .otherwise(linear)
-    )
     return frame.with_columns(
-        normalised.cast(pl.Float64).alias("normalised"),
+        pl.when(scored).then(pl.col("pct_peer_group")).alias("peer_percentile"),
+        pl.when(scored).then(pl.col("pct_population")).alias("population_percentile"),
+        pl.when(scored).then(weight).alias("peer_weight"),
+        pl.when(scored)
+        .then(weight * pl.col("pct_peer_group") + (1 - weight) * pl.col("pct_population"))
+        .cast(pl.Float64)
+        .alias("normalised"),
         pl.when(plus).then(pl.col("hi")).otherwise(pl.col("lo")).alias("peer_best"),
         pl.when(plus).then(pl.col("lo")).otherwise(pl.col("hi")).alias("peer_worst"),
         pl.col("peers_compared").fill_null(0).cast(pl.Int64),
-    ).drop("lo", "hi", "reference")
+        pl.col("population_compared").fill_null(0).cast(pl.Int64),
+    ).drop("lo", "hi", "reference", "_good", "pct_peer_group", "pct_population")
+
+
+def _percentile(frame: pl.DataFrame, refs: pl.DataFrame, within: str) -> pl.DataFrame:
+    """Each unit's mid-rank percentile (pct_<within>) among the other reference units of its
+    `within` group that have the indicator; 50 when it has no other."""
+    mine = frame.filter(pl.col("raw_value").is_not_null()).select(
+        "unit_id", within, "indicator", "_good"
+    )
+    others = refs.select(within, "indicator", pl.col("unit_id").alias("_other"), "_good")
+    pairs = mine.join(others, on=[within, "indicator"], how="inner", suffix="_o").filter(
+        pl.col("_other") != pl.col("unit_id")
+    )
+    counts = pairs.group_by("unit_id", "indicator").agg(
+        (pl.col("_good_o") < pl.col("_good") - _EPS).sum().alias("_below"),
+        ((pl.col("_good_o") - pl.col("_good")).abs() <= _EPS).sum().alias("_equal"),
+        pl.len().alias("_others"),
+    )
+    filled = mine.join(counts, on=["unit_id", "indicator"], how="left").with_columns(
+        pl.col("_below", "_equal", "_others").fill_null(0).cast(pl.Float64)
+    )
+    return filled.select(
+        "unit_id",
+        "indicator",
+        ((pl.col("_below") + 0.5 * pl.col("_equal") + 0.5) / (pl.col("_others") + 1) * 100).alias(
+            f"pct_{within}"
+        ),
+    )
 
 
 def _weigh(
@@ -980,8 +1078,9 @@ def _grade(
         ),
         (
             "rebound",
-            pl.col("rebound_findings").fill_null(0) > 0,
-            f"反弹·最高{caps['rebound']}",
+            (pl.col("rebound_findings").fill_null(0) >= caps["rebound_findings_at_least"])
+            & (pl.col("rebound_rate").fill_null(0) > caps["rebound_rate_above"]),
+            f"反弹率超过{caps['rebound_rate_above']:g}%·最高{caps['rebound']}",
             caps["rebound"],
         ),
         (
@@ -1021,7 +1120,11 @@ def _grade(
     frame = frame.with_columns(grade.alias("grade")).with_columns(
         pl.when(pl.col("small_sample"))
         .then(pl.lit(SMALL_SAMPLE))
-        .otherwise(pl.col("grade").fill_null("无法评分"))
+        .when(pl.col("grade").is_null())
+        .then(pl.lit("无法评分"))
+        .when(pl.col("provisional"))
+        .then(pl.format("{}（{}）", pl.col("grade"), pl.lit(PROVISIONAL)))
+        .otherwise(pl.col("grade"))
         .alias("grade_label"),
         (pl.col("grade").is_not_null() & (pl.col("grade") != pl.col("grade_uncapped"))).alias(
             "capped"
@@ -1044,6 +1147,7 @@ def _grade(
         "grade",
         "grade_uncapped",
         "grade_label",
+        "provisional",
         "capped",
         "caps",
         "badges",
@@ -1054,6 +1158,7 @@ def _grade(
         "peer_rank",
         "fourth_form_clues",
         pl.col("rebound_findings").fill_null(0).cast(pl.Int64),
+        "rebound_rate",
         "overdue_rate",
         pl.lit(LABEL).alias("label"),
         pl.lit(config.digest()).alias("config_digest"),
@@ -1083,27 +1188,36 @@ def peer_ranking(cards: Scorecards) -> pl.DataFrame:
 
 
 def score_trend(
-    reader: Reader, scope: Scope, config: EcologyConfig | None = None, *, batched: bool = True
+    reader: Reader,
+    scope: Scope,
+    config: EcologyConfig | None = None,
+    *,
+    batched: bool = True,
+    rule: PeriodRule | None = None,
 ) -> pl.DataFrame:
     """Scorecards round by round: each round of the scope scored on its own (its units within
     their peer groups), as of the scope's date. One row per unit and round.
 
     batched: the inputs of every round come from two queries counting each round apart
     (ecology_unit_counts by round, rectification by round and unit) instead of two per
-    round, and every round is scored in one pass; a test checks both give the same trend."""
+    round, and every round is scored in one pass; a test checks both give the same trend.
+    `provisional` marks the rounds whose rectification period had not ended (grade_label 暂评)."""
     config = config or EcologyConfig.load(None)
+    rule = rule or periods.rule_for_store(reader.store.root)
     rounds = reader.query(
         "ecology_rounds", {"inspection_ids": scope.ids_param(), "as_of": scope.as_of}
     )
     per_round = _inputs_by_round(reader, scope) if batched else None
     if per_round is not None:
-        return _trend_in_one_pass(rounds, per_round, config, scope.as_of)
+        finished = periods.finished_rounds(reader, scope.ids_param(), scope.as_of, rule)
+        return _trend_in_one_pass(rounds, per_round, config, scope.as_of, finished)
     frames = []
     for row in rounds.iter_rows(named=True):
         cards = scorecards(
             reader,
             replace(scope, inspection_ids=tuple(row["inspection_ids"])),
             config,
+            rule=rule,
         )
         frames.append(
             cards.units.select(
@@ -1125,6 +1239,7 @@ _TREND_COLUMNS = (
     "score",
     "grade",
     "grade_label",
+    "provisional",
     "badges",
     "peer_rank",
     "label",
@@ -1141,6 +1256,7 @@ def _trend_in_one_pass(
     per_round: Callable[[int], tuple[pl.DataFrame, pl.DataFrame] | None],
     config: EcologyConfig,
     as_of: dt.date,
+    finished: frozenset[int],
 ) -> pl.DataFrame:
     """score_trend's rows from one scoring of every round together (each unit and peer group
     keyed apart per round): the same figures as scoring round by round, without its fixed
@@ -1158,6 +1274,8 @@ def _trend_in_one_pass(
                     "unit_id"
                 ),
                 pl.concat_str(pl.lit(f"{rid}{_SEP}"), pl.col("peer_group")).alias("peer_group"),
+                pl.lit(rid, pl.Int64).alias("population"),
+                pl.lit(rid not in finished).alias("provisional"),
             )
         )
         rect_parts.append(
@@ -1195,6 +1313,7 @@ def _empty_trend() -> pl.DataFrame:
             "score": pl.Float64,
             "grade": pl.String,
             "grade_label": pl.String,
+            "provisional": pl.Boolean,
             "badges": pl.List(pl.String),
             "peer_rank": pl.Int64,
             "label": pl.String,
