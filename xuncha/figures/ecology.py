@@ -459,7 +459,10 @@ def _validate(data: Mapping[str, Any], source: str) -> EcologyConfig:
                 f"封顶规则 {key} 须为等次之一（{'、'.join(GRADES)}），现为 {raw_caps[key]!r}"
             )
         caps[key] = raw_caps[key]
-    for key, what in (("overdue_rate_above", "逾期率封顶线"), ("rebound_rate_above", "反弹率封顶线")):
+    for key, what in (
+        ("overdue_rate_above", "逾期率封顶线"),
+        ("rebound_rate_above", "反弹率封顶线"),
+    ):
         caps[key] = _number(raw_caps[key], what)
         if not 0 <= caps[key] <= 100:
             raise EcologyConfigError(f"{what}须在 0–100 之间，现为 {caps[key]:g}")
@@ -914,9 +917,7 @@ def _normalise(raw: pl.DataFrame, config: EcologyConfig) -> pl.DataFrame:
         .join(_percentile(frame, refs, "population"), on=["unit_id", "indicator"], how="left")
     )
     n = pl.col("peers_compared").fill_null(0).cast(pl.Float64)
-    weight = (
-        pl.when(n + config.shrinkage_k > 0).then(n / (n + config.shrinkage_k)).otherwise(1.0)
-    )
+    weight = pl.when(n + config.shrinkage_k > 0).then(n / (n + config.shrinkage_k)).otherwise(1.0)
     scored = pl.col("raw_value").is_not_null() & pl.col("peers_compared").is_not_null()
     plus = pl.col("direction") == "+"
     return frame.with_columns(
@@ -1352,29 +1353,18 @@ def _inputs_by_round(
 
 # -- the round scored by default --------------------------------------------------------
 
-# A round whose strict completion rate has reached this has mostly finished its rectification:
-# its scores no longer move with every measure completed.
-MOSTLY_RECTIFIED = 80.0
-
-
-def mostly_rectified_rounds(by_round: pl.DataFrame) -> frozenset[int]:
-    """The round ids of `figures.rectification(..., "round")` whose strict completion rate
-    has reached MOSTLY_RECTIFIED."""
-    done = by_round.filter(pl.col("completion_rate") >= MOSTLY_RECTIFIED)
-    return frozenset(done["group_id"].cast(pl.Int64).to_list())
-
-
-def default_ecology_round(rounds: pl.DataFrame, mostly_rectified: frozenset[int]) -> int | None:
+def default_ecology_round(rounds: pl.DataFrame, finished: frozenset[int]) -> int | None:
     """The round the scorecards show first among `rounds` (rows of queries/ecology_rounds.sql,
-    in their order): the latest by `seq` of those mostly rectified, else the last listed
-    (the latest round in scope); None when there is no round."""
+    in their order): the latest by `seq` of those `finished` (periods.finished_rounds: past
+    their rectification period, so graded for good), else the last listed (the latest round
+    in scope, graded 暂评); None when there is no round."""
     if rounds.is_empty():
         return None
     listed = rounds.select(pl.col("round_id").cast(pl.Int64), "seq").rows()
-    finished = [(seq, round_id) for round_id, seq in listed if round_id in mostly_rectified]
-    if not finished:
+    done = [(seq, round_id) for round_id, seq in listed if round_id in finished]
+    if not done:
         return int(listed[-1][0])
-    return int(max(finished, key=lambda pair: pair[0])[1])
+    return int(max(done, key=lambda pair: pair[0])[1])
 
 
 # -- explanation -----------------------------------------------------------------------
@@ -1530,10 +1520,16 @@ def explain_score(
         if clue_details
         else disclosure.by_unit(reader, scope, clue_details=False).get(unit_id, {})
     )
-    clue_texts = {
-        key: banded[figure].text if figure in banded else "0"
-        for key, figure in CLUE_FIGURES.items()
-    }
+    clue_texts: dict[str, str] = (
+        {}
+        if clue_details
+        else {
+            key: banded[figure].text if figure in banded else "0"
+            for key, figure in CLUE_FIGURES.items()
+        }
+    )
+    persons = banded.get("heavier_form_persons")
+    persons_text = persons.text if persons is not None else "0"
     items: list[ExplanationItem] = []
     for row in cards.indicators.filter(pl.col("unit_id") == unit_id).iter_rows(named=True):
         proof = evidence.get(row["indicator"])
@@ -1563,7 +1559,7 @@ def explain_score(
                 ids=ids,
                 id_count=count if shown_count is None else 0,
                 count_text=str(count) if shown_count is None else shown_count,
-                text=_item_text(row, effect, kind, ids, count, shown_count),
+                text=_item_text(row, effect, kind, ids, count, shown_count, persons_text),
             )
         )
     caps = tuple(
@@ -1605,12 +1601,74 @@ def _evidence(
     return proof["id_kind"], ids, int(proof["id_count"])
 
 
+# The measure word of each count indicator, per inspection (DOMAIN.md §6 counts).
+_COUNT_UNITS = {
+    "focus_findings": "个",
+    "four_winds_findings": "个",
+    "personnel_findings": "个",
+    "heavier_forms": "人次",
+}
+
+
 def _fmt(value: float | None, indicator: str) -> str:
+    """A raw value with its unit ("80.00%", "3 个", "0.21 项"), as the explanation reads it."""
     if value is None:
         return "—"
     if indicator.endswith("_rate") or indicator == "share_l1_a":
-        return f"{value:.2f}%"
-    return f"{value:.2f}".rstrip("0").rstrip(".")
+        return f"{_dec(value, 2)}%"
+    if indicator == "regulations_per_finding":
+        return f"{_short(value)} 项"
+    if indicator in _COUNT_UNITS:
+        return f"{_short(value)} {_COUNT_UNITS[indicator]}"
+    return _short(value)
+
+
+def _dec(value: float, places: int) -> str:
+    quantum = Decimal(1).scaleb(-places)
+    return str(Decimal(repr(value)).quantize(quantum, rounding=ROUND_HALF_UP))
+
+
+def _short(value: float) -> str:
+    text = _dec(value, 2)
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _points(row: Mapping[str, Any]) -> str:
+    """该项得分 42/100，占总分 11.7%: the indicator's score and its weight in the total."""
+    return (
+        f"该项得分 {_dec(row['normalised'], 0)}/100，占总分 {_dec(row['weight_share'] * 100, 1)}%"
+    )
+
+
+def _blend(row: Mapping[str, Any]) -> str:
+    """How the score was formed: the peers compared and the share of the peer group."""
+    share = row["peer_weight"] or 0.0
+    return (
+        f"同类组 {row['peers_compared']} 个可比单位，计分时同类组占 {_dec(share * 100, 0)}%、"
+        f"本轮全部 {row['population_compared']} 个单位占 {_dec((1 - share) * 100, 0)}%"
+    )
+
+
+def _compared(value: float, median: float | None, shown: str) -> str:
+    if median is None:
+        return ""
+    if abs(value - median) <= _EPS:
+        return f"与同类组中位数 {shown}持平"
+    return f"{'高于' if value > median else '低于'}同类组中位数 {shown}"
+
+
+def _density_text(row: Mapping[str, Any], measure: str, thing: str) -> str:
+    """每次巡察 12 个问题，为同类组中位数（9.5 个）的 1.26 倍."""
+    per = row["numerator"] / row["n"] if row["n"] else 0.0
+    head = f"每次巡察 {_short(per)} {measure}{thing}"
+    reference, ratio = row["peer_reference"], row["raw_value"]
+    if reference is None:
+        return head + ("，同类组均为 0" if row["peer_median"] is not None else "")
+    if row["peer_median"] is not None and row["peer_median"] > _EPS:
+        base = "同类组中位数"
+    else:
+        base = "同类组均值（中位数为 0）"
+    return f"{head}，为{base}（{_short(reference)} {measure}）的 {_dec(ratio, 2)} 倍"
 
 
 def _ids_text(kind: str | None, ids: tuple[int, ...], count: int, shown: str | None) -> str:
@@ -1633,29 +1691,49 @@ def _item_text(
     ids: tuple[int, ...],
     count: int,
     shown_count: str | None,
+    shown_persons: str | None = None,
 ) -> str:
+    """One indicator in plain words: its value with its unit, against the peer median, its
+    score out of 100 and its weight in the total ("按期完成率 80.00%，低于同类组中位数
+    86.50%，该项得分 42/100，占总分 11.7%"), then what it did to the score and the rows
+    behind it."""
     name, key = row["indicator_name"], row["indicator"]
     if key in CLUE_EVIDENCE and shown_count is not None:
         # Without a case role no clue figure may be read off the text beyond what disclosure
-        # control shows (DOMAIN.md §7): not the unit's own exactly, nor a peer's through the
-        # scale, nor one worked back from a ratio.
-        scored = "未计入" if effect == "未计入" else f"{row['normalised']:.2f} 分"
-        shown = _ids_text(kind, ids, count, shown_count) or "线索 0 条"
-        return f"{name}：{shown} → {scored}" + _verb(effect, row["contribution"])
-    value = _fmt(row["raw_value"], key)
+        # control shows (DOMAIN.md §7): not the unit's own exactly, nor a peer's through a
+        # median, nor one worked back from a ratio. So the text says what it shows and why.
+        if key == "heavier_forms":
+            persons = shown_persons or "0"
+            basis = (
+                "本单位没有运用第三、四种形态处理的人员"
+                if persons == "0"
+                else f"本单位运用第三、四种形态处理 {persons} 人次"
+            )
+        else:
+            basis = (
+                "本单位没有问题线索" if shown_count == "0" else f"本单位问题线索 {shown_count} 条"
+            )
+        basis += "（按披露规则显示，同类组比较值和明细仅限案件办理人员）"
+        if effect == "未计入":
+            return f"{name}：{basis}，未计入"
+        return f"{name}：{basis}，{_points(row)}" + _verb(effect, row["contribution"])
+    density = {"finding_density": ("个", "问题"), "clue_density": ("条", "线索")}.get(key)
+    value = _density_text(row, *density) if density else _fmt(row["raw_value"], key)
     if effect == "未计入":
         reason = row["note"] or ("指标未启用" if not row["enabled"] else "无法与同类单位比较")
         return f"{name}：{value}，未计入（{reason}）"
-    scale = (
-        f"同类组最优 {_fmt(row['peer_best'], key)}、最差 {_fmt(row['peer_worst'], key)}"
-        f"，共 {row['peers_compared']} 个单位"
-    )
-    text = f"{name}：{value}（{scale}）→ {row['normalised']:.2f} 分" + _verb(
-        effect, row["contribution"]
-    )
+    if density:
+        parts = [f"{name}：{value}"]
+    elif key in _COUNT_UNITS:
+        parts = [f"{name}：每次巡察 {value}"]
+    else:
+        parts = [f"{name} {value}"]
+    if density is None and row["peer_median"] is not None:
+        parts.append(_compared(row["raw_value"], row["peer_median"], _fmt(row["peer_median"], key)))
+    parts.append(_blend(row))
+    parts.append(_points(row))
+    text = "，".join(parts) + _verb(effect, row["contribution"])
     behind = _ids_text(kind, ids, count, None)
-    if row["note"]:
-        text += f"；{row['note']}"
     return text + (f"；{behind}" if behind else "")
 
 
