@@ -21,10 +21,19 @@ The method, in the order it is applied (METHOD is the same text in Chinese for u
    on-time rate before any measure with a deadline is completed, the overdue rate without
    measures, the 重复/反弹 rates of a unit never inspected in an earlier round (it cannot
    have repeats, and a 0 would reward being new), 建章立制 without an outcome record.
-4. Normalisation, within the peer group, over the reference units where it is available:
-   min–max with the direction applied, (x − worst) ÷ (best − worst) × 100, so the best peer
-   scores 100 and the worst 0; when all are equal every one scores 100 (nobody is worse than
-   a peer). 样本不足 units are placed on the same scale, clipped to 0–100.
+4. Normalisation (changed from DOMAIN.md §6's min–max by issue 20). Min–max within a peer
+   group of two or three units scores every indicator 0 or 100 (best or worst of two), so a
+   small group swings the grade. Each indicator now scores the unit's mid-rank percentile,
+   direction applied: among m reference units, (worse + ½ × equal + ½) ÷ m × 100 (ties share
+   the mid-rank; all equal gives 50, the neutral score; a 样本不足 unit is placed as if added
+   to the group). The peer-group percentile is shrunk toward the unit's percentile among all
+   reference units of the round (the population, every peer group together) with weight
+   n ÷ (n + k) on the peer group, n its reference units having the indicator, k
+   `shrinkage_k` in the configuration (default 4: a group of 2 counts one third, a group of
+   12 three quarters). The peer median and the population median are kept for the words of
+   the explanation ("低于同类组中位数 86.50%"). Percentiles rather than several rounds of
+   the same group: rounds differ in units, season and type (专项, 回头看), and a round must be
+   gradable on its own the day its period ends.
 5. A dimension is the mean of its available, enabled indicators. The score is the weighted
    mean of the available dimensions: the configured weights are renormalised over the
    dimensions the unit has, so a missing dimension neither counts as 0 nor as 100.
@@ -32,15 +41,29 @@ The method, in the order it is applied (METHOD is the same text in Chinese for u
    available in it) and score = 50 + Σ share × (normalised − 50): the contribution of an
    indicator, share × (normalised − 50), is how far it lifted (+) or lowered (−) the score
    from the neutral 50. The score is rounded to two decimals, half up, and graded on that.
-6. Grades 好/较好/一般/差 by the thresholds; caps (badges) then lower the grade to at most the
-   configured grade: any 第四种形态 case; any 反弹 finding or an overdue rate above the
-   threshold; 样本不足 removes the grade. Ranking within the peer group orders by grade
+6. Grades 好/较好/一般/差 by the thresholds. The score is a weighted mean of percentiles, so
+   50 is "as good as the middle unit": the default lines (好 ≥ 62, 较好 ≥ 52, 一般 ≥ 40) were
+   chosen on the demo city so that a finished round shows all four grades with most units
+   较好 or 一般 (十四届第六轮: 好 2, 较好 5, 一般 11, 差 3), the spread the published local
+   systems (常德, 盐城 "6+X", 淮安, 苏州) report, where 好 and 差 are the exceptions. Caps
+   (badges) then lower the grade to at most the configured grade: any 第四种形态 case; a
+   反弹 rate above `rebound_rate_above` (default 75%) with at least
+   `rebound_findings_at_least` (default 3) rebound findings (any single 反弹 capped 21 of 21
+   units of a demo round, a badge that tells nothing: the demo's rebound rates have median
+   44% over units inspected before and 90th percentile 86%, so 75% marks a unit where three
+   quarters of what was found had been rectified before and came back); an overdue rate above
+   the threshold; 样本不足 removes the grade. Ranking within the peer group orders by grade
    first, then by score, so a capped unit never ranks above an uncapped better grade.
+7. Provisional grades. A unit inspected in a round whose rectification period has not ended
+   (xuncha.figures.periods.finished_rounds, the store's rule) is graded 暂评: its
+   grade_label reads "较好（暂评）" and `provisional` is true, on the page, the command line
+   and the briefing, since its figures still move with every measure completed.
+8. A grade that moved two or more grades since the unit's previous inspection is explained
+   by the indicators whose part of the score moved most (xuncha.figures.ecology_stability).
 
-The 反弹 indicator is the rebound rate (反弹问题 ÷ 问题), not a 0/1 flag: "any 反弹" is
-already a cap, so a flag would punish the same fact twice, and min–max of a 0/1 flag swings
-a unit between 0 and 100 on one finding, while the rate grades how much of the unit's work
-comes back (it is also DOMAIN.md §5's own rebound figure, from the same code).
+The 反弹 indicator is the rebound rate (反弹问题 ÷ 问题), not a 0/1 flag: a flag cannot say how
+much of the unit's work comes back, and the rate is DOMAIN.md §5's own rebound figure, from
+the same code.
 """
 
 from __future__ import annotations
@@ -107,13 +130,20 @@ CLUE_FIGURES = {
 }
 
 METHOD = (
-    "政治生态研判参考（DOMAIN.md §6）：各指标在同类组内比较。"
-    "问题数少于样本线的单位为“样本不足”，不评等次、不排名，也不作为同类组比较的基准。"
-    "每个指标按同类组可评价单位的最优值和最差值换算为 0–100 分（最优 100，最差 0，全部相同均为 100），"
+    "政治生态研判参考（DOMAIN.md §6，按问题20修订）：各指标与同类单位比较。"
+    "问题数少于样本线的单位为“样本不足”，不评等次、不排名，也不作为比较的基准。"
+    "每个指标按百分位计分（0–100）：本单位在同类组可评价单位中的位次百分位（并列取中间位次，"
+    "全部相同为 50 分），再向本单位在本轮全部可评价单位中的位次百分位收缩——同类组有 n 个可比单位时，"
+    "同类组占 n ÷ (n + k)（k 见配置，默认 4：2 个单位的同类组占三分之一，12 个占四分之三），"
+    "以免两三个单位的同类组中非 0 即 100。50 分表示与居中的单位持平。"
     "无法观察的指标（如尚无已完成措施时的按期完成率、此前未被巡察过的单位的重复率、没有成效记录时的建章立制）不参与计算；"
     "维度得分为其可用指标的平均分，总分为各可用维度得分按权重的加权平均（缺少的维度不计，权重按其余维度重新归一）。"
     "每个指标的贡献 = 其权重份额 ×（指标得分 − 50），总分 = 50 + 各指标贡献之和。"
-    "等次按等次线评定，再按封顶规则（第四种形态、反弹、逾期率超限）降至最高允许等次。"
+    "等次按等次线评定（默认：好 ≥ 62，较好 ≥ 52，一般 ≥ 40，其余为差），"
+    "再按封顶规则降至最高允许等次：有第四种形态案件；反弹率超过封顶线（默认 75%）且反弹问题不少于"
+    "规定个数（默认 3 个）；逾期率超过封顶线（默认 20%）。"
+    "整改期（自反馈日期起至最晚原定整改时限，3 至 12 个月）尚未结束的轮次，等次标注“暂评”。"
+    "与上一次被巡察相比等次变化两个及以上的，解释中写明变化最大的指标。"
     "仅供研判参考，不代替组织判断。"
 )
 
@@ -1352,6 +1382,7 @@ def _inputs_by_round(
 
 
 # -- the round scored by default --------------------------------------------------------
+
 
 def default_ecology_round(rounds: pl.DataFrame, finished: frozenset[int]) -> int | None:
     """The round the scorecards show first among `rounds` (rows of queries/ecology_rounds.sql,
