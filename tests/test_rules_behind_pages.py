@@ -13,8 +13,8 @@ import pytest
 
 from tests.conftest import AS_OF
 from xuncha import charts, figures
-from xuncha.figures import periods
 from xuncha.briefing.model import Briefing, Chart, Paragraph, Section, Table
+from xuncha.figures import periods
 from xuncha.filters import Filters, resolve_scope
 from xuncha.ui.plotly_charts import _inert_figure, selected_points
 
