@@ -165,29 +165,33 @@ def indicator(cards: ecology.Scorecards, unit: str, key: str) -> dict[str, Any]:
     return rows.row(0, named=True)
 
 
+# The hand-worked numbers below use the peer group only (shrinkage_k = 0): the shrinkage toward
+# the round's population is pinned on its own in tests/test_ecology_percentiles.py.
+PEER_ONLY = ecology.EcologyConfig.load(None).with_values(normalisation={"shrinkage_k": 0.0})
+
 # Raw values and normalised scores worked out by hand (市直部门 reference units: 甲乙丙丁;
-# 戊局 has 3 findings and is left out of the scale).
-#   finding density, per inspection ÷ median(10, 10, 20, 10) = 10: 1, 1, 2, 1 (−: 100, 100, 0, 100)
-#   L1 A share: 0%, 20%, 25%, 0% (−, 0…25): 100, (25−20)/25 = 20, 0, 100
-#   重点关注: 0, 1, 2, 0 (−, 0…2): 100, 50, 0, 100
-#   四风: 0, 1, 0, 0 (−, 0…1): 100, 0, 100, 100
-#   选人用人: all 0: all equal, all 100
-#   completion: 100%, 80%, 75%, 50% (+, 50…100): 100, 60, 50, 0
-#   on time: 100%, 100%, 10/15 = 66.67%, 100% (+): 100, 100, 0, 100
-#   overdue: 0%, 20%, 0%, 30% (−, 0…30): 100, 33.33, 100, 0
-#   clues per inspection ÷ median(0, 1, 2, 1) = 1: 0, 1, 2, 1 (−, 0…2): 100, 50, 0, 50
-#   第三、四种形态 persons: 0, 0, 1, 2 (−, 0…2): 100, 100, 50, 0
-#   repeat: 甲局 never inspected before (unavailable); 10%, 10%, 0% (−): 0, 0, 100
-#   反弹: unavailable; 0%, 10%, 0% (−): 100, 0, 100
-#   regulations per finding: 0.5, 0.2, no record (unavailable), 0.1 (+, 0.1…0.5): 100, 25, —, 0
-# Dimensions: P = 100, (100+20+50+0+100)/5 = 54, (0+0+0+100+100)/5 = 40, 100
-#             R = 100, (60+100+33.33)/3 = 64.44, (50+0+100)/3 = 50, (0+100+0)/3 = 33.33
-#             D = 100, 75, 25, 25;  X = —, 50, 0, 100;  S = 100, 25, —, 0
+# 戊局 has 3 findings and is left out of the comparison). Mid-rank percentile among m peers:
+# (worse + ½ × equal others + ½) ÷ m × 100; with m = 4: 12.5 + 25 × worse + 12.5 × equal.
+#   finding density, per inspection ÷ median(10, 10, 20, 10) = 10: 1, 1, 2, 1 (−): 62.5 ×3, 12.5
+#   L1 A share: 0%, 20%, 25%, 0% (−): 75, 37.5, 12.5, 75
+#   重点关注: 0, 1, 2, 0 (−): 75, 37.5, 12.5, 75
+#   四风: 0, 1, 0, 0 (−): 62.5, 12.5, 62.5, 62.5
+#   选人用人: all 0: all equal, all 50
+#   completion: 100%, 80%, 75%, 50% (+): 87.5, 62.5, 37.5, 12.5
+#   on time: 100%, 100%, 10/15 = 66.67%, 100% (+): 62.5, 62.5, 12.5, 62.5
+#   overdue: 0%, 20%, 0%, 30% (−): 75, 37.5, 75, 12.5
+#   clues per inspection ÷ median(0, 1, 2, 1) = 1: 0, 1, 2, 1 (−): 87.5, 50, 12.5, 50
+#   第三、四种形态 persons: 0, 0, 1, 2 (−): 75, 75, 37.5, 12.5
+#   repeat: 甲局 never inspected before (unavailable); m = 3: 10%, 10%, 0% (−): 100/3, 100/3, 250/3
+#   反弹: unavailable; 0%, 10%, 0% (−): 200/3, 50/3, 200/3
+#   regulations per finding: 0.5, 0.2, no record (unavailable), 0.1 (+, m = 3): 250/3, 50, 50/3
+# Dimensions: P = 65, 40, 30, 65;  R = 75, 162.5/3, 125/3, 87.5/3;  D = 81.25, 62.5, 25, 31.25
+#             X = —, 50, 25, 75;  S = 250/3, 50, —, 50/3
 EXPECTED_NORMALISED = {
-    "甲局": [100, 100, 100, 100, 100, 100, 100, 100, 100, 100, None, None, 100],
-    "乙局": [100, 20, 50, 0, 100, 60, 100, 100 / 3, 50, 100, 0, 100, 25],
-    "丙局": [0, 0, 0, 100, 100, 50, 0, 100, 0, 50, 0, 0, None],
-    "丁局": [100, 100, 100, 100, 100, 0, 100, 0, 50, 0, 100, 100, 0],
+    "甲局": [62.5, 75, 75, 62.5, 50, 87.5, 62.5, 75, 87.5, 75, None, None, 250 / 3],
+    "乙局": [62.5, 37.5, 37.5, 12.5, 50, 62.5, 62.5, 37.5, 50, 75, 100 / 3, 200 / 3, 50],
+    "丙局": [12.5, 12.5, 12.5, 62.5, 50, 37.5, 12.5, 75, 12.5, 37.5, 100 / 3, 50 / 3, None],
+    "丁局": [62.5, 75, 75, 62.5, 50, 12.5, 62.5, 12.5, 50, 12.5, 250 / 3, 200 / 3, 50 / 3],
 }
 EXPECTED_RAW = {
     "甲局": [1.0, 0.0, 0, 0, 0, 100.0, 100.0, 0.0, 0.0, 0, None, None, 0.5],
@@ -196,21 +200,21 @@ EXPECTED_RAW = {
     "丁局": [1.0, 0.0, 0, 0, 0, 50.0, 100.0, 30.0, 1.0, 2, 0.0, 0.0, 0.1],
 }
 EXPECTED_DIMENSIONS = {
-    "甲局": {"P": 100, "R": 100, "D": 100, "X": None, "S": 100},
-    "乙局": {"P": 54, "R": 580 / 9, "D": 75, "X": 50, "S": 25},
-    "丙局": {"P": 40, "R": 50, "D": 25, "X": 0, "S": None},
-    "丁局": {"P": 100, "R": 100 / 3, "D": 25, "X": 100, "S": 0},
+    "甲局": {"P": 65, "R": 75, "D": 81.25, "X": None, "S": 250 / 3},
+    "乙局": {"P": 40, "R": 162.5 / 3, "D": 62.5, "X": 50, "S": 50},
+    "丙局": {"P": 30, "R": 125 / 3, "D": 25, "X": 25, "S": None},
+    "丁局": {"P": 65, "R": 87.5 / 3, "D": 31.25, "X": 75, "S": 50 / 3},
 }
 # Scores: weights P25 R35 D15 X15 S10, renormalised over the dimensions a unit has.
-#   甲局: (25+35+15+10)·100 / 85 = 100.00 → 好
-#   乙局: (25·54 + 35·580/9 + 15·75 + 15·50 + 10·25) / 100 = 5730.56 / 100 = 57.31 → 差
-#   丙局: (25·40 + 35·50 + 15·25 + 15·0) / 90 = 3125 / 90 = 34.72 → 差
-#   丁局: (25·100 + 35·100/3 + 15·25 + 15·100 + 10·0) / 100 = 55.42 → 差 (capped anyway)
-EXPECTED_SCORES = {"甲局": 100.0, "乙局": 57.31, "丙局": 34.72, "丁局": 55.42}
+#   甲局: (25·65 + 35·75 + 15·81.25 + 10·250/3) / 85 = 6302.08 / 85 = 74.14 → 好
+#   乙局: (25·40 + 35·162.5/3 + 15·62.5 + 15·50 + 10·50) / 100 = 50.83 → 一般
+#   丙局: (25·30 + 35·125/3 + 15·25 + 15·25) / 90 = 2958.33 / 90 = 32.87 → 差
+#   丁局: (25·65 + 35·87.5/3 + 15·31.25 + 15·75 + 10·50/3) / 100 = 44.06 → 一般 (caps: 一般)
+EXPECTED_SCORES = {"甲局": 74.14, "乙局": 50.83, "丙局": 32.87, "丁局": 44.06}
 
 
 def test_each_indicator_has_the_raw_value_worked_out_by_hand(reader: Reader) -> None:
-    cards = figures.scorecards(reader, round_scope(reader))
+    cards = figures.scorecards(reader, round_scope(reader), PEER_ONLY)
     for unit, values in EXPECTED_RAW.items():
         for key, expected in zip(ecology.INDICATORS, values, strict=True):
             got = indicator(cards, unit, key)["raw_value"]
@@ -220,7 +224,7 @@ def test_each_indicator_has_the_raw_value_worked_out_by_hand(reader: Reader) -> 
 def test_each_indicator_is_normalised_within_the_peer_group_as_worked_out_by_hand(
     reader: Reader,
 ) -> None:
-    cards = figures.scorecards(reader, round_scope(reader))
+    cards = figures.scorecards(reader, round_scope(reader), PEER_ONLY)
     for unit, values in EXPECTED_NORMALISED.items():
         for key, expected in zip(ecology.INDICATORS, values, strict=True):
             row = indicator(cards, unit, key)
@@ -232,7 +236,7 @@ def test_each_indicator_is_normalised_within_the_peer_group_as_worked_out_by_han
 
 
 def test_dimensions_are_the_mean_of_their_available_indicators(reader: Reader) -> None:
-    units = by_unit(figures.scorecards(reader, round_scope(reader)))
+    units = by_unit(figures.scorecards(reader, round_scope(reader), PEER_ONLY))
     for unit, dims in EXPECTED_DIMENSIONS.items():
         for d, expected in dims.items():
             got = units[unit][f"dimension_{d}"]
@@ -240,15 +244,18 @@ def test_dimensions_are_the_mean_of_their_available_indicators(reader: Reader) -
 
 
 def test_scores_and_grades_are_as_computed_by_hand(reader: Reader) -> None:
-    units = by_unit(figures.scorecards(reader, round_scope(reader)))
+    units = by_unit(figures.scorecards(reader, round_scope(reader), PEER_ONLY))
     for unit, score in EXPECTED_SCORES.items():
         assert units[unit]["score"] == score, unit
     assert units["甲局"]["grade"] == "好"
-    assert [units[u]["grade"] for u in ("乙局", "丙局", "丁局")] == ["差", "差", "差"]
+    assert [units[u]["grade"] for u in ("乙局", "丙局", "丁局")] == ["一般", "差", "一般"]
+    # 第二轮's period (反馈 2024-03-01, measures due to 2025-06-30) had not ended on 2024-12-31
+    assert all(units[u]["provisional"] for u in EXPECTED_SCORES)
+    assert units["甲局"]["grade_label"] == "好（暂评）"
 
 
 def test_a_missing_dimension_is_left_out_and_the_weights_renormalised(reader: Reader) -> None:
-    cards = figures.scorecards(reader, round_scope(reader))
+    cards = figures.scorecards(reader, round_scope(reader), PEER_ONLY)
     jia = cards.dimensions.filter(pl.col("unit_name") == "甲局")
     shares = dict(zip(jia["dimension"], jia["weight_share"], strict=True))
     # 甲局 has no X (never inspected before): 25, 35, 15, 10 of 85
@@ -260,7 +267,7 @@ def test_a_missing_dimension_is_left_out_and_the_weights_renormalised(reader: Re
 
 
 def test_the_score_is_fifty_plus_the_contributions_of_the_indicators(reader: Reader) -> None:
-    cards = figures.scorecards(reader, round_scope(reader))
+    cards = figures.scorecards(reader, round_scope(reader), PEER_ONLY)
     sums = cards.indicators.group_by("unit_name").agg(
         pl.col("contribution").sum(), pl.col("weight_share").sum()
     )
@@ -277,7 +284,7 @@ def test_the_score_is_fifty_plus_the_contributions_of_the_indicators(reader: Rea
 def test_a_unit_with_fewer_than_five_findings_is_small_sample_without_grade_or_rank(
     reader: Reader,
 ) -> None:
-    cards = figures.scorecards(reader, round_scope(reader))
+    cards = figures.scorecards(reader, round_scope(reader), PEER_ONLY)
     wu = by_unit(cards)["戊局"]
     assert wu["small_sample"] and wu["grade"] is None and wu["grade_label"] == "样本不足"
     assert wu["peer_rank"] is None and "small_sample" in wu["caps"] and "样本不足" in wu["badges"]
@@ -289,7 +296,7 @@ def test_a_unit_with_fewer_than_five_findings_is_small_sample_without_grade_or_r
 
 
 def test_a_small_sample_unit_does_not_move_its_peers_scale(reader: Reader) -> None:
-    cards = figures.scorecards(reader, round_scope(reader))
+    cards = figures.scorecards(reader, round_scope(reader), PEER_ONLY)
     # Were 戊局 (100% of L1 A) a reference unit, 乙局's 20% would score 80, not 20.
     row = indicator(cards, "乙局", "share_l1_a")
     assert (row["peer_best"], row["peer_worst"], row["peers_compared"]) == (0.0, 25.0, 4)
@@ -298,7 +305,7 @@ def test_a_small_sample_unit_does_not_move_its_peers_scale(reader: Reader) -> No
 
 
 def test_peer_groups_are_scored_apart(reader: Reader) -> None:
-    cards = figures.scorecards(reader, round_scope(reader))
+    cards = figures.scorecards(reader, round_scope(reader), PEER_ONLY)
     # 子公司 rectifies exactly like 乙局 (80% done, 20% overdue) but its only peer, 丑公司,
     # did everything: 0 and 0, where 乙局 had 60 and 33.33 among its own peers.
     for key in ("completion_rate", "overdue_rate"):
@@ -320,7 +327,7 @@ def test_peer_groups_are_scored_apart(reader: Reader) -> None:
 
 
 def test_all_equal_values_score_one_hundred(reader: Reader) -> None:
-    cards = figures.scorecards(reader, round_scope(reader))
+    cards = figures.scorecards(reader, round_scope(reader), PEER_ONLY)
     personnel = cards.indicators.filter(
         (pl.col("indicator") == "personnel_findings") & (pl.col("peer_group") == "市直部门")
     )
@@ -329,7 +336,7 @@ def test_all_equal_values_score_one_hundred(reader: Reader) -> None:
 
 
 def test_an_overdue_rate_of_exactly_twenty_percent_does_not_cap(reader: Reader) -> None:
-    units = by_unit(figures.scorecards(reader, round_scope(reader)))
+    units = by_unit(figures.scorecards(reader, round_scope(reader), PEER_ONLY))
     assert units["乙局"]["caps"] == [] and units["乙局"]["badges"] == []
     assert units["丁局"]["caps"] == ["fourth_form", "overdue"]
     # 丁局 is 差 by its score, below both caps: the badges show, the grade is not changed
@@ -339,7 +346,7 @@ def test_an_overdue_rate_of_exactly_twenty_percent_does_not_cap(reader: Reader) 
 
 
 def test_the_peer_ranking_orders_graded_units_by_grade_then_score(reader: Reader) -> None:
-    ranking = figures.peer_ranking(figures.scorecards(reader, round_scope(reader)))
+    ranking = figures.peer_ranking(figures.scorecards(reader, round_scope(reader), PEER_ONLY))
     city = ranking.filter(pl.col("peer_group") == "市直部门")
     assert city["unit_name"].to_list() == ["甲局", "乙局", "丁局", "丙局", "戊局"]
     assert city["peer_rank"].to_list() == [1, 2, 3, 4, None]
@@ -618,7 +625,7 @@ def test_the_trend_scores_each_round_on_its_own(reader: Reader) -> None:
     assert sorted(first["unit_name"]) == ["丁局", "丙局", "乙局"]
     assert set(first["grade_label"]) == {"样本不足"}
     second = trend.filter(pl.col("seq") == 2)
-    alone = figures.scorecards(reader, round_scope(reader))
+    alone = figures.scorecards(reader, round_scope(reader), PEER_ONLY)
     expected = dict(zip(alone.units["unit_name"], alone.units["score"], strict=True))
     assert dict(zip(second["unit_name"], second["score"], strict=True)) == expected
 
