@@ -278,9 +278,7 @@ def test_the_score_is_fifty_plus_the_contributions_of_the_indicators(reader: Rea
         assert 50 + row["contribution"] == pytest.approx(unit["score"], abs=0.005)
     # 乙局's 四风 indicator (normalised 12.5) carries 25/100 of the weight over 5 indicators:
     # 0.05 × (12.5 − 50) = −1.875
-    assert indicator(cards, "乙局", "four_winds_findings")["contribution"] == pytest.approx(
-        -1.875
-    )
+    assert indicator(cards, "乙局", "four_winds_findings")["contribution"] == pytest.approx(-1.875)
 
 
 def test_a_unit_with_fewer_than_five_findings_is_small_sample_without_grade_or_rank(
