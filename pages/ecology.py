@@ -10,6 +10,7 @@ import streamlit as st
 
 from xuncha import charts, figures, ui
 from xuncha.auth import EDIT_CONFIG
+from xuncha.figures import ecology_stability, periods
 from xuncha.figures.ecology import (
     GRADES,
     ID_KINDS,
@@ -17,6 +18,7 @@ from xuncha.figures.ecology import (
     TRENDS,
     ExplanationItem,
 )
+from xuncha.figures.periods import PROVISIONAL
 
 LABEL = figures.ECOLOGY_LABEL
 
@@ -37,9 +39,8 @@ if rounds.is_empty():
     st.info("当前筛选范围内没有截至统计日已反馈的巡察，无法研判。")
     st.stop()
 
-finished = figures.mostly_rectified_rounds(
-    figures.rectification(reader, scope, "round", cycle_median=False)
-)
+rule = periods.rule_for_store(ui.store().root)
+finished = periods.finished_rounds(reader, scope.ids_param(), scope.as_of, rule)
 round_ids = rounds["round_id"].cast(pl.Int64).to_list()
 round_row = {int(r["round_id"]): r for r in rounds.iter_rows(named=True)}
 default_round = figures.default_ecology_round(rounds, finished)
@@ -51,19 +52,25 @@ round_id = st.selectbox(
     index=round_ids.index(default_round),
     format_func=lambda r: (
         f"{round_row[r]['round_name']}（{round_row[r]['inspections']} 个单位"
-        f"{'，整改基本完成' if r in finished else ''}）"
+        f"{'，整改期已结束' if r in finished else f'，整改期未结束，等次为{PROVISIONAL}'}）"
     ),
     key="eco_round",
-    help=f"默认为整改完成率达到 {figures.MOSTLY_RECTIFIED:g}% 的最近一轮；没有时为最近一轮。"
-    "各单位在所选轮次内与同类组比较。",
+    help="默认为整改期已结束的最近一轮；没有时为最近一轮。整改期未结束的轮次，等次标注“暂评”。"
+    + rule.describe(),
 )
 chosen = round_row[int(round_id)]
 round_scope = dataclasses.replace(scope, inspection_ids=tuple(chosen["inspection_ids"]))
-cards = ui.figure(figures.scorecards, reader, round_scope, config)
+cards = ui.figure(figures.scorecards, reader, round_scope, config, rule=rule)
 ranking = figures.peer_ranking(cards)
 units = cards.units
 # Every round of the scope scored on its own: the unit's trend and the grade × trend matrix.
-trend_all = ui.figure(figures.score_trend, reader, scope, config)
+trend_all = ui.figure(figures.score_trend, reader, scope, config, rule=rule)
+if int(round_id) not in finished:
+    st.info(
+        f"{ui.md(chosen['round_name'])}的整改期尚未结束，各单位等次为“{PROVISIONAL}”，"
+        "会随整改进展变化；最终等次在整改期结束后评定。",
+        icon=":material/hourglass_top:",
+    )
 
 st.subheader(f"同类组排名（{LABEL}）")
 st.caption(
@@ -71,11 +78,17 @@ st.caption(
     f"“{SMALL_SAMPLE}”，不评等次、不排名，列在各组最后。徽标为封顶规则。配置摘要 "
     f"{cards.config_digest[:12]}。"
 )
-counts = dict(units.group_by("grade_label").len().rows())
+counts = dict(
+    units.with_columns(pl.col("grade").fill_null(pl.col("grade_label")))
+    .group_by("grade")
+    .len()
+    .rows()
+)
+status = f"，{PROVISIONAL}" if int(round_id) not in finished else ""
 cols = st.columns(len(GRADES) + 1)
 for col, grade in zip(cols, [*GRADES, SMALL_SAMPLE], strict=True):
     with col:
-        ui.count_metric(f"{grade}（{LABEL}）", int(counts.get(grade, 0)), unit=" 个单位")
+        ui.count_metric(f"{grade}（{LABEL}{status}）", int(counts.get(grade, 0)), unit=" 个单位")
 
 shown_ranking = ranking.select(
     "peer_group",
@@ -140,6 +153,20 @@ if unit_id is not None:
     if unit["badges"]:
         st.markdown(" ".join(f":orange-badge[{ui.md(b)}]" for b in unit["badges"]))
     st.info(ui.md(explanation.summary), icon=":material/insights:")
+    # Two grades or more since the previous inspection: which indicators moved (the trend is
+    # passed as it is, not through ui.figure's cache key).
+    moved = ecology_stability.explain_movement(
+        reader,
+        scope,
+        int(round_id),
+        int(unit_id),
+        config=config,
+        rule=rule,
+        trend=trend_all,
+        clue_details=ui.clue_details(),
+    )
+    if moved is not None:
+        st.warning(ui.md(moved.text), icon=":material/swap_vert:")
 
     left, right = st.columns(2)
     with left:
@@ -281,9 +308,11 @@ with st.expander("当前使用的配置" + ("" if editable else "（只读）"))
     caps = config.caps
     st.markdown(
         f"等次线：好 ≥ {g['good']:g}，较好 ≥ {g['fairly_good']:g}，一般 ≥ {g['average']:g}，"
-        f"其余为差。封顶：第四种形态最高{ui.md(caps['fourth_form'])}；反弹最高"
+        f"其余为差。封顶：第四种形态最高{ui.md(caps['fourth_form'])}；反弹率超过 "
+        f"{caps['rebound_rate_above']:g}% 且反弹问题不少于 {caps['rebound_findings_at_least']} 个最高"
         f"{ui.md(caps['rebound'])}；逾期率超过 {caps['overdue_rate_above']:g}% 最高"
         f"{ui.md(caps['overdue'])}。问题少于 {config.min_findings} 个为{SMALL_SAMPLE}。"
+        f"小同类组收缩参数 k = {config.shrinkage_k:g}（同类组占 n ÷ (n + k)）。"
     )
     ui.table(
         pl.DataFrame(

@@ -55,7 +55,7 @@ with st.form("eco_config_edit"):
             "有第四种形态：最高", GRADES, index=GRADES.index(config.caps["fourth_form"])
         ),
         "rebound": c[1].selectbox(
-            "有反弹：最高", GRADES, index=GRADES.index(config.caps["rebound"])
+            "反弹封顶：最高", GRADES, index=GRADES.index(config.caps["rebound"])
         ),
         "overdue": c[2].selectbox(
             "逾期率超限：最高", GRADES, index=GRADES.index(config.caps["overdue"])
@@ -64,6 +64,21 @@ with st.form("eco_config_edit"):
             "逾期率上限（%）", 0.0, 100.0, float(config.caps["overdue_rate_above"]), 1.0
         ),
     }
+    r = st.columns(3)
+    caps["rebound_rate_above"] = r[0].number_input(
+        "反弹封顶：反弹率超过（%）", 0.0, 100.0, float(config.caps["rebound_rate_above"]), 5.0
+    )
+    caps["rebound_findings_at_least"] = r[1].number_input(
+        "且反弹问题不少于（个）", 1, 1000, int(config.caps["rebound_findings_at_least"]), 1
+    )
+    shrinkage_k = r[2].number_input(
+        "小同类组收缩参数 k",
+        0.0,
+        100.0,
+        float(config.shrinkage_k),
+        1.0,
+        help="同类组有 n 个可比单位时，计分时同类组占 n ÷ (n + k)，其余参照本轮全部单位；0 为只看同类组。",
+    )
     save = st.form_submit_button("保存配置", type="primary")
 reset = st.button("恢复默认配置", key="eco_reset")
 
@@ -76,6 +91,7 @@ if save:
             grades=grades,
             caps=caps,
             min_findings=int(min_findings),
+            shrinkage_k=float(shrinkage_k),
         )
     except figures.EcologyConfigError as exc:
         st.error(str(exc))

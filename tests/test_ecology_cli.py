@@ -33,29 +33,43 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+@pytest.fixture(scope="module")
+def peer_only(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A configuration comparing within the peer group only (k = 0), the one
+    test_ecology.py's numbers were worked out by hand for."""
+    path = tmp_path_factory.mktemp("ecology_cli_config") / "peer_only.toml"
+    path.write_text("[normalisation]\nshrinkage_k = 0.0\n", encoding="utf-8")
+    return path
+
+
 def ecology_args(root: Path, *extra: str) -> list[str]:
     return ["ecology", "--db", str(root), "--round", "第二轮", "--as-of", AS_OF.isoformat(), *extra]
 
 
 def test_ecology_prints_each_unit_with_score_grade_caps_dimensions_and_indicators(
-    capsys: Any, store_root: Path
+    capsys: Any, store_root: Path, peer_only: Path
 ) -> None:
     code, out, err = run(capsys, *ecology_args(store_root))
     assert code == 0 and err == ""
+    assert json.loads(out)["config"]["digest"] == ecology.EcologyConfig.load(None).digest()
+    code, out, err = run(capsys, *ecology_args(store_root, "--config", str(peer_only)))
+    assert code == 0 and err == ""
     payload = json.loads(out)
     assert payload["label"] == "研判参考" and payload["as_of"] == AS_OF.isoformat()
-    assert payload["config"]["digest"] == ecology.EcologyConfig.load(None).digest()
     assert payload["config"]["values"]["weights"]["R"] == 35
+    assert payload["config"]["values"]["shrinkage_k"] == 0.0
     units = {u["unit"]: u for u in payload["units"]}
     assert len(units) == 7
-    assert (units["甲局"]["score"], units["甲局"]["grade"]) == (100.0, "好")
-    assert units["乙局"]["score"] == 57.31  # worked out in test_ecology.py
+    assert (units["甲局"]["score"], units["甲局"]["grade"]) == (74.14, "好")
+    # 第二轮's rectification period had not ended on the date: 暂评
+    assert units["甲局"]["grade_label"] == "好（暂评）"
+    assert units["乙局"]["score"] == 50.83  # worked out in test_ecology.py
     assert units["丁局"]["caps"] == ["fourth_form", "overdue"]
     assert units["戊局"]["grade"] is None and units["戊局"]["grade_label"] == "样本不足"
     assert set(units["乙局"]["dimensions"]) == {"P", "R", "D", "X", "S"}
     overdue = {i["key"]: i for i in units["乙局"]["indicators"]}["overdue_rate"]
     assert overdue["raw_value"] == 20.0 and overdue["n"] == 10 and overdue["numerator"] == 2
-    assert overdue["normalised"] == 33.33 and overdue["direction"] == "-"
+    assert overdue["normalised"] == 37.5 and overdue["direction"] == "-"
     assert all(u["label"] == "研判参考" for u in payload["units"])
 
 
@@ -68,16 +82,17 @@ def test_ecology_json_carries_clue_counts_never_clue_ids(capsys: Any, store_root
 
 
 def test_ecology_writes_one_csv_row_per_unit_without_formula_like_cells(
-    capsys: Any, store_root: Path
+    capsys: Any, store_root: Path, peer_only: Path
 ) -> None:
-    code, out, _ = run(capsys, *ecology_args(store_root, "--format", "csv"))
+    args = ecology_args(store_root, "--format", "csv", "--config", str(peer_only))
+    code, out, _ = run(capsys, *args)
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and len(rows) == 7
     yi = next(r for r in rows if r["unit_name"] == "乙局")
-    assert yi["label"] == "研判参考" and yi["score"] == "57.31"
+    assert yi["label"] == "研判参考" and yi["score"] == "50.83"
     assert yi["overdue_rate_raw_value"] == "20.0" and yi["overdue_rate_n"] == "10"
     assert yi["overdue_rate_direction"] == "逆向" and yi["completion_rate_direction"] == "正向"
-    assert yi["dimension_P"] == "54.0"
+    assert yi["dimension_P"] == "40.0"
     for row in rows:
         for value in row.values():
             assert not value.startswith(("=", "+", "-", "@")), value
@@ -85,12 +100,12 @@ def test_ecology_writes_one_csv_row_per_unit_without_formula_like_cells(
 
 def test_ecology_uses_a_configuration_file(capsys: Any, store_root: Path, tmp_path: Path) -> None:
     config = tmp_path / "weights.toml"
-    config.write_text("[weights]\nR = 70\n", encoding="utf-8")
+    config.write_text("[weights]\nR = 70\n[normalisation]\nshrinkage_k = 0.0\n", encoding="utf-8")
     code, out, _ = run(capsys, *ecology_args(store_root, "--config", str(config)))
     payload = json.loads(out)
     assert code == 0 and payload["config"]["source"] == str(config)
     units = {u["unit"]: u for u in payload["units"]}
-    assert units["乙局"]["score"] == 59.16  # worked out in test_ecology.py
+    assert units["乙局"]["score"] == 51.7  # worked out in test_ecology.py
     assert payload["config"]["digest"] != ecology.EcologyConfig.load(None).digest()
 
 

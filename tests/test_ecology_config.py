@@ -21,18 +21,22 @@ def write(tmp_path: Path, text: str, name: str = "config.toml") -> Path:
     return path
 
 
-def test_the_defaults_are_those_of_domain_section_six() -> None:
+def test_the_defaults_are_those_of_domain_section_six_as_amended_by_issue_20() -> None:
     config = EcologyConfig.load(None)
     assert dict(config.weights) == {"P": 25, "R": 35, "D": 15, "X": 15, "S": 10}
-    assert dict(config.grades) == {"good": 85, "fairly_good": 70, "average": 60}
+    # percentile scores (50: as good as the middle unit), lines chosen on the demo city
+    assert dict(config.grades) == {"good": 62, "fairly_good": 52, "average": 40}
     assert config.caps == {
         "fourth_form": "一般",
         "rebound": "较好",
         "overdue": "较好",
         "overdue_rate_above": 20.0,
+        "rebound_rate_above": 75.0,
+        "rebound_findings_at_least": 3,
     }
+    assert config.shrinkage_k == 4.0
     assert config.min_findings == MIN_SAMPLE == 5
-    assert [config.grade_for(s) for s in (85, 84.99, 70, 69.99, 60, 59.99)] == [
+    assert [config.grade_for(s) for s in (62, 61.99, 52, 51.99, 40, 39.99)] == [
         "好",
         "较好",
         "较好",
@@ -88,7 +92,10 @@ def test_the_digest_covers_what_changes_a_score_and_not_the_wording() -> None:
     assert reworded.digest() == base.digest()
     for change in (
         {"weights": {"S": 11}},
-        {"grades": {"average": 61}},
+        {"grades": {"average": 41}},
+        {"caps": {"rebound_rate_above": 50.0}},
+        {"caps": {"rebound_findings_at_least": 5}},
+        {"normalisation": {"shrinkage_k": 2.0}},
         {"caps": {"rebound": "一般"}},
         {"caps": {"overdue_rate_above": 25.0}},
         {"indicators": {"overdue_rate": {"direction": "+"}}},
@@ -164,12 +171,18 @@ def test_disabling_every_indicator_of_an_unweighted_dimension_is_allowed() -> No
 
 def test_edited_toml_text_is_read_over_the_defaults_and_validated() -> None:
     config = EcologyConfig.from_toml("[grades]\ngood = 90\n", source="页面")
-    assert config.grades["good"] == 90 and config.grades["average"] == 60
+    assert config.grades["good"] == 90 and config.grades["average"] == 40
     assert config.source == "页面"
     with pytest.raises(EcologyConfigError, match="不是有效的 TOML"):
         EcologyConfig.from_toml("[grades\n")
     with pytest.raises(EcologyConfigError, match="等次线须满足"):
-        EcologyConfig.from_toml("[grades]\ngood = 65\n")
+        EcologyConfig.from_toml("[grades]\ngood = 50\n")
+    with pytest.raises(EcologyConfigError, match="收缩参数"):
+        EcologyConfig.from_toml("[normalisation]\nshrinkage_k = -1\n")
+    with pytest.raises(EcologyConfigError, match="rebound_findings_at_least"):
+        EcologyConfig.from_toml("[caps]\nrebound_findings_at_least = 0\n")
+    with pytest.raises(EcologyConfigError, match="反弹率封顶线"):
+        EcologyConfig.from_toml("[caps]\nrebound_rate_above = 120\n")
 
 
 # -- the administrator's edit (xuncha.figures.ecology_config, the 研判配置 page) -------------

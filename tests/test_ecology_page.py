@@ -100,10 +100,23 @@ def test_the_ranking_equals_scorecards_for_the_same_scope(
         assert flags == sorted(flags)
 
 
-def test_the_default_round_is_the_latest_mostly_rectified(app_env: Store, app_file: str) -> None:
+def test_the_default_round_is_the_latest_past_its_rectification_period(
+    app_env: Store, app_file: str
+) -> None:
     at = open_page(app_file)
-    # Round 9 of the demo is still being rectified (strict completion under 80%).
+    # Round 9 of the demo is still inside its rectification period (periods.finished_rounds).
     assert at.selectbox(key="eco_round").value == 8
+    assert not any("暂评" in i.value for i in at.info)
+
+
+def test_a_round_still_in_rectification_is_graded_provisionally(
+    app_env: Store, app_file: str
+) -> None:
+    at = open_page(app_file, eco_round=9)
+    assert any("整改期尚未结束" in i.value and "暂评" in i.value for i in at.info)
+    shown = at.dataframe[0].value
+    graded = shown[shown["等次（研判参考）"] != ecology.SMALL_SAMPLE]
+    assert len(graded) > 0 and graded["等次（研判参考）"].str.endswith("（暂评）").all()
 
 
 def test_a_unit_profile_shows_its_explanation(app_env: Store, app_file: str) -> None:

@@ -14,17 +14,11 @@ import pytest
 from tests.conftest import AS_OF
 from xuncha import charts, figures
 from xuncha.briefing.model import Briefing, Chart, Paragraph, Section, Table
+from xuncha.figures import periods
 from xuncha.filters import Filters, resolve_scope
 from xuncha.ui.plotly_charts import _inert_figure, selected_points
 
 # -- the round the scorecards open on ---------------------------------------------------------
-
-
-def by_round(rates: dict[str, float | None]) -> pl.DataFrame:
-    return pl.DataFrame(
-        {"group_id": list(rates), "completion_rate": list(rates.values())},
-        schema={"group_id": pl.String, "completion_rate": pl.Float64},
-    )
 
 
 def ecology_rounds(*rows: tuple[int, int]) -> pl.DataFrame:
@@ -35,25 +29,17 @@ def ecology_rounds(*rows: tuple[int, int]) -> pl.DataFrame:
     )
 
 
-def test_a_round_is_mostly_rectified_from_eighty_percent_strict_completion() -> None:
-    assert figures.MOSTLY_RECTIFIED == 80.0
-    found = figures.mostly_rectified_rounds(
-        by_round({"1": 95.0, "2": 80.0, "3": 79.99, "4": None, "5": 100.0})
-    )
-    assert found == frozenset({1, 2, 5})
-
-
 @pytest.mark.parametrize(
     ("rows", "finished", "expected"),
     [
-        ([(1, 1), (2, 2), (3, 3)], {1, 2}, 2),  # the latest mostly rectified
+        ([(1, 1), (2, 2), (3, 3)], {1, 2}, 2),  # the latest past its rectification period
         ([(1, 1), (2, 2), (3, 3)], set(), 3),  # none: the latest round
         ([(1, 1), (2, 2), (3, 3)], {7}, 3),  # a finished round outside the scope
         ([(5, 2), (4, 1)], {4, 5}, 5),  # latest by seq, not by place in the list
         ([(9, 1)], {9}, 9),
     ],
 )
-def test_the_default_round_is_the_latest_mostly_rectified_else_the_latest(
+def test_the_default_round_is_the_latest_finished_else_the_latest(
     rows: list[tuple[int, int]], finished: set[int], expected: int
 ) -> None:
     assert figures.default_ecology_round(ecology_rounds(*rows), frozenset(finished)) == expected
@@ -70,9 +56,7 @@ def test_on_the_demo_the_default_round_is_the_one_before_the_one_still_in_rectif
     rounds = demo_reader.query(
         "ecology_rounds", {"inspection_ids": scope.ids_param(), "as_of": scope.as_of}
     )
-    finished = figures.mostly_rectified_rounds(
-        figures.rectification(demo_reader, scope, "round", cycle_median=False)
-    )
+    finished = periods.finished_rounds(demo_reader, scope.ids_param(), scope.as_of)
     assert 9 not in finished and 8 in finished
     assert figures.default_ecology_round(rounds, finished) == 8
 

@@ -353,7 +353,17 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="指标配置文件 .toml（默认：数据仓中管理员保存的配置，没有时为内置配置）",
     )
-    p.add_argument("--format", choices=("json", "csv"), default="json")
+    p.add_argument(
+        "--distribution",
+        action="store_true",
+        help="打印各轮等次分布（已结束整改期或暂评）和相邻两次被巡察的等次变化（含原因）",
+    )
+    p.add_argument(
+        "--format",
+        choices=("json", "csv", "text"),
+        default=None,
+        help="输出格式：json（默认）、csv；--distribution 时为 text（默认）或 json",
+    )
     p.add_argument("--user", default=None, help=USER_HELP)
     p.set_defaults(func=cmd_ecology)
 
@@ -1090,16 +1100,25 @@ def cmd_ecology(args: argparse.Namespace) -> int:
     except figures.EcologyConfigError as exc:
         raise UserError(str(exc)) from None
     who = _access(args.db, args.user, VIEW_PAGES)
+    fmt = args.format or ("text" if args.distribution else "json")
+    if fmt not in (("text", "json") if args.distribution else ("json", "csv")):
+        raise UserError(
+            "--distribution 的输出格式为 text 或 json"
+            if args.distribution
+            else "评分的输出格式为 json 或 csv（text 仅用于 --distribution）"
+        )
     reader = _reader(args.db)
     try:
         filters = filters_from_names(reader, rounds=args.round, as_of=args.as_of, access=who)
         scope = resolve_scope(reader, filters, access=who)
+        if args.distribution:
+            return _print_distribution(args, who, reader, filters, scope, config, fmt)
         cards = figures.scorecards(reader, scope, config)
     finally:
         reader.close()
     if cards.units.is_empty():
         raise UserError(f"截至 {scope.as_of.isoformat()}，所选范围内没有已反馈的巡察")
-    if args.format == "json":
+    if fmt == "json":
         payload = {
             "label": figures.ECOLOGY_LABEL,
             "as_of": scope.as_of.isoformat(),
@@ -1131,7 +1150,44 @@ def cmd_ecology(args: argparse.Namespace) -> int:
         text,
         columns=columns,
         rows=cards.units.height,
-        fmt=args.format,
+        fmt=fmt,
+        config_digest=config.digest(),
+        config_source=config.source,
+    )
+    return 0
+
+
+def _print_distribution(
+    args: argparse.Namespace,
+    who: Access,
+    reader: Reader,
+    filters: Filters,
+    scope: Scope,
+    config: figures.EcologyConfig,
+    fmt: str,
+) -> int:
+    """`xuncha ecology --distribution`: grades per round and their stability (研判参考)."""
+    from xuncha.figures import ecology_stability
+
+    result = ecology_stability.distribution(
+        reader, scope, config, clue_details=who.can(CLUE_DETAILS)
+    )
+    if not result["rounds"]:
+        raise UserError(f"截至 {scope.as_of.isoformat()}，所选范围内没有已反馈的巡察")
+    if fmt == "json":
+        payload = {"label": figures.ECOLOGY_LABEL, "method": figures.ECOLOGY_METHOD, **result}
+        text = json.dumps(payload, ensure_ascii=False, default=_json_default) + "\n"
+    else:
+        text = ecology_stability.distribution_text(result)
+    _print_recorded(
+        args.db,
+        who,
+        "ecology_distribution",
+        filters,
+        text,
+        columns=["round", "status", "grades", "moves"],
+        rows=len(result["rounds"]),
+        fmt=fmt,
         config_digest=config.digest(),
         config_source=config.source,
     )

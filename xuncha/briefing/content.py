@@ -26,8 +26,9 @@ import polars as pl
 
 from xuncha import charts, figures
 from xuncha.briefing.model import Block, Briefing, Chart, Paragraph, Section, Table
-from xuncha.figures import disclosure
+from xuncha.figures import disclosure, periods
 from xuncha.figures.ecology import GRADES, SMALL_SAMPLE, TRENDS
+from xuncha.figures.periods import PROVISIONAL
 from xuncha.figures.rates import format_rate
 from xuncha.filters import Filters, Scope
 from xuncha.store.reader import Reader
@@ -558,16 +559,18 @@ class _Drafter:
         round_scope = self.resolve(
             self.request.filters.with_(round_from=last_seq, round_to=last_seq)
         )
-        cards = figures.scorecards(self.reader, round_scope, self.config)
+        rule = periods.rule_for_store(self.reader.store.root)
+        cards = figures.scorecards(self.reader, round_scope, self.config, rule=rule)
         units = cards.units
         blocks: list[Block] = []
         if units.is_empty():
             return Section(
                 "ecology", f"政治生态研判（{label}）", 1, [Paragraph("所选轮次没有可研判的单位。")]
             )
-        counts = dict(units.group_by("grade_label").len().rows())
+        provisional = bool(units["provisional"].any())
+        counts = dict(units.group_by("grade").len().rows())
         grade_parts = [f"{g}{counts.get(g, 0)}个" for g in GRADES]
-        small = counts.get(SMALL_SAMPLE, 0)
+        small = int(units["small_sample"].sum())
         blocks.append(
             Paragraph(
                 f"按政治生态研判指标（{label}，配置摘要{cards.config_digest[:12]}），"
@@ -578,10 +581,15 @@ class _Drafter:
                     else ""
                 )
                 + "。"
+                + (
+                    f"该轮整改期尚未结束，以上等次均为{PROVISIONAL}，将随整改进展变化。"
+                    if provisional
+                    else ""
+                )
             )
         )
         trend_scope = self.resolve(self.request.filters.with_(round_from=None, round_to=last_seq))
-        trend = figures.score_trend(self.reader, trend_scope, self.config)
+        trend = figures.score_trend(self.reader, trend_scope, self.config, rule=rule)
         movement = figures.grade_movement(trend, int(round_row["round_id"]))
         moved = {k: movement.filter(pl.col("trend") == k) for k in TRENDS}
         better, same, worse = moved[TRENDS[0]], moved[TRENDS[1]], moved[TRENDS[2]]

@@ -7,7 +7,6 @@ Pages, the command line, exports and briefings all call these; none computes a r
 from xuncha.figures.ecology import LABEL as ECOLOGY_LABEL
 from xuncha.figures.ecology import METHOD as ECOLOGY_METHOD
 from xuncha.figures.ecology import (
-    MOSTLY_RECTIFIED,
     EcologyConfig,
     EcologyConfigError,
     Explanation,
@@ -16,7 +15,6 @@ from xuncha.figures.ecology import (
     default_ecology_round,
     explain_score,
     grade_movement,
-    mostly_rectified_rounds,
     peer_ranking,
     save_config,
     score_trend,
@@ -55,7 +53,6 @@ __all__ = [
     "ECOLOGY_METHOD",
     "GROUPINGS",
     "MIN_SAMPLE",
-    "MOSTLY_RECTIFIED",
     "EcologyConfig",
     "EcologyConfigError",
     "Explanation",
@@ -73,7 +70,6 @@ __all__ = [
     "grade_movement",
     "metrics_records",
     "mostly_not_due",
-    "mostly_rectified_rounds",
     "overview",
     "peer_ranking",
     "progress_curve",

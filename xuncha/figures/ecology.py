@@ -21,10 +21,19 @@ The method, in the order it is applied (METHOD is the same text in Chinese for u
    on-time rate before any measure with a deadline is completed, the overdue rate without
    measures, the 重复/反弹 rates of a unit never inspected in an earlier round (it cannot
    have repeats, and a 0 would reward being new), 建章立制 without an outcome record.
-4. Normalisation, within the peer group, over the reference units where it is available:
-   min–max with the direction applied, (x − worst) ÷ (best − worst) × 100, so the best peer
-   scores 100 and the worst 0; when all are equal every one scores 100 (nobody is worse than
-   a peer). 样本不足 units are placed on the same scale, clipped to 0–100.
+4. Normalisation (changed from DOMAIN.md §6's min–max by issue 20). Min–max within a peer
+   group of two or three units scores every indicator 0 or 100 (best or worst of two), so a
+   small group swings the grade. Each indicator now scores the unit's mid-rank percentile,
+   direction applied: among m reference units, (worse + ½ × equal + ½) ÷ m × 100 (ties share
+   the mid-rank; all equal gives 50, the neutral score; a 样本不足 unit is placed as if added
+   to the group). The peer-group percentile is shrunk toward the unit's percentile among all
+   reference units of the round (the population, every peer group together) with weight
+   n ÷ (n + k) on the peer group, n its reference units having the indicator, k
+   `shrinkage_k` in the configuration (default 4: a group of 2 counts one third, a group of
+   12 three quarters). The peer median and the population median are kept for the words of
+   the explanation ("低于同类组中位数 86.50%"). Percentiles rather than several rounds of
+   the same group: rounds differ in units, season and type (专项, 回头看), and a round must be
+   gradable on its own the day its period ends.
 5. A dimension is the mean of its available, enabled indicators. The score is the weighted
    mean of the available dimensions: the configured weights are renormalised over the
    dimensions the unit has, so a missing dimension neither counts as 0 nor as 100.
@@ -32,15 +41,29 @@ The method, in the order it is applied (METHOD is the same text in Chinese for u
    available in it) and score = 50 + Σ share × (normalised − 50): the contribution of an
    indicator, share × (normalised − 50), is how far it lifted (+) or lowered (−) the score
    from the neutral 50. The score is rounded to two decimals, half up, and graded on that.
-6. Grades 好/较好/一般/差 by the thresholds; caps (badges) then lower the grade to at most the
-   configured grade: any 第四种形态 case; any 反弹 finding or an overdue rate above the
-   threshold; 样本不足 removes the grade. Ranking within the peer group orders by grade
+6. Grades 好/较好/一般/差 by the thresholds. The score is a weighted mean of percentiles, so
+   50 is "as good as the middle unit": the default lines (好 ≥ 62, 较好 ≥ 52, 一般 ≥ 40) were
+   chosen on the demo city so that a finished round shows all four grades with most units
+   较好 or 一般 (十四届第六轮: 好 2, 较好 5, 一般 11, 差 3), the spread the published local
+   systems (常德, 盐城 "6+X", 淮安, 苏州) report, where 好 and 差 are the exceptions. Caps
+   (badges) then lower the grade to at most the configured grade: any 第四种形态 case; a
+   反弹 rate above `rebound_rate_above` (default 75%) with at least
+   `rebound_findings_at_least` (default 3) rebound findings (any single 反弹 capped 21 of 21
+   units of a demo round, a badge that tells nothing: the demo's rebound rates have median
+   44% over units inspected before and 90th percentile 86%, so 75% marks a unit where three
+   quarters of what was found had been rectified before and came back); an overdue rate above
+   the threshold; 样本不足 removes the grade. Ranking within the peer group orders by grade
    first, then by score, so a capped unit never ranks above an uncapped better grade.
+7. Provisional grades. A unit inspected in a round whose rectification period has not ended
+   (xuncha.figures.periods.finished_rounds, the store's rule) is graded 暂评: its
+   grade_label reads "较好（暂评）" and `provisional` is true, on the page, the command line
+   and the briefing, since its figures still move with every measure completed.
+8. A grade that moved two or more grades since the unit's previous inspection is explained
+   by the indicators whose part of the score moved most (xuncha.figures.ecology_stability).
 
-The 反弹 indicator is the rebound rate (反弹问题 ÷ 问题), not a 0/1 flag: "any 反弹" is
-already a cap, so a flag would punish the same fact twice, and min–max of a 0/1 flag swings
-a unit between 0 and 100 on one finding, while the rate grades how much of the unit's work
-comes back (it is also DOMAIN.md §5's own rebound figure, from the same code).
+The 反弹 indicator is the rebound rate (反弹问题 ÷ 问题), not a 0/1 flag: a flag cannot say how
+much of the unit's work comes back, and the rate is DOMAIN.md §5's own rebound figure, from
+the same code.
 """
 
 from __future__ import annotations
@@ -60,7 +83,8 @@ from typing import Any
 
 import polars as pl
 
-from xuncha.figures import disclosure
+from xuncha.figures import disclosure, periods
+from xuncha.figures.periods import PROVISIONAL, PeriodRule
 from xuncha.figures.rates import rate_expr
 from xuncha.figures.rectification import rectification
 from xuncha.filters import Scope
@@ -92,6 +116,9 @@ INDICATORS = (
     "regulations_per_finding",
 )
 CAP_KEYS = ("fourth_form", "rebound", "overdue")
+# The numeric settings of [caps]: the overdue line, and the rebound rate and count that
+# together trigger the rebound cap (both must be reached).
+CAP_LEVELS = ("overdue_rate_above", "rebound_rate_above", "rebound_findings_at_least")
 # Which ids stand behind an indicator (ecology_evidence.sql), for the explanation.
 ID_KINDS = {"finding": "问题", "measure": "措施", "clue": "线索", "inspection": "巡察"}
 CLUE_EVIDENCE = disclosure.CLUE_INDICATORS  # whose figures are disclosure-controlled
@@ -103,13 +130,20 @@ CLUE_FIGURES = {
 }
 
 METHOD = (
-    "政治生态研判参考（DOMAIN.md §6）：各指标在同类组内比较。"
-    "问题数少于样本线的单位为“样本不足”，不评等次、不排名，也不作为同类组比较的基准。"
-    "每个指标按同类组可评价单位的最优值和最差值换算为 0–100 分（最优 100，最差 0，全部相同均为 100），"
+    "政治生态研判参考（DOMAIN.md §6，按问题20修订）：各指标与同类单位比较。"
+    "问题数少于样本线的单位为“样本不足”，不评等次、不排名，也不作为比较的基准。"
+    "每个指标按百分位计分（0–100）：本单位在同类组可评价单位中的位次百分位（并列取中间位次，"
+    "全部相同为 50 分），再向本单位在本轮全部可评价单位中的位次百分位收缩——同类组有 n 个可比单位时，"
+    "同类组占 n ÷ (n + k)（k 见配置，默认 4：2 个单位的同类组占三分之一，12 个占四分之三），"
+    "以免两三个单位的同类组中非 0 即 100。50 分表示与居中的单位持平。"
     "无法观察的指标（如尚无已完成措施时的按期完成率、此前未被巡察过的单位的重复率、没有成效记录时的建章立制）不参与计算；"
     "维度得分为其可用指标的平均分，总分为各可用维度得分按权重的加权平均（缺少的维度不计，权重按其余维度重新归一）。"
     "每个指标的贡献 = 其权重份额 ×（指标得分 − 50），总分 = 50 + 各指标贡献之和。"
-    "等次按等次线评定，再按封顶规则（第四种形态、反弹、逾期率超限）降至最高允许等次。"
+    "等次按等次线评定（默认：好 ≥ 62，较好 ≥ 52，一般 ≥ 40，其余为差），"
+    "再按封顶规则降至最高允许等次：有第四种形态案件；反弹率超过封顶线（默认 75%）且反弹问题不少于"
+    "规定个数（默认 3 个）；逾期率超过封顶线（默认 20%）。"
+    "整改期（自反馈日期起至最晚原定整改时限，3 至 12 个月）尚未结束的轮次，等次标注“暂评”。"
+    "与上一次被巡察相比等次变化两个及以上的，解释中写明变化最大的指标。"
     "仅供研判参考，不代替组织判断。"
 )
 
@@ -158,6 +192,8 @@ class EcologyConfig:
     dimensions: Mapping[str, DimensionSpec]
     indicators: Mapping[str, IndicatorSpec]
     source: str = field(default="默认配置", compare=False)
+    # k of the shrinkage toward the population: a peer group of n units weighs n / (n + k).
+    shrinkage_k: float = 4.0
 
     # -- building -----------------------------------------------------------------------
 
@@ -204,8 +240,11 @@ class EcologyConfig:
                 "rebound": self.caps["rebound"],
                 "overdue": self.caps["overdue"],
                 "overdue_rate_above": float(self.caps["overdue_rate_above"]),
+                "rebound_rate_above": float(self.caps["rebound_rate_above"]),
+                "rebound_findings_at_least": int(self.caps["rebound_findings_at_least"]),
             },
             "sample": {"min_findings": int(self.min_findings)},
+            "normalisation": {"shrinkage_k": float(self.shrinkage_k)},
             "dimensions": {
                 d: {"label": s.label, "help": s.help} for d, s in self.dimensions.items()
             },
@@ -229,6 +268,7 @@ class EcologyConfig:
             "grades": full["grades"],
             "caps": full["caps"],
             "min_findings": full["sample"]["min_findings"],
+            "shrinkage_k": full["normalisation"]["shrinkage_k"],
             "indicators": {
                 k: {"dimension": s.dimension, "direction": s.direction, "enabled": s.enabled}
                 for k, s in self.indicators.items()
@@ -271,12 +311,18 @@ class EcologyConfig:
             *(f"{k} = {_toml_value(v)}" for k, v in d["grades"].items()),
             "",
             "[caps]",
-            "# 封顶规则：触发时等次最高为所列等次（以徽标标出）。",
+            "# 封顶规则：触发时等次最高为所列等次（以徽标标出）。反弹封顶须反弹率超过 rebound_rate_above（%）",
+            "# 且反弹问题不少于 rebound_findings_at_least 个；逾期封顶为逾期率超过 overdue_rate_above（%）。",
             *(f"{k} = {_toml_value(v)}" for k, v in d["caps"].items()),
             "",
             "[sample]",
             "# 问题数少于此值的单位标注“样本不足”：不评等次，不参与排名，也不作为同类组比较的基准。",
             f"min_findings = {_toml_value(d['sample']['min_findings'])}",
+            "",
+            "[normalisation]",
+            "# 各指标按同类组内的百分位计分，并向本轮全部单位中的百分位收缩：同类组有 n 个可评价单位时，",
+            "# 同类组占 n ÷ (n + shrinkage_k)。shrinkage_k 越大，小同类组越多参照全部单位；0 为只看同类组。",
+            f"shrinkage_k = {_toml_value(d['normalisation']['shrinkage_k'])}",
         ]
         for key, spec in d["dimensions"].items():
             lines += ["", f"[dimensions.{key}]"]
@@ -399,7 +445,16 @@ def _text(value: Any, where: str) -> str:
 
 
 def _validate(data: Mapping[str, Any], source: str) -> EcologyConfig:
-    top = ("format", "weights", "grades", "caps", "sample", "dimensions", "indicators")
+    top = (
+        "format",
+        "weights",
+        "grades",
+        "caps",
+        "sample",
+        "normalisation",
+        "dimensions",
+        "indicators",
+    )
     unknown = [k for k in data if k not in top]
     if unknown:
         raise EcologyConfigError(
@@ -426,7 +481,7 @@ def _validate(data: Mapping[str, Any], source: str) -> EcologyConfig:
             f"现为 {grades['good']:g}、{grades['fairly_good']:g}、{grades['average']:g}"
         )
 
-    raw_caps = _table(data, "caps", (*CAP_KEYS, "overdue_rate_above"), "封顶规则")
+    raw_caps = _table(data, "caps", (*CAP_KEYS, *CAP_LEVELS), "封顶规则")
     caps: dict[str, Any] = {}
     for key in CAP_KEYS:
         if raw_caps[key] not in GRADES:
@@ -434,16 +489,29 @@ def _validate(data: Mapping[str, Any], source: str) -> EcologyConfig:
                 f"封顶规则 {key} 须为等次之一（{'、'.join(GRADES)}），现为 {raw_caps[key]!r}"
             )
         caps[key] = raw_caps[key]
-    caps["overdue_rate_above"] = _number(raw_caps["overdue_rate_above"], "逾期率封顶线")
-    if not 0 <= caps["overdue_rate_above"] <= 100:
+    for key, what in (
+        ("overdue_rate_above", "逾期率封顶线"),
+        ("rebound_rate_above", "反弹率封顶线"),
+    ):
+        caps[key] = _number(raw_caps[key], what)
+        if not 0 <= caps[key] <= 100:
+            raise EcologyConfigError(f"{what}须在 0–100 之间，现为 {caps[key]:g}")
+    at_least = raw_caps["rebound_findings_at_least"]
+    if isinstance(at_least, bool) or not isinstance(at_least, int) or at_least < 1:
         raise EcologyConfigError(
-            f"逾期率封顶线须在 0–100 之间，现为 {caps['overdue_rate_above']:g}"
+            f"反弹封顶的反弹问题数 rebound_findings_at_least 须为正整数，现为 {at_least!r}"
         )
+    caps["rebound_findings_at_least"] = int(at_least)
 
     sample = _table(data, "sample", ("min_findings",), "样本设置")
     min_findings = sample["min_findings"]
     if isinstance(min_findings, bool) or not isinstance(min_findings, int) or min_findings < 1:
         raise EcologyConfigError(f"样本线 min_findings 须为正整数，现为 {min_findings!r}")
+
+    normalisation = _table(data, "normalisation", ("shrinkage_k",), "计分设置")
+    shrinkage_k = _number(normalisation["shrinkage_k"], "收缩参数 shrinkage_k")
+    if not 0 <= shrinkage_k <= 100:
+        raise EcologyConfigError(f"收缩参数 shrinkage_k 须在 0–100 之间，现为 {shrinkage_k:g}")
 
     raw_dims = _table(data, "dimensions", DIMENSIONS, "维度")
     dimensions: dict[str, DimensionSpec] = {}
@@ -495,7 +563,9 @@ def _validate(data: Mapping[str, Any], source: str) -> EcologyConfig:
     ]
     if empty:
         raise EcologyConfigError(f"维度 {'、'.join(empty)} 的权重大于 0，但没有启用的指标")
-    return EcologyConfig(weights, grades, caps, int(min_findings), dimensions, indicators, source)
+    return EcologyConfig(
+        weights, grades, caps, int(min_findings), dimensions, indicators, source, shrinkage_k
+    )
 
 
 # -- scorecards ------------------------------------------------------------------------
@@ -553,12 +623,16 @@ def scorecards(
     config: EcologyConfig | None = None,
     *,
     inputs: tuple[pl.DataFrame, pl.DataFrame] | None = None,
+    rule: PeriodRule | None = None,
 ) -> Scorecards:
     """The political-ecology scorecard of every unit inspected in scope (fed back by the
     scope's as-of date), each within its peer group. `inputs`: this scope's rows of
     ecology_unit_counts and of rectification by unit, already fetched (score_trend fetches
-    every round's at once); None: queried here."""
+    every round's at once); None: queried here. `rule`: the rectification period rule
+    (None: the store's, periods.rule_for_store); a unit inspected in a round whose period
+    has not ended is graded 暂评 (`provisional`)."""
     config = config or EcologyConfig.load(None)
+    rule = rule or periods.rule_for_store(reader.store.root)
     if scope.population_ids is not None and scope.unit_filter is not None:
         # A scoped reader: score the whole peer population of the rounds they may see, then
         # show their units only, so their scores and ranks are everyone's.
@@ -576,13 +650,28 @@ def scorecards(
             for i in ids
         )
         whole = replace(scope, inspection_ids=population, population_ids=None, unit_filter=None)
-        return scorecards(reader, whole, config).only(scope.unit_filter)
+        return scorecards(reader, whole, config, rule=rule).only(scope.unit_filter)
     if inputs is None:
         counts = reader.query("ecology_unit_counts", scope.params(by_round=False))
         rect = rectification(reader, scope, by="unit", cycle_median=False)
     else:
         counts, rect = inputs
-    return _score(counts.drop("round_id"), rect, config, scope.as_of)
+    open_units = provisional_units(reader, scope.ids_param(), scope.as_of, rule)
+    counts = counts.drop("round_id").with_columns(
+        pl.col("unit_id").cast(pl.Int64).is_in(list(open_units)).alias("provisional")
+    )
+    return _score(counts, rect, config, scope.as_of)
+
+
+def provisional_units(
+    reader: Reader, inspection_ids: list[int] | None, as_of: dt.date, rule: PeriodRule
+) -> frozenset[int]:
+    """The units inspected (among `inspection_ids`) in a round whose rectification period
+    had not ended by `as_of` (periods.finished_rounds): their grades are 暂评."""
+    finished = periods.finished_rounds(reader, inspection_ids, as_of, rule)
+    per = periods.inspection_periods(reader, inspection_ids, as_of, rule)
+    still = per.filter(~pl.col("round_id").cast(pl.Int64).is_in(list(finished)))
+    return frozenset(int(u) for u in still["unit_id"].to_list())
 
 
 def _score(
@@ -599,6 +688,9 @@ def _score(
     units_only: only `units` is meant to be read (the trend); the indicators' contributions
     and their final table are not built (`indicators` is left empty)."""
     counts = counts.with_columns(pl.col("unit_id").cast(pl.Int64))
+    for column, default in (("population", pl.lit(0, pl.Int64)), ("provisional", pl.lit(False))):
+        if column not in counts.columns:
+            counts = counts.with_columns(default.alias(column))
     rect = rect.with_columns(pl.col("group_id").cast(pl.Int64).alias("unit_id"))
     base = counts.join(
         rect.select(
@@ -789,6 +881,7 @@ def _raw_indicators(base: pl.DataFrame) -> pl.DataFrame:
             b.select(
                 *_UNIT_COLUMNS,
                 "reference",
+                "population",
                 pl.lit(order).alias("order"),
                 pl.lit(key).alias("indicator"),
                 pl.col(numerator).cast(pl.Int64).alias("numerator"),
@@ -814,8 +907,13 @@ _EPS = 1e-9
 
 
 def _normalise(raw: pl.DataFrame, config: EcologyConfig) -> pl.DataFrame:
-    """Min–max within the peer group over its reference units, direction applied; 100 for
-    everyone as good as all peers when they are all equal; clipped to 0–100."""
+    """Mid-rank percentiles, direction applied, within the peer group and within the round's
+    population (both over their reference units), blended n / (n + k) toward the peer group.
+
+    A unit's percentile among m reference values (itself among them when it is one) is
+    (worse + ½ × equal + ½) ÷ (others + 1) × 100, counting the others only: ties share the
+    mid-rank, the mean over a group is 50, nobody scores 0 or 100 and all equal gives 50
+    (neutral, no contribution). A 样本不足 unit is placed as if added to the group."""
     specs = pl.DataFrame(
         {
             "indicator": list(config.indicators),
@@ -825,42 +923,73 @@ def _normalise(raw: pl.DataFrame, config: EcologyConfig) -> pl.DataFrame:
             "enabled": [s.enabled for s in config.indicators.values()],
         }
     )
-    frame = raw.join(specs, on="indicator", how="left")
-    scale = (
-        frame.filter(pl.col("reference") & pl.col("raw_value").is_not_null())
-        .group_by("peer_group", "indicator")
-        .agg(
-            pl.col("raw_value").min().alias("lo"),
-            pl.col("raw_value").max().alias("hi"),
-            pl.len().alias("peers_compared"),
-        )
+    frame = raw.join(specs, on="indicator", how="left").with_columns(
+        pl.when(pl.col("direction") == "+")
+        .then(pl.col("raw_value"))
+        .otherwise(-pl.col("raw_value"))
+        .alias("_good")
     )
-    frame = frame.join(scale, on=["peer_group", "indicator"], how="left")
+    refs = frame.filter(pl.col("reference") & pl.col("raw_value").is_not_null())
+    scale = refs.group_by("peer_group", "indicator").agg(
+        pl.col("raw_value").min().alias("lo"),
+        pl.col("raw_value").max().alias("hi"),
+        pl.col("raw_value").median().alias("peer_median"),
+        pl.len().alias("peers_compared"),
+    )
+    population = refs.group_by("population", "indicator").agg(
+        pl.col("raw_value").median().alias("population_median"),
+        pl.len().alias("population_compared"),
+    )
+    frame = (
+        frame.join(scale, on=["peer_group", "indicator"], how="left")
+        .join(population, on=["population", "indicator"], how="left")
+        .join(_percentile(frame, refs, "peer_group"), on=["unit_id", "indicator"], how="left")
+        .join(_percentile(frame, refs, "population"), on=["unit_id", "indicator"], how="left")
+    )
+    n = pl.col("peers_compared").fill_null(0).cast(pl.Float64)
+    weight = pl.when(n + config.shrinkage_k > 0).then(n / (n + config.shrinkage_k)).otherwise(1.0)
+    scored = pl.col("raw_value").is_not_null() & pl.col("peers_compared").is_not_null()
     plus = pl.col("direction") == "+"
-    spread = pl.col("hi") - pl.col("lo")
-    as_good_as_all = (
-        pl.when(plus)
-        .then(pl.col("raw_value") >= pl.col("lo") - _EPS)
-        .otherwise(pl.col("raw_value") <= pl.col("hi") + _EPS)
-    )
-    linear = (
-        pl.when(plus)
-        .then((pl.col("raw_value") - pl.col("lo")) / spread * 100)
-        .otherwise((pl.col("hi") - pl.col("raw_value")) / spread * 100)
-    ).clip(0.0, 100.0)
-    normalised = (
-        pl.when(pl.col("raw_value").is_null() | pl.col("lo").is_null())
-        .then(None)
-        .when(spread <= _EPS)
-        .then(pl.when(as_good_as_all).then(100.0).otherwise(0.0))
-        .otherwise(linear)
-    )
     return frame.with_columns(
-        normalised.cast(pl.Float64).alias("normalised"),
+        pl.when(scored).then(pl.col("pct_peer_group")).alias("peer_percentile"),
+        pl.when(scored).then(pl.col("pct_population")).alias("population_percentile"),
+        pl.when(scored).then(weight).alias("peer_weight"),
+        pl.when(scored)
+        .then(weight * pl.col("pct_peer_group") + (1 - weight) * pl.col("pct_population"))
+        .cast(pl.Float64)
+        .alias("normalised"),
         pl.when(plus).then(pl.col("hi")).otherwise(pl.col("lo")).alias("peer_best"),
         pl.when(plus).then(pl.col("lo")).otherwise(pl.col("hi")).alias("peer_worst"),
         pl.col("peers_compared").fill_null(0).cast(pl.Int64),
-    ).drop("lo", "hi", "reference")
+        pl.col("population_compared").fill_null(0).cast(pl.Int64),
+    ).drop("lo", "hi", "reference", "_good", "pct_peer_group", "pct_population")
+
+
+def _percentile(frame: pl.DataFrame, refs: pl.DataFrame, within: str) -> pl.DataFrame:
+    """Each unit's mid-rank percentile (pct_<within>) among the other reference units of its
+    `within` group that have the indicator; 50 when it has no other."""
+    mine = frame.filter(pl.col("raw_value").is_not_null()).select(
+        "unit_id", within, "indicator", "_good"
+    )
+    others = refs.select(within, "indicator", pl.col("unit_id").alias("_other"), "_good")
+    pairs = mine.join(others, on=[within, "indicator"], how="inner", suffix="_o").filter(
+        pl.col("_other") != pl.col("unit_id")
+    )
+    counts = pairs.group_by("unit_id", "indicator").agg(
+        (pl.col("_good_o") < pl.col("_good") - _EPS).sum().alias("_below"),
+        ((pl.col("_good_o") - pl.col("_good")).abs() <= _EPS).sum().alias("_equal"),
+        pl.len().alias("_others"),
+    )
+    filled = mine.join(counts, on=["unit_id", "indicator"], how="left").with_columns(
+        pl.col("_below", "_equal", "_others").fill_null(0).cast(pl.Float64)
+    )
+    return filled.select(
+        "unit_id",
+        "indicator",
+        ((pl.col("_below") + 0.5 * pl.col("_equal") + 0.5) / (pl.col("_others") + 1) * 100).alias(
+            f"pct_{within}"
+        ),
+    )
 
 
 def _weigh(
@@ -980,8 +1109,9 @@ def _grade(
         ),
         (
             "rebound",
-            pl.col("rebound_findings").fill_null(0) > 0,
-            f"反弹·最高{caps['rebound']}",
+            (pl.col("rebound_findings").fill_null(0) >= caps["rebound_findings_at_least"])
+            & (pl.col("rebound_rate").fill_null(0) > caps["rebound_rate_above"]),
+            f"反弹率超过{caps['rebound_rate_above']:g}%·最高{caps['rebound']}",
             caps["rebound"],
         ),
         (
@@ -1021,7 +1151,11 @@ def _grade(
     frame = frame.with_columns(grade.alias("grade")).with_columns(
         pl.when(pl.col("small_sample"))
         .then(pl.lit(SMALL_SAMPLE))
-        .otherwise(pl.col("grade").fill_null("无法评分"))
+        .when(pl.col("grade").is_null())
+        .then(pl.lit("无法评分"))
+        .when(pl.col("provisional"))
+        .then(pl.format("{}（{}）", pl.col("grade"), pl.lit(PROVISIONAL)))
+        .otherwise(pl.col("grade"))
         .alias("grade_label"),
         (pl.col("grade").is_not_null() & (pl.col("grade") != pl.col("grade_uncapped"))).alias(
             "capped"
@@ -1044,6 +1178,7 @@ def _grade(
         "grade",
         "grade_uncapped",
         "grade_label",
+        "provisional",
         "capped",
         "caps",
         "badges",
@@ -1054,6 +1189,7 @@ def _grade(
         "peer_rank",
         "fourth_form_clues",
         pl.col("rebound_findings").fill_null(0).cast(pl.Int64),
+        "rebound_rate",
         "overdue_rate",
         pl.lit(LABEL).alias("label"),
         pl.lit(config.digest()).alias("config_digest"),
@@ -1083,27 +1219,36 @@ def peer_ranking(cards: Scorecards) -> pl.DataFrame:
 
 
 def score_trend(
-    reader: Reader, scope: Scope, config: EcologyConfig | None = None, *, batched: bool = True
+    reader: Reader,
+    scope: Scope,
+    config: EcologyConfig | None = None,
+    *,
+    batched: bool = True,
+    rule: PeriodRule | None = None,
 ) -> pl.DataFrame:
     """Scorecards round by round: each round of the scope scored on its own (its units within
     their peer groups), as of the scope's date. One row per unit and round.
 
     batched: the inputs of every round come from two queries counting each round apart
     (ecology_unit_counts by round, rectification by round and unit) instead of two per
-    round, and every round is scored in one pass; a test checks both give the same trend."""
+    round, and every round is scored in one pass; a test checks both give the same trend.
+    `provisional` marks the rounds whose rectification period had not ended (grade_label 暂评)."""
     config = config or EcologyConfig.load(None)
+    rule = rule or periods.rule_for_store(reader.store.root)
     rounds = reader.query(
         "ecology_rounds", {"inspection_ids": scope.ids_param(), "as_of": scope.as_of}
     )
     per_round = _inputs_by_round(reader, scope) if batched else None
     if per_round is not None:
-        return _trend_in_one_pass(rounds, per_round, config, scope.as_of)
+        finished = periods.finished_rounds(reader, scope.ids_param(), scope.as_of, rule)
+        return _trend_in_one_pass(rounds, per_round, config, scope.as_of, finished)
     frames = []
     for row in rounds.iter_rows(named=True):
         cards = scorecards(
             reader,
             replace(scope, inspection_ids=tuple(row["inspection_ids"])),
             config,
+            rule=rule,
         )
         frames.append(
             cards.units.select(
@@ -1125,6 +1270,7 @@ _TREND_COLUMNS = (
     "score",
     "grade",
     "grade_label",
+    "provisional",
     "badges",
     "peer_rank",
     "label",
@@ -1141,6 +1287,7 @@ def _trend_in_one_pass(
     per_round: Callable[[int], tuple[pl.DataFrame, pl.DataFrame] | None],
     config: EcologyConfig,
     as_of: dt.date,
+    finished: frozenset[int],
 ) -> pl.DataFrame:
     """score_trend's rows from one scoring of every round together (each unit and peer group
     keyed apart per round): the same figures as scoring round by round, without its fixed
@@ -1158,6 +1305,8 @@ def _trend_in_one_pass(
                     "unit_id"
                 ),
                 pl.concat_str(pl.lit(f"{rid}{_SEP}"), pl.col("peer_group")).alias("peer_group"),
+                pl.lit(rid, pl.Int64).alias("population"),
+                pl.lit(rid not in finished).alias("provisional"),
             )
         )
         rect_parts.append(
@@ -1195,6 +1344,7 @@ def _empty_trend() -> pl.DataFrame:
             "score": pl.Float64,
             "grade": pl.String,
             "grade_label": pl.String,
+            "provisional": pl.Boolean,
             "badges": pl.List(pl.String),
             "peer_rank": pl.Int64,
             "label": pl.String,
@@ -1233,29 +1383,19 @@ def _inputs_by_round(
 
 # -- the round scored by default --------------------------------------------------------
 
-# A round whose strict completion rate has reached this has mostly finished its rectification:
-# its scores no longer move with every measure completed.
-MOSTLY_RECTIFIED = 80.0
 
-
-def mostly_rectified_rounds(by_round: pl.DataFrame) -> frozenset[int]:
-    """The round ids of `figures.rectification(..., "round")` whose strict completion rate
-    has reached MOSTLY_RECTIFIED."""
-    done = by_round.filter(pl.col("completion_rate") >= MOSTLY_RECTIFIED)
-    return frozenset(done["group_id"].cast(pl.Int64).to_list())
-
-
-def default_ecology_round(rounds: pl.DataFrame, mostly_rectified: frozenset[int]) -> int | None:
+def default_ecology_round(rounds: pl.DataFrame, finished: frozenset[int]) -> int | None:
     """The round the scorecards show first among `rounds` (rows of queries/ecology_rounds.sql,
-    in their order): the latest by `seq` of those mostly rectified, else the last listed
-    (the latest round in scope); None when there is no round."""
+    in their order): the latest by `seq` of those `finished` (periods.finished_rounds: past
+    their rectification period, so graded for good), else the last listed (the latest round
+    in scope, graded 暂评); None when there is no round."""
     if rounds.is_empty():
         return None
     listed = rounds.select(pl.col("round_id").cast(pl.Int64), "seq").rows()
-    finished = [(seq, round_id) for round_id, seq in listed if round_id in mostly_rectified]
-    if not finished:
+    done = [(seq, round_id) for round_id, seq in listed if round_id in finished]
+    if not done:
         return int(listed[-1][0])
-    return int(max(finished, key=lambda pair: pair[0])[1])
+    return int(max(done, key=lambda pair: pair[0])[1])
 
 
 # -- explanation -----------------------------------------------------------------------
@@ -1411,10 +1551,16 @@ def explain_score(
         if clue_details
         else disclosure.by_unit(reader, scope, clue_details=False).get(unit_id, {})
     )
-    clue_texts = {
-        key: banded[figure].text if figure in banded else "0"
-        for key, figure in CLUE_FIGURES.items()
-    }
+    clue_texts: dict[str, str] = (
+        {}
+        if clue_details
+        else {
+            key: banded[figure].text if figure in banded else "0"
+            for key, figure in CLUE_FIGURES.items()
+        }
+    )
+    persons = banded.get("heavier_form_persons")
+    persons_text = persons.text if persons is not None else "0"
     items: list[ExplanationItem] = []
     for row in cards.indicators.filter(pl.col("unit_id") == unit_id).iter_rows(named=True):
         proof = evidence.get(row["indicator"])
@@ -1444,7 +1590,7 @@ def explain_score(
                 ids=ids,
                 id_count=count if shown_count is None else 0,
                 count_text=str(count) if shown_count is None else shown_count,
-                text=_item_text(row, effect, kind, ids, count, shown_count),
+                text=_item_text(row, effect, kind, ids, count, shown_count, persons_text),
             )
         )
     caps = tuple(
@@ -1486,12 +1632,74 @@ def _evidence(
     return proof["id_kind"], ids, int(proof["id_count"])
 
 
+# The measure word of each count indicator, per inspection (DOMAIN.md §6 counts).
+_COUNT_UNITS = {
+    "focus_findings": "个",
+    "four_winds_findings": "个",
+    "personnel_findings": "个",
+    "heavier_forms": "人次",
+}
+
+
 def _fmt(value: float | None, indicator: str) -> str:
+    """A raw value with its unit ("80.00%", "3 个", "0.21 项"), as the explanation reads it."""
     if value is None:
         return "—"
     if indicator.endswith("_rate") or indicator == "share_l1_a":
-        return f"{value:.2f}%"
-    return f"{value:.2f}".rstrip("0").rstrip(".")
+        return f"{_dec(value, 2)}%"
+    if indicator == "regulations_per_finding":
+        return f"{_short(value)} 项"
+    if indicator in _COUNT_UNITS:
+        return f"{_short(value)} {_COUNT_UNITS[indicator]}"
+    return _short(value)
+
+
+def _dec(value: float, places: int) -> str:
+    quantum = Decimal(1).scaleb(-places)
+    return str(Decimal(repr(value)).quantize(quantum, rounding=ROUND_HALF_UP))
+
+
+def _short(value: float) -> str:
+    text = _dec(value, 2)
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _points(row: Mapping[str, Any]) -> str:
+    """该项得分 42/100，占总分 11.7%: the indicator's score and its weight in the total."""
+    return (
+        f"该项得分 {_dec(row['normalised'], 0)}/100，占总分 {_dec(row['weight_share'] * 100, 1)}%"
+    )
+
+
+def _blend(row: Mapping[str, Any]) -> str:
+    """How the score was formed: the peers compared and the share of the peer group."""
+    share = row["peer_weight"] or 0.0
+    return (
+        f"同类组 {row['peers_compared']} 个可比单位，计分时同类组占 {_dec(share * 100, 0)}%、"
+        f"本轮全部 {row['population_compared']} 个单位占 {_dec((1 - share) * 100, 0)}%"
+    )
+
+
+def _compared(value: float, median: float | None, shown: str) -> str:
+    if median is None:
+        return ""
+    if abs(value - median) <= _EPS:
+        return f"与同类组中位数 {shown}持平"
+    return f"{'高于' if value > median else '低于'}同类组中位数 {shown}"
+
+
+def _density_text(row: Mapping[str, Any], measure: str, thing: str) -> str:
+    """每次巡察 12 个问题，为同类组中位数（9.5 个）的 1.26 倍."""
+    per = row["numerator"] / row["n"] if row["n"] else 0.0
+    head = f"每次巡察 {_short(per)} {measure}{thing}"
+    reference, ratio = row["peer_reference"], row["raw_value"]
+    if reference is None:
+        return head + ("，同类组均为 0" if row["peer_median"] is not None else "")
+    if row["peer_median"] is not None and row["peer_median"] > _EPS:
+        base = "同类组中位数"
+    else:
+        base = "同类组均值（中位数为 0）"
+    return f"{head}，为{base}（{_short(reference)} {measure}）的 {_dec(ratio, 2)} 倍"
 
 
 def _ids_text(kind: str | None, ids: tuple[int, ...], count: int, shown: str | None) -> str:
@@ -1514,29 +1722,49 @@ def _item_text(
     ids: tuple[int, ...],
     count: int,
     shown_count: str | None,
+    shown_persons: str | None = None,
 ) -> str:
+    """One indicator in plain words: its value with its unit, against the peer median, its
+    score out of 100 and its weight in the total ("按期完成率 80.00%，低于同类组中位数
+    86.50%，该项得分 42/100，占总分 11.7%"), then what it did to the score and the rows
+    behind it."""
     name, key = row["indicator_name"], row["indicator"]
     if key in CLUE_EVIDENCE and shown_count is not None:
         # Without a case role no clue figure may be read off the text beyond what disclosure
-        # control shows (DOMAIN.md §7): not the unit's own exactly, nor a peer's through the
-        # scale, nor one worked back from a ratio.
-        scored = "未计入" if effect == "未计入" else f"{row['normalised']:.2f} 分"
-        shown = _ids_text(kind, ids, count, shown_count) or "线索 0 条"
-        return f"{name}：{shown} → {scored}" + _verb(effect, row["contribution"])
-    value = _fmt(row["raw_value"], key)
+        # control shows (DOMAIN.md §7): not the unit's own exactly, nor a peer's through a
+        # median, nor one worked back from a ratio. So the text says what it shows and why.
+        if key == "heavier_forms":
+            persons = shown_persons or "0"
+            basis = (
+                "本单位没有运用第三、四种形态处理的人员"
+                if persons == "0"
+                else f"本单位运用第三、四种形态处理 {persons} 人次"
+            )
+        else:
+            basis = (
+                "本单位没有问题线索" if shown_count == "0" else f"本单位问题线索 {shown_count} 条"
+            )
+        basis += "（按披露规则显示，同类组比较值和明细仅限案件办理人员）"
+        if effect == "未计入":
+            return f"{name}：{basis}，未计入"
+        return f"{name}：{basis}，{_points(row)}" + _verb(effect, row["contribution"])
+    density = {"finding_density": ("个", "问题"), "clue_density": ("条", "线索")}.get(key)
+    value = _density_text(row, *density) if density else _fmt(row["raw_value"], key)
     if effect == "未计入":
         reason = row["note"] or ("指标未启用" if not row["enabled"] else "无法与同类单位比较")
         return f"{name}：{value}，未计入（{reason}）"
-    scale = (
-        f"同类组最优 {_fmt(row['peer_best'], key)}、最差 {_fmt(row['peer_worst'], key)}"
-        f"，共 {row['peers_compared']} 个单位"
-    )
-    text = f"{name}：{value}（{scale}）→ {row['normalised']:.2f} 分" + _verb(
-        effect, row["contribution"]
-    )
+    if density:
+        parts = [f"{name}：{value}"]
+    elif key in _COUNT_UNITS:
+        parts = [f"{name}：每次巡察 {value}"]
+    else:
+        parts = [f"{name} {value}"]
+    if density is None and row["peer_median"] is not None:
+        parts.append(_compared(row["raw_value"], row["peer_median"], _fmt(row["peer_median"], key)))
+    parts.append(_blend(row))
+    parts.append(_points(row))
+    text = "，".join(parts) + _verb(effect, row["contribution"])
     behind = _ids_text(kind, ids, count, None)
-    if row["note"]:
-        text += f"；{row['note']}"
     return text + (f"；{behind}" if behind else "")
 
 

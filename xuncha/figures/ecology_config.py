@@ -56,8 +56,10 @@ def save_edited(
     grades: Mapping[str, float],
     caps: Mapping[str, Any],
     min_findings: int,
+    shrinkage_k: float | None = None,
 ) -> ConfigChange:
-    """`current` with the edited weights, grade lines, caps and minimum sample, validated
+    """`current` with the edited weights, grade lines, caps (the rebound and overdue levels
+    among them), minimum sample and shrinkage k (None: unchanged), validated
     (EcologyConfigError, with a message fit for the user, and nothing written when it is
     not valid), then saved as the store's configuration: its folder created private to the
     owner when missing, the file replaced atomically."""
@@ -66,6 +68,9 @@ def save_edited(
         grades=dict(grades),
         caps=dict(caps),
         sample={"min_findings": int(min_findings)},
+        normalisation={
+            "shrinkage_k": float(current.shrinkage_k if shrinkage_k is None else shrinkage_k)
+        },
     )
     path = store_config_path(store_root)
     path.parent.mkdir(mode=0o700, exist_ok=True)
