@@ -1,31 +1,19 @@
 """回头看候选: the units to revisit, ranked by the stated rule (xuncha.figures.revisit), each
 with its reasons and their figures, as of the scope's date; exported as the list and as the
-draft plan of a new round (下一轮巡察计划（草案）). The 整改成效评估 counts when the product has
-one (xuncha.evaluation); until then the page says it has not been carried out."""
+draft plan of a new round (下一轮巡察计划（草案）). The 整改成效评估 grades come from
+xuncha.evaluation; while no unit in scope has one the page says so."""
 
 from __future__ import annotations
 
-import polars as pl
 import streamlit as st
 
+from xuncha import evaluation as effect
 from xuncha import export, figures, ui
 from xuncha.figures import revisit_export
-from xuncha.figures.revisit import revisit_candidates
-from xuncha.figures.revisit_rule import RevisitRule, RevisitRuleError, store_rule_path
-from xuncha.filters import Scope
-from xuncha.store.reader import Reader
+from xuncha.figures.revisit import evaluation_note, revisit_candidates
+from xuncha.figures.revisit_rule import RevisitRule, RevisitRuleError
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _evaluation_grades(reader: Reader, scope: Scope) -> pl.DataFrame | None:
-    """The 整改成效评估 grades of the scope, or None while the product has no evaluation."""
-    try:
-        from xuncha import evaluation  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None
-    grades: pl.DataFrame = evaluation.grades(reader, scope)
-    return grades
 
 
 reader = ui.reader()
@@ -45,12 +33,13 @@ st.caption(
 with st.expander("排序规则", expanded=False):
     for line in rule.describe():
         st.markdown(f"- {ui.md(line)}")
-    where = "数据仓配置 " + str(store_rule_path(root)) if rule.source != "默认规则" else "内置规则"
-    st.caption(f"规则来源：{ui.md(where)}（摘要 {rule.digest()[:12]}）")
+    where = "本数据仓的配置" if rule.source != "默认规则" else "内置默认规则"
+    st.caption(f"规则来源：{where}")
 
-evaluation = _evaluation_grades(reader, scope)
-if evaluation is None:
-    st.info("成效评估尚未开展：名单暂未计入整改成效评估等次这一理由。", icon=":material/info:")
+evaluation = ui.figure(effect.grades, reader, scope)
+note = evaluation_note(evaluation)
+if note:
+    st.info(note, icon=":material/info:")
 
 trend = ui.figure(figures.score_trend, reader, scope, figures.config_for_store(root))
 candidates = revisit_candidates(reader, scope, rule, evaluation=evaluation, ecology_trend=trend)
@@ -73,7 +62,7 @@ ui.table(revisit_export.candidate_table(candidates), key="revisit_list", height=
 
 scope_text = st.session_state.get("filters_text") or "全部"
 who = ui.user_name()
-notes = () if evaluation is not None else (revisit_export.NO_EVALUATION_NOTE,)
+notes = (note,) if note else ()
 stem = export.file_name("回头看候选名单", scope_text, "", scope.as_of).rstrip(".")
 row = st.container(horizontal=True)
 with row:

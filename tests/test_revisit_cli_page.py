@@ -1,6 +1,6 @@
 """`xuncha revisit` on the hand-made store of test_revisit (order, --top, csv, the workbook,
 the audit trail, refusals) and the 回头看候选 page on the demo store (its list equals
-revisit_candidates for the same scope, the rule is stated, the evaluation is said missing)."""
+revisit_candidates for the same scope, the rule is stated, the evaluation said missing exactly when no unit has a grade)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,13 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import AS_OF as DEMO_AS_OF
 from tests.test_revisit import AS_OF, FORMULA_NAME, build_fixture
 from xuncha import audit, cli, figures
-from xuncha.figures.revisit import revisit_candidates
-from xuncha.figures.revisit_export import LIST_SHEET, NO_EVALUATION_NOTE, PLAN_SHEET
+from xuncha import evaluation as effect
+from xuncha.figures.revisit import (
+    NO_GRADED_EVALUATION_NOTE,
+    evaluation_note,
+    revisit_candidates,
+)
+from xuncha.figures.revisit_export import LIST_SHEET, PLAN_SHEET
 from xuncha.figures.revisit_rule import RevisitRule
 from xuncha.filters import Filters, resolve_scope
 from xuncha.store import Store, open_reader
@@ -56,8 +61,9 @@ def test_revisit_prints_the_ranked_list_with_its_rule(capsys: Any, db: str) -> N
     want = expected(db)
     assert [u["unit_name"] for u in payload["units"]] == want["unit_name"].to_list()
     assert [u["points"] for u in payload["units"]] == want["points"].to_list()
-    # Without xuncha.evaluation the reason is left out, and the output says so.
-    assert payload["evaluation"] is False and payload["notes"] == [NO_EVALUATION_NOTE]
+    # No unit has a graded 整改成效评估 (no manual item confirmed): the reason counts for
+    # nobody, and the output says so.
+    assert payload["evaluation"] is False and payload["notes"] == [NO_GRADED_EVALUATION_NOTE]
     assert payload["rule"]["text"] == RevisitRule.load(None).describe()
     assert payload["as_of"] == AS_OF.isoformat()
     (entry,) = [e for e in audit.entries(db) if e.action == "cli_query"][-1:]
@@ -122,23 +128,27 @@ def open_page() -> AppTest:
 def test_the_page_lists_the_candidates_of_the_scope(app_env: Store) -> None:
     at = open_page()
     assert at.title[0].value == "回头看候选"
-    assert any("成效评估尚未开展" in i.value for i in at.info)
     shown = "\n".join(m.value for m in at.markdown)
     for line in RevisitRule.load(None).describe():
         assert line in shown
     reader = open_reader(app_env)
     try:
         scope = resolve_scope(reader, Filters(as_of=DEMO_AS_OF))
+        grades = effect.grades(reader, scope)
         want = revisit_candidates(
             reader,
             scope,
             RevisitRule.for_store(app_env.root),
+            evaluation=grades,
             ecology_trend=figures.score_trend(
                 reader, scope, figures.config_for_store(app_env.root)
             ),
         )
     finally:
         reader.close()
+    # The note about the 整改成效评估 shows exactly when no unit in scope has a grade.
+    note = evaluation_note(grades)
+    assert [i.value for i in at.info if "成效评估" in i.value] == ([note] if note else [])
     (table,) = [f.value for f in at.dataframe if "列入理由" in f.value.columns]
     assert table["被巡察单位"].tolist() == want["unit_name"].to_list()
     assert table["总分"].tolist() == want["points"].to_list()

@@ -1402,8 +1402,9 @@ def cmd_contacts_template(args: argparse.Namespace) -> int:
 
 
 def cmd_revisit(args: argparse.Namespace) -> int:
+    from xuncha import evaluation as effect
     from xuncha.figures import revisit_export
-    from xuncha.figures.revisit import revisit_candidates
+    from xuncha.figures.revisit import evaluation_note, revisit_candidates
     from xuncha.figures.revisit_rule import RevisitRule, RevisitRuleError
 
     if args.top is not None and args.top < 1:
@@ -1418,14 +1419,15 @@ def cmd_revisit(args: argparse.Namespace) -> int:
     if args.out is not None and not who.can(EXPORT):
         raise UserError(f"{who.user}：当前账号无导出权限")
     try:
-        evaluation = _evaluation_grades(reader, scope)
+        evaluation = effect.grades(reader, scope)
         candidates = revisit_candidates(reader, scope, rule, evaluation=evaluation)
         scope_text = describe_in_names(reader, filters)
     finally:
         reader.close()
     if args.top is not None:
         candidates = candidates.head(args.top)
-    notes = () if evaluation is not None else (revisit_export.NO_EVALUATION_NOTE,)
+    note = evaluation_note(evaluation)
+    notes = (note,) if note else ()
     if args.out is not None:
         data = revisit_export.workbook(
             candidates,
@@ -1455,7 +1457,7 @@ def cmd_revisit(args: argparse.Namespace) -> int:
             "as_of": scope.as_of.isoformat(),
             "scope": scope_text,
             "rule": {"source": rule.source, "digest": rule.digest(), "text": rule.describe()},
-            "evaluation": evaluation is not None,
+            "evaluation": note is None,
             "notes": list(notes),
             "units": candidates.to_dicts(),
         }
@@ -1478,17 +1480,6 @@ def cmd_revisit(args: argparse.Namespace) -> int:
         rule_digest=rule.digest(),
     )
     return 0
-
-
-def _evaluation_grades(reader: Reader, scope: Scope) -> pl.DataFrame | None:
-    """The 整改成效评估 grades of the scope, or None while the product has no evaluation
-    (xuncha.evaluation is being built alongside; the list then leaves that reason out)."""
-    try:
-        from xuncha import evaluation  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None
-    grades: pl.DataFrame = evaluation.grades(reader, scope)
-    return grades
 
 
 def _resolver(who: Access) -> Callable[[Reader], Callable[[Filters], Scope]]:

@@ -51,6 +51,11 @@ DECLINING = TRENDS[2]  # 下降
 POOR = "差"
 AVERAGE = "一般"
 NO_EVALUATION = "成效评估尚未开展"
+NO_EVALUATION_NOTE = "成效评估尚未开展：名单未计入整改成效评估等次这一理由。"
+NO_GRADED_EVALUATION_NOTE = (
+    "范围内尚无评定等次的整改成效评估（人工评分项全部确认后才评定等次）："
+    "名单未计入整改成效评估等次这一理由。"
+)
 
 COLUMNS: dict[str, pl.DataType] = {
     "rank": pl.Int64(),
@@ -82,6 +87,15 @@ COLUMNS: dict[str, pl.DataType] = {
     "ecology_points": pl.Float64(),
     "revisited": pl.String(),
 }
+
+
+def evaluation_note(evaluation: pl.DataFrame | None) -> str | None:
+    """What the list says about the 整改成效评估 reason: None when at least one unit of the
+    scope has a graded (or vetoed) evaluation, else why the reason counts for nobody."""
+    if evaluation is None:
+        return NO_EVALUATION_NOTE
+    graded = evaluation.filter(pl.col("grade").is_not_null() | pl.col("vetoed").fill_null(False))
+    return None if graded.height else NO_GRADED_EVALUATION_NOTE
 
 
 def revisit_candidates(

@@ -54,7 +54,6 @@ HEADERS: dict[str, str] = {
     "revisited": "回头看情况",
 }
 PLAN_BLANKS = ("巡察组", "进驻时间", "备注")
-NO_EVALUATION_NOTE = "成效评估尚未开展：名单未计入整改成效评估等次这一理由。"
 
 
 def candidate_table(candidates: pl.DataFrame) -> pl.DataFrame:
