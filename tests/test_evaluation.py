@@ -52,7 +52,7 @@ import polars as pl
 import pytest
 
 from tests.builders import StoreBuilder, sample_pdf
-from xuncha import audit, evaluation
+from xuncha import audit, cli, evaluation
 from xuncha.auth.access import Access, PermissionDenied
 from xuncha.evaluation import archive, entries
 from xuncha.evaluation.config import EvaluationConfig, EvaluationConfigError
@@ -60,7 +60,7 @@ from xuncha.evaluation.entries import EvaluationError
 from xuncha.filters import Filters, resolve_scope
 from xuncha.rectify import workflow
 from xuncha.rectify.evidence import check_evidence
-from xuncha.store import Store, open_reader
+from xuncha.store import Store, crypto, open_reader
 
 AS_OF = dt.date(2025, 6, 30)
 F1 = dt.date(2024, 3, 1)
@@ -562,3 +562,49 @@ def test_a_formula_in_a_note_stays_text_in_the_workbook(copy: tuple[Store, dict[
     book = openpyxl.load_workbook(io.BytesIO(xlsx))
     cells = [c for r in book["人工评分录入"].iter_rows() for c in r if c.value == formula]
     assert cells and all(c.data_type == "s" for c in cells)
+
+
+def test_key_seal_and_rotate_bring_the_archive_under_the_new_key(
+    copy: tuple[Store, dict[str, int]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    store, ids = copy
+    archive_id, _ = archive.save(store, evaluated(store), ids["r1"], OFFICE_A)
+    files = [store.root / archive.FOLDER / archive_id / name for name in archive.FILES]
+    plain = [f.read_bytes() for f in files]
+    assert not any(crypto.is_sealed(f) for f in files)
+    old_file, new_file = tmp_path / "old.key", tmp_path / "new.key"
+    assert cli.main(["key", "new", str(old_file)]) == 0
+    assert cli.main(["key", "new", str(new_file)]) == 0
+    monkeypatch.setenv(crypto.ENV_KEY_FILE, str(old_file))
+    assert cli.main(["key", "seal", "--db", str(store.root)]) == 0
+    assert "整改成效评估存档文件 2 个" in capsys.readouterr().out
+    assert all(crypto.is_sealed(f) for f in files)
+    assert all(p not in f.read_bytes() for p, f in zip(plain, files, strict=True))
+    old = crypto.read_key_file(old_file)
+    assert [crypto.unseal_bytes(f, old) for f in files] == plain
+    argv = ["key", "rotate", "--db", str(store.root), "--new-key-file", str(new_file)]
+    assert cli.main(argv) == 0, capsys.readouterr().err
+    monkeypatch.setenv(crypto.ENV_KEY_FILE, str(new_file))
+    new = crypto.read_key_file(new_file)
+    assert [crypto.unseal_bytes(f, new) for f in files] == plain
+    record, _ = archive.load(store, archive_id, OFFICE_B)
+    assert record["archive_id"] == archive_id
+    # Under a third key with neither given, the file is named and nothing is guessed.
+    with pytest.raises(archive.ArchiveError, match=archive_id):
+        archive.seal_all(store, crypto.new_key())
+
+
+def test_a_backup_carries_the_archive(copy: tuple[Store, dict[str, int]], tmp_path: Path) -> None:
+    store, ids = copy
+    archive_id, _ = archive.save(store, evaluated(store), ids["r1"], OFFICE_A)
+    out = tmp_path / "backup.tar.gz"
+    assert cli.main(["backup", "--db", str(store.root), "--out", str(out)]) == 0
+    target = tmp_path / "restored"
+    assert cli.main(["restore", str(out), "--db", str(target), "--user", "巡察办"]) == 0
+    restored = Store(target)
+    record, xlsx = archive.load(restored, archive_id, OFFICE_B)
+    original, original_xlsx = archive.load(store, archive_id, OFFICE_B)
+    assert record == original and xlsx == original_xlsx

@@ -987,10 +987,17 @@ def _seal_files(args: argparse.Namespace, new_key: bytes, old_key: bytes | None)
 
     issued = notices.seal_all(store, new_key, old_key)
     counts["notice_files"] = issued["notice_files_sealed"] + issued["notice_files_rotated"]
+    from xuncha.evaluation import archive as evaluations
+
+    judged = evaluations.seal_all(store, new_key, old_key)
+    counts["evaluation_files"] = (
+        judged["evaluation_files_sealed"] + judged["evaluation_files_rotated"]
+    )
     print(
         f"数据仓 {store.root}：新加密 {counts['sealed']} 个文件，重新加密 {counts['rotated']} 个，"
         f"已是该密钥 {counts['already']} 个（其中佐证材料 {counts.get('evidence', 0)} 个）；"
         f"简报存档文件 {counts['briefing_files']} 个；预警提醒和督办函 {counts['notice_files']} 个；"
+        f"整改成效评估存档文件 {counts['evaluation_files']} 个；"
         f"删除预备的查询沙箱 {counts['sandboxes']} 个（用时重建）"
     )
     try:

@@ -307,7 +307,6 @@ def seal_all(store: Store, new_key: bytes, old_key: bytes | None = None) -> dict
     root = _folder(store.root)
     if not root.is_dir():
         return counts
-    new_id = crypto.key_id(new_key)
     for folder in sorted(root.iterdir()):
         if not _ID.match(folder.name) or not folder.is_dir():
             continue
@@ -320,18 +319,7 @@ def seal_all(store: Store, new_key: bytes, old_key: bytes | None = None) -> dict
             if not path.is_file():
                 continue
             try:
-                if crypto.seal_in_place(path, new_key):
-                    counts["briefing_files_sealed"] += 1
-                elif crypto.read_header(path).key_id == new_id:
-                    counts["briefing_files_unchanged"] += 1
-                elif old_key is None:
-                    raise crypto.WrongKey(
-                        f"已由另一把密钥加密（密钥标识 {crypto.read_header(path).key_id}），"
-                        "更换密钥时须提供原密钥"
-                    )
-                else:
-                    crypto.rotate(path, old_key, new_key)
-                    counts["briefing_files_rotated"] += 1
+                counts[f"briefing_files_{crypto.reseal(path, new_key, old_key)}"] += 1
             except crypto.CryptoError as exc:
                 where = f"{folder.name}/{name}"
                 detail = str(exc).replace(str(path), where)

@@ -32,9 +32,9 @@ from xuncha.auth.access import EVALUATE, Access
 from xuncha.evaluation.scoring import METHOD, SELF_REPORTED_DEFINITION, Evaluation
 from xuncha.evaluation.tables import entries_table, items_table, results_table
 from xuncha.store import crypto
-from xuncha.store.store import Store, StoreError
+from xuncha.store.store import EVALUATIONS, Store, StoreError
 
-FOLDER = "evaluations"
+FOLDER = EVALUATIONS
 FILES = ("evaluation.json", "evaluation.xlsx")
 _ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
 
@@ -219,3 +219,30 @@ def load(store: Store, archive_id: str, who: Access) -> tuple[dict[str, Any], by
     if not _visible(record, who):
         raise ArchiveError(f"没有编号为 {archive_id} 的评估存档")
     return record, _read(folder / "evaluation.xlsx", store)
+
+
+def seal_all(store: Store, new_key: bytes, old_key: bytes | None = None) -> dict[str, int]:
+    """Bring every archived evaluation file under `new_key` (plain ones sealed in place, ones
+    under `old_key` re-sealed, ones already under `new_key` left), for ``xuncha key seal`` and
+    ``xuncha key rotate``; ArchiveError naming the file when one cannot be (files done before
+    stay done, so the run can be repeated)."""
+    counts = dict.fromkeys(
+        ("evaluation_files_sealed", "evaluation_files_rotated", "evaluation_files_unchanged"), 0
+    )
+    root = Path(store.root) / FOLDER
+    if not root.is_dir():
+        return counts
+    for folder in sorted(root.iterdir()):
+        if not _ID.match(folder.name) or not folder.is_dir():
+            continue
+        for name in FILES:
+            path = folder / name
+            if not path.is_file():
+                continue
+            try:
+                counts[f"evaluation_files_{crypto.reseal(path, new_key, old_key)}"] += 1
+            except crypto.CryptoError as exc:
+                where = f"{folder.name}/{name}"
+                detail = str(exc).replace(str(path), where)
+                raise ArchiveError(f"评估存档 {where} 未能加密：{detail}") from None
+    return counts

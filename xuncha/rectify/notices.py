@@ -930,18 +930,9 @@ def seal_all(store: Store, new_key: bytes, old_key: bytes | None = None) -> dict
     root = Path(store.root) / FOLDER
     if not root.is_dir():
         return counts
-    new_id = crypto.key_id(new_key)
     for path in sorted(root.glob("*/*.docx")):
         try:
-            if crypto.seal_in_place(path, new_key):
-                counts["notice_files_sealed"] += 1
-            elif crypto.read_header(path).key_id == new_id:
-                counts["notice_files_unchanged"] += 1
-            elif old_key is None:
-                raise crypto.WrongKey("已由另一把密钥加密，更换密钥时须提供原密钥")
-            else:
-                crypto.rotate(path, old_key, new_key)
-                counts["notice_files_rotated"] += 1
+            counts[f"notice_files_{crypto.reseal(path, new_key, old_key)}"] += 1
         except crypto.CryptoError as exc:
             where = f"{path.parent.name}/{path.name}"
             raise StoreError(f"文书存档 {where} 未能加密：{exc}") from None

@@ -73,6 +73,7 @@ from xuncha import audit
 from xuncha.store import crypto, faults
 from xuncha.store.store import (
     CURRENT,
+    EVALUATIONS,
     EVIDENCE,
     NOTICES,
     PINS,
@@ -91,9 +92,20 @@ MANIFEST = "MANIFEST.json"
 SUFFIXES = (".tar.gz", ".tgz")
 # What a store directory may hold; anything else in an archive is refused.
 TOP_LEVEL = frozenset(
-    {CURRENT, VERSIONS, PINS, audit.AUDIT_DIR, "auth", "config", "briefings", EVIDENCE, NOTICES}
+    {
+        CURRENT,
+        VERSIONS,
+        PINS,
+        audit.AUDIT_DIR,
+        "auth",
+        "config",
+        "briefings",
+        EVIDENCE,
+        NOTICES,
+        EVALUATIONS,
+    }
 )
-COPIED_FOLDERS = ("config", "briefings", EVIDENCE, NOTICES)
+COPIED_FOLDERS = ("config", "briefings", EVIDENCE, NOTICES, EVALUATIONS)
 _SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 _CHUNK = 1 << 20
 _MANIFEST_MAX = 16 << 20

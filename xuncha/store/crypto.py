@@ -542,6 +542,21 @@ def seal_in_place(path: str | os.PathLike[str], key: bytes) -> bool:
     return True
 
 
+def reseal(path: str | os.PathLike[str], new_key: bytes, old_key: bytes | None) -> str:
+    """Bring one archived file under `new_key` for ``xuncha key seal/rotate``: "sealed" (it was
+    plaintext), "unchanged" (already under `new_key`) or "rotated" (it was under `old_key`).
+    WrongKey when it is under another key and no `old_key` is given."""
+    if seal_in_place(path, new_key):
+        return "sealed"
+    found = read_header(path).key_id
+    if found == key_id(new_key):
+        return "unchanged"
+    if old_key is None:
+        raise WrongKey(f"已由另一把密钥加密（密钥标识 {found}），更换密钥时须提供原密钥")
+    rotate(path, old_key, new_key)
+    return "rotated"
+
+
 def seal_bytes(data: bytes, dst: str | os.PathLike[str], key: bytes) -> None:
     """Encrypt `data` (a small file: an archived briefing, an evidence file) into the new
     file `dst`, fsynced; the caller moves it into place."""

@@ -82,6 +82,8 @@ _PIN_FILE = re.compile(r"^(\d{6})-([0-9a-f]{12})$")
 EVIDENCE = "evidence"
 # The archived 预警提醒 and 督办函 (xuncha.rectify.notices): NOTICES/<year>/<number>.docx.
 NOTICES = "notices"
+# The archived 整改成效评估 (xuncha.evaluation.archive): EVALUATIONS/<id>/evaluation.{json,xlsx}.
+EVALUATIONS = "evaluations"
 _EVIDENCE_FILE = re.compile(r"^[0-9a-f]{64}$")
 
 # Offline machines: never try to download or auto-load an extension.
