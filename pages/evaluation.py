@@ -12,6 +12,7 @@ from xuncha import evaluation, ui
 from xuncha.auth.access import EVALUATE
 from xuncha.evaluation import archive, entries
 from xuncha.evaluation.tables import entries_table, items_table, results_table
+from xuncha.figures import periods
 from xuncha.figures.periods import PROVISIONAL
 from xuncha.ui import rectify
 
@@ -28,7 +29,8 @@ except evaluation.EvaluationConfigError as exc:
 
 with st.expander("说明：评分项、计算方法和等次"):
     st.markdown(ui.md(evaluation.METHOD))
-    st.markdown(ui.md(f"等次线：{config.describe_grades()}。配置摘要 {config.digest()[:12]}。"))
+    st.markdown(ui.md(f"等次线：{config.describe_grades()}。"))
+    st.markdown(ui.md(periods.rule_for_store(store.root).describe()))
     st.dataframe(
         pl.DataFrame(
             {
@@ -52,15 +54,23 @@ if result.units.is_empty():
     st.info("当前筛选范围内没有截至统计日已反馈的巡察，无法评估。")
     st.stop()
 
-rounds = result.units.select("round_id", "round_name", "seq").unique().sort("seq")
+rounds = (
+    result.units.group_by("round_id", "round_name", "seq")
+    .agg(pl.col("provisional").any().alias("provisional"))
+    .sort("seq")
+)
 round_ids = [int(r) for r in rounds["round_id"].to_list()]
+# Opened on the latest round whose rectification period has ended (its evaluation is due);
+# the latest round when none has.
+finished = [i for i, p in enumerate(rounds["provisional"].to_list()) if not p]
+default_index = finished[-1] if finished else len(round_ids) - 1
 names = dict(zip(round_ids, rounds["round_name"].to_list(), strict=True))
 if st.session_state.get("evaluation_round") not in round_ids:
     st.session_state.pop("evaluation_round", None)
 round_id = st.selectbox(
     "评估轮次",
     round_ids,
-    index=len(round_ids) - 1,
+    index=default_index,
     format_func=lambda r: names[r],
     key="evaluation_round",
 )
