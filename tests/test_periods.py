@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from tests.builders import StoreBuilder
@@ -97,13 +98,18 @@ def test_a_round_ends_with_its_last_inspection_and_is_provisional_until_then(sto
         on = D(2026, 4, 1)  # round 2: inspection 3 runs to 2026-05-01
         rounds = periods.round_periods(reader, None, on)
         assert periods.finished_rounds(reader, None, on) == {1}
-        subset = periods.finished_rounds(reader, [4, 5], on)  # without inspection 3
+        # A scope without inspection 3 (a filter, or an account confined to some units) sees
+        # the same round still in its period: the round's period is the whole round's.
+        subset = periods.round_periods(reader, [4, 5], on)
+        per = periods.inspection_periods(reader, [4, 5], on)
     finally:
         reader.close()
     row = {r["round_id"]: r for r in rounds.iter_rows(named=True)}
     assert row[2]["period_end"] == _add_months(D(2025, 5, 1), 12)
     assert row[2]["status_label"] == periods.PROVISIONAL and row[1]["status_label"] is None
-    assert subset == {2}
+    assert subset.rows() == rounds.filter(pl.col("round_id") == 2).rows() != []
+    assert sorted(per.filter("in_scope")["inspection_id"].to_list()) == [4, 5]
+    assert sorted(per["inspection_id"].to_list()) == [3, 4, 5]
 
 
 def test_the_day_the_period_ends_is_still_inside_it(store) -> None:  # type: ignore[no-untyped-def]
@@ -113,8 +119,8 @@ def test_the_day_the_period_ends_is_still_inside_it(store) -> None:  # type: ign
         after = periods.inspection_periods(reader, [1], D(2024, 8, 21))
     finally:
         reader.close()
-    assert last["finished"].to_list() == [False]
-    assert after["finished"].to_list() == [True]
+    assert last.filter("in_scope")["finished"].to_list() == [False]
+    assert after.filter("in_scope")["finished"].to_list() == [True]
 
 
 def test_an_inspection_not_fed_back_by_the_date_has_no_period(store) -> None:  # type: ignore[no-untyped-def]
@@ -146,3 +152,33 @@ def test_the_rule_file_is_read_and_its_absence_gives_the_defaults(tmp_path: Path
     rule = periods.rule_for_store(tmp_path)
     assert rule == periods.PeriodRule(min_months=3, max_months=18)
     assert "18 个月" in rule.describe()
+
+
+def test_a_unit_filter_does_not_end_a_round_early_for_the_ecology_grades(demo_reader) -> None:  # type: ignore[no-untyped-def]
+    """On the demo, each round on a date inside its period: a filter to one unit whose own
+    inspection has ended its period still sees the round (and the unit's grade) as 暂评."""
+    from xuncha import figures
+    from xuncha.filters import Filters, resolve_scope
+
+    found = 0
+    for r in demo_reader.query("rounds_list", {}).iter_rows(named=True):
+        per = periods.inspection_periods(demo_reader, None, dt.date(2100, 1, 1))
+        mine = per.filter(pl.col("round_id") == r["round_id"])
+        if mine.height < 2 or mine["period_end"].n_unique() < 2:
+            continue
+        # The day after the earliest inspection's period ended: the round is still in its own.
+        day = mine["period_end"].min() + dt.timedelta(days=1)
+        early = mine.filter(pl.col("period_end") < day).row(0, named=True)
+        narrow = resolve_scope(
+            demo_reader,
+            Filters(
+                round_from=r["seq"], round_to=r["seq"], unit_ids=(early["unit_id"],), as_of=day
+            ),
+        )
+        assert periods.finished_rounds(demo_reader, narrow.ids_param(), day) == frozenset()
+        cards = figures.scorecards(demo_reader, narrow)
+        unit = cards.units.filter(pl.col("unit_id") == early["unit_id"]).row(0, named=True)
+        assert unit["provisional"]
+        assert unit["small_sample"] or unit["grade_label"].endswith("（暂评）")
+        found += 1
+    assert found >= 3

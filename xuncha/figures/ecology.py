@@ -668,9 +668,10 @@ def provisional_units(
 ) -> frozenset[int]:
     """The units inspected (among `inspection_ids`) in a round whose rectification period
     had not ended by `as_of` (periods.finished_rounds): their grades are 暂评."""
-    finished = periods.finished_rounds(reader, inspection_ids, as_of, rule)
     per = periods.inspection_periods(reader, inspection_ids, as_of, rule)
-    still = per.filter(~pl.col("round_id").cast(pl.Int64).is_in(list(finished)))
+    rounds = periods.rounds_of(per)
+    open_rounds = rounds.filter(~pl.col("finished"))["round_id"].to_list()
+    still = per.filter(pl.col("in_scope") & pl.col("round_id").is_in(open_rounds))
     return frozenset(int(u) for u in still["unit_id"].to_list())
 
 

@@ -9,7 +9,9 @@ after 反馈, default 3) and never longer than `max_months` (default 12), so one
 cannot keep a round provisional for years, and long-term measures (长期坚持, no date) never
 lengthen it. Only the measures known by the as-of date count, so a past answer never changes.
 
-A round's period ends when the period of every one of its inspections in scope has ended.
+A round's period ends when the period of every one of its inspections fed back by the date
+has ended: all of them, whatever the page's filters or the account's scope, so the same round
+on the same date is 暂评 or final for everyone.
 
 The two bounds live in `STORE/config/periods.toml` (`min_months`, `max_months`), read by
 `rule_for_store`; without the file the defaults apply.
@@ -103,8 +105,9 @@ def inspection_periods(
     as_of: dt.date,
     rule: PeriodRule | None = None,
 ) -> pl.DataFrame:
-    """One row per inspection in `inspection_ids` (None: all) fed back by `as_of`:
-    queries/rectification_periods.sql's columns (period_end, finished, …)."""
+    """One row per inspection fed back by `as_of` of every round with an inspection among
+    `inspection_ids` (None: all): queries/rectification_periods.sql's columns (in_scope,
+    period_end, finished, …)."""
     rule = rule or PeriodRule()
     return reader.query(
         "rectification_periods",
@@ -123,12 +126,17 @@ def round_periods(
     as_of: dt.date,
     rule: PeriodRule | None = None,
 ) -> pl.DataFrame:
-    """One row per round with an inspection in scope fed back by `as_of`: round_id,
-    inspections, period_end (the latest of its inspections'), finished (every one of them
-    finished by the date) and status_label (PROVISIONAL while not finished, else None)."""
-    per = inspection_periods(reader, inspection_ids, as_of, rule)
+    """One row per round with an inspection among `inspection_ids` fed back by `as_of`:
+    round_id, inspections (all of the round's fed back by the date), period_end (the latest of
+    theirs), finished (every one of them finished by the date) and status_label (PROVISIONAL
+    while not finished, else None)."""
+    return rounds_of(inspection_periods(reader, inspection_ids, as_of, rule))
+
+
+def rounds_of(per_inspection: pl.DataFrame) -> pl.DataFrame:
+    """round_periods' rows from inspection_periods' (each round over all its inspections)."""
     return (
-        per.group_by("round_id")
+        per_inspection.group_by("round_id")
         .agg(
             pl.len().alias("inspections"),
             pl.col("period_end").max().alias("period_end"),
