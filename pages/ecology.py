@@ -32,6 +32,7 @@ st.warning(
 )
 with st.expander("计算方法（研判参考）"):
     st.markdown(ui.md(figures.ECOLOGY_METHOD))
+    st.markdown(ui.md(periods.rule_for_store(ui.store().root).describe()))
 
 config = figures.config_for_store(ui.store().root)
 rounds = reader.query("ecology_rounds", {"inspection_ids": scope.ids_param(), "as_of": scope.as_of})
@@ -113,7 +114,7 @@ ui.downloads(
     page="政治生态研判",
     title=f"{chosen['round_name']}同类组排名（{LABEL}）",
     scope=round_scope,
-    definitions={LABEL: figures.ECOLOGY_METHOD},
+    definitions={LABEL: figures.ECOLOGY_METHOD, "整改期": rule.describe()},
     notes=(
         f"{LABEL}：仅供研判参考，不代替组织判断。",
         f"轮次：{chosen['round_name']}；配置：{config.source}，摘要 {cards.config_digest}。",

@@ -193,15 +193,23 @@ def test_on_the_demo_every_move_of_two_grades_names_its_reasons(demo_reader: Rea
         .alias("before"),
     )
     pairs = everyone.filter(pl.col("lv").is_not_null() & pl.col("before").is_not_null())
-    steps = (pairs["lv"] - pairs["before"]).abs().to_list()
-    assert graded.height > 0
+    final = pairs.filter(~pl.col("provisional"))
+    later = pairs.filter(pl.col("provisional"))
+    steps = (final["lv"] - final["before"]).abs().to_list()
+    steps_provisional = (later["lv"] - later["before"]).abs().to_list()
+    assert graded.height > 0 and later.height > 0  # the demo's last round is still 暂评
     assert {k: steps.count(int(k)) for k in moves} == moves
+    provisional = result["provisional_moves"]
+    assert {k: steps_provisional.count(int(k)) for k in provisional} == provisional
     big = result["big_moves"]
-    assert len(big) == moves["2"] + moves["3"] > 0
+    assert len(big) == sum(m[k] for m in (moves, provisional) for k in ("2", "3")) > 0
     assert result["big_moves_named"] == len(big)
     for move in big:
         assert "主要因为：" in move["text"] and "→" in move["text"]
         assert ("下降" in move["text"]) == (move["steps"] < 0)
+        # a move into a round still in its rectification period says its grade is 暂评
+        assert ("本轮等次为暂评" in move["text"]) == move["provisional"]
+    assert any(m["provisional"] for m in big) and not all(m["provisional"] for m in big)
 
 
 def test_the_command_prints_the_distribution_and_the_stability(

@@ -41,7 +41,7 @@ from xuncha.auth import cli as auth_cli
 from xuncha.auth import gate as auth_gate
 from xuncha.auth.access import AuthError
 from xuncha.bench import cli as bench_cli
-from xuncha.figures import disclosure
+from xuncha.figures import disclosure, periods
 from xuncha.filters import Filters, Scope, resolve_scope
 from xuncha.filters_names import (
     FilterInputError,
@@ -1131,6 +1131,7 @@ def cmd_ecology(args: argparse.Namespace) -> int:
             "as_of": scope.as_of.isoformat(),
             "rounds": args.round,  # empty: every round
             "method": figures.ECOLOGY_METHOD,
+            "period_rule": periods.rule_for_store(args.db).describe(),
             "config": {
                 "digest": config.digest(),
                 "source": config.source,
@@ -1182,7 +1183,12 @@ def _print_distribution(
     if not result["rounds"]:
         raise UserError(f"截至 {scope.as_of.isoformat()}，所选范围内没有已反馈的巡察")
     if fmt == "json":
-        payload = {"label": figures.ECOLOGY_LABEL, "method": figures.ECOLOGY_METHOD, **result}
+        payload = {
+            "label": figures.ECOLOGY_LABEL,
+            "method": figures.ECOLOGY_METHOD,
+            "period_rule": periods.rule_for_store(args.db).describe(),
+            **result,
+        }
         text = json.dumps(payload, ensure_ascii=False, default=_json_default) + "\n"
     else:
         text = ecology_stability.distribution_text(result)

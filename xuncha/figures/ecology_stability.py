@@ -82,6 +82,7 @@ def explain_movement(
     head = (
         f"较上次巡察（{row['previous_round']}，{row['previous_grade']}）"
         f"{word}{STEP_WORDS.get(abs(steps), str(abs(steps)))}等次"
+        + (f"（本轮等次为{PROVISIONAL}：整改期尚未结束）" if row.get("provisional") else "")
     )
     text = head + ("，主要因为：" + "；".join(reasons) if reasons else "，各指标变化均较小")
     return Movement(
@@ -210,7 +211,10 @@ def distribution(
             }
         )
     rounds.sort(key=lambda r: r["seq"])
+    # Moves into a round whose grades are final, and moves into a 暂评 round (whose grades
+    # still move with every measure completed), counted apart.
     moves: dict[int, int] = {0: 0, 1: 0, 2: 0, 3: 0}
+    provisional_moves: dict[int, int] = {0: 0, 1: 0, 2: 0, 3: 0}
     big: list[dict[str, Any]] = []
     for round_id in trend["round_id"].unique().sort().to_list():
         matrix = ecology.grade_movement(trend, int(round_id)).filter(
@@ -218,7 +222,7 @@ def distribution(
         )
         for row in matrix.iter_rows(named=True):
             steps = int(row["_before"]) - int(row["_now"])
-            moves[abs(steps)] += 1
+            (provisional_moves if row["provisional"] else moves)[abs(steps)] += 1
             if abs(steps) >= 2:
                 found = explain_movement(
                     reader,
@@ -235,6 +239,7 @@ def distribution(
                         "unit": row["unit_name"],
                         "round": row["round_name"],
                         "steps": steps,
+                        "provisional": bool(row["provisional"]),
                         "named": bool(found and found.reasons),
                         "text": found.text if found else "",
                     }
@@ -245,6 +250,7 @@ def distribution(
         "grade_lines": dict(config.grades),
         "rounds": rounds,
         "moves": {str(k): v for k, v in moves.items()},
+        "provisional_moves": {str(k): v for k, v in provisional_moves.items()},
         "big_moves": big,
         "big_moves_named": sum(1 for b in big if b["named"]),
     }
@@ -266,11 +272,15 @@ def distribution_text(result: Mapping[str, Any]) -> str:
             + (f"，{'，'.join(extra)}" if extra else "")
             + (f"；封顶：{caps}" if caps else "")
         )
-    m = result["moves"]
-    total = sum(m.values())
+    m, p = result["moves"], result["provisional_moves"]
     lines.append(
-        f"相邻两次被巡察的等次变化（共 {total} 次可比）：不变 {m['0']}，变化一个等次 {m['1']}，"
-        f"两个等次 {m['2']}，三个等次 {m['3']}；变化两个等次及以上的 {len(result['big_moves'])} 次中，"
+        f"相邻两次被巡察的等次变化（本次等次已确定的 {sum(m.values())} 次）：不变 {m['0']}，"
+        f"变化一个等次 {m['1']}，两个等次 {m['2']}，三个等次 {m['3']}；"
+        f"另有本次为{PROVISIONAL}的 {sum(p.values())} 次：不变 {p['0']}，变化一个等次 {p['1']}，"
+        f"两个等次 {p['2']}，三个等次 {p['3']}"
+    )
+    lines.append(
+        f"变化两个等次及以上的 {len(result['big_moves'])} 次中，"
         f"解释写明原因的 {result['big_moves_named']} 次"
     )
     for b in result["big_moves"]:
