@@ -100,9 +100,12 @@ class _Entry:
 def _manual_note(item: ManualItem, share: float, size: float, when: str = "") -> tuple[float, str]:
     """A value (points × share observed) and its basis in words."""
     if item.key == "satisfaction":
-        n = 80 + 10 * int(size * 8)
+        issued = 80 + 10 * int(size * 8)
+        n = issued - int(size * 97) % 6  # a few questionnaires not returned or not valid
         k = round(n * share)
-        what = f"发放问卷 {n} 份，回收有效问卷 {n} 份，满意和基本满意 {k} 份，满意率 {k / n:.1%}"
+        what = (
+            f"发放问卷 {issued} 份，回收有效问卷 {n} 份，满意和基本满意 {k} 份，满意率 {k / n:.1%}"
+        )
     elif item.key == "site_check":
         n = 8 + int(size * 8)
         k = round(n * share)
@@ -211,7 +214,7 @@ def plan(rows: list[dict[str, Any]], *, as_of: dt.date, config: EvaluationConfig
             entries.append(
                 _Entry(
                     iid, row["round_id"], unit, item.key, 1.0,
-                    f"{item.label}：回头看中抽查该单位报送的整改佐证材料，发现 2 项制度文件系事后补制、"
+                    f"{item.label}：评估中抽查该单位报送的整改佐证材料，发现 2 项制度文件系事后补制、"
                     "相关问题实际未整改，以报代改，经核实属实，已移交纪检监察机关依规处理。",
                     on, veto_order, "confirm", confirmed,
                 )
