@@ -209,24 +209,24 @@ def plan(rows: list[dict[str, Any]], *, as_of: dt.date, config: EvaluationConfig
                 )  # fmt: skip
         veto_order = len(config.manual)
         if row in vetoed and config.veto:
-            item = config.veto[0]
+            veto = config.veto[0]
             on, confirmed = dates(row, 70, 17)
             entries.append(
                 _Entry(
-                    iid, row["round_id"], unit, item.key, 1.0,
-                    f"{item.label}：评估中抽查该单位报送的整改佐证材料，发现 2 项制度文件系事后补制、"
+                    iid, row["round_id"], unit, veto.key, 1.0,
+                    f"{veto.label}：评估中抽查该单位报送的整改佐证材料，发现 2 项制度文件系事后补制、"
                     "相关问题实际未整改，以报代改，经核实属实，已移交纪检监察机关依规处理。",
                     on, veto_order, "confirm", confirmed,
                 )
             )  # fmt: skip
         if row is cleared and len(config.veto) > 1:
-            item = config.veto[1]
+            veto = config.veto[1]
             on, confirmed = dates(row, 50, 19)
             entries.append(
                 _Entry(
-                    iid, row["round_id"], unit, item.key, 0.0,
-                    f"{item.label}：群众来信反映该单位整改避重就轻，经实地核查，相关整改措施已落实、"
-                    "问题已解决，反映的敷衍整改问题不成立。",
+                    iid, row["round_id"], unit, veto.key, 0.0,
+                    f"{veto.label}：群众来信反映该单位整改避重就轻，经实地核查，相关整改措施已落实、"
+                    f"问题已解决，反映的{veto.label}问题不成立。",
                     on, veto_order + 1, "confirm", confirmed,
                 )
             )  # fmt: skip
@@ -310,16 +310,20 @@ def add(
         },
         schema_overrides={"entered_at": pl.Datetime("us"), "entered_on": pl.Date},
     )
-    decided = [(i, e) for i, e in zip(ids, planned, strict=True) if e.decision is not None]
+    decided = [
+        (i, e, e.decided_on)
+        for i, e in zip(ids, planned, strict=True)
+        if e.decision is not None and e.decided_on is not None
+    ]
     decisions = pl.DataFrame(
         {
-            "entry_id": [i for i, _ in decided],
-            "decision": [e.decision for _, e in decided],
-            "reason": [e.reason for _, e in decided],
+            "entry_id": [i for i, _, _ in decided],
+            "decision": [e.decision for _, e, _ in decided],
+            "reason": [e.reason for _, e, _ in decided],
             "decided_by": [CONFIRMER[0]] * len(decided),
             "decided_role": [CONFIRMER[1]] * len(decided),
-            "decided_at": [_stamp(e.decided_on, 14, i * 53) for i, e in decided],  # type: ignore[arg-type]
-            "decided_on": [e.decided_on for _, e in decided],
+            "decided_at": [_stamp(on, 14, i * 53) for i, _, on in decided],
+            "decided_on": [on for _, _, on in decided],
             "batch_id": [batch_id] * len(decided),
         },
         schema_overrides={
