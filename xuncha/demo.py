@@ -26,6 +26,7 @@ import polars as pl
 
 from xuncha import audit, demo_text
 from xuncha.auth import UserStore
+from xuncha.evaluation import demo_entries
 from xuncha.rectify import demo_activity
 from xuncha.store import Reader, Store, StoreError, categories, crypto
 from xuncha.store.store import BASE_CONFIG, aside_path, reader_limits
@@ -130,7 +131,10 @@ def build(
 ) -> DemoSummary:
     """Insert a whole demo city into an empty, migrated store (inside the caller's transaction).
     `online`: with the online reports, reviews and closures of xuncha.rectify.demo_activity
-    (their evidence file must be put first: demo_activity.put_demo_evidence)."""
+    and the 整改成效评估 entries and confirmations of xuncha.evaluation.demo_entries (the
+    manual items of every unit of the rounds whose rectification period has ended, so the
+    evaluation shows grades); their evidence file must be put first
+    (demo_activity.put_demo_evidence)."""
     frames = generate(seed=seed, findings=findings, as_of=as_of)
     con.execute(
         "INSERT INTO import_batches (batch_id, kind, file_name, user_name, created_at, as_of,"
@@ -163,9 +167,11 @@ def build(
         finally:
             con.unregister("demo_frame")
     con.execute("SELECT setval('history_seq', ?)", [_max_history_id(frames)])
-    # The online reports, reviews and closures of the demo city (no figure changes).
+    # The online reports, reviews and closures of the demo city (no figure changes), and the
+    # 整改成效评估's manual items entered and confirmed.
     if online:
         demo_activity.add(con, as_of=as_of)
+        demo_entries.add(con, as_of=as_of)
     con.execute(
         "INSERT OR REPLACE INTO store_meta VALUES ('demo', 'true'), ('demo_as_of', ?),"
         " ('demo_seed', ?)",
