@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import AS_OF
 from xuncha import cli, demo
 from xuncha.briefing import archive, content
-from xuncha.figures import disclosure
+from xuncha.figures import disclosure, periods
 from xuncha.store import Store, open_reader
 
 ROUND = "十四届市委第六轮巡察"
@@ -241,6 +241,21 @@ def test_archive_keeps_draft_and_final_and_regenerates_identically(made: tuple) 
     )
     assert code == 0, text
     assert json.loads(text)["identical"] is True
+
+    # The rectification period rule is archived with the briefing: a store rule changed later
+    # (every round now still in its period, so all its grades would read 暂评) changes nothing.
+    assert kept.request["period_rule"] == {"min_months": 3, "max_months": 12}
+    rule_file = store.root / periods.CONFIG_FILE
+    rule_file.parent.mkdir(exist_ok=True)
+    rule_file.write_text("min_months = 60\nmax_months = 60\n", encoding="utf-8")
+    try:
+        code, text = run(
+            "briefing", "--db", str(store.root), "--regenerate", brief_id, "--format", "json"
+        )
+        assert code == 0, text
+        assert json.loads(text)["identical"] is True
+    finally:
+        rule_file.unlink()
 
     # Tampering with the archived draft is noticed.
     path = kept.folder / "draft.json"

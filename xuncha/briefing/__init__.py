@@ -12,6 +12,7 @@ as an official Word document, archived with everything needed to make it again.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +22,7 @@ from xuncha.auth.access import BRIEFING, Access
 from xuncha.briefing import archive
 from xuncha.briefing.content import BriefingError, BriefingRequest, draft_briefing
 from xuncha.briefing.model import Briefing, Chart, Paragraph, Section, Table
+from xuncha.figures import periods
 from xuncha.filters import Filters, Scope, resolve_scope
 from xuncha.store.reader import Reader, open_reader
 from xuncha.store.store import Store
@@ -81,6 +83,9 @@ def request_record(
         "data_version": reader.version,
         "config": config.to_dict(),
         "config_digest": config.digest(),
+        "period_rule": dataclasses.asdict(
+            request.period_rule or periods.rule_for_store(reader.store.root)
+        ),
         "scope_text": scope_text,
         "clue_details": clue_details,
     }
@@ -94,6 +99,8 @@ def request_from_record(record: dict[str, Any]) -> BriefingRequest:
         issuer=record.get("issuer", "市委巡察办"),
         suggestions=tuple(record.get("suggestions", [])),
         ecology_config=config,
+        # Archives from before the rule was kept: the defaults, which every store had then.
+        period_rule=periods.PeriodRule(**record.get("period_rule", {})),
     )
 
 
@@ -120,6 +127,7 @@ def generate(
         issuer=request.issuer,
         suggestions=request.suggestions,
         ecology_config=request.ecology_config,
+        period_rule=request.period_rule or periods.rule_for_store(store.root),
         meta={**request.meta, "data_version": reader.version},
     )
     briefing = draft_briefing(
@@ -168,6 +176,7 @@ def regenerate(
             issuer=request.issuer,
             suggestions=request.suggestions,
             ecology_config=request.ecology_config,
+            period_rule=request.period_rule,
             meta={"data_version": reader.version},
         )
         again = draft_briefing(

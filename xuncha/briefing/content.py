@@ -64,6 +64,9 @@ class BriefingRequest:
     issuer: str = "市委巡察办"
     suggestions: tuple[str, ...] = ()
     ecology_config: figures.EcologyConfig | None = None
+    # The rectification period rule the 暂评 labels follow (None: the store's, when drafted);
+    # archived with the briefing so a regeneration says the same after the rule changes.
+    period_rule: periods.PeriodRule | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -559,7 +562,7 @@ class _Drafter:
         round_scope = self.resolve(
             self.request.filters.with_(round_from=last_seq, round_to=last_seq)
         )
-        rule = periods.rule_for_store(self.reader.store.root)
+        rule = self.request.period_rule or periods.rule_for_store(self.reader.store.root)
         cards = figures.scorecards(self.reader, round_scope, self.config, rule=rule)
         units = cards.units
         blocks: list[Block] = []
