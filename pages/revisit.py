@@ -9,7 +9,7 @@ import streamlit as st
 
 from xuncha import evaluation as effect
 from xuncha import export, figures, ui
-from xuncha.figures import revisit_export
+from xuncha.figures import periods, revisit_export
 from xuncha.figures.revisit import evaluation_note, revisit_candidates
 from xuncha.figures.revisit_rule import RevisitRule, RevisitRuleError
 
@@ -22,17 +22,20 @@ ui.page_header("回头看候选", reader, scope)
 root = ui.store().root
 try:
     rule = RevisitRule.for_store(root)
-except RevisitRuleError as exc:
+    period_rule = periods.rule_for_store(root)
+except (RevisitRuleError, figures.EcologyConfigError, periods.PeriodConfigError) as exc:
     st.error(f"回头看排序规则无法使用：{exc}", icon=":material/error:")
     st.stop()
 
 st.caption(
-    "每个单位以其在筛选范围内、截至统计日最近一次已反馈的巡察为依据，按下列规则计分排序；"
-    "名单供研究确定回头看对象参考，不代替组织决定。"
+    "每个单位以其在筛选范围内、截至统计日整改期已结束的最近一次巡察为依据，按下列规则计分排序："
+    "整改期内回头看没有意义，只有尚在整改期内巡察的单位不列入；依据之后还有巡察尚在整改期内的，"
+    "在“其后尚在整改期内的巡察”一栏标注。名单供研究确定回头看对象参考，不代替组织决定。"
 )
 with st.expander("排序规则", expanded=False):
     for line in rule.describe():
         st.markdown(f"- {ui.md(line)}")
+    st.markdown(f"- {ui.md(period_rule.describe())}")
     where = "本数据仓的配置" if rule.source != "默认规则" else "内置默认规则"
     st.caption(f"规则来源：{where}")
 

@@ -19,6 +19,7 @@ import pytest
 from tests.builders import StoreBuilder
 from xuncha.auth import Access
 from xuncha.figures import grade_movement, score_trend
+from xuncha.figures.ecology import EcologyConfig, store_config_path
 from xuncha.figures.revisit import NO_EVALUATION, months_between, revisit_candidates
 from xuncha.figures.revisit_export import (
     LIST_SHEET,
@@ -33,12 +34,17 @@ from xuncha.filters import Filters, resolve_scope
 from xuncha.store import Store, open_reader
 from xuncha.store.reader import Reader
 
-# The rule the hand computations below were made under: the default rule with a lower rebound
-# level and list line than the shipped ones, so that every reason shows on a small store.
+# The rule the hand computations below were made under: the default points (evaluation 差 40 /
+# 一般 20 / veto 50; 反弹 30; 5 per full 10 points of overdue rate; 10 per full year beyond 2;
+# ecology 差 15, 下降 (not to 差) 15, a fall to 差 the larger of the two) with a lower
+# 显著反弹 level than the ecology default (a rate above 10% with at least 2 反弹 findings) and
+# a list line of 30, so that every reason shows on a small store. Each unit's basis is its
+# latest inspection whose round's rectification period ended before the date (3 to 12 months
+# after 反馈, to the latest measure deadline).
 RULE = RevisitRule(
     **(
         RevisitRule.load(None).values()
-        | {"rebound_min_findings": 2, "rebound_min_rate": 10.0, "min_points": 30.0}
+        | {"rebound_findings_at_least": 2, "rebound_rate_above": 10.0, "min_points": 30.0}
     )
 )
 AS_OF = dt.date(2026, 6, 30)
@@ -180,12 +186,12 @@ def listed(reader: Reader, fx: Fixture, **kwargs: Any) -> pl.DataFrame:
 
 def test_the_order_follows_the_stated_rule(reader: Reader, fixture: Fixture) -> None:
     got = listed(reader, fixture, evaluation=evaluation_frame(fixture))
-    # By hand, default rule (evaluation 差 40 / 一般 20 / veto 50; 反弹 ≥ 2 and ≥ 10% → 30;
-    # 5 per full 10 points of overdue rate; 10 per full year beyond 2; ecology 下降 15, 差 15):
+    # By hand under RULE (every round's period has ended by 2026-06-30: R2's on 2025-06-30,
+    # R3's on 2025-09-30):
     # 乙: veto 50 + overdue 1/2 = 50% → 25 + 2021-05-20 → 5 y 1 m → 3 × 10 + ecology 差 15 = 120
     # 甲: 一般 20 + 反弹 2/4 → 30 + overdue 2/4 = 50% → 25 + 17 months → 0 + 下降 15 = 90
     # 戊, 己: 差 40, fed back 2025-01-10 (tie: by name, "=" sorts before 市)
-    # 丙: 差 (暂评) 40, fed back 2025-06-30, later than 戊 and 己; one 反弹 only → 0
+    # 丙: 差 (暂评) 40, fed back 2025-06-30, later than 戊 and 己; one 反弹 only (< 2) → 0
     # 丁: 好 → 0, below the minimum of 30: not listed
     expected = [("市乙局", 120.0), ("市甲局", 90.0), (FORMULA_NAME, 40.0), ("市己局", 40.0)]
     expected.append(("市丙局", 40.0))
@@ -231,7 +237,10 @@ def test_each_reason_states_its_figure(reader: Reader, fixture: Fixture) -> None
     jia, yi, bing = got["市甲局"], got["市乙局"], got["市丙局"]
     assert (jia["findings"], jia["rebound_findings"], jia["rebound_rate"]) == (4, 2, 50.0)
     assert (jia["measures"], jia["overdue_measures"], jia["overdue_rate"]) == (4, 2, 50.0)
-    assert "反弹问题 2 个（占 50.00%），计 30 分" in jia["reasons"]
+    assert (
+        "反弹问题 2 个，占 50.00%，超过显著反弹线（反弹率超过 10%、至少 2 个），计 30 分"
+        in jia["reasons"]
+    )
     assert "逾期措施 2 项（占 50.00%），计 25 分" in jia["reasons"]
     assert any(r.startswith("政治生态等次下降（较好→一般") for r in jia["reasons"])
     assert jia["since_text"] == "距上次巡察 1 年 5 个月"
@@ -247,6 +256,7 @@ def test_each_reason_states_its_figure(reader: Reader, fixture: Fixture) -> None
     assert (bing["last_round"], bing["rebound_findings"]) == ("第三轮（回头看）", 1)
     assert bing["revisited"] == "已于第三轮（回头看）回头看"
     assert jia["revisited"] is None
+    assert all(row["in_period"] is None for row in got.values())
     # Every reason says what it scores, and the points add up.
     for row in got.values():
         parts = ("evaluation", "rebound", "overdue", "since", "ecology")
@@ -287,11 +297,7 @@ def test_ecology_reasons_are_grade_movement_of_score_trend(
 
 def test_a_past_date_replays(reader: Reader, fixture: Fixture) -> None:
     # On 2025-03-31 丙's 回头看 (fed back 2025-06-30) had begun but not been fed back: its
-    # basis is R1 and it is marked as under way; 甲's measures (due 2025-06-30) were not due.
-    got = listed(reader, fixture, evaluation=None, as_of=D(2025, 3, 31))
-    rows = {r["unit_name"]: r for r in got.iter_rows(named=True)}
-    jia = rows["市甲局"]
-    assert jia["overdue_measures"] == 0
+    # basis is R1 and it is marked as under way.
     rule = RevisitRule(**(RULE.values() | {"min_points": 0.0}))
     scope = resolve_scope(reader, Filters(as_of=D(2025, 3, 31)))
     # 丙's 回头看 began (进驻) on 2025-04-21.
@@ -307,6 +313,151 @@ def test_a_past_date_replays(reader: Reader, fixture: Fixture) -> None:
     bing = every.filter(pl.col("unit_name") == "市丙局").row(0, named=True)
     assert bing["last_round"] == "第一轮"
     assert bing["revisited"] == "已于第三轮（回头看）回头看（进行中）"
+
+
+def test_the_basis_is_the_latest_inspection_past_its_rectification_period(
+    reader: Reader, fixture: Fixture
+) -> None:
+    # On 2025-03-31 R2 (fed back 2025-01-10) is in its rectification period: it ends on
+    # 2025-06-30, 甲's measures' deadline (later than 丁, 戊, 己's 2025-03-31 and than the
+    # 3 months after 反馈, 2025-04-10). By hand under RULE, with the list line at 0:
+    # 丁, 戊, 己 were inspected in R2 only: not listed (戊, 己's 差 of R2 does not count).
+    # 乙 (R1): veto 50 + overdue 1/2 → 25 + 2021-05-20 → 3 y 10 m → 1 × 10 + 差 15 = 100.
+    # 甲: basis R1 (2022-03-01): R1's evaluation 差 40 (R2's 一般 is in its period); R1's one
+    #     finding was its first and is done: no 反弹, no overdue; R1's ecology 较好 with no
+    #     round before: 0; 距上次巡察 from R2's 2025-01-10: 2 months → 0. Total 40, marked.
+    # 丙 (R1, 2023-06-30): nothing scores → not listed.
+    rule = RevisitRule(**(RULE.values() | {"min_points": 0.0}))
+    scope = resolve_scope(reader, Filters(as_of=D(2025, 3, 31)))
+    got = revisit_candidates(
+        reader,
+        scope,
+        rule,
+        evaluation=evaluation_frame(fixture),
+        ecology_trend=ecology_frame(fixture),
+    )
+    assert list(zip(got["unit_name"], got["points"], strict=True)) == [
+        ("市乙局", 100.0),
+        ("市甲局", 40.0),
+    ]
+    yi, jia = got.rows(named=True)
+    assert (jia["last_round"], jia["last_feedback"]) == ("第一轮", D(2022, 3, 1))
+    assert (jia["evaluation"], jia["evaluation_round"]) == ("差", "第一轮")
+    assert (jia["rebound_points"], jia["overdue_points"], jia["ecology_points"]) == (0, 0, 0)
+    assert jia["since_text"] == "距上次巡察 2 个月"
+    assert jia["in_period"] == "第二轮整改期内（至 2025-06-30）"
+    assert yi["in_period"] is None
+    # After R2's period, R2 is 甲's basis and nothing is marked.
+    later = revisit_candidates(
+        reader,
+        resolve_scope(reader, Filters(as_of=D(2025, 7, 1))),
+        rule,
+        evaluation=evaluation_frame(fixture),
+        ecology_trend=ecology_frame(fixture),
+    )
+    jia = later.filter(pl.col("unit_name") == "市甲局").row(0, named=True)
+    assert (jia["last_round"], jia["in_period"], jia["evaluation"]) == ("第二轮", None, "一般")
+    assert {FORMULA_NAME, "市己局"} <= set(later["unit_name"])  # 差 of R2, now a basis
+
+
+def test_the_rule_text_states_the_basis_and_the_exclusions() -> None:
+    text = "\n".join(RULE.describe())
+    assert "整改期已结束的最近一次巡察为依据" in text
+    assert "只有尚在整改期内巡察的单位不列入名单" in text
+    assert "整改期内”" in text
+    assert "只按两者中较高的一项计分" in text
+    assert "显著反弹线（反弹率超过 10%、至少 2 个）" in text
+
+
+def test_ecology_reasons_from_a_provisional_grade_say_so(reader: Reader, fixture: Fixture) -> None:
+    trend = ecology_frame(fixture).with_columns(
+        pl.col("grade_label") + pl.lit("（暂评）"), pl.lit(True).alias("provisional")
+    )
+    got = listed(reader, fixture, evaluation=None, ecology_trend=trend)
+    reasons = {r["unit_name"]: r["reasons"] for r in got.iter_rows(named=True)}
+    assert "政治生态等次为“差”（暂评，研判参考），计 15 分" in reasons["市乙局"]
+    assert "政治生态等次下降（较好（暂评）→一般（暂评），研判参考），计 15 分" in reasons["市甲局"]
+    plain = listed(reader, fixture, evaluation=None)
+    yi = plain.filter(pl.col("unit_name") == "市乙局").row(0, named=True)
+    assert "政治生态等次为“差”（研判参考），计 15 分" in yi["reasons"]
+
+
+def test_a_fall_to_poor_is_one_fact(reader: Reader, fixture: Fixture) -> None:
+    # 甲 较好 → 差 is both 下降 and 差: it scores the larger of the two, never both.
+    fall = ecology_frame(fixture).with_columns(
+        pl.when(pl.col("score") == 62.0).then(pl.lit("差")).otherwise(pl.col(c)).alias(c)
+        for c in ("grade", "grade_label")
+    )
+    scope = resolve_scope(reader, Filters(as_of=AS_OF))
+    for declining, poor in ((20.0, 15.0), (10.0, 15.0)):
+        rule = RevisitRule(
+            **(RULE.values() | {"ecology_declining": declining, "ecology_poor": poor})
+        )
+        got = revisit_candidates(reader, scope, rule, evaluation=None, ecology_trend=fall)
+        rows = {r["unit_name"]: r for r in got.iter_rows(named=True)}
+        jia, yi = rows["市甲局"], rows["市乙局"]
+        assert jia["ecology_points"] == max(declining, poor)
+        assert (
+            f"政治生态等次降至“差”（较好→差，研判参考），计 {max(declining, poor):g} 分"
+            in (jia["reasons"])
+        )
+        assert yi["ecology_points"] == poor  # 差 with no round before
+        # 较好 → 一般 (the fixture's own trend): a fall short of 差 scores `declining`.
+        kept = revisit_candidates(
+            reader, scope, rule, evaluation=None, ecology_trend=ecology_frame(fixture)
+        )
+        assert kept.filter(pl.col("unit_name") == "市甲局")["ecology_points"].item() == declining
+
+
+def test_a_significant_rebound_is_the_ecology_rebound_cap(
+    reader: Reader, fixture: Fixture, tmp_path: Path
+) -> None:
+    # 甲's R2: 2 反弹 of 4 findings, 50.00%. The level is the store's ecology configuration.
+    scope = resolve_scope(reader, Filters(as_of=AS_OF))
+    config = store_config_path(tmp_path)
+    config.parent.mkdir(parents=True)
+
+    def jia(rate_above: float, at_least: int) -> dict[str, Any]:
+        config.write_text(
+            f"[caps]\nrebound_rate_above = {rate_above}\nrebound_findings_at_least = {at_least}\n",
+            encoding="utf-8",
+        )
+        rule = RevisitRule.for_store(tmp_path)
+        assert (rule.rebound_rate_above, rule.rebound_findings_at_least) == (rate_above, at_least)
+        got = revisit_candidates(
+            reader,
+            scope,
+            RevisitRule(**(rule.values() | {"min_points": 0.0})),
+            evaluation=None,
+            ecology_trend=ecology_frame(fixture),
+        )
+        # The scorecards with the same configuration cap 甲's R2 for 反弹 exactly when the
+        # list counts its 反弹.
+        cards = score_trend(reader, scope, EcologyConfig.load(config)).filter(
+            (pl.col("unit_id") == fixture.units["甲"])
+            & (pl.col("round_id") == fixture.rounds["R2"])
+        )
+        row = got.filter(pl.col("unit_name") == "市甲局").row(0, named=True)
+        capped = any(b.startswith("反弹率超过") for b in cards["badges"].item())
+        assert capped == (row["rebound_points"] > 0)
+        return row
+
+    row = jia(40.0, 2)
+    assert row["rebound_points"] == 30
+    assert (
+        "反弹问题 2 个，占 50.00%，超过显著反弹线（反弹率超过 40%、至少 2 个），计 30 分"
+        in row["reasons"]
+    )
+    assert any(
+        "反弹率超过 40%、至少 2 个" in line for line in RevisitRule.for_store(tmp_path).describe()
+    )
+    assert jia(50.0, 2)["rebound_points"] == 0  # 50.00% is not above 50%
+    assert jia(40.0, 3)["rebound_points"] == 0  # 2 反弹 findings, fewer than 3
+    config.unlink()
+    default = RevisitRule.for_store(tmp_path)
+    ecology = EcologyConfig.load(None).caps
+    assert default.rebound_rate_above == ecology["rebound_rate_above"]
+    assert default.rebound_findings_at_least == ecology["rebound_findings_at_least"]
 
 
 def test_a_scoped_reader_sees_only_its_units(reader: Reader, fixture: Fixture) -> None:
@@ -360,8 +511,9 @@ def test_the_store_rule_overrides_the_default(tmp_path: Path) -> None:
         ("[evaluation]\npoor = -1\n", "evaluation.poor 不能为负数"),
         ('[since]\nafter_years = "两年"\n', "since.after_years 须为数字"),
         ("[since]\nafter_years = 1.5\n", "since.after_years 须为整数"),
-        ("[rebound]\nmin_findings = 0\n", "rebound.min_findings 须至少为 1"),
-        ("[rebound]\nmin_rate = 120\n", "rebound.min_rate 为百分比"),
+        ("[rebound]\nmin_findings = 3\n", "[rebound] 的 min_findings 已停用"),
+        ("[rebound]\nmin_rate = 50.0\npoints = 30\n", "[rebound] 的 min_rate 已停用"),
+        ("[rebound]\nmin_rate = 50.0\n", "config/ecology.toml 的 [caps] rebound_rate_above"),
         ("[rebound]\npoint = 3\n", "[rebound] 有未知的配置项：point"),
         ("[weights]\nR = 1\n", "未知的配置节：weights"),
         ("format = 2\n", "format 须为 1"),

@@ -18,6 +18,7 @@ from tests.conftest import AS_OF as DEMO_AS_OF
 from tests.test_revisit import AS_OF, FORMULA_NAME, build_fixture
 from xuncha import audit, cli, figures
 from xuncha import evaluation as effect
+from xuncha.figures import periods
 from xuncha.figures.revisit import (
     NO_GRADED_EVALUATION_NOTE,
     evaluation_note,
@@ -111,6 +112,41 @@ def test_revisit_refusals_print_one_line(
     assert err.count("\n") == 1 and message in err
 
 
+def test_revisit_refuses_a_rule_with_the_retired_rebound_level(
+    capsys: Any, db: str, tmp_path: Path
+) -> None:
+    rule = tmp_path / "rule.toml"
+    rule.write_text("[rebound]\nmin_findings = 3\nmin_rate = 50.0\n", encoding="utf-8")
+    code, out, err = run(capsys, "revisit", "--db", db, "--rule", str(rule))
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1
+    assert "min_findings、min_rate 已停用" in err and "config/ecology.toml" in err
+
+
+def test_revisit_takes_the_rebound_level_from_the_store_ecology_configuration(
+    capsys: Any, tmp_path: Path
+) -> None:
+    # 甲's R2 has 2 反弹 of 4 findings (50%): under the default level (above 75%, at least 3)
+    # no 反弹 counts; with the store's ecology cap at 40% and 2 it counts 30 points.
+    root = tmp_path / "store"
+    build_fixture(root)
+    argv = ["revisit", "--db", str(root), "--as-of", AS_OF.isoformat()]
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert all(u["rebound_points"] == 0 for u in json.loads(out)["units"])
+    config = figures.store_config_path(root)
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        "[caps]\nrebound_rate_above = 40.0\nrebound_findings_at_least = 2\n", encoding="utf-8"
+    )
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    payload = json.loads(out)
+    units = {u["unit_name"]: u for u in payload["units"]}
+    assert units["市甲局"]["rebound_points"] == 30
+    assert any("反弹率超过 40%、至少 2 个" in line for line in payload["rule"]["text"])
+
+
 # -- the page --------------------------------------------------------------------------------
 
 
@@ -153,5 +189,7 @@ def test_the_page_lists_the_candidates_of_the_scope(app_env: Store) -> None:
     assert table["被巡察单位"].tolist() == want["unit_name"].to_list()
     assert table["总分"].tolist() == want["points"].to_list()
     assert table["排名"].tolist() == list(range(1, want.height + 1))
+    assert table["其后尚在整改期内的巡察"].tolist() == want["in_period"].fill_null("—").to_list()
+    assert periods.rule_for_store(app_env.root).describe() in shown
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["导出名单与计划草案（Excel）", "导出名单（CSV）"], labels

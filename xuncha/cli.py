@@ -439,8 +439,9 @@ def _parser() -> argparse.ArgumentParser:
         "revisit",
         help="回头看候选：按排序规则列出建议回头看的单位及理由（可导出下一轮巡察计划草案）",
         description=(
-            "每个单位以其最近一次已反馈的巡察为依据，按成效评估、反弹、逾期、距上次巡察时间和"
-            "政治生态趋势计分排序；规则见数据仓 config/revisit.toml（没有时为内置规则）。"
+            "每个单位以其整改期已结束的最近一次巡察为依据（只有尚在整改期内巡察的单位不列入），"
+            "按成效评估、反弹、逾期、距上次巡察时间和政治生态趋势计分排序；规则见数据仓 "
+            "config/revisit.toml（没有时为内置规则），显著反弹线见 config/ecology.toml。"
         ),
     )
     _add_filter_args(p)
@@ -1417,6 +1418,7 @@ def cmd_contacts_template(args: argparse.Namespace) -> int:
 def cmd_revisit(args: argparse.Namespace) -> int:
     from xuncha import evaluation as effect
     from xuncha.figures import revisit_export
+    from xuncha.figures.periods import PeriodConfigError
     from xuncha.figures.revisit import evaluation_note, revisit_candidates
     from xuncha.figures.revisit_rule import RevisitRule, RevisitRuleError
 
@@ -1425,8 +1427,8 @@ def cmd_revisit(args: argparse.Namespace) -> int:
     if args.out is not None and not args.out.lower().endswith(".xlsx"):
         raise UserError("--out 须为 .xlsx 文件")
     try:
-        rule = RevisitRule.load(args.rule) if args.rule else RevisitRule.for_store(args.db)
-    except RevisitRuleError as exc:
+        rule = RevisitRule.for_store(args.db, args.rule)
+    except (RevisitRuleError, figures.EcologyConfigError) as exc:
         raise UserError(str(exc)) from None
     who, reader, filters, scope = _scoped(args)
     if args.out is not None and not who.can(EXPORT):
@@ -1435,6 +1437,8 @@ def cmd_revisit(args: argparse.Namespace) -> int:
         evaluation = effect.grades(reader, scope)
         candidates = revisit_candidates(reader, scope, rule, evaluation=evaluation)
         scope_text = describe_in_names(reader, filters)
+    except PeriodConfigError as exc:
+        raise UserError(str(exc)) from None
     finally:
         reader.close()
     if args.top is not None:

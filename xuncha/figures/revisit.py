@@ -4,24 +4,33 @@ Commissions decide 回头看 targets from the 整改成效评估 and what rectif
 (DOMAIN.md §1, 江津 puts every unit graded 差 on its list). This module draws up that list
 for the units the scope can see, as of the scope's date (a past date replays the list then):
 
-- The basis of every unit is its latest inspection in scope fed back by the date (by round
-  order). Units without one are not listed.
+- The basis of every unit is its latest inspection in scope (by round order) whose round's
+  rectification period had ended by the scope's date (`periods.round_periods`, the store's
+  rule, the definition `periods.finished_rounds` reads): a 回头看 inside the rectification
+  period makes no sense, and the grades of such a round are only 暂评. Units whose
+  inspections are all still in their period are not listed; a unit with a later inspection
+  still in its period is marked ("十四届第七轮整改期内（至 2026-12-31）", column in_period)
+  and ranked like any other unit on its basis.
 - Reasons and their points (the rule, xuncha/revisit_default.toml, overridable per store in
   STORE/config/revisit.toml; `RevisitRule.describe` states it in Chinese):
-  1. 成效评估: the unit's latest graded 整改成效评估 among its inspections in scope — 差 or 一般
-     scores, 一票否决 scores instead of the grade; provisional (暂评) grades count, marked.
-     Only when an evaluation is given: without one the reason is left out.
-  2. 反弹: 反弹 findings of the latest inspection at or above a count and a share of its
-     findings (the §5 反弹率).
-  3. 逾期: the overdue rate of the latest inspection's measures, points per full 10 points.
-  4. 距上次巡察: full years since the latest 反馈日期 beyond a number of years.
-  5. 政治生态 (研判参考): the latest inspection's ecology grade fell against the unit's previous
-     one (下降), or it is 差.
+  1. 成效评估: the unit's latest graded 整改成效评估 among its inspections up to the basis —
+     差 or 一般 scores, 一票否决 scores instead of the grade; provisional (暂评) grades count,
+     marked. Only when an evaluation is given: without one the reason is left out.
+  2. 反弹: the basis inspection's 反弹 is significant (显著反弹): the ecology configuration's
+     rebound cap, a 反弹率 above `rebound_rate_above` with at least
+     `rebound_findings_at_least` 反弹 findings, carried by the rule (one definition).
+  3. 逾期: the overdue rate of the basis inspection's measures, points per full 10 points.
+  4. 距上次巡察: full years since the unit's latest 反馈日期 (of any inspection fed back by the
+     date, in its period or not: a unit inspected months ago has not gone years uninspected)
+     beyond a number of years.
+  5. 政治生态 (研判参考): the basis round's ecology grade is 差 (`poor`), or it fell against the
+     unit's previous one (下降, `declining`) without reaching 差; a fall to 差 is one fact and
+     scores the larger of the two. Reasons from a 暂评 grade say 暂评.
   Figures come from their single definitions: 反弹, 逾期 from `rectification(by="round_unit")`
   (DOMAIN.md §5), the ecology grade and trend from `score_trend` and `grade_movement` (§6).
 - A unit inspected in a 回头看 round after its latest other inspection (begun by the date, in
   scope) is marked 已回头看; it is ranked like any other unit, the mark informs the decision.
-- Order: total points descending, then the earliest latest 反馈日期, then the unit's name;
+- Order: total points descending, then the earliest latest 反馈日期 (as in 4), then the name;
   units below the rule's minimum total are not listed. The rank is the position in that order.
 """
 
@@ -32,15 +41,18 @@ from typing import Any
 
 import polars as pl
 
+from xuncha.figures import periods
 from xuncha.figures.ecology import (
-    LABEL as ECOLOGY_LABEL,
-)
-from xuncha.figures.ecology import (
+    GRADES,
     TRENDS,
     config_for_store,
     grade_movement,
     score_trend,
 )
+from xuncha.figures.ecology import (
+    LABEL as ECOLOGY_LABEL,
+)
+from xuncha.figures.periods import PROVISIONAL
 from xuncha.figures.rectification import rectification
 from xuncha.figures.revisit_rule import RevisitRule
 from xuncha.filters import Scope
@@ -48,8 +60,7 @@ from xuncha.store.reader import Reader
 
 REVISIT_KIND = "回头看"
 DECLINING = TRENDS[2]  # 下降
-POOR = "差"
-AVERAGE = "一般"
+AVERAGE, POOR = GRADES[2], GRADES[3]  # 一般, 差
 NO_EVALUATION = "成效评估尚未开展"
 NO_EVALUATION_NOTE = "成效评估尚未开展：名单未计入整改成效评估等次这一理由。"
 NO_GRADED_EVALUATION_NOTE = (
@@ -86,6 +97,7 @@ COLUMNS: dict[str, pl.DataType] = {
     "ecology_trend": pl.String(),
     "ecology_points": pl.Float64(),
     "revisited": pl.String(),
+    "in_period": pl.String(),
 }
 
 
@@ -109,7 +121,8 @@ def revisit_candidates(
 ) -> pl.DataFrame:
     """The ranked 回头看 candidates (columns COLUMNS, best candidate first).
 
-    rule: None reads the store's rule (or the default). evaluation: the 整改成效评估 grades
+    rule: None reads the store's rule (or the default) with the store's 显著反弹 level.
+    evaluation: the 整改成效评估 grades
     (unit_id, round_id, grade 好/较好/一般/差 or None, vetoed, provisional), None when none is
     available: the reason is then left out. today: the date "time since the last
     inspection" is counted to (default: the scope's date). ecology_trend: the output of
@@ -122,20 +135,42 @@ def revisit_candidates(
     fed = inspections.filter(pl.col("fed_back"))
     if fed.is_empty():
         return pl.DataFrame(schema=COLUMNS)
-    basis = fed.sort("seq").group_by("unit_id", maintain_order=True).last()
+    rounds = periods.round_periods(
+        reader, scope.ids_param(), scope.as_of, periods.rule_for_store(reader.store.root)
+    ).select(pl.col("round_id").cast(pl.Int64), "finished", "period_end")
+    fed = fed.join(rounds, on="round_id", how="left").with_columns(
+        pl.col("finished").fill_null(False)
+    )
+    done = fed.filter(pl.col("finished"))
+    if done.is_empty():
+        return pl.DataFrame(schema=COLUMNS)
+    basis = done.sort("seq").group_by("unit_id", maintain_order=True).last()
+    latest = (
+        fed.sort("seq")
+        .group_by("unit_id")
+        .last()
+        .select(
+            "unit_id",
+            pl.col("round_name").alias("_since_round"),
+            pl.col("feedback_date").alias("_since_date"),
+        )
+    )
     basis = (
-        basis.join(_rectification(reader, scope), on=["round_id", "unit_id"], how="left")
+        basis.join(latest, on="unit_id", how="left")
+        .join(_rectification(reader, scope), on=["round_id", "unit_id"], how="left")
         .join(_revisited(inspections), on="unit_id", how="left")
+        .join(_in_period(fed, basis), on="unit_id", how="left")
         .join(_ecology(reader, scope, basis, ecology_trend), on="unit_id", how="left")
     )
     if evaluation is not None:
-        basis = basis.join(_evaluation(evaluation, fed), on="unit_id", how="left")
+        basis = basis.join(_evaluation(evaluation, done), on="unit_id", how="left")
     on = today or scope.as_of
     rows = [_scored(row, rule, on, evaluation is not None) for row in basis.iter_rows(named=True)]
     listed = [r for r in rows if r["points"] >= rule.min_points and r["points"] > 0]
-    listed.sort(key=lambda r: (-r["points"], r["last_feedback"], r["unit_name"]))
+    listed.sort(key=lambda r: (-r["points"], r["_since_date"], r["unit_name"]))
     for rank, row in enumerate(listed, start=1):
         row["rank"] = rank
+        del row["_since_date"]
     return pl.DataFrame(listed, schema=COLUMNS)
 
 
@@ -182,6 +217,30 @@ def _revisited(inspections: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _in_period(fed: pl.DataFrame, basis: pl.DataFrame) -> pl.DataFrame:
+    """Per unit, its inspections fed back after its basis whose round is still in its
+    rectification period, as users read them ("十四届第七轮整改期内（至 2026-12-31）")."""
+    after = basis.select("unit_id", pl.col("seq").alias("_basis_seq"))
+    return (
+        fed.filter(~pl.col("finished"))
+        .join(after, on="unit_id", how="inner")
+        .filter(pl.col("seq") > pl.col("_basis_seq"))
+        .sort("seq")
+        .group_by("unit_id", maintain_order=True)
+        .agg(
+            pl.concat_str(
+                pl.col("round_name"),
+                pl.lit("整改期内"),
+                pl.when(pl.col("period_end").is_not_null())
+                .then(pl.format("（至 {}）", pl.col("period_end").dt.strftime("%Y-%m-%d")))
+                .otherwise(pl.lit("")),
+            )
+            .str.join("、")
+            .alias("in_period")
+        )
+    )
+
+
 def _ecology(
     reader: Reader, scope: Scope, basis: pl.DataFrame, trend: pl.DataFrame | None
 ) -> pl.DataFrame:
@@ -191,11 +250,17 @@ def _ecology(
     parts = []
     for (round_id,), units in basis.partition_by("round_id", as_dict=True).items():
         moved = grade_movement(trend, int(round_id))
+        provisional = (
+            pl.col("provisional")
+            if "provisional" in moved.columns
+            else pl.col("grade_label").str.contains(PROVISIONAL, literal=True)
+        )
         parts.append(
             moved.filter(pl.col("unit_id").cast(pl.Int64).is_in(units["unit_id"].to_list())).select(
                 pl.col("unit_id").cast(pl.Int64),
                 pl.col("grade").alias("ecology_grade_value"),
                 pl.col("grade_label").alias("ecology_grade"),
+                provisional.fill_null(False).alias("ecology_provisional"),
                 pl.col("previous_grade").alias("ecology_previous"),
                 pl.col("trend").alias("ecology_trend"),
             )
@@ -204,16 +269,18 @@ def _ecology(
         "unit_id": pl.Int64,
         "ecology_grade_value": pl.String,
         "ecology_grade": pl.String,
+        "ecology_provisional": pl.Boolean,
         "ecology_previous": pl.String,
         "ecology_trend": pl.String,
     }
     return pl.concat([pl.DataFrame(schema=schema), *parts], how="vertical_relaxed")
 
 
-def _evaluation(evaluation: pl.DataFrame, fed: pl.DataFrame) -> pl.DataFrame:
-    """Each unit's latest graded (or vetoed) evaluation among its inspections fed back in
-    scope: rows of other units or rounds are not the scope's and are dropped."""
-    rounds = fed.select("unit_id", "round_id", "seq", pl.col("round_name").alias("_rname"))
+def _evaluation(evaluation: pl.DataFrame, done: pl.DataFrame) -> pl.DataFrame:
+    """Each unit's latest graded (or vetoed) evaluation among its inspections in scope past
+    their rectification period (its basis and before): rows of other units or rounds are not
+    the scope's, or not yet a basis, and are dropped."""
+    rounds = done.select("unit_id", "round_id", "seq", pl.col("round_name").alias("_rname"))
     graded = (
         evaluation.with_columns(
             pl.col("unit_id").cast(pl.Int64),
@@ -262,9 +329,10 @@ def _scored(row: dict[str, Any], rule: RevisitRule, on: dt.date, evaluated: bool
     rebound = int(row.get("rebound_findings") or 0)
     rebound_points = 0.0
     rebound_rate = row.get("rebound_rate")
-    if rebound >= rule.rebound_min_findings and (rebound_rate or 0) >= rule.rebound_min_rate:
+    if rebound >= rule.rebound_findings_at_least and (rebound_rate or 0) > rule.rebound_rate_above:
         rebound_points = scored(
-            rule.rebound_points, f"反弹问题 {rebound} 个（占 {_pct(rebound_rate)}）"
+            rule.rebound_points,
+            f"反弹问题 {rebound} 个，占 {_pct(rebound_rate)}，超过{rule.significant_rebound()}",
         )
     # 3. 逾期
     overdue = int(row.get("overdue_measures") or 0)
@@ -274,23 +342,31 @@ def _scored(row: dict[str, Any], rule: RevisitRule, on: dt.date, evaluated: bool
         tens * rule.overdue_points_per_10, f"逾期措施 {overdue} 项（占 {_pct(overdue_rate)}）"
     )
     # 4. 距上次巡察
-    months = months_between(row["feedback_date"], on)
+    since_date = row["_since_date"]
+    months = months_between(since_date, on)
     since_text = f"距上次巡察 {_duration(months)}"
     beyond = max(0, months // 12 - rule.since_after_years)
     since_points = scored(
         beyond * rule.since_points_per_year,
-        f"{since_text}（{row['round_name']}，反馈于 {row['feedback_date'].isoformat()}）",
+        f"{since_text}（{row['_since_round']}，反馈于 {since_date.isoformat()}）",
     )
-    # 5. 政治生态（研判参考）
+    # 5. 政治生态（研判参考）: 差 and 下降 are exclusive, a fall to 差 scores the larger.
     ecology_points = 0.0
-    if row.get("ecology_trend") == DECLINING:
-        ecology_points += scored(
-            rule.ecology_declining,
-            f"政治生态等次下降（{row['ecology_previous']}→{row['ecology_grade']}，"
-            f"{ECOLOGY_LABEL}）",
+    poor = row.get("ecology_grade_value") == POOR
+    declining = row.get("ecology_trend") == DECLINING
+    tentative = f"{PROVISIONAL}，" if row.get("ecology_provisional") else ""
+    moved = f"{row.get('ecology_previous')}→{row.get('ecology_grade')}，{ECOLOGY_LABEL}"
+    if poor and declining:
+        ecology_points = scored(
+            max(rule.ecology_poor, rule.ecology_declining),
+            f"政治生态等次降至“{POOR}”（{moved}）",
         )
-    if row.get("ecology_grade_value") == POOR:
-        ecology_points += scored(rule.ecology_poor, f"政治生态等次为“差”（{ECOLOGY_LABEL}）")
+    elif poor:
+        ecology_points = scored(
+            rule.ecology_poor, f"政治生态等次为“{POOR}”（{tentative}{ECOLOGY_LABEL}）"
+        )
+    elif declining:
+        ecology_points = scored(rule.ecology_declining, f"政治生态等次下降（{moved}）")
     total = evaluation_points + rebound_points + overdue_points + since_points + ecology_points
     return {
         "rank": None,
@@ -321,6 +397,8 @@ def _scored(row: dict[str, Any], rule: RevisitRule, on: dt.date, evaluated: bool
         "ecology_trend": row.get("ecology_trend"),
         "ecology_points": float(ecology_points),
         "revisited": row.get("revisited"),
+        "in_period": row.get("in_period"),
+        "_since_date": since_date,
     }
 
 

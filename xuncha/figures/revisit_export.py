@@ -33,7 +33,7 @@ HEADERS: dict[str, str] = {
     "sector": "行业领域",
     "points": "总分",
     "reasons": "列入理由",
-    "last_round": "最近一次巡察",
+    "last_round": "依据巡察（整改期已结束）",
     "last_feedback": "反馈日期",
     "since_text": "距上次巡察",
     "since_points": "距上次巡察得分",
@@ -52,6 +52,7 @@ HEADERS: dict[str, str] = {
     "ecology_trend": "政治生态趋势（研判参考）",
     "ecology_points": "政治生态得分",
     "revisited": "回头看情况",
+    "in_period": "其后尚在整改期内的巡察",
 }
 PLAN_BLANKS = ("巡察组", "进驻时间", "备注")
 

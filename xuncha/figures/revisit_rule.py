@@ -6,6 +6,14 @@ xuncha/revisit_default.toml; a store may override any of them in STORE/config/re
 (keys it omits keep their defaults). Every value is checked when read, with errors in Chinese
 naming the key, so a wrong file stops the list instead of ranking units by a rule nobody stated.
 `describe` gives the rule in words, for the page, the export's 说明 sheet and the command line.
+
+What counts as a significant 反弹 (显著反弹) is not set here: it is the rebound cap of the
+political-ecology configuration (EcologyConfig.caps `rebound_rate_above`,
+`rebound_findings_at_least`, the store's STORE/config/ecology.toml), one definition for the
+scorecards and this list. The two values are carried by the rule (`rebound_rate_above`,
+`rebound_findings_at_least`) so its digest and its words change with them. A rule file that
+still sets the retired `[rebound] min_findings` / `min_rate` is refused, naming where the level
+now lives, rather than silently ranking by a level the commission did not choose.
 """
 
 from __future__ import annotations
@@ -15,9 +23,12 @@ import json
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from xuncha.figures.ecology import STORE_CONFIG as ECOLOGY_STORE_CONFIG
+from xuncha.figures.ecology import EcologyConfig, config_for_store
 
 DEFAULT_RULE = Path(__file__).resolve().parents[1] / "revisit_default.toml"
 STORE_RULE = Path("config") / "revisit.toml"
@@ -30,11 +41,7 @@ _KEYS: dict[str, dict[str, tuple[str, bool]]] = {
         "average": ("evaluation_average", False),
         "veto": ("evaluation_veto", False),
     },
-    "rebound": {
-        "min_findings": ("rebound_min_findings", True),
-        "min_rate": ("rebound_min_rate", False),
-        "points": ("rebound_points", False),
-    },
+    "rebound": {"points": ("rebound_points", False)},
     "overdue": {"points_per_10": ("overdue_points_per_10", False)},
     "since": {
         "after_years": ("since_after_years", True),
@@ -42,6 +49,16 @@ _KEYS: dict[str, dict[str, tuple[str, bool]]] = {
     },
     "ecology": {"declining": ("ecology_declining", False), "poor": ("ecology_poor", False)},
     "list": {"min_points": ("min_points", False)},
+}
+# Keys of earlier rule files whose meaning moved elsewhere: section → keys → where it lives now.
+_RETIRED: dict[str, tuple[tuple[str, ...], str]] = {
+    "rebound": (
+        ("min_findings", "min_rate"),
+        "显著反弹的标准已统一为政治生态配置的反弹封顶线"
+        f"（数据仓 {ECOLOGY_STORE_CONFIG.as_posix()} 的 [caps] rebound_rate_above、"
+        "rebound_findings_at_least，可在“政治生态配置”页修改），回头看名单与政治生态研判"
+        "采用同一标准；请从回头看规则文件中删除这两项",
+    )
 }
 
 
@@ -56,8 +73,6 @@ class RevisitRule:
     evaluation_poor: float
     evaluation_average: float
     evaluation_veto: float
-    rebound_min_findings: int
-    rebound_min_rate: float
     rebound_points: float
     overdue_points_per_10: float
     since_after_years: int
@@ -65,25 +80,59 @@ class RevisitRule:
     ecology_declining: float
     ecology_poor: float
     min_points: float
+    # 显著反弹, from the ecology configuration (not the rule file): a rate above the first,
+    # with at least the second number of 反弹 findings.
+    rebound_rate_above: float = 75.0
+    rebound_findings_at_least: int = 3
     source: str = field(default="默认规则", compare=False)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str] | None = None) -> RevisitRule:
-        """The built-in rule, or a TOML file read over it."""
+    def load(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        ecology: EcologyConfig | None = None,
+    ) -> RevisitRule:
+        """The built-in rule, or a TOML file read over it; the 显著反弹 level from `ecology`
+        (None: the default ecology configuration)."""
         defaults = _read(DEFAULT_RULE)
         if path is None:
-            return cls.from_dict(defaults, source="默认规则")
-        return cls.from_dict(_merge(defaults, _read(Path(path))), source=str(path))
+            return cls.from_dict(defaults, source="默认规则", ecology=ecology)
+        merged = _merge(defaults, _read(Path(path)))
+        return cls.from_dict(merged, source=str(path), ecology=ecology)
 
     @classmethod
-    def for_store(cls, store_root: str | os.PathLike[str]) -> RevisitRule:
-        """The store's rule (STORE/config/revisit.toml) when there is one, else the default."""
-        path = Path(store_root) / STORE_RULE
-        return cls.load(path if path.is_file() else None)
+    def for_store(
+        cls, store_root: str | os.PathLike[str], path: str | os.PathLike[str] | None = None
+    ) -> RevisitRule:
+        """The store's rule (STORE/config/revisit.toml, or `path` when given) when there is
+        one, else the default, with the store's 显著反弹 level (its ecology configuration;
+        EcologyConfigError when that cannot be read)."""
+        if path is None:
+            own = Path(store_root) / STORE_RULE
+            path = own if own.is_file() else None
+        return cls.load(path, config_for_store(store_root))
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str = "默认规则") -> RevisitRule:
-        return _validate(data, source)
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        source: str = "默认规则",
+        ecology: EcologyConfig | None = None,
+    ) -> RevisitRule:
+        rule = _validate(data, source)
+        caps = (ecology or EcologyConfig.load(None)).caps
+        return replace(
+            rule,
+            rebound_rate_above=float(caps["rebound_rate_above"]),
+            rebound_findings_at_least=int(caps["rebound_findings_at_least"]),
+        )
+
+    def significant_rebound(self) -> str:
+        """The 显著反弹 level in words, as the reasons and the rule text name it."""
+        return (
+            f"显著反弹线（反弹率超过 {_n(self.rebound_rate_above)}%、"
+            f"至少 {self.rebound_findings_at_least} 个）"
+        )
 
     def values(self) -> dict[str, Any]:
         """The values that change the list (not where they were read from)."""
@@ -98,21 +147,28 @@ class RevisitRule:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def describe(self) -> list[str]:
-        """The rule in words, one line per reason, then the order."""
+        """The rule in words: the basis of each unit, one line per reason, then the order."""
         return [
-            f"成效评估：最近一次整改成效评估为“差”计 {_n(self.evaluation_poor)} 分，"
+            "依据：每个单位以其整改期已结束的最近一次巡察为依据（整改期按数据仓的整改期规则，"
+            "一轮巡察的整改期在其每个被巡察单位的整改期都结束后结束）；巡察尚在整改期内的不作依据，"
+            "只有尚在整改期内巡察的单位不列入名单；依据之后还有巡察尚在整改期内的，"
+            "标注“××轮整改期内”，照常计分排序，供研究时考虑。",
+            f"成效评估：依据巡察及以前最近一次整改成效评估为“差”计 {_n(self.evaluation_poor)} 分，"
             f"“一般”计 {_n(self.evaluation_average)} 分；一票否决计 "
             f"{_n(self.evaluation_veto)} 分（取代等次分）；暂评等次同样计分并注明“暂评”。",
-            f"反弹：最近一次巡察反弹问题（屡改屡犯）达到 {self.rebound_min_findings} 个、"
-            f"且占该次问题数达到 {_n(self.rebound_min_rate)}%，计 {_n(self.rebound_points)} 分。",
-            f"逾期：最近一次巡察的整改措施逾期率每满 10 个百分点计 "
+            f"反弹：依据巡察的反弹问题（屡改屡犯）达到{self.significant_rebound()}，"
+            f"计 {_n(self.rebound_points)} 分；显著反弹线即政治生态研判的反弹封顶线，"
+            "两处采用同一标准。",
+            f"逾期：依据巡察的整改措施逾期率每满 10 个百分点计 "
             f"{_n(self.overdue_points_per_10)} 分。",
-            f"距上次巡察：自最近一次巡察反馈日期起满 {self.since_after_years} 年后，"
+            f"距上次巡察：自该单位最近一次巡察（含尚在整改期内的）反馈日期起满 "
+            f"{self.since_after_years} 年后，"
             f"每再满一年计 {_n(self.since_points_per_year)} 分。",
-            f"政治生态（研判参考）：最近一轮等次较上一轮下降计 {_n(self.ecology_declining)} 分；"
-            f"最近一轮等次为“差”计 {_n(self.ecology_poor)} 分。",
+            f"政治生态（研判参考）：依据巡察所在轮次的等次为“差”计 {_n(self.ecology_poor)} 分；"
+            f"等次较上一轮下降但未降至“差”计 {_n(self.ecology_declining)} 分；"
+            "降至“差”的是同一事实，只按两者中较高的一项计分；暂评等次注明“暂评”。",
             f"排序：总分达到 {_n(self.min_points)} 分的单位列入名单，按总分从高到低；"
-            "总分相同时上次巡察反馈较早者在前，再按单位名称排序。",
+            "总分相同时最近一次巡察反馈较早者在前，再按单位名称排序。",
         ]
 
 
@@ -161,6 +217,12 @@ def _validate(data: Mapping[str, Any], source: str) -> RevisitRule:
         table = data.get(section)
         if not isinstance(table, Mapping):
             raise RevisitRuleError(f"回头看规则缺少配置节 [{section}]{where}")
+        retired, where_now = _RETIRED.get(section, ((), ""))
+        old = [key for key in retired if key in table]
+        if old:
+            raise RevisitRuleError(
+                f"回头看规则 [{section}] 的 {'、'.join(old)} 已停用：{where_now}{where}"
+            )
         extra = sorted(set(table) - set(keys))
         if extra:
             raise RevisitRuleError(
@@ -170,10 +232,6 @@ def _validate(data: Mapping[str, Any], source: str) -> RevisitRule:
             if key not in table:
                 raise RevisitRuleError(f"回头看规则缺少 {section}.{key}{where}")
             values[attribute] = _number(table[key], f"{section}.{key}", whole, where)
-    if values["rebound_min_findings"] < 1:
-        raise RevisitRuleError(f"回头看规则 rebound.min_findings 须至少为 1{where}")
-    if values["rebound_min_rate"] > 100:
-        raise RevisitRuleError(f"回头看规则 rebound.min_rate 为百分比，不能超过 100{where}")
     return RevisitRule(**values, source=source)
 
 
