@@ -198,6 +198,16 @@ def evaluated(
         reader.close()
 
 
+def archived(
+    store: Store, round_id: int, who: Access = OFFICE_A, as_of: dt.date = AS_OF
+) -> tuple[str, dict[str, Any]]:
+    reader = open_reader(store)
+    try:
+        return archive.save(store, reader, round_id, who, as_of=as_of, config=CONFIG)
+    finally:
+        reader.close()
+
+
 def row(ev: evaluation.Evaluation, inspection: int) -> dict[str, Any]:
     return ev.units.filter(pl.col("inspection_id") == inspection).row(0, named=True)
 
@@ -525,8 +535,7 @@ def test_the_archive_keeps_the_round_with_its_data_version_and_digest(
     copy: tuple[Store, dict[str, int]],
 ) -> None:
     store, ids = copy
-    ev = evaluated(store)
-    archive_id, record = archive.save(store, ev, ids["r1"], OFFICE_A)
+    archive_id, record = archived(store, ids["r1"])
     assert (
         record["data_version"] == store.version() and record["config"]["digest"] == CONFIG.digest()
     )
@@ -571,7 +580,7 @@ def test_key_seal_and_rotate_bring_the_archive_under_the_new_key(
     tmp_path: Path,
 ) -> None:
     store, ids = copy
-    archive_id, _ = archive.save(store, evaluated(store), ids["r1"], OFFICE_A)
+    archive_id, _ = archived(store, ids["r1"])
     files = [store.root / archive.FOLDER / archive_id / name for name in archive.FILES]
     plain = [f.read_bytes() for f in files]
     assert not any(crypto.is_sealed(f) for f in files)
@@ -599,7 +608,7 @@ def test_key_seal_and_rotate_bring_the_archive_under_the_new_key(
 
 def test_a_backup_carries_the_archive(copy: tuple[Store, dict[str, int]], tmp_path: Path) -> None:
     store, ids = copy
-    archive_id, _ = archive.save(store, evaluated(store), ids["r1"], OFFICE_A)
+    archive_id, _ = archived(store, ids["r1"])
     out = tmp_path / "backup.tar.gz"
     assert cli.main(["backup", "--db", str(store.root), "--out", str(out)]) == 0
     target = tmp_path / "restored"
