@@ -15,6 +15,7 @@ recorded with every result, so two results with one digest were computed the sam
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -24,7 +25,6 @@ import re
 import tempfile
 import tomllib
 from collections.abc import Mapping
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,10 +85,7 @@ class AutoItem:
             return f"满分 {self.points:g} 分 × {what}"
         if self.method == "deduct":
             return f"满分 {self.points:g} 分，{what}每个扣 {self.per:g} 分，扣完为止"
-        return (
-            f"满分 {self.points:g} 分 × {what} ÷ {self.target:g}，"
-            f"满 {self.target:g} 项计满分"
-        )
+        return f"满分 {self.points:g} 分 × {what} ÷ {self.target:g}，满 {self.target:g} 项计满分"
 
 
 @dataclass(frozen=True)
@@ -202,7 +199,10 @@ class EvaluationConfig:
         return GRADES[-1]
 
     def describe_grades(self) -> str:
-        lines = [f"{grade} ≥ {self.grades[key]:g} 分" for grade, key in zip(GRADES, GRADE_KEYS, strict=False)]
+        lines = [
+            f"{grade} ≥ {self.grades[key]:g} 分"
+            for grade, key in zip(GRADES, GRADE_KEYS, strict=False)
+        ]
         return "，".join([*lines, f"{GRADES[-1]} < {self.grades[GRADE_KEYS[-1]]:g} 分"])
 
 

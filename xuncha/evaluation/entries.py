@@ -31,10 +31,10 @@ import duckdb
 
 from xuncha import audit
 from xuncha.auth.access import EVALUATE, Access, PermissionDenied
+from xuncha.auth.scope import scope_ids
 from xuncha.evaluation.config import EvaluationConfig, VetoItem
 from xuncha.rectify import evidence as evidence_files
 from xuncha.rectify.evidence import CheckedEvidence
-from xuncha.auth.scope import scope_ids
 from xuncha.rectify.workflow import StepOutcome, WorkflowError
 from xuncha.store import Store
 from xuncha.store.reader import Reader

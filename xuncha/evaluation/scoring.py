@@ -281,9 +281,7 @@ def evaluate(
         figures_row["returns"] = returns.get((int(row["round_id"]), int(row["unit_id"])), 0)
         figures_row["regulations"] = row["regulations"]
         mine = entries.filter(pl.col("inspection_id") == row["inspection_id"])
-        unit, items = _score_unit(
-            row, figures_row, mine, claims, periods, config, min_findings
-        )
+        unit, items = _score_unit(row, figures_row, mine, claims, periods, config, min_findings)
         unit_rows.append(unit)
         item_rows.extend(items)
     units = pl.DataFrame(unit_rows, schema=_UNIT_SCHEMA)
