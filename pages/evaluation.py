@@ -4,6 +4,7 @@ with their basis, the 表面整改 vs 实质整改 gap; for the 巡察办 and �
 entry form, the confirmation queue and the archive. The rules are xuncha.evaluation's."""
 
 import dataclasses
+import datetime as dt
 
 import polars as pl
 import streamlit as st
@@ -11,10 +12,13 @@ import streamlit as st
 from xuncha import evaluation, ui
 from xuncha.auth.access import EVALUATE
 from xuncha.evaluation import archive, entries
+from xuncha.evaluation.scoring import entries_frame, small_sample_note
 from xuncha.evaluation.tables import entries_table, items_table, results_table
-from xuncha.figures import periods
+from xuncha.figures import ecology, periods
 from xuncha.figures.periods import PROVISIONAL
+from xuncha.filters import Filters, resolve_scope
 from xuncha.ui import rectify
+from xuncha.ui.download_buttons import scoped_download
 
 reader = ui.reader()
 scope = ui.current_scope(reader)
@@ -90,7 +94,7 @@ if bool(units["provisional"].any()):
 
 st.subheader("评估结果")
 cols = st.columns(5)
-for col, grade in zip(cols, ("好", "较好", "一般", "差"), strict=False):
+for col, grade in zip(cols, ecology.GRADES, strict=False):
     with col:
         ui.count_metric(grade, units.filter(pl.col("grade") == grade).height, unit=" 个单位")
 with cols[4]:
@@ -99,9 +103,24 @@ st.caption(
     "人工评分项经另一人确认后才计入；未全部确认的单位不评等次（待人工评分）。"
     "自报完成率与措施完成率之差即表面整改与实质整改的差距（百分点）。"
 )
+small_note = small_sample_note(result.min_findings)
+small = units.filter(pl.col("small_sample")).height
+if small:
+    st.caption(f"{small} 个单位{small_note}（仍按本办法评分定等）。")
 table = results_table(part)
 ui.table(table, key="evaluation_results")
-ui.frame_downloads(table, key="evaluation_results_dl", name=f"整改成效评估_{names[round_id]}")
+ui.downloads(
+    table,
+    key="evaluation_results_dl",
+    page="整改成效评估",
+    title=names[round_id],
+    scope=scope,
+    notes=(
+        f"等次线：{config.describe_grades()}；评估配置：{config.describe_source()}。",
+        f"样本不足：{small_note}。",
+        *evaluation.METHOD.splitlines(),
+    ),
+)
 
 st.subheader("单位评分明细")
 unit_names = units.sort("unit_name")["unit_name"].to_list()
@@ -115,12 +134,26 @@ ui.table(
     key="evaluation_items",
 )
 
+round_seq = int(rounds.filter(pl.col("round_id") == round_id)["seq"][0])
 if who.can(EVALUATE):
+    # Today's work on the current data: the 统计截至 date of the figures does not apply.
+    today = dt.date.today()
+    now_scope = resolve_scope(
+        reader, Filters(round_from=round_seq, round_to=round_seq, as_of=today), access=who
+    )
+    now_units = reader.query(
+        "evaluation_inspections", {"inspection_ids": now_scope.ids_param(), "as_of": today}
+    ).filter(pl.col("round_id") == round_id)
+    current_entries = entries_frame(reader, now_scope).filter(pl.col("round_id") == round_id)
     st.subheader("人工评分录入")
+    st.caption(
+        "录入和确认是当天的工作：单位名单和待确认的录入按当前数据列出，不受“统计截至”日期影响。"
+    )
     entered = {i.label: i for i in config.entered_items()}
+    entry_units = sorted(now_units["unit_name"].to_list())
     with st.form("evaluation_entry", clear_on_submit=False):
         unit_name = st.selectbox(
-            "单位", unit_names, key=f"evaluation_entry_unit_{rectify.serial()}"
+            "单位", entry_units, key=f"evaluation_entry_unit_{rectify.serial()}"
         )
         label = st.selectbox(
             "评分项", list(entered), key=f"evaluation_entry_item_{rectify.serial()}"
@@ -144,8 +177,10 @@ if who.can(EVALUATE):
         files, refused = rectify.check_uploads((f.name, f.getvalue()) for f in uploads or [])
         if refused:
             st.error(ui.md("；".join(refused)), icon=":material/block:")
+        elif unit_name is None:
+            st.error("本轮在本账号范围内没有已反馈的单位", icon=":material/block:")
         else:
-            target = int(units.filter(pl.col("unit_name") == unit_name)["inspection_id"][0])
+            target = int(now_units.filter(pl.col("unit_name") == unit_name)["inspection_id"][0])
             rectify.run_step(
                 lambda: entries.enter(
                     store, who, target, entered[label].key, value, note, files, config=config
@@ -153,7 +188,7 @@ if who.can(EVALUATE):
             )
 
     st.subheader("待确认")
-    pending = part.entries.filter(pl.col("decision").is_null())
+    pending = current_entries.filter(pl.col("decision").is_null())
     if pending.is_empty():
         st.caption("没有待确认的录入。")
     else:
@@ -173,35 +208,51 @@ if who.can(EVALUATE):
         if right.button("退回", key="evaluation_reject", disabled=mine, icon=":material/undo:"):
             rectify.run_step(lambda: entries.decide(store, who, pick, "reject", reason=reason))
 
-    st.subheader("存档")
+st.subheader("存档")
+if who.can(EVALUATE):
+    st.caption(
+        f"存档的是{names[round_id]}在本账号范围内（{who.describe()}）全部单位截至 "
+        f"{scope.as_of.isoformat()} 的评估结果，不受侧栏的单位、类别等筛选影响。"
+    )
     if st.button("存档本轮评估结果", key="evaluation_archive", icon=":material/archive:"):
-        archive_id, _ = archive.save(store, result, round_id, who)
-        st.success(f"已存档：{archive_id}（数据版本 {result.data_version}）")
-    saved = archive.list_archives(store, who)
-    if saved:
-        st.dataframe(
-            pl.DataFrame(saved).rename(
-                {
-                    "archive_id": "存档编号",
-                    "round_name": "轮次",
-                    "as_of": "评估截至",
-                    "data_version": "数据版本",
-                    "config_digest": "配置摘要",
-                    "user": "存档人",
-                    "created": "存档时间",
-                    "units": "单位数",
-                }
-            ),
-            hide_index=True,
-        )
-        chosen_archive = st.selectbox(
-            "下载存档", [a["archive_id"] for a in saved], key="evaluation_archive_pick"
-        )
-        ui.file_download(
-            "下载存档（.xlsx）",
-            lambda: archive.load(store, chosen_archive, who)[1],
-            f"整改成效评估_{chosen_archive}.xlsx",
-            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            key="evaluation_archive_dl",
-            archive_id=chosen_archive,
-        )
+        try:
+            archive_id, record = archive.save(
+                store, reader, round_id, who, as_of=scope.as_of, config=config
+            )
+        except archive.ArchiveError as exc:
+            st.error(ui.md(str(exc)), icon=":material/error:")
+        else:
+            st.success(
+                f"已存档：{archive_id}（{record['covers']['text']}；"
+                f"数据版本 {record['data_version']}）"
+            )
+saved = archive.list_archives(store, who)
+if not saved:
+    st.caption("本账号范围内还没有评估存档。")
+else:
+    st.dataframe(
+        pl.DataFrame(saved).rename(
+            {
+                "archive_id": "存档编号",
+                "round_name": "轮次",
+                "as_of": "评估截至",
+                "data_version": "数据版本",
+                "user": "存档人",
+                "scope": "存档人范围",
+                "created": "存档时间",
+                "units": "单位数",
+            }
+        ),
+        hide_index=True,
+    )
+    chosen_archive = st.selectbox(
+        "下载存档", [a["archive_id"] for a in saved], key="evaluation_archive_pick"
+    )
+    scoped_download(
+        "下载存档（.xlsx）",
+        lambda: archive.load(store, chosen_archive, who)[1],
+        f"整改成效评估_{chosen_archive}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key="evaluation_archive_dl",
+        archive_id=chosen_archive,
+    )

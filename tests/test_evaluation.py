@@ -43,6 +43,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -54,9 +55,11 @@ import pytest
 from tests.builders import StoreBuilder, sample_pdf
 from xuncha import audit, cli, evaluation
 from xuncha.auth.access import Access, PermissionDenied
-from xuncha.evaluation import archive, entries
+from xuncha.evaluation import archive, entries, tables
+from xuncha.evaluation import config as evaluation_config
 from xuncha.evaluation.config import EvaluationConfig, EvaluationConfigError
 from xuncha.evaluation.entries import EvaluationError
+from xuncha.figures import ecology
 from xuncha.filters import Filters, resolve_scope
 from xuncha.rectify import workflow
 from xuncha.rectify.evidence import check_evidence
@@ -194,6 +197,16 @@ def evaluated(
     try:
         scope = resolve_scope(reader, Filters(as_of=as_of), access=access)
         return evaluation.evaluate(reader, scope, CONFIG)
+    finally:
+        reader.close()
+
+
+def archived(
+    store: Store, round_id: int, who: Access = OFFICE_A, as_of: dt.date = AS_OF
+) -> tuple[str, dict[str, Any]]:
+    reader = open_reader(store)
+    try:
+        return archive.save(store, reader, round_id, who, as_of=as_of, config=CONFIG)
     finally:
         reader.close()
 
@@ -525,8 +538,7 @@ def test_the_archive_keeps_the_round_with_its_data_version_and_digest(
     copy: tuple[Store, dict[str, int]],
 ) -> None:
     store, ids = copy
-    ev = evaluated(store)
-    archive_id, record = archive.save(store, ev, ids["r1"], OFFICE_A)
+    archive_id, record = archived(store, ids["r1"])
     assert (
         record["data_version"] == store.version() and record["config"]["digest"] == CONFIG.digest()
     )
@@ -571,7 +583,7 @@ def test_key_seal_and_rotate_bring_the_archive_under_the_new_key(
     tmp_path: Path,
 ) -> None:
     store, ids = copy
-    archive_id, _ = archive.save(store, evaluated(store), ids["r1"], OFFICE_A)
+    archive_id, _ = archived(store, ids["r1"])
     files = [store.root / archive.FOLDER / archive_id / name for name in archive.FILES]
     plain = [f.read_bytes() for f in files]
     assert not any(crypto.is_sealed(f) for f in files)
@@ -599,7 +611,7 @@ def test_key_seal_and_rotate_bring_the_archive_under_the_new_key(
 
 def test_a_backup_carries_the_archive(copy: tuple[Store, dict[str, int]], tmp_path: Path) -> None:
     store, ids = copy
-    archive_id, _ = archive.save(store, evaluated(store), ids["r1"], OFFICE_A)
+    archive_id, _ = archived(store, ids["r1"])
     out = tmp_path / "backup.tar.gz"
     assert cli.main(["backup", "--db", str(store.root), "--out", str(out)]) == 0
     target = tmp_path / "restored"
@@ -608,3 +620,109 @@ def test_a_backup_carries_the_archive(copy: tuple[Store, dict[str, int]], tmp_pa
     record, xlsx = archive.load(restored, archive_id, OFFICE_B)
     original, original_xlsx = archive.load(store, archive_id, OFFICE_B)
     assert record == original and xlsx == original_xlsx
+
+
+# -- review fixes: 样本不足, one grade vocabulary, developer text, archive coverage and audit --
+
+
+def test_units_with_few_findings_are_marked_small_sample_and_keep_their_grade(
+    copy: tuple[Store, dict[str, int]],
+) -> None:
+    store, ids = copy
+    ev = evaluated(store)
+    # Every unit of the fixture has fewer than the default 5 findings (甲局 4, 乙局 2, 丙局 1).
+    assert ev.min_findings == 5
+    jia = row(ev, ids["jia"])
+    assert jia["findings"] == 4 and jia["small_sample"] is True
+    assert jia["grade"] == "差"  # still graded (68.67), marked
+    assert "问题少于 5 个，样本不足，等次仅供参考" in jia["note"]
+    table = tables.results_table(ev)
+    assert table["样本不足（等次仅供参考）"].to_list() == ev.units["small_sample"].to_list()
+    # The 样本线 is the ecology configuration's: at 3, 甲局 (4 findings) is no longer small.
+    path = ecology.store_config_path(store.root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("[sample]\nmin_findings = 3\n", encoding="utf-8")
+    assert ecology.config_for_store(store.root).min_findings == 3
+    reader = open_reader(store)
+    try:
+        again = evaluation.evaluate(reader, resolve_scope(reader, Filters(as_of=AS_OF)), CONFIG)
+    finally:
+        reader.close()
+    assert row(again, ids["jia"])["small_sample"] is False
+    assert "样本不足" not in (row(again, ids["jia"])["note"] or "")
+    assert row(again, ids["yi"])["small_sample"] is True
+    assert "问题少于 3 个" in row(again, ids["yi"])["note"]
+    graded = evaluation.grades(open_reader(store), resolve_scope(open_reader(store), Filters()))
+    assert "small_sample" in graded.columns
+
+
+def test_the_grade_words_are_the_ecology_vocabulary() -> None:
+    assert evaluation_config.GRADES is ecology.GRADES
+    assert ecology.GRADES[-1] == evaluation_config.VETO_GRADE
+    assert CONFIG.describe_grades().split("，")[0].startswith(ecology.GRADES[0])
+
+
+def _texts(book: Any, sheet: str) -> list[str]:
+    return [str(c.value) for r in book[sheet].iter_rows() for c in r if c.value is not None]
+
+
+def test_what_a_leader_reads_has_no_developer_text(copy: tuple[Store, dict[str, int]]) -> None:
+    store, ids = copy
+    _, record = archived(store, ids["r1"])
+    _, xlsx = archive.load(store, record["archive_id"], OFFICE_B)
+    book = openpyxl.load_workbook(io.BytesIO(xlsx))
+    read = [t for s in ("结果", "评分明细", "说明") for t in _texts(book, s)]
+    for word in ("§", "DOMAIN", "SHA", "sha256", "digest", "min(", ".toml", "#"):
+        assert not [t for t in read if word in t], word
+    assert not [t for t in read if re.search(r"[0-9a-f]{16,}", t)]
+    notes = _texts(book, "说明")
+    assert "评估配置：内置默认配置" in notes
+    assert any("样本不足" in t for t in notes)
+    assert "满分 10 分 × 建章立制数 ÷ 3，满 3 项计满分" in _texts(book, "评分明细")
+    assert "§" not in evaluation.METHOD and "DOMAIN" not in evaluation.METHOD
+    # The digest stays in the machine record.
+    assert record["config"]["digest"] == CONFIG.digest()
+
+
+def test_the_archive_covers_the_whole_round_in_the_accounts_scope(
+    copy: tuple[Store, dict[str, int]],
+) -> None:
+    store, ids = copy
+    scoped = Access.for_role("室员", "supervisor", units=["甲局", "乙局"])
+    _, record = archived(store, ids["r1"], scoped)
+    assert {u["unit_name"] for u in record["units"]} == {"甲局", "乙局"}
+    assert record["covers"]["units"] == 2 and scoped.describe() in record["covers"]["text"]
+    _, whole = archived(store, ids["r1"])
+    assert whole["covers"]["units"] == 3
+    book = openpyxl.load_workbook(io.BytesIO(archive.load(store, whole["archive_id"], OFFICE_B)[1]))
+    assert any(t.startswith("存档范围：") and "共 3 个" in t for t in _texts(book, "说明"))
+
+
+def test_an_archive_is_not_made_when_the_audit_trail_cannot_take_its_record(
+    copy: tuple[Store, dict[str, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, ids = copy
+    folder = store.root / archive.FOLDER
+    pinned = store.pinned()
+    path = audit.audit_path(store.root)
+    original = path.read_bytes()
+    lines = original.decode("utf-8").splitlines()
+    first = json.loads(lines[0])
+    first["user"] = "别人"
+    path.write_text(
+        "\n".join([json.dumps(first, ensure_ascii=False), *lines[1:]]) + "\n", encoding="utf-8"
+    )
+    with pytest.raises(audit.AuditError, match="评估存档未执行"):
+        archived(store, ids["r1"])
+    assert not folder.exists() or not any(folder.iterdir())
+    assert store.pinned() == pinned
+    path.write_bytes(original)
+
+    def failing(*args: Any, **kwargs: Any) -> None:
+        raise audit.AuditError("磁盘已满")
+
+    monkeypatch.setattr(archive.audit, "record", failing)
+    with pytest.raises(archive.ArchiveError, match="评估未存档"):
+        archived(store, ids["r1"])
+    assert not folder.exists() or not any(folder.iterdir())
+    assert store.pinned() == pinned

@@ -1657,23 +1657,88 @@ def _add_evaluation_parser(sub: Any) -> None:
     q.add_argument("--value", required=True, type=float, help="分值；一票否决项 1 成立、0 不成立")
     q.add_argument("--note", required=True, help="评分依据")
     q.add_argument("--file", action="append", default=[], help="佐证材料文件（可重复，至少一个）")
-    q.add_argument("--user", default=None, help=USER_HELP)
+    q.add_argument("--user", default=None, help=PROVEN_USER_HELP)
     q.set_defaults(func=cmd_evaluation_enter)
     q = ev_sub.add_parser("confirm", help="确认或退回另一人的录入（不能是录入人本人）")
     q.add_argument("entry_id", type=int, metavar="ENTRY_ID", help="录入编号")
     q.add_argument("--db", default=DEFAULT_DB)
     q.add_argument("--reject", action="store_true", help="退回（须给出 --reason）")
     q.add_argument("--reason", default=None, help="退回理由")
-    q.add_argument("--user", default=None, help=USER_HELP)
+    q.add_argument("--user", default=None, help=PROVEN_USER_HELP)
     q.set_defaults(func=cmd_evaluation_confirm)
     q = ev_sub.add_parser(
-        "archive", help="存档一轮的评估结果（.xlsx 和 JSON，记录数据版本和配置摘要）"
+        "archive",
+        help="存档一轮的评估结果（本账号范围内该轮全部单位；.xlsx 和 JSON，记录数据版本和配置）",
     )
     q.add_argument("--db", default=DEFAULT_DB)
     q.add_argument("--round", required=True, help="轮次名称")
     q.add_argument("--as-of", dest="as_of", default=None, help="评估截至日期 YYYY-MM-DD")
     q.add_argument("--user", default=None, help=USER_HELP)
     q.set_defaults(func=cmd_evaluation_archive)
+    q = ev_sub.add_parser("archives", help="列出本账号可查看的评估存档")
+    q.add_argument("--db", default=DEFAULT_DB)
+    q.add_argument("--format", choices=("json", "csv"), default="json")
+    q.add_argument("--user", default=None, help=USER_HELP)
+    q.set_defaults(func=cmd_evaluation_archives)
+    q = ev_sub.add_parser("archive-get", help="取出一份评估存档的 .xlsx")
+    q.add_argument(
+        "archive_id", metavar="ARCHIVE_ID", help="存档编号（见 xuncha evaluation archives）"
+    )
+    q.add_argument("--db", default=DEFAULT_DB)
+    q.add_argument("--out", required=True, help="写入的文件 .xlsx")
+    q.add_argument("--user", default=None, help=USER_HELP)
+    q.set_defaults(func=cmd_evaluation_archive_get)
+
+
+PROVEN_USER_HELP = "以哪个账号办理（数据仓有用户时必填）；密码在终端提示输入，或由标准输入给出一行"
+ARCHIVE_COLUMNS = {
+    "archive_id": "存档编号",
+    "round_name": "轮次",
+    "as_of": "评估截至",
+    "data_version": "数据版本",
+    "user": "存档人",
+    "scope": "存档人范围",
+    "created": "存档时间",
+    "units": "单位数",
+}
+
+
+def _proven_access(db: str, user: str | None, permission: str) -> Access:
+    """The account a write command acts as, proven by its password when the store has users
+    (a name alone would let one person act as two): --user is required, its password read
+    with getpass on a terminal or as one line of standard input, and checked by
+    UserStore.authenticate (the login's own check, lockout and audit record included).
+    Without users the command acts as the system, as every command does."""
+    store = Store(db)
+    known = UserStore(db)
+    if not (store.exists() and known.has_users()):
+        return _access(db, user, permission)
+    if not user:
+        raise UserError("数据仓已设用户：请用 --user 指明办理人的账号，并输入其密码")
+    password = _command_password()
+    result = known.authenticate(user, password, client="命令行")
+    if not result.ok:
+        raise UserError(f"{user}：{result.reason}；未做任何更改")
+    return _access(db, user, permission)
+
+
+def _command_password() -> str:
+    stream = sys.stdin
+    if stream is not None and not stream.closed and stream.isatty():
+        password = getpass.getpass("密码：")
+    else:
+        try:
+            password = auth_cli.read_password() or ""
+        except AuthError as exc:
+            raise UserError(str(exc)) from None
+    if not password:
+        raise UserError("请输入密码（终端提示输入，或由标准输入给出一行）；未做任何更改")
+    return password
+
+
+def _os_context() -> dict[str, Any]:
+    """Who ran a write command, as the operating system knows them (for the audit record)."""
+    return {"os_user": _user(), "source": "cli"}
 
 
 def _evaluation_config(db: str, path: str | None) -> Any:
@@ -1751,7 +1816,7 @@ def cmd_evaluation_enter(args: argparse.Namespace) -> int:
     from xuncha.evaluation import entries
     from xuncha.rectify import evidence, workflow
 
-    who = _access(args.db, args.user, EVALUATE)
+    who = _proven_access(args.db, args.user, EVALUATE)
     config = _evaluation_config(args.db, None)
     target = _evaluation_target(args.db, who, args.round, args.unit)
     files = []
@@ -1774,6 +1839,7 @@ def cmd_evaluation_enter(args: argparse.Namespace) -> int:
             args.note,
             files,
             config=config,
+            context=_os_context(),
         )
     except workflow.WorkflowError as exc:
         raise UserError(str(exc)) from None
@@ -1795,7 +1861,7 @@ def cmd_evaluation_confirm(args: argparse.Namespace) -> int:
     from xuncha.evaluation import entries
     from xuncha.rectify import workflow
 
-    who = _access(args.db, args.user, EVALUATE)
+    who = _proven_access(args.db, args.user, EVALUATE)
     try:
         outcome = entries.decide(
             Store(args.db),
@@ -1803,6 +1869,7 @@ def cmd_evaluation_confirm(args: argparse.Namespace) -> int:
             args.entry_id,
             "reject" if args.reject else "confirm",
             reason=args.reason,
+            context=_os_context(),
         )
     except workflow.WorkflowError as exc:
         raise UserError(str(exc)) from None
@@ -1820,32 +1887,107 @@ def cmd_evaluation_confirm(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluation_archive(args: argparse.Namespace) -> int:
-    from xuncha import evaluation
     from xuncha.auth.access import EVALUATE
     from xuncha.evaluation import archive
 
     who = _access(args.db, args.user, EVALUATE)
     config = _evaluation_config(args.db, None)
+    store = Store(args.db)
     reader = _reader(args.db)
     try:
         filters = filters_from_names(reader, rounds=[args.round], as_of=args.as_of, access=who)
-        scope = resolve_scope(reader, filters, access=who)
-        result = evaluation.evaluate(reader, scope, config)
+        round_id = filters.round_from
+        rounds = reader.query("rounds_list").filter(pl.col("seq") == round_id)["round_id"]
+        if rounds.is_empty():
+            raise UserError(f"没有这个轮次：{args.round}")
+        # The whole round within the account's own scope (archive.evaluate_round).
+        archive_id, record = archive.save(
+            store,
+            reader,
+            int(rounds[0]),
+            who,
+            as_of=filters.effective_as_of(),
+            config=config,
+        )
+    except archive.ArchiveError as exc:
+        raise UserError(str(exc)) from None
     finally:
         reader.close()
-    if result.units.is_empty():
-        raise UserError(f"{args.round}在范围内没有已反馈的单位，无法存档")
-    store = Store(args.db)
-    archive_id, record = archive.save(store, result, int(result.units["round_id"][0]), who)
     print(
         json.dumps(
             {
                 "archive_id": archive_id,
                 "round": record["round_name"],
                 "data_version": record["data_version"],
-                "config_digest": record["config"]["digest"],
+                "covers": record["covers"]["text"],
+                "config": record["config"]["source"],
                 "folder": str(Path(store.root) / archive.FOLDER / archive_id),
             },
+            ensure_ascii=False,
+        )
+    )
+    return 0
+
+
+def cmd_evaluation_archives(args: argparse.Namespace) -> int:
+    from xuncha.evaluation import archive
+
+    who = _access(args.db, args.user, VIEW_PAGES)
+    try:
+        listed = archive.list_archives(Store(args.db), who)
+    except archive.ArchiveError as exc:
+        raise UserError(str(exc)) from None
+    if args.format == "json":
+        text: str | bytes = json.dumps(listed, ensure_ascii=False) + "\n"
+        columns = list(ARCHIVE_COLUMNS)
+    else:
+        schema = dict.fromkeys(ARCHIVE_COLUMNS, pl.String) | {
+            "data_version": pl.Int64,
+            "units": pl.Int64,
+        }
+        table = pl.DataFrame(listed, schema=schema).select(
+            *(pl.col(k).alias(v) for k, v in ARCHIVE_COLUMNS.items())
+        )
+        text, columns = export.to_csv(table), table.columns
+    _print_recorded(
+        args.db,
+        who,
+        "evaluation archives",
+        Filters(),
+        text,
+        columns=columns,
+        rows=len(listed),
+        fmt=args.format,
+    )
+    return 0
+
+
+def cmd_evaluation_archive_get(args: argparse.Namespace) -> int:
+    from xuncha.evaluation import archive
+
+    who = _access(args.db, args.user, VIEW_PAGES)
+    try:
+        record, xlsx = archive.load(Store(args.db), args.archive_id, who)
+    except archive.ArchiveError as exc:
+        raise UserError(str(exc)) from None
+    path = Path(args.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    audit.record(
+        args.db,
+        user=who.user,
+        action="export",
+        source="cli evaluation archive-get",
+        archive_id=args.archive_id,
+        round_id=record["round_id"],
+        data_version=record["data_version"],
+        file=str(path.resolve()),
+        sha256=hashlib.sha256(xlsx).hexdigest(),
+        bytes=len(xlsx),
+    )
+    path.write_bytes(xlsx)
+    print(
+        json.dumps(
+            {"archive_id": args.archive_id, "round": record["round_name"], "out": str(path)},
             ensure_ascii=False,
         )
     )

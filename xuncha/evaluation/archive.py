@@ -9,8 +9,13 @@
 As briefings are (xuncha.briefing.archive): the data version is pinned (`Store.pin`) so it is
 never pruned, files are written once through a staging name, and when the store has a key
 every file is sealed (`crypto.seal_bytes`) and read back only with it. Each archive is an
-audit record. An archive holds only what its maker's scope showed; an account confined to
-some rounds or units lists and reads only the archives it made itself.
+audit record, and the trail is checked writable before anything is written: when the record
+still cannot be written, the files and the pin are removed (no unaudited archive).
+
+An archive always covers a whole round within its maker's own scope, whatever filters a page
+shows (`save` computes it), and records what it covers: the units counted and the account's
+scope in words. An account confined to some rounds or units lists and reads only the archives
+it made itself; anyone else who may open the page lists and reads every archive.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +35,19 @@ import polars as pl
 
 from xuncha import audit, export
 from xuncha.auth.access import EVALUATE, Access
-from xuncha.evaluation.scoring import METHOD, SELF_REPORTED_DEFINITION, Evaluation
+from xuncha.evaluation.config import EvaluationConfig
+from xuncha.evaluation.scoring import (
+    METHOD,
+    SELF_REPORTED_DEFINITION,
+    Evaluation,
+    evaluate,
+    small_sample_note,
+)
 from xuncha.evaluation.tables import entries_table, items_table, results_table
+from xuncha.figures.periods import PeriodRule
+from xuncha.filters import Filters, resolve_scope
 from xuncha.store import crypto
+from xuncha.store.reader import Reader
 from xuncha.store.store import EVALUATIONS, Store, StoreError
 
 FOLDER = EVALUATIONS
@@ -69,7 +85,17 @@ def _read(path: Path, store: Store) -> bytes:
         raise ArchiveError(f"评估存档 {name} 无法解密（另一把密钥，或文件已损坏）") from None
 
 
-def workbook(evaluation: Evaluation, round_name: str, who: Access) -> bytes:
+def coverage(units: int, who: Access) -> str:
+    """What an archive covers, in words."""
+    return (
+        f"本轮在存档人范围内（{who.describe()}）的全部已反馈单位，共 {units} 个；"
+        "不受页面筛选条件影响"
+    )
+
+
+def workbook(
+    evaluation: Evaluation, round_name: str, who: Access, *, covers: str | None = None
+) -> bytes:
     """The evaluation as an .xlsx whose cells never run as formulas."""
     buffer = io.BytesIO()
     book = export.safe_workbook(buffer)
@@ -98,8 +124,10 @@ def workbook(evaluation: Evaluation, round_name: str, who: Access) -> bytes:
         f"整改成效评估：{round_name}",
         f"评估截至：{evaluation.as_of.isoformat()}",
         f"数据版本：{evaluation.data_version}",
-        f"评估配置摘要（SHA-256）：{evaluation.config.digest()}（{evaluation.config.source}）",
+        *([f"存档范围：{covers}"] if covers else []),
+        f"评估配置：{evaluation.config.describe_source()}",
         f"等次线：{evaluation.config.describe_grades()}",
+        f"样本不足：{small_sample_note(evaluation.min_findings)}",
         evaluation.rule.describe(),
         f"导出人：{who.describe()}",
         "计算方法：",
@@ -113,31 +141,51 @@ def workbook(evaluation: Evaluation, round_name: str, who: Access) -> bytes:
     return buffer.getvalue()
 
 
+def evaluate_round(
+    reader: Reader,
+    round_id: int,
+    who: Access,
+    *,
+    as_of: dt.date,
+    config: EvaluationConfig | None = None,
+    rule: PeriodRule | None = None,
+) -> Evaluation:
+    """The whole round's evaluation within `who`'s own scope as of `as_of`: no page filter
+    (unit, category, sector …) narrows it."""
+    seq = reader.query("rounds_list").filter(pl.col("round_id") == round_id)["seq"]
+    if seq.is_empty():
+        raise ArchiveError(f"没有这个轮次：{round_id}")
+    filters = Filters(round_from=int(seq[0]), round_to=int(seq[0]), as_of=as_of)
+    scope = resolve_scope(reader, filters, access=who)
+    return evaluate(reader, scope, config, rule=rule, round_id=round_id)
+
+
 def save(
-    store: Store, evaluation: Evaluation, round_id: int, who: Access
+    store: Store,
+    reader: Reader,
+    round_id: int,
+    who: Access,
+    *,
+    as_of: dt.date,
+    config: EvaluationConfig | None = None,
+    rule: PeriodRule | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """Archive one round's evaluation (already computed within `who`'s scope); returns its
-    id and the JSON record. Pins the data version; records an audit entry."""
+    """Archive one round's evaluation as of `as_of`, over the whole round within `who`'s own
+    scope (`evaluate_round`); returns its id and the JSON record. Pins the data version and
+    records an audit entry; nothing is left when the audit record cannot be written."""
     who.require(EVALUATE)
-    units = evaluation.units.filter(pl.col("round_id") == round_id)
+    audit.check_before_write(store.root, "评估存档")
+    part = evaluate_round(reader, round_id, who, as_of=as_of, config=config, rule=rule)
+    units = part.units
     if units.is_empty():
-        raise ArchiveError("所选轮次在当前范围内没有已反馈的单位，无法存档")
+        raise ArchiveError("所选轮次在本账号范围内没有截至评估日已反馈的单位，无法存档")
     round_name = str(units["round_name"][0])
-    part = Evaluation(
-        units,
-        evaluation.items.filter(pl.col("round_id") == round_id),
-        evaluation.entries.filter(pl.col("round_id") == round_id),
-        evaluation.config,
-        evaluation.rule,
-        evaluation.as_of,
-        evaluation.data_version,
-    )
+    covers = coverage(units.height, who)
     key = store.key()  # before anything is made: a bad key leaves no empty folder
     now = dt.datetime.now()
     archive_id = f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
     folder = Path(store.root) / FOLDER / archive_id
-    folder.mkdir(parents=True, mode=0o700)
-    xlsx = workbook(part, round_name, who)
+    xlsx = workbook(part, round_name, who, covers=covers)
     record = {
         "archive_id": archive_id,
         "round_id": round_id,
@@ -146,13 +194,15 @@ def save(
         "data_version": part.data_version,
         "config": {
             "digest": part.config.digest(),
-            "source": part.config.source,
+            "source": part.config.describe_source(),
             "values": part.config.scoring_values(),
         },
         "period_rule": {"min_months": part.rule.min_months, "max_months": part.rule.max_months},
+        "min_findings": part.min_findings,
         "user": who.user,
         "scope": who.describe(),
         "scoped": who.scoped,
+        "covers": {"whole_round": True, "units": units.height, "text": covers},
         "created": now.isoformat(),
         "xlsx_sha256": hashlib.sha256(xlsx).hexdigest(),
         "units": part.units.to_dicts(),
@@ -160,20 +210,33 @@ def save(
         "entries": part.entries.to_dicts(),
     }
     text = json.dumps(record, ensure_ascii=False, indent=1, sort_keys=True, default=str)
-    _write(folder / "evaluation.json", text.encode("utf-8"), key)
-    _write(folder / "evaluation.xlsx", xlsx, key)
-    store.pin(part.data_version, f"evaluation {archive_id}")
-    audit.record(
-        store.root,
-        user=who.user,
-        action="evaluation_archive",
-        archive_id=archive_id,
-        round_id=round_id,
-        data_version=part.data_version,
-        config_digest=part.config.digest(),
-        units=units.height,
-        xlsx_sha256=record["xlsx_sha256"],
-    )
+    reason = f"evaluation {archive_id}"
+    folder.mkdir(parents=True, mode=0o700)
+    pinned = False
+    try:
+        _write(folder / "evaluation.json", text.encode("utf-8"), key)
+        _write(folder / "evaluation.xlsx", xlsx, key)
+        store.pin(part.data_version, reason)
+        pinned = True
+        audit.record(
+            store.root,
+            user=who.user,
+            action="evaluation_archive",
+            archive_id=archive_id,
+            round_id=round_id,
+            data_version=part.data_version,
+            config_digest=part.config.digest(),
+            units=units.height,
+            scope=who.describe(),
+            xlsx_sha256=record["xlsx_sha256"],
+        )
+    except BaseException as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        if pinned:
+            store.unpin(part.data_version, reason)
+        if isinstance(exc, audit.AuditError):
+            raise ArchiveError(f"审计记录写入失败，评估未存档：{exc}") from exc
+        raise
     return archive_id, record
 
 
@@ -182,8 +245,8 @@ def _visible(record: dict[str, Any], who: Access) -> bool:
 
 
 def list_archives(store: Store, who: Access) -> list[dict[str, Any]]:
-    """The archives `who` may see, newest first: id, round, date, data version, digest,
-    author, time, units."""
+    """The archives `who` may see, newest first: id, round, date, data version, author, the
+    author's scope, time, units."""
     root = Path(store.root) / FOLDER
     out: list[dict[str, Any]] = []
     if not root.is_dir():
@@ -200,8 +263,8 @@ def list_archives(store: Store, who: Access) -> list[dict[str, Any]]:
                 "round_name": record["round_name"],
                 "as_of": record["as_of"],
                 "data_version": record["data_version"],
-                "config_digest": record["config"]["digest"][:12],
                 "user": record["user"],
+                "scope": record.get("scope", ""),
                 "created": record["created"],
                 "units": len(record["units"]),
             }

@@ -15,6 +15,8 @@ recorded with every result, so two results with one digest were computed the sam
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import hashlib
 import json
 import math
@@ -27,13 +29,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# One vocabulary of grades with the 政治生态研判参考 (best first); the evaluation's own grade
+# lines are in its configuration.
+from xuncha.figures.ecology import GRADE_KEYS, GRADES
+
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "evaluation_default.toml"
 STORE_CONFIG = Path("config") / "evaluation.toml"
 CONFIG_FORMAT = 1
 
-GRADES = ("好", "较好", "一般", "差")  # best first
-GRADE_KEYS = ("good", "fairly_good", "average")
-VETO_GRADE = "差"
+VETO_GRADE = GRADES[-1]
+DEFAULT_SOURCE = "默认配置"
 
 # source → (kind, label): rates come from figures.rates.DEFINITIONS, counts from the figures
 # of rectification (DOMAIN.md §5), online rectification (§8) and the outcomes (成效).
@@ -80,7 +85,7 @@ class AutoItem:
             return f"满分 {self.points:g} 分 × {what}"
         if self.method == "deduct":
             return f"满分 {self.points:g} 分，{what}每个扣 {self.per:g} 分，扣完为止"
-        return f"满分 {self.points:g} 分 × min(1, {what} ÷ {self.target:g})"
+        return f"满分 {self.points:g} 分 × {what} ÷ {self.target:g}，满 {self.target:g} 项计满分"
 
 
 @dataclass(frozen=True)
@@ -109,7 +114,8 @@ class EvaluationConfig:
     auto: tuple[AutoItem, ...]
     manual: tuple[ManualItem, ...]
     veto: tuple[VetoItem, ...]
-    source: str = field(default="默认配置", compare=False)
+    source: str = field(default=DEFAULT_SOURCE, compare=False)
+    saved_on: dt.date | None = field(default=None, compare=False)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> EvaluationConfig:
@@ -117,9 +123,11 @@ class EvaluationConfig:
         default's tables of the same name)."""
         defaults = _read_toml(DEFAULT_CONFIG)
         if path is None:
-            return _validate(defaults, "默认配置")
+            return _validate(defaults, DEFAULT_SOURCE)
         given = _read_toml(Path(path))
-        return _validate({**defaults, **given}, str(path))
+        config = _validate({**defaults, **given}, str(path))
+        saved = dt.date.fromtimestamp(Path(path).stat().st_mtime)
+        return dataclasses.replace(config, saved_on=saved)
 
     @classmethod
     def from_toml(cls, text: str, source: str = "编辑的配置") -> EvaluationConfig:
@@ -173,6 +181,14 @@ class EvaluationConfig:
         )
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
+    def describe_source(self) -> str:
+        """Which configuration, in the words a reader of a result reads (no file name)."""
+        if self.source == DEFAULT_SOURCE:
+            return "内置默认配置"
+        if self.saved_on is not None:
+            return f"本数据仓配置（保存于 {self.saved_on.isoformat()}）"
+        return "本数据仓配置"
+
     def __hash__(self) -> int:  # for caches keyed on the configuration
         return hash(self.digest())
 
@@ -183,11 +199,11 @@ class EvaluationConfig:
         return GRADES[-1]
 
     def describe_grades(self) -> str:
-        g = self.grades
-        return (
-            f"好 ≥ {g['good']:g} 分，较好 ≥ {g['fairly_good']:g} 分，一般 ≥ {g['average']:g} 分，"
-            f"差 < {g['average']:g} 分"
-        )
+        lines = [
+            f"{grade} ≥ {self.grades[key]:g} 分"
+            for grade, key in zip(GRADES, GRADE_KEYS, strict=False)
+        ]
+        return "，".join([*lines, f"{GRADES[-1]} < {self.grades[GRADE_KEYS[-1]]:g} 分"])
 
 
 def store_config_path(store_root: str | os.PathLike[str]) -> Path:

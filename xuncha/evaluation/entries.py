@@ -24,18 +24,20 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import duckdb
 
 from xuncha import audit
 from xuncha.auth.access import EVALUATE, Access, PermissionDenied
+from xuncha.auth.scope import scope_ids
 from xuncha.evaluation.config import EvaluationConfig, VetoItem
 from xuncha.rectify import evidence as evidence_files
 from xuncha.rectify.evidence import CheckedEvidence
-from xuncha.rectify.workflow import StepOutcome, WorkflowError, visible_inspections
+from xuncha.rectify.workflow import StepOutcome, WorkflowError
 from xuncha.store import Store
+from xuncha.store.reader import Reader
 
 MAX_TEXT = 2000
 MAX_FILES = 20
@@ -94,6 +96,26 @@ def _inspection(con: duckdb.DuckDBPyConnection, inspection_id: int) -> dict[str,
     return dict(zip(("inspection_id", "round_id", "unit_id", "feedback_date"), row, strict=True))
 
 
+def _in_scope(
+    store: Store, con: duckdb.DuckDBPyConnection, access: Access, inspection_id: int
+) -> bool:
+    """Whether the inspection is in `access`'s rounds and units on the data being written
+    (read in the write's transaction, under the writer lock: the scope checked is the scope
+    the version is written on). The scope's names are matched by auth.scope_ids, the one
+    definition every read uses."""
+    if not access.scoped:
+        return True
+    round_ids, unit_ids = scope_ids(Reader(store, 0, con), access)
+    row = con.execute(
+        "SELECT round_id, unit_id FROM inspections WHERE inspection_id = ?", [inspection_id]
+    ).fetchone()
+    return (
+        row is not None
+        and (round_ids is None or int(row[0]) in round_ids)
+        and (unit_ids is None or int(row[1]) in unit_ids)
+    )
+
+
 def _next_id(con: duckdb.DuckDBPyConnection, sql: str) -> int:
     row = con.execute(sql).fetchone()
     return int(row[0] or 0) + 1 if row else 1
@@ -133,6 +155,7 @@ def _publish(
     action: str,
     apply: Any,
     details: dict[str, Any],
+    context: Mapping[str, Any] | None,
 ) -> StepOutcome:
     audit.check_before_write(store.root, what)
     outcome, version = store.write(apply)
@@ -147,6 +170,7 @@ def _publish(
             batch_id=outcome.batch_id,
             evidence_sha256=sorted(outcome.evidence),
             **details,
+            **dict(context or {}),
         )
     except audit.AuditError as exc:
         raise audit.AuditError(
@@ -168,10 +192,12 @@ def enter(
     config: EvaluationConfig,
     on: dt.date | None = None,
     now: dt.datetime | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> StepOutcome:
     """Enter one manual or veto item of one unit in one round (an inspection), with its
     basis and evidence; it awaits another person's confirmation (EvaluationError or
-    PermissionDenied when refused, nothing written)."""
+    PermissionDenied when refused, nothing written). `context` is added to the audit
+    record (e.g. the operating-system user of a command)."""
     access.require(EVALUATE)
     label, value = _check_value(config, item, value)
     text = _text(note, "评分依据", required=True)
@@ -180,14 +206,16 @@ def enter(
     if len(evidence) > MAX_FILES:
         raise EvaluationError(f"佐证材料不能超过 {MAX_FILES} 个")
     on, now = _dates(on, now)
-    visible = visible_inspections(store, access)
-    # Nothing is kept of a request out of scope (checked again inside the write).
+    # Nothing is kept of a request out of scope (checked again, authoritatively, inside the
+    # write's transaction).
     con = store.connect()
     try:
-        found = _inspection(con, inspection_id)
+        found = _inspection(con, inspection_id) is not None and _in_scope(
+            store, con, access, inspection_id
+        )
     finally:
         con.close()
-    if found is None or (visible is not None and inspection_id not in visible):
+    if not found:
         raise EvaluationError(_NOT_FOUND.format(inspection_id))
     files = list({f.sha256: f for f in evidence}.values())
     for checked in files:
@@ -195,7 +223,7 @@ def enter(
 
     def apply(con: duckdb.DuckDBPyConnection) -> StepOutcome:
         place = _inspection(con, inspection_id)
-        if place is None or (visible is not None and inspection_id not in visible):
+        if place is None or not _in_scope(store, con, access, inspection_id):
             raise EvaluationError(_NOT_FOUND.format(inspection_id))
         if place["feedback_date"] is None or on < place["feedback_date"]:
             raise EvaluationError(f"录入日期 {on.isoformat()} 早于该次巡察的反馈日期")
@@ -247,6 +275,7 @@ def enter(
         "evaluation_enter",
         apply,
         {"inspection_id": inspection_id, "item": item, "value": value, "on": on},
+        context,
     )
 
 
@@ -259,6 +288,7 @@ def decide(
     reason: str | None = None,
     on: dt.date | None = None,
     now: dt.datetime | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> StepOutcome:
     """Confirm (it counts from its decision date) or reject (with a reason; it never counts)
     another person's entry awaiting confirmation."""
@@ -267,7 +297,6 @@ def decide(
         raise EvaluationError(f"未知的确认操作：{decision}（可用：confirm 确认、reject 退回）")
     note = _text(reason, "退回理由", required=decision == "reject")
     on, now = _dates(on, now)
-    visible = visible_inspections(store, access)
 
     def apply(con: duckdb.DuckDBPyConnection) -> StepOutcome:
         row = con.execute(
@@ -276,7 +305,7 @@ def decide(
             " LEFT JOIN evaluation_decisions d USING (entry_id) WHERE e.entry_id = ?",
             [entry_id],
         ).fetchone()
-        if row is None or (visible is not None and int(row[1]) not in visible):
+        if row is None or not _in_scope(store, con, access, int(row[1])):
             raise EvaluationError(_NO_ENTRY.format(entry_id))
         entry = dict(
             zip(
@@ -326,4 +355,5 @@ def decide(
         f"evaluation_{decision}",
         apply,
         {"entry_id": entry_id, "reason": note, "on": on},
+        context,
     )

@@ -14,6 +14,9 @@ METHOD below is the same text in Chinese for users (the page's 说明, exports, 
   given only when every manual item has a confirmed value (else 待人工评分, no grade), or
   when a 一票否决 item is confirmed as 成立: then the grade is 差 whatever the points.
 - A unit without findings in the round is not evaluated (no score, no grade).
+- 样本不足: a unit with fewer findings than the ecology configuration's `min_findings` (one
+  threshold for every ranking and score) is marked `small_sample` with a note; it keeps its
+  score and grade (a 评估办法 evaluates every inspected unit), which are for reference only.
 - 暂评: the round's rectification period (figures.periods) had not ended on the date.
 - 表面整改 vs 实质整改: the unit's self-reported measure completion — measures DONE plus
   measures it reports as 基本完成/阶段性完成 or has claimed done online still awaiting review
@@ -35,9 +38,12 @@ import polars as pl
 from xuncha.evaluation.config import (
     COUNT_SOURCES,
     RATE_SOURCES,
+    VETO_GRADE,
     EvaluationConfig,
+    EvaluationConfigError,
     config_for_store,
 )
+from xuncha.figures import ecology
 from xuncha.figures.online import online_by_unit
 from xuncha.figures.periods import PROVISIONAL, PeriodRule, round_periods, rule_for_store
 from xuncha.figures.rates import DEFINITIONS, rate
@@ -48,6 +54,7 @@ from xuncha.store.reader import Reader
 LABEL = "整改成效评估"
 PENDING_MANUAL = "待人工评分"
 NOT_EVALUATED = "无问题，不评估"
+SMALL_SAMPLE = ecology.SMALL_SAMPLE
 KIND_LABELS = {"auto": "自动", "manual": "人工", "veto": "一票否决"}
 SELF_REPORTED_DEFINITION = (
     "自报完成率：（已完成措施数 + 单位报为基本完成/阶段性完成或已在线报完成、尚待审核或销号的措施数）"
@@ -56,13 +63,15 @@ SELF_REPORTED_DEFINITION = (
 )
 METHOD = f"""\
 - 评估对象：每轮巡察的每个被巡察单位（一次巡察），范围为该单位本轮全部问题和措施，不受类别筛选影响。
-- 自动评分项按整改进度页的同一口径计算（DOMAIN.md §5、§8）：比率项得分 = 满分 × 比率，扣分项每个扣若干分、扣完为止，
+- 自动评分项按整改进度页的同一口径计算：比率项得分 = 满分 × 比率，扣分项每个扣若干分、扣完为止，
   建章立制按达到目标数的比例得分。每项得分四舍五入到两位小数，总分为各项之和。
 - 人工评分项（满意度测评、实地查看、群众评判等）由巡察办或监督检查室录入分值、依据和佐证材料，
   **经另一人确认后才计入**；待确认的录入显示为“待确认”，不计分。人工评分项未全部确认时不评等次（{PENDING_MANUAL}）。
 - 一票否决项（虚假整改、敷衍整改等）录入为“成立”并经另一人确认后，等次为“差”，不论得分。
 - 本轮整改期尚未结束时的评估为“{PROVISIONAL}”：完成一项措施，得分就会变化。
 - 没有问题的单位不评估。
+- 问题数少于样本线（与政治生态研判参考的样本线相同，默认 5 个）的单位标注“{SMALL_SAMPLE}”：
+  评估覆盖每个被巡察单位，仍按本办法评分、定等次，但等次仅供参考。
 - {SELF_REPORTED_DEFINITION}
 """
 
@@ -74,6 +83,7 @@ _UNIT_SCHEMA: dict[str, Any] = {
     "unit_id": pl.Int64,
     "unit_name": pl.String,
     "findings": pl.Int64,
+    "small_sample": pl.Boolean,
     "measures": pl.Int64,
     "auto_points": pl.Float64,
     "manual_points": pl.Float64,
@@ -136,6 +146,21 @@ class Evaluation:
     rule: PeriodRule
     as_of: dt.date
     data_version: int
+    min_findings: int = 5
+
+
+def small_sample_note(min_findings: int) -> str:
+    """The note of a 样本不足 unit, with the threshold in force."""
+    return f"问题少于 {min_findings} 个，{SMALL_SAMPLE}，等次仅供参考"
+
+
+def min_findings_for_store(store_root: Any) -> int:
+    """The 样本线 of the store: the ecology configuration's, so that every ranking and score
+    has one definition (EvaluationConfigError in Chinese when it cannot be read)."""
+    try:
+        return int(ecology.config_for_store(store_root).min_findings)
+    except ecology.EcologyConfigError as exc:
+        raise EvaluationConfigError(f"样本线取自政治生态研判参考配置，该配置有误：{exc}") from None
 
 
 def _half_up(value: Decimal | float | int) -> float:
@@ -199,11 +224,14 @@ def evaluate(
     *,
     rule: PeriodRule | None = None,
     round_id: int | None = None,
+    min_findings: int | None = None,
 ) -> Evaluation:
     """The evaluation of every unit inspected in scope (or in `round_id` only) and fed back by
-    the scope's date; config and rule default to the store's (STORE/config/)."""
+    the scope's date; config, rule and the 样本线 default to the store's (STORE/config/)."""
     config = config or config_for_store(reader.store.root)
     rule = rule or rule_for_store(reader.store.root)
+    if min_findings is None:
+        min_findings = min_findings_for_store(reader.store.root)
     scope = _whole(scope)
     base = reader.query(
         "evaluation_inspections", {"inspection_ids": scope.ids_param(), "as_of": scope.as_of}
@@ -220,6 +248,7 @@ def evaluate(
             rule,
             scope.as_of,
             reader.version,
+            min_findings,
         )
     scope = _narrowed(scope, ids)
     counts = {
@@ -252,7 +281,7 @@ def evaluate(
         figures_row["returns"] = returns.get((int(row["round_id"]), int(row["unit_id"])), 0)
         figures_row["regulations"] = row["regulations"]
         mine = entries.filter(pl.col("inspection_id") == row["inspection_id"])
-        unit, items = _score_unit(row, figures_row, mine, claims, periods, config)
+        unit, items = _score_unit(row, figures_row, mine, claims, periods, config, min_findings)
         unit_rows.append(unit)
         item_rows.extend(items)
     units = pl.DataFrame(unit_rows, schema=_UNIT_SCHEMA)
@@ -264,7 +293,9 @@ def evaluate(
     )
     order = [f"{i.key}_points" for i in config.scored_items()]
     units = units.join(wide.select("inspection_id", *order), on="inspection_id", how="left")
-    return Evaluation(units, items_frame, entries, config, rule, scope.as_of, reader.version)
+    return Evaluation(
+        units, items_frame, entries, config, rule, scope.as_of, reader.version, min_findings
+    )
 
 
 def _score_unit(
@@ -274,6 +305,7 @@ def _score_unit(
     claims: dict[int, int],
     periods: dict[int, dict[str, Any]],
     config: EvaluationConfig,
+    min_findings: int,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     inspection = int(row["inspection_id"])
     findings = int(counts.get("findings") or 0)
@@ -366,13 +398,16 @@ def _score_unit(
     else:
         score = _half_up(auto_total + manual_total)
         if vetoes:
-            grade = "差"
+            grade = VETO_GRADE
             notes.append("一票否决：" + "、".join(vetoes))
         elif not complete:
             grade = None
             notes.append(PENDING_MANUAL)
         else:
             grade = config.grade_for(score)
+    small = 0 < findings < min_findings
+    if small:
+        notes.append(small_sample_note(min_findings))
     if provisional:
         notes.append(PROVISIONAL)
     done = int(counts.get("measures_done") or 0)
@@ -389,6 +424,7 @@ def _score_unit(
         "round_name": row["round_name"],
         "seq": int(row["seq"]),
         "findings": findings,
+        "small_sample": small,
         "measures": measures,
         "auto_points": _half_up(auto_total),
         "manual_points": _half_up(manual_total),
@@ -464,11 +500,13 @@ def grades(
 ) -> pl.DataFrame:
     """Per unit per round in scope: unit_id, unit_name, round_id, round_name, score, grade
     (好/较好/一般/差; None when not gradable: no findings, or manual items not all
-    confirmed), vetoed, provisional (暂评), plus complete, note and the 表面整改 columns."""
+    confirmed), vetoed, provisional (暂评), plus complete, small_sample (样本不足: the grade is
+    for reference only), note and the 表面整改 columns."""
     units = evaluate(reader, scope, config, rule=rule).units
     return units.select(
         *GRADE_COLUMNS,
         "complete",
+        "small_sample",
         "note",
         "completion_rate",
         "self_reported_rate",

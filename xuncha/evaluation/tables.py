@@ -15,6 +15,7 @@ RESULT_COLUMNS = {
     "grade": "等次",
     "vetoed": "一票否决",
     "provisional": "暂评",
+    "small_sample": "样本不足（等次仅供参考）",
     "complete": "人工评分项已全部确认",
     "pending_entries": "待确认录入数",
     "auto_points": "自动项得分",
