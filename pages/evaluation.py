@@ -13,7 +13,7 @@ from xuncha import evaluation, ui
 from xuncha.auth.access import EVALUATE
 from xuncha.evaluation import archive, entries
 from xuncha.evaluation.scoring import entries_frame, small_sample_note
-from xuncha.evaluation.tables import entries_table, items_table, results_table
+from xuncha.evaluation.tables import ARCHIVE_COLUMNS, entries_table, items_table, results_table
 from xuncha.figures import ecology, periods
 from xuncha.figures.periods import PROVISIONAL
 from xuncha.filters import Filters, resolve_scope
@@ -231,18 +231,7 @@ if not saved:
     st.caption("本账号范围内还没有评估存档。")
 else:
     st.dataframe(
-        pl.DataFrame(saved).rename(
-            {
-                "archive_id": "存档编号",
-                "round_name": "轮次",
-                "as_of": "评估截至",
-                "data_version": "数据版本",
-                "user": "存档人",
-                "scope": "存档人范围",
-                "created": "存档时间",
-                "units": "单位数",
-            }
-        ),
+        pl.DataFrame(saved).rename(ARCHIVE_COLUMNS, strict=False),
         hide_index=True,
     )
     chosen_archive = st.selectbox(

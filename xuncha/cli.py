@@ -1691,16 +1691,6 @@ def _add_evaluation_parser(sub: Any) -> None:
 
 
 PROVEN_USER_HELP = "以哪个账号办理（数据仓有用户时必填）；密码在终端提示输入，或由标准输入给出一行"
-ARCHIVE_COLUMNS = {
-    "archive_id": "存档编号",
-    "round_name": "轮次",
-    "as_of": "评估截至",
-    "data_version": "数据版本",
-    "user": "存档人",
-    "scope": "存档人范围",
-    "created": "存档时间",
-    "units": "单位数",
-}
 
 
 def _proven_access(db: str, user: str | None, permission: str) -> Access:
@@ -1843,16 +1833,14 @@ def cmd_evaluation_enter(args: argparse.Namespace) -> int:
         )
     except workflow.WorkflowError as exc:
         raise UserError(str(exc)) from None
-    print(
-        json.dumps(
-            {
-                "entry_id": outcome.step_ids[0],
-                "data_version": outcome.version,
-                "message": outcome.message,
-            },
-            ensure_ascii=False,
-        )
-    )
+    return _print_entry_step(outcome.step_ids[0], outcome)
+
+
+def _print_entry_step(entry_id: int, outcome: Any) -> int:
+    """One line of JSON for an evaluation entry's step: its id, the new data version and what
+    was done."""
+    step = {"entry_id": entry_id, "data_version": outcome.version, "message": outcome.message}
+    print(json.dumps(step, ensure_ascii=False))
     return 0
 
 
@@ -1873,17 +1861,7 @@ def cmd_evaluation_confirm(args: argparse.Namespace) -> int:
         )
     except workflow.WorkflowError as exc:
         raise UserError(str(exc)) from None
-    print(
-        json.dumps(
-            {
-                "entry_id": args.entry_id,
-                "data_version": outcome.version,
-                "message": outcome.message,
-            },
-            ensure_ascii=False,
-        )
-    )
-    return 0
+    return _print_entry_step(args.entry_id, outcome)
 
 
 def cmd_evaluation_archive(args: argparse.Namespace) -> int:
@@ -1930,7 +1908,7 @@ def cmd_evaluation_archive(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluation_archives(args: argparse.Namespace) -> int:
-    from xuncha.evaluation import archive
+    from xuncha.evaluation import archive, tables
 
     who = _access(args.db, args.user, VIEW_PAGES)
     try:
@@ -1939,14 +1917,14 @@ def cmd_evaluation_archives(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     if args.format == "json":
         text: str | bytes = json.dumps(listed, ensure_ascii=False) + "\n"
-        columns = list(ARCHIVE_COLUMNS)
+        columns = list(tables.ARCHIVE_COLUMNS)
     else:
-        schema = dict.fromkeys(ARCHIVE_COLUMNS, pl.String) | {
+        schema = dict.fromkeys(tables.ARCHIVE_COLUMNS, pl.String) | {
             "data_version": pl.Int64,
             "units": pl.Int64,
         }
         table = pl.DataFrame(listed, schema=schema).select(
-            *(pl.col(k).alias(v) for k, v in ARCHIVE_COLUMNS.items())
+            *(pl.col(k).alias(v) for k, v in tables.ARCHIVE_COLUMNS.items())
         )
         text, columns = export.to_csv(table), table.columns
     _print_recorded(

@@ -22,7 +22,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from typing import Any
 
 # One vocabulary of grades with the 政治生态研判参考 (best first); the evaluation's own grade
 # lines are in its configuration.
+from xuncha.config_files import read_toml, write_atomically
 from xuncha.figures.ecology import GRADE_KEYS, GRADES
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "evaluation_default.toml"
@@ -121,10 +121,10 @@ class EvaluationConfig:
     def load(cls, path: str | os.PathLike[str] | None = None) -> EvaluationConfig:
         """The default configuration, or a file read over it (its tables replace the
         default's tables of the same name)."""
-        defaults = _read_toml(DEFAULT_CONFIG)
+        defaults = read_toml(DEFAULT_CONFIG, "评估配置文件", EvaluationConfigError)
         if path is None:
             return _validate(defaults, DEFAULT_SOURCE)
-        given = _read_toml(Path(path))
+        given = read_toml(Path(path), "评估配置文件", EvaluationConfigError)
         config = _validate({**defaults, **given}, str(path))
         saved = dt.date.fromtimestamp(Path(path).stat().st_mtime)
         return dataclasses.replace(config, saved_on=saved)
@@ -135,7 +135,9 @@ class EvaluationConfig:
             given = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise EvaluationConfigError(f"{source}不是有效的 TOML（{exc}）") from None
-        return _validate({**_read_toml(DEFAULT_CONFIG), **given}, source)
+        return _validate(
+            {**read_toml(DEFAULT_CONFIG, "评估配置文件", EvaluationConfigError), **given}, source
+        )
 
     def scored_items(self) -> tuple[AutoItem | ManualItem, ...]:
         """The items that carry points, in order: automatic, then manual."""
@@ -223,34 +225,11 @@ def save_config_text(store_root: str | os.PathLike[str], text: str) -> Evaluatio
     target = store_config_path(store_root)
     config = EvaluationConfig.from_toml(text, source=str(target))
     target.parent.mkdir(mode=0o700, exist_ok=True)
-    fd, staging = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(staging, target)
-    except BaseException:
-        Path(staging).unlink(missing_ok=True)
-        raise
+    write_atomically(target, text)
     return config
 
 
 # -- reading and checking --------------------------------------------------------------------
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise EvaluationConfigError(f"评估配置文件不存在：{path}") from None
-    except IsADirectoryError:
-        raise EvaluationConfigError(f"评估配置文件是目录：{path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise EvaluationConfigError(f"评估配置文件不是有效的 TOML：{path}（{exc}）") from None
-    except UnicodeDecodeError:
-        raise EvaluationConfigError(f"评估配置文件须为 UTF-8 编码：{path}") from None
 
 
 def _number(value: Any, where: str, *, positive: bool = False) -> float:

@@ -35,11 +35,10 @@ from xuncha.auth.scope import scope_ids
 from xuncha.evaluation.config import EvaluationConfig, VetoItem
 from xuncha.rectify import evidence as evidence_files
 from xuncha.rectify.evidence import CheckedEvidence
-from xuncha.rectify.workflow import StepOutcome, WorkflowError
+from xuncha.rectify.workflow import StepOutcome, WorkflowError, check_dates, check_text
 from xuncha.store import Store
 from xuncha.store.reader import Reader
 
-MAX_TEXT = 2000
 MAX_FILES = 20
 DECISIONS = {"confirm": "确认", "reject": "退回"}
 _NOT_FOUND = "被评估的巡察不存在或不在本账号的范围内：{}"
@@ -49,25 +48,6 @@ _NO_ENTRY = "评分录入不存在或不在本账号的范围内：{}"
 class EvaluationError(WorkflowError):
     """An entry or decision that cannot be made; the message says why in Chinese. Nothing
     was written. (A WorkflowError, so the pages show it as any refused step.)"""
-
-
-def _dates(on: dt.date | None, now: dt.datetime | None) -> tuple[dt.date, dt.datetime]:
-    now = now or dt.datetime.now()
-    on = on or now.date()
-    if on > now.date():
-        raise EvaluationError(f"日期不能晚于今天：{on.isoformat()}")
-    return on, now
-
-
-def _text(value: str | None, what: str, *, required: bool) -> str | None:
-    text = (value or "").strip()
-    if not text:
-        if required:
-            raise EvaluationError(f"请填写{what}")
-        return None
-    if len(text) > MAX_TEXT:
-        raise EvaluationError(f"{what}不能超过 {MAX_TEXT} 字（现为 {len(text)} 字）")
-    return text
 
 
 def _check_value(config: EvaluationConfig, item: str, value: float) -> tuple[str, float]:
@@ -200,12 +180,12 @@ def enter(
     record (e.g. the operating-system user of a command)."""
     access.require(EVALUATE)
     label, value = _check_value(config, item, value)
-    text = _text(note, "评分依据", required=True)
+    text = check_text(note, "评分依据", required=True, error=EvaluationError)
     if not evidence:
         raise EvaluationError(f"{label}须附佐证材料（至少一个文件）")
     if len(evidence) > MAX_FILES:
         raise EvaluationError(f"佐证材料不能超过 {MAX_FILES} 个")
-    on, now = _dates(on, now)
+    on, now = check_dates(on, now, EvaluationError)
     # Nothing is kept of a request out of scope (checked again, authoritatively, inside the
     # write's transaction).
     con = store.connect()
@@ -295,8 +275,8 @@ def decide(
     access.require(EVALUATE)
     if decision not in DECISIONS:
         raise EvaluationError(f"未知的确认操作：{decision}（可用：confirm 确认、reject 退回）")
-    note = _text(reason, "退回理由", required=decision == "reject")
-    on, now = _dates(on, now)
+    note = check_text(reason, "退回理由", required=decision == "reject", error=EvaluationError)
+    on, now = check_dates(on, now, EvaluationError)
 
     def apply(con: duckdb.DuckDBPyConnection) -> StepOutcome:
         row = con.execute(

@@ -42,6 +42,17 @@ ITEM_COLUMNS = {
     "entry_id": "录入编号",
 }
 DECISION_LABELS = {"confirm": "已确认", "reject": "已退回"}
+# The archive list (archive.list_archives) as people read it: the page and the command line.
+ARCHIVE_COLUMNS = {
+    "archive_id": "存档编号",
+    "round_name": "轮次",
+    "as_of": "评估截至",
+    "data_version": "数据版本",
+    "user": "存档人",
+    "scope": "存档人范围",
+    "created": "存档时间",
+    "units": "单位数",
+}
 
 
 def results_table(evaluation: Evaluation) -> pl.DataFrame:

@@ -73,7 +73,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -83,6 +82,7 @@ from typing import Any
 
 import polars as pl
 
+from xuncha.config_files import merge, read_toml, write_atomically
 from xuncha.figures import disclosure, periods
 from xuncha.figures.periods import PROVISIONAL, PeriodRule
 from xuncha.figures.rates import rate_expr
@@ -201,11 +201,11 @@ class EcologyConfig:
     def load(cls, path: str | os.PathLike[str] | None = None) -> EcologyConfig:
         """The default configuration, or a TOML file read over it (keys it omits keep their
         default values)."""
-        defaults = _read_toml(DEFAULT_CONFIG)
+        defaults = read_toml(DEFAULT_CONFIG, "配置文件", EcologyConfigError)
         if path is None:
             return cls.from_dict(defaults, source="默认配置")
-        given = _read_toml(Path(path))
-        return cls.from_dict(_merge(defaults, given), source=str(path))
+        given = read_toml(Path(path), "配置文件", EcologyConfigError)
+        return cls.from_dict(merge(defaults, given), source=str(path))
 
     @classmethod
     def from_toml(cls, text: str, source: str = "编辑的配置") -> EcologyConfig:
@@ -215,7 +215,9 @@ class EcologyConfig:
             given = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise EcologyConfigError(f"配置不是有效的 TOML（{exc}）") from None
-        return cls.from_dict(_merge(_read_toml(DEFAULT_CONFIG), given), source=source)
+        return cls.from_dict(
+            merge(read_toml(DEFAULT_CONFIG, "配置文件", EcologyConfigError), given), source=source
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "默认配置") -> EcologyConfig:
@@ -225,7 +227,7 @@ class EcologyConfig:
         """A validated copy with some values changed, e.g. weights={"R": 40, ...}; mappings
         given are merged over the current ones (for the administrator's page)."""
         data = self.to_dict()
-        merged = _merge(data, {k: _plain(v) for k, v in changes.items()})
+        merged = merge(data, {k: _plain(v) for k, v in changes.items()})
         return _validate(merged, self.source)
 
     # -- reading ------------------------------------------------------------------------
@@ -359,41 +361,8 @@ def save_config(config: EcologyConfig, path: str | os.PathLike[str]) -> Path:
         raise EcologyConfigError(f"目录不存在：{target.parent}")
     text = config.to_toml()
     _validate(tomllib.loads(text), str(target))  # never write what cannot be read back
-    fd, staging = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(staging, target)
-    except BaseException:
-        Path(staging).unlink(missing_ok=True)
-        raise
+    write_atomically(target, text)
     return target
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise EcologyConfigError(f"配置文件不存在：{path}") from None
-    except IsADirectoryError:
-        raise EcologyConfigError(f"配置文件是目录：{path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise EcologyConfigError(f"配置文件不是有效的 TOML：{path}（{exc}）") from None
-    except UnicodeDecodeError:
-        raise EcologyConfigError(f"配置文件须为 UTF-8 编码：{path}") from None
-
-
-def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def _plain(value: Any) -> Any:

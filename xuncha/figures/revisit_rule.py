@@ -21,12 +21,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from xuncha.config_files import merge, read_toml
 from xuncha.figures.ecology import STORE_CONFIG as ECOLOGY_STORE_CONFIG
 from xuncha.figures.ecology import EcologyConfig, config_for_store
 
@@ -94,10 +94,10 @@ class RevisitRule:
     ) -> RevisitRule:
         """The built-in rule, or a TOML file read over it; the 显著反弹 level from `ecology`
         (None: the default ecology configuration)."""
-        defaults = _read(DEFAULT_RULE)
+        defaults = read_toml(DEFAULT_RULE, "回头看规则文件", RevisitRuleError)
         if path is None:
             return cls.from_dict(defaults, source="默认规则", ecology=ecology)
-        merged = _merge(defaults, _read(Path(path)))
+        merged = merge(defaults, read_toml(Path(path), "回头看规则文件", RevisitRuleError))
         return cls.from_dict(merged, source=str(path), ecology=ecology)
 
     @classmethod
@@ -179,30 +179,6 @@ def store_rule_path(store_root: str | os.PathLike[str]) -> Path:
 
 def _n(value: float) -> str:
     return f"{value:g}"
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise RevisitRuleError(f"回头看规则文件不存在：{path}") from None
-    except IsADirectoryError:
-        raise RevisitRuleError(f"回头看规则文件是目录：{path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise RevisitRuleError(f"回头看规则文件不是有效的 TOML：{path}（{exc}）") from None
-    except UnicodeDecodeError:
-        raise RevisitRuleError(f"回头看规则文件须为 UTF-8 编码：{path}") from None
-
-
-def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def _validate(data: Mapping[str, Any], source: str) -> RevisitRule:

@@ -402,22 +402,30 @@ class _Writer:
 # -- checks --------------------------------------------------------------------------------
 
 
-def _dates(on: dt.date | None, now: dt.datetime | None) -> tuple[dt.date, dt.datetime]:
+def check_dates(
+    on: dt.date | None, now: dt.datetime | None, error: type[Exception] = WorkflowError
+) -> tuple[dt.date, dt.datetime]:
+    """The step's date and time (default: now); `error` when the date is after today. Shared
+    by every dated step a person takes (rectification here, evaluation entries)."""
     now = now or dt.datetime.now()
     on = on or now.date()
     if on > now.date():
-        raise WorkflowError(f"日期不能晚于今天：{on.isoformat()}")
+        raise error(f"日期不能晚于今天：{on.isoformat()}")
     return on, now
 
 
-def _text(value: str | None, what: str, *, required: bool) -> str | None:
+def check_text(
+    value: str | None, what: str, *, required: bool, error: type[Exception] = WorkflowError
+) -> str | None:
+    """A person's text stripped, None when blank; `error` when required and blank, or longer
+    than MAX_TEXT."""
     text = (value or "").strip()
     if not text:
         if required:
-            raise WorkflowError(f"请填写{what}")
+            raise error(f"请填写{what}")
         return None
     if len(text) > MAX_TEXT:
-        raise WorkflowError(f"{what}不能超过 {MAX_TEXT} 字（现为 {len(text)} 字）")
+        raise error(f"{what}不能超过 {MAX_TEXT} 字（现为 {len(text)} 字）")
     return text
 
 
@@ -444,7 +452,7 @@ def _check_report(
     of = f"措施 {report.measure_id} 的"  # a batch's message names the measure of each problem
     _not_before(on, measure["feedback_date"], of + "反馈日期")
     _not_before(on, measure["last_recorded"], of + "最近一次状态或时限记录日期")
-    _text(report.progress, of + "整改进展", required=True)
+    check_text(report.progress, of + "整改进展", required=True)
     if report.status == "DONE":
         if report.completed_on is None:
             raise WorkflowError(f"措施 {report.measure_id} 报完成须填写完成日期")
@@ -533,7 +541,7 @@ def report(
     twice = sorted({i for i in ids if ids.count(i) > 1})
     if twice:
         raise WorkflowError("同一措施在一次提交中出现多次：" + "、".join(map(str, twice)))
-    on, now = _dates(on, now)
+    on, now = check_dates(on, now)
     source = source or Source()
     visible = visible_inspections(store, access)
     files = [f for r in reports for f in r.evidence]
@@ -570,7 +578,7 @@ def report(
                 "done" if done else "progress",
                 source=source,
                 status=item.status,
-                progress=_text(item.progress, "整改进展", required=True),
+                progress=check_text(item.progress, "整改进展", required=True),
                 completed_on=item.completed_on,
                 source_row=item.source_row,
             )
@@ -656,8 +664,8 @@ def decide(
             raise PermissionDenied("没有整改审核权限")
     else:
         access.require(needs[action])
-    on, now = _dates(on, now)
-    note = _text(reason, "理由", required=action in ("return", "reject"))
+    on, now = check_dates(on, now)
+    note = check_text(reason, "理由", required=action in ("return", "reject"))
     visible = visible_inspections(store, access)
 
     def apply(con: duckdb.DuckDBPyConnection) -> StepOutcome:
@@ -779,8 +787,8 @@ def request_extension(
 ) -> StepOutcome:
     """A unit asks for a new deadline; it takes effect only when the 巡察办 approves it."""
     access.require(REPORT)
-    on, now = _dates(on, now)
-    text = _text(reason, "延期理由", required=True)
+    on, now = check_dates(on, now)
+    text = check_text(reason, "延期理由", required=True)
     visible = visible_inspections(store, access)
 
     def apply(con: duckdb.DuckDBPyConnection) -> StepOutcome:
