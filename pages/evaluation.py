@@ -108,7 +108,16 @@ small = units.filter(pl.col("small_sample")).height
 if small:
     st.caption(f"{small} 个单位{small_note}（仍按本办法评分定等）。")
 table = results_table(part)
-ui.table(table, key="evaluation_results")
+# Points and rates with two decimals each (76.10 beside 78.98, not 76.1).
+ui.table(
+    table,
+    key="evaluation_results",
+    column_config={
+        c: st.column_config.NumberColumn(c, format="%.2f")
+        for c, kind in table.schema.items()
+        if kind == pl.Float64
+    },
+)
 ui.downloads(
     table,
     key="evaluation_results_dl",
@@ -130,7 +139,8 @@ st.caption(
     ui.md(f"{chosen}：得分 {one['score']}，等次 {one['grade'] or '未评'}；{one['note'] or ''}")
 )
 ui.table(
-    items_table(part.items.filter(pl.col("inspection_id") == one["inspection_id"])),
+    # An automatic item has no 满分 entry of its own and no 录入编号: "—", not "None".
+    ui.no_nulls(items_table(part.items.filter(pl.col("inspection_id") == one["inspection_id"]))),
     key="evaluation_items",
 )
 

@@ -454,7 +454,9 @@ def test_the_explanation_lists_the_overdue_measures_and_the_fourth_form_count(
     assert list(overdue.ids) == [ids["measure_of"][f] for f in ids["丁局_overdue"]]
     # 0.35/3 × (12.5 − 50) = −4.375 (a binary float: shown −4.37 or −4.38)
     assert overdue.contribution == pytest.approx(-4.375, abs=0.005)
-    assert overdue.text.startswith("逾期率 30.00%，高于同类组中位数 10.00%，")
+    assert overdue.text.startswith(
+        "逾期率 30.00%，高于同类组中位数 10.00%（同类组 4 个可比单位，计分占 100%），"
+    )
     assert "该项得分 13/100，占总分 11.7%" in overdue.text
     caps = {c.cap: c for c in x.caps}
     assert set(caps) == {"fourth_form", "overdue"}

@@ -104,8 +104,9 @@ def test_the_explanation_reads_in_plain_words_with_units(small: Reader) -> None:
     items = {i.indicator: i for i in (*x.lowered, *x.lifted, *x.neutral, *x.unavailable)}
     # R's weight 35 of 75 (P, R, D available) over its three indicators: 15.6% each
     assert items["completion_rate"].text.startswith(
-        "整改完成率 80.00%，低于同类组中位数 90.00%，同类组 2 个可比单位，"
-        "计分时同类组占 33%、本轮全部 5 个单位占 67%，该项得分 28/100，占总分 15.6%，拉低总分"
+        "整改完成率 80.00%，低于同类组中位数 90.00%（同类组 2 个可比单位，计分占 33%），"
+        "低于本轮全部 5 个单位的中位数 90.00%（计分占 67%），该项得分 28/100，占总分 15.6%，"
+        "拉低总分"
     )
     assert items["finding_density"].text.startswith(
         "问题密度：每次巡察 10 个问题，为同类组中位数（10 个）的 1.00 倍"

@@ -559,3 +559,22 @@ def test_exports_keep_a_formula_like_name_as_text(reader: Reader, fixture: Fixtu
     assert csv.startswith(b"\xef\xbb\xbf")
     assert ("'" + FORMULA_NAME).encode() in csv.replace(b'""', b'"')
     assert candidate_table(got).height == plan_table(got).height == got.height
+
+
+def test_a_small_sample_evaluation_grade_is_shown_but_not_scored(
+    reader: Reader, fixture: Fixture
+) -> None:
+    """An evaluation of a unit with fewer findings than the sample line is for reference only:
+    甲's 一般 (20 points by hand above) is listed with the words and scores nothing; 乙's
+    一票否决 still counts whatever the sample."""
+    frame = evaluation_frame(fixture).with_columns(
+        pl.col("unit_id").is_in([fixture.units["甲"], fixture.units["乙"]]).alias("small_sample")
+    )
+    got = {
+        r["unit_name"]: r for r in listed(reader, fixture, evaluation=frame).iter_rows(named=True)
+    }
+    jia, yi = got["市甲局"], got["市乙局"]
+    assert jia["evaluation"] == "一般（样本不足，仅供参考，未计分）"
+    assert jia["evaluation_points"] == 0.0 and jia["points"] == 90.0 - 20.0
+    assert not any(r.startswith("整改成效评估") for r in jia["reasons"])
+    assert yi["evaluation_points"] == 50.0 and yi["points"] == 120.0

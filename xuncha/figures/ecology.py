@@ -1730,8 +1730,24 @@ def _item_text(
     else:
         parts = [f"{name} {value}"]
     if density is None and row["peer_median"] is not None:
-        parts.append(_compared(row["raw_value"], row["peer_median"], _fmt(row["peer_median"], key)))
-    parts.append(_blend(row))
+        # Both references the score is formed from, each with its share: a value level with the
+        # peers can still score low when it is low in the whole round (the peers' share is
+        # small in a small group).
+        share = row["peer_weight"] or 0.0
+        parts.append(
+            _compared(row["raw_value"], row["peer_median"], _fmt(row["peer_median"], key))
+            + f"（同类组 {row['peers_compared']} 个可比单位，计分占 {_dec(share * 100, 0)}%）"
+        )
+        if row["population_median"] is not None and share < 1 - _EPS:
+            whole = f"本轮全部 {row['population_compared']} 个单位的中位数"
+            parts.append(
+                _compared(
+                    row["raw_value"], row["population_median"], _fmt(row["population_median"], key)
+                ).replace("同类组中位数", whole)
+                + f"（计分占 {_dec((1 - share) * 100, 0)}%）"
+            )
+    else:
+        parts.append(_blend(row))
     parts.append(_points(row))
     text = "，".join(parts) + _verb(effect, row["contribution"])
     behind = _ids_text(kind, ids, count, None)

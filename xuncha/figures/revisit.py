@@ -287,6 +287,11 @@ def _evaluation(evaluation: pl.DataFrame, done: pl.DataFrame) -> pl.DataFrame:
             pl.col("round_id").cast(pl.Int64),
             pl.col("vetoed").fill_null(False),
             pl.col("provisional").fill_null(False),
+            (
+                pl.col("small_sample").fill_null(False)
+                if "small_sample" in evaluation.columns
+                else pl.lit(False)
+            ).alias("small_sample"),
         )
         .join(rounds, on=["unit_id", "round_id"], how="inner")
         .filter(pl.col("grade").is_not_null() | pl.col("vetoed"))
@@ -300,6 +305,7 @@ def _evaluation(evaluation: pl.DataFrame, done: pl.DataFrame) -> pl.DataFrame:
         pl.col("grade").alias("_eval_grade"),
         pl.col("vetoed").alias("_eval_vetoed"),
         pl.col("provisional").alias("_eval_provisional"),
+        pl.col("small_sample").alias("_eval_small_sample"),
     )
 
 
@@ -323,8 +329,14 @@ def _scored(row: dict[str, Any], rule: RevisitRule, on: dt.date, evaluated: bool
         else:
             grade = row["_eval_grade"]
             evaluation_text = grade + ("（暂评）" if note else "")
-            points = {POOR: rule.evaluation_poor, AVERAGE: rule.evaluation_average}.get(grade, 0.0)
-            evaluation_points = scored(points, f"整改成效评估为“{grade}”{where}")
+            if row.get("_eval_small_sample"):
+                # Fewer findings than the sample line: the grade is for reference only.
+                evaluation_text += "（样本不足，仅供参考，未计分）"
+            else:
+                points = {POOR: rule.evaluation_poor, AVERAGE: rule.evaluation_average}.get(
+                    grade, 0.0
+                )
+                evaluation_points = scored(points, f"整改成效评估为“{grade}”{where}")
     # 2. 反弹
     rebound = int(row.get("rebound_findings") or 0)
     rebound_points = 0.0

@@ -155,7 +155,8 @@ class RevisitRule:
             "标注“××轮整改期内”，照常计分排序，供研究时考虑。",
             f"成效评估：依据巡察及以前最近一次整改成效评估为“差”计 {_n(self.evaluation_poor)} 分，"
             f"“一般”计 {_n(self.evaluation_average)} 分；一票否决计 "
-            f"{_n(self.evaluation_veto)} 分（取代等次分）；暂评等次同样计分并注明“暂评”。",
+            f"{_n(self.evaluation_veto)} 分（取代等次分）；暂评等次同样计分并注明“暂评”；"
+            "问题少于样本线的单位，其等次仅供参考（样本不足），列出但不计分（一票否决照常计分）。",
             f"反弹：依据巡察的反弹问题（屡改屡犯）达到{self.significant_rebound()}，"
             f"计 {_n(self.rebound_points)} 分；显著反弹线即政治生态研判的反弹封顶线，"
             "两处采用同一标准。",

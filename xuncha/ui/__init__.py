@@ -75,6 +75,7 @@ from xuncha.ui.text import WORD_JOINER, md
 from xuncha.ui.widgets import (
     TABLE_MAX_ROWS,
     count_metric,
+    no_nulls,
     page_header,
     rate_metric,
     selected_row,
@@ -113,6 +114,7 @@ __all__ = [
     "login_gate",
     "md",
     "measures_of",
+    "no_nulls",
     "page_header",
     "prepare_sandbox",
     "query_downloads",

@@ -36,7 +36,7 @@ from xuncha.rectify.workflow import (
 )
 from xuncha.store import Store, StoreError, open_reader
 from xuncha.store.reader import Reader
-from xuncha.ui import download_buttons
+from xuncha.ui import download_buttons, widgets
 from xuncha.ui.data import clear_caches, is_demo_store, prepare_sandbox, reader, store
 from xuncha.ui.session import access, require
 from xuncha.ui.text import md
@@ -289,7 +289,7 @@ def steps_table(frame: pl.DataFrame, files: pl.DataFrame) -> pl.DataFrame:
 
 def show_measures(frame: pl.DataFrame, *, key: str, selectable: bool = False) -> Any:
     """The unit's measures with the warning cell coloured (红/黄/绿)."""
-    shown = _no_nulls(measures_table(frame)).to_pandas()
+    shown = widgets.no_nulls(measures_table(frame)).to_pandas()
 
     def colour(value: Any) -> str:
         background = WARNING_COLOURS.get(str(value))
@@ -306,23 +306,6 @@ def show_measures(frame: pl.DataFrame, *, key: str, selectable: bool = False) ->
     )
 
 
-def _no_nulls(frame: pl.DataFrame) -> pl.DataFrame:
-    """Missing values shown as "—" (a table grid would print "None"): dates as YYYY-MM-DD
-    text, and a number column with a gap as text too."""
-    out = []
-    for name, kind in frame.schema.items():
-        column = pl.col(name)
-        if kind == pl.Date:
-            out.append(column.dt.strftime("%Y-%m-%d").fill_null("—"))
-        elif kind == pl.String:
-            out.append(column.fill_null("—"))
-        elif kind.is_numeric() and frame[name].null_count():
-            out.append(column.cast(pl.String).fill_null("—"))
-        else:
-            out.append(column)
-    return frame.select(out)
-
-
 def _fit(height: Any, rows: int) -> Any:
     """A table no taller than its rows need (no empty lines under a short list)."""
     return min(height, 38 + 35 * max(rows, 1)) if isinstance(height, int) else height
@@ -331,7 +314,7 @@ def _fit(height: Any, rows: int) -> Any:
 def show_table(
     frame: pl.DataFrame, *, key: str, height: Any = "auto", selectable: bool = False
 ) -> Any:
-    data = _no_nulls(frame)
+    data = widgets.no_nulls(frame)
     config: dict[str, Any] = {
         c: st.column_config.TextColumn(c) for c, t in data.schema.items() if t == pl.String
     }

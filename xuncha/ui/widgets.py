@@ -115,6 +115,23 @@ def table(
     return st.dataframe(data, hide_index=True, key=key, height=height, column_config=config)
 
 
+def no_nulls(frame: pl.DataFrame) -> pl.DataFrame:
+    """Missing values shown as "—" (a table grid would print "None"): dates as YYYY-MM-DD
+    text, and a number column with a gap as text too."""
+    out = []
+    for name, kind in frame.schema.items():
+        column = pl.col(name)
+        if kind == pl.Date:
+            out.append(column.dt.strftime("%Y-%m-%d").fill_null("—"))
+        elif kind == pl.String:
+            out.append(column.fill_null("—"))
+        elif kind.is_numeric() and frame[name].null_count():
+            out.append(column.cast(pl.String).fill_null("—"))
+        else:
+            out.append(column)
+    return frame.select(out)
+
+
 def selected_row(event: Any) -> int | None:
     try:
         rows = event.selection.rows
