@@ -168,7 +168,11 @@ def test_interacting_reruns_the_page_without_an_exception(app: str, page: Page) 
     _settled(page)
     expect(page.get_by_test_id("stException")).to_have_count(0)
     sidebar = page.get_by_test_id("stSidebar")
-    sidebar.get_by_test_id("stMultiSelect").nth(2).click()  # 同类组
+    peers = sidebar.get_by_test_id("stMultiSelect").nth(2)  # 同类组
+    # The sidebar scrolls on its own: bring the control into view before opening its list
+    # (below the fold, the list opens outside the window and shows no option).
+    peers.scroll_into_view_if_needed()
+    peers.click()
     page.get_by_role("option", name="国有企业").click()
     page.keyboard.press("Escape")
     _settled(page)
