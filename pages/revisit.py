@@ -62,6 +62,16 @@ if candidates.is_empty():
     st.stop()
 
 ui.table(revisit_export.candidate_table(candidates), key="revisit_list", height=480)
+# The reasons are the point of the list, and too long for a table cell: each unit's in full.
+with st.expander("各单位列入理由", expanded=True):
+    st.markdown(
+        "\n".join(
+            f"{row['rank']}. **{ui.md(row['unit_name'])}**（{row['points']:g} 分）："
+            + ui.md("；".join(row["reasons"]))
+            + (f"（{ui.md(row['in_period'])}）" if row.get("in_period") else "")
+            for row in candidates.iter_rows(named=True)
+        )
+    )
 
 scope_text = st.session_state.get("filters_text") or "全部"
 who = ui.user_name()

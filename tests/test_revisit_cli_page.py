@@ -28,6 +28,7 @@ from xuncha.figures.revisit_export import LIST_SHEET, PLAN_SHEET
 from xuncha.figures.revisit_rule import RevisitRule
 from xuncha.filters import Filters, resolve_scope
 from xuncha.store import Store, open_reader
+from xuncha.ui.text import md
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "pages/revisit.py"
@@ -189,6 +190,12 @@ def test_the_page_lists_the_candidates_of_the_scope(app_env: Store) -> None:
     assert table["被巡察单位"].tolist() == want["unit_name"].to_list()
     assert table["总分"].tolist() == want["points"].to_list()
     assert table["排名"].tolist() == list(range(1, want.height + 1))
+    # Each unit's reasons in full under the table (a table cell cuts them off).
+    for row in want.iter_rows(named=True):
+        line = f"{row['rank']}. **{md(row['unit_name'])}**（{row['points']:g} 分）：" + md(
+            "；".join(row["reasons"])
+        )
+        assert line in shown, line
     assert table["其后尚在整改期内的巡察"].tolist() == want["in_period"].fill_null("—").to_list()
     assert periods.rule_for_store(app_env.root).describe() in shown
     labels = [b.label for b in at.get("download_button")]
