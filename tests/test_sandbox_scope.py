@@ -336,3 +336,29 @@ def test_named_queries_on_the_summaries_give_the_dashboards_rows_in_the_sandbox(
             sandbox.close()
     finally:
         reader.close()
+
+
+def test_the_evaluation_items_of_the_scope_are_there_and_no_others(
+    box: Sandbox, demo_store: Store, restricted
+) -> None:
+    """The 整改成效评估's manual entries, their evidence and decisions: exactly those of the
+    inspections in scope (the demo city has entries in the rounds of this scope and others)."""
+    _, allowed = restricted
+    reader = open_reader(demo_store)
+    try:
+        con = reader._con.cursor()
+        every = con.execute("SELECT entry_id, inspection_id FROM evaluation_entries").fetchall()
+        decided = {
+            r[0] for r in con.execute("SELECT entry_id FROM evaluation_decisions").fetchall()
+        }
+        attached = con.execute(
+            "SELECT count(*), count(DISTINCT entry_id) FROM evaluation_entry_evidence"
+        ).fetchone()
+    finally:
+        reader.close()
+    mine = {e for e, i in every if i in allowed.inspection_ids}
+    assert mine and len(mine) < len(every) and attached[0] > 0
+    assert set(q(box, "SELECT entry_id FROM evaluation_entries").to_series()) == mine
+    assert set(q(box, "SELECT entry_id FROM evaluation_decisions").to_series()) == mine & decided
+    evidence = set(q(box, "SELECT DISTINCT entry_id FROM evaluation_entry_evidence").to_series())
+    assert evidence and evidence <= mine

@@ -295,6 +295,27 @@ _RECTIFY_COPIES: tuple[tuple[str, str, str, str], ...] = (
         f" AND measure_id IN (SELECT measure_id FROM {_T}.measures)",
         "notice_id, measure_id",
     ),
+    # The 整改成效评估's manual items (xuncha.evaluation): an entry when its inspection, with
+    # the round and unit it names, is in scope; its evidence and its decision with it.
+    (
+        "evaluation_entries",
+        "*",
+        "(inspection_id, round_id, unit_id) IN"
+        f" (SELECT inspection_id, round_id, unit_id FROM {_T}.inspections)",
+        "entry_id",
+    ),
+    (
+        "evaluation_entry_evidence",
+        "*",
+        f"entry_id IN (SELECT entry_id FROM {_T}.evaluation_entries)",
+        "entry_id, position",
+    ),
+    (
+        "evaluation_decisions",
+        "*",
+        f"entry_id IN (SELECT entry_id FROM {_T}.evaluation_entries)",
+        "entry_id",
+    ),
 )
 # An evidence file is stored once per content (SHA-256) and its row names who first uploaded
 # it, which may be another unit's liaison attaching the same document: in the sandbox the
@@ -386,6 +407,10 @@ _OWN_COMMENTS: dict[str, tuple[str | None, dict[str, str]]] = {
     ),
 }
 
+# What a sandbox built by this code holds; raised when the tables copied change, so that a
+# prepared sandbox of an older build is built again (prepared_file).
+BUILD_LAYOUT = "2"  # 2: with the 整改成效评估 tables
+
 # The order tables are listed in for users (schema browser).
 TABLE_ORDER = (
     "rounds",
@@ -407,6 +432,9 @@ TABLE_ORDER = (
     "evidence_files",
     "notices",
     "notice_items",
+    "evaluation_entries",
+    "evaluation_entry_evidence",
+    "evaluation_decisions",
     "rect_current",
     "rect_current_inspection",
     "rect_current_dates",
@@ -521,7 +549,10 @@ def whole_store(store: Store, version: int) -> SandboxScope:
 def prepared_file(store: Store, version: int, scope: SandboxScope) -> Path:
     # Named for the version's identity, not only its number: after a restore a number used
     # again never finds the sandbox of the version it replaced.
-    tag = hashlib.blake2b(store.identity(version).encode(), digest_size=6).hexdigest()
+    # And for what this code copies (BUILD_LAYOUT): a sandbox prepared by older code, without
+    # the tables added since, is not used.
+    identity = f"{store.identity(version)}|{BUILD_LAYOUT}"
+    tag = hashlib.blake2b(identity.encode(), digest_size=6).hexdigest()
     return store.root / PREPARED / f"{version:06d}-{tag}-{scope.digest}.duckdb"
 
 
