@@ -89,7 +89,7 @@ status = f"，{PROVISIONAL}" if int(round_id) not in finished else ""
 cols = st.columns(len(GRADES) + 1)
 for col, grade in zip(cols, [*GRADES, SMALL_SAMPLE], strict=True):
     with col:
-        ui.count_metric(f"{grade}（{LABEL}{status}）", int(counts.get(grade, 0)), unit=" 个单位")
+        ui.count_metric(f"{grade}（{LABEL}{status}）", int(counts.get(grade, 0)), unit=" 个")
 
 shown_ranking = ranking.select(
     "peer_group",

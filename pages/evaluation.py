@@ -96,9 +96,9 @@ st.subheader("评估结果")
 cols = st.columns(5)
 for col, grade in zip(cols, ecology.GRADES, strict=False):
     with col:
-        ui.count_metric(grade, units.filter(pl.col("grade") == grade).height, unit=" 个单位")
+        ui.count_metric(grade, units.filter(pl.col("grade") == grade).height, unit=" 个")
 with cols[4]:
-    ui.count_metric("未评等次", units.filter(pl.col("grade").is_null()).height, unit=" 个单位")
+    ui.count_metric("未评等次", units.filter(pl.col("grade").is_null()).height, unit=" 个")
 st.caption(
     "人工评分项经另一人确认后才计入；未全部确认的单位不评等次（待人工评分）。"
     "自报完成率与措施完成率之差即表面整改与实质整改的差距（百分点）。"

@@ -49,7 +49,7 @@ candidates = revisit_candidates(reader, scope, rule, evaluation=evaluation, ecol
 
 cols = st.columns(3)
 with cols[0]:
-    ui.count_metric("回头看候选", candidates.height, unit=" 个单位")
+    ui.count_metric("回头看候选", candidates.height, unit=" 个")
 with cols[1]:
     revisited = int(candidates["revisited"].is_not_null().sum())
     ui.count_metric("其中已回头看", revisited, "最近一次巡察之后已安排回头看轮次的单位", " 个")
