@@ -29,13 +29,18 @@ from typing import Any
 
 import duckdb
 
-from xuncha import audit
 from xuncha.auth.access import EVALUATE, Access, PermissionDenied
 from xuncha.auth.scope import scope_ids
 from xuncha.evaluation.config import EvaluationConfig, VetoItem
 from xuncha.rectify import evidence as evidence_files
 from xuncha.rectify.evidence import CheckedEvidence
-from xuncha.rectify.workflow import StepOutcome, WorkflowError, check_dates, check_text
+from xuncha.rectify.workflow import (
+    StepOutcome,
+    WorkflowError,
+    check_dates,
+    check_text,
+    publish,
+)
 from xuncha.store import Store
 from xuncha.store.reader import Reader
 
@@ -137,27 +142,7 @@ def _publish(
     details: dict[str, Any],
     context: Mapping[str, Any] | None,
 ) -> StepOutcome:
-    audit.check_before_write(store.root, what)
-    outcome, version = store.write(apply)
-    outcome.version = version
-    try:
-        audit.record(
-            store.root,
-            user=access.user,
-            action=action,
-            role=access.role,
-            data_version=version,
-            batch_id=outcome.batch_id,
-            evidence_sha256=sorted(outcome.evidence),
-            **details,
-            **dict(context or {}),
-        )
-    except audit.AuditError as exc:
-        raise audit.AuditError(
-            f"{what}已写入（数据版本 {version}），但审计记录写入失败：{exc}；"
-            "请管理员立即核查（xuncha audit verify）"
-        ) from exc
-    return outcome
+    return publish(store, access, what, action, apply, lambda _: {**details, **dict(context or {})})
 
 
 def enter(

@@ -496,6 +496,34 @@ def _run(
     apply: Callable[[duckdb.DuckDBPyConnection], StepOutcome],
     details: Callable[[StepOutcome], dict[str, Any]],
 ) -> StepOutcome:
+    return publish(
+        store,
+        access,
+        what,
+        action,
+        apply,
+        lambda outcome: {
+            "submission_ids": outcome.submission_ids,
+            "step_ids": outcome.step_ids,
+            "measure_ids": outcome.measure_ids,
+            **details(outcome),
+        },
+    )
+
+
+def publish(
+    store: Store,
+    access: Access,
+    what: str,
+    action: str,
+    apply: Callable[[duckdb.DuckDBPyConnection], StepOutcome],
+    details: Callable[[StepOutcome], dict[str, Any]],
+) -> StepOutcome:
+    """One person's step as one new data version (`apply` inside Store.write's transaction),
+    then its audit record: who, the role, the version, the batch, the evidence hashes and
+    `details(outcome)`. The audit trail is checked writable first; when the record still fails
+    after the write, the error says the step was written and must be checked. Shared by the
+    online rectification steps and the 整改成效评估's entries and decisions."""
     audit.check_before_write(store.root, what)
     outcome, version = store.write(apply)
     outcome.version = version
@@ -507,9 +535,6 @@ def _run(
             role=access.role,
             data_version=version,
             batch_id=outcome.batch_id,
-            submission_ids=outcome.submission_ids,
-            step_ids=outcome.step_ids,
-            measure_ids=outcome.measure_ids,
             evidence_sha256=sorted(outcome.evidence),
             **details(outcome),
         )
