@@ -86,10 +86,13 @@ counts = dict(
     .rows()
 )
 status = f"，{PROVISIONAL}" if int(round_id) not in finished else ""
+# Bare numbers (单位数 in the caption): six cards a row still show them on a tablet; every
+# grade's label keeps 研判参考.
+st.caption("各等次单位数（个）")
 cols = st.columns(len(GRADES) + 1)
 for col, grade in zip(cols, [*GRADES, SMALL_SAMPLE], strict=True):
     with col:
-        ui.count_metric(f"{grade}（{LABEL}{status}）", int(counts.get(grade, 0)), unit=" 个")
+        ui.count_metric(f"{grade}（{LABEL}{status}）", int(counts.get(grade, 0)))
 
 shown_ranking = ranking.select(
     "peer_group",

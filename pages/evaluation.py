@@ -93,12 +93,14 @@ if bool(units["provisional"].any()):
     )
 
 st.subheader("评估结果")
+# Bare numbers under the grade: five cards a row still fit on a tablet.
+st.caption("各等次单位数（个）")
 cols = st.columns(5)
 for col, grade in zip(cols, ecology.GRADES, strict=False):
     with col:
-        ui.count_metric(grade, units.filter(pl.col("grade") == grade).height, unit=" 个")
+        ui.count_metric(grade, units.filter(pl.col("grade") == grade).height)
 with cols[4]:
-    ui.count_metric("未评等次", units.filter(pl.col("grade").is_null()).height, unit=" 个")
+    ui.count_metric("未评等次", units.filter(pl.col("grade").is_null()).height)
 st.caption(
     "人工评分项经另一人确认后才计入；未全部确认的单位不评等次（待人工评分）。"
     "自报完成率与措施完成率之差即表面整改与实质整改的差距（百分点）。"
