@@ -109,7 +109,11 @@ ui.table(
     shown_ranking,
     key="eco_ranking",
     height=420,
-    column_config={"score": st.column_config.NumberColumn(format="%.2f")},
+    column_config={
+        "score": st.column_config.NumberColumn(format="%.2f"),
+        # "反弹率超过75%·最高较好" and the like, whole.
+        "badges": st.column_config.TextColumn(width="large"),
+    },
 )
 ui.downloads(
     shown_ranking.with_columns(pl.lit(cards.config_digest).alias("config_digest")),
