@@ -1454,21 +1454,16 @@ def cmd_revisit(args: argparse.Namespace) -> int:
             user=who.user,
             notes=notes,
         )
-        path = Path(args.out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        audit.record(
+        _export_file(
             args.db,
-            user=who.user,
-            action="export",
-            source="cli revisit",
+            who,
+            "cli revisit",
+            Path(args.out),
+            data,
             filters=filters.to_url(),
             rows=candidates.height,
-            file=str(path.resolve()),
-            sha256=hashlib.sha256(data).hexdigest(),
-            bytes=len(data),
             rule_digest=rule.digest(),
         )
-        path.write_bytes(data)
     if args.format == "json":
         payload = {
             "as_of": scope.as_of.isoformat(),
@@ -1510,6 +1505,25 @@ def _resolver(who: Access) -> Callable[[Reader], Callable[[Filters], Scope]]:
         return resolve
 
     return on
+
+
+def _export_file(
+    db: str, who: Access, source: str, path: Path, data: bytes, **details: Any
+) -> None:
+    """A command's export to a file: its audit record (who, the file, its SHA-256 and size,
+    `details`) first, so no file leaves unrecorded, then the file, its folder made if missing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    audit.record(
+        db,
+        user=who.user,
+        action="export",
+        source=source,
+        file=str(path.resolve()),
+        sha256=hashlib.sha256(data).hexdigest(),
+        bytes=len(data),
+        **details,
+    )
+    path.write_bytes(data)
 
 
 def _print_recorded(
@@ -1949,20 +1963,16 @@ def cmd_evaluation_archive_get(args: argparse.Namespace) -> int:
     except archive.ArchiveError as exc:
         raise UserError(str(exc)) from None
     path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    audit.record(
+    _export_file(
         args.db,
-        user=who.user,
-        action="export",
-        source="cli evaluation archive-get",
+        who,
+        "cli evaluation archive-get",
+        path,
+        xlsx,
         archive_id=args.archive_id,
         round_id=record["round_id"],
         data_version=record["data_version"],
-        file=str(path.resolve()),
-        sha256=hashlib.sha256(xlsx).hexdigest(),
-        bytes=len(xlsx),
     )
-    path.write_bytes(xlsx)
     print(
         json.dumps(
             {"archive_id": args.archive_id, "round": record["round_name"], "out": str(path)},
