@@ -13,10 +13,14 @@ store = b.build(tmp_path / "store")
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from argon2 import PasswordHasher
+
+from xuncha.auth import UserStore
 from xuncha.store import Store
 from xuncha.store.categories import L2_PARENT
 
@@ -222,3 +226,14 @@ def pdf(*objects: bytes, trailer_extra: bytes = b"", comment: str = "") -> bytes
 def sample_pdf(text: str = "") -> bytes:
     """A small valid PDF the evidence checks accept; different texts give different files."""
     return pdf(comment=text)
+
+
+def real_copy(demo_store: Store, target: Path) -> tuple[Store, UserStore]:
+    """The demo store copied to `target` and marked real (so its pages ask for a login and
+    its exports are not demo data), with a users database whose password hashing is cheap
+    enough for tests."""
+    shutil.copytree(demo_store.root, target, ignore=shutil.ignore_patterns("*.lock"))
+    store = Store(target)
+    store.write(lambda con: con.execute("UPDATE store_meta SET value = 'false' WHERE key = 'demo'"))
+    users = UserStore(target, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    return store, users

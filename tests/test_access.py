@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
@@ -16,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from argon2 import PasswordHasher
 from streamlit.testing.v1 import AppTest
 
+from tests.builders import real_copy
 from tests.conftest import AS_OF
 from xuncha import audit, cli
 from xuncha.auth import Access, UserStore
@@ -55,10 +54,7 @@ EXTRA = {
 def real(demo_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
     """A copy of the demo data marked as a real store, with one user per role."""
     target = tmp_path / "store"
-    shutil.copytree(demo_store.root, target, ignore=shutil.ignore_patterns("*.lock"))
-    store = Store(target)
-    store.write(lambda con: con.execute("UPDATE store_meta SET value = 'false' WHERE key = 'demo'"))
-    users = UserStore(target, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    store, users = real_copy(demo_store, target)
     for role in ROLES:
         scope = {"rounds": [ROUND], "units": list(GROUP_UNITS)} if role == "group" else {}
         users.add_user(f"u_{role}", role, actor="test", password=PASSWORD, **scope)

@@ -5,16 +5,15 @@ incident id and nothing else; the deployment configuration is what DOMAIN §7 as
 
 from __future__ import annotations
 
-import shutil
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import streamlit as st
-from argon2 import PasswordHasher
 from streamlit.testing.v1 import AppTest
 
+from tests.builders import real_copy
 from tests.conftest import AS_OF
 from xuncha import audit, figures
 from xuncha.auth import UserStore
@@ -29,10 +28,7 @@ PASSWORD = "Xuncha-Test-2026"
 @pytest.fixture()
 def real(demo_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
     target = tmp_path / "store"
-    shutil.copytree(demo_store.root, target, ignore=shutil.ignore_patterns("*.lock"))
-    store = Store(target)
-    store.write(lambda con: con.execute("UPDATE store_meta SET value = 'false' WHERE key = 'demo'"))
-    users = UserStore(target, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    store, users = real_copy(demo_store, target)
     users.add_user("boss", "admin", actor="test", password=PASSWORD)
     users.add_user("lead", "leader", actor="test", password=PASSWORD)
     monkeypatch.setenv("XUNCHA_DB", str(target))

@@ -6,7 +6,6 @@ is, and only from a loopback connection."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import streamlit as st
 from argon2 import PasswordHasher
 from streamlit.testing.v1 import AppTest
 
+from tests.builders import real_copy
 from xuncha import audit
 from xuncha.auth import AuthError, UserStore, client_address
 from xuncha.auth.users import CLIENT_FAILURES
@@ -28,10 +28,7 @@ WRONG = "Wrong-Password-99"
 @pytest.fixture()
 def real(demo_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
     target = tmp_path / "store"
-    shutil.copytree(demo_store.root, target, ignore=shutil.ignore_patterns("*.lock"))
-    store = Store(target)
-    store.write(lambda con: con.execute("UPDATE store_meta SET value = 'false' WHERE key = 'demo'"))
-    users = UserStore(target, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    store, users = real_copy(demo_store, target)
     users.add_user("u_office", "office", actor="test", password=PASSWORD)
     monkeypatch.setenv("XUNCHA_DB", str(target))
     monkeypatch.delenv("XUNCHA_TRUSTED_USER_HEADER", raising=False)

@@ -6,17 +6,15 @@ mail server, and each document is offered through the scope check."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import streamlit as st
-from argon2 import PasswordHasher
 from streamlit.testing.v1 import AppTest
 
+from tests.builders import real_copy
 from tests.test_rectify_pages import nav_titles, rows, signed_in
-from xuncha.auth import UserStore
 from xuncha.rectify import mail, notices
 from xuncha.store import Store
 from xuncha.ui import rectify
@@ -30,10 +28,7 @@ PAGE = "pages/notices.py"
 @pytest.fixture()
 def real(demo_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
     target = tmp_path / "store"
-    shutil.copytree(demo_store.root, target, ignore=shutil.ignore_patterns("*.lock"))
-    store = Store(target)
-    store.write(lambda con: con.execute("UPDATE store_meta SET value = 'false' WHERE key = 'demo'"))
-    users = UserStore(target, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    store, users = real_copy(demo_store, target)
     users.add_user("u_liaison", "liaison", actor="test", password=PASSWORD, units=[UNIT])
     users.add_user("u_office", "office", actor="test", password=PASSWORD)
     users.add_user("u_leader", "leader", actor="test", password=PASSWORD)
