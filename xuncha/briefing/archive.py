@@ -112,41 +112,15 @@ def _write_json(path: Path, data: Any, key: bytes | None) -> None:
 
 
 def _write(path: Path, data: bytes, key: bytes | None) -> None:
-    """Every archived file is written here: sealed under `key` (the store's), plain without
-    one; through a staging name moved into place, so a reader never sees half a file."""
-    staging = path.with_suffix(path.suffix + ".tmp")
-    if key is None:
-        staging.write_bytes(data)
-    else:
-        staging.unlink(missing_ok=True)  # a killed write's leftover (seal_bytes makes a new file)
-        crypto.seal_bytes(data, staging, key)
-    os.chmod(staging, 0o600)
-    os.replace(staging, path)
+    """Every archived file is written here (crypto.write_archived: sealed under the store's
+    key, plain without one, never half a file)."""
+    crypto.write_archived(path, data, key)
 
 
 def _read(path: Path, key: _Key) -> bytes:
-    """Every archived file is read here: a sealed one is unsealed with the store key (a
-    SealedArchiveError, in Chinese, when there is no key, another key, or the file was
-    altered), a plain one (written before the store was encrypted) is read as it is."""
-    if not crypto.is_sealed(path):
-        return path.read_bytes()
-    name = f"{path.parent.name}/{path.name}"
-    store_key = key()
-    if store_key is None:
-        raise SealedArchiveError(
-            f"简报存档 {name} 已加密，但未提供数据仓密钥：请设置 {crypto.ENV_KEY_FILE}"
-            f"（密钥文件）或 {crypto.ENV_KEY}"
-        )
-    try:
-        return crypto.unseal_bytes(path, store_key)
-    except crypto.WrongKey:
-        raise SealedArchiveError(
-            f"简报存档 {name} 由另一把密钥加密，无法解密：请确认 {crypto.ENV_KEY_FILE} / "
-            f"{crypto.ENV_KEY} 是这个数据仓的密钥（更换密钥后请用新密钥）"
-        ) from None
-    except crypto.CryptoError as exc:
-        detail = str(exc).replace(str(path), name)  # no server path in the message
-        raise SealedArchiveError(f"简报存档 {name} 无法解密：{detail}") from None
+    """Every archived file is read here (crypto.read_archived: a SealedArchiveError, in
+    Chinese, when there is no key, another key, or the file was altered)."""
+    return crypto.read_archived(path, key, "简报存档", SealedArchiveError)
 
 
 def _read_json(path: Path, key: _Key) -> Any:

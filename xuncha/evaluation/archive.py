@@ -24,7 +24,6 @@ import datetime as dt
 import hashlib
 import io
 import json
-import os
 import re
 import secrets
 import shutil
@@ -60,29 +59,11 @@ class ArchiveError(StoreError):
 
 
 def _write(path: Path, data: bytes, key: bytes | None) -> None:
-    staging = path.with_suffix(path.suffix + ".tmp")
-    staging.unlink(missing_ok=True)
-    if key is None:
-        staging.write_bytes(data)
-    else:
-        crypto.seal_bytes(data, staging, key)
-    os.chmod(staging, 0o600)
-    os.replace(staging, path)
+    crypto.write_archived(path, data, key)
 
 
 def _read(path: Path, store: Store) -> bytes:
-    if not crypto.is_sealed(path):
-        return path.read_bytes()
-    key = store.key()
-    name = f"{path.parent.name}/{path.name}"
-    if key is None:
-        raise ArchiveError(
-            f"评估存档 {name} 已加密，但未提供数据仓密钥：请设置 {crypto.ENV_KEY_FILE}"
-        )
-    try:
-        return crypto.unseal_bytes(path, key)
-    except crypto.CryptoError:
-        raise ArchiveError(f"评估存档 {name} 无法解密（另一把密钥，或文件已损坏）") from None
+    return crypto.read_archived(path, store.key, "评估存档", ArchiveError)
 
 
 def coverage(units: int, who: Access) -> str:

@@ -890,37 +890,16 @@ def _with(run: NoticeRun, **changes: Any) -> NoticeRun:
 
 
 def _write_file(path: Path, data: bytes, key: bytes | None) -> None:
-    """Sealed under the store key when there is one; through a staging name moved into place."""
+    """Sealed under the store key when there is one, never half a file (crypto.write_archived)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    staging = path.with_name(path.name + ".tmp")
-    staging.unlink(missing_ok=True)
-    if key is None:
-        staging.write_bytes(data)
-    else:
-        crypto.seal_bytes(data, staging, key)
-    os.chmod(staging, 0o600)
-    os.replace(staging, path)
+    crypto.write_archived(path, data, key)
 
 
 def _read_file(store: Store, path: Path) -> bytes:
-    name = f"{path.parent.name}/{path.name}"
     try:
-        if not crypto.is_sealed(path):
-            return path.read_bytes()
-        key = store.key()
-        if key is None:
-            raise StoreError(
-                f"文书存档 {name} 已加密，但未提供数据仓密钥：请设置 {crypto.ENV_KEY_FILE}"
-                f"（密钥文件）或 {crypto.ENV_KEY}"
-            )
-        return crypto.unseal_bytes(path, key)
+        return crypto.read_archived(path, store.key, "文书存档", StoreError)
     except FileNotFoundError:
-        raise StoreError(f"文书存档 {name} 缺失") from None
-    except crypto.WrongKey:
-        raise StoreError(f"文书存档 {name} 由另一把密钥加密，无法解密") from None
-    except crypto.CryptoError as exc:
-        detail = str(exc).replace(str(path), name)
-        raise StoreError(f"文书存档 {name} 无法解密：{detail}") from None
+        raise StoreError(f"文书存档 {path.parent.name}/{path.name} 缺失") from None
 
 
 def seal_all(store: Store, new_key: bytes, old_key: bytes | None = None) -> dict[str, int]:

@@ -68,7 +68,7 @@ import struct
 import tempfile
 import uuid
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -565,6 +565,47 @@ def seal_bytes(data: bytes, dst: str | os.PathLike[str], key: bytes) -> None:
     with _sealing(Path(dst), key, len(view)) as sealer:
         for start in range(0, sealer.count * CHUNK, CHUNK):
             sealer.add(view[start : start + CHUNK])
+
+
+def write_archived(path: Path, data: bytes, key: bytes | None) -> None:
+    """An archived document (a briefing, a notice, an evaluation) written once: sealed under
+    the store's `key`, plain without one; owner-only, through a staging name moved into place
+    (a reader never sees half a file; a killed write's staging file is replaced)."""
+    staging = path.with_name(path.name + ".tmp")
+    staging.unlink(missing_ok=True)
+    if key is None:
+        staging.write_bytes(data)
+    else:
+        seal_bytes(data, staging, key)
+    os.chmod(staging, 0o600)
+    os.replace(staging, path)
+
+
+def read_archived(
+    path: Path, key: Callable[[], bytes | None], what: str, error: type[Exception]
+) -> bytes:
+    """An archived document read back: a plain one (written before the store was encrypted)
+    as it is, a sealed one with the store's key (`key()` is asked only then). `error`, in
+    Chinese and naming the file as `what folder/name` but never the server's path, when there
+    is no key, another key, or the file was altered."""
+    if not is_sealed(path):
+        return path.read_bytes()
+    name = f"{what} {path.parent.name}/{path.name}"
+    store_key = key()
+    if store_key is None:
+        raise error(
+            f"{name} 已加密，但未提供数据仓密钥：请设置 {ENV_KEY_FILE}（密钥文件）或 {ENV_KEY}"
+        )
+    try:
+        return unseal_bytes(path, store_key)
+    except WrongKey:
+        raise error(
+            f"{name} 由另一把密钥加密，无法解密：请确认 {ENV_KEY_FILE} / {ENV_KEY} 是这个数据仓的"
+            "密钥（更换密钥后请用新密钥）"
+        ) from None
+    except CryptoError as exc:
+        detail = str(exc).replace(str(path), f"{path.parent.name}/{path.name}")
+        raise error(f"{name} 无法解密：{detail}") from None
 
 
 def unseal_bytes(path: str | os.PathLike[str], key: bytes, *, limit: int = 256 << 20) -> bytes:
