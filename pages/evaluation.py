@@ -53,7 +53,9 @@ with st.expander("说明：评分项、计算方法和等次"):
         hide_index=True,
     )
 
-result = evaluation.evaluate(reader, scope, config)
+# Shared by every session per data version, configuration and scope: each widget reruns
+# the page, and the evaluation of every round in scope is the page's heaviest work.
+result = ui.figure(evaluation.evaluate, reader, scope, config)
 if result.units.is_empty():
     st.info("当前筛选范围内没有截至统计日已反馈的巡察，无法评估。")
     st.stop()

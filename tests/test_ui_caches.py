@@ -3,6 +3,9 @@ the same data version, filters, access and day."""
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 import polars as pl
 import pytest
 
@@ -82,3 +85,37 @@ def test_a_kept_figure_is_drawn_from_one_dict_equal_to_plotlys_own() -> None:
     # ... and the very JSON plotly itself would have sent for the figure.
     own = plotly.tools.return_figure_from_figure_or_data(heat, validate_figure=True)
     assert plotly.io.to_json(sent, validate=False) == plotly.io.to_json(own, validate=False)
+
+
+def test_a_shared_figure_is_computed_again_when_the_store_configuration_changes(
+    tmp_path: Any,
+) -> None:
+    """ui.figure's result is keyed by the store's configuration files too: a figure that
+    reads the period rule itself must not be served stale after an administrator edits it."""
+    from xuncha.filters import Scope
+
+    class FakeStore:
+        root = tmp_path
+
+    class FakeReader:
+        store = FakeStore()
+        identity = "v1"
+
+    calls: list[int] = []
+
+    def fn(rd: Any, scope: Any) -> int:
+        calls.append(1)
+        return len(calls)
+
+    scope = Scope(
+        inspection_ids=(1, 2), category_l1=None, category_l2=None, as_of=dt.date(2026, 1, 1)
+    )
+    data._cached_figure.clear()
+    first = data.figure(fn, FakeReader(), scope)
+    assert data.figure(fn, FakeReader(), scope) == first == 1  # reused
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "periods.toml").write_text("max_months = 18\n", encoding="utf-8")
+    assert data.figure(fn, FakeReader(), scope) == 2  # the rule file is new: computed again
+    (tmp_path / "config" / "periods.toml").write_text("max_months = 24\n", encoding="utf-8")
+    assert data.figure(fn, FakeReader(), scope) == 3  # and changed: again
+    data._cached_figure.clear()

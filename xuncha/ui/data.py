@@ -102,6 +102,18 @@ def _key_part(value: Any) -> Any:
     return value
 
 
+def _config_stamp(root: Path) -> tuple[tuple[str, int, int], ...]:
+    """The store's configuration files as they are now (name, size, modification time): a
+    figure that reads one of them itself (the period rule, the sample line) is computed again
+    when an administrator changes it, not only when the data version changes."""
+    folder = Path(root) / "config"
+    if not folder.is_dir():
+        return ()
+    return tuple(
+        sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in folder.glob("*.toml"))
+    )
+
+
 def figure(fn: Callable[..., Any], rd: Reader, scope: Scope, *args: Any, **kwargs: Any) -> Any:
     """fn(rd, scope, *args, **kwargs) computed once per data version and arguments, shared by
     every session (figures whose Python work over many units costs more than their queries:
@@ -109,6 +121,7 @@ def figure(fn: Callable[..., Any], rd: Reader, scope: Scope, *args: Any, **kwarg
     parts = (
         fn.__module__,
         fn.__qualname__,
+        _config_stamp(rd.store.root),
         _key_part(scope),
         [_key_part(a) for a in args],
         sorted((k, _key_part(v)) for k, v in kwargs.items()),
