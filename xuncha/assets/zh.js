@@ -1,0 +1,122 @@
+/* Chinese for the built-in texts of Streamlit's and plotly's frontend (xuncha/ui/chinese.py).
+ *
+ * The table (exact strings and a few patterns) comes from Python as the one argument of this
+ * function. Only whole strings are replaced: a text node, or a title / aria-label /
+ * placeholder / data-title attribute whose whole (trimmed) value is a known chrome string.
+ * Content the product or the user wrote (Markdown, code, table cells, inputs' values) is
+ * never touched. A MutationObserver keeps translating as Streamlit re-renders; running the
+ * script again only refreshes the table. */
+(function (table) {
+  "use strict";
+  var w = window;
+  if (w.__xunchaZh) {
+    w.__xunchaZh.load(table);
+    return;
+  }
+  var ATTRS = ["title", "aria-label", "placeholder", "data-title", "aria-placeholder"];
+  // Containers of written content: never translated, whatever their text.
+  var SKIP =
+    '[data-testid="stMarkdownContainer"], [data-testid="stCode"], [data-testid="stJson"],' +
+    ' [data-testid="stTable"] tbody, pre, code, textarea, [contenteditable="true"], script, style';
+  var texts = new Map();
+  var patterns = [];
+
+  function load(t) {
+    texts = new Map(Object.entries(t.texts || {}));
+    patterns = (t.patterns || []).map(function (p) {
+      return [new RegExp(p[0]), p[1]];
+    });
+  }
+
+  function translated(value) {
+    var key = value.trim();
+    if (!key) return null;
+    var out = texts.get(key);
+    if (out === undefined) {
+      for (var i = 0; i < patterns.length; i++) {
+        if (patterns[i][0].test(key)) {
+          out = key.replace(patterns[i][0], patterns[i][1]);
+          break;
+        }
+      }
+    }
+    if (out === undefined || out === key) return null;
+    return value.replace(key, function () {
+      return out;
+    });
+  }
+
+  function skipped(el) {
+    return el !== null && el.closest(SKIP) !== null;
+  }
+
+  function fixAttributes(el) {
+    for (var i = 0; i < ATTRS.length; i++) {
+      var v = el.getAttribute(ATTRS[i]);
+      if (v) {
+        var t = translated(v);
+        if (t !== null) el.setAttribute(ATTRS[i], t);
+      }
+    }
+  }
+
+  function fixText(node) {
+    if (skipped(node.parentElement)) return;
+    var t = translated(node.nodeValue || "");
+    if (t !== null) node.nodeValue = t;
+  }
+
+  function fix(node) {
+    if (node.nodeType === 3) {
+      fixText(node);
+      return;
+    }
+    if (node.nodeType !== 1 || skipped(node)) return;
+    fixAttributes(node);
+    var walker = document.createTreeWalker(node, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT, {
+      acceptNode: function (n) {
+        if (n.nodeType === 1 && n.matches(SKIP)) return NodeFilter.FILTER_REJECT;
+        return NodeFilter.FILTER_ACCEPT;
+      },
+    });
+    var n = walker.nextNode();
+    while (n) {
+      if (n.nodeType === 3) {
+        var t = translated(n.nodeValue || "");
+        if (t !== null) n.nodeValue = t;
+      } else {
+        fixAttributes(n);
+      }
+      n = walker.nextNode();
+    }
+  }
+
+  load(table);
+  var observer = new MutationObserver(function (records) {
+    for (var i = 0; i < records.length; i++) {
+      var r = records[i];
+      if (r.type === "childList") {
+        for (var j = 0; j < r.addedNodes.length; j++) fix(r.addedNodes[j]);
+      } else if (r.type === "characterData") {
+        fixText(r.target);
+      } else if (r.type === "attributes" && !skipped(r.target)) {
+        fixAttributes(r.target);
+      }
+    }
+  });
+  observer.observe(document.documentElement, {
+    childList: true,
+    subtree: true,
+    characterData: true,
+    attributes: true,
+    attributeFilter: ATTRS,
+  });
+  fix(document.body);
+  w.__xunchaZh = {
+    load: function (t) {
+      load(t);
+      fix(document.body);
+    },
+    translated: translated,
+  };
+})(__XUNCHA_ZH_TABLE__);

@@ -1,0 +1,254 @@
+"""Chinese for the texts Streamlit's and plotly's frontends write themselves (the dataframe's
+toolbar and column menu, the multiselect, the file uploader, the date input, the running
+indicator, "Page not found", plotly's modebar, …).
+
+Streamlit has no locale setting, so the approach is one table here, kept with the product:
+TEXTS maps each English chrome string, exactly and whole, to its Chinese; PATTERNS covers the
+few strings with a number or a list inside ("Limit 20MB per file • XLSX"). `translate()` puts
+a small script (xuncha/assets/zh.js) on the page once per run with `st.html(...,
+unsafe_allow_javascript=True)`, which runs in the page itself (no iframe): it replaces a text
+node, or a title, aria-label, placeholder or data-title attribute, only when its whole trimmed
+value is in the table, never inside Markdown, code, table bodies or inputs (what the product
+and its users write), and keeps doing so with a MutationObserver as Streamlit re-renders.
+Being part of the script run, it works the same under `xuncha serve` and `streamlit run
+app.py` (a tag added to the served index.html would miss the first page of a server started
+by `streamlit run`, whose hooks are installed only when the app first runs).
+
+Plotly's own locale mechanism is used as well: PLOTLY_CONFIG (locale zh-CN, its dictionary and
+its number and date formats) is meant for every chart's config; the modebar titles are also in
+the table, so a chart drawn without it is still Chinese.
+
+When Streamlit is upgraded and a new English string shows (tests/test_browser_chinese.py walks
+every page as every role and names it), add it to TEXTS or PATTERNS."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+SCRIPT_FILE = Path(__file__).resolve().parents[1] / "assets" / "zh.js"
+
+# English chrome → Chinese, whole strings (the trimmed text of a node or attribute).
+STREAMLIT_TEXTS: dict[str, str] = {
+    # dataframe toolbar, search and column menu
+    "Search": "搜索",
+    "Type to search": "输入以搜索",
+    "Close Search": "关闭搜索",
+    "Next Result": "下一个结果",
+    "Previous Result": "上一个结果",
+    "Fullscreen": "全屏",
+    "Close fullscreen": "退出全屏",
+    "Download as CSV": "下载为 CSV",
+    "Sort ascending": "升序排列",
+    "Sort descending": "降序排列",
+    "Pin column": "固定列",
+    "Unpin column": "取消固定列",
+    "Autosize": "自动列宽",
+    "Hide column": "隐藏列",
+    "Show/hide columns": "显示或隐藏列",
+    "Format": "格式",
+    "Automatic": "自动",
+    "Localized": "本地格式",
+    "Plain": "原样",
+    "Compact": "紧凑",
+    "Percent": "百分比",
+    "Scientific": "科学计数",
+    "Accounting": "会计格式",
+    "Dollar": "美元",
+    "Euro": "欧元",
+    "Yen": "日元",
+    "Relative": "相对时间",
+    "Distribution histogram": "分布直方图",
+    "Top values frequency chart": "常见值频次图",
+    "Copy column name": "复制列名",
+    "Statistics": "统计",
+    "Dataframe column menu": "表格列菜单",
+    "Clear selection": "清除选择",
+    "Add row": "添加行",
+    "Delete row": "删除行",
+    "Delete rows": "删除行",
+    "No data": "无数据",
+    "Empty": "空",
+    "Count": "计数",
+    "Distinct": "不同值",
+    "Minimum": "最小值",
+    "Maximum": "最大值",
+    "Average": "平均值",
+    "Median": "中位数",
+    "Sum": "合计",
+    "Standard deviation": "标准差",
+    "Rename": "重命名",
+    "Wrap": "自动换行",
+    "Visibility": "可见性",
+    # multiselect and selectbox
+    "Select all": "全选",
+    "Clear all": "全部清除",
+    "Clear value": "清除",
+    "No results": "无匹配项",
+    "No options to select.": "没有可选项。",
+    "No options to select": "没有可选项",
+    "Choose an option": "请选择",
+    "Choose options": "请选择",
+    "Selected values": "已选值",
+    "Open": "展开",
+    "Close": "关闭",
+    # file uploader
+    "Upload": "上传",
+    "Add files": "添加文件",
+    "Browse files": "浏览文件",
+    "Drag and drop file here": "将文件拖放到此处",
+    "Drag and drop files here": "将文件拖放到此处",
+    "Drag and drop a file here": "将文件拖放到此处",
+    "Delete": "删除",
+    "Remove file": "移除文件",
+    "Error uploading file": "文件上传失败",
+    "Error deleting file": "文件删除失败",
+    # date input
+    "Choose date": "选择日期",
+    "Choose date range": "选择日期范围",
+    "Clear date": "清除日期",
+    "Clear dates": "清除日期",
+    "Select a date.": "请选择日期。",
+    "Previous month.": "上个月。",
+    "Next month.": "下个月。",
+    "Previous month": "上个月",
+    "Next month": "下个月",
+    "Month": "月",
+    "Year": "年",
+    # number input
+    "Increment": "增加",
+    "Decrement": "减少",
+    # app chrome: status, menus, sidebar, dialogs, connection
+    "Running...": "运行中…",
+    "Running…": "运行中…",
+    "Stop": "停止",
+    "Rerun": "重新运行",
+    "Main menu": "主菜单",
+    "Settings": "设置",
+    "Print": "打印",
+    "About": "关于",
+    "Clear cache": "清除缓存",
+    "Collapse sidebar": "收起侧边栏",
+    "Expand sidebar": "展开侧边栏",
+    "View less": "收起",
+    "View more": "展开更多",
+    "Page not found": "页面不存在",
+    "Connecting": "正在连接",
+    "Please wait...": "请稍候…",
+    "Connection error": "连接错误",
+    "Network error": "网络错误",
+    "Dismiss": "关闭",
+    "Cancel": "取消",
+    "Copy": "复制",
+    "Copied": "已复制",
+    "Copy to clipboard": "复制到剪贴板",
+    "Notifications": "通知",
+    "Error": "错误",
+    "Done": "完成",
+    "Complete": "完成",
+    "Show more": "展开",
+    "Show less": "收起",
+    "Tooltip": "提示",
+}
+
+# plotly.js's own dictionary (the modebar, notifiers), as in its zh-CN locale.
+PLOTLY_TEXTS: dict[str, str] = {
+    "Autoscale": "自动缩放",
+    "Box Select": "框选",
+    "Compare data on hover": "悬停时比较数据",
+    "Double-click on legend to isolate one trace": "双击图例只显示该序列",
+    "Double-click to zoom back out": "双击还原缩放",
+    "Download plot": "下载图表",
+    "Download plot as a png": "下载图表为 PNG 图片",
+    "Download plot as a PNG": "下载图表为 PNG 图片",
+    "Download plot as JSON": "下载图表为 JSON",
+    "Lasso Select": "套索选择",
+    "Orbital rotation": "轨道旋转",
+    "Pan": "平移",
+    "Produced with Plotly": "由 Plotly 生成",
+    "Produced with Plotly.js": "由 Plotly 生成",
+    "Reset": "重置",
+    "Reset axes": "重置坐标轴",
+    "Reset camera to default": "重置视角",
+    "Reset camera to last save": "恢复上次保存的视角",
+    "Reset view": "重置视图",
+    "Reset views": "重置视图",
+    "Show closest data on hover": "悬停时显示最近的数据",
+    "Snapshot succeeded": "已生成快照",
+    "Taking snapshot - this may take a few seconds": "正在生成快照，请稍候",
+    "Toggle Spike Lines": "显示或隐藏辅助线",
+    "Toggle show closest data on hover": "切换悬停显示最近数据",
+    "Turntable rotation": "转台旋转",
+    "Zoom": "缩放",
+    "Zoom in": "放大",
+    "Zoom out": "缩小",
+    "Draw line": "画线",
+    "Draw open freeform": "自由画线",
+    "Draw closed freeform": "自由画区域",
+    "Draw circle": "画圆",
+    "Draw rectangle": "画矩形",
+    "Erase active shape": "删除所选图形",
+    "Sorry, there was a problem downloading your image!": "抱歉，图片下载出现问题！",
+}
+
+TEXTS: dict[str, str] = {**STREAMLIT_TEXTS, **PLOTLY_TEXTS}
+
+# (JavaScript regular expression over the whole trimmed string, replacement with $1…)
+PATTERNS: list[tuple[str, str]] = [
+    (r"^Limit (\d+(?:\.\d+)?)\s?([KMG]B) per file$", "单个文件不超过 $1 $2"),
+    (r"^Limit (\d+(?:\.\d+)?)\s?([KMG]B) per file\s*•\s*(.+)$", "单个文件不超过 $1 $2 • $3"),
+    (r"^View (\d+) more$", "展开其余 $1 项"),
+    (r"^(\d+) selected$", "已选 $1 项"),
+    (r"^Sort column (.+) ascending$", "按 $1 升序排列"),
+    (r"^Sort column (.+) descending$", "按 $1 降序排列"),
+]
+
+_MONTHS = [f"{m}月" for m in range(1, 13)]
+_DAYS = ["星期日", "星期一", "星期二", "星期三", "星期四", "星期五", "星期六"]
+PLOTLY_LOCALE: dict[str, Any] = {
+    "dictionary": PLOTLY_TEXTS,
+    "format": {
+        "days": _DAYS,
+        "shortDays": ["周日", "周一", "周二", "周三", "周四", "周五", "周六"],
+        "months": _MONTHS,
+        "shortMonths": _MONTHS,
+        "date": "%Y-%m-%d",
+        "decimal": ".",
+        "thousands": ",",
+        "grouping": [3],
+        "currency": ["¥", ""],
+    },
+}
+# For st.plotly_chart(config=...): plotly.js reads a locale given with the chart.
+PLOTLY_CONFIG: dict[str, Any] = {"locale": "zh-CN", "locales": {"zh-CN": PLOTLY_LOCALE}}
+
+
+def table() -> dict[str, Any]:
+    """What the browser script receives: the exact strings and the patterns."""
+    return {"texts": TEXTS, "patterns": [list(p) for p in PATTERNS]}
+
+
+def script() -> str:
+    """The browser script with the table in it (JSON, with "<" escaped: it sits in HTML)."""
+    source = SCRIPT_FILE.read_text(encoding="utf-8")
+    data = json.dumps(table(), ensure_ascii=False).replace("<", "\\u003c")
+    return source.replace("__XUNCHA_ZH_TABLE__", data)
+
+
+# The element that carries the script takes no room: hidden, and out of the block's gaps.
+_HIDE = (
+    '<style>[data-testid="stElementContainer"]:has(#xuncha-zh),'
+    ' .stElementContainer:has(#xuncha-zh) { display: none; }</style>'
+)
+
+
+def translate() -> None:
+    """Put the translating script on this page (once per script run, first thing in main():
+    the same element every run, so the browser runs it once per page load)."""
+    st.html(
+        f'<span id="xuncha-zh"></span>{_HIDE}<script>{script()}</script>',
+        unsafe_allow_javascript=True,
+    )
