@@ -26,7 +26,7 @@ from xuncha.auth import (  # noqa: E402
     VIEW_PAGES,
     Access,
 )
-from xuncha.ui import notices, rectify  # noqa: E402
+from xuncha.ui import chinese, notices, rectify  # noqa: E402
 
 ICON = Path(__file__).resolve().parent / "xuncha" / "assets" / "icon.png"
 # A local icon: a :material: page icon would be fetched from an external font server.
@@ -97,6 +97,7 @@ def nav_counts(reader: ui.CachedReader, shown: Access) -> dict[str, int]:
 
 
 def main() -> None:
+    chinese.translate()  # Streamlit's and plotly's own texts in Chinese, the login page too
     reader = ui.reader_or_stop()
     me = ui.login_gate(reader)
     shown = ui.access()  # the previewed user's access while an administrator previews

@@ -5,7 +5,7 @@ which records it in the audit trail."""
 import polars as pl
 import streamlit as st
 
-from xuncha import ui
+from xuncha import labels, ui
 from xuncha.auth import MANAGE_USERS, ROLES, VIEW_PAGES, AuthError
 from xuncha.auth.access import ONE_UNIT, ROLE_PERMISSIONS, SCOPE_ALLOWED, scope_text
 from xuncha.auth.scope import check_unit_rounds
@@ -50,7 +50,7 @@ if listed:
                 "角色": u.role_label,
                 "可见范围": scope_text(u.role, u.rounds, u.units),
                 "状态": "已停用" if u.disabled else "正常",
-                "最近登录": u.last_login_at.strftime("%Y-%m-%d %H:%M") if u.last_login_at else "—",
+                "最近登录": labels.shown_time(u.last_login_at),
             }
             for u in listed
         ]

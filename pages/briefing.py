@@ -5,7 +5,7 @@ and final is archived with its data version and configuration and can be drafted
 import polars as pl
 import streamlit as st
 
-from xuncha import briefing, figures, ui
+from xuncha import briefing, figures, labels, ui
 from xuncha.auth import BRIEFING
 from xuncha.briefing.model import Briefing, Chart, Paragraph, Table
 
@@ -156,7 +156,7 @@ else:
         pl.col("as_of").alias("统计截至"),
         pl.col("data_version").alias("数据版本"),
         pl.col("user").alias("起草人"),
-        pl.col("created").str.slice(0, 19).str.replace("T", " ").alias("起草时间"),
+        pl.col("created").map_elements(labels.shown_time, return_dtype=pl.String).alias("起草时间"),
         pl.when(pl.col("final")).then(pl.lit("已定稿")).otherwise(pl.lit("草稿")).alias("状态"),
     )
     ui.table(table, key="brief_archive", raw=True)

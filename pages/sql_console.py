@@ -2,12 +2,11 @@
 memory limited, audited), canned queries from queries/ with their parameters as fields, the
 schema with its Chinese comments, and the user's own query history."""
 
-import datetime as dt
 
 import polars as pl
 import streamlit as st
 
-from xuncha import audit, ui
+from xuncha import audit, labels, ui
 from xuncha.auth import SQL
 from xuncha.sandbox import DISPLAY_MAX_ROWS, EXPORT_MAX_ROWS, MAX_SQL_CHARS, SandboxProblem
 from xuncha.store.reader import load_queries
@@ -211,7 +210,7 @@ with tab_history:
     else:
         history = pl.DataFrame(
             {
-                "时间": [e.time for e in mine[::-1][:200]],
+                "时间": [labels.shown_time(e.time) for e in mine[::-1][:200]],
                 "结果": [
                     OUTCOMES.get(o, o)
                     for o in (str(e.details.get("outcome", e.action)) for e in mine[::-1][:200])
@@ -229,5 +228,5 @@ with tab_history:
             st.rerun()
         st.caption(
             f"最近 {min(len(mine), 200)} 条（共 {len(mine):,} 条），来自审计日志，"
-            f"截至 {dt.datetime.now():%Y-%m-%d %H:%M}。"
+            f"截至 {labels.shown_time(labels.local_now())}。"
         )

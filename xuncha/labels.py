@@ -2,9 +2,47 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import re
+import zoneinfo
 
 import polars as pl
+
+# The zone every time is shown in (an IANA name), whatever the server's own clock zone.
+TIMEZONE_ENV = "XUNCHA_TIMEZONE"
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+def timezone() -> dt.tzinfo:
+    """The configured zone (XUNCHA_TIMEZONE, default Asia/Shanghai); an unknown name is an
+    error rather than a silent UTC."""
+    name = os.environ.get(TIMEZONE_ENV, "").strip() or DEFAULT_TIMEZONE
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"时区设置 {TIMEZONE_ENV}={name} 无法识别（例如 Asia/Shanghai）") from None
+
+
+def local_now() -> dt.datetime:
+    """Now, as a wall-clock time of the configured zone (naive, to the second): what a
+    document says it was made at."""
+    return dt.datetime.now(timezone()).replace(tzinfo=None, microsecond=0)
+
+
+def shown_time(value: dt.datetime | str | None, *, seconds: bool = False) -> str:
+    """A timestamp as the user reads it: in the configured zone, "2026-11-25 17:12" (with
+    seconds if asked). An aware time or an ISO text with an offset or "Z" is converted; a naive
+    one is the server's own local time (what datetime.now() gives). None or "" is "—"."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        text = value.strip()
+        moment = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    else:
+        moment = value
+    local = moment.astimezone(timezone())
+    return local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 COLUMNS: dict[str, str] = {
     "group_key": "分组",

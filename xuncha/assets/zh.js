@@ -15,9 +15,13 @@
   }
   var ATTRS = ["title", "aria-label", "placeholder", "data-title", "aria-placeholder"];
   // Containers of written content: never translated, whatever their text.
+  // (A widget's own label is Markdown too: a button's, such as the file uploader's, is not
+  // skipped.)
   var SKIP =
-    '[data-testid="stMarkdownContainer"], [data-testid="stCode"], [data-testid="stJson"],' +
-    ' [data-testid="stTable"] tbody, pre, code, textarea, [contenteditable="true"], script, style';
+    '[data-testid="stMarkdownContainer"]:not(button *), [data-testid="stCode"],' +
+    ' [data-testid="stJson"], [data-testid="stTable"] tbody, pre, code, textarea, script, style';
+  // What is typed (an editable field's text) is the user's; its labels are not.
+  var SKIP_TEXT = SKIP + ', [contenteditable="true"]';
   var texts = new Map();
   var patterns = [];
 
@@ -46,8 +50,8 @@
     });
   }
 
-  function skipped(el) {
-    return el !== null && el.closest(SKIP) !== null;
+  function skipped(el, selector) {
+    return el !== null && el.closest(selector || SKIP) !== null;
   }
 
   function fixAttributes(el) {
@@ -61,7 +65,7 @@
   }
 
   function fixText(node) {
-    if (skipped(node.parentElement)) return;
+    if (skipped(node.parentElement, SKIP_TEXT)) return;
     var t = translated(node.nodeValue || "");
     if (t !== null) node.nodeValue = t;
   }
@@ -82,8 +86,7 @@
     var n = walker.nextNode();
     while (n) {
       if (n.nodeType === 3) {
-        var t = translated(n.nodeValue || "");
-        if (t !== null) n.nodeValue = t;
+        fixText(n);
       } else {
         fixAttributes(n);
       }

@@ -152,6 +152,12 @@ STREAMLIT_TEXTS: dict[str, str] = {
     "Show more": "展开",
     "Show less": "收起",
     "Tooltip": "提示",
+    "Skip to main content": "跳到主要内容",
+    "Sidebar": "侧边栏",
+    "App pages": "页面导航",
+    "The page that you have requested does not seem to exist. Running the app's main page.": (
+        "所请求的页面不存在，已打开首页。"
+    ),
 }
 
 # plotly.js's own dictionary (the modebar, notifiers), as in its zh-CN locale.
@@ -200,7 +206,15 @@ TEXTS: dict[str, str] = {**STREAMLIT_TEXTS, **PLOTLY_TEXTS}
 PATTERNS: list[tuple[str, str]] = [
     (r"^Limit (\d+(?:\.\d+)?)\s?([KMG]B) per file$", "单个文件不超过 $1 $2"),
     (r"^Limit (\d+(?:\.\d+)?)\s?([KMG]B) per file\s*•\s*(.+)$", "单个文件不超过 $1 $2 • $3"),
+    (r"^(\d+(?:\.\d+)?)\s?([KMG]B) per file$", "单个文件不超过 $1 $2"),
     (r"^View (\d+) more$", "展开其余 $1 项"),
+    (r"^Help for (.+)$", "$1：说明"),
+    (r"^(.+) — start$", "$1 — 起"),
+    (r"^(.+) — end$", "$1 — 止"),
+    (r"^year, (.+)$", "年，$1"),
+    (r"^month, (.+)$", "月，$1"),
+    (r"^day, (.+)$", "日，$1"),
+    (r"^[a-z_]+ icon$", "图标"),
     (r"^(\d+) selected$", "已选 $1 项"),
     (r"^Sort column (.+) ascending$", "按 $1 升序排列"),
     (r"^Sort column (.+) descending$", "按 $1 降序排列"),
