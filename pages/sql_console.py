@@ -2,7 +2,6 @@
 memory limited, audited), canned queries from queries/ with their parameters as fields, the
 schema with its Chinese comments, and the user's own query history."""
 
-
 import polars as pl
 import streamlit as st
 

@@ -44,6 +44,7 @@ def shown_time(value: dt.datetime | str | None, *, seconds: bool = False) -> str
     local = moment.astimezone(timezone())
     return local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
+
 COLUMNS: dict[str, str] = {
     "group_key": "分组",
     "round_name": "轮次",

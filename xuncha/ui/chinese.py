@@ -255,7 +255,7 @@ def script() -> str:
 # The element that carries the script takes no room: hidden, and out of the block's gaps.
 _HIDE = (
     '<style>[data-testid="stElementContainer"]:has(#xuncha-zh),'
-    ' .stElementContainer:has(#xuncha-zh) { display: none; }</style>'
+    " .stElementContainer:has(#xuncha-zh) { display: none; }</style>"
 )
 
 
@@ -266,3 +266,176 @@ def translate() -> None:
         f'<span id="xuncha-zh"></span>{_HIDE}<script>{script()}</script>',
         unsafe_allow_javascript=True,
     )
+
+
+# -- the audit log as read on its page (the export keeps each record as written) -------------
+
+# Actions recorded by modules whose name is not (yet) in audit.ACTIONS.
+AUDIT_ACTIONS: dict[str, str] = {
+    "download_refused": "下载被拒绝",
+    "search": "关键词检索",
+    "evaluation_enter": "录入整改成效评估",
+    "evaluation_confirm": "确认整改成效评估",
+    "evaluation_reject": "退回整改成效评估",
+    "evaluation_archive": "存档整改成效评估",
+}
+
+AUDIT_FIELDS: dict[str, str] = {
+    "access": "权限",
+    "action": "操作",
+    "archive": "存档",
+    "archive_id": "存档编号",
+    "archive_sha256": "存档校验值",
+    "backup_audit_head": "备份时审计末条",
+    "backup_created": "备份时间",
+    "backup_store": "备份数据仓",
+    "batch_id": "导入批次",
+    "batch_ids": "导入批次",
+    "before": "变更前",
+    "briefing_id": "简报编号",
+    "by_position": "按位置配对",
+    "bytes": "字节数",
+    "cause": "原因",
+    "change": "变更",
+    "checked": "已核对",
+    "client": "客户端地址",
+    "clue_details": "线索明细",
+    "colours": "预警颜色",
+    "columns": "列数",
+    "command": "命令",
+    "config_digest": "配置校验值",
+    "config_source": "配置来源",
+    "contacts": "联系人数",
+    "context": "情境",
+    "created": "创建时间",
+    "damage": "损坏情况",
+    "data_version": "数据版本",
+    "display_name": "姓名",
+    "doc_number": "文号",
+    "docx_sha256": "Word 文档校验值",
+    "duration_ms": "用时（毫秒）",
+    "entry_id": "记录编号",
+    "error": "错误",
+    "errors": "错误数",
+    "evidence_sha256": "佐证材料校验值",
+    "file": "文件",
+    "files": "文件",
+    "filters": "筛选条件",
+    "findings": "问题数",
+    "first_admin": "首个管理员",
+    "fmt": "格式",
+    "format": "格式",
+    "identical": "内容一致",
+    "idle_minutes": "空闲分钟数",
+    "incident": "事件编号",
+    "inspection_id": "巡察编号",
+    "issued_on": "印发日期",
+    "item": "项目",
+    "key_id": "密钥编号",
+    "kind": "类型",
+    "last_seen": "最近活动",
+    "locked_for": "锁定时长",
+    "max_rows": "最多行数",
+    "measure_ids": "措施编号",
+    "measures": "措施数",
+    "media": "下载文件",
+    "moved_to": "移至",
+    "name": "名称",
+    "notice_id": "提醒编号",
+    "ok": "成功",
+    "old_key_id": "原密钥编号",
+    "on": "日期",
+    "out": "输出",
+    "outcome": "结果",
+    "page": "页面",
+    "password": "密码",
+    "pdf": "PDF",
+    "pdf_sha256": "PDF 校验值",
+    "permission": "权限",
+    "purpose": "用途",
+    "query_seq": "查询序号",
+    "reason": "原因",
+    "reasons": "原因",
+    "recipients": "收件人",
+    "rehashed": "密码已升级存储",
+    "replaced": "替换",
+    "results": "结果数",
+    "retry_after": "可重试时间",
+    "role": "角色",
+    "role_before": "原角色",
+    "round": "轮次",
+    "round_id": "轮次编号",
+    "rounds": "轮次",
+    "rounds_before": "原轮次",
+    "rows": "行数",
+    "rule_digest": "规则校验值",
+    "scope": "范围",
+    "scope_digest": "范围校验值",
+    "scope_inspections": "范围内巡察次数",
+    "scope_round_ids": "范围内轮次",
+    "scope_text": "范围",
+    "seed": "随机种子",
+    "sent": "已发送",
+    "server": "服务器",
+    "session_hours": "会话时长（小时）",
+    "sessions_ended": "结束的会话数",
+    "settings": "设置",
+    "sha256": "校验值",
+    "source": "来源",
+    "sql": "查询语句",
+    "sql_chars": "查询字数",
+    "started": "开始时间",
+    "step": "步骤",
+    "target": "对象",
+    "terms": "检索词",
+    "to": "收件人",
+    "truncated": "已截断",
+    "unit": "单位",
+    "unit_id": "单位编号",
+    "unit_name": "单位",
+    "units": "单位",
+    "units_before": "原单位",
+    "user": "用户",
+    "value": "值",
+    "versions": "数据版本",
+    "workdays_config_sha256": "工作日配置校验值",
+    "xlsx_sha256": "Excel 文件校验值",
+    # the sidebar filters (xuncha.filters.URL_KEYS) inside "filters" ("kind": above)
+    "sector": "行业领域",
+    "peer": "同类组",
+    "l1": "一级类别",
+    "l2": "二级类别",
+    "asof": "统计截至",
+}
+
+
+def audit_action(action: str) -> str:
+    """An action's Chinese name (audit.ACTIONS, then AUDIT_ACTIONS; "其他操作" if unknown)."""
+    from xuncha import audit
+
+    return audit.ACTIONS.get(action) or AUDIT_ACTIONS.get(action) or "其他操作"
+
+
+def _value(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, dict):
+        return "，".join(f"{audit_field(k)} {_value(v)}" for k, v in value.items()) or "—"
+    if isinstance(value, list | tuple):
+        return "、".join(_value(v) for v in value) or "—"
+    text = str(value)
+    if len(text) == 64 and all(c in "0123456789abcdef" for c in text):
+        return text[:12] + "…"  # a SHA-256: its start identifies it; the export has it whole
+    return text
+
+
+def audit_field(key: str) -> str:
+    """A detail key's Chinese name; an unknown key is named "其他"."""
+    return AUDIT_FIELDS.get(key, "其他")
+
+
+def audit_details(details: dict[str, Any]) -> str:
+    """One record's details as "字段：值；字段：值" in Chinese."""
+    return "；".join(f"{audit_field(k)}：{_value(v)}" for k, v in details.items())
