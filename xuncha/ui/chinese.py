@@ -409,6 +409,23 @@ AUDIT_FIELDS: dict[str, str] = {
 }
 
 
+# Coded values of some details, by key (roles by audit_role_names()).
+AUDIT_VALUES: dict[str, dict[str, str]] = {
+    "password": {"given": "由管理员设定", "generated": "系统生成"},
+    "outcome": {
+        "ok": "成功",
+        "error": "出错",
+        "refused": "拒绝",
+        "timeout": "超时",
+        "out_of_memory": "超出内存",
+    },
+    "source": {"cli": "命令行", "dashboard": "驾驶舱", "page": "页面", "serve": "启动驾驶舱"},
+    "reason": {"expired": "链接已过期", "not_yours": "不属于当前会话", "unknown": "文件不存在"},
+    "format": {"xlsx": "Excel", "csv": "CSV", "json": "JSON", "docx": "Word", "pdf": "PDF"},
+}
+_ROLE_KEYS = ("role", "role_before")
+
+
 def audit_action(action: str) -> str:
     """An action's Chinese name (audit.ACTIONS, then AUDIT_ACTIONS; "其他操作" if unknown)."""
     from xuncha import audit
@@ -416,15 +433,26 @@ def audit_action(action: str) -> str:
     return audit.ACTIONS.get(action) or AUDIT_ACTIONS.get(action) or "其他操作"
 
 
-def _value(value: Any) -> str:
+def _coded(key: str, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    if key in _ROLE_KEYS:
+        from xuncha.auth.access import ROLES
+
+        return ROLES.get(value, value)
+    return AUDIT_VALUES.get(key, {}).get(value, value)
+
+
+def _value(value: Any, key: str = "") -> str:
+    value = _coded(key, value)
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, dict):
-        return "，".join(f"{audit_field(k)} {_value(v)}" for k, v in value.items()) or "—"
+        return "，".join(f"{audit_field(k)} {_value(v, k)}" for k, v in value.items()) or "—"
     if isinstance(value, list | tuple):
-        return "、".join(_value(v) for v in value) or "—"
+        return "、".join(_value(v, key) for v in value) or "—"
     text = str(value)
     if len(text) == 64 and all(c in "0123456789abcdef" for c in text):
         return text[:12] + "…"  # a SHA-256: its start identifies it; the export has it whole
@@ -438,4 +466,4 @@ def audit_field(key: str) -> str:
 
 def audit_details(details: dict[str, Any]) -> str:
     """One record's details as "字段：值；字段：值" in Chinese."""
-    return "；".join(f"{audit_field(k)}：{_value(v)}" for k, v in details.items())
+    return "；".join(f"{audit_field(k)}：{_value(v, k)}" for k, v in details.items())
