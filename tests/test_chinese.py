@@ -72,7 +72,7 @@ def test_patterns_translate_whole_strings(text: str, expected: str) -> None:
 
 def test_the_script_receives_the_table() -> None:
     script = chinese.script()
-    assert "__XUNCHA_ZH_TABLE__" not in script
+    assert "__ZH_TABLE__" not in script
     start = script.rindex("})(") + 3
     data = json.loads(script[start : script.rindex(");")])
     assert data == chinese.table()

@@ -122,4 +122,4 @@
     },
     translated: translated,
   };
-})(__XUNCHA_ZH_TABLE__);
+})(__ZH_TABLE__);

@@ -153,6 +153,8 @@ STREAMLIT_TEXTS: dict[str, str] = {
     "Show less": "收起",
     "Tooltip": "提示",
     "Skip to main content": "跳到主要内容",
+    "Show password": "显示密码",
+    "Hide password": "隐藏密码",
     "Sidebar": "侧边栏",
     "App pages": "页面导航",
     "The page that you have requested does not seem to exist. Running the app's main page.": (
@@ -249,7 +251,7 @@ def script() -> str:
     """The browser script with the table in it (JSON, with "<" escaped: it sits in HTML)."""
     source = SCRIPT_FILE.read_text(encoding="utf-8")
     data = json.dumps(table(), ensure_ascii=False).replace("<", "\\u003c")
-    return source.replace("__XUNCHA_ZH_TABLE__", data)
+    return source.replace("__ZH_TABLE__", data)
 
 
 # The element that carries the script takes no room: hidden, and out of the block's gaps.
