@@ -14,6 +14,8 @@ from xuncha import cli
 from xuncha.store import Store
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
+# The first screen after sign-in, served at "/" (app.py's default page).
+DEFAULT_PAGE = "pages/attention.py"
 PAGES = {
     "pages/overview.py": "总览",
     "pages/distribution.py": "问题分布",
@@ -26,7 +28,7 @@ def open_page(page: str, **query: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update({"asof": AS_OF.isoformat(), **query})
     at.run()
-    if page != "pages/overview.py":
+    if page != DEFAULT_PAGE:
         at.switch_page(page)
         at.run()
     assert not at.exception, [e.value for e in at.exception]
