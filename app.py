@@ -34,7 +34,9 @@ st.set_page_config(page_title="巡察数据驾驶舱", page_icon=str(ICON), layo
 
 # (file, title, icon, url path, permission needed)
 PAGES = [
-    ("pages/overview.py", "总览", ":material/dashboard:", None, VIEW_PAGES),
+    # The first screen after sign-in (served at "/", where links to the old 总览 land).
+    ("pages/attention.py", "关注事项", ":material/priority_high:", None, VIEW_PAGES),
+    ("pages/overview.py", "总览", ":material/dashboard:", "overview", VIEW_PAGES),
     ("pages/distribution.py", "问题分布", ":material/grid_on:", "distribution", VIEW_PAGES),
     ("pages/progress.py", "整改进度", ":material/task_alt:", "progress", VIEW_PAGES),
     ("pages/repeats.py", "屡查屡犯", ":material/replay:", "repeats", VIEW_PAGES),
@@ -42,6 +44,7 @@ PAGES = [
     ("pages/revisit.py", "回头看候选", ":material/history:", "revisit", VIEW_PAGES),
     ("pages/ecology_config.py", "研判配置", ":material/tune:", "ecology-config", EDIT_CONFIG),
     ("pages/evaluation.py", "整改成效评估", ":material/grading:", "evaluation", VIEW_PAGES),
+    ("pages/compare.py", "对比分析", ":material/compare_arrows:", "compare", VIEW_PAGES),
     ("pages/briefing.py", "领导简报", ":material/article:", "briefing", BRIEFING),
     ("pages/sql_console.py", "数据查询", ":material/terminal:", "sql", SQL),
     ("pages/ledger_import.py", "数据导入", ":material/upload_file:", "import", IMPORT),

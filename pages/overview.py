@@ -3,39 +3,67 @@
 import streamlit as st
 
 from xuncha import charts, figures, labels, ui
+from xuncha.ui import compare
 
 reader = ui.reader()
 scope = ui.current_scope(reader)
 ui.page_header("总览", reader, scope)
 
 kpi = figures.overview(reader, scope)
+# The change of each card against an earlier date or briefing, when one is chosen.
+pick, _ = st.columns([2, 3])
+with pick:
+    baseline = compare.baseline_picker(scope, key="overview_baseline", default_on=False)
+change = compare.changes(reader, scope, kpi, baseline)
 row1 = st.columns(5)
 with row1[0]:
-    ui.count_metric("巡察轮次", kpi["rounds"])
+    compare.count_card("巡察轮次", kpi["rounds"], change.get("rounds"))
 with row1[1]:
-    ui.count_metric("被巡察单位", kpi["units_inspected"], f"巡察 {kpi['inspections']:,} 次")
+    compare.count_card(
+        "被巡察单位",
+        kpi["units_inspected"],
+        change.get("units_inspected"),
+        f"巡察 {kpi['inspections']:,} 次",
+    )
 with row1[2]:
-    ui.count_metric("发现问题", kpi["findings"], "统计截至日已反馈的问题")
+    compare.count_card(
+        "发现问题", kpi["findings"], change.get("findings"), "统计截至日已反馈的问题"
+    )
 with row1[3]:
-    ui.count_metric("整改措施", kpi["measures"])
+    compare.count_card("整改措施", kpi["measures"], change.get("measures"))
 with row1[4]:
-    ui.rate_metric("completion_rate", kpi)
+    compare.rate_card("completion_rate", kpi, change.get("completion_rate"))
 row2 = st.columns(5)
 with row2[0]:
-    ui.count_metric(
-        "逾期措施", kpi["overdue_measures"], figures.DEFINITIONS["overdue_rate"].definition
+    compare.count_card(
+        "逾期措施",
+        kpi["overdue_measures"],
+        change.get("overdue_measures"),
+        figures.DEFINITIONS["overdue_rate"].definition,
     )
 with row2[1]:
-    ui.count_metric("长期坚持措施", kpi["measures_long_term"], "单列统计，不计入逾期")
+    compare.count_card(
+        "长期坚持措施",
+        kpi["measures_long_term"],
+        change.get("measures_long_term"),
+        "单列统计，不计入逾期",
+    )
 with row2[2]:
     # Exact only with clue rights; otherwise as disclosure control allows (DOMAIN.md §7).
     clues, persons = kpi["clues"], kpi["clue_persons"]
     note = "" if clues.exact and persons.exact else "；无线索详情权限时按区间显示"
-    ui.count_metric("问题线索", clues.text, f"涉及 {persons.text} 人{note}")
+    compare.count_card("问题线索", clues.text, change.get("clues"), f"涉及 {persons.text} 人{note}")
 with row2[3]:
-    ui.count_metric("建章立制", kpi["regulations"], "新建或修订制度数", " 项")
+    compare.count_card(
+        "建章立制", kpi["regulations"], change.get("regulations"), "新建或修订制度数", " 项"
+    )
 with row2[4]:
-    ui.count_metric("挽回资金（万元）", f"{float(kpi['funds_wan']):,.2f}", "清退、追缴、挽回资金")
+    compare.count_card(
+        "挽回资金（万元）",
+        f"{float(kpi['funds_wan']):,.2f}",
+        change.get("funds_wan"),
+        "清退、追缴、挽回资金",
+    )
 
 st.subheader("各轮次问题与整改完成率")
 by_round = figures.rectification(reader, scope, "round", cycle_median=False)

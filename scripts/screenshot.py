@@ -39,9 +39,10 @@ CONTEXT_OPTIONS: dict[str, Any] = {
     "timezone_id": "Asia/Shanghai",
 }
 # page -> (URL path, title, plotly charts drawn at default filters on the demo store). The
-# default page is served at the root: Streamlit does not route its url_path ("overview").
+# default page (关注事项, the first screen) is served at the root.
 PAGES = {
-    "overview": ("/", "总览", 1),
+    "attention": ("/", "关注事项", 0),
+    "overview": ("/overview", "总览", 1),
     "distribution": ("/distribution", "问题分布", 4),
     "progress": ("/progress", "整改进度", 3),
     "repeats": ("/repeats", "屡查屡犯", 2),
@@ -96,7 +97,7 @@ def warm_up(page: Any, base: str) -> None:
     """Open the entry point once. On a freshly started server Streamlit runs a deep link such as
     /distribution in its legacy pages/ directory mode (the page script alone, without app.py)
     until some session has run app.py; a visitor normally arrives through /."""
-    path, title, charts = PAGES["overview"]
+    path, title, charts = PAGES["attention"]
     open_page(page, base + path, title=title, charts=charts)
 
 

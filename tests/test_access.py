@@ -32,7 +32,9 @@ GROUP_UNITS = ("市统计局", "市应急管理局")
 OTHER_UNIT = "市公安局"  # inspected in the same round, outside the group's scope
 ROLES = ("admin", "leader", "office", "group", "case", "viewer", "auditor")
 DATA_PAGES = {
+    "pages/attention.py": "关注事项",
     "pages/overview.py": "总览",
+    "pages/compare.py": "对比分析",
     "pages/distribution.py": "问题分布",
     "pages/progress.py": "整改进度",
     "pages/repeats.py": "屡查屡犯",
@@ -125,7 +127,7 @@ def test_the_login_form_refuses_a_wrong_password_and_admits_the_right_one(real: 
     at.button[0].click()
     at.run()
     assert not at.exception
-    assert titles(at) == ["总览"]
+    assert titles(at) == ["关注事项"]
     actions = [(e.user, e.action) for e in audit.entries(real.root)]
     assert ("u_office", "login_failed") in actions or ("u_office", "login_failed") in [
         (e.details.get("name"), e.action) for e in audit.entries(real.root)
@@ -168,7 +170,7 @@ def metrics_json(store: Store, *args: str) -> dict[str, object]:
 
 
 def test_a_group_user_sees_only_its_rounds_and_units_on_the_pages(real: Store) -> None:
-    at = signed_in(real, "group")  # the overview; app.py draws the sidebar
+    at = signed_in(real, "group")  # the first screen; app.py draws the sidebar
     assert len(at.sidebar.multiselect(key="f_unit").options) == len(GROUP_UNITS)
     expected = metrics_json(
         real, "--round", ROUND, *[a for u in GROUP_UNITS for a in ("--unit", u)]
@@ -310,7 +312,7 @@ def test_an_idle_session_ends_and_asks_for_login_again(
 ) -> None:
     monkeypatch.setenv("XUNCHA_IDLE_MINUTES", "1")
     at = signed_in(real, "office")
-    assert titles(at) == ["总览"]
+    assert titles(at) == ["关注事项"]
     # Away for five minutes: the session's last activity moved back, not a sleep.
     con = sqlite3.connect(real.root / "auth" / "users.sqlite")
     try:

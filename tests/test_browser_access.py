@@ -64,7 +64,7 @@ def sign_in(page: Page, base: str, name: str) -> None:
     page.get_by_label("用户名").fill(name)
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
-    expect(page.locator("h1", has_text="总览")).to_be_visible()
+    expect(page.locator("h1", has_text="关注事项")).to_be_visible()
 
 
 def open_in_app(page: Page, title: str) -> None:
@@ -101,7 +101,7 @@ def test_a_user_signs_in_and_sees_the_pages_of_their_role(real_app: str, page: P
     page.get_by_label("用户名").fill("viewer1")
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
-    expect(page.locator("h1", has_text="总览")).to_be_visible()
+    expect(page.locator("h1", has_text="关注事项")).to_be_visible()
     page.wait_for_function(
         "() => document.querySelectorAll('.js-plotly-plot .main-svg').length > 0"
     )
@@ -114,7 +114,7 @@ def test_a_user_signs_in_and_sees_the_pages_of_their_role(real_app: str, page: P
 
 def test_the_demo_store_opens_without_login_with_a_banner(demo_app: str, page: Page) -> None:
     page.goto(demo_app + "/", wait_until="domcontentloaded")
-    expect(page.locator("h1", has_text="总览")).to_be_visible()
+    expect(page.locator("h1", has_text="关注事项")).to_be_visible()
     expect(page.get_by_text("演示数据").first).to_be_visible()
 
 

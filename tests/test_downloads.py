@@ -269,6 +269,8 @@ def test_the_pages_downloads_are_issued_to_the_session_that_clicked(
         at.query_params["asof"] = AS_OF.isoformat()
         at.session_state["_token"] = token
         at.run()
+        at.switch_page("pages/overview.py")
+        at.run()
         assert not at.exception, [e.value for e in at.exception]
         assert found, "no download button on the overview"
         build = next(iter(found.values()))

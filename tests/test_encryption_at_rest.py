@@ -157,6 +157,8 @@ def test_the_overview_page_shows_the_same_figures_on_the_sealed_store(
         at = AppTest.from_file(APP, default_timeout=60)
         at.query_params.update({"asof": AS_OF.isoformat()})
         at.run()
+        at.switch_page("pages/overview.py")
+        at.run()
         assert not at.exception, [e.value for e in at.exception]
         shown[store.root.name] = metric_values(at)
     st.cache_data.clear()

@@ -14,6 +14,8 @@ from xuncha import cli
 from xuncha.store import Store
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
+# The first screen after sign-in, served at "/" (app.py's default page).
+DEFAULT_PAGE = "pages/attention.py"
 PAGES = {
     "pages/overview.py": "总览",
     "pages/distribution.py": "问题分布",
@@ -26,7 +28,7 @@ def open_page(page: str, **query: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update({"asof": AS_OF.isoformat(), **query})
     at.run()
-    if page != "pages/overview.py":
+    if page != DEFAULT_PAGE:
         at.switch_page(page)
         at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -94,7 +96,7 @@ def test_the_overview_round_table_equals_metrics_by_round(app_env: Store, capsys
 
 
 def test_filters_from_the_url_set_the_sidebar_and_stay_in_the_url(app_env: Store) -> None:
-    at = open_page("pages/overview.py", peer="国有企业", l1="B,C")
+    at = open_page(DEFAULT_PAGE, peer="国有企业", l1="B,C")
     assert at.sidebar.multiselect(key="f_peer").value == ["国有企业"]
     assert at.sidebar.multiselect(key="f_l1").value == ["B", "C"]
     filters = at.session_state["filters"]
@@ -103,7 +105,7 @@ def test_filters_from_the_url_set_the_sidebar_and_stay_in_the_url(app_env: Store
 
 
 def test_values_in_the_url_that_do_not_exist_are_dropped_not_guessed(app_env: Store) -> None:
-    at = open_page("pages/overview.py", peer="不存在", unit="99999", rounds="x-y", sector="财政")
+    at = open_page(DEFAULT_PAGE, peer="不存在", unit="99999", rounds="x-y", sector="财政")
     assert at.sidebar.multiselect(key="f_peer").value == []
     assert at.sidebar.multiselect(key="f_unit").value == []
     # The URL is rewritten to what was actually applied.

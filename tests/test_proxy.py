@@ -766,9 +766,9 @@ def test_an_idle_session_ends_the_open_page_and_the_next_request(
                 return before, after
 
         before, after = asyncio.run(open_page_then_away())
-        assert "总览" in before, before
+        assert "关注事项" in before, before
         assert "会话因长时间无操作已结束，请重新登录。" in after, after
-        assert "总览" not in after
+        assert "关注事项" not in after
         row = session_row(store_dir, token)
         assert row["end_reason"] == "idle" and row["ended_at"] is not None
         assert row["ended_at"] - row["last_seen"] >= 5 * 60  # the away time was not renewed

@@ -394,14 +394,14 @@ def test_in_a_browser_a_unit_reports_done_with_a_png_then_review_and_close(
         expect(liaison.get_by_text("其中 1 条报完成，待审核")).to_be_visible()
         _shots(liaison, "2_liaison_after_done")
 
-        reviewer = session(base, "u_review", "总览")
+        reviewer = session(base, "u_review", "关注事项")
         open_nav(reviewer, "整改审核（1）", "整改审核")
         expect(reviewer.get_by_role("button", name="下载 整改照片.png")).to_be_visible()
         _shots(reviewer, "3_reviewer_queue")
         reviewer.get_by_role("button", name="审核通过").click()
         expect(reviewer.get_by_text("审核通过，待销号")).to_be_visible()
 
-        approver = session(base, "u_office", "总览")
+        approver = session(base, "u_office", "关注事项")
         open_nav(approver, "整改销号（1）", "整改销号")
         _shots(approver, "4_approver_queue")
         approver.get_by_role("button", name="销号", exact=True).click()
