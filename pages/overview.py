@@ -3,6 +3,7 @@
 import streamlit as st
 
 from xuncha import charts, figures, labels, ui
+from xuncha.ui.drilldown import fit_height, round_findings
 
 reader = ui.reader()
 scope = ui.current_scope(reader)
@@ -42,7 +43,10 @@ by_round = figures.rectification(reader, scope, "round", cycle_median=False)
 if by_round.is_empty():
     st.warning("当前筛选范围内没有问题。")
 else:
-    ui.chart(charts.findings_and_completion_by_round, by_round, key="overview_by_round")
+    event = ui.chart(
+        charts.findings_and_completion_by_round, by_round, key="overview_by_round", selectable=True
+    )
+    round_findings(reader, scope, by_round, event, key="overview_by_round")
     cols = [
         "group_key",
         "findings",
@@ -94,9 +98,12 @@ else:
         )
         .rename({"days_overdue": "overdue_days"})
     )
+    st.caption(f"共 {overdue_table.height:,} 条（逾期天数最多的前 15 条）。")
     ui.table(
         overdue_table,
         key="overview_overdue",
+        # Tall enough for every row: the default height shows ten and hides the rest.
+        height=fit_height(overdue_table.height),
         column_config={"overdue_days": st.column_config.NumberColumn("逾期天数", format="%d 天")},
     )
     ui.downloads(
