@@ -16,6 +16,8 @@ ui.page_header("问题分布", reader, scope)
 categories = reader.query("categories_list")
 l1_names = dict(categories.select("category_l1", "l1_name").unique().rows())
 l2_names = dict(categories.select("category_l2", "l2_name").rows())
+units = reader.query("units_list")
+unit_name = dict(units.select("unit_id", "short_name").rows())
 
 
 def category_name(code: str) -> str:
@@ -103,13 +105,11 @@ with tab_charts:
         cell = charts.clicked_cell(points[0]) if points else None
         if cell is not None:
             unit_id, code = int(cell[0]), cell[1]
-            match = cells.filter(pl.col("unit_id") == unit_id)
-            unit_label = match["unit_name"][0] if match.height else ""
             chart_findings(
                 reader,
                 scope,
                 key="dist_heatmap_drill",
-                heading=f"{unit_label}｜{category_name(code)} 的问题",
+                heading=f"{unit_name.get(unit_id, '')}｜{category_name(code)} 的问题",
                 unit_id=unit_id,
                 category=code,
             )
@@ -187,8 +187,6 @@ with tab_charts:
 
     # Directly under the unit chart, so a bar's click shows its findings next to it.
     st.subheader("问题清单：按单位和类别")
-    units = reader.query("units_list")
-    unit_name = dict(units.select("unit_id", "short_name").rows())
     in_scope_units = by_unit["group_id"].cast(pl.Int64).to_list() if not by_unit.is_empty() else []
     scope_unit_set = set(in_scope_units)
     unit_options = [None, *[u for u in unit_name if u in scope_unit_set]]

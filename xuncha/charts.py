@@ -203,7 +203,9 @@ def heatmap(frame: pl.DataFrame, *, title: str = "") -> go.Figure:
     return _layout(
         fig,
         title=title,
-        height=max(360, 22 * len(order) + 120),
+        height=max(360, 22 * len(order) + 140),
+        # Room above the names on top for the chart's toolbar, which would cover them.
+        margin={"l": 10, "r": 10, "t": 70, "b": 10},
         hoverdistance=-1,
         xaxis={
             "side": "top",
