@@ -98,7 +98,11 @@ else:
         )
         .rename({"days_overdue": "overdue_days"})
     )
-    st.caption(f"共 {overdue_table.height:,} 条（逾期天数最多的前 15 条）。")
+    red = reader.query("measures_supervision_counts", scope.params()).row(0, named=True)["red"]
+    st.caption(
+        f"逾期天数最多的 {overdue_table.height:,} 条；逾期（红色预警）措施共 {red:,} 条，"
+        "完整清单见“整改进度”页的督办清单。"
+    )
     ui.table(
         overdue_table,
         key="overview_overdue",

@@ -341,4 +341,6 @@ def test_the_search_is_a_tab_at_the_top_and_the_lists_show_their_key_columns(
     assert list(table.columns[:3]) == ["单位", "原定时限", "现行时限"]
     at = clicked_on("pages/overview.py")
     overdue = reader.query("measures_supervision", scope.params(kinds=["红"], limit=15))
-    assert any(c.value.startswith(f"共 {overdue.height} 条") for c in at.caption)
+    red = reader.query("measures_supervision_counts", scope.params())["red"][0]
+    said = f"逾期天数最多的 {overdue.height} 条；逾期（红色预警）措施共 {red:,} 条"
+    assert any(c.value.startswith(said) for c in at.caption)
