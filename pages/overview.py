@@ -46,6 +46,10 @@ else:
     event = ui.chart(
         charts.findings_and_completion_by_round, by_round, key="overview_by_round", selectable=True
     )
+    st.caption(
+        "点击柱形查看该轮次该状态的问题，点击折线上的点查看该轮次全部问题；"
+        "点击图例可显示或隐藏该项。"
+    )
     round_findings(reader, scope, by_round, event, key="overview_by_round")
     cols = [
         "group_key",
