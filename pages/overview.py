@@ -4,6 +4,7 @@ import streamlit as st
 
 from xuncha import charts, figures, labels, ui
 from xuncha.ui import compare
+from xuncha.ui.drilldown import fit_height, round_findings
 
 reader = ui.reader()
 scope = ui.current_scope(reader)
@@ -70,7 +71,14 @@ by_round = figures.rectification(reader, scope, "round", cycle_median=False)
 if by_round.is_empty():
     st.warning("当前筛选范围内没有问题。")
 else:
-    ui.chart(charts.findings_and_completion_by_round, by_round, key="overview_by_round")
+    event = ui.chart(
+        charts.findings_and_completion_by_round, by_round, key="overview_by_round", selectable=True
+    )
+    st.caption(
+        "点击柱形查看该轮次该状态的问题，点击折线上的点查看该轮次全部问题；"
+        "点击图例可显示或隐藏该项。"
+    )
+    round_findings(reader, scope, by_round, event, key="overview_by_round")
     cols = [
         "group_key",
         "findings",
@@ -122,9 +130,16 @@ else:
         )
         .rename({"days_overdue": "overdue_days"})
     )
+    red = reader.query("measures_supervision_counts", scope.params()).row(0, named=True)["red"]
+    st.caption(
+        f"逾期天数最多的 {overdue_table.height:,} 条；逾期（红色预警）措施共 {red:,} 条，"
+        "完整清单见“整改进度”页的督办清单。"
+    )
     ui.table(
         overdue_table,
         key="overview_overdue",
+        # Tall enough for every row: the default height shows ten and hides the rest.
+        height=fit_height(overdue_table.height),
         column_config={"overdue_days": st.column_config.NumberColumn("逾期天数", format="%d 天")},
     )
     ui.downloads(

@@ -11,6 +11,8 @@ from xuncha import charts, figures, labels, ui
 from xuncha.figures.rates import CYCLE_DEFINITION, WARNING_DEFINITION, format_rate
 from xuncha.figures.rectification import CURVE_DEFINITION
 from xuncha.ui import rectify as ui_rectify
+from xuncha.ui.drilldown import chart_findings, round_findings
+from xuncha.ui.plotly_charts import clicked_points
 
 reader = ui.reader()
 scope = ui.current_scope(reader)
@@ -78,6 +80,18 @@ with tab_unit:
             key="progress_unit_chart",
             selectable=True,
         )
+        # The clicked unit's findings directly under the chart, above the full ranking.
+        points = clicked_points(event, "progress_unit_chart")
+        picked = charts.clicked_group(points[0]) if points else None
+        unit = by_unit.filter(pl.col("group_id").cast(pl.String) == (picked or ""))
+        if picked is not None and not unit.is_empty():
+            chart_findings(
+                reader,
+                scope,
+                key="progress_unit_drill",
+                heading=f"{unit['group_key'][0]} 的问题",
+                unit_id=int(unit["group_id"][0]),
+            )
         columns = [
             "group_key",
             "findings",
@@ -101,21 +115,20 @@ with tab_unit:
             title="按单位",
             scope=scope,
         )
-        points = ui.selected_points(event)
-        picked = charts.clicked_group(points[0]) if points else None
-        if picked is not None:
-            unit = by_unit.filter(pl.col("group_id").cast(pl.String) == picked)
-            if not unit.is_empty():
-                st.markdown(f"##### {ui.md(unit['group_key'][0])} 的问题")
-                ids = reader.query(
-                    "findings_detail",
-                    scope.params(unit_id=int(unit["group_id"][0]), category=None, limit=100_000),
-                )["finding_id"].to_list()
-                ui.findings_drilldown(reader, scope, ids, key="progress_unit_drill")
 with tab_round:
     by_round = figures.rectification(reader, scope, "round")
     if not by_round.is_empty():
-        ui.chart(charts.findings_and_completion_by_round, by_round, key="progress_round_chart")
+        event = ui.chart(
+            charts.findings_and_completion_by_round,
+            by_round,
+            key="progress_round_chart",
+            selectable=True,
+        )
+        st.caption(
+            "点击柱形查看该轮次该状态的问题，点击折线上的点查看该轮次全部问题；"
+            "点击图例可显示或隐藏该项。"
+        )
+        round_findings(reader, scope, by_round, event, key="progress_round_chart")
         columns = [
             "group_key",
             "units",
@@ -241,58 +254,57 @@ if row is not None and row < shown.height:
         heading=f"{item['unit_name']}｜{item['title']}",
     )
 
-left, right = st.columns(2)
-with left:
-    st.subheader("长期坚持的措施")
-    long_term_columns = (
-        "unit_name",
-        "round_name",
-        "title",
-        "text",
-        "deadline_text",
-        "status",
-        "lead_person",
-    )
-    long_term = reader.query("measures_long_term", scope.params(limit=ui.TABLE_MAX_ROWS))
-    long_term_total = total_of(long_term)
-    st.caption(f"共 {long_term_total:,} 条；无具体时限的长期坚持措施单列，不计入逾期。")
-    frame = labels.status_labels(long_term, finding=False).select(*long_term_columns)
-    ui.table(frame, key="progress_long_term", height=320, total=long_term_total)
-    ui.downloads(
-        whole("measures_long_term", long_term_columns),
-        key="dl_long_term",
-        page="整改进度",
-        title="长期坚持措施",
-        scope=scope,
-    )
-with right:
-    st.subheader("延期的措施")
-    extended_columns = (
-        "unit_name",
-        "round_name",
-        "title",
-        "deadline_original",
-        "deadline",
-        "extension_days",
-        "changed_on",
-        "reason",
-        "status",
-    )
-    extended = reader.query("measures_extended", scope.params(limit=ui.TABLE_MAX_ROWS))
-    extended_total = total_of(extended)
-    st.caption(
-        f"共 {extended_total:,} 条；原定时限与现行时限不同的措施。"
-        f"按期完成率（现行时限）{format_rate(total['on_time_rate_current'])}，"
-        f"原定时限 {format_rate(total['on_time_rate'])}。"
-    )
-    frame = labels.status_labels(extended, finding=False).select(*extended_columns)
-    ui.table(frame, key="progress_extended", height=320, total=extended_total)
-    ui.downloads(
-        whole("measures_extended", extended_columns),
-        key="dl_extended",
-        page="整改进度",
-        title="延期措施",
-        scope=scope,
-    )
+# One under the other at full width: in half-width columns the key columns (原定时限,
+# 现行时限) fell off the right edge of the table.
+st.subheader("长期坚持的措施")
+long_term_columns = (
+    "unit_name",
+    "round_name",
+    "title",
+    "text",
+    "deadline_text",
+    "status",
+    "lead_person",
+)
+long_term = reader.query("measures_long_term", scope.params(limit=ui.TABLE_MAX_ROWS))
+long_term_total = total_of(long_term)
+st.caption(f"共 {long_term_total:,} 条；无具体时限的长期坚持措施单列，不计入逾期。")
+frame = labels.status_labels(long_term, finding=False).select(*long_term_columns)
+ui.table(frame, key="progress_long_term", height=320, total=long_term_total)
+ui.downloads(
+    whole("measures_long_term", long_term_columns),
+    key="dl_long_term",
+    page="整改进度",
+    title="长期坚持措施",
+    scope=scope,
+)
+st.subheader("延期的措施")
+extended_columns = (
+    "unit_name",
+    "deadline_original",
+    "deadline",
+    "extension_days",
+    "status",
+    "changed_on",
+    "reason",
+    "round_name",
+    "title",
+)
+extended = reader.query("measures_extended", scope.params(limit=ui.TABLE_MAX_ROWS))
+extended_total = total_of(extended)
+st.caption(
+    f"共 {extended_total:,} 条；原定时限与现行时限不同的措施。"
+    f"按期完成率（现行时限）{format_rate(total['on_time_rate_current'])}，"
+    f"原定时限 {format_rate(total['on_time_rate'])}。"
+)
+frame = labels.status_labels(extended, finding=False).select(*extended_columns)
+ui.table(frame, key="progress_extended", height=320, total=extended_total)
+ui.downloads(
+    whole("measures_extended", extended_columns),
+    key="dl_extended",
+    page="整改进度",
+    title="延期措施",
+    scope=scope,
+)
 
 ui_rectify.online_section(reader, scope)

@@ -7,6 +7,8 @@ import streamlit as st
 from xuncha import charts, figures, ui
 from xuncha.figures.rates import COMMON_DEFINITION, SIMILARITY_DEFINITION
 from xuncha.figures.rectification import common_problem_rounds
+from xuncha.ui.drilldown import chart_findings, narrowed, round_findings
+from xuncha.ui.plotly_charts import clicked_points
 
 reader = ui.reader()
 scope = ui.current_scope(reader)
@@ -34,8 +36,12 @@ by_round = figures.rectification(reader, scope, "round", cycle_median=False)
 if by_round.is_empty():
     st.warning("当前筛选范围内没有问题。")
 else:
-    ui.chart(charts.repeat_trend, by_round, key="repeats_trend")
-    st.caption("最早轮次没有更早的轮次可比，重复率为 0；“回头看”轮次的重复率通常较高。")
+    event = ui.chart(charts.repeat_trend, by_round, key="repeats_trend", selectable=True)
+    st.caption(
+        "最早轮次没有更早的轮次可比，重复率为 0；“回头看”轮次的重复率通常较高。"
+        "点击柱形或重复率上的点查看该轮次的重复问题，点击反弹率上的点查看反弹问题。"
+    )
+    round_findings(reader, scope, by_round, event, key="repeats_trend")
 
 st.subheader("各单位重复与反弹")
 by_unit = figures.rectification(reader, scope, "unit", cycle_median=False).filter(
@@ -164,7 +170,19 @@ if chosen:
     part = figures.common_problems(
         reader, scope, int(k_min), int(k_share) / 100, round_from=seq, round_to=seq
     )
-    ui.chart(charts.common_problem_bars, part, key="repeats_common_chart")
+    event = ui.chart(charts.common_problem_bars, part, key="repeats_common_chart", selectable=True)
+    st.caption("点击条形查看本轮次该类别的问题（列于图下）。")
+    points = clicked_points(event, "repeats_common_chart")
+    code = charts.clicked_group(points[0]) if points else None
+    names = dict(part.select("category_l2", "l2_name").rows())
+    if code in names:
+        chart_findings(
+            reader,
+            narrowed(reader, scope, round_seq=seq),
+            key="repeats_common_chart_drill",
+            heading=f"{chosen}｜{names[code]} 的问题",
+            category=code,
+        )
     listing = part.select(
         "category_l2",
         "l2_name",

@@ -37,6 +37,38 @@ def clicked_group(point: Mapping[str, Any]) -> str | None:
     return None
 
 
+def clicked_status(point: Mapping[str, Any]) -> str | None:
+    """The first value of a clicked point's customdata when it is a code naming what the
+    point's trace stands for (DONE, OPEN, repeat, rebound …), else None."""
+    data = point.get("customdata")
+    if isinstance(data, list | tuple) and len(data) >= 2 and data[0]:
+        return str(data[0])
+    return None
+
+
+def clicked_cell(point: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(unit id, category code) of a clicked cell of `heatmap`: the cell's customdata starts
+    with them (its axes show names, which need not be unique)."""
+    data = point.get("customdata")
+    if isinstance(data, list | tuple) and len(data) >= 2 and None not in data[:2]:
+        return str(data[0]), str(data[1])
+    return None
+
+
+def clicked_category(point: Mapping[str, Any]) -> str | None:
+    """The category code (level 1 or 2) of a clicked tile of `category_treemap`: Streamlit
+    hands a treemap click back with the tile's id (L1-B, L2-B01), not its customdata."""
+    tile = point.get("id")
+    if isinstance(tile, str) and tile[:3] in ("L1-", "L2-"):
+        return tile[3:]
+    return None
+
+
+def short(name: str, most: int = 10) -> str:
+    """A name cut for an axis tick (the whole name and its code are in the hover)."""
+    return name if len(name) <= most else name[: most - 1] + "…"
+
+
 FONT = "Noto Sans CJK SC, Noto Sans SC, Microsoft YaHei, PingFang SC, sans-serif"
 STATUS_COLOURS = {"已完成": "#2e7d32", "基本完成": "#f9a825", "未完成": "#c62828"}
 L1_COLOURS = {"A": "#b71c1c", "B": "#1565c0", "C": "#2e7d32", "D": "#6a1b9a", "Z": "#757575"}
@@ -55,13 +87,17 @@ def _layout(fig: go.Figure, *, height: int = 360, **extra: object) -> go.Figure:
 
 
 def findings_and_completion_by_round(frame: pl.DataFrame) -> go.Figure:
-    """Stacked findings by status per round, with the strict completion rate as a line."""
+    """Stacked findings by status per round, with the strict completion rate as a line.
+    Each bar's customdata is (finding status, round id): a click on a bar stands for that
+    round's findings of that status (what its legend entry means), on the line for all the
+    round's findings (`clicked_group`, `clicked_status`)."""
     x = [round_label(name) for name in frame["group_key"].to_list()]
+    ids = frame["group_id"].cast(pl.String).to_list()
     fig = go.Figure()
-    for column, label in (
-        ("findings_done", "已完成"),
-        ("findings_basically_done", "基本完成"),
-        ("findings_open", "未完成"),
+    for column, label, status in (
+        ("findings_done", "已完成", "DONE"),
+        ("findings_basically_done", "基本完成", "BASICALLY_DONE"),
+        ("findings_open", "未完成", "OPEN"),
     ):
         fig.add_trace(
             go.Bar(
@@ -69,7 +105,8 @@ def findings_and_completion_by_round(frame: pl.DataFrame) -> go.Figure:
                 y=frame[column].to_list(),
                 name=label,
                 marker_color=STATUS_COLOURS[label],
-                hovertemplate="%{x}<br>" + label + "：%{y} 个<extra></extra>",
+                customdata=[[status, i] for i in ids],
+                hovertemplate="%{x}<br>" + label + "：%{y} 个<br>点击查看这些问题<extra></extra>",
             )
         )
     fig.add_trace(
@@ -82,6 +119,7 @@ def findings_and_completion_by_round(frame: pl.DataFrame) -> go.Figure:
             text=[f"{v:.2f}%" if v is not None else "" for v in frame["completion_rate"].to_list()],
             textposition="top center",
             line={"color": "#37474f"},
+            customdata=[["", i] for i in ids],
             hovertemplate="%{x}<br>整改完成率：%{y:.2f}%<extra></extra>",
         )
     )
@@ -104,50 +142,94 @@ def findings_and_completion_by_round(frame: pl.DataFrame) -> go.Figure:
 
 
 def heatmap(frame: pl.DataFrame, *, title: str = "") -> go.Figure:
-    """Units (rows) × categories (columns) from a long frame unit_name, category, findings."""
+    """Units (rows) × categories (columns) from a long frame unit_id, unit_name, category,
+    category_name, findings: names on the axes, codes in the hover.
+
+    A plotly heatmap sends no click to Streamlit (its cells cannot be selected), so each cell
+    also holds an invisible square marker of a scatter trace: hover and click always go to
+    the nearest marker (hoverdistance -1), i.e. the cell under the pointer, and a clicked
+    cell hands back (unit id, category code) as its customdata (`clicked_cell`)."""
     if frame.is_empty():
         return _layout(go.Figure(), title=title)
-    totals = frame.group_by("unit_name").agg(pl.col("findings").sum().alias("total"))
-    order = totals.sort(["total", "unit_name"], descending=[False, True])["unit_name"].to_list()
+    if "unit_id" not in frame.columns:
+        frame = frame.with_columns(pl.col("unit_name").alias("unit_id"))
+    frame = frame.with_columns(pl.col("unit_id").cast(pl.String))
+    totals = frame.group_by("unit_id").agg(
+        pl.col("findings").sum().alias("total"), pl.col("unit_name").first()
+    )
+    ordered = totals.sort(["total", "unit_id"], descending=[False, True])
+    order = ordered["unit_id"].to_list()
+    unit_names = dict(ordered.select("unit_id", "unit_name").rows())
     categories = sorted(frame["category"].unique().to_list())
     names = dict(frame.select("category", "category_name").unique("category").rows())
-    wide = frame.pivot(on="category", index="unit_name", values="findings").fill_null(0)
-    wide = wide.join(pl.DataFrame({"unit_name": order}).with_row_index("o"), on="unit_name")
-    wide = wide.sort("o")
+    cat_names = [names.get(c) or c for c in categories]
+    wide = frame.pivot(on="category", index="unit_id", values="findings").fill_null(0)
     for c in categories:
         if c not in wide.columns:
             wide = wide.with_columns(pl.lit(0).alias(c))
+    wide = pl.DataFrame({"unit_id": order}).join(wide, on="unit_id", how="left").fill_null(0)
     z = wide.select(categories).to_numpy()
-    labels = [f"{c} {names.get(c) or ''}".strip() for c in categories]
+    cells = [
+        (unit, code, unit_names[unit], name, int(z[i][j]))
+        for i, unit in enumerate(order)
+        for j, (code, name) in enumerate(zip(categories, cat_names, strict=True))
+    ]
     fig = go.Figure(
         go.Heatmap(
             z=z,
             x=categories,
-            y=wide["unit_name"].to_list(),
+            y=order,
             colorscale="Reds",
-            customdata=[labels] * len(order),
-            hovertemplate="%{y}<br>%{customdata}<br>问题数：%{z}<extra></extra>",
+            hoverinfo="skip",
             xgap=1,
             ygap=1,
             colorbar={"title": "问题数"},
         )
     )
+    fig.add_trace(
+        go.Scatter(
+            x=[c[1] for c in cells],
+            y=[c[0] for c in cells],
+            mode="markers",
+            marker={"symbol": "square-open", "size": 14, "color": "rgba(0,0,0,0)"},
+            # The clicked cell is outlined (Streamlit keeps the selection).
+            selected={"marker": {"color": "#212121", "opacity": 1}},
+            customdata=cells,
+            hovertemplate="%{customdata[2]}<br>%{customdata[3]}（%{customdata[1]}）"
+            "<br>问题数：%{customdata[4]}<br>点击查看这些问题<extra></extra>",
+            showlegend=False,
+        )
+    )
     return _layout(
         fig,
         title=title,
-        height=max(360, 22 * len(order) + 100),
-        xaxis={"side": "top", "type": "category"},
-        yaxis={"type": "category"},
+        height=max(360, 22 * len(order) + 140),
+        # Room above the names on top for the chart's toolbar, which would cover them.
+        margin={"l": 10, "r": 10, "t": 70, "b": 10},
+        hoverdistance=-1,
+        xaxis={
+            "side": "top",
+            "type": "category",
+            "tickvals": categories,
+            "ticktext": [short(n) for n in cat_names],
+            "showgrid": False,
+        },
+        yaxis={
+            "type": "category",
+            "tickvals": order,
+            "ticktext": [unit_names[u] for u in order],
+            "showgrid": False,
+        },
     )
 
 
 def category_treemap(frame: pl.DataFrame) -> go.Figure:
-    """Level 1 → level 2 treemap from findings_by_category."""
+    """Level 1 → level 2 treemap from findings_by_category: names on the tiles, codes in the
+    hover. Streamlit hands a tile's click back with its id (`clicked_category`)."""
     l1 = frame.group_by("category_l1", "l1_name").agg(pl.col("findings").sum()).sort("category_l1")
     ids = [f"L1-{c}" for c in l1["category_l1"]] + [f"L2-{c}" for c in frame["category_l2"]]
-    labels = [f"{c} {n}" for c, n in l1.select("category_l1", "l1_name").rows()] + [
-        f"{c} {n}" for c, n in frame.select("category_l2", "l2_name").rows()
-    ]
+    labels = l1["l1_name"].to_list() + frame["l2_name"].to_list()
+    codes = l1["category_l1"].to_list() + frame["category_l2"].to_list()
     parents = [""] * l1.height + [f"L1-{c}" for c in frame["category_l1"]]
     values = l1["findings"].to_list() + frame["findings"].to_list()
     colours = [L1_COLOURS.get(c, "#999") for c in l1["category_l1"]] + [
@@ -161,9 +243,11 @@ def category_treemap(frame: pl.DataFrame) -> go.Figure:
             values=values,
             branchvalues="total",
             marker={"colors": colours},
+            customdata=codes,
             textinfo="label+value",
             textfont={"size": 14},
-            hovertemplate="%{label}<br>问题数：%{value}<br>占比：%{percentRoot:.1%}<extra></extra>",
+            hovertemplate="%{label}（%{customdata}）<br>问题数：%{value}"
+            "<br>占比：%{percentRoot:.1%}<br>点击查看这些问题<extra></extra>",
         )
     )
     return _layout(fig, height=460, margin={"l": 0, "r": 0, "t": 10, "b": 0})
@@ -180,7 +264,8 @@ def density_bars(frame: pl.DataFrame, key: str, label: str) -> go.Figure:
             marker_color="#1565c0",
             text=[f"{v:.1f}" for v in part["findings_per_inspection"].to_list()],
             textposition="outside",
-            customdata=part.select("inspections", "findings", "units").rows(),
+            # The group last: what a click stands for (clicked_group).
+            customdata=part.select("inspections", "findings", "units", key).rows(),
             hovertemplate="%{y}<br>平均每次巡察问题数：%{x:.1f}<br>问题 %{customdata[1]} 个 / "
             "巡察 %{customdata[0]} 次 / 单位 %{customdata[2]} 个<extra></extra>",
         )
@@ -286,6 +371,7 @@ def progress_curves(frame: pl.DataFrame, rate: str = "completion_rate") -> go.Fi
 def repeat_trend(frame: pl.DataFrame) -> go.Figure:
     """Repeat and 反弹 rates by round (lines) with repeat counts (bars)."""
     x = [round_label(name) for name in frame["group_key"].to_list()]
+    ids = frame["group_id"].cast(pl.String).to_list()
     fig = go.Figure()
     fig.add_trace(
         go.Bar(
@@ -294,12 +380,14 @@ def repeat_trend(frame: pl.DataFrame) -> go.Figure:
             name="重复问题数",
             marker_color="#ffcc80",
             yaxis="y2",
-            hovertemplate="%{x}<br>重复问题：%{y} 个<extra></extra>",
+            # (what the trace stands for, round id): clicked_status, clicked_group.
+            customdata=[["repeat", i] for i in ids],
+            hovertemplate="%{x}<br>重复问题：%{y} 个<br>点击查看这些问题<extra></extra>",
         )
     )
-    for column, label, colour in (
-        ("repeat_rate", "重复率(%)", "#ef6c00"),
-        ("rebound_rate", "反弹率(%)", "#b71c1c"),
+    for column, label, colour, kind in (
+        ("repeat_rate", "重复率(%)", "#ef6c00", "repeat"),
+        ("rebound_rate", "反弹率(%)", "#b71c1c", "rebound"),
     ):
         fig.add_trace(
             go.Scatter(
@@ -308,7 +396,8 @@ def repeat_trend(frame: pl.DataFrame) -> go.Figure:
                 name=label,
                 mode="lines+markers",
                 line={"color": colour},
-                hovertemplate="%{x}<br>" + label + "：%{y:.2f}%<extra></extra>",
+                customdata=[[kind, i] for i in ids],
+                hovertemplate="%{x}<br>" + label + "：%{y:.2f}%<br>点击查看这些问题<extra></extra>",
             )
         )
     return _layout(
@@ -329,18 +418,21 @@ def repeat_trend(frame: pl.DataFrame) -> go.Figure:
 def common_problem_bars(frame: pl.DataFrame) -> go.Figure:
     """Units found per common category of one round, against its threshold k."""
     part = frame.sort("units_found")
-    labels = [f"{c} {n}" for c, n in part.select("category_l2", "l2_name").rows()]
+    codes = part["category_l2"].to_list()
     fig = go.Figure(
         go.Bar(
             x=part["units_found"].to_list(),
-            y=labels,
+            y=codes,
             orientation="h",
             marker_color="#6a1b9a",
             text=[
                 f"{u}/{t} 个单位" for u, t in part.select("units_found", "units_inspected").rows()
             ],
             textposition="outside",
-            hovertemplate="%{y}<br>发现单位数：%{x}<extra></extra>",
+            # The code last: what a click stands for (clicked_group).
+            customdata=part.select("l2_name", "category_l2").rows(),
+            hovertemplate="%{customdata[0]}（%{customdata[1]}）<br>发现单位数：%{x}"
+            "<br>点击查看这些问题<extra></extra>",
         )
     )
     if part.height:
@@ -354,7 +446,13 @@ def common_problem_bars(frame: pl.DataFrame) -> go.Figure:
         fig,
         height=max(300, 28 * part.height + 80),
         xaxis={"title": "发现该类问题的单位数"},
-        yaxis={"automargin": True},
+        # Names on the axis (codes in the hover); the codes keep equal names apart.
+        yaxis={
+            "automargin": True,
+            "type": "category",
+            "tickvals": codes,
+            "ticktext": part["l2_name"].to_list(),
+        },
     )
 
 

@@ -1,20 +1,120 @@
-"""The findings behind a figure: the list of findings (a chart's bar, a table's row, a keyword
-search) with, for the one selected, its measures as of the date; the keyword search itself,
-audited."""
+"""The findings behind a figure: the list of findings (a chart's bar, cell or tile, a table's
+row, a keyword search) with, for the one selected, its measures as of the date; the keyword
+search itself, audited."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+import polars as pl
 import streamlit as st
 
-from xuncha import labels
+from xuncha import charts, labels
 from xuncha.filters import Scope
 from xuncha.store.reader import Reader
 from xuncha.ui.data import params_key
+from xuncha.ui.plotly_charts import clicked_points
 from xuncha.ui.session import record
 from xuncha.ui.text import md
-from xuncha.ui.widgets import selected_row, table
+from xuncha.ui.widgets import TABLE_MAX_ROWS, selected_row, table
+
+# st.dataframe's row and header height (px): a table sized to its rows shows all of them.
+_ROW_PX = 35
+
+
+def fit_height(rows: int, most: int = 20) -> int:
+    """The height of a table showing `rows` rows without scrolling, up to `most` rows (the
+    "auto" height of st.dataframe stops at ten rows and hides the rest behind a scroll)."""
+    return _ROW_PX * (max(1, min(rows, most)) + 1) + 3
+
+
+def narrowed(
+    rd: Reader,
+    scope: Scope,
+    *,
+    round_seq: int | None = None,
+    peer_group: str | None = None,
+    sector: str | None = None,
+) -> Scope:
+    """`scope` narrowed to the inspections of one round, peer group or sector (what a click
+    on its bar stands for): the inspections of `scope` (already narrowed to what the reader
+    may see) that the same query as the filters' (queries/scope_inspections.sql) selects."""
+    frame = rd.query(
+        "scope_inspections",
+        {
+            "round_from": round_seq,
+            "round_to": round_seq,
+            "kinds": None,
+            "sectors": None if sector is None else [sector],
+            "peer_groups": None if peer_group is None else [peer_group],
+            "unit_ids": None,
+        },
+    )
+    keep = set(frame["inspection_id"].to_list())
+    ids = tuple(i for i in scope.inspection_ids if i in keep)
+    return dataclasses.replace(scope, inspection_ids=ids)
+
+
+# What a point's trace stands for (charts.clicked_status) → the findings it keeps, its name.
+_KEPT: dict[str, tuple[pl.Expr, str]] = {
+    **{code: (pl.col("status") == code, name) for code, name in labels.FINDING_STATUS.items()},
+    "repeat": (pl.col("is_repeat"), "重复问题"),
+    "rebound": (pl.col("is_rebound"), "反弹问题"),
+}
+
+
+def round_findings(
+    rd: Reader, scope: Scope, by_round: pl.DataFrame, event: Any, *, key: str
+) -> list[int] | None:
+    """Under a chart of rounds (figures.rectification by round: group_id the round, group_order
+    its seq), the findings of the round clicked, and of them those the clicked trace stands
+    for (a status, 重复, 反弹; its legend entry); None when nothing is clicked."""
+    points = clicked_points(event, key)
+    picked = charts.clicked_group(points[0]) if points else None
+    if picked is None:
+        return None
+    row = by_round.filter(pl.col("group_id").cast(pl.String) == picked)
+    if row.is_empty():
+        return None
+    status = charts.clicked_status(points[0])
+    keep, what = _KEPT.get(status or "", (None, "问题"))
+    return chart_findings(
+        rd,
+        narrowed(rd, scope, round_seq=int(row["group_order"][0])),
+        key=f"{key}_drill",
+        heading=f"{labels.round_label(row['group_key'][0])}｜{what}",
+        keep=keep,
+    )
+
+
+def chart_findings(
+    rd: Reader,
+    scope: Scope,
+    *,
+    key: str,
+    heading: str,
+    unit_id: int | None = None,
+    category: str | None = None,
+    keep: pl.Expr | None = None,
+) -> list[int]:
+    """The findings behind a clicked bar, point, cell or tile, listed where it is called
+    (directly under the chart): the findings in `scope` (narrowed by the page to the round,
+    peer group … clicked) of `unit_id` and `category` (queries/findings_detail.sql), and of
+    them those `keep` holds (a status, 重复, 反弹: columns of findings_detail). Returns their
+    ids, latest round first."""
+    limit = None if keep is not None else TABLE_MAX_ROWS
+    frame = rd.query(
+        "findings_detail", scope.params(unit_id=unit_id, category=category, limit=limit)
+    )
+    total = int(frame["total"][0]) if frame.height else 0
+    if keep is not None:
+        frame = frame.filter(keep)
+        total = frame.height
+    ids = [int(i) for i in frame["finding_id"].to_list()]
+    st.markdown(f"##### {md(heading)}")
+    findings_drilldown(rd, scope, ids[:TABLE_MAX_ROWS], key=key, total=total)
+    return ids
 
 
 # One data version's finding text per process (~270 MB at a million findings): a new version

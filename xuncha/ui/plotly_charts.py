@@ -1,10 +1,17 @@
 """Charts on a page: the figures of xuncha.charts drawn with st.plotly_chart, their data text
 escaped so it never draws as markup, their dicts made once per kept figure, and the points a
-user selects given back as the data hold them."""
+user selects given back as the data hold them.
+
+Every chart is a way in: a click on a bar, point, heatmap cell or treemap tile reruns the page
+with that chart's selection, and the page lists the findings behind it directly under the
+chart (`clicked_points`). Legend clicks stay plotly's own (they show or hide a trace in the
+browser and never reach Streamlit); what a legend entry stands for is reached by clicking a
+bar or point of that trace, which each chart's builder makes mean exactly that."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
 import importlib
 import re
@@ -34,6 +41,31 @@ def selected_points(event: Any) -> list[dict[str, Any]]:
     except (AttributeError, KeyError, TypeError):
         return []
     return [_unescaped(dict(p)) if isinstance(p, Mapping) else p for p in points]
+
+
+# The key of the chart clicked last in this session (set by its on_select callback, before
+# the page reruns): only that chart shows the findings behind its selection, so one click
+# gives one result, under the chart clicked, whatever the other charts still hold selected.
+LAST_CLICKED = "_chart_clicked_last"
+
+
+def _note_click(key: str) -> None:
+    st.session_state[LAST_CLICKED] = key
+
+
+def clicked_points(event: Any, key: str) -> list[dict[str, Any]]:
+    """The points selected on chart `key` when its result is the one to show: it was the
+    chart clicked last, or the chart clicked last holds no selection any more (deselected, or
+    on another page), or no click was recorded (a selection set through st.session_state)."""
+    points = selected_points(event)
+    last = st.session_state.get(LAST_CLICKED)
+    if not points or last in (None, key):
+        return points
+    try:
+        other = st.session_state[last]
+    except (KeyError, AttributeError):
+        return points
+    return [] if selected_points(other) else points
 
 
 def _unescaped(value: Any) -> Any:
@@ -125,7 +157,7 @@ def chart(fig: Any, *args: Any, key: str, selectable: bool = False, **kwargs: An
     return st.plotly_chart(
         fig,
         key=key,
-        on_select="rerun" if selectable else "ignore",
+        on_select=functools.partial(_note_click, key) if selectable else "ignore",
         selection_mode="points",
         # No image download from the chart toolbar: exports are checked and audited.
         config={"displaylogo": False, "modeBarButtonsToRemove": ["toImage"]},
