@@ -20,6 +20,7 @@ from typing import Any
 
 import streamlit as st
 
+from xuncha.ui import chinese
 from xuncha.ui.data import built_figure
 
 # plotly imports pandas lazily while building the first figure; two sessions doing that at
@@ -160,5 +161,10 @@ def chart(fig: Any, *args: Any, key: str, selectable: bool = False, **kwargs: An
         on_select=functools.partial(_note_click, key) if selectable else "ignore",
         selection_mode="points",
         # No image download from the chart toolbar: exports are checked and audited.
-        config={"displaylogo": False, "modeBarButtonsToRemove": ["toImage"]},
+        # Plotly's own texts and number/date formats in Chinese (chinese.PLOTLY_CONFIG).
+        config={
+            "displaylogo": False,
+            "modeBarButtonsToRemove": ["toImage"],
+            **chinese.PLOTLY_CONFIG,
+        },
     )
