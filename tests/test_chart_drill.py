@@ -51,8 +51,7 @@ def clicked_on(page: str, **state: Any) -> AppTest:
     at.run()
     for key, value in state.items():
         at.session_state[key] = value
-    if page != "pages/overview.py":
-        at.switch_page(page)
+    at.switch_page(page)  # the first screen is 关注事项
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
