@@ -227,13 +227,8 @@ with tab_canned:
                 )
     params = {**canned.default_values(entry, scope.as_of), **values}
     bound = entry.bind(params)
-    bound.update(
-        {
-            "inspection_ids": list(scope.inspection_ids),
-            "category_l1": list(scope.category_l1) or None,
-            "category_l2": list(scope.category_l2) or None,
-        }
-    )
+    scoped = scope.params()  # the sandbox holds the scope only; bound all the same
+    bound.update({k: scoped[k] for k in ("inspection_ids", "category_l1", "category_l2")})
     asked = bound.get("as_of") or scope.as_of
     bound["current"] = scope.settled_on is not None and asked >= scope.settled_on
     bound = {k: v for k, v in bound.items() if k in named.params}

@@ -111,7 +111,7 @@ def test_the_schema_browser_lists_tables_with_chinese_comments(sql_store: Store)
 def test_a_canned_query_runs_with_its_parameters_as_fields(sql_store: Store) -> None:
     at = _open()
     at.selectbox(key="canned_name").set_value("rectification_counts").run()
-    at.text_input(key="canned_by").set_value("round")
+    at.selectbox(key="canned_rectification_counts_by").set_value("round")
     at.button(key="canned_run").click().run()
     assert not at.exception, [e.value for e in at.exception]
     tables = [
