@@ -299,7 +299,7 @@ class EcologyConfig:
         """The configuration as a TOML file (comments in Chinese), readable by `load`."""
         d = self.to_dict()
         lines = [
-            "# 政治生态研判参考：指标、权重、等次线与封顶规则（DOMAIN.md §6）",
+            "# 政治生态研判参考：指标、权重、等次线与封顶规则",
             "# 方向：+ 为正向指标（越高越好），- 为逆向指标（越低越好）。",
             "",
             f"format = {CONFIG_FORMAT}",

@@ -691,7 +691,10 @@ class Sandbox:
             frame = _to_polars(sample.table, _unique(sample.names))
             for name in frame.columns:
                 values = frame[name].drop_nulls().unique(maintain_order=True).head(_EXAMPLES)
-                examples[(table, name)] = [_short(v) for v in values.to_list()]
+                # A file's fingerprint (sha256, alone or in a list) is no example a reader
+                # can use: such values are not shown.
+                shown = [_short(v) for v in values.to_list()]
+                examples[(table, name)] = [e for e in shown if not _FINGERPRINT.search(e)]
         ordered = sorted(rows, key=lambda r: (_table_rank(r[0]), r[5]))
         self._schema = pl.DataFrame(
             {
@@ -739,6 +742,9 @@ class Sandbox:
 _CACHE: collections.OrderedDict[tuple[Any, ...], Sandbox] = collections.OrderedDict()
 _BUILDING: dict[tuple[Any, ...], threading.Lock] = {}
 _CACHE_LOCK = threading.Lock()
+
+# A hex digest (a file's sha256) in an example value of the schema browser.
+_FINGERPRINT = re.compile(r"[0-9a-f]{16,}")
 
 # An absolute path of two or more parts, not inside a word (10/2/3 is not a path).
 _PATH = re.compile(r"(?<![\w.~/])/(?:[^\s\"'/]+/)+[^\s\"']*")
