@@ -19,6 +19,7 @@ from tests.builders import real_copy
 from tests.conftest import AS_OF
 from xuncha import briefing, export, figures
 from xuncha.auth import UserStore
+from xuncha.briefing import docx as briefing_docx
 from xuncha.figures import ecology_config, ecology_names
 from xuncha.filters import Filters, resolve_scope
 from xuncha.store import Store, open_reader
@@ -199,7 +200,7 @@ def test_the_word_briefing_holds_no_developer_text(real: Store) -> None:
         )
     finally:
         reader.close()
-    data = briefing.docx.write_docx(draft, chart_images={}, charts_note=None)
+    data = briefing_docx.write_docx(draft, chart_images={}, charts_note=None)
     document = docx.Document(io.BytesIO(data))
     texts = [p.text for p in document.paragraphs]
     for table in document.tables:
