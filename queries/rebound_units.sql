@@ -15,24 +15,25 @@
 --   repeat_findings BIGINT  of those, repeats
 --   rebound_findings BIGINT  of those, 反弹
 --   rebound_rate DOUBLE  rebound_findings ÷ findings, percent, two decimals
---   rebound_categories VARCHAR  the level-2 categories of the 反弹 findings, 、-separated
+--   l2_name VARCHAR  the names of the level-2 categories of the 反弹 findings, 、-separated
 WITH f AS (
-    SELECT t.unit_id, t.category_l2, t.is_repeat, t.is_rebound
+    SELECT t.unit_id, c.name AS l2_name, t.is_repeat, t.is_rebound
     FROM finding_at($as_of, $inspection_ids, $category_l1, $category_l2) t
+    LEFT JOIN category_l2 c ON c.code = t.category_l2
 ),
 per_unit AS (
     SELECT unit_id,
            count(*) AS findings,
            count(*) FILTER (WHERE is_repeat) AS repeat_findings,
            count(*) FILTER (WHERE is_rebound) AS rebound_findings,
-           string_agg(DISTINCT category_l2, '、' ORDER BY category_l2)
-               FILTER (WHERE is_rebound) AS rebound_categories
+           string_agg(DISTINCT l2_name, '、' ORDER BY l2_name)
+               FILTER (WHERE is_rebound) AS l2_name
     FROM f GROUP BY unit_id
 )
 SELECT p.unit_id, u.short_name AS unit_name, u.sector, u.peer_group,
        p.findings, p.repeat_findings, p.rebound_findings,
        round(100.0 * p.rebound_findings / p.findings, 2)::DOUBLE AS rebound_rate,
-       p.rebound_categories
+       p.l2_name
 FROM per_unit p
 JOIN units u ON u.unit_id = p.unit_id
 WHERE p.rebound_findings > 0
