@@ -8,6 +8,7 @@ import streamlit as st
 from xuncha import briefing, figures, labels, ui
 from xuncha.auth import BRIEFING
 from xuncha.briefing.model import Briefing, Chart, Paragraph, Table
+from xuncha.figures import ecology_names
 
 ui.require(BRIEFING)
 reader = ui.reader()
@@ -27,6 +28,13 @@ if rounds.is_empty():
 seqs = rounds["seq"].cast(pl.Int64).to_list()
 names = dict(zip(seqs, rounds["round_name"].to_list(), strict=True))
 store = ui.store()
+
+
+def config_name(digest: object) -> str:
+    """The 研判配置 a briefing used, by its version and date (the digest stays in the archive)."""
+    return ecology_names.config_name(store.root, str(digest or ""))
+
+
 user = ui.user_name()
 
 with st.form("brief_request"):
@@ -94,7 +102,7 @@ if saved:
     st.subheader(draft.title)
     st.caption(
         f"简报编号 {brief_id}｜数据版本 {draft.meta.get('data_version')}｜"
-        f"研判配置摘要 {str(draft.meta.get('config_digest', ''))[:12]}｜"
+        f"{config_name(draft.meta.get('config_digest'))}｜"
         "下列文字可直接修改；表格和图表随数据生成，不可修改。草稿已存档。"
     )
     level_numbers = "一二三四五六七八九十"
@@ -196,7 +204,7 @@ else:
                 if same:
                     st.success(
                         f"重新生成的内容与存档草稿完全一致（数据版本 {item.request['data_version']}，"
-                        f"配置摘要 {str(item.request['config_digest'])[:12]}）。"
+                        f"{config_name(item.request.get('config_digest'))}）。"
                     )
                 else:
                     st.error("重新生成的内容与存档草稿不一致，请检查数据版本和配置。")

@@ -10,7 +10,7 @@ import streamlit as st
 
 from xuncha import charts, figures, ui
 from xuncha.auth import EDIT_CONFIG
-from xuncha.figures import ecology_stability, periods
+from xuncha.figures import ecology_names, ecology_stability, periods
 from xuncha.figures.ecology import (
     GRADES,
     ID_KINDS,
@@ -35,6 +35,8 @@ with st.expander("计算方法（研判参考）"):
     st.markdown(ui.md(periods.rule_for_store(ui.store().root).describe()))
 
 config = figures.config_for_store(ui.store().root)
+# Named by its version and date (研判配置 第3版（…修改）), never by its digest.
+config_name = ecology_names.config_name(ui.store().root, config)
 rounds = reader.query("ecology_rounds", {"inspection_ids": scope.ids_param(), "as_of": scope.as_of})
 if rounds.is_empty():
     st.info("当前筛选范围内没有截至统计日已反馈的巡察，无法研判。")
@@ -76,8 +78,8 @@ if int(round_id) not in finished:
 st.subheader(f"同类组排名（{LABEL}）")
 st.caption(
     f"{ui.md(chosen['round_name'])}｜按等次、再按得分排序；问题少于 {config.min_findings} 个的单位为"
-    f"“{SMALL_SAMPLE}”，不评等次、不排名，列在各组最后。徽标为封顶规则。配置摘要 "
-    f"{cards.config_digest[:12]}。"
+    f"“{SMALL_SAMPLE}”，不评等次、不排名，列在各组最后。徽标为封顶规则。"
+    f"所用配置：{config_name}。"
 )
 counts = dict(
     units.with_columns(pl.col("grade").fill_null(pl.col("grade_label")))
@@ -116,7 +118,7 @@ ui.table(
     },
 )
 ui.downloads(
-    shown_ranking.with_columns(pl.lit(cards.config_digest).alias("config_digest")),
+    shown_ranking,
     key="dl_eco_ranking",
     page="政治生态研判",
     title=f"{chosen['round_name']}同类组排名（{LABEL}）",
@@ -124,7 +126,7 @@ ui.downloads(
     definitions={LABEL: figures.ECOLOGY_METHOD, "整改期": rule.describe()},
     notes=(
         f"{LABEL}：仅供研判参考，不代替组织判断。",
-        f"轮次：{chosen['round_name']}；配置：{config.source}，摘要 {cards.config_digest}。",
+        f"轮次：{chosen['round_name']}；所用配置：{config_name}。",
     ),
 )
 
@@ -295,7 +297,7 @@ ui.table(
 editable = ui.can(EDIT_CONFIG)
 with st.expander("当前使用的配置" + ("" if editable else "（只读）")):
     st.caption(
-        "权重、等次线和封顶规则来自配置，不写在代码里；每个得分都记录所用配置的摘要。"
+        "权重、等次线和封顶规则来自配置，不写在代码里；每个得分都记录所用的配置版本。"
         + (
             "你是管理员，可在“研判配置”页修改并保存，修改记入审计日志。"
             if editable
@@ -304,10 +306,10 @@ with st.expander("当前使用的配置" + ("" if editable else "（只读）"))
     )
     if editable:
         st.page_link("pages/ecology_config.py", label="修改研判配置", icon=":material/tune:")
-    st.markdown(f"来源：{ui.md(config.source)}　｜　摘要：`{cards.config_digest}`")
+    st.markdown(f"所用配置：{ui.md(config_name)}")
     weights = pl.DataFrame(
         {
-            "dimension_name": [f"{s.label}（{d}）" for d, s in config.dimensions.items()],
+            "dimension_name": [s.label for s in config.dimensions.values()],
             "weight": [float(config.weights[d]) for d in config.dimensions],
         }
     )

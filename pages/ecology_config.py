@@ -7,7 +7,7 @@ import streamlit as st
 
 from xuncha import figures, ui
 from xuncha.auth import EDIT_CONFIG
-from xuncha.figures import ecology_config
+from xuncha.figures import ecology_config, ecology_names
 from xuncha.figures.ecology import GRADES
 
 # The signed-in administrator themself, never a user being previewed.
@@ -18,9 +18,9 @@ config = figures.config_for_store(root)
 st.title("研判配置")
 st.caption(
     "政治生态研判（研判参考）的权重、等次线、封顶规则和样本线。保存时按读取配置文件的同一规则校验，"
-    "保存在数据目录旁，此后的每个得分都使用并记录新配置的摘要；每次修改记入审计日志。"
+    "保存在数据目录旁，此后的每个得分都使用并记录新的配置版本；每次修改记入审计日志。"
 )
-st.markdown(f"当前来源：{ui.md(config.source)}　｜　摘要：`{config.digest()}`")
+st.markdown(f"当前配置：{ui.md(ecology_names.config_name(root, config))}")
 done = st.session_state.pop("_eco_saved", None)
 if done:
     st.success(done, icon=":material/check_circle:")
@@ -29,7 +29,7 @@ with st.form("eco_config_edit"):
     cols = st.columns(len(config.dimensions))
     weights = {
         d: col.number_input(
-            f"{spec.label}（{d}）权重",
+            f"{spec.label}权重",
             min_value=0.0,
             max_value=100.0,
             value=float(config.weights[d]),
@@ -97,7 +97,9 @@ if save:
         st.error(str(exc))
         st.stop()
     ui.record("config_change", **change.audit_details())
-    st.session_state["_eco_saved"] = f"已保存，新配置摘要 {change.new_digest[:12]}。"
+    st.session_state["_eco_saved"] = (
+        f"已保存为{ecology_names.config_name(root, change.new_digest)}。"
+    )
     st.rerun()
 if reset:
     reset_change = ecology_config.reset_to_defaults(root)

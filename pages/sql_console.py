@@ -2,12 +2,15 @@
 memory limited, audited), canned queries from queries/ with their parameters as fields, the
 schema with its Chinese comments, and the user's own query history."""
 
+import datetime as dt
+import re
+
 import polars as pl
 import streamlit as st
 
 from xuncha import audit, labels, ui
 from xuncha.auth import SQL
-from xuncha.sandbox import DISPLAY_MAX_ROWS, EXPORT_MAX_ROWS, MAX_SQL_CHARS, SandboxProblem
+from xuncha.sandbox import DISPLAY_MAX_ROWS, EXPORT_MAX_ROWS, MAX_SQL_CHARS, SandboxProblem, canned
 from xuncha.store.reader import load_queries
 
 ui.require(SQL)
@@ -26,6 +29,15 @@ st.caption(
     f"导出最多 {EXPORT_MAX_ROWS:,} 行。每次查询都记入审计日志。"
     + ("" if box.clue_details else "线索只提供条数（clue_counts，1–2 条显示为“<3”）。")
 )
+# 统计截至 (issue 21 item 11): the sandbox's tables hold the current data of the version, not
+# the data as of the sidebar's date; the page says so, and how to ask as of a date.
+AS_OF_TEXT = scope.as_of.isoformat()
+CURRENT_NOTE = (
+    f"注意：沙箱中的数据表是当前数据（各问题、措施的最新状态和时限），不随侧栏的“统计截至”"
+    f"（{AS_OF_TEXT}）回溯。要按某一日期查询，请用 finding_at(DATE '{AS_OF_TEXT}', NULL, NULL, NULL)"
+    "（该日各问题的状态）、measure_at(…)（该日各措施的状态和时限），或使用“常用查询”（默认按统计截至日期计算）。"
+)
+st.info(CURRENT_NOTE, icon=":material/event:")
 
 # The outcome an audit record gives a query, in the words the history shows.
 OUTCOMES = {
@@ -36,12 +48,35 @@ OUTCOMES = {
     "out_of_memory": "超出内存",
 }
 
-EXAMPLE = """-- 各单位问题数与严格口径完成率（按当前日期）
+EXAMPLE = f"""-- 各单位问题数与严格口径完成率（按统计截至 {AS_OF_TEXT}）
 SELECT u.short_name AS 单位, count(*) AS 问题数,
        round(100.0 * count(*) FILTER (WHERE t.status = 'DONE') / count(*), 2) AS 完成率
 -- finding_at(日期, 巡察编号列表, 一级类别列表, 二级类别列表)：该日各问题的状态；NULL 表示不限
-FROM finding_at(current_date, NULL, NULL, NULL) t JOIN units u USING (unit_id)
+FROM finding_at(DATE '{AS_OF_TEXT}', NULL, NULL, NULL) t JOIN units u USING (unit_id)
 GROUP BY ALL ORDER BY 问题数 DESC"""
+
+
+def scope_units() -> dict[int, str]:
+    """The units of the scope's inspections, by short name (the 单位 field of a canned query)."""
+    ins = reader.query("inspections_list").filter(
+        pl.col("inspection_id").is_in(list(scope.inspection_ids))
+    )
+    pairs = ins.select("unit_id", "short_name").unique().sort("short_name")
+    return dict(zip(pairs["unit_id"].to_list(), pairs["short_name"].to_list(), strict=True))
+
+
+def scope_rounds() -> dict[int, str]:
+    """The rounds of the scope's inspections by their order (seq), for the 轮次 field."""
+    ids = reader.query("inspections_list").filter(
+        pl.col("inspection_id").is_in(list(scope.inspection_ids))
+    )["round_id"]
+    rounds = reader.query("rounds_list").filter(pl.col("round_id").is_in(ids.to_list()))
+    rounds = rounds.sort("seq")
+    return dict(zip(rounds["seq"].to_list(), rounds["name"].to_list(), strict=True))
+
+
+# A DuckDB message ("Binder Error: …"): shown below the Chinese explanation, smaller.
+ENGINE_TEXT = re.compile(r"^[A-Z][A-Za-z ]*Error:")
 
 
 def clicked(key: str) -> None:
@@ -49,7 +84,9 @@ def clicked(key: str) -> None:
     st.session_state[f"{key}_clicks"] = st.session_state.get(f"{key}_clicks", 0) + 1
 
 
-def show_result(sql: str, params: dict | None, key: str, title: str) -> None:
+def show_result(
+    sql: str, params: dict | None, key: str, title: str, *, as_of: dt.date | None = None
+) -> None:
     """The result of the query last run from this tab. It runs (and is audited) once per click
     of 运行, or again when the data version or the scope changed; other reruns of the page
     (a tab opened, a field typed in) show the kept result instead of running it again."""
@@ -71,12 +108,25 @@ def show_result(sql: str, params: dict | None, key: str, title: str) -> None:
             result = exc
         st.session_state[f"{key}_kept"] = (identity, result)
     if isinstance(result, SandboxProblem):
-        st.error(str(result), icon=":material/block:")
+        st.error(result.message, icon=":material/block:")
+        if result.detail and ENGINE_TEXT.match(result.detail):
+            st.caption("查询引擎的原始信息：")
+            st.code(result.detail, language=None)
         return
+    if as_of is not None:
+        st.caption(f"以下结果按 {as_of.isoformat()} 的状态和时限计算（统计截至）。")
+    else:
+        st.caption(
+            f"以下结果来自当前数据（不随统计截至 {AS_OF_TEXT} 回溯；按日期查询请用 finding_at 等）。"
+        )
     st.caption(f"{result.rows:,} 行，用时 {result.elapsed_ms:,} 毫秒")
     if result.note:
         st.warning(result.note, icon=":material/content_cut:")
-    ui.table(result.frame, key=f"{key}_result", height=420, raw=True)
+    if as_of is not None:  # a canned query: Chinese headers, no internal ids
+        shown = result.frame.select([c for c in result.frame.columns if not c.endswith("_id")])
+        ui.table(shown, key=f"{key}_result", height=420)
+    else:
+        ui.table(result.frame, key=f"{key}_result", height=420, raw=True)
 
     def full() -> pl.DataFrame:
         return box.run(
@@ -112,76 +162,86 @@ with tab_free:
 
 with tab_canned:
     queries = load_queries()
-    # Not offered: queries about the store itself, and the current-state counts (valid only
-    # for dates on or after settled_on; rectification_counts answers for any date).
-    internal = {
-        "scope_inspections",
-        "schema_tables",
-        "store_settled_on",
-        "inspections_count",
-        "store_is_demo",
-        "rectification_counts_current",
-    }
-    names = [n for n in queries if n not in internal]
+    # Only the questions of the register, in Chinese; the scope lists are bound by the page.
+    offered = [c for c in canned.CANNED if c.name in queries]
     chosen = st.selectbox(
         "常用查询",
-        names,
+        [c.name for c in offered],
         key="canned_name",
-        format_func=lambda n: f"{n} — {queries[n].returns[:60]}",
+        format_func=lambda n: canned.BY_NAME[n].title,
     )
+    entry = canned.BY_NAME[chosen]
     named = queries[chosen]
-    st.caption(f"返回：{named.returns}；粒度：{named.grain}")
+    st.caption(entry.description)
     values: dict = {}
-    # Bound by the page, not typed: the scope's inspections, and whether the date asked is
-    # one the current-state summaries hold (the sandbox holds them too; same rows either way).
-    fields = [p for p in named.params if p not in {"inspection_ids", "current"}]
-    cols = st.columns(3) if fields else []
-    for i, param in enumerate(fields):
-        kind = named.params[param].split()[0].upper()
-        label = f"{param}（{named.params[param].split(maxsplit=1)[-1]}）"
+    shown_fields = [(p, f) for p, f in entry.fields.items() if f.kind != "fixed"]
+    cols = st.columns(3) if shown_fields else []
+    for i, (param, spec) in enumerate(shown_fields):
+        key = f"canned_{chosen}_{param}"
         with cols[i % 3]:
-            if kind == "DATE":
-                values[param] = st.date_input(label, value=scope.as_of, key=f"canned_{param}")
-            elif kind in {"INTEGER", "BIGINT"}:
-                default = 100 if param == "limit" else (1 if param == "level" else 0)
-                number = st.number_input(label, value=default, step=1, key=f"canned_{param}")
-                # 0 reads as "not set" for an id or a round bound (round seqs start at 1).
-                unset = param.endswith("_id") or param in {"round_from", "round_to"}
-                values[param] = None if unset and number == 0 else int(number)
-            elif kind == "BOOLEAN":
-                values[param] = st.checkbox(label, value=True, key=f"canned_{param}")
-            elif kind == "DOUBLE":
-                values[param] = st.number_input(label, value=0.3, key=f"canned_{param}")
-            elif kind.endswith("[]"):
-                text = st.text_input(
-                    label,
-                    value="",
-                    key=f"canned_{param}",
-                    placeholder="留空为全部；多个值用逗号分隔",
+            if spec.kind == "date":
+                values[param] = st.date_input(
+                    spec.label, value=scope.as_of, key=key, help=spec.help or None
                 )
-                parts = [p.strip() for p in text.replace("，", ",").split(",") if p.strip()]
-                if kind.startswith("INTEGER"):
-                    values[param] = [int(p) for p in parts if p.isdigit()] or None
-                else:
-                    values[param] = parts or None
+            elif spec.kind == "unit":
+                unit_names = scope_units()
+                values[param] = st.selectbox(
+                    spec.label,
+                    [None, *unit_names],
+                    format_func=lambda u, names=unit_names: "全部单位" if u is None else names[u],
+                    key=key,
+                )
+            elif spec.kind == "round":
+                round_names = scope_rounds()
+                values[param] = st.selectbox(
+                    spec.label,
+                    list(round_names),
+                    index=max(len(round_names) - 1, 0),
+                    format_func=round_names.__getitem__,
+                    key=key,
+                )
+            elif spec.kind == "choice":
+                values[param] = st.selectbox(
+                    spec.label,
+                    list(spec.choices),
+                    index=list(spec.choices).index(spec.default),
+                    format_func=spec.choices.__getitem__,
+                    key=key,
+                )
+            elif spec.kind == "colours":
+                picked = st.multiselect(
+                    spec.label, ["红", "黄", "绿"], key=key, help=spec.help or None
+                )
+                values[param] = picked or None
+            elif spec.kind == "terms":
+                text = st.text_input(spec.label, value="", key=key, help=spec.help or None)
+                words = [w.strip() for w in text.replace("，", ",").split(",") if w.strip()]
+                values[param] = words or None
+            elif spec.kind == "share":
+                values[param] = st.number_input(
+                    spec.label, 0.0, 1.0, float(spec.default), 0.05, key=key
+                )
             else:
-                text = st.text_input(
-                    label, value="all" if param == "by" else "", key=f"canned_{param}"
+                values[param] = int(
+                    st.number_input(spec.label, value=int(spec.default), step=1, key=key)
                 )
-                values[param] = text or None
-    if "inspection_ids" in named.params:
-        values["inspection_ids"] = list(scope.inspection_ids)
-    if "current" in named.params:
-        asked = values.get("as_of") or scope.as_of
-        values["current"] = scope.settled_on is not None and asked >= scope.settled_on
+    params = {**canned.default_values(entry, scope.as_of), **values}
+    bound = entry.bind(params)
+    scoped = scope.params()  # the sandbox holds the scope only; bound all the same
+    bound.update({k: scoped[k] for k in ("inspection_ids", "category_l1", "category_l2")})
+    asked = bound.get("as_of") or scope.as_of
+    bound["current"] = scope.settled_on is not None and asked >= scope.settled_on
+    bound = {k: v for k, v in bound.items() if k in named.params}
     with st.expander("查询语句", expanded=False):
         st.code(named.sql, language="sql")
     if st.button("运行", icon=":material/play_arrow:", key="canned_run"):
-        st.session_state["canned_last"] = (chosen, values)
+        st.session_state["canned_last"] = (chosen, bound)
         clicked("sql_canned")
     last = st.session_state.get("canned_last")
     if last and last[0] == chosen:
-        show_result(named.sql, last[1], "sql_canned", f"常用查询_{chosen}")
+        show_result(
+            named.sql, last[1], "sql_canned", f"常用查询_{entry.title}", as_of=last[1].get("as_of")
+        )
 
 with tab_schema:
     schema = box.schema()

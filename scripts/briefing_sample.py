@@ -81,6 +81,7 @@ def sample_briefing() -> Briefing:
             "user": "张三",
             "data_version": 7,
             "config_digest": "3f2a9c1d0b7e5a44",
+            "config_name": "研判配置 第2版（2026-11-02 修改）",
             "generated_at": "2026-11-25T09:30:00+08:00",
         },
         sections=[

@@ -328,8 +328,10 @@ def test_core_properties(tables_only: bytes) -> None:
     props = _open(tables_only).core_properties
     assert props.title == "关于2026年第一轮巡察整改情况的报告"
     assert props.author == "张三"
-    assert "数据版本：7" in props.comments and "配置摘要：3f2a9c1d0b7e5a44" in props.comments
-    assert "3f2a9c1d0b7e5a44" in props.keywords
+    assert "数据版本：7" in props.comments
+    # The configuration by its version and date, never its digest (issue 21 item 6).
+    assert "研判配置：研判配置 第2版（2026-11-02 修改）" in props.comments
+    assert "3f2a9c1d0b7e5a44" not in props.comments + props.keywords
     assert props.created.isoformat().startswith("2026-11-25T01:30:00")  # 09:30 +08:00 in UTC
 
 

@@ -118,7 +118,7 @@ def test_max_rows_cuts_the_result_and_says_so_on_stderr(capsys: Any, store: Stor
         ("SELECT 1; SELECT 2", "一次只能执行一条语句"),
         ("SELECT * FROM read_csv('/etc/passwd')", "不允许访问文件"),
         ("SELEC 1", "SQL 语法错误"),
-        ("SELECT * FROM clues", "表、列或函数不存在"),
+        ("SELECT * FROM clues", "没有名为“clues”的表"),
     ],
 )
 def test_refusals_and_errors_exit_1_with_one_clear_line(

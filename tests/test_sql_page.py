@@ -111,7 +111,7 @@ def test_the_schema_browser_lists_tables_with_chinese_comments(sql_store: Store)
 def test_a_canned_query_runs_with_its_parameters_as_fields(sql_store: Store) -> None:
     at = _open()
     at.selectbox(key="canned_name").set_value("rectification_counts").run()
-    at.text_input(key="canned_by").set_value("round")
+    at.selectbox(key="canned_rectification_counts_by").set_value("round")
     at.button(key="canned_run").click().run()
     assert not at.exception, [e.value for e in at.exception]
     tables = [
@@ -154,3 +154,32 @@ def test_the_example_query_runs_over_the_vocabulary(sql_store: Store) -> None:
     finally:
         con.close()
     assert int(tables[0]["问题数"].sum()) == total > 0
+
+
+def test_the_page_says_its_tables_are_current_and_canned_queries_follow_the_date(
+    sql_store: Store,
+) -> None:
+    """Issue 21 item 11: the header and every result say what date they answer for."""
+    at = _open(asof="2024-06-30")
+    assert any("不随侧栏的“统计截至”（2024-06-30）回溯" in i.value for i in at.info)
+    assert "DATE '2024-06-30'" in at.text_area(key="sql_text").value
+    at.button(key="sql_run").click().run()
+    assert any("来自当前数据" in c.value for c in at.caption)
+    at.selectbox(key="canned_name").set_value("rebound_units").run()
+    assert at.date_input(key="canned_rebound_units_as_of").value.isoformat() == "2024-06-30"
+    at.button(key="canned_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("按 2024-06-30 的状态和时限计算" in c.value for c in at.caption)
+    shown = [d.value for d in at.dataframe if "反弹率(%)" in d.value.columns]
+    assert shown and not any(c.endswith("_id") for c in shown[0].columns)
+
+
+def test_an_engine_error_is_explained_in_chinese_with_the_engine_text_below(
+    sql_store: Store,
+) -> None:
+    at = _open()
+    at.text_area(key="sql_text").set_value("SELECT findng_id FROM findings")
+    at.button(key="sql_run").click().run()
+    assert at.error and "没有名为“findng_id”的列" in at.error[0].value
+    assert "finding_id" in at.error[0].value and "Error" not in at.error[0].value
+    assert any("Binder Error" in c.value for c in at.code)

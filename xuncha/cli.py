@@ -141,7 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("metrics", help="整改指标（口径见 DOMAIN.md §5）")
+    p = sub.add_parser("metrics", help="整改指标（各指标口径见统计口径说明）")
     _add_filter_args(p)
     p.add_argument(
         "--by",
@@ -339,7 +339,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "ecology",
-        help="政治生态研判参考（DOMAIN.md §6）：各单位得分、等次、封顶徽标、维度和指标",
+        help="政治生态研判参考：各单位得分、等次、封顶徽标、维度和指标",
     )
     p.add_argument("--db", default=DEFAULT_DB)
     p.add_argument(

@@ -255,7 +255,9 @@ def comparable(briefing: Briefing) -> dict[str, Any]:
     whom it was drafted."""
     data = briefing.to_dict()
     data["meta"] = {
-        k: v for k, v in data["meta"].items() if k not in {"created", "user", "briefing_id"}
+        k: v
+        for k, v in data["meta"].items()
+        if k not in {"created", "user", "briefing_id", "config_name"}
     }
     return data
 

@@ -26,7 +26,7 @@ import polars as pl
 
 from xuncha import charts, figures
 from xuncha.briefing.model import Block, Briefing, Chart, Paragraph, Section, Table
-from xuncha.figures import disclosure, periods
+from xuncha.figures import disclosure, ecology_names, periods
 from xuncha.figures.ecology import GRADES, SMALL_SAMPLE, TRENDS
 from xuncha.figures.periods import PROVISIONAL
 from xuncha.figures.rates import format_rate
@@ -576,7 +576,7 @@ class _Drafter:
         small = int(units["small_sample"].sum())
         blocks.append(
             Paragraph(
-                f"按政治生态研判指标（{label}，配置摘要{cards.config_digest[:12]}），"
+                f"按政治生态研判指标（{label}，{self.config_name()}），"
                 f"{round_row['name']}被巡察的{units.height}个单位中，{'、'.join(grade_parts)}"
                 + (
                     f"，问题少于{self.config.min_findings}个、样本不足不评等次的{small}个"
@@ -661,6 +661,10 @@ class _Drafter:
         ]
         return Section("suggestions", "下步工作建议", 1, blocks)
 
+    def config_name(self) -> str:
+        """The configuration as readers know it (研判配置 第N版（…修改）), never its digest."""
+        return ecology_names.config_name(self.reader.store.root, self.config)
+
     def briefing(self) -> Briefing:
         sections = [
             self.overall(),
@@ -682,6 +686,7 @@ class _Drafter:
                 "filters": self.request.filters.to_url(),
                 "as_of": self.as_of.isoformat(),
                 "config_digest": self.config.digest(),
+                "config_name": self.config_name(),
                 "config": self.config.to_dict(),
                 "inspections": len(self.scope.inspection_ids),
             },

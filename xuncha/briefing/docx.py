@@ -438,13 +438,13 @@ def _core_properties(doc: DocumentObject, briefing: Briefing) -> None:
     for key, label in (
         ("briefing_id", "简报编号"),
         ("data_version", "数据版本"),
-        ("config_digest", "配置摘要"),
+        ("config_name", "研判配置"),
         ("generated_at", "生成时间"),
     ):
         value = meta.get(key)
         if value not in (None, ""):
             details.append(f"{label}：{value}")
-            if key in ("data_version", "config_digest"):
+            if key in ("data_version", "config_name"):
                 keywords.append(f"{label}:{value}")
     if briefing.as_of:
         details.append(f"数据截至：{briefing.as_of}")

@@ -299,7 +299,7 @@ class EcologyConfig:
         """The configuration as a TOML file (comments in Chinese), readable by `load`."""
         d = self.to_dict()
         lines = [
-            "# 政治生态研判参考：指标、权重、等次线与封顶规则（DOMAIN.md §6）",
+            "# 政治生态研判参考：指标、权重、等次线与封顶规则",
             "# 方向：+ 为正向指标（越高越好），- 为逆向指标（越低越好）。",
             "",
             f"format = {CONFIG_FORMAT}",
@@ -1679,10 +1679,10 @@ def _ids_text(kind: str | None, ids: tuple[int, ...], count: int, shown: str | N
         return "" if shown == "0" else f"{ID_KINDS['clue']} {shown} 条（明细仅限案件办理人员）"
     if not kind or count == 0:
         return ""
-    noun = ID_KINDS[kind]
-    shown = "、".join(f"#{i}" for i in ids[:20])
-    more = f" 等 {count} 个" if count > 20 else f"（{count} 个）"
-    return f"{noun} {shown}{more}"
+    # A count, never the ids: internal numbers mean nothing to a reader (issue 21); the
+    # findings themselves are one pick away ("查看背后的问题").
+    unit = {"measure": "条", "clue": "条", "inspection": "次"}.get(kind, "个")
+    return f"涉及{ID_KINDS[kind]} {count} {unit}"
 
 
 def _item_text(

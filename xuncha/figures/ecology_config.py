@@ -19,6 +19,7 @@ from xuncha.figures.ecology import (
     save_config,
     store_config_path,
 )
+from xuncha.figures.ecology_names import record_version
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ def save_edited(
     path = store_config_path(store_root)
     path.parent.mkdir(mode=0o700, exist_ok=True)
     save_config(changed, path)
+    # Numbered once (研判配置 第N版), so every page and briefing names it the same way.
+    record_version(store_root, changed.digest())
     return ConfigChange(current.digest(), changed.digest(), changed.scoring_values())
 
 

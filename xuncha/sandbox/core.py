@@ -42,6 +42,7 @@ from xuncha.sandbox.errors import (
     SandboxRefused,
     SandboxTimeout,
 )
+from xuncha.sandbox.explain import explain
 from xuncha.sandbox.statements import check_text, first_line
 from xuncha.store import Store
 
@@ -560,7 +561,6 @@ class Sandbox:
         """A failure the query process reported: the exception's class names (its MRO),
         whether DuckDB raised it, and its text."""
         text = self._clean(text)
-        line = first_line(text)
         kind = _kind(names, engine, text)
         if kind == "interrupt":
             if "maximum execution time" in text:  # the engine's own limit, behind the kill
@@ -588,13 +588,9 @@ class Sandbox:
             return SandboxError(
                 "查询引擎内部错误，查询进程已重启，请重试", reason="fatal", detail=text
             )
-        words = {
-            "syntax": "SQL 语法错误",
-            "catalog": "表、列或函数不存在",
-            "binder": "无法解析查询",
-            "conversion": "数据转换或取值出错",
-        }
-        return SandboxError(f"{words.get(kind, '查询出错')}：{line}", reason=kind, detail=text)
+        # In Chinese, with the closest name; the engine's own text kept as the detail.
+        message = explain(kind, text, tables=build.TABLE_ORDER)
+        return SandboxError(message, reason=kind, detail=text)
 
     def _clean(self, text: str) -> str:
         """DuckDB's message without file paths (the store's, the server's home, any other)."""
@@ -654,6 +650,11 @@ class Sandbox:
         """The rounds in the sandbox (for the audit trail and the 说明 sheet)."""
         return list(self._round_ids)
 
+    def round_names(self) -> list[str]:
+        """The names of the rounds in the sandbox, in their order (for the 说明 sheet)."""
+        fetched = self._internal("SELECT name FROM rounds ORDER BY seq")
+        return [str(v) for v in fetched.table.column(0).to_pylist()]
+
     def _read_round_ids(self) -> list[int]:
         fetched = self._internal("SELECT round_id FROM rounds ORDER BY round_id")
         return [int(v) for v in fetched.table.column(0).to_pylist()]
@@ -690,7 +691,10 @@ class Sandbox:
             frame = _to_polars(sample.table, _unique(sample.names))
             for name in frame.columns:
                 values = frame[name].drop_nulls().unique(maintain_order=True).head(_EXAMPLES)
-                examples[(table, name)] = [_short(v) for v in values.to_list()]
+                # A file's fingerprint (sha256, alone or in a list) is no example a reader
+                # can use: such values are not shown.
+                shown = [_short(v) for v in values.to_list()]
+                examples[(table, name)] = [e for e in shown if not _FINGERPRINT.search(e)]
         ordered = sorted(rows, key=lambda r: (_table_rank(r[0]), r[5]))
         self._schema = pl.DataFrame(
             {
@@ -724,10 +728,11 @@ class Sandbox:
             notes.append(f"审计记录编号：{result.audit_seq}")
         return ExportMeta(
             title=title,
+            # Rounds by name, never ids or the scope's digest (the audit record keeps those).
             scope=(
-                f"{len(self.scope.inspection_ids)} 次巡察（轮次编号 "
-                f"{'、'.join(str(r) for r in self.round_ids()) or '无'}），{clue}；"
-                f"范围摘要 {self.scope.digest}，数据版本 {self.version}"
+                f"{len(self.scope.inspection_ids)} 次巡察（{'、'.join(self.round_names()) or '无'}），"
+                f"{clue}；数据版本 {self.version}；"
+                "查询的是该数据版本中的当前数据（不随“统计截至”回溯）"
             ),
             user=user,
             notes=notes,
@@ -737,6 +742,9 @@ class Sandbox:
 _CACHE: collections.OrderedDict[tuple[Any, ...], Sandbox] = collections.OrderedDict()
 _BUILDING: dict[tuple[Any, ...], threading.Lock] = {}
 _CACHE_LOCK = threading.Lock()
+
+# A hex digest (a file's sha256) in an example value of the schema browser.
+_FINGERPRINT = re.compile(r"[0-9a-f]{16,}")
 
 # An absolute path of two or more parts, not inside a word (10/2/3 is not a path).
 _PATH = re.compile(r"(?<![\w.~/])/(?:[^\s\"'/]+/)+[^\s\"']*")
