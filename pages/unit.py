@@ -188,9 +188,8 @@ st.subheader(f"政治生态（{ECOLOGY}）")
 # On the whole scope (the unit filter lifted): each unit is scored within its peer group.
 wide = ui.resolver(reader)(filters.with_(unit_ids=()))
 config = figures.config_for_store(root)
-trend = unit_profile.ecology_rows(
-    ui.figure(figures.score_trend, reader, wide, config, rule=rule), unit_id
-)
+all_trend = ui.figure(figures.score_trend, reader, wide, config, rule=rule)
+trend = unit_profile.ecology_rows(all_trend, unit_id)
 if trend.is_empty():
     st.info("筛选范围内该单位没有可研判的巡察。")
 else:
@@ -210,6 +209,15 @@ else:
     )
     st.caption(
         f"各轮分别与同类组比较；整改期未结束的轮次等次为“{PROVISIONAL}”。仅供研判参考，不代替组织判断。"
+    )
+    latest = trend.row(-1, named=True)
+    peers = unit_profile.peer_rows(all_trend, int(latest["round_id"]), latest["peer_group"])
+    st.markdown(f"**同类组各单位（{ui.md(latest['round_name'])}，{ECOLOGY}）**")
+    ui.table(
+        peers.select("unit_id", "unit_name", "peer_rank", "grade_label", "score", "findings"),
+        key="unit_peers",
+        height=300,
+        column_config={"score": st.column_config.NumberColumn(format="%.2f")},
     )
 
 st.subheader(effect.LABEL)

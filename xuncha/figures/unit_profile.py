@@ -171,6 +171,14 @@ def ecology_rows(trend: pl.DataFrame, unit_id: int) -> pl.DataFrame:
     return trend.filter(pl.col("unit_id") == unit_id).sort("seq")
 
 
+def peer_rows(trend: pl.DataFrame, round_id: int, peer_group: str) -> pl.DataFrame:
+    """The units of a peer group in one round of `score_trend`, by rank (样本不足 last): the
+    unit's neighbours, each a link to its own page."""
+    return trend.filter(
+        (pl.col("round_id") == round_id) & (pl.col("peer_group") == peer_group)
+    ).sort("peer_rank", "unit_name", nulls_last=True)
+
+
 def evaluation_rows(grades: pl.DataFrame, unit_id: int) -> pl.DataFrame:
     """The unit's rows of the 整改成效评估 `grades` (one per round it was evaluated in)."""
     return grades.filter(pl.col("unit_id") == unit_id).sort("round_id")
