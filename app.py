@@ -42,6 +42,7 @@ PAGES = [
     ("pages/repeats.py", "屡查屡犯", ":material/replay:", "repeats", VIEW_PAGES),
     ("pages/ecology.py", "政治生态", ":material/balance:", "ecology", VIEW_PAGES),
     ("pages/revisit.py", "回头看候选", ":material/history:", "revisit", VIEW_PAGES),
+    ("pages/unit.py", "单位全景", ":material/domain:", "unit", VIEW_PAGES),
     ("pages/ecology_config.py", "研判配置", ":material/tune:", "ecology-config", EDIT_CONFIG),
     ("pages/evaluation.py", "整改成效评估", ":material/grading:", "evaluation", VIEW_PAGES),
     ("pages/compare.py", "对比分析", ":material/compare_arrows:", "compare", VIEW_PAGES),

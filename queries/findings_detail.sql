@@ -14,6 +14,7 @@
 --   finding_id INTEGER  finding
 --   round_name VARCHAR  round
 --   unit_name VARCHAR  unit short name
+--   unit_id INTEGER  unit (for the link to its page)
 --   category_l1 VARCHAR  level-1 code
 --   category_l2 VARCHAR  level-2 code
 --   l2_name VARCHAR  level-2 name
@@ -91,7 +92,7 @@ both_paths AS (
     UNION ALL
     SELECT * FROM sel_past
 )
-SELECT s.finding_id, r.name AS round_name, u.short_name AS unit_name, s.category_l1,
+SELECT s.finding_id, r.name AS round_name, u.short_name AS unit_name, s.unit_id, s.category_l1,
        s.category_l2, c2.name AS l2_name, f.title, f.detail, f.severity, f.tags, s.status,
        s.measures, s.measures_done, s.is_repeat, s.is_rebound, s.feedback_date, s.total
 FROM both_paths s

@@ -13,6 +13,7 @@
 --   finding_id INTEGER  its finding
 --   round_name VARCHAR  round
 --   unit_name VARCHAR  unit
+--   unit_id INTEGER  unit (for the link to its page)
 --   title VARCHAR  具体问题
 --   text VARCHAR  整改措施
 --   deadline_original DATE  original deadline
@@ -45,7 +46,8 @@ changes AS (
     QUALIFY row_number() OVER (PARTITION BY h.measure_id
                                ORDER BY h.effective_date DESC, h.history_id DESC) = 1
 )
-SELECT s.measure_id, s.finding_id, r.name AS round_name, u.short_name AS unit_name, f.title,
+SELECT s.measure_id, s.finding_id, r.name AS round_name, u.short_name AS unit_name, s.unit_id,
+       f.title,
        m.text, s.deadline_original, s.deadline, s.extension_days, c.changed_on, c.reason,
        s.status, (SELECT count(*) FROM hits) AS total
 FROM sel s

@@ -13,6 +13,7 @@
 --   finding_id INTEGER  its finding
 --   round_name VARCHAR  round
 --   unit_name VARCHAR  unit
+--   unit_id INTEGER  unit (for the link to its page)
 --   category_l2 VARCHAR  level-2 category
 --   title VARCHAR  具体问题
 --   text VARCHAR  整改措施
@@ -25,7 +26,7 @@
 WITH hits AS (
     -- Narrow rows first (with the sort keys); the texts are read only for the rows returned.
     SELECT t.measure_id, t.finding_id, t.category_l2, t.deadline, t.status,
-           r.name AS round_name, r.seq, u.short_name AS unit_name
+           r.name AS round_name, r.seq, u.short_name AS unit_name, t.unit_id
     FROM listed_measures_at($as_of, $current, $inspection_ids, $category_l1, $category_l2) t
     JOIN units u ON u.unit_id = t.unit_id
     JOIN rounds r ON r.round_id = t.round_id
@@ -36,7 +37,8 @@ sel AS (
     ORDER BY seq DESC, unit_name, measure_id
     LIMIT $limit
 )
-SELECT s.measure_id, s.finding_id, s.round_name, s.unit_name, s.category_l2, f.title, m.text,
+SELECT s.measure_id, s.finding_id, s.round_name, s.unit_name, s.unit_id, s.category_l2, f.title,
+       m.text,
        m.deadline_text, s.deadline, s.status, m.lead_person, m.department,
        (SELECT count(*) FROM hits) AS total
 FROM sel s

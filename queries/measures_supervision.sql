@@ -14,6 +14,7 @@
 --   finding_id INTEGER  its finding
 --   round_name VARCHAR  round
 --   unit_name VARCHAR  unit (short name)
+--   unit_id INTEGER  unit (for the link to its page)
 --   category_l2 VARCHAR  level-2 category
 --   title VARCHAR  具体问题
 --   text VARCHAR  整改措施
@@ -40,7 +41,7 @@ sel AS (
     ORDER BY days_overdue DESC, measure_id
     LIMIT $limit
 )
-SELECT s.measure_id, s.finding_id, r.name AS round_name, u.short_name AS unit_name,
+SELECT s.measure_id, s.finding_id, r.name AS round_name, u.short_name AS unit_name, s.unit_id,
        s.category_l2, f.title, m.text, s.status, s.deadline, s.deadline_original,
        s.days_overdue, s.warning, m.lead_person, m.department
 FROM sel s

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 import polars as pl
 import streamlit as st
@@ -22,6 +23,8 @@ from xuncha.ui.text import md
 # Rows of a table sent to the browser: more cost seconds to serialise and draw at provincial
 # scale and nobody reads them on screen; exports hold every row.
 TABLE_MAX_ROWS = 2000
+# A unit link shows the name the address ends with (LinkColumn decodes the captured text).
+UNIT_LINK_TEXT = r"&name=(.*)$"
 
 
 def page_header(title: str, rd: Reader, scope: Scope) -> None:
@@ -79,6 +82,9 @@ def table(
             "完整数据请使用导出。"
         )
         frame = frame.head(TABLE_MAX_ROWS)
+    links = None if raw else _unit_links(frame)
+    if links is not None:  # unit_name holds each unit's page address; unit_id is not shown
+        frame = frame.with_columns(unit_name=links).drop("unit_id")
     shown = frame if raw else labels.chinese_headers(frame)
     # An empty text cell reads "—", not "None".
     shown = shown.with_columns(
@@ -98,6 +104,9 @@ def table(
     config |= {
         c: st.column_config.TextColumn(c) for c, dtype in shown.schema.items() if dtype == pl.String
     }
+    if links is not None:
+        name = labels.COLUMNS["unit_name"]
+        config[name] = st.column_config.LinkColumn(name, display_text=UNIT_LINK_TEXT)
     config |= {labels.COLUMNS.get(k, k): v for k, v in (column_config or {}).items()}
     # Arrow, not the Polars frame: Streamlit turns a Polars frame into pandas and back into
     # Arrow on every run (~2 ms per thousand rows); a pyarrow table it sends as it is.
@@ -113,6 +122,32 @@ def table(
             selection_mode="single-row",
         )
     return st.dataframe(data, hide_index=True, key=key, height=height, column_config=config)
+
+
+def _unit_links(frame: pl.DataFrame) -> pl.Series | None:
+    """The 单位全景 address of each row's unit ("unit?<filters>&unit=<id>&name=<name>"), when
+    the frame has unit_id and unit_name and every row has a numeric id; else None. The
+    address is ours: a relative path, the id as a number, the filters as the URL keeps them,
+    and the name with every byte percent-encoded, last, only for the cell to show it
+    (UNIT_LINK_TEXT): no text of the data can make it point anywhere else."""
+    if "unit_id" not in frame.columns or "unit_name" not in frame.columns:
+        return None
+    try:  # an id is a number (rectification's group_id is its text): anything else, no link
+        ids = frame["unit_id"].cast(pl.Int64, strict=True)
+    except pl.exceptions.PolarsError:
+        return None
+    if ids.null_count():
+        return None
+    filters = st.session_state.get("filters")
+    kept = {k: v for k, v in (filters.to_url() if filters else {}).items() if k != "unit"}
+    prefix = "unit?" + "".join(f"{k}={quote(v, safe='')}&" for k, v in kept.items())
+    return pl.Series(
+        [
+            f"{prefix}unit={int(uid)}&name={''.join(f'%{b:02X}' for b in str(n or '').encode())}"
+            for uid, n in zip(ids.to_list(), frame["unit_name"].to_list(), strict=True)
+        ],
+        dtype=pl.String,
+    )
 
 
 def no_nulls(frame: pl.DataFrame) -> pl.DataFrame:
