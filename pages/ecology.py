@@ -100,6 +100,7 @@ shown_ranking = ranking.select(
     "peer_group",
     "peer_rank",
     "unit_name",
+    "unit_id",  # the name links to 单位全景
     "grade_label",
     "score",
     pl.col("badges").list.join("；").alias("badges"),
@@ -279,6 +280,7 @@ ui.table(
         nulls_last=True,
     ).select(
         "unit_name",
+        "unit_id",
         "peer_group",
         "grade_label",
         pl.when(pl.col("small_sample")).then(None).otherwise(pl.col("score")).alias("score"),

@@ -119,6 +119,7 @@ else:
         labels.status_labels(overdue, finding=False)
         .select(
             "unit_name",
+            "unit_id",
             "deadline",
             "days_overdue",
             "status",

@@ -106,7 +106,12 @@ with tab_unit:
             "sample_note",
         ]
         ranked = by_unit.sort(rate_key, descending=True, nulls_last=True)
-        table_frame = ranked.select(columns).rename({"group_key": "unit_name"})
+        table_frame = (
+            ranked.select(columns)
+            .rename({"group_key": "unit_name"})
+            # The name links to 单位全景 (the id is never shown nor exported).
+            .with_columns(unit_id=ranked["group_id"].cast(pl.Int64))
+        )
         ui.table(table_frame, key="progress_unit_table", height=360)
         ui.downloads(
             table_frame,
@@ -217,6 +222,7 @@ st.caption(
 SUPERVISION_COLUMNS = (
     "warning",
     "unit_name",
+    "unit_id",  # the name links to 单位全景 (never exported)
     "round_name",
     "title",
     "text",
@@ -259,6 +265,7 @@ if row is not None and row < shown.height:
 st.subheader("长期坚持的措施")
 long_term_columns = (
     "unit_name",
+    "unit_id",
     "round_name",
     "title",
     "text",
@@ -281,6 +288,7 @@ ui.downloads(
 st.subheader("延期的措施")
 extended_columns = (
     "unit_name",
+    "unit_id",
     "deadline_original",
     "deadline",
     "extension_days",

@@ -51,6 +51,7 @@ unit_table = (
     by_unit.sort(["rebound_findings", "repeat_findings"], descending=True)
     .select(
         "group_key",
+        "group_id",
         "findings",
         "repeat_findings",
         "repeat_rate",
@@ -59,6 +60,9 @@ unit_table = (
         "sample_note",
     )
     .rename({"group_key": "unit_name"})
+    # The name links to 单位全景 (the id is never shown nor exported).
+    .with_columns(pl.col("group_id").cast(pl.Int64).alias("unit_id"))
+    .drop("group_id")
 )
 ui.table(unit_table, key="repeats_units", height=300)
 ui.downloads(

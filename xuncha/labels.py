@@ -180,3 +180,8 @@ def status_labels(frame: pl.DataFrame, column: str = "status", *, finding: bool)
 
 def chinese_headers(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.rename({c: COLUMNS[c] for c in frame.columns if c in COLUMNS})
+
+
+# Columns a page keeps only to link a name (a unit's name to its 单位全景): never shown as a
+# column (widgets.table hides it) nor exported (download_buttons drops it).
+LINK_ONLY = ("unit_id",)

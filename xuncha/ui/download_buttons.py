@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
+from xuncha import labels
 from xuncha.auth import EXPORT
 from xuncha.figures import DEFINITIONS
 from xuncha.filters import Scope
@@ -61,12 +62,14 @@ def downloads(
 
 
 def _once(build: Callable[[], pl.DataFrame]) -> Callable[[], pl.DataFrame]:
-    """The table, built on the first call (a click) and kept for the .xlsx, .csv and audit."""
+    """The table, built on the first call (a click) and kept for the .xlsx, .csv and audit;
+    without the ids a page keeps only to link names (`labels.LINK_ONLY`): an export holds
+    names, never internal ids."""
     built: list[pl.DataFrame] = []
 
     def table() -> pl.DataFrame:
         if not built:
-            built.append(build())
+            built.append(build().drop(labels.LINK_ONLY, strict=False))
         return built[0]
 
     return table

@@ -154,6 +154,7 @@ def findings_drilldown(
         "finding_id",
         "round_name",
         "unit_name",
+        "unit_id",  # the name links to 单位全景
         "category_l2",
         "l2_name",
         "title",
