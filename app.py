@@ -122,6 +122,7 @@ def main() -> None:
         st.stop()
 
     page = st.navigation(sections)
+    ui.page_style()  # layouts that hold, the print stylesheet, the watermark
     ui.user_bar()
     title = BASE_TITLES.get(page.url_path, page.title)
     # The shared filters belong to the data pages, not to administration nor to the work

@@ -14,6 +14,7 @@ One module per concern:
 - `sql`: the 数据查询 sandbox of this session
 - `server`: `xuncha serve`'s Streamlit server
 - `text`: data made inert in Markdown
+- `style`: the stylesheet (layouts, print), the page script and the watermark
 
 Pages use the names re-exported here (`from xuncha import ui; ui.table(...)`). A test that
 replaces a function or constant patches it where the code reads it: in its module when
@@ -71,6 +72,7 @@ from xuncha.ui.session import (
 )
 from xuncha.ui.sidebar import current_scope, resolver, sidebar_filters
 from xuncha.ui.sql import sandbox
+from xuncha.ui.style import page_style
 from xuncha.ui.text import WORD_JOINER, md
 from xuncha.ui.widgets import (
     TABLE_MAX_ROWS,
@@ -116,6 +118,7 @@ __all__ = [
     "measures_of",
     "no_nulls",
     "page_header",
+    "page_style",
     "prepare_sandbox",
     "query_downloads",
     "rate_metric",

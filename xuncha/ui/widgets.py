@@ -18,6 +18,7 @@ from xuncha.figures.rates import format_rate
 from xuncha.filters import Scope
 from xuncha.store.reader import Reader
 from xuncha.ui.session import require
+from xuncha.ui.style import DISPLAY_ZONE
 from xuncha.ui.text import md
 
 # Rows of a table sent to the browser: more cost seconds to serialise and draw at provincial
@@ -27,11 +28,31 @@ TABLE_MAX_ROWS = 2000
 UNIT_LINK_TEXT = r"&name=(.*)$"
 
 
+def freshness_text(rd: Reader) -> str:
+    """The data's own freshness, for the whole store (store_freshness.sql): the latest
+    status, step or feedback date held, and when the latest batch was written (stored as the
+    server's local wall time, shown in Asia/Shanghai)."""
+    row = rd.query("store_freshness").row(0, named=True)
+    through = row["data_through"]
+    written = row["last_import"]
+    parts = [f"数据更新至 {through.isoformat() if through else '—'}"]
+    # A naive time is the server's local wall time (datetime.now() when written).
+    parts.append(
+        f"最近导入 {written.astimezone(DISPLAY_ZONE):%Y-%m-%d %H:%M}" if written else "最近导入 —"
+    )
+    return "，".join(parts)
+
+
 def page_header(title: str, rd: Reader, scope: Scope) -> None:
+    """Title, then one line of provenance: the 统计截至 date with the data's own freshness
+    beside it, the scope, and the data version (its sequence number, never a digest)."""
     require(VIEW_PAGES)
     st.title(title)
     text = st.session_state.get("filters_text") or "全部"
-    st.caption(f"统计截至 {scope.as_of.isoformat()} ｜ 范围：{md(text)} ｜ 数据版本 {rd.version}")
+    st.caption(
+        f"统计截至 {scope.as_of.isoformat()}（{freshness_text(rd)}） ｜ 范围：{md(text)} ｜ "
+        f"数据版本 {int(rd.version)}"
+    )
     meta = rd.scalar("SELECT value FROM store_meta WHERE key = 'demo'")
     if meta == "true":
         st.info(
