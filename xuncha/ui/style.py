@@ -14,15 +14,13 @@ import datetime as dt
 import functools
 import html
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import streamlit as st
 
+from xuncha import labels
 from xuncha.ui.session import user_name
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
-# Where the viewer's clock is read: the zone the commission works in.
-DISPLAY_ZONE = ZoneInfo("Asia/Shanghai")
 # Copies of the watermark's text laid over the page (a 300 × 180 px grid covers 1920 × 1080).
 WATERMARK_COPIES = 49
 
@@ -38,9 +36,8 @@ def page_script() -> str:
 
 
 def watermark_text(name: str, now: dt.datetime | None = None) -> str:
-    """What the watermark says: who is viewing and when (minutes, Asia/Shanghai)."""
-    moment = (now or dt.datetime.now(DISPLAY_ZONE)).astimezone(DISPLAY_ZONE)
-    return f"{name} {moment:%Y-%m-%d %H:%M}"
+    """What the watermark says: who is viewing and when (minutes, the configured zone)."""
+    return f"{name} {labels.shown_time(now or dt.datetime.now(dt.UTC))}"
 
 
 def watermark_html(text: str) -> str:

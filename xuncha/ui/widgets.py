@@ -18,7 +18,6 @@ from xuncha.figures.rates import format_rate
 from xuncha.filters import Scope
 from xuncha.store.reader import Reader
 from xuncha.ui.session import require
-from xuncha.ui.style import DISPLAY_ZONE
 from xuncha.ui.text import md
 
 # Rows of a table sent to the browser: more cost seconds to serialise and draw at provincial
@@ -31,15 +30,13 @@ UNIT_LINK_TEXT = r"&name=(.*)$"
 def freshness_text(rd: Reader) -> str:
     """The data's own freshness, for the whole store (store_freshness.sql): the latest
     status, step or feedback date held, and when the latest batch was written (stored as the
-    server's local wall time, shown in Asia/Shanghai)."""
+    server's local wall time, shown in the configured zone: labels.shown_time)."""
     row = rd.query("store_freshness").row(0, named=True)
     through = row["data_through"]
     written = row["last_import"]
     parts = [f"数据更新至 {through.isoformat() if through else '—'}"]
     # A naive time is the server's local wall time (datetime.now() when written).
-    parts.append(
-        f"最近导入 {written.astimezone(DISPLAY_ZONE):%Y-%m-%d %H:%M}" if written else "最近导入 —"
-    )
+    parts.append(f"最近导入 {labels.shown_time(written)}")
     return "，".join(parts)
 
 
