@@ -237,3 +237,15 @@ def real_copy(demo_store: Store, target: Path) -> tuple[Store, UserStore]:
     store.write(lambda con: con.execute("UPDATE store_meta SET value = 'false' WHERE key = 'demo'"))
     users = UserStore(target, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     return store, users
+
+
+def unit_names(cells: Any) -> list[str]:
+    """The unit names of a table's 单位 column as a user reads them: a name linked to its
+    单位全景 is held as the link's address (…&name=<percent-encoded name>), shown as the name."""
+    from urllib.parse import unquote
+
+    out = []
+    for cell in list(cells):
+        text = str(cell)
+        out.append(unquote(text.split("&name=", 1)[1]) if "&name=" in text else text)
+    return out

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.builders import unit_names
 from tests.conftest import AS_OF
 from xuncha.figures import ecology
 from xuncha.filters import Filters, resolve_scope
@@ -85,7 +86,7 @@ def test_the_ranking_equals_scorecards_for_the_same_scope(
     cards = expected_cards(app_env, int(chosen))
     expected = ecology.peer_ranking(cards)
     shown = next(f.value for f in at.dataframe if "同类组排名" in f.value.columns)
-    assert list(shown["单位"]) == expected["unit_name"].to_list()
+    assert unit_names(shown["单位"]) == expected["unit_name"].to_list()
     assert list(shown["等次（研判参考）"]) == expected["grade_label"].to_list()
     assert list(shown["同类组"]) == expected["peer_group"].to_list()
     scores = [None if pd_na(v) else round(float(v), 2) for v in shown["得分（研判参考）"]]
