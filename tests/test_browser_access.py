@@ -62,7 +62,7 @@ def page(browser: Browser) -> Iterator[Page]:
 def sign_in(page: Page, base: str, name: str) -> None:
     page.goto(base + "/", wait_until="domcontentloaded")
     page.get_by_label("用户名").fill(name)
-    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_label("密码", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
     expect(page.locator("h1", has_text="关注事项")).to_be_visible()
 
@@ -77,7 +77,7 @@ def open_in_app(page: Page, title: str) -> None:
 def login_page_only(page: Page) -> None:
     expect(page.locator("h1", has_text="巡察数据驾驶舱")).to_be_visible()
     expect(page.get_by_label("用户名")).to_be_visible()
-    expect(page.get_by_label("密码")).to_be_visible()
+    expect(page.get_by_label("密码", exact=True)).to_be_visible()
     assert page.get_by_test_id("stSidebarNav").count() == 0
     assert page.get_by_test_id("stMetric").count() == 0
     assert page.get_by_test_id("stDataFrame").count() == 0
@@ -95,11 +95,11 @@ def test_without_login_a_real_store_shows_the_login_page_and_nothing_else(
 def test_a_user_signs_in_and_sees_the_pages_of_their_role(real_app: str, page: Page) -> None:
     page.goto(real_app + "/", wait_until="domcontentloaded")
     page.get_by_label("用户名").fill("viewer1")
-    page.get_by_label("密码").fill("wrong-password-1")
+    page.get_by_label("密码", exact=True).fill("wrong-password-1")
     page.get_by_role("button", name="登录").click()
     expect(page.get_by_text("用户名或密码错误")).to_be_visible()
     page.get_by_label("用户名").fill("viewer1")
-    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_label("密码", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
     expect(page.locator("h1", has_text="关注事项")).to_be_visible()
     page.wait_for_function(

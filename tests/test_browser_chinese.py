@@ -144,7 +144,7 @@ def test_no_english_on_any_page(browser: Browser, real_app: tuple[str, Path], us
         settled(page)
         found = {"登录页": english(page.evaluate(SCAN))}
         page.get_by_label("用户名").fill(user)
-        page.get_by_label("密码").fill(PASSWORD)
+        page.get_by_label("密码", exact=True).fill(PASSWORD)
         page.get_by_role("button", name="登录").click()
         page.get_by_test_id("stSidebarNav").wait_for()
         settled(page)

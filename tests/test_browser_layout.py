@@ -111,7 +111,7 @@ def settle(page: Page, title: str, charts: int) -> None:
 def sign_in(page: Page, base: str) -> None:
     page.goto(base + "/", wait_until="domcontentloaded")
     page.get_by_label("用户名").fill(LEADER)
-    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_label("密码", exact=True).fill(PASSWORD)
     page.get_by_test_id("stBaseButton-primaryFormSubmit").click()
     settle(page, "总览", PAGES["overview"][2])
 

@@ -367,7 +367,7 @@ def test_in_a_browser_a_unit_reports_done_with_a_png_then_review_and_close(
         page = context.new_page()
         page.goto(base + "/", wait_until="domcontentloaded")
         page.get_by_label("用户名").fill(name)
-        page.get_by_label("密码").fill(PASSWORD)
+        page.get_by_label("密码", exact=True).fill(PASSWORD)
         page.get_by_role("button", name="登录").click()
         expect(page.locator("h1", has_text=landing)).to_be_visible()
         return page
