@@ -1,6 +1,7 @@
-"""Real-browser checks of Chinese throughout (headless Chromium): every page as each role at
-1280 px, with a dataframe's column menu and a chart's modebar opened, shows no English word in
-its visible text, title, aria-label or placeholder outside the proper names; and `streamlit
+"""Real-browser checks of Chinese throughout (headless Chromium): every page as each role (each
+at one of 390, 820, 1280 and 1920 px), with a dataframe's column menu and a chart's modebar
+opened, shows no English word in its visible text, title, aria-label or placeholder outside the
+proper names, no KPI cut and no developer text; and `streamlit
 run app.py` serves the same app as `xuncha serve` (a deep link opened first on a fresh server
 runs through app.py, downloads go only to the session that made them)."""
 
@@ -19,7 +20,7 @@ import pytest
 from argon2 import PasswordHasher
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser_support import shot
+from tests.browser_support import cut_metrics, developer_text, shot
 from xuncha import demo
 from xuncha.auth import UserStore
 from xuncha.bench.server import _stop, _wait_healthy, free_port
@@ -31,7 +32,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "Xuncha-Test-2026"
 ROLES = {"巡察办": "office", "领导": "leader", "监督检查室": "supervisor", "联络员": "liaison"}
 ROLES["管理员"] = "admin"
-VIEWPORT = {"width": 1280, "height": 900}
+# Each role walks its pages at one of the four widths (the leader walks four pages at all four
+# in test_browser_layout.py): a phone, a tablet, a laptop and a desktop each get two roles.
+WIDTHS = {"巡察办": (1920, 1080), "领导": (390, 844), "监督检查室": (820, 1180)}
+WIDTHS |= {"联络员": (390, 844), "管理员": (1280, 900)}
 # Proper names (and the SQL keywords the 数据查询 page names) a Chinese page may show.
 ALLOWED = {
     "Excel", "SQL", "PDF", "Word", "CSV", "csv", "xlsx", "xls", "XLSX", "XLS", "docx",
@@ -110,6 +114,15 @@ def real_app(
         yield base, path
 
 
+def open_drawer(page: Page) -> None:
+    """Below 1024 px the navigation is a drawer, closed on arrival and after each choice."""
+    closed = "() => document.querySelector('[data-testid=\"stSidebar\"]')?.dataset.collapsed"
+    if page.evaluate(closed) == "true":
+        page.get_by_test_id("stExpandSidebarButton").click()
+        page.wait_for_function(f"() => ({closed})() === 'false'")
+        page.wait_for_function("() => !document.getAnimations().length")
+
+
 def open_menus(page: Page) -> list[str]:
     """Texts shown by a dataframe's toolbar and column menu and a chart's modebar, if any."""
     seen: list[str] = []
@@ -136,7 +149,9 @@ def open_menus(page: Page) -> list[str]:
 @pytest.mark.parametrize("user", list(ROLES), ids=list(ROLES.values()))
 def test_no_english_on_any_page(browser: Browser, real_app: tuple[str, Path], user: str) -> None:
     base, store_path = real_app
-    context = browser.new_context(**{**shot.CONTEXT_OPTIONS, "viewport": VIEWPORT})
+    width, height = WIDTHS[user]
+    viewport = {"width": width, "height": height}
+    context = browser.new_context(**{**shot.CONTEXT_OPTIONS, "viewport": viewport})
     context.set_default_timeout(90_000)
     try:
         page = context.new_page()
@@ -146,15 +161,22 @@ def test_no_english_on_any_page(browser: Browser, real_app: tuple[str, Path], us
         page.get_by_label("用户名").fill(user)
         page.get_by_label("密码", exact=True).fill(PASSWORD)
         page.get_by_role("button", name="登录").click()
-        page.get_by_test_id("stSidebarNav").wait_for()
+        page.get_by_test_id("stSidebarNav").wait_for(state="attached")
         settled(page)
         links = page.get_by_test_id("stSidebarNavLink")
         titles = [t.strip().splitlines()[-1] for t in links.all_inner_texts() if t.strip()]
         assert len(titles) >= 2, titles
         menus_opened = False
+        cut: dict[str, list[str]] = {}
+        developer: dict[str, list[str]] = {}
         for title in titles:
+            open_drawer(page)
             links.filter(has_text=title).first.click()
             settled(page)
+            if cut_metrics(page):
+                cut[title] = cut_metrics(page)
+            if developer_text(page):
+                developer[title] = developer_text(page)
             texts = page.evaluate(SCAN)
             if not menus_opened and page.get_by_test_id("stDataFrame").count():
                 texts += open_menus(page)
@@ -164,6 +186,8 @@ def test_no_english_on_any_page(browser: Browser, real_app: tuple[str, Path], us
                 found[title] = words
         found = {k: v for k, v in found.items() if v}
         assert not found, f"{user}: English words shown: {found}"
+        assert not cut, f"{user} at {width} px: KPI cut: {cut}"
+        assert not developer, f"{user}: developer text shown: {developer}"
     finally:
         context.close()
 

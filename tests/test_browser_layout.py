@@ -32,7 +32,7 @@ from argon2 import PasswordHasher
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser_support import shot
+from tests.browser_support import cut_metrics, shot
 from xuncha import demo
 from xuncha.auth import UserStore
 from xuncha.bench.server import serve as serve_store
@@ -47,6 +47,7 @@ LEADER = "王领导"
 WIDTHS = {390: 844, 820: 1180, 1280: 800, 1920: 1080}
 # file name -> (navigation label, page title, plotly charts drawn at default filters)
 PAGES = {
+    "attention": ("关注事项", "关注事项", 0),  # the first screen
     "overview": ("总览", "总览", 1),
     "distribution": ("问题分布", "问题分布", 4),
     "progress": ("整改进度", "整改进度", 3),
@@ -113,7 +114,7 @@ def sign_in(page: Page, base: str) -> None:
     page.get_by_label("用户名").fill(LEADER)
     page.get_by_label("密码", exact=True).fill(PASSWORD)
     page.get_by_test_id("stBaseButton-primaryFormSubmit").click()
-    settle(page, "总览", PAGES["overview"][2])
+    settle(page, "关注事项", PAGES["attention"][2])
 
 
 CLOSED = "() => document.querySelector('[data-testid=\"stSidebar\"]').dataset.collapsed === 'true'"
@@ -141,28 +142,6 @@ def go_to(page: Page, name: str) -> None:
         )
     page.get_by_test_id("stSidebarNav").get_by_text(label, exact=True).first.click()
     settle(page, title, charts)
-
-
-_CUT = """() => [...document.querySelectorAll(
-        '[data-testid="stMetricValue"], [data-testid="stMetricLabel"]')].flatMap(box => {
-    const found = [];
-    const name = box.innerText.trim().slice(0, 20);
-    for (const el of [box, ...box.querySelectorAll('*')]) {
-        const css = getComputedStyle(el);
-        if (css.textOverflow === 'ellipsis') found.push(`${name}: ellipsis`);
-        if (el.scrollWidth > el.clientWidth + 1) found.push(`${name}: overflows its box`);
-    }
-    const range = document.createRange();
-    range.selectNodeContents(box);
-    const text = range.getBoundingClientRect(), own = box.getBoundingClientRect();
-    if (text.right > own.right + 1 || text.left < own.left - 1)
-        found.push(`${name}: text ${Math.round(text.width)} px in ${Math.round(own.width)} px`);
-    return found;
-})"""
-
-
-def cut_metrics(page: Page) -> list[str]:
-    return list(page.evaluate(_CUT))
 
 
 def boxes(page: Page, selector: str) -> list[dict[str, float]]:
@@ -266,7 +245,7 @@ def test_every_page_holds_its_layout(app: str, at_width: Page) -> None:
     width = page.viewport_size["width"] if page.viewport_size else 0
     sign_in(page, app)
     for name in PAGES:
-        if name != "overview":
+        if name != "attention":
             go_to(page, name)
         if width < 1024:  # the drawer closes once a page is chosen in it
             page.wait_for_function(CLOSED)
@@ -328,8 +307,7 @@ def test_printed_the_page_fits_a4_landscape_without_controls(
     page = new_page(browser, 1920)
     try:
         sign_in(page, app)
-        if name != "overview":
-            go_to(page, name)
+        go_to(page, name)
         page.wait_for_timeout(1500)  # the page script measures the main block every second
         words = pdf_words(page.pdf(format="A4", landscape=True), tmp_path)
         pages = {n for n, _, _ in words}

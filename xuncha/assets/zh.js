@@ -20,6 +20,8 @@
   var SKIP =
     '[data-testid="stMarkdownContainer"]:not(button *), [data-testid="stCode"],' +
     ' [data-testid="stJson"], [data-testid="stTable"] tbody, pre, code, textarea, script, style';
+  // Streamlit's own controls inside written content: a heading's anchor link.
+  var CHROME_IN_WRITTEN = '[data-testid="stHeaderActionElements"]';
   // What is typed (an editable field's text) is the user's; its labels are not.
   var SKIP_TEXT = SKIP + ', [contenteditable="true"]';
   var texts = new Map();
@@ -51,6 +53,7 @@
   }
 
   function skipped(el, selector) {
+    if (el !== null && el.closest(CHROME_IN_WRITTEN) !== null) return false;
     return el !== null && el.closest(selector || SKIP) !== null;
   }
 
@@ -75,7 +78,10 @@
       fixText(node);
       return;
     }
-    if (node.nodeType !== 1 || skipped(node)) return;
+    if (node.nodeType !== 1) return;
+    var chrome = node.querySelectorAll(CHROME_IN_WRITTEN + " *");
+    for (var k = 0; k < chrome.length; k++) fixAttributes(chrome[k]);
+    if (skipped(node)) return;
     fixAttributes(node);
     var walker = document.createTreeWalker(node, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT, {
       acceptNode: function (n) {

@@ -66,6 +66,7 @@ STREAMLIT_TEXTS: dict[str, str] = {
     "Copy column name": "复制列名",
     "Statistics": "统计",
     "Dataframe column menu": "表格列菜单",
+    "Link to heading": "本标题的链接",
     # the column menu's type icon is titled with the column's kind
     "text": "文本列",
     "number": "数字列",
