@@ -225,21 +225,21 @@ def to_xlsx(
     f = _Formats(book)
     used: set[str] = {"图表", "说明"}
     tables = [i for i in items if isinstance(i, TableItem)]
-    for n, item in enumerate(tables, start=1):
-        sheet = book.add_worksheet(_sheet_name(n, item.title, used))
-        _marked(sheet, f, meta, item.title)
-        _table_sheet(sheet, item, f)
+    for n, table in enumerate(tables, start=1):
+        sheet = book.add_worksheet(_sheet_name(n, table.title, used))
+        _marked(sheet, f, meta, table.title)
+        _table_sheet(sheet, table, f)
     charts = [(i, item) for i, item in enumerate(items) if isinstance(item, ChartItem)]
     if charts:
         sheet = book.add_worksheet("图表")
         _marked(sheet, f, meta, "图表")
         sheet.set_column(0, 0, 120)
         row = 3
-        for index, item in charts:
-            sheet.write_string(row, 0, item.title, f.title)
+        for index, chart in charts:
+            sheet.write_string(row, 0, chart.title, f.title)
             picture = images.get(index)
             if isinstance(picture, bytes):
-                width, height = _png_size(picture)
+                _, height = _png_size(picture)
                 sheet.insert_image(
                     row + 1,
                     0,
@@ -303,7 +303,14 @@ def _table_sheet(sheet: Any, item: TableItem, f: _Formats) -> None:
         values = shown[name].to_list()
         for row, value in enumerate(values, start=HEADER_ROW + 1):
             export._write(
-                sheet, row, col, value, rate=rate, date_format=f.date, percent=f.percent, wrap=f.wrap
+                sheet,
+                row,
+                col,
+                value,
+                rate=rate,
+                date_format=f.date,
+                percent=f.percent,
+                wrap=f.wrap,
             )
         longest = max(
             [export._width(name)] + [export._width(str(v)) for v in values[:500] if v is not None]
