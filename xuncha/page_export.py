@@ -108,13 +108,15 @@ def new_export_id(now: dt.datetime | None = None) -> str:
 
 
 def titled(items: Sequence[Item]) -> list[Item]:
-    """Items whose titles are unique (a repeated one gets （2）, （3） …) and never empty."""
-    seen: dict[str, int] = {}
+    """Items whose titles are unique among the tables and among the charts (a repeated one
+    gets （2）, （3） …) and never empty."""
+    seen: dict[tuple[bool, str], int] = {}
     out: list[Item] = []
     for item in items:
-        base = item.title.strip() or ("表格" if isinstance(item, TableItem) else "图表")
-        seen[base] = seen.get(base, 0) + 1
-        title = base if seen[base] == 1 else f"{base}（{seen[base]}）"
+        table = isinstance(item, TableItem)
+        base = item.title.strip() or ("表格" if table else "图表")
+        n = seen[table, base] = seen.get((table, base), 0) + 1
+        title = base if n == 1 else f"{base}（{n}）"
         if isinstance(item, TableItem):
             out.append(TableItem(title, item.frame, item.raw, item.total))
         else:
