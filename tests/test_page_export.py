@@ -4,6 +4,7 @@ export's audit record carries."""
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import io
 import math
@@ -339,3 +340,89 @@ def test_a_role_without_the_export_right_sees_no_page_export(
     assert at.dataframe  # the page shows its tables
     assert not found
     assert not [c for c in at.caption if "导出本页" in c.value]
+
+
+def _data_pages() -> list[tuple[str, str]]:
+    """(file, title) of app.py's PAGES needing VIEW_PAGES, read from its source (importing
+    app.py would run the app)."""
+    from tests.test_pages import APP
+
+    tree = ast.parse(Path(APP).read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "PAGES":
+            assert isinstance(node.value, ast.List)
+            entries = [e for e in node.value.elts if isinstance(e, ast.Tuple)]
+            return [
+                (ast.literal_eval(e.elts[0]), ast.literal_eval(e.elts[1]))
+                for e in entries
+                if getattr(e.elts[4], "id", None) == "VIEW_PAGES"
+            ]
+    raise AssertionError("no PAGES in app.py")
+
+
+def _page_with_export(file: str, title: str) -> None:
+    """What app.py does around a data page (AppTest runs a page it switches to on its own,
+    without the entry point's code after page.run()): sign in, filters, record, export."""
+    import runpy
+
+    from xuncha import ui
+
+    reader = ui.reader_or_stop()
+    ui.login_gate(reader)
+    ui.sidebar_filters(reader)
+    ui.record_page_view(title)
+    ui.begin_page_record(title)
+    runpy.run_path(file, run_name="__main__")
+    ui.page_export_button(title, reader=reader, scope=ui.current_scope(reader))
+
+
+def test_every_data_page_exports_both_files(real: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each data page's own tables (lists, dates, rates, long texts) and charts make a PDF
+    and a workbook with one sheet per table the page drew."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_pages import APP
+    from xuncha.auth import UserStore
+
+    _no_chromium(monkeypatch)
+    found: dict[str, Any] = {}
+    real_button = st.download_button
+
+    def button(label: str, *, data: Any, key: str, **kwargs: Any) -> Any:
+        found[key] = data
+        return real_button(label, data=b"", key=key, **kwargs)
+
+    monkeypatch.setattr(st, "download_button", button)
+    monkeypatch.chdir(Path(APP).parent)
+    users = UserStore(real.root)
+    data_pages = _data_pages()
+    assert len(data_pages) >= 7
+    for file, title in data_pages:
+        found.clear()
+        path = str(Path(APP).parent / file)
+        at = AppTest.from_function(_page_with_export, args=(path, title), default_timeout=120)
+        at.query_params["asof"] = AS_OF.isoformat()
+        at.session_state["_token"] = users.start_session(users.access_for("领导甲"))
+        at.run()
+        assert not at.exception, (title, [e.value for e in at.exception])
+        assert at.title, title  # the page drew itself
+        assert {"page_export_pdf", "page_export_xlsx"} <= set(found), title
+        book = openpyxl.load_workbook(io.BytesIO(_click(found["page_export_xlsx"])))
+        assert book.sheetnames[-1] == "说明", title
+        assert [s for s in book.sheetnames if s.startswith("表")], title
+        text = extract_text(io.BytesIO(_click(found["page_export_pdf"])))
+        assert text.lstrip().startswith(title) and "导出编号" in text, title
+
+
+def test_a_table_wider_than_the_page_is_printed_in_parts_each_with_its_first_column(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _no_chromium(monkeypatch)
+    wide = pl.DataFrame(
+        {"unit_name": ["市财政局", "市教育局"]} | {f"指标{i:02d}": [i, i * 2] for i in range(25)}
+    )
+    text = extract_text(io.BytesIO(page_export.to_pdf([TableItem("评分", wide)], _meta())))
+    parts = math.ceil(25 / (page_export.PDF_COLUMNS - 1))
+    assert f"分 {parts} 段显示" in text
+    assert all(f"指标{i:02d}" in text for i in range(25))
+    assert text.count("市财政局") >= parts  # the first column repeated in every part

@@ -36,6 +36,7 @@ from xuncha import export
 from xuncha.figures import DEFINITIONS
 
 PDF_ROWS = 30  # rows of a table printed in the PDF; the workbook holds all of them
+PDF_COLUMNS = 12  # columns of a table printed side by side; more are printed in parts
 CHART_MISSING = "图表未能生成"
 CONFIDENTIAL = "内部资料 注意保密"
 _FONT = "STSong-Light"
@@ -407,20 +408,26 @@ def to_pdf(
             shown = item.shown()
             head = shown.head(PDF_ROWS)
             cell = small if len(shown.columns) > 8 else body
-            rows = [[text(c, cell) for c in shown.columns]] + [
-                [text(_cell(v, c), cell) for c, v in zip(shown.columns, r, strict=True)]
-                for r in head.iter_rows()
-            ]
             if not shown.columns:
                 block.append(text("（无数据）", note))
-            else:
-                grid = LongTable(rows, colWidths=_widths(shown, width), repeatRows=1)
+            parts = _column_parts(shown.columns)
+            for n, columns in enumerate(parts, start=1):
+                part = head.select(columns)
+                rows = [[text(c, cell) for c in columns]] + [
+                    [text(_cell(v, c), cell) for c, v in zip(columns, r, strict=True)]
+                    for r in part.iter_rows()
+                ]
+                if len(parts) > 1:
+                    block.append(text(f"（列较多，分 {len(parts)} 段显示：第 {n} 段）", note))
+                grid = LongTable(rows, colWidths=_widths(part, width, 14 * mm), repeatRows=1)
                 grid.setStyle(
                     TableStyle(
                         [
                             ("GRID", (0, 0), (-1, -1), 0.3, colors.HexColor("#BBBBBB")),
                             ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#F2F2F2")),
                             ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                            ("LEFTPADDING", (0, 0), (-1, -1), 3),
+                            ("RIGHTPADDING", (0, 0), (-1, -1), 3),
                         ]
                     )
                 )
@@ -431,7 +438,9 @@ def to_pdf(
             picture = images.get(index)
             if isinstance(picture, bytes):
                 w, h = _png_size(picture)
-                shown_w = min(width, 240 * mm)
+                # As wide as the page allows, and no taller than a page below its heading.
+                tallest = page_size[1] - 2 * margin - 20 * mm
+                shown_w = min(width, 240 * mm, tallest * w / max(h, 1))
                 shown_h = shown_w * h / max(w, 1)
                 block.append(Image(io.BytesIO(picture), width=shown_w, height=shown_h))
             else:
@@ -473,16 +482,35 @@ def to_pdf(
     return buffer.getvalue()
 
 
-def _widths(frame: pl.DataFrame, total: float) -> list[float]:
-    """Column widths in proportion to their content (header and first rows, capped), so a
-    wide table wraps inside the page instead of running off its right edge."""
+def _column_parts(columns: Sequence[str]) -> list[list[str]]:
+    """The columns of a table too wide for one page, in parts of at most PDF_COLUMNS, each
+    part after the first repeating the first column (the unit or round the row is about)."""
+    if len(columns) <= PDF_COLUMNS:
+        return [list(columns)] if columns else []
+    first, rest = columns[0], list(columns[1:])
+    step = PDF_COLUMNS - 1
+    return [[first, *rest[i : i + step]] for i in range(0, len(rest), step)]
+
+
+def _widths(frame: pl.DataFrame, total: float, least: float) -> list[float]:
+    """Column widths in proportion to their content (header and first rows, capped), none
+    narrower than `least`, so a wide table wraps inside the page instead of running off its
+    right edge."""
     weights = []
     for name in frame.columns:
         values = [_cell(v, name) for v in frame[name].head(PDF_ROWS).to_list()]
         longest = max([export._width(name) / 2] + [export._width(v) for v in values])
-        weights.append(min(max(longest, 4), 40))
-    scale = total / sum(weights)
-    return [w * scale for w in weights]
+        weights.append(float(min(max(longest, 4), 40)))
+    narrow: set[int] = set()
+    while len(narrow) < len(weights):
+        free = total - least * len(narrow)
+        wide = sum(w for i, w in enumerate(weights) if i not in narrow)
+        widths = [least if i in narrow else w * free / wide for i, w in enumerate(weights)]
+        more = {i for i, w in enumerate(widths) if w < least} - narrow
+        if not more:
+            return widths
+        narrow |= more
+    return [total / len(weights)] * len(weights)
 
 
 def _watermark(canvas: Any, size: tuple[float, float], meta: PageMeta) -> None:

@@ -404,9 +404,10 @@ def page_export_button(page: str, *, reader: Any, scope: Scope) -> None:
     stem = export.file_name(f"{page}_本页", scope_text, "", scope.as_of).rstrip(".")
     pdf, pdf_details = builder(page_export.to_pdf)
     xlsx, xlsx_details = builder(page_export.to_xlsx)
+    st.divider()
     row = st.container(horizontal=True, vertical_alignment="center", key="page_export")
     with row:
-        st.caption("导出本页（所见表格与图表，含说明与水印）：")
+        st.caption("导出本页（所见表格与图表，含说明与水印）：", width="content")
         st.download_button(
             "导出本页 PDF",
             data=_audited(pdf, f"{stem}.pdf", pdf_details),

@@ -7,9 +7,9 @@ call `add_table` / `add_chart`; the export button reads `items()` at the end of 
 Kept in the session's state, so each browser session has its own record; an element drawn
 again in the same run (a fragment rerun) replaces its earlier entry, by its key.
 
-Headings: pages write their section titles with st.subheader. `begin` wraps that one
-function (once per process) so that each heading is remembered for the session whose run
-wrote it; nothing else about st.subheader changes.
+Headings: pages write their section titles with st.subheader and group views in st.tabs.
+`begin` wraps those two functions (once per process) so that each heading and tab label is
+remembered for the session whose run drew it; nothing else about them changes.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class PageRecord:
     title: str
     heading: str = ""
     entries: dict[str, Item] = field(default_factory=dict)
+    tabs: dict[int, str] = field(default_factory=dict)  # id of a tab's container → its label
 
 
 def begin(page_title: str) -> None:
@@ -67,7 +68,7 @@ def add_table(
 ) -> None:
     record = _current()
     if record is not None:
-        record.entries[f"table:{key}"] = TableItem(title or record.heading, frame, raw, total)
+        record.entries[f"table:{key}"] = TableItem(title or _title(record), frame, raw, total)
 
 
 def add_chart(figure: Any, *, key: str, title: str | None = None) -> None:
@@ -77,8 +78,33 @@ def add_chart(figure: Any, *, key: str, title: str | None = None) -> None:
         return
     spec: Mapping[str, Any] = figure if isinstance(figure, Mapping) else figure.to_dict()
     own = ((spec.get("layout") or {}).get("title") or {}).get("text")
-    chosen = title or (own if isinstance(own, str) and own.strip() else record.heading)
+    chosen = title or (own if isinstance(own, str) and own.strip() else _title(record))
     record.entries[f"chart:{key}"] = ChartItem(chosen, spec)
+
+
+def _title(record: PageRecord) -> str:
+    """The heading above, with the label of the tab the element is drawn in, if any."""
+    tab = _tab_label(record)
+    if tab is None:
+        return record.heading
+    return f"{record.heading}：{tab}" if record.heading else tab
+
+
+def _tab_label(record: PageRecord) -> str | None:
+    """The label of the tab enclosing the element being drawn (the containers it is drawn
+    in, innermost first, are Streamlit's context stack and each container's parent)."""
+    if not record.tabs:
+        return None
+    try:
+        dg: Any = st._main._active_dg
+    except AttributeError:
+        return None
+    while dg is not None:
+        label = record.tabs.get(id(dg))
+        if label is not None:
+            return label
+        dg = getattr(dg, "_parent", None)
+    return None
 
 
 def items() -> list[Item]:
@@ -96,15 +122,28 @@ _WRAPPED: dict[str, bool] = {}
 
 
 def _remember_headings() -> None:
-    """Wrap st.subheader once so a page's section titles are remembered as they are drawn."""
+    """Wrap st.subheader and st.tabs once, so a page's section titles and tab labels are
+    remembered as they are drawn."""
     if _WRAPPED.get("subheader"):
         return
-    original = st.subheader
+    original_subheader = st.subheader
+    original_tabs = st.tabs
 
-    @functools.wraps(original)
+    @functools.wraps(original_subheader)
     def subheader(body: Any, *args: Any, **kwargs: Any) -> Any:
         heading(body)
-        return original(body, *args, **kwargs)
+        return original_subheader(body, *args, **kwargs)
 
-    st.subheader = subheader
+    @functools.wraps(original_tabs)
+    def tabs(labels: Any, *args: Any, **kwargs: Any) -> Any:
+        drawn = original_tabs(labels, *args, **kwargs)
+        record = _current()
+        if record is not None:
+            for tab, label in zip(drawn, labels, strict=False):
+                # A label may start with an icon (:material/name:).
+                record.tabs[id(tab)] = re.sub(r"^:[a-z]+/[a-z_]+:\s*", "", str(label))
+        return drawn
+
+    setattr(st, "subheader", subheader)  # noqa: B010 (the module attribute pages call)
+    setattr(st, "tabs", tabs)  # noqa: B010
     _WRAPPED["subheader"] = True
