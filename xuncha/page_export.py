@@ -21,9 +21,12 @@ dicts, so this module never imports streamlit and is tested on its own.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import re
 import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -163,12 +166,46 @@ def notes_lines(items: Sequence[Item], meta: PageMeta) -> list[tuple[str, str]]:
 def chart_picture(figure: Mapping[str, Any], title: str) -> bytes:
     """One chart as a PNG (twice its layout size), drawn by the briefing's renderer; raises
     render.ChartRenderError when it cannot be drawn."""
+    import plotly.io as pio
+
     from xuncha.briefing import render
     from xuncha.briefing.model import Chart
 
-    layout = figure.get("layout") or {}
+    key = hashlib.sha256(pio.to_json(dict(figure), engine="json").encode()).hexdigest()
+    with _PICTURES_LOCK:
+        if key in _PICTURES:
+            _PICTURES.move_to_end(key)
+            return _PICTURES[key]
+    layout = _printable_layout(figure.get("layout") or {})
     height = int(layout.get("height") or 420)
-    return render.chart_png(Chart(title, dict(figure), width_px=1000, height_px=height))
+    spec = {**figure, "layout": layout}
+    data = render.chart_png(Chart(title, spec, width_px=1000, height_px=height))
+    with _PICTURES_LOCK:
+        _PICTURES[key] = data
+        while len(_PICTURES) > PICTURES_KEPT:
+            _PICTURES.popitem(last=False)
+    return data
+
+
+def _printable_layout(layout: Mapping[str, Any]) -> dict[str, Any]:
+    """The layout with room for its axis labels: the page's charts have thin margins (the
+    browser makes room for the labels as it draws them); printed at a larger text size, the
+    labels would be cut off. The figure the page keeps is not changed."""
+    out = dict(layout)
+    for name in {"xaxis", "yaxis"} | {k for k in out if re.match(r"^[xy]axis\d*$", k)}:
+        out[name] = {**(out.get(name) or {}), "automargin": True}
+    margin = dict(out.get("margin") or {})
+    for side, least in (("l", 20), ("r", 20), ("t", 40), ("b", 20)):
+        margin[side] = max(int(margin.get(side) or 0), least)
+    out["margin"] = margin
+    return out
+
+
+# The last pictures drawn, by figure: the PDF and the workbook of one page (clicked one after
+# the other) draw each chart once; a picture takes a second or more to draw.
+PICTURES_KEPT = 32
+_PICTURES: OrderedDict[str, bytes] = OrderedDict()
+_PICTURES_LOCK = threading.Lock()
 
 
 def pictures(items: Sequence[Item]) -> dict[int, bytes | str]:
