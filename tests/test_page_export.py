@@ -8,10 +8,12 @@ import ast
 import datetime as dt
 import io
 import math
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import openpyxl
 import plotly.graph_objects as go
@@ -22,7 +24,7 @@ from pdfminer.high_level import extract_pages, extract_text
 from pdfminer.layout import LTFigure, LTImage, LTTextContainer
 
 from tests.builders import real_copy
-from tests.conftest import AS_OF
+from tests.conftest import AS_OF, ROOT
 from xuncha import audit, page_export
 from xuncha.briefing import render
 from xuncha.page_export import ChartItem, PageMeta, TableItem
@@ -227,15 +229,8 @@ def real(demo_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     ui.clear_caches()
 
 
-def _overview(
-    store: Store, user: str, monkeypatch: pytest.MonkeyPatch
-) -> tuple[Any, dict[str, Any]]:
-    """The overview as `user`; the download buttons drawn, with what each builds on click."""
-    from streamlit.testing.v1 import AppTest
-
-    from tests.test_pages import APP
-    from xuncha.auth import UserStore
-
+def _catch_buttons(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The download buttons drawn (real ones), with what each builds on click, by key."""
     found: dict[str, Any] = {}
     real_button = st.download_button
 
@@ -244,12 +239,61 @@ def _overview(
         return real_button(label, data=b"", key=key, **kwargs)
 
     monkeypatch.setattr(st, "download_button", button)
+    return found
+
+
+def _page_with_export(file: str, title: str, pages: list[tuple[str, str]]) -> None:
+    """What app.py does around a data page: sign in, filters, the page's record, the page
+    (among the others, for its links to them), then 导出本页. (AppTest runs a page it
+    switches to on its own, without the entry point, and its first screen is 关注事项:
+    app.py's own lines are tested on that screen below.)"""
+    from pathlib import Path
+
+    import streamlit as st
+
+    from xuncha import ui
+
+    reader = ui.reader_or_stop()
+    ui.login_gate(reader)
+    entries = [
+        st.Page(f, title=t, default=True)
+        if f == file
+        else st.Page(f, title=t, url_path=Path(f).stem.replace("_", "-"))
+        for f, t in pages
+    ]
+    page = st.navigation(entries, position="hidden")
+    ui.sidebar_filters(reader)
+    ui.record_page_view(title)
+    ui.begin_page_record(title)
+    page.run()
+    ui.page_export_button(title, reader=reader, scope=ui.current_scope(reader))
+
+
+def _page(store: Store, user: str, file: str, title: str) -> Any:
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_pages import APP
+    from xuncha.auth import UserStore
+
     users = UserStore(store.root)
-    at = AppTest.from_file(APP, default_timeout=120)
+    root = Path(APP).parent
+    pages = [(str(root / f), t) for f, t in _data_pages()]
+    at = AppTest.from_function(
+        _page_with_export, args=(str(root / file), title, pages), default_timeout=120
+    )
     at.query_params["asof"] = AS_OF.isoformat()
     at.session_state["_token"] = users.start_session(users.access_for(user))
     at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    assert not at.exception, (title, [e.value for e in at.exception])
+    return at
+
+
+def _overview(
+    store: Store, user: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Any, dict[str, Any]]:
+    """The overview as `user`; the download buttons drawn, with what each builds on click."""
+    found = _catch_buttons(monkeypatch)
+    at = _page(store, user, "pages/overview.py", "总览")
     assert [t.value for t in at.title] == ["总览"]
     return at, found
 
@@ -283,7 +327,10 @@ def _plain(value: Any) -> Any:
         return value.isoformat()[:10]
     if isinstance(value, int | float):
         return round(float(value), 6)
-    return str(value)
+    text = str(value)
+    link = re.match(r"^unit\?.*&name=(.*)$", text)
+    # A unit name drawn as a link to its page shows the name the address ends with.
+    return unquote(link.group(1)) if link else text
 
 
 def _sheet_rows(sheet: Any, columns: Sequence[str]) -> list[list[Any]]:
@@ -367,52 +414,25 @@ def _data_pages() -> list[tuple[str, str]]:
     raise AssertionError("no PAGES in app.py")
 
 
-def _page_with_export(file: str, title: str) -> None:
-    """What app.py does around a data page (AppTest runs a page it switches to on its own,
-    without the entry point's code after page.run()): sign in, filters, record, export."""
-    import runpy
-
-    from xuncha import ui
-
-    reader = ui.reader_or_stop()
-    ui.login_gate(reader)
-    ui.sidebar_filters(reader)
-    ui.record_page_view(title)
-    ui.begin_page_record(title)
-    runpy.run_path(file, run_name="__main__")
-    ui.page_export_button(title, reader=reader, scope=ui.current_scope(reader))
-
-
 def test_every_data_page_exports_both_files(real: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each data page's own tables (lists, dates, rates, long texts) and charts make a PDF
-    and a workbook with one sheet per table the page drew."""
-    from streamlit.testing.v1 import AppTest
-
-    from tests.test_pages import APP
-    from xuncha.auth import UserStore
-
+    and a workbook with one sheet per table the page drew; a page that drew neither offers
+    no export."""
     _no_chromium(monkeypatch)
-    found: dict[str, Any] = {}
-    real_button = st.download_button
-
-    def button(label: str, *, data: Any, key: str, **kwargs: Any) -> Any:
-        found[key] = data
-        return real_button(label, data=b"", key=key, **kwargs)
-
-    monkeypatch.setattr(st, "download_button", button)
-    monkeypatch.chdir(Path(APP).parent)
-    users = UserStore(real.root)
+    monkeypatch.chdir(ROOT)
+    found = _catch_buttons(monkeypatch)
     data_pages = _data_pages()
     assert len(data_pages) >= 7
+    exported = []
     for file, title in data_pages:
+        if file == "pages/attention.py":  # the first screen: app.py's test below
+            continue
         found.clear()
-        path = str(Path(APP).parent / file)
-        at = AppTest.from_function(_page_with_export, args=(path, title), default_timeout=120)
-        at.query_params["asof"] = AS_OF.isoformat()
-        at.session_state["_token"] = users.start_session(users.access_for("领导甲"))
-        at.run()
-        assert not at.exception, (title, [e.value for e in at.exception])
+        at = _page(real, "领导甲", file, title)
         assert at.title, title  # the page drew itself
+        if not at.dataframe and not at.get("plotly_chart"):
+            assert "page_export_pdf" not in found, title
+            continue
         assert {"page_export_pdf", "page_export_xlsx"} <= set(found), title
         book = openpyxl.load_workbook(io.BytesIO(_click(found["page_export_xlsx"])))
         assert book.sheetnames[-1] == "说明", title
@@ -421,6 +441,41 @@ def test_every_data_page_exports_both_files(real: Store, monkeypatch: pytest.Mon
         record = [e for e in audit.entries(real.root) if e.action == "export"][-1]
         assert _top_line(pdf, record.details["export_id"]) == title
         assert "导出编号" in extract_text(io.BytesIO(pdf)), title
+        exported.append(title)
+    assert {"总览", "问题分布", "整改进度", "屡查屡犯", "政治生态"} <= set(exported)
+
+
+def test_app_offers_the_page_export_under_a_data_page_to_who_may_export(
+    real: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """app.py's own lines, on the first screen (关注事项, a data page): the control comes
+    after the page once the page has drawn a table, and only with the export right."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_pages import APP
+    from xuncha.auth import UserStore
+    from xuncha.ui import page_record
+
+    drawn = [TableItem("测试表", pl.DataFrame({"findings": [3]}))]
+    monkeypatch.setattr(page_record, "items", lambda: drawn)
+    users = UserStore(real.root)
+    found = _catch_buttons(monkeypatch)
+    builders = {}
+    for user, offered in (("领导甲", True), ("只读乙", False)):
+        found.clear()
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.query_params["asof"] = AS_OF.isoformat()
+        at.session_state["_token"] = users.start_session(users.access_for(user))
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert [t.value for t in at.title] == ["关注事项"]
+        assert ("page_export_xlsx" in found) == offered, user
+        builders |= found
+    book = openpyxl.load_workbook(io.BytesIO(_click(builders["page_export_xlsx"])))
+    assert book.sheetnames == ["表1 测试表", "说明"]
+    record = [e for e in audit.entries(real.root) if e.action == "export"][-1]
+    assert record.user == "领导甲" and record.details["page"] == "关注事项"
+    assert book["说明"].oddHeader.right.text.split()[-1] == record.details["export_id"]
 
 
 def test_a_table_wider_than_the_page_is_printed_in_parts_each_with_its_first_column(

@@ -35,7 +35,7 @@ from xml.sax.saxutils import escape
 
 import polars as pl
 
-from xuncha import export
+from xuncha import export, labels
 from xuncha.figures import DEFINITIONS
 
 PDF_ROWS = 30  # rows of a table printed in the PDF; the workbook holds all of them
@@ -62,7 +62,14 @@ class TableItem:
         return max(self.total or 0, self.frame.height)
 
     def shown(self) -> pl.DataFrame:
-        return self.frame if self.raw else export._display(self.frame)
+        """As the page shows it: Chinese headers, and without the unit_id a table keeps only
+        to link each unit name to its page (ui.table does not show it either)."""
+        if self.raw:
+            return self.frame
+        frame = self.frame
+        if {"unit_id", "unit_name"} <= set(frame.columns):
+            frame = frame.drop("unit_id")
+        return export._display(frame)
 
 
 @dataclass(frozen=True)
@@ -85,9 +92,7 @@ class PageMeta:
     as_of: dt.date | None
     user: str
     export_id: str
-    exported_at: dt.datetime = field(
-        default_factory=lambda: dt.datetime.now().replace(microsecond=0)
-    )
+    exported_at: dt.datetime = field(default_factory=labels.local_now)
     data: str = ""  # the data's version and freshness, as the page header states it
     notes: Sequence[str] = ()
 
@@ -107,7 +112,7 @@ class PageMeta:
 def new_export_id(now: dt.datetime | None = None) -> str:
     """A readable id for one export: its time and a random part (e.g. 20261207-071503-3FA9C1),
     written into the file's watermark and into the export's audit record."""
-    when = now or dt.datetime.now()
+    when = now or labels.local_now()
     return f"{when:%Y%m%d-%H%M%S}-{secrets.token_hex(3).upper()}"
 
 

@@ -5,7 +5,6 @@ and issued to this session alone (download_guard)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import re
 import tempfile
@@ -23,6 +22,7 @@ from xuncha.filters import Scope
 from xuncha.ui import page_record
 from xuncha.ui.download_guard import current_holder, guard_installed, issue
 from xuncha.ui.session import acting_context, can, user_name
+from xuncha.ui.widgets import freshness_text
 
 
 def downloads(
@@ -377,7 +377,7 @@ def page_export_button(page: str, *, reader: Any, scope: Scope) -> None:
         made: list[str] = []
 
         def build() -> bytes:
-            now = dt.datetime.now().replace(microsecond=0)
+            now = labels.local_now()  # the configured zone, as the screen's watermark
             meta = page_export.PageMeta(
                 page=page,
                 scope=scope_text,
@@ -429,7 +429,5 @@ def page_export_button(page: str, *, reader: Any, scope: Scope) -> None:
 
 
 def _data_line(reader: Any) -> str:
-    """The data's version and its latest import, as the export's header states them."""
-    latest = reader.scalar("SELECT max(created_at) FROM import_batches")
-    when = f"，最近导入 {latest:%Y-%m-%d %H:%M}" if isinstance(latest, dt.datetime) else ""
-    return f"数据版本 {reader.version}{when}"
+    """The data's freshness and version, as the page header states them."""
+    return f"{freshness_text(reader)} ｜ 数据版本 {int(reader.version)}"
