@@ -407,13 +407,13 @@ def page_export_button(page: str, *, reader: Any, scope: Scope) -> None:
     st.divider()
     row = st.container(horizontal=True, vertical_alignment="center", key="page_export")
     with row:
-        st.caption("导出本页（所见表格与图表，含说明与水印）：", width="content")
         st.download_button(
             "导出本页 PDF",
             data=_audited(pdf, f"{stem}.pdf", pdf_details),
             file_name=f"{stem}.pdf",
             mime="application/pdf",
             key="page_export_pdf",
+            help="本页所见的表格与图表（含说明）写成一个 PDF 文件，每页带水印",
             icon=":material/picture_as_pdf:",
             on_click="ignore",
         )
@@ -423,6 +423,7 @@ def page_export_button(page: str, *, reader: Any, scope: Scope) -> None:
             file_name=f"{stem}.xlsx",
             mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             key="page_export_xlsx",
+            help="本页的每个表格一个工作表，图表与说明各一个工作表，每个工作表带水印",
             icon=":material/table_view:",
             on_click="ignore",
         )
