@@ -130,7 +130,11 @@ def main() -> None:
     if shown.can(VIEW_PAGES) and title not in {t for _, t, *_ in ADMIN_PAGES} | RECTIFY_PAGES:
         ui.sidebar_filters(reader)
     ui.record_page_view(title)
+    ui.begin_page_record(title)
     page.run()
+    # 导出本页 under every data page (those shown to whoever may view the data pages).
+    if title in {t for _, t, _, _, p in PAGES if p == VIEW_PAGES}:
+        ui.page_export_button(title, reader=reader, scope=ui.current_scope(reader))
 
 
 # st.stop(), st.rerun() and st.switch_page() are not Exceptions: they pass through. Any error,

@@ -11,6 +11,7 @@ One module per concern:
 - `drilldown`: the findings and measures behind a figure, keyword search
 - `download_buttons`: audited downloads built on click
 - `download_guard`: each download served only to the session that made it
+- `page_record`: the tables and charts a page drew in this run, for 导出本页
 - `sql`: the 数据查询 sandbox of this session
 - `server`: `xuncha serve`'s Streamlit server
 - `text`: data made inert in Markdown
@@ -41,6 +42,7 @@ from xuncha.ui.download_buttons import (
     export_allowed,
     file_download,
     frame_downloads,
+    page_export_button,
     query_downloads,
     template_download,
 )
@@ -53,6 +55,7 @@ from xuncha.ui.download_guard import (
 )
 from xuncha.ui.drilldown import findings_drilldown, measures_of, search_findings
 from xuncha.ui.login import login_gate
+from xuncha.ui.page_record import begin as begin_page_record
 from xuncha.ui.plotly_charts import chart, selected_points
 from xuncha.ui.server import serve
 from xuncha.ui.session import (
@@ -94,6 +97,7 @@ __all__ = [
     "CachedReader",
     "DownloadGuard",
     "access",
+    "begin_page_record",
     "briefing_downloads",
     "built_figure",
     "can",
@@ -117,6 +121,7 @@ __all__ = [
     "md",
     "measures_of",
     "no_nulls",
+    "page_export_button",
     "page_header",
     "page_style",
     "prepare_sandbox",

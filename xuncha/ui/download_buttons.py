@@ -19,8 +19,10 @@ from xuncha import labels
 from xuncha.auth import EXPORT
 from xuncha.figures import DEFINITIONS
 from xuncha.filters import Scope
+from xuncha.ui import page_record
 from xuncha.ui.download_guard import current_holder, guard_installed, issue
 from xuncha.ui.session import acting_context, can, user_name
+from xuncha.ui.widgets import freshness_text
 
 
 def downloads(
@@ -354,3 +356,79 @@ def query_downloads(full: Any, meta: Any, *, key: str, name: str) -> None:
         key=key,
         stem=export.file_name(name, "", "").rstrip("."),
     )
+
+
+def page_export_button(page: str, *, reader: Any, scope: Scope) -> None:
+    """导出本页: the page as it was drawn in this run (its tables and charts, recorded by
+    page_record) as one PDF or one workbook, built on click for a session with export
+    rights. Each file carries its own export id in its watermark, and the export's audit
+    record carries the same id (`export_id`). Draws nothing for a session without export rights or a page that
+    drew no table and no chart."""
+    from xuncha import export, page_export
+
+    shown = page_record.items()
+    if not shown or not can(EXPORT) or not _downloads_served():
+        return
+    scope_text = st.session_state.get("filters_text") or "全部"
+    who = user_name()  # read here: the builders below run in a worker thread on click
+    data = _data_line(reader)
+
+    def builder(write: Callable[..., bytes]) -> tuple[Callable[[], bytes], Callable[[], Any]]:
+        made: list[str] = []
+
+        def build() -> bytes:
+            now = labels.local_now()  # the configured zone, as the screen's watermark
+            meta = page_export.PageMeta(
+                page=page,
+                scope=scope_text,
+                as_of=scope.as_of,
+                user=who,
+                export_id=page_export.new_export_id(now),
+                exported_at=now,
+                data=data,
+            )
+            made.append(meta.export_id)
+            return write(shown, meta)
+
+        def details() -> dict[str, Any]:
+            return {
+                "export_id": made[-1],
+                "kind": "page",
+                "tables": sum(isinstance(i, page_export.TableItem) for i in shown),
+                "charts": sum(isinstance(i, page_export.ChartItem) for i in shown),
+                "scope": scope_text,
+            }
+
+        return build, details
+
+    stem = export.file_name(f"{page}_本页", scope_text, "", scope.as_of).rstrip(".")
+    pdf, pdf_details = builder(page_export.to_pdf)
+    xlsx, xlsx_details = builder(page_export.to_xlsx)
+    st.divider()
+    row = st.container(horizontal=True, vertical_alignment="center", key="page_export")
+    with row:
+        st.download_button(
+            "导出本页 PDF",
+            data=_audited(pdf, f"{stem}.pdf", pdf_details),
+            file_name=f"{stem}.pdf",
+            mime="application/pdf",
+            key="page_export_pdf",
+            help="本页所见的表格与图表（含说明）写成一个 PDF 文件，每页带水印",
+            icon=":material/picture_as_pdf:",
+            on_click="ignore",
+        )
+        st.download_button(
+            "导出本页 Excel",
+            data=_audited(xlsx, f"{stem}.xlsx", xlsx_details),
+            file_name=f"{stem}.xlsx",
+            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            key="page_export_xlsx",
+            help="本页的每个表格一个工作表，图表与说明各一个工作表，每个工作表带水印",
+            icon=":material/table_view:",
+            on_click="ignore",
+        )
+
+
+def _data_line(reader: Any) -> str:
+    """The data's freshness and version, as the page header states them."""
+    return f"{freshness_text(reader)} ｜ 数据版本 {int(reader.version)}"

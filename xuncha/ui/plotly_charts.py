@@ -20,7 +20,7 @@ from typing import Any
 
 import streamlit as st
 
-from xuncha.ui import chinese
+from xuncha.ui import chinese, page_record
 from xuncha.ui.data import built_figure
 
 # plotly imports pandas lazily while building the first figure; two sessions doing that at
@@ -155,6 +155,7 @@ def chart(fig: Any, *args: Any, key: str, selectable: bool = False, **kwargs: An
     other arguments (its figure is then reused while those inputs are unchanged, and so is
     its dict). Text from the data never draws as markup (`_inert_figure`)."""
     fig = _Drawn.of(built_figure(fig, *args, **kwargs) if callable(fig) else fig)
+    page_record.add_chart(fig.to_dict(), key=key)  # for 导出本页
     return st.plotly_chart(
         fig,
         key=key,

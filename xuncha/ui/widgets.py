@@ -17,6 +17,7 @@ from xuncha.figures import DEFINITIONS
 from xuncha.figures.rates import format_rate
 from xuncha.filters import Scope
 from xuncha.store.reader import Reader
+from xuncha.ui import page_record
 from xuncha.ui.session import require
 from xuncha.ui.text import md
 
@@ -93,6 +94,7 @@ def table(
     TABLE_MAX_ROWS rows are sent to the browser (a note says how many there are); the
     downloads beside a table always hold all of them. `total`: how many rows the whole list
     has when `frame` holds only its first rows (fetched with a limit)."""
+    page_record.add_table(frame, key=key, raw=raw, total=total)  # for 导出本页
     rows = frame.height if total is None else max(total, frame.height)
     if rows > min(frame.height, TABLE_MAX_ROWS):
         st.caption(
