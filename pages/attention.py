@@ -41,20 +41,21 @@ with right:
 
 kpi = figures.overview(reader, scope)
 change = compare.changes(reader, scope, kpi, baseline)
-# Cards of a fixed width in a row that wraps: four across on a desktop, two by two on a tablet.
-CARD = 230
-with st.container(horizontal=True, gap="small"):
-    compare.count_card("发现问题", kpi["findings"], change.get("findings"), width=CARD)
-    compare.count_card("整改措施", kpi["measures"], change.get("measures"), width=CARD)
-    compare.rate_card("completion_rate", kpi, change.get("completion_rate"), width=CARD)
+# Four cards in a row; the stylesheet wraps them two by two on a tablet or a phone.
+cards = st.columns(4)
+with cards[0]:
+    compare.count_card("发现问题", kpi["findings"], change.get("findings"))
+with cards[1]:
+    compare.count_card("整改措施", kpi["measures"], change.get("measures"))
+with cards[2]:
+    compare.rate_card("completion_rate", kpi, change.get("completion_rate"))
+with cards[3]:
     compare.count_card(
         "逾期措施",
         kpi["overdue_measures"],
         change.get("overdue_measures"),
         figures.DEFINITIONS["overdue_rate"].definition,
-        width=CARD,
     )
-
 
 row1 = st.columns(2)
 row2 = st.columns(2)

@@ -118,13 +118,9 @@ def count_card(
     change: Change | None,
     help_text: str | None = None,
     unit: str = "",
-    *,
-    width: int | None = None,
 ) -> None:
-    """widgets.count_metric, with the change as its delta when there is one; `width` (px): a
-    card of that width (cards in a horizontal container then wrap onto rows on a narrow
-    screen)."""
-    if (change is None or change.before is None) and width is None:
+    """widgets.count_metric, with the change as its delta when there is one."""
+    if change is None or change.before is None:
         widgets.count_metric(label, value, help_text, unit)
         return
     shown = f"{value:,}{unit}" if isinstance(value, int) else f"{value}{unit}"
@@ -137,16 +133,13 @@ def count_card(
         delta_arrow="off",
         help=help_text,
         border=True,
-        width=width or "stretch",
     )
 
 
-def rate_card(
-    key: str, counts: Mapping[str, Any], change: Change | None, *, width: int | None = None
-) -> None:
+def rate_card(key: str, counts: Mapping[str, Any], change: Change | None) -> None:
     """widgets.rate_metric, with the change in percentage points as its delta when there is
-    one (the numerator and denominator then in the help); `width` as count_card's."""
-    if (change is None or change.before is None) and width is None:
+    one (the numerator and denominator then in the help)."""
+    if change is None or change.before is None:
         widgets.rate_metric(key, counts)
         return
     figure = DEFINITIONS[key]
@@ -161,5 +154,4 @@ def rate_card(
         delta_arrow="off",
         help=f"口径：{figure.definition}\n\n分子 {num:,} ／ 分母 {den:,}",
         border=True,
-        width=width or "stretch",
     )
