@@ -24,7 +24,10 @@ from xuncha.store import Store
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = [
+    "pages/attention.py",
     "pages/overview.py",
+    "pages/unit.py",
+    "pages/compare.py",
     "pages/distribution.py",
     "pages/progress.py",
     "pages/repeats.py",

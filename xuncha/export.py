@@ -67,7 +67,7 @@ def file_name(page: str, scope: str, extension: str, when: dt.date | None = None
     return "_".join(parts) + "." + extension
 
 
-def _display(frame: pl.DataFrame) -> pl.DataFrame:
+def display(frame: pl.DataFrame) -> pl.DataFrame:
     """Chinese headers; lists joined with 、 so every cell is a plain value."""
     out = frame.with_columns(
         pl.col(c).cast(pl.List(pl.String)).list.join("、")
@@ -78,17 +78,17 @@ def _display(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def to_csv(frame: pl.DataFrame) -> bytes:
-    shown = _display(frame).with_columns(
+    shown = display(frame).with_columns(
         # As the xlsx shows them: 是/否, and rates with their two decimals.
         *(
             pl.when(pl.col(c)).then(pl.lit("是")).otherwise(pl.lit("否")).alias(c)
-            for c, dtype in _display(frame).schema.items()
+            for c, dtype in display(frame).schema.items()
             if dtype == pl.Boolean
         ),
         *(
             pl.col(c).map_batches(_two_decimals, return_dtype=pl.String).alias(c)
-            for c, dtype in _display(frame).schema.items()
-            if _is_rate(c) and dtype.is_numeric()
+            for c, dtype in display(frame).schema.items()
+            if is_rate(c) and dtype.is_numeric()
         ),
     )
     safe = shown.with_columns(
@@ -108,7 +108,7 @@ def _two_decimals(series: pl.Series) -> pl.Series:
     return pl.Series([None if v is None else f"{v:.2f}" for v in series.to_list()], dtype=pl.String)
 
 
-def _is_rate(column: str) -> bool:
+def is_rate(column: str) -> bool:
     return column.endswith("(%)") or column.endswith("率")
 
 
@@ -131,7 +131,7 @@ def safe_workbook(buffer: io.BytesIO) -> xlsxwriter.Workbook:
 def to_xlsx(frame: pl.DataFrame, meta: ExportMeta, *, sheet: str = "数据") -> bytes:
     if frame.height > MAX_XLSX_ROWS:
         raise ValueError(f"超过 Excel 单表上限 {MAX_XLSX_ROWS:,} 行，请缩小范围或导出 CSV")
-    shown = _display(frame)
+    shown = display(frame)
     buffer = io.BytesIO()
     book = safe_workbook(buffer)
     header = book.add_format(
@@ -147,13 +147,13 @@ def to_xlsx(frame: pl.DataFrame, meta: ExportMeta, *, sheet: str = "数据") -> 
         data.write_string(0, col, name, header)
         values = shown[name]
         longest = max(
-            [_width(name)] + [_width(str(v)) for v in values.head(500).to_list() if v is not None]
+            [width(name)] + [width(str(v)) for v in values.head(500).to_list() if v is not None]
         )
         widths.append(min(max(longest + 2, 8), 60))
     for col, name in enumerate(columns):
-        rate = _is_rate(name)
+        rate = is_rate(name)
         for row, value in enumerate(shown[name].to_list(), start=1):
-            _write(
+            write(
                 data,
                 row,
                 col,
@@ -172,11 +172,11 @@ def to_xlsx(frame: pl.DataFrame, meta: ExportMeta, *, sheet: str = "数据") -> 
     return buffer.getvalue()
 
 
-def _width(text: str) -> int:
+def width(text: str) -> int:
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
-def _write(
+def write(
     sheet: Any,
     row: int,
     col: int,

@@ -66,10 +66,7 @@ class TableItem:
         to link each unit name to its page (ui.table does not show it either)."""
         if self.raw:
             return self.frame
-        frame = self.frame
-        if {"unit_id", "unit_name"} <= set(frame.columns):
-            frame = frame.drop("unit_id")
-        return export._display(frame)
+        return export.display(self.frame.drop(labels.LINK_ONLY, strict=False))
 
 
 @dataclass(frozen=True)
@@ -344,10 +341,10 @@ def _table_sheet(sheet: Any, item: TableItem, f: _Formats) -> None:
         shown = shown.head(export.MAX_XLSX_ROWS)
     for col, name in enumerate(shown.columns):
         sheet.write_string(HEADER_ROW, col, name, f.header)
-        rate = not item.raw and export._is_rate(name)
+        rate = not item.raw and export.is_rate(name)
         values = shown[name].to_list()
         for row, value in enumerate(values, start=HEADER_ROW + 1):
-            export._write(
+            export.write(
                 sheet,
                 row,
                 col,
@@ -358,7 +355,7 @@ def _table_sheet(sheet: Any, item: TableItem, f: _Formats) -> None:
                 wrap=f.wrap,
             )
         longest = max(
-            [export._width(name)] + [export._width(str(v)) for v in values[:500] if v is not None]
+            [export.width(name)] + [export.width(str(v)) for v in values[:500] if v is not None]
         )
         sheet.set_column(col, col, min(max(longest + 2, 8), 60))
     if item.rows > shown.height:
@@ -541,7 +538,7 @@ def _widths(frame: pl.DataFrame, total: float, least: float) -> list[float]:
     weights = []
     for name in frame.columns:
         values = [_cell(v, name) for v in frame[name].head(PDF_ROWS).to_list()]
-        longest = max([export._width(name) / 2] + [export._width(v) for v in values])
+        longest = max([export.width(name) / 2] + [export.width(v) for v in values])
         weights.append(float(min(max(longest, 4), 40)))
     narrow: set[int] = set()
     while len(narrow) < len(weights):

@@ -194,8 +194,8 @@ def render(root: Path, page: PageSpec, state: dict[str, str], *, record: bool = 
             if page.action == "canned":
                 at.selectbox(key="canned_name").set_value(CANNED_QUERY[0]).run()
                 _check(at, page.name)
-                for param, value in CANNED_QUERY[1].items():
-                    at.text_input(key=f"canned_{param}").set_value(value)
+                for param, value in CANNED_QUERY[1].items():  # a choice field: a selectbox
+                    at.selectbox(key=f"canned_{CANNED_QUERY[0]}_{param}").set_value(value)
             _clear_caches()
             if page.action == "draft":
                 _button(at, "起草简报").click()
