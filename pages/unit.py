@@ -12,6 +12,7 @@ import streamlit as st
 
 from xuncha import charts, figures, labels, ui
 from xuncha import evaluation as effect
+from xuncha.auth import VIEW_PAGES
 from xuncha.figures import disclosure, periods, unit_profile
 from xuncha.figures.periods import PROVISIONAL
 from xuncha.figures.rates import WARNING_DEFINITION
@@ -19,6 +20,7 @@ from xuncha.filters import Filters
 
 ECOLOGY = figures.ECOLOGY_LABEL
 
+ui.require(VIEW_PAGES)
 reader = ui.reader()
 filters: Filters = st.session_state.get("filters") or Filters()
 allowed = unit_profile.visible_units(reader, ui.access())
@@ -34,10 +36,13 @@ def _pick() -> None:
 asked = filters.unit_ids
 unit_id = asked[0] if len(asked) == 1 else None
 if unit_id is not None and unit_id not in names:
+    ui.record("refused", page="单位全景", unit_id=unit_id)  # as every refusal, in the trail
     st.title("单位全景")
     st.error(unit_profile.REFUSED, icon=":material/block:")
     st.stop()
-options = list(asked) if len(asked) > 1 else list(names)
+# Several units in the filter: those this reader may open (a reader confined to rounds is
+# offered every unit by the sidebar, but sees only those its rounds inspected).
+options = [u for u in asked if u in names] if len(asked) > 1 else list(names)
 if unit_id is not None:
     st.session_state["unit_page_pick"] = unit_id
 elif st.session_state.get("unit_page_pick") not in options:

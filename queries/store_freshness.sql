@@ -1,15 +1,33 @@
 -- name: store_freshness
--- returns: how fresh the data version is, for the whole store (not a scope): the latest date of a recorded event (a measure's status change, a step of online rectification, an inspection's feedback) and the time of the latest write (an import batch of any kind: ledger, online step, rollback, demo)
+-- returns: how fresh the data of a scope are: the latest date of a recorded event in the scope's inspections (a measure's status change, a step of online rectification, an inspection's feedback) and the time of the latest write (an import batch of any kind: ledger, online step, rollback, demo)
 -- grain: one row
 -- params:
+--   $inspection_ids INTEGER[]  inspections in scope (NULL: every inspection of the store)
 -- columns:
---   data_through DATE  the latest status, step or feedback date held (NULL for an empty store)
+--   data_through DATE  the latest status, step or feedback date held in the scope (NULL when none)
 --   last_import TIMESTAMP  when the latest batch was written, the server's local wall time (NULL when none)
--- The page header shows both beside 统计截至 (数据更新至 …，最近导入 …).
+-- The page header shows both beside 统计截至 (数据更新至 …，最近导入 …). A scoped reader learns
+-- nothing of other units' activity from the first; the second is when the store was written.
 SELECT
     greatest(
-        (SELECT max(status_date) FROM measure_status_history),
-        (SELECT max(step_date) FROM rectify_steps),
-        (SELECT max(feedback_date) FROM inspections)
+        (
+            SELECT max(h.status_date)
+            FROM measure_status_history h
+            JOIN measures m USING (measure_id)
+            JOIN findings f USING (finding_id)
+            WHERE in_inspections(f.inspection_id, $inspection_ids)
+        ),
+        (
+            SELECT max(s.step_date)
+            FROM rectify_steps s
+            JOIN measures m USING (measure_id)
+            JOIN findings f USING (finding_id)
+            WHERE in_inspections(f.inspection_id, $inspection_ids)
+        ),
+        (
+            SELECT max(i.feedback_date)
+            FROM inspections i
+            WHERE in_inspections(i.inspection_id, $inspection_ids)
+        )
     ) AS data_through,
     (SELECT max(created_at) FROM import_batches) AS last_import

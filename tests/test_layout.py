@@ -94,6 +94,43 @@ def test_the_header_states_the_stores_own_freshness_beside_the_date(real: Store)
     assert f"最近导入 {written}）" in text
 
 
+def test_a_scoped_reader_sees_the_freshness_of_its_own_units_only(real: Store) -> None:
+    """数据更新至 of a reader confined to one unit is the latest event of that unit's
+    inspections, asked of the base tables directly, and earlier than the store's: nothing of
+    other units' activity is shown."""
+    con = real.connect()
+    try:
+        unit, short = con.execute(  # type: ignore[misc]
+            "SELECT u.unit_id, u.short_name FROM units u JOIN inspections i USING (unit_id)"
+            " JOIN findings f USING (inspection_id) JOIN measures m USING (finding_id)"
+            " JOIN measure_status_history h USING (measure_id)"
+            " GROUP BY ALL ORDER BY max(h.status_date), u.unit_id LIMIT 1"
+        ).fetchone()
+        own = max(
+            d
+            for (d,) in con.execute(
+                "SELECT max(h.status_date) FROM measure_status_history h"
+                " JOIN measures USING (measure_id) JOIN findings f USING (finding_id)"
+                " JOIN inspections i USING (inspection_id) WHERE i.unit_id = ?"
+                " UNION ALL SELECT max(s.step_date) FROM rectify_steps s"
+                " JOIN measures USING (measure_id) JOIN findings f USING (finding_id)"
+                " JOIN inspections i USING (inspection_id) WHERE i.unit_id = ?"
+                " UNION ALL SELECT max(feedback_date) FROM inspections WHERE unit_id = ?",
+                [unit, unit, unit],
+            ).fetchall()
+            if d is not None
+        )
+    finally:
+        con.close()
+    UserStore(real.root).add_user(
+        "周检查", "supervisor", actor="test", password=PASSWORD, units=[short]
+    )
+    through, _ = store_own(real)
+    text = header(signed_in(real, "周检查"))
+    assert own < through
+    assert f"数据更新至 {own.isoformat()}，" in text
+
+
 def test_the_header_follows_a_later_write(real: Store) -> None:
     """A later batch and a later status change move both figures: they are read from the
     data version, not remembered."""

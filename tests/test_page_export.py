@@ -364,7 +364,15 @@ def test_the_overview_exports_what_it_shows_with_the_watermark_of_its_audit_reco
     assert record.details["file"].endswith(".xlsx")
     export_id = record.details["export_id"]
     tables = [s for s in book.sheetnames if s.startswith("表")]
-    assert tables[0] == "表1 各轮次问题与整改完成率"  # titled by the section heading
+    # First the KPI cards, as the page shows them: label, value, and what is under the value.
+    assert tables[0] == "表1 主要指标"
+    cards = book[tables[0]]
+    header = [c.value for c in cards[page_export.HEADER_ROW + 1]][:3]
+    assert header == ["指标", "数值", "说明"]
+    kept = [r[:2] for r in cards.iter_rows(min_row=page_export.HEADER_ROW + 2, values_only=True)]
+    assert kept == [(m.label, m.value) for m in at.metric] and len(kept) == 10
+    tables = tables[1:]
+    assert tables[0] == "表2 各轮次问题与整改完成率"  # titled by the section heading
     # Each sheet holds the table the page drew, cell for cell.
     shown = [d.value for d in at.dataframe]
     assert len(tables) == len(shown) >= 2

@@ -24,23 +24,6 @@ from xuncha.filters import Scope
 from xuncha.store.reader import Reader
 
 REFUSED = "无权查看该单位，或该单位不存在。"
-# The columns of the rectification-by-round table the page shows, in order.
-RECTIFICATION_COLUMNS = (
-    "group_key",
-    "findings",
-    "findings_done",
-    "findings_open",
-    "completion_rate",
-    "completion_rate_lenient",
-    "measures",
-    "overdue_measures",
-    "measures_long_term",
-    "on_time_rate",
-    "repeat_findings",
-    "rebound_findings",
-    "repeat_rate",
-    "rebound_rate",
-)
 
 
 def visible_units(reader: Reader, access: Access | None) -> pl.DataFrame:

@@ -18,9 +18,7 @@ import streamlit as st
 
 from xuncha import briefing
 from xuncha.auth import BRIEFING
-from xuncha.figures import DEFINITIONS
 from xuncha.figures.attention import Change, at_date, default_since, kpi_changes
-from xuncha.figures.rates import format_rate
 from xuncha.figures.rectification import overview
 from xuncha.filters import Scope
 from xuncha.store.reader import Reader
@@ -49,7 +47,9 @@ def archived_briefings() -> list[tuple[str, str, dt.date]]:
         kept = briefing.archive.list_briefings(
             store(), user=None if can_see_all_briefings() else user_name()
         )
-    except briefing.archive.ArchiveError:
+    except (briefing.archive.ArchiveError, OSError, ValueError):
+        # A damaged or half-written archive (a draft being saved): no briefing to compare
+        # with here; the 领导简报 page says what is wrong.
         return []
     out = []
     for item in kept:
@@ -70,7 +70,7 @@ def baseline_picker(
     field (below the choice when None)."""
     kept = [b for b in archived_briefings() if b[2] <= scope.as_of]
     names = {NONE: "不对比", DATE: "指定日期"}
-    names |= {f"b:{i}": f"简报《{t}》（统计截至 {d.isoformat()}）" for i, t, d in kept}
+    names |= {f"b:{i}": f"简报《{t}》的统计截至日 {d.isoformat()}" for i, t, d in kept}
     options = list(names)
     start = (f"b:{kept[0][0]}" if kept else DATE) if default_on else NONE
     if st.session_state.get(key) not in options:
@@ -82,7 +82,8 @@ def baseline_picker(
         format_func=names.__getitem__,
         key=key,
         help="卡片显示与所选日期相比的变化（▲ 增加、▼ 减少，括号内为此前的数值；"
-        "比率的变化以百分点计）。简报按其统计截至日期比较。",
+        "比率的变化以百分点计）。选简报时按该简报的统计截至日期、以当前数据和当前筛选重新计算，"
+        "与简报印发时的数字可能不同（其后数据有更正，或简报的范围不同）。",
     )
     if choice == DATE:
         default = default_since(scope.as_of, [])
@@ -120,38 +121,14 @@ def count_card(
     unit: str = "",
 ) -> None:
     """widgets.count_metric, with the change as its delta when there is one."""
-    if change is None or change.before is None:
-        widgets.count_metric(label, value, help_text, unit)
-        return
-    shown = f"{value:,}{unit}" if isinstance(value, int) else f"{value}{unit}"
-    with_change = change is not None and change.before is not None
-    st.metric(
-        label,
-        shown,
-        delta=change.text if with_change and change is not None else None,
-        delta_color="off",
-        delta_arrow="off",
-        help=help_text,
-        border=True,
-    )
+    widgets.count_metric(label, value, help_text, unit, delta=_delta(change))
 
 
 def rate_card(key: str, counts: Mapping[str, Any], change: Change | None) -> None:
     """widgets.rate_metric, with the change in percentage points as its delta when there is
     one (the numerator and denominator then in the help)."""
-    if change is None or change.before is None:
-        widgets.rate_metric(key, counts)
-        return
-    figure = DEFINITIONS[key]
-    num = sum(int(counts.get(k) or 0) for k in figure.numerator)
-    den = int(counts.get(figure.denominator) or 0)
-    with_change = change is not None and change.before is not None
-    st.metric(
-        figure.label,
-        format_rate(figure.compute(dict(counts))),
-        delta=change.text if with_change and change is not None else f"{num:,} ／ {den:,}",
-        delta_color="off",
-        delta_arrow="off",
-        help=f"口径：{figure.definition}\n\n分子 {num:,} ／ 分母 {den:,}",
-        border=True,
-    )
+    widgets.rate_metric(key, counts, delta=_delta(change))
+
+
+def _delta(change: Change | None) -> str | None:
+    return change.text if change is not None and change.before is not None else None

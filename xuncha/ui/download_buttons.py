@@ -359,11 +359,11 @@ def query_downloads(full: Any, meta: Any, *, key: str, name: str) -> None:
 
 
 def page_export_button(page: str, *, reader: Any, scope: Scope) -> None:
-    """导出本页: the page as it was drawn in this run (its tables and charts, recorded by
-    page_record) as one PDF or one workbook, built on click for a session with export
-    rights. Each file carries its own export id in its watermark, and the export's audit
-    record carries the same id (`export_id`). Draws nothing for a session without export rights or a page that
-    drew no table and no chart."""
+    """导出本页: the page as it was drawn in this run (its KPI cards, tables and charts,
+    recorded by page_record) as one PDF or one workbook, built on click for a session with
+    export rights. Each file carries its own export id in its watermark, and the export's
+    audit record carries the same id (`export_id`). Draws nothing for a session without
+    export rights or a page that drew no card, table or chart."""
     from xuncha import export, page_export
 
     shown = page_record.items()
@@ -371,7 +371,7 @@ def page_export_button(page: str, *, reader: Any, scope: Scope) -> None:
         return
     scope_text = st.session_state.get("filters_text") or "全部"
     who = user_name()  # read here: the builders below run in a worker thread on click
-    data = _data_line(reader)
+    data = _data_line(reader, scope)
 
     def builder(write: Callable[..., bytes]) -> tuple[Callable[[], bytes], Callable[[], Any]]:
         made: list[str] = []
@@ -429,6 +429,6 @@ def page_export_button(page: str, *, reader: Any, scope: Scope) -> None:
         )
 
 
-def _data_line(reader: Any) -> str:
+def _data_line(reader: Any, scope: Scope) -> str:
     """The data's freshness and version, as the page header states them."""
-    return f"{freshness_text(reader)} ｜ 数据版本 {int(reader.version)}"
+    return f"{freshness_text(reader, scope)} ｜ 数据版本 {int(reader.version)}"

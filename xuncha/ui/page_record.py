@@ -1,5 +1,5 @@
 """What a page drew in this run, for 导出本页: every table `ui.table` showed and every chart
-`ui.chart` drew, in order, each titled by the nearest section heading (st.subheader) above
+`ui.chart` drew and its KPI cards (one table 主要指标), in order, each titled by the nearest section heading (st.subheader) above
 it or by a title given.
 
 app.py calls `begin(title)` before a page runs; `widgets.table` and `plotly_charts.chart`
@@ -34,6 +34,7 @@ class PageRecord:
     heading: str = ""
     entries: dict[str, Item] = field(default_factory=dict)
     tabs: dict[int, str] = field(default_factory=dict)  # id of a tab's container → its label
+    metrics: list[tuple[str, str, str]] = field(default_factory=list)  # (指标, 数值, 说明)
 
 
 def begin(page_title: str) -> None:
@@ -69,6 +70,17 @@ def add_table(
     record = _current()
     if record is not None:
         record.entries[f"table:{key}"] = TableItem(title or _title(record), frame, raw, total)
+
+
+def add_metric(label: str, value: str, note: str = "") -> None:
+    """A KPI card: the cards of a page go together into one table 主要指标, placed where the
+    first card was drawn (a card drawn again in the same run replaces its row)."""
+    record = _current()
+    if record is None:
+        return
+    record.metrics = [m for m in record.metrics if m[0] != label] + [(label, value, note)]
+    frame = pl.DataFrame(record.metrics, schema=["指标", "数值", "说明"], orient="row")
+    record.entries["table:_metrics"] = TableItem("主要指标", frame, raw=True)
 
 
 def add_chart(figure: Any, *, key: str, title: str | None = None) -> None:

@@ -18,7 +18,7 @@ from xuncha.figures.rates import format_rate
 from xuncha.filters import Scope
 from xuncha.store.reader import Reader
 from xuncha.ui import page_record
-from xuncha.ui.session import require
+from xuncha.ui.session import access, require
 from xuncha.ui.text import md
 
 # Rows of a table sent to the browser: more cost seconds to serialise and draw at provincial
@@ -28,11 +28,16 @@ TABLE_MAX_ROWS = 2000
 UNIT_LINK_TEXT = r"&name=(.*)$"
 
 
-def freshness_text(rd: Reader) -> str:
-    """The data's own freshness, for the whole store (store_freshness.sql): the latest
-    status, step or feedback date held, and when the latest batch was written (stored as the
-    server's local wall time, shown in the configured zone: labels.shown_time)."""
-    row = rd.query("store_freshness").row(0, named=True)
+def freshness_text(rd: Reader, scope: Scope) -> str:
+    """The data's own freshness (store_freshness.sql): the latest status, step or feedback
+    date held, and when the latest batch was written (stored as the server's local wall time,
+    shown in the configured zone: labels.shown_time). The first is the whole store's for a
+    reader who may see all of it, else that of the inspections in the reader's scope: other
+    units' activity is not theirs to learn."""
+    shown = access()
+    whole = shown.rounds is None and shown.units is None
+    ids = None if whole else scope.ids_param()
+    row = rd.query("store_freshness", {"inspection_ids": ids}).row(0, named=True)
     through = row["data_through"]
     written = row["last_import"]
     parts = [f"数据更新至 {through.isoformat() if through else '—'}"]
@@ -48,7 +53,7 @@ def page_header(title: str, rd: Reader, scope: Scope) -> None:
     st.title(title)
     text = st.session_state.get("filters_text") or "全部"
     st.caption(
-        f"统计截至 {scope.as_of.isoformat()}（{freshness_text(rd)}） ｜ 范围：{md(text)} ｜ "
+        f"统计截至 {scope.as_of.isoformat()}（{freshness_text(rd, scope)}） ｜ 范围：{md(text)} ｜ "
         f"数据版本 {int(rd.version)}"
     )
     meta = rd.scalar("SELECT value FROM store_meta WHERE key = 'demo'")
@@ -59,25 +64,43 @@ def page_header(title: str, rd: Reader, scope: Scope) -> None:
         )
 
 
-def rate_metric(key: str, counts: Mapping[str, Any], *, label: str | None = None) -> None:
+def rate_metric(
+    key: str, counts: Mapping[str, Any], *, label: str | None = None, delta: str | None = None
+) -> None:
+    """A rate with its numerator and denominator under it, or `delta` (its change against an
+    earlier date) there and the two counts in the help."""
     figure = DEFINITIONS[key]
     num = sum(int(counts.get(k) or 0) for k in figure.numerator)
     den = int(counts.get(figure.denominator) or 0)
-    value = figure.compute(dict(counts))
+    value = format_rate(figure.compute(dict(counts)))
+    shown_label = label or figure.label
     st.metric(
-        label or figure.label,
-        format_rate(value),
-        delta=f"{num:,} ／ {den:,}",
+        shown_label,
+        value,
+        delta=delta or f"{num:,} ／ {den:,}",
         delta_color="off",
         delta_arrow="off",
         help=f"口径：{figure.definition}\n\n分子 {num:,} ／ 分母 {den:,}",
         border=True,
     )
+    page_record.add_metric(shown_label, value, delta or f"分子 {num:,} ／ 分母 {den:,}")
 
 
-def count_metric(label: str, value: Any, help_text: str | None = None, unit: str = "") -> None:
+def count_metric(
+    label: str,
+    value: Any,
+    help_text: str | None = None,
+    unit: str = "",
+    *,
+    delta: str | None = None,
+) -> None:
+    """A count (or a text such as a disclosure-controlled range), with `delta` under it (its
+    change against an earlier date) when given."""
     shown = f"{value:,}{unit}" if isinstance(value, int) else f"{value}{unit}"
-    st.metric(label, shown, help=help_text, border=True)
+    st.metric(
+        label, shown, delta=delta, delta_color="off", delta_arrow="off", help=help_text, border=True
+    )
+    page_record.add_metric(label, shown, delta or help_text or "")
 
 
 def table(
