@@ -78,6 +78,10 @@ def test_the_script_receives_the_table() -> None:
     assert data == chinese.table()
     assert data["texts"]["Sort ascending"] == "升序排列"
     assert data["texts"]["Zoom"] == chinese.PLOTLY_TEXTS["Zoom"]
+    # Column kinds are words too common to replace anywhere: apart, for the column menu only.
+    assert data["kinds"]["text"] == "文本列" and "text" not in data["texts"]
+    assert all(re.search(r"[\u4e00-\u9fff]", zh) for zh in data["kinds"].values())
+    assert "stDataFrameColumnMenu" in script
     assert "</script" not in script.lower().replace("<\\/", "")
 
 

@@ -13,12 +13,24 @@
   const collapse = () => {
     const button = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
     if (!button || !expanded()) return false;
-    button.click();
     // Streamlit stores a click as the user's own choice for every later visit at any width;
-    // this one is the layout's, not the user's.
+    // this one is the layout's, not the user's: the stored choices are put back as they were
+    // (a choice the user made on a desktop is kept).
+    const PREFIX = "stSidebarCollapsed-";
+    const saved = new Map();
     for (const key of Object.keys(window.localStorage)) {
-      if (key.startsWith("stSidebarCollapsed-")) window.localStorage.removeItem(key);
+      if (key.startsWith(PREFIX)) saved.set(key, window.localStorage.getItem(key));
     }
+    const restore = () => {
+      for (const key of Object.keys(window.localStorage)) {
+        if (!key.startsWith(PREFIX)) continue;
+        if (saved.has(key)) window.localStorage.setItem(key, saved.get(key));
+        else window.localStorage.removeItem(key);
+      }
+    };
+    button.click();
+    restore();
+    window.setTimeout(restore, 100); // in case the choice is stored after the click's render
     return true;
   };
 

@@ -26,9 +26,12 @@
   var SKIP_TEXT = SKIP + ', [contenteditable="true"]';
   var texts = new Map();
   var patterns = [];
+  var kinds = new Map(); // a column's kind, in the title of the column menu's type icon
+  var COLUMN_MENU = '[data-testid="stDataFrameColumnMenu"]';
 
   function load(t) {
     texts = new Map(Object.entries(t.texts || {}));
+    kinds = new Map(Object.entries(t.kinds || {}));
     patterns = (t.patterns || []).map(function (p) {
       return [new RegExp(p[0]), p[1]];
     });
@@ -62,6 +65,9 @@
       var v = el.getAttribute(ATTRS[i]);
       if (v) {
         var t = translated(v);
+        if (t === null && ATTRS[i] === "title" && kinds.has(v) && el.closest(COLUMN_MENU)) {
+          t = kinds.get(v);
+        }
         if (t !== null) el.setAttribute(ATTRS[i], t);
       }
     }

@@ -67,20 +67,6 @@ STREAMLIT_TEXTS: dict[str, str] = {
     "Statistics": "统计",
     "Dataframe column menu": "表格列菜单",
     "Link to heading": "本标题的链接",
-    # the column menu's type icon is titled with the column's kind
-    "text": "文本列",
-    "number": "数字列",
-    "date": "日期列",
-    "datetime": "日期时间列",
-    "time": "时间列",
-    "checkbox": "勾选列",
-    "link": "链接列",
-    "list": "列表列",
-    "object": "对象列",
-    "selectbox": "下拉选择列",
-    "multiselect": "多选列",
-    "progress": "进度列",
-    "image": "图片列",
     "Clear selection": "清除选择",
     "Add row": "添加行",
     "Delete row": "删除行",
@@ -218,6 +204,23 @@ PLOTLY_TEXTS: dict[str, str] = {
 }
 
 TEXTS: dict[str, str] = {**STREAMLIT_TEXTS, **PLOTLY_TEXTS}
+# The column menu's type icon is titled with the column's kind: words too common to replace
+# anywhere else, so they are replaced only in that menu's title attributes.
+COLUMN_KINDS: dict[str, str] = {
+    "text": "文本列",
+    "number": "数字列",
+    "date": "日期列",
+    "datetime": "日期时间列",
+    "time": "时间列",
+    "checkbox": "勾选列",
+    "link": "链接列",
+    "list": "列表列",
+    "object": "对象列",
+    "selectbox": "下拉选择列",
+    "multiselect": "多选列",
+    "progress": "进度列",
+    "image": "图片列",
+}
 
 # (JavaScript regular expression over the whole trimmed string, replacement with $1…)
 PATTERNS: list[tuple[str, str]] = [
@@ -259,7 +262,7 @@ PLOTLY_CONFIG: dict[str, Any] = {"locale": "zh-CN", "locales": {"zh-CN": PLOTLY_
 
 def table() -> dict[str, Any]:
     """What the browser script receives: the exact strings and the patterns."""
-    return {"texts": TEXTS, "patterns": [list(p) for p in PATTERNS]}
+    return {"texts": TEXTS, "patterns": [list(p) for p in PATTERNS], "kinds": COLUMN_KINDS}
 
 
 def script() -> str:
