@@ -12,8 +12,10 @@ store = b.build(tmp_path / "store")
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -249,3 +251,24 @@ def unit_names(cells: Any) -> list[str]:
         text = str(cell)
         out.append(unquote(text.split("&name=", 1)[1]) if "&name=" in text else text)
     return out
+
+
+@contextlib.contextmanager
+def serving(store: Store, monkeypatch: Any) -> Iterator[Store]:
+    """The app's pages (AppTest) read `store`, signed in by session token rather than a proxy
+    header, with every cache of the app cleared before and after (caches outlive one AppTest)."""
+    import streamlit as st
+
+    from xuncha import ui
+
+    monkeypatch.setenv("XUNCHA_DB", str(store.root))
+    monkeypatch.delenv("XUNCHA_TRUSTED_USER_HEADER", raising=False)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    ui.clear_caches()
+    try:
+        yield store
+    finally:
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        ui.clear_caches()

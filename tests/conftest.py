@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from xuncha import demo
 from xuncha.rectify import demo_activity
@@ -106,3 +106,40 @@ def browser() -> Iterator[Browser]:
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture(scope="module")
+def demo_dir(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo store for a module's browser tests (requests `browser` first, so a missing
+    Chromium skips before any work)."""
+    path = tmp_path_factory.mktemp("browser_demo") / "store"
+    Store(path).write(lambda con: demo.build(con), fresh=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def demo_app(browser: Browser, demo_dir: Path) -> Iterator[str]:
+    """`demo_dir` served for a module, already visited once through its entry point (a
+    freshly started server is test_browser.py's deep-link test's subject, not the others')."""
+    from tests.browser_support import shot
+
+    with shot.serve(demo_dir) as base:
+        context = browser.new_context(**shot.CONTEXT_OPTIONS)
+        try:
+            shot.warm_up(context.new_page(), base)
+        finally:
+            context.close()
+        yield base
+
+
+@pytest.fixture()
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser context (no cookies, no storage) for one test."""
+    from tests.browser_support import shot
+
+    context = browser.new_context(**shot.CONTEXT_OPTIONS)
+    context.set_default_timeout(30_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser
 from streamlit.testing.v1 import AppTest
 
-from tests.builders import real_copy
+from tests.builders import real_copy, serving
 from tests.conftest import AS_OF
 from tests.test_pages import APP, open_page
 from xuncha import figures
@@ -203,9 +203,6 @@ def test_the_cards_show_the_change_against_the_date_chosen(
 
 @pytest.fixture()
 def real(demo_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
-    import streamlit as st
-
-    from xuncha import ui
 
     store, users = real_copy(demo_store, tmp_path / "store")
     for role in ("office", "leader"):
@@ -213,15 +210,8 @@ def real(demo_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     users.add_user(
         "u_supervisor", "supervisor", actor="test", password=PASSWORD, units=list(SUPERVISED)
     )
-    monkeypatch.setenv("XUNCHA_DB", str(store.root))
-    monkeypatch.delenv("XUNCHA_TRUSTED_USER_HEADER", raising=False)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    ui.clear_caches()
-    yield store
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    ui.clear_caches()
+    with serving(store, monkeypatch):
+        yield store
 
 
 def signed_in(store: Store, name: str) -> AppTest:

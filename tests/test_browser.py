@@ -9,7 +9,6 @@ package).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,8 +16,6 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser_support import shot
-from xuncha import demo
-from xuncha.store import Store
 
 pytestmark = pytest.mark.browser
 
@@ -30,37 +27,6 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 # -- fixtures --------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def store_dir(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # Requests `browser` first so a missing Chromium skips before any work.
-    path = tmp_path_factory.mktemp("browser") / "store"
-    Store(path).write(lambda con: demo.build(con), fresh=True)
-    return path
-
-
-@pytest.fixture(scope="module")
-def app(browser: Browser, store_dir: Path) -> Iterator[str]:
-    """A server shared by the module, already visited once through its entry point (a freshly
-    started server is test_deep_link_on_fresh_server's subject, not the other tests')."""
-    with shot.serve(store_dir) as base:
-        context = browser.new_context(**shot.CONTEXT_OPTIONS)
-        try:
-            shot.warm_up(context.new_page(), base)
-        finally:
-            context.close()
-        yield base
-
-
-@pytest.fixture()
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(**shot.CONTEXT_OPTIONS)
-    context.set_default_timeout(30_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -109,9 +75,9 @@ def query_string() -> str:
 
 
 @pytest.mark.parametrize("name", list(shot.PAGES))
-def test_page_opens_with_its_charts(app: str, page: Page, name: str) -> None:
+def test_page_opens_with_its_charts(demo_app: str, page: Page, name: str) -> None:
     path, title, charts = shot.PAGES[name]
-    shot.open_page(page, app + path, title=title, charts=charts)
+    shot.open_page(page, demo_app + path, title=title, charts=charts)
     expect(page.locator("h1").first).to_have_text(title)
     assert shot.drawn_charts(page) == charts
     expect(page.get_by_test_id("stPlotlyChart")).to_have_count(charts)
@@ -119,30 +85,30 @@ def test_page_opens_with_its_charts(app: str, page: Page, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", list(shot.PAGES))
-def test_url_with_filters_reopens_the_same_view(app: str, page: Page, name: str) -> None:
+def test_url_with_filters_reopens_the_same_view(demo_app: str, page: Page, name: str) -> None:
     path, title, charts = shot.PAGES[name]
-    shot.open_page(page, app + path + query_string(), title=title, charts=min(charts, 1))
+    shot.open_page(page, demo_app + path + query_string(), title=title, charts=min(charts, 1))
     assert_app_page(page, title)
     assert_filters_applied(page)
     assert urlsplit(page.url).path == path
 
 
-def test_deep_link_on_fresh_server(browser: Browser, store_dir: Path, page: Page) -> None:
+def test_deep_link_on_fresh_server(browser: Browser, demo_dir: Path, page: Page) -> None:
     """A shared link is often the first request after a restart: it must run app.py (sidebar,
     filters from the URL) like any later visit."""
     path, title, _ = shot.PAGES["distribution"]
-    with shot.serve(store_dir) as base:
+    with shot.serve(demo_dir) as base:
         shot.open_page(page, base + path + query_string(), title=title, charts=1)
         assert_app_page(page, title)
         assert_filters_applied(page)
 
 
-def test_no_request_leaves_loopback(app: str, page: Page) -> None:
+def test_no_request_leaves_loopback(demo_app: str, page: Page) -> None:
     urls: list[str] = []
     page.context.on("request", lambda request: urls.append(request.url))
     page.on("websocket", lambda ws: urls.append(ws.url))
     for path, title, charts in shot.PAGES.values():
-        shot.open_page(page, app + path, title=title, charts=charts)
+        shot.open_page(page, demo_app + path, title=title, charts=charts)
     page.wait_for_timeout(1000)  # late requests: favicon, fonts, lazy chunks
     assert urls
     local_schemes = {"data", "blob", "about"}
@@ -159,11 +125,11 @@ def _settled(page: Page) -> None:
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
 
 
-def test_interacting_reruns_the_page_without_an_exception(app: str, page: Page) -> None:
+def test_interacting_reruns_the_page_without_an_exception(demo_app: str, page: Page) -> None:
     """Widgets rerun the script: a page control and a sidebar filter must rerun cleanly (a
     rerun once crashed on the round slider's state)."""
     path, title, charts = shot.PAGES["progress"]
-    shot.open_page(page, app + path, title=title, charts=charts)
+    shot.open_page(page, demo_app + path, title=title, charts=charts)
     page.get_by_text("含基本完成的完成率", exact=True).first.click()
     _settled(page)
     expect(page.get_by_test_id("stException")).to_have_count(0)

@@ -41,24 +41,6 @@ def real_app(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield base
 
 
-@pytest.fixture(scope="module")
-def demo_app(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    path = tmp_path_factory.mktemp("demo") / "store"
-    Store(path).write(lambda con: demo.build(con), fresh=True)
-    with shot.serve(path) as base:
-        yield base
-
-
-@pytest.fixture()
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(**shot.CONTEXT_OPTIONS)
-    context.set_default_timeout(30_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
-
-
 def sign_in(page: Page, base: str, name: str) -> None:
     page.goto(base + "/", wait_until="domcontentloaded")
     page.get_by_label("用户名").fill(name)

@@ -5,40 +5,14 @@ the chart, within one screen of the click."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.browser_support import shot
-from xuncha import demo
-from xuncha.store import Store
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def app(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    path = tmp_path_factory.mktemp("browser_drill") / "store"
-    Store(path).write(lambda con: demo.build(con), fresh=True)
-    with shot.serve(path) as base:
-        context = browser.new_context(**shot.CONTEXT_OPTIONS)
-        try:
-            shot.warm_up(context.new_page(), base)
-        finally:
-            context.close()
-        yield base
-
-
-@pytest.fixture()
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(**shot.CONTEXT_OPTIONS)
-    context.set_default_timeout(30_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 def click_at(page: Page, key: str, x: float, y: float) -> None:
@@ -67,9 +41,11 @@ def plot_box(page: Page, key: str, selector: str) -> Any:
     return box
 
 
-def test_a_click_on_a_heatmap_cell_lists_its_findings_under_the_chart(app: str, page: Page) -> None:
+def test_a_click_on_a_heatmap_cell_lists_its_findings_under_the_chart(
+    demo_app: str, page: Page
+) -> None:
     path, title, charts = shot.PAGES["distribution"]
-    shot.open_page(page, app + path, title=title, charts=charts)
+    shot.open_page(page, demo_app + path, title=title, charts=charts)
     area = plot_box(page, "dist_heatmap", ".nsewdrag")
     # The lowest row's first cell, away from its centre: the whole cell answers a click.
     x, y = area["x"] + area["width"] * 0.04, area["y"] + area["height"] - 6
@@ -78,18 +54,20 @@ def test_a_click_on_a_heatmap_cell_lists_its_findings_under_the_chart(app: str, 
     expect(page.locator("h5").filter(has_text="的问题").first).to_be_visible()
 
 
-def test_a_click_on_a_treemap_tile_lists_its_findings_under_the_chart(app: str, page: Page) -> None:
+def test_a_click_on_a_treemap_tile_lists_its_findings_under_the_chart(
+    demo_app: str, page: Page
+) -> None:
     path, title, charts = shot.PAGES["distribution"]
-    shot.open_page(page, app + path, title=title, charts=charts)
+    shot.open_page(page, demo_app + path, title=title, charts=charts)
     area = plot_box(page, "dist_treemap", ".main-svg")
     x, y = area["x"] + area["width"] * 0.25, area["y"] + area["height"] * 0.5
     click_at(page, "dist_treemap", x, y)
     assert_listed_under(page, "dist_treemap", y)
 
 
-def test_a_click_on_a_bar_lists_its_findings_under_the_chart(app: str, page: Page) -> None:
+def test_a_click_on_a_bar_lists_its_findings_under_the_chart(demo_app: str, page: Page) -> None:
     path, title, charts = shot.PAGES["overview"]
-    shot.open_page(page, app + path, title=title, charts=charts)
+    shot.open_page(page, demo_app + path, title=title, charts=charts)
     bar = plot_box(page, "overview_by_round", ".trace.bars .point path")
     x, y = bar["x"] + bar["width"] / 2, bar["y"] + bar["height"] / 2
     click_at(page, "overview_by_round", x, y)

@@ -23,7 +23,7 @@ import streamlit as st
 from pdfminer.high_level import extract_pages, extract_text
 from pdfminer.layout import LTFigure, LTImage, LTTextContainer
 
-from tests.builders import real_copy
+from tests.builders import real_copy, serving
 from tests.conftest import AS_OF, ROOT
 from xuncha import audit, page_export
 from xuncha.briefing import render
@@ -213,20 +213,12 @@ def test_repeated_or_missing_titles_are_told_apart() -> None:
 
 @pytest.fixture()
 def real(demo_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
-    from xuncha import ui
 
     store, users = real_copy(demo_store, tmp_path / "store")
     users.add_user("领导甲", "leader", actor="test", password=PASSWORD)
     users.add_user("只读乙", "viewer", actor="test", password=PASSWORD)
-    monkeypatch.setenv("XUNCHA_DB", str(store.root))
-    monkeypatch.delenv("XUNCHA_TRUSTED_USER_HEADER", raising=False)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    ui.clear_caches()
-    yield store
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    ui.clear_caches()
+    with serving(store, monkeypatch):
+        yield store
 
 
 def _catch_buttons(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:

@@ -13,14 +13,13 @@ from typing import Any
 
 import polars as pl
 import pytest
-import streamlit as st
 from playwright.sync_api import Browser, expect
 from streamlit.testing.v1 import AppTest
 
 from tests.browser_support import shot
-from tests.builders import real_copy
+from tests.builders import real_copy, serving
 from tests.conftest import AS_OF
-from xuncha import figures, ui
+from xuncha import figures
 from xuncha.auth import UserStore
 from xuncha.filters import Filters, resolve_scope
 from xuncha.store import Store, open_reader
@@ -72,15 +71,8 @@ def real(demo_store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 @pytest.fixture()
 def env(real: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
-    monkeypatch.setenv("XUNCHA_DB", str(real.root))
-    monkeypatch.delenv("XUNCHA_TRUSTED_USER_HEADER", raising=False)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    ui.clear_caches()
-    yield real
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    ui.clear_caches()
+    with serving(real, monkeypatch):
+        yield real
 
 
 def unit_page(store: Store, user: str, unit: int) -> AppTest:
@@ -222,6 +214,7 @@ HOSTILE = [
 
 
 def _table_script() -> None:
+    # Run by AppTest as a script of its own: it imports what it uses.
     import polars as pl
     import streamlit as st
 
