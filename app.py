@@ -121,7 +121,8 @@ def main() -> None:
         ui.user_bar()
         st.stop()
 
-    page = st.navigation(sections)
+    # Every page listed (Streamlit folds a long menu after ten items behind "show more").
+    page = st.navigation(sections, expanded=True)
     ui.page_style()  # layouts that hold, the print stylesheet, the watermark
     ui.user_bar()
     title = BASE_TITLES.get(page.url_path, page.title)

@@ -84,9 +84,7 @@ def test_a_user_signs_in_and_sees_the_pages_of_their_role(real_app: str, page: P
     page.get_by_label("密码", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
     expect(page.locator("h1", has_text="关注事项")).to_be_visible()
-    page.wait_for_function(
-        "() => document.querySelectorAll('.js-plotly-plot .main-svg').length > 0"
-    )
+    expect(page.get_by_test_id("stMetric").first).to_be_visible()  # the first screen's cards
     nav = page.get_by_test_id("stSidebarNav")
     expect(nav).to_contain_text("整改进度")
     expect(nav).not_to_contain_text("数据查询")
