@@ -32,7 +32,7 @@ else:
 kept = audit.anchors(store.root)
 if kept:
     st.caption(
-        "审计记录之外保存的锚点（截去末尾记录、删除或回退 HEAD 都会被发现）："
+        "审计记录之外保存的锚点（截去末尾记录、删除记录或把最新记录回退，都会被发现）："
         + "；".join(f"{ui.md(a.source)} 序号 {a.seq}" for a in kept)
     )
 

@@ -27,15 +27,16 @@ st.caption(
     f"每条查询在独立的查询进程中运行，最长 {box.limits.timeout:g} 秒、"
     f"内存上限 {box.limits.memory_limit}，超出即中止；页面显示前 {DISPLAY_MAX_ROWS:,} 行，"
     f"导出最多 {EXPORT_MAX_ROWS:,} 行。每次查询都记入审计日志。"
-    + ("" if box.clue_details else "线索只提供条数（clue_counts，1–2 条显示为“<3”）。")
+    + ("" if box.clue_details else "线索只提供条数（表 `clue_counts`，1–2 条显示为“<3”）。")
 )
 # 统计截至 (issue 21 item 11): the sandbox's tables hold the current data of the version, not
 # the data as of the sidebar's date; the page says so, and how to ask as of a date.
 AS_OF_TEXT = scope.as_of.isoformat()
 CURRENT_NOTE = (
     f"注意：沙箱中的数据表是当前数据（各问题、措施的最新状态和时限），不随侧栏的“统计截至”"
-    f"（{AS_OF_TEXT}）回溯。要按某一日期查询，请用 finding_at(DATE '{AS_OF_TEXT}', NULL, NULL, NULL)"
-    "（该日各问题的状态）、measure_at(…)（该日各措施的状态和时限），或使用“常用查询”（默认按统计截至日期计算）。"
+    f"（{AS_OF_TEXT}）回溯。要按某一日期查询，请用 `finding_at(DATE '{AS_OF_TEXT}', NULL, NULL, NULL)`"
+    "（该日各问题的状态）、`measure_at(…)`（该日各措施的状态和时限），"
+    "或使用“常用查询”（默认按统计截至日期计算）。"
 )
 st.info(CURRENT_NOTE, icon=":material/event:")
 
@@ -117,7 +118,7 @@ def show_result(
         st.caption(f"以下结果按 {as_of.isoformat()} 的状态和时限计算（统计截至）。")
     else:
         st.caption(
-            f"以下结果来自当前数据（不随统计截至 {AS_OF_TEXT} 回溯；按日期查询请用 finding_at 等）。"
+            f"以下结果来自当前数据（不随统计截至 {AS_OF_TEXT} 回溯；按日期查询请用 `finding_at` 等）。"
         )
     st.caption(f"{result.rows:,} 行，用时 {result.elapsed_ms:,} 毫秒")
     if result.note:

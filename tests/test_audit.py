@@ -84,7 +84,7 @@ def test_editing_one_line_is_named_by_its_seq(tmp_path: Path) -> None:
     _write_lines(tmp_path, lines)
     problems = audit.verify(tmp_path)
     assert problems and problems[0].seq == 3
-    assert "被修改" in problems[0].message and "seq=3" in problems[0].message
+    assert "被修改" in problems[0].message and "序号 3" in problems[0].message
 
 
 def test_editing_a_line_and_recomputing_its_hash_breaks_the_link_to_the_next(
@@ -99,7 +99,7 @@ def test_editing_a_line_and_recomputing_its_hash_breaks_the_link_to_the_next(
     _write_lines(tmp_path, lines)
     problems = audit.verify(tmp_path)
     assert problems and problems[0].seq == 2
-    assert "seq=2 被修改" in problems[0].message
+    assert "序号 2 被修改" in problems[0].message
 
 
 def test_deleting_a_line_is_named_by_the_missing_seq(tmp_path: Path) -> None:
@@ -109,7 +109,7 @@ def test_deleting_a_line_is_named_by_the_missing_seq(tmp_path: Path) -> None:
     _write_lines(tmp_path, lines)
     problems = audit.verify(tmp_path)
     assert problems and problems[0].seq == 4
-    assert "seq=3 缺失" in problems[0].message and "删除" in problems[0].message
+    assert "序号 3 缺失" in problems[0].message and "删除" in problems[0].message
 
 
 def test_deleting_the_last_line_is_caught_by_head(tmp_path: Path) -> None:

@@ -114,17 +114,17 @@ def test_cutting_the_last_lines_and_deleting_head_is_reported_and_never_continue
     _cut(store, 2)
     _head_file(store).unlink()
     # The next ordinary record used to rebuild HEAD over the cut, and the trail verified.
-    with pytest.raises(audit.AuditError, match="HEAD 文件缺失"):
+    with pytest.raises(audit.AuditError, match="链头文件缺失"):
         audit.record(store, user="office1", action="sql_query", sql="SELECT 1")
     assert len(_lines(store)) == before - 2 and not _head_file(store).exists()
     code, out, err = _verify(capsys, store)
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert any(
-        line.strip() == f"审计记录末尾被截去：用户库（auth/users.sqlite）的锚点记到 seq={before}，"
-        f"文件只到 seq={before - 2}"
+        line.strip() == f"审计记录末尾被截去：用户库中的锚点记到序号 {before}，"
+        f"文件只到序号 {before - 2}"
         for line in out
     ), out
-    assert any("HEAD 文件缺失" in line for line in out), out
+    assert any("链头文件缺失" in line for line in out), out
 
 
 def test_cutting_the_last_lines_and_rewriting_head_to_match_is_reported(
@@ -140,10 +140,8 @@ def test_cutting_the_last_lines_and_rewriting_head_to_match_is_reported(
         audit.record(store, user="office1", action="sql_query", sql="SELECT 1")
     code, out, err = _verify(capsys, store)
     assert code == 1 and "审计记录末尾被截去" in err
-    assert any(f"seq={before}，文件只到 seq={before - 2}" in line for line in out), out
-    assert any(f"HEAD 被删除后重建或被回退：HEAD 记到 seq={before - 2}" in line for line in out), (
-        out
-    )
+    assert any(f"序号 {before}，文件只到序号 {before - 2}" in line for line in out), out
+    assert any(f"链头被删除后重建或被回退：链头记到序号 {before - 2}" in line for line in out), out
 
 
 def test_cutting_the_last_lines_with_head_left_is_never_repaired_by_the_next_record(
@@ -152,7 +150,7 @@ def test_cutting_the_last_lines_with_head_left_is_never_repaired_by_the_next_rec
     head = audit.head(store)
     _cut(store, 1)
     # The next record used to chain to the cut end and write a new HEAD over the old one.
-    with pytest.raises(audit.AuditError, match="HEAD（seq="):
+    with pytest.raises(audit.AuditError, match="链头（序号 "):
         audit.record(store, user="office1", action="sql_query", sql="SELECT 1")
     assert audit.head(store) == head
     assert any("末尾记录缺失" in p.message for p in audit.verify(store))
@@ -167,7 +165,7 @@ def test_a_head_rewound_over_a_whole_trail_is_reported(capsys: Any, store: Path)
     code, out, _ = _verify(capsys, store)
     assert code == 1
     assert any(
-        line.strip() == f"HEAD 被回退：HEAD 记到 seq={earlier.seq}，文件已到 seq={entries[-1].seq}"
+        line.strip() == f"链头被回退：链头记到序号 {earlier.seq}，文件已到序号 {entries[-1].seq}"
         for line in out
     ), out
     with pytest.raises(audit.AuditError, match="与审计记录末条"):
@@ -181,8 +179,7 @@ def test_deleting_both_files_is_reported_while_anchors_remain(capsys: Any, store
     # It used to say "OK 尚无审计记录" and exit 0.
     assert code == 1 and not any(line.startswith("OK") for line in out)
     assert [line.strip() for line in out] == [
-        f"审计记录文件和 HEAD 均已删除：用户库（auth/users.sqlite）的锚点记到 seq={seq}，"
-        "现在一条记录也没有"
+        f"审计记录文件和链头均已删除：用户库中的锚点记到序号 {seq}，现在一条记录也没有"
     ]
     assert len(err.strip().splitlines()) == 1
     with pytest.raises(audit.AuditError, match="均已删除"):
@@ -197,7 +194,7 @@ def test_with_the_users_database_gone_too_the_data_versions_still_tell(
     shutil.rmtree(store / "auth")
     code, out, _ = _verify(capsys, store)
     assert code == 1
-    assert len(out) == 1 and "均已删除：数据版本 2 的锚点记到 seq=" in out[0], out
+    assert len(out) == 1 and "均已删除：数据版本 2 的锚点记到序号 " in out[0], out
     with pytest.raises(audit.AuditError, match="数据版本 2 的锚点"):
         audit.record(store, user="office1", action="sql_query")
 
@@ -224,10 +221,7 @@ def test_an_anchor_that_names_another_hash_is_a_rewritten_trail(store: Path) -> 
         json.dumps({"seq": prev["seq"], "hash": prev["hash"]}), encoding="utf-8"
     )
     problems = [p.message for p in audit.verify(store)]
-    assert (
-        f"seq={prev['seq']} 与用户库（auth/users.sqlite）的锚点记下的哈希不符：审计记录被改写"
-        in (problems)
-    )
+    assert f"序号 {prev['seq']} 与用户库中的锚点记下的哈希不符：审计记录被改写" in (problems)
     with pytest.raises(audit.AuditError, match="被改写"):
         audit.record(store, user="office1", action="sql_query")
 
@@ -236,7 +230,7 @@ def test_an_intact_trail_verifies_and_names_its_anchors(capsys: Any, store: Path
     code, out, err = _verify(capsys, store)
     assert code == 0 and err == ""
     assert out[0].startswith("OK 审计记录完整")
-    assert "用户库（auth/users.sqlite）的锚点" in out[1] and "数据版本 2 的锚点" in out[1]
+    assert "用户库中的锚点" in out[1] and "数据版本 2 的锚点" in out[1]
 
 
 def test_a_record_cut_between_its_line_and_head_is_still_continued(tmp_path: Path) -> None:

@@ -29,7 +29,8 @@ NAMES = {"CSV", "PNG", "JSON", "Plotly", "PDF", "Word", "Excel", "MB", "KB", "GB
 
 
 def english_words(text: str) -> set[str]:
-    return set(WORD.findall(text)) - NAMES
+    """English words outside the names allowed; a checksum (校验值, hex) is not a word."""
+    return set(WORD.findall(re.sub(r"\b[0-9a-f]{8,}…?", "", text))) - NAMES
 
 
 # -- the table ---------------------------------------------------------------------------------

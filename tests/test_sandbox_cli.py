@@ -204,7 +204,7 @@ def test_audit_verify_says_ok_then_names_the_tampered_line(capsys: Any, store: S
     lines[1] = lines[1].replace('"SELECT 1"', '"SELECT 100"')
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     code, out, err = run(capsys, "audit", "verify", "--db", str(store.root))
-    assert code == 1 and "seq=2" in err and "被修改" in err and err.count("\n") == 1
+    assert code == 1 and "序号 2" in err and "被修改" in err and err.count("\n") == 1
 
 
 def test_audit_verify_names_a_deleted_and_a_swapped_line(capsys: Any, store: Store) -> None:
@@ -214,11 +214,11 @@ def test_audit_verify_names_a_deleted_and_a_swapped_line(capsys: Any, store: Sto
     original = path.read_text(encoding="utf-8").splitlines()
     path.write_text("\n".join(original[:1] + original[2:]) + "\n", encoding="utf-8")
     code, _, err = run(capsys, "audit", "verify", "--db", str(store.root))
-    assert code == 1 and "seq=2 缺失" in err
+    assert code == 1 and "序号 2 缺失" in err
     swapped = [original[0], original[2], original[1], original[3]]
     path.write_text("\n".join(swapped) + "\n", encoding="utf-8")
     code, _, err = run(capsys, "audit", "verify", "--db", str(store.root))
-    assert code == 1 and "seq=3" in err and "次序被调换" in err
+    assert code == 1 and "序号 3" in err and "次序被调换" in err
 
 
 def test_audit_verify_on_a_store_without_records_is_ok(capsys: Any, store: Store) -> None:

@@ -282,7 +282,7 @@ def verify(store_root: str | os.PathLike[str]) -> list[AuditProblem]:
     if not path.is_file():
         if remembered:
             problems.insert(
-                0, AuditProblem(0, remembered[0], "审计记录文件缺失：HEAD 记有记录，文件已被删除")
+                0, AuditProblem(0, remembered[0], "审计记录文件缺失：链头记有记录，文件已被删除")
             )
         elif found:
             top = max(found, key=lambda a: a.seq)
@@ -291,7 +291,7 @@ def verify(store_root: str | os.PathLike[str]) -> list[AuditProblem]:
                 AuditProblem(
                     0,
                     top.seq,
-                    f"审计记录文件和 HEAD 均已删除：{top.source}记到 seq={top.seq}，"
+                    f"审计记录文件和链头均已删除：{top.source}记到序号 {top.seq}，"
                     "现在一条记录也没有",
                 ),
             )
@@ -314,24 +314,24 @@ def verify(store_root: str | os.PathLike[str]) -> list[AuditProblem]:
             expected_seq, prev_hash = None, None
             continue
         seq = obj["seq"]
-        where = f"seq={seq}（第 {number} 行）"
+        where = f"序号 {seq}（第 {number} 行）"
         if _hash({k: obj[k] for k in _FIELDS if k != "hash"}) != obj["hash"]:
             problems.append(AuditProblem(number, seq, f"{where}的内容与其哈希不符：该行被修改"))
         message = None
         if seq in seen:
             message = f"{where}重复出现：记录被复制"
         elif seq <= last_seq:
-            message = f"{where}出现在 seq={last_seq} 之后：记录次序被调换"
+            message = f"{where}出现在序号 {last_seq} 之后：记录次序被调换"
         elif expected_seq is not None and seq > expected_seq:
             missing = list(range(expected_seq, seq))
             moved = [s for s in missing if s in present]
             if moved:
-                message = f"{where}出现在 seq={moved[0]} 之前：记录次序被调换"
+                message = f"{where}出现在序号 {moved[0]} 之前：记录次序被调换"
             else:
                 span = f"{missing[0]}" if len(missing) == 1 else f"{missing[0]}–{missing[-1]}"
-                message = f"seq={span} 缺失（{where}之前）：记录被删除"
+                message = f"序号 {span} 缺失（{where}之前）：记录被删除"
         elif prev_hash is not None and obj["prev_hash"] != prev_hash:
-            message = f"{where}与上一条 seq={seq - 1} 的哈希链接断开：seq={seq - 1} 被修改或替换"
+            message = f"{where}与上一条序号 {seq - 1} 的哈希链接断开：序号 {seq - 1} 被修改或替换"
             problems.append(AuditProblem(number, seq - 1, message))
             message = None
         if message:
@@ -346,18 +346,18 @@ def verify(store_root: str | os.PathLike[str]) -> list[AuditProblem]:
     if remembered:
         head_seq, head_hash = remembered
         if head_seq < 0:
-            problems.append(AuditProblem(0, None, "HEAD 文件已损坏：无法确认末尾记录是否完整"))
+            problems.append(AuditProblem(0, None, "链头文件已损坏：无法确认末尾记录是否完整"))
         elif head_seq > last:
             problems.append(
                 AuditProblem(
                     len(parsed),
                     last + 1,
-                    f"末尾记录缺失：HEAD 记到 seq={head_seq}，文件只到 seq={last}：记录被删除",
+                    f"末尾记录缺失：链头记到序号 {head_seq}，文件只到序号 {last}：记录被删除",
                 )
             )
         elif head_seq in hashes and hashes[head_seq] != head_hash:
             problems.append(
-                AuditProblem(0, head_seq, f"seq={head_seq} 与 HEAD 记下的哈希不符：该记录被替换")
+                AuditProblem(0, head_seq, f"序号 {head_seq} 与链头记下的哈希不符：该记录被替换")
             )
         elif head_seq < last and not (head_seq == last - 1 and links.get(last) == head_hash):
             # One record behind is a write cut between its line and HEAD; more is a rewind.
@@ -365,11 +365,11 @@ def verify(store_root: str | os.PathLike[str]) -> list[AuditProblem]:
                 AuditProblem(
                     0,
                     head_seq,
-                    f"HEAD 被回退：HEAD 记到 seq={head_seq}，文件已到 seq={last}",
+                    f"链头被回退：链头记到序号 {head_seq}，文件已到序号 {last}",
                 )
             )
     elif parsed:
-        problems.append(AuditProblem(0, None, "HEAD 文件缺失：无法确认末尾记录是否完整"))
+        problems.append(AuditProblem(0, None, "链头文件缺失：无法确认末尾记录是否完整"))
     problems += _anchor_problems(found, hashes, last, remembered, len(parsed))
     return problems
 
@@ -390,7 +390,7 @@ def _anchor_problems(
             AuditProblem(
                 lines,
                 last + 1,
-                f"审计记录末尾被截去：{top.source}记到 seq={top.seq}，文件只到 seq={last}",
+                f"审计记录末尾被截去：{top.source}记到序号 {top.seq}，文件只到序号 {last}",
             )
         )
     named: set[int] = set()
@@ -402,7 +402,7 @@ def _anchor_problems(
                 AuditProblem(
                     0,
                     anchor.seq,
-                    f"seq={anchor.seq} 与{anchor.source}记下的哈希不符：审计记录被改写",
+                    f"序号 {anchor.seq} 与{anchor.source}记下的哈希不符：审计记录被改写",
                 )
             )
     if remembered and remembered[0] >= 0:
@@ -413,8 +413,8 @@ def _anchor_problems(
                 AuditProblem(
                     0,
                     remembered[0],
-                    f"HEAD 被删除后重建或被回退：HEAD 记到 seq={remembered[0]}，"
-                    f"{top.source}记到 seq={top.seq}",
+                    f"链头被删除后重建或被回退：链头记到序号 {remembered[0]}，"
+                    f"{top.source}记到序号 {top.seq}",
                 )
             )
     return problems
@@ -494,30 +494,30 @@ def _tail(folder: Path, root: Path) -> tuple[int, str]:
     check = "请先核查（xuncha audit verify）"
     if last is None:
         if remembered:
-            raise AuditError(f"审计记录文件缺失而 HEAD 仍在：{check}")
+            raise AuditError(f"审计记录文件缺失而链头仍在：{check}")
         found = ([users] if users else []) + _version_anchors(root)
         if found:
             top = max(found, key=lambda a: a.seq)
             raise AuditError(
-                f"审计记录文件和 HEAD 均已删除，而{top.source}记到 seq={top.seq}："
+                f"审计记录文件和链头均已删除，而{top.source}记到序号 {top.seq}："
                 f"拒绝从头重新记录，{check}"
             )
         return 0, GENESIS
     obj = _parse(last.decode("utf-8", errors="replace"))
     if obj is None:
         if remembered is None or remembered[0] < 0:
-            raise AuditError(f"审计记录末行无法解析且没有 HEAD：{check}")
+            raise AuditError(f"审计记录末行无法解析且没有链头：{check}")
         _check_anchor(users, remembered[0], remembered[1], None, check)
         _append(path, b"\n")  # close the broken line so the next record starts a line of its own
         return remembered
     seq, digest, link = int(obj["seq"]), str(obj["hash"]), str(obj["prev_hash"])
     if remembered is None:
-        raise AuditError(f"HEAD 文件缺失，无法确认审计记录末尾完整：拒绝追加，{check}")
+        raise AuditError(f"链头文件缺失，无法确认审计记录末尾完整：拒绝追加，{check}")
     if remembered != (seq, digest) and remembered != (seq - 1, link):
         # (seq - 1, link): the last append was cut between its line and HEAD.
-        shown = f"seq={remembered[0]}" if remembered[0] >= 0 else "无法读取"
+        shown = f"序号 {remembered[0]}" if remembered[0] >= 0 else "无法读取"
         raise AuditError(
-            f"HEAD（{shown}）与审计记录末条（seq={seq}）不符：记录可能被截去或 HEAD 被改动，"
+            f"链头（{shown}）与审计记录末条（序号 {seq}）不符：记录可能被截去或链头被改动，"
             f"拒绝追加，{check}"
         )
     _check_anchor(users, seq, digest, link, check)
@@ -533,14 +533,14 @@ def _check_anchor(
         return
     if anchor.seq > seq:
         raise AuditError(
-            f"审计记录末尾被截去：{anchor.source}记到 seq={anchor.seq}，文件只到 seq={seq}："
+            f"审计记录末尾被截去：{anchor.source}记到序号 {anchor.seq}，文件只到序号 {seq}："
             f"拒绝追加，{check}"
         )
     if (anchor.seq == seq and anchor.hash != digest) or (
         link is not None and anchor.seq == seq - 1 and anchor.hash != link
     ):
         raise AuditError(
-            f"seq={anchor.seq} 与{anchor.source}记下的哈希不符：审计记录被改写，拒绝追加，{check}"
+            f"序号 {anchor.seq} 与{anchor.source}记下的哈希不符：审计记录被改写，拒绝追加，{check}"
         )
 
 
@@ -603,7 +603,7 @@ _ANCHOR_SCHEMA = (
     " id INTEGER PRIMARY KEY CHECK (id = 1),"  # one row: the latest head
     " seq INTEGER NOT NULL, hash TEXT NOT NULL, time TEXT NOT NULL)"
 )
-_USERS_LABEL = "用户库（auth/users.sqlite）的锚点"
+_USERS_LABEL = "用户库中的锚点"
 
 
 def _users_anchor(root: Path) -> tuple[Anchor | None, str | None]:

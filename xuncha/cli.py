@@ -933,7 +933,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         print(f"OK 审计记录完整：共 {seq} 条，末条哈希 {digest}")
     kept = audit.anchors(store.root)
     if kept:
-        print("  锚点（与审计记录一致）：" + "；".join(f"{a.source} seq={a.seq}" for a in kept))
+        print("  锚点（与审计记录一致）：" + "；".join(f"{a.source} 序号 {a.seq}" for a in kept))
     return 0
 
 

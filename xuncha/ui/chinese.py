@@ -66,6 +66,7 @@ STREAMLIT_TEXTS: dict[str, str] = {
     "Copy column name": "复制列名",
     "Statistics": "统计",
     "Dataframe column menu": "表格列菜单",
+    "Quick select a date range": "快速选择日期范围",
     "Link to heading": "本标题的链接",
     "Clear selection": "清除选择",
     "Add row": "添加行",
@@ -231,6 +232,8 @@ PATTERNS: list[tuple[str, str]] = [
     (r"^Help for (.+)$", "$1：说明"),
     (r"^(.+) — start$", "$1 — 起"),
     (r"^(.+) — end$", "$1 — 止"),
+    (r"^(.+) start date$", "$1：起始日期"),
+    (r"^(.+) end date$", "$1：结束日期"),
     (r"^year, (.+)$", "年，$1"),
     (r"^month, (.+)$", "月，$1"),
     (r"^day, (.+)$", "日，$1"),
@@ -321,7 +324,7 @@ AUDIT_FIELDS: dict[str, str] = {
     "client": "客户端地址",
     "clue_details": "线索明细",
     "colours": "预警颜色",
-    "columns": "列数",
+    "columns": "列",
     "command": "命令",
     "config_digest": "配置校验值",
     "config_source": "配置来源",
@@ -442,6 +445,18 @@ AUDIT_VALUES: dict[str, dict[str, str]] = {
     "source": {"cli": "命令行", "dashboard": "驾驶舱", "page": "页面", "serve": "启动驾驶舱"},
     "reason": {"expired": "链接已过期", "not_yours": "不属于当前会话", "unknown": "文件不存在"},
     "format": {"xlsx": "Excel", "csv": "CSV", "json": "JSON", "docx": "Word", "pdf": "PDF"},
+    # The commands whose printed output is recorded (cli._print_recorded).
+    "command": {
+        "metrics": "整改指标",
+        "online": "在线整改指标",
+        "search": "关键词检索",
+        "ecology": "政治生态研判",
+        "contacts list": "通讯录",
+        "revisit": "回头看候选",
+        "evaluation": "整改成效评估",
+        "evaluation archives": "评估存档列表",
+        "sql": "数据查询",
+    },
 }
 _ROLE_KEYS = ("role", "role_before")
 
@@ -460,6 +475,10 @@ def _coded(key: str, value: Any) -> Any:
         from xuncha.auth.access import ROLES
 
         return ROLES.get(value, value)
+    if key == "columns":  # a printed table's columns, by their Chinese headers
+        from xuncha import labels
+
+        return labels.COLUMNS.get(value, value)
     return AUDIT_VALUES.get(key, {}).get(value, value)
 
 
