@@ -219,20 +219,7 @@ st.caption(
     f"红 {count['红']:,} 条 ｜ 黄 {count['黄']:,} 条 ｜ 绿 {count['绿']:,} 条"
     f" ｜ 正常 {count['正常']:,} 条；所选预警共 {listed:,} 条，{sort_note}。"
 )
-SUPERVISION_COLUMNS = (
-    "warning",
-    "unit_name",
-    "unit_id",  # the name links to 单位全景 (never exported)
-    "round_name",
-    "title",
-    "text",
-    "deadline",
-    "days_overdue",
-    "status",
-    "lead_person",
-    "department",
-    "finding_id",
-)
+SUPERVISION_COLUMNS = labels.SUPERVISION_COLUMNS
 
 
 shown = reader.query("measures_supervision", scope.params(kinds=wanted, limit=ui.TABLE_MAX_ROWS))

@@ -262,15 +262,9 @@ if listing.is_empty():
 else:
     ui.table(
         labels.status_labels(listing, finding=False).select(
-            "warning",
-            "round_name",
-            "title",
-            "text",
-            "deadline",
-            "days_overdue",
-            "status",
-            "lead_person",
-            "department",
+            c
+            for c in labels.SUPERVISION_COLUMNS
+            if c not in ("unit_name", "unit_id", "finding_id")  # one unit's page
         ),
         key="unit_supervision",
         height=360,

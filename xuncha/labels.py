@@ -194,3 +194,20 @@ def chinese_headers(frame: pl.DataFrame) -> pl.DataFrame:
 # Columns a page keeps only to link a name (a unit's name to its 单位全景): never shown as a
 # column (widgets.table hides it) nor exported (download_buttons drops it).
 LINK_ONLY = ("unit_id",)
+
+# The columns of a 督办 list of measures (整改进度's 督办清单; 单位全景 shows them without the
+# unit and the finding id), in order.
+SUPERVISION_COLUMNS = (
+    "warning",
+    "unit_name",
+    "unit_id",  # the name links to 单位全景 (never exported)
+    "round_name",
+    "title",
+    "text",
+    "deadline",
+    "days_overdue",
+    "status",
+    "lead_person",
+    "department",
+    "finding_id",
+)
