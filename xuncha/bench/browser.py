@@ -1,15 +1,36 @@
-"""Browser-side time to a drawn chart: Debian's headless Chromium (never a downloaded
-browser) opens the 总览 page of the dashboard served on loopback, and the time from
-navigation to the first plotly chart with its SVG drawn is taken.
+"""What a leader waits for in a real browser, and what the page costs the browser: Debian's
+headless Chromium (never a downloaded browser) opens every analysis page of the dashboard
+served on loopback, signed in as the benchmark's user (the trusted identity header and a live
+session cookie, as behind the login gate).
 
-Each visit is a new browser context (a new session) with a new 统计截至 date in the URL, so
-no query result is reused: what a leader waits after changing the date. The first visit
-also pays the server's first run (imports, the store opened)."""
+Per page and repeat, in a new browser context (a new session) with a new 统计截至 date in the
+URL, so no query result is reused:
+
+- first visit: from navigation until the script run has finished and the page is drawn: the
+  time of the last DOM change, once the script is not running, Streamlit's status widget is
+  gone, every plotly chart has its SVG and nothing has changed for `QUIET_MS` (not a sleep:
+  the end is the last change, the quiet window only proves it was the last);
+- filter change: on the same page, a category picked in the sidebar's 问题类别（一级）
+  multiselect (the real widget, clicked), until the rerun has finished and the page is
+  redrawn, by the same rule;
+- bytes: what the page received for each, through the Chrome DevTools Protocol: websocket
+  frames' payloads (Streamlit's ForwardMsgs, parsed to say which elements they carry) plus
+  HTTP responses (encodedDataLength, headers included; the first visit loads the frontend);
+- browser CPU: `Performance.getMetrics` (TaskDuration, ScriptDuration, LayoutDuration,
+  RecalcStyleDuration) before and after, the difference.
+
+Medians over the repeats; one visit before them, not counted, pays the server's first run.
+"""
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import datetime as dt
-import time
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,43 +48,449 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-quic",
 ]
-_DRAWN = """() => [...document.querySelectorAll(
-    '[data-testid="stPlotlyChart"] .main-svg, .js-plotly-plot .main-svg')].length > 0"""
+CONTEXT_OPTIONS: dict[str, Any] = {
+    "viewport": {"width": 1440, "height": 900},
+    "locale": "zh-CN",
+    "timezone_id": "Asia/Shanghai",
+}
+BROWSER_USER = "bench-browser"
+PROXY_HEADER = "X-Xuncha-User"
+TRUSTED_HEADER_ENV = "XUNCHA_TRUSTED_USER_HEADER"
+FILTER_WIDGET = "问题类别（一级）"
+FILTER_OPTION = "B"  # the category code picked on a filter change
+QUIET_MS = 500
+CPU_METRICS = ("TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration")
 
 
-def time_to_chart(
-    db: Path, as_of: dt.date, runs: int = 5, timeout_s: float = 300
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class BrowserPage:
+    name: str
+    path: str  # URL path (app.py's PAGES)
+    title: str
+
+
+# Every analysis page of the navigation the benchmark's user sees (app.py's PAGES).
+BROWSER_PAGES: list[BrowserPage] = [
+    BrowserPage("attention", "/", "关注事项"),
+    BrowserPage("overview", "/overview", "总览"),
+    BrowserPage("distribution", "/distribution", "问题分布"),
+    BrowserPage("progress", "/progress", "整改进度"),
+    BrowserPage("repeats", "/repeats", "屡查屡犯"),
+    BrowserPage("ecology", "/ecology", "政治生态"),
+    BrowserPage("briefing", "/briefing", "领导简报"),
+    BrowserPage("sql", "/sql", "数据查询"),
+    BrowserPage("compare", "/compare", "对比分析"),
+]
+
+# Installed before any page script: records in window.__xb the time (performance.now(), ms
+# since navigation) of the last DOM change, of each script state change, of the first drawn
+# chart and of the last pointer press (a filter change starts there).
+_OBSERVER = """(() => {
+    const xb = window.__xb = {last: 0, runs: 0, doneAt: 0, firstChart: 0, pressAt: 0,
+                              state: ''};
+    const look = () => {
+        const now = performance.now();
+        xb.last = now;
+        const app = document.querySelector('[data-testid="stApp"]');
+        const state = app ? app.dataset.testScriptState : '';
+        if (state !== xb.state) {
+            if (state === 'running') xb.runs += 1;
+            if (state === 'notRunning') xb.doneAt = now;
+            xb.state = state;
+        }
+        if (!xb.firstChart && document.querySelector('.js-plotly-plot .main-svg'))
+            xb.firstChart = now;
+    };
+    new MutationObserver(look).observe(document, {
+        subtree: true, childList: true, attributes: true, characterData: true});
+    document.addEventListener('pointerdown', () => { xb.pressAt = performance.now(); }, true);
+})()"""
+
+# Drawn: at least `runs` script runs seen, none running, no status widget, every chart with
+# its SVG, no DOM change for the quiet window.
+_READY = """([runs, quiet]) => {
+    const xb = window.__xb;
+    if (!xb || xb.runs < runs || xb.state !== 'notRunning') return false;
+    if (document.querySelector('[data-testid="stStatusWidget"]')) return false;
+    const plots = [...document.querySelectorAll('.js-plotly-plot')];
+    if (plots.some(p => !p.querySelector('.main-svg'))) return false;
+    return performance.now() - xb.last >= quiet;
+}"""
+_STATE = """() => ({last: window.__xb.last, runs: window.__xb.runs, doneAt: window.__xb.doneAt,
+    firstChart: window.__xb.firstChart, pressAt: window.__xb.pressAt,
+    charts: document.querySelectorAll('.js-plotly-plot').length,
+    elements: document.getElementsByTagName('*').length,
+    errors: document.querySelectorAll('[data-testid="stException"]').length})"""
+
+
+@dataclass
+class _Traffic:
+    """Bytes received since the last reset: websocket payloads (by element) and HTTP."""
+
+    ws: int = 0
+    http: int = 0
+    by_element: Counter[str] = field(default_factory=Counter)
+
+    def reset(self) -> None:
+        self.ws = self.http = 0
+        self.by_element = Counter()
+
+    def frame(self, event: dict[str, Any]) -> None:
+        response = event.get("response") or {}
+        payload = str(response.get("payloadData", ""))
+        # A binary frame's payload comes base64-encoded in the protocol.
+        raw = base64.b64decode(payload) if response.get("opcode") == 2 else payload.encode()
+        self.ws += len(raw)
+        self.by_element[_what(raw)] += len(raw)
+
+    def finished(self, event: dict[str, Any]) -> None:
+        self.http += int(event.get("encodedDataLength") or 0)
+
+
+def _what(raw: bytes) -> str:
+    """What a Streamlit ForwardMsg carries: its element type and label, if any."""
+    try:
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        msg = ForwardMsg()
+        msg.ParseFromString(raw)
+    except Exception:
+        return "other"
+    kind = msg.WhichOneof("type") or "other"
+    if kind != "delta":
+        return kind
+    delta = msg.delta
+    dtype = delta.WhichOneof("type") or "delta"
+    if dtype != "new_element":
+        return dtype
+    element = delta.new_element
+    etype = element.WhichOneof("type") or "element"
+    label = getattr(getattr(element, etype), "label", "") if etype else ""
+    return f"{etype}:{label}" if isinstance(label, str) and label else etype
+
+
+@dataclass
+class _Visit:
+    ms: float
+    script_ms: float
+    ws_bytes: int
+    http_bytes: int
+    cpu: dict[str, float]
+    by_element: Counter[str]
+    first_chart_ms: float | None
+    charts: int
+    elements: int
+
+
+class _Tab:
+    """One page in a new context, with a CDP session counting its traffic and CPU."""
+
+    def __init__(self, browser: Any, base: str, cookie: tuple[str, str]) -> None:
+        self.context = browser.new_context(
+            **CONTEXT_OPTIONS, extra_http_headers={PROXY_HEADER: BROWSER_USER}
+        )
+        self.context.add_cookies([{"name": cookie[0], "value": cookie[1], "url": base}])
+        self.context.add_init_script(script=_OBSERVER)
+        self.page = self.context.new_page()
+        self.cdp = self.context.new_cdp_session(self.page)
+        self.traffic = _Traffic()
+        self.cdp.on("Network.webSocketFrameReceived", self.traffic.frame)
+        self.cdp.on("Network.loadingFinished", self.traffic.finished)
+        self.cdp.send("Network.enable")
+        self.cdp.send("Performance.enable")
+
+    def cpu(self) -> dict[str, float]:
+        metrics = self.cdp.send("Performance.getMetrics")["metrics"]
+        return {m["name"]: float(m["value"]) for m in metrics if m["name"] in CPU_METRICS}
+
+    def state(self) -> dict[str, Any]:
+        return dict(self.page.evaluate(_STATE))
+
+    def wait_drawn(self, runs: int, timeout_ms: float, where: str) -> dict[str, Any]:
+        self.page.wait_for_function(_READY, arg=[runs, QUIET_MS], timeout=timeout_ms, polling=50)
+        state = self.state()
+        if state["errors"]:
+            raise RuntimeError(f"{where}: the page shows an exception")
+        return state
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def _spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: round((after.get(k, 0.0) - before.get(k, 0.0)) * 1000, 1) for k in CPU_METRICS}
+
+
+def _first_visit(tab: _Tab, url: str, timeout_ms: float) -> _Visit:
+    tab.traffic.reset()
+    before = tab.cpu()
+    tab.page.goto(url, wait_until="commit", timeout=timeout_ms)
+    state = tab.wait_drawn(1, timeout_ms, url)
+    return _Visit(
+        ms=state["last"],  # performance.now() counts from the navigation's start
+        script_ms=state["doneAt"],
+        ws_bytes=tab.traffic.ws,
+        http_bytes=tab.traffic.http,
+        cpu=_spent(before, tab.cpu()),
+        by_element=tab.traffic.by_element,
+        first_chart_ms=state["firstChart"] or None,
+        charts=state["charts"],
+        elements=state["elements"],
+    )
+
+
+def _filter_change(tab: _Tab, timeout_ms: float, where: str) -> _Visit:
+    """Pick category FILTER_OPTION in the sidebar's L1 multiselect; time from the press on
+    the option until the rerun is drawn."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page = tab.page
+    widget = page.get_by_test_id("stMultiSelect").filter(has_text=FILTER_WIDGET)
+    option = page.get_by_role("option").filter(has_text=re.compile(rf"^{FILTER_OPTION}\b"))
+    # The first click on a freshly drawn page does not always open the list: click again
+    # (not timed: the time starts at the press on the option).
+    for attempt in range(6):
+        target = "input" if attempt % 2 else 'button[aria-haspopup="listbox"]'
+        widget.locator(target).click(timeout=timeout_ms)
+        with contextlib.suppress(PlaywrightTimeout):
+            option.first.wait_for(timeout=2000)
+            break
+    else:
+        raise RuntimeError(f"{where}: the list of {FILTER_WIDGET} does not open")
+    runs = tab.state()["runs"]
+    tab.traffic.reset()
+    before = tab.cpu()
+    option.first.click(timeout=timeout_ms)
+    page.keyboard.press("Escape")  # close the list, as a user would
+    state = tab.wait_drawn(runs + 1, timeout_ms, where)
+    return _Visit(
+        ms=state["last"] - state["pressAt"],
+        script_ms=state["doneAt"] - state["pressAt"],
+        ws_bytes=tab.traffic.ws,
+        http_bytes=tab.traffic.http,
+        cpu=_spent(before, tab.cpu()),
+        by_element=tab.traffic.by_element,
+        first_chart_ms=None,
+        charts=state["charts"],
+        elements=state["elements"],
+    )
+
+
+def signed_in(db: Path, user: str = BROWSER_USER) -> tuple[str, str]:
+    """A live session of the benchmark's browser user (an office account, added if missing):
+    the cookie (name, value) the login gate would have set."""
+    from xuncha.auth import UserStore
+    from xuncha.auth.gate import SESSION_COOKIE
+
+    users = UserStore(db)
+    if users.get(user) is None:
+        users.add_user(user, "office", actor="xuncha bench")
+    return SESSION_COOKIE, users.start_session(users.access_for(user), client="bench")
+
+
+@contextlib.contextmanager
+def _chromium() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         raise FileNotFoundError(f"{CHROMIUM} is missing (scripts/setup.sh --browser)")
     from playwright.sync_api import sync_playwright
 
-    samples: list[float] = []
-    with serve(db) as served, sync_playwright() as pw:
+    with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            for i in range(runs + 1):
-                day = (as_of - dt.timedelta(days=i)).isoformat()
-                context = browser.new_context(
-                    viewport={"width": 1440, "height": 900},
-                    locale="zh-CN",
-                    timezone_id="Asia/Shanghai",
-                )
-                try:
-                    page = context.new_page()
-                    started = time.perf_counter()
-                    page.goto(f"{served.base}/?asof={day}", wait_until="commit")
-                    page.wait_for_function(_DRAWN, timeout=timeout_s * 1000, polling=20)
-                    samples.append((time.perf_counter() - started) * 1000)
-                    errors = page.get_by_test_id("stException").count()
-                    if errors:
-                        raise RuntimeError(f"the 总览 page shows an exception ({day})")
-                finally:
-                    context.close()
+            yield browser
         finally:
             browser.close()
+
+
+def measure_pages(
+    db: Path,
+    as_of: dt.date,
+    *,
+    pages: list[BrowserPage] | None = None,
+    runs: int = 3,
+    timeout_s: float = 300,
+    log: Callable[[str], None] = lambda text: None,
+) -> dict[str, Any]:
+    """Serve `db` (signed in through the trusted header) and measure each page `runs` times,
+    each in a new session with 统计截至 one day earlier than the last (from `as_of`)."""
+    chosen = pages or BROWSER_PAGES
+    timeout_ms = timeout_s * 1000
+    cookie = signed_in(db)
+    visits: dict[str, list[tuple[_Visit, _Visit]]] = {p.name: [] for p in chosen}
+    env = {TRUSTED_HEADER_ENV: PROXY_HEADER}
+    with serve(db, env=env) as served, _chromium() as browser:
+        # Not counted: the server's first run (imports, the store opened, app.py's first run).
+        tab = _Tab(browser, served.base, cookie)
+        try:
+            _first_visit(tab, f"{served.base}/?asof={as_of.isoformat()}", timeout_ms)
+        finally:
+            tab.close()
+        day = 0
+        for _ in range(runs):
+            for spec in chosen:
+                day += 1
+                asof = (as_of - dt.timedelta(days=day)).isoformat()
+                url = f"{served.base}{spec.path}?asof={asof}"
+                tab = _Tab(browser, served.base, cookie)
+                try:
+                    first = _first_visit(tab, url, timeout_ms)
+                    change = _filter_change(tab, timeout_ms, f"{url} +{FILTER_WIDGET}")
+                finally:
+                    tab.close()
+                visits[spec.name].append((first, change))
+                log(
+                    f"  {spec.title}: 首次 {first.ms:.0f} ms，{_kb(first.ws_bytes + first.http_bytes)}"
+                    f"，浏览器 CPU {first.cpu['TaskDuration']:.0f} ms；改筛选 {change.ms:.0f} ms，"
+                    f"{_kb(change.ws_bytes + change.http_bytes)}，"
+                    f"浏览器 CPU {change.cpu['TaskDuration']:.0f} ms"
+                )
+    rows = [_summary(spec, visits[spec.name]) for spec in chosen]
+    overview = next((r for r in rows if r["page"] == "overview"), None)
     return {
-        "browser_chart_ms": round(median(samples[1:]), 1),
-        "browser_chart_ms_first": round(samples[0], 1),
         "browser_runs": runs,
+        "filter_change": f"{FILTER_WIDGET} = {FILTER_OPTION}",
+        "quiet_ms": QUIET_MS,
+        # Issue 8's figure, kept comparable: navigation to the first drawn chart on 总览.
+        "browser_chart_ms": overview["first_chart_ms"] if overview else None,
+        "pages": rows,
     }
+
+
+def _kb(n: int) -> str:
+    return f"{n / 1024:,.0f} KB"
+
+
+def _med(values: list[float]) -> float:
+    return round(median(values), 1)
+
+
+def _summary(spec: BrowserPage, pairs: list[tuple[_Visit, _Visit]]) -> dict[str, Any]:
+    firsts = [f for f, _ in pairs]
+    changes = [c for _, c in pairs]
+    charts = [f.first_chart_ms for f in firsts if f.first_chart_ms is not None]
+
+    def top(visits: list[_Visit]) -> list[dict[str, Any]]:
+        total: Counter[str] = Counter()
+        for v in visits:
+            total.update(v.by_element)
+        return [{"what": what, "bytes": round(n / len(visits))} for what, n in total.most_common(6)]
+
+    return {
+        "page": spec.name,
+        "title": spec.title,
+        "path": spec.path,
+        "browser_first_visit_ms": _med([v.ms for v in firsts]),
+        "browser_filter_change_ms": _med([v.ms for v in changes]),
+        "page_bytes": int(median([v.ws_bytes + v.http_bytes for v in firsts])),
+        "page_bytes_filter_change": int(median([v.ws_bytes + v.http_bytes for v in changes])),
+        "page_bytes_ws": int(median([v.ws_bytes for v in firsts])),
+        "page_bytes_http": int(median([v.http_bytes for v in firsts])),
+        "browser_cpu_ms": _med([v.cpu["TaskDuration"] for v in firsts]),
+        "browser_cpu_ms_filter_change": _med([v.cpu["TaskDuration"] for v in changes]),
+        "browser_cpu": {k: _med([v.cpu[k] for v in firsts]) for k in CPU_METRICS},
+        "browser_cpu_filter_change": {k: _med([v.cpu[k] for v in changes]) for k in CPU_METRICS},
+        "script_done_ms": _med([v.script_ms for v in firsts]),
+        "script_done_ms_filter_change": _med([v.script_ms for v in changes]),
+        "first_chart_ms": _med(charts) if charts else None,
+        "charts": firsts[-1].charts,
+        "elements": firsts[-1].elements,
+        "bytes_by_element": top(firsts),
+        "bytes_by_element_filter_change": top(changes),
+        "samples_first_visit_ms": [round(v.ms, 1) for v in firsts],
+        "samples_filter_change_ms": [round(v.ms, 1) for v in changes],
+    }
+
+
+# -- output ------------------------------------------------------------------------------
+
+
+def _what_text(entries: list[dict[str, Any]], n: int = 3) -> str:
+    return "，".join(f"{e['what']} {_kb(e['bytes'])}" for e in entries[:n])
+
+
+def text_lines(measured: dict[str, Any]) -> list[str]:
+    """The browser's table for `xuncha bench`'s text report."""
+    lines = [
+        f"浏览器（headless Chromium，{measured['browser_runs']} 次中位数，每次新会话、新日期；"
+        f"改筛选 = 侧栏 {measured['filter_change']}）：",
+        f"{'page':<13}{'first_ms':>10}{'change_ms':>11}{'bytes_KB':>10}{'ws_KB':>9}"
+        f"{'change_KB':>11}{'cpu_ms':>9}{'chg_cpu':>9}{'charts':>8}",
+    ]
+    for r in measured["pages"]:
+        lines.append(
+            f"{r['page']:<13}{r['browser_first_visit_ms']:>10,.0f}"
+            f"{r['browser_filter_change_ms']:>11,.0f}{r['page_bytes'] / 1024:>10,.0f}"
+            f"{r['page_bytes_ws'] / 1024:>9,.0f}{r['page_bytes_filter_change'] / 1024:>11,.0f}"
+            f"{r['browser_cpu_ms']:>9,.0f}{r['browser_cpu_ms_filter_change']:>9,.0f}"
+            f"{r['charts']:>8}"
+        )
+    lines.append("各页面 websocket 字节最多的元素（首次打开）：")
+    for r in measured["pages"]:
+        lines.append(f"  {r['page']}: {_what_text(r['bytes_by_element'])}")
+    return lines
+
+
+def markdown_lines(measured: dict[str, Any]) -> list[str]:
+    """The browser's table for the --markdown report (bench/RESULTS.md)."""
+    lines = [
+        "",
+        f"Browser (headless Chromium, signed in through the trusted header; medians of "
+        f"{measured['browser_runs']} visits, each a new session with a new 统计截至 date): "
+        "first visit = navigation until the script run is over and the last DOM change before "
+        f"{measured['quiet_ms']} ms of quiet with every chart drawn; filter change = "
+        f"{measured['filter_change']} picked in the sidebar, from the press to the same end. "
+        "Bytes = websocket payloads + HTTP responses (the first visit loads the frontend); "
+        "CPU = the page's renderer TaskDuration (CDP Performance.getMetrics).",
+        "",
+        "| page | first visit ms | filter change ms | bytes (ws) | filter change bytes "
+        "| browser CPU ms | filter change CPU ms | charts | most websocket bytes |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in measured["pages"]:
+        most = ", ".join(f"{e['what']} {_kb(e['bytes'])}" for e in r["bytes_by_element"][:3])
+        lines.append(
+            f"| {r['title']} | {r['browser_first_visit_ms']:,.0f} | "
+            f"{r['browser_filter_change_ms']:,.0f} | {_kb(r['page_bytes'])} "
+            f"({_kb(r['page_bytes_ws'])}) | {_kb(r['page_bytes_filter_change'])} | "
+            f"{r['browser_cpu_ms']:,.0f} | {r['browser_cpu_ms_filter_change']:,.0f} | "
+            f"{r['charts']} | {most} |"
+        )
+    lines.append("")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Only the browser part, on an existing store (which it writes: the benchmark user and
+    its session, the audit trail of the visits):
+    python -m xuncha.bench.browser --db STORE [--runs 3] [--pages overview,sql] [--out F]"""
+    import argparse
+    import json
+    import sys
+
+    from xuncha.bench.pages import AS_OF
+
+    parser = argparse.ArgumentParser(prog="python -m xuncha.bench.browser")
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--pages", default=None, help="comma-separated page names")
+    parser.add_argument("--out", default=None, help="write the JSON here")
+    args = parser.parse_args(argv)
+    chosen = BROWSER_PAGES
+    if args.pages:
+        names = args.pages.split(",")
+        chosen = [p for p in BROWSER_PAGES if p.name in names]
+    measured = measure_pages(
+        Path(args.db),
+        AS_OF,
+        pages=chosen,
+        runs=max(args.runs, 1),
+        log=lambda text: print(text, file=sys.stderr),
+    )
+    if args.out:
+        Path(args.out).write_text(json.dumps(measured, ensure_ascii=False, indent=2), "utf-8")
+    print("\n".join(text_lines(measured)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
