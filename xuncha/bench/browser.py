@@ -28,6 +28,7 @@ import base64
 import contextlib
 import datetime as dt
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -111,7 +112,8 @@ _OBSERVER = """(() => {
 _READY = """([runs, quiet]) => {
     const xb = window.__xb;
     if (!xb || xb.runs < runs || xb.state !== 'notRunning') return false;
-    if (document.querySelector('[data-testid="stStatusWidget"]')) return false;
+    if (document.querySelector('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]'))
+        return false;
     const plots = [...document.querySelectorAll('.js-plotly-plot')];
     if (plots.some(p => !p.querySelector('.main-svg'))) return false;
     return performance.now() - xb.last >= quiet;
@@ -130,6 +132,7 @@ class _Traffic:
     ws: int = 0
     http: int = 0
     by_element: Counter[str] = field(default_factory=Counter)
+    pending: set[str] = field(default_factory=set)  # HTTP requests under way
 
     def reset(self) -> None:
         self.ws = self.http = 0
@@ -143,8 +146,16 @@ class _Traffic:
         self.ws += len(raw)
         self.by_element[_what(raw)] += len(raw)
 
+    def started(self, event: dict[str, Any]) -> None:
+        if event.get("type") != "WebSocket":
+            self.pending.add(str(event.get("requestId")))
+
     def finished(self, event: dict[str, Any]) -> None:
+        self.pending.discard(str(event.get("requestId")))
         self.http += int(event.get("encodedDataLength") or 0)
+
+    def failed(self, event: dict[str, Any]) -> None:
+        self.pending.discard(str(event.get("requestId")))
 
 
 def _what(raw: bytes) -> str:
@@ -176,6 +187,7 @@ class _Visit:
     ws_bytes: int
     http_bytes: int
     cpu: dict[str, float]
+    renderer_ms: float
     by_element: Counter[str]
     first_chart_ms: float | None
     charts: int
@@ -195,7 +207,9 @@ class _Tab:
         self.cdp = self.context.new_cdp_session(self.page)
         self.traffic = _Traffic()
         self.cdp.on("Network.webSocketFrameReceived", self.traffic.frame)
+        self.cdp.on("Network.requestWillBeSent", self.traffic.started)
         self.cdp.on("Network.loadingFinished", self.traffic.finished)
+        self.cdp.on("Network.loadingFailed", self.traffic.failed)
         self.cdp.send("Network.enable")
         self.cdp.send("Performance.enable")
 
@@ -207,7 +221,17 @@ class _Tab:
         return dict(self.page.evaluate(_STATE))
 
     def wait_drawn(self, runs: int, timeout_ms: float, where: str) -> dict[str, Any]:
-        self.page.wait_for_function(_READY, arg=[runs, QUIET_MS], timeout=timeout_ms, polling=50)
+        """Drawn, and no HTTP request under way (a chart's code still loading, behind a
+        placeholder, changes nothing in the DOM for a while)."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            left = max(deadline - time.monotonic(), 0.001) * 1000
+            self.page.wait_for_function(_READY, arg=[runs, QUIET_MS], timeout=left, polling=50)
+            if not self.traffic.pending:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{where}: requests still under way {self.traffic.pending}")
+            self.page.wait_for_timeout(50)  # let the network events in
         state = self.state()
         if state["errors"]:
             raise RuntimeError(f"{where}: the page shows an exception")
@@ -221,9 +245,28 @@ def _spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float
     return {k: round((after.get(k, 0.0) - before.get(k, 0.0)) * 1000, 1) for k in CPU_METRICS}
 
 
+def _renderer_cpu() -> dict[int, float]:
+    """CPU seconds (user + system) of each Chromium renderer process this process started.
+    TaskDuration is the main thread's busy wall time, which a loaded machine inflates; this
+    is the CPU actually spent, the page's worker threads included."""
+    import psutil
+
+    found: dict[int, float] = {}
+    for proc in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if "--type=renderer" in proc.cmdline():
+                times = proc.cpu_times()
+                found[proc.pid] = times.user + times.system
+    return found
+
+
+def _renderer_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    return round(sum(t - before.get(pid, 0.0) for pid, t in after.items()) * 1000, 1)
+
+
 def _first_visit(tab: _Tab, url: str, timeout_ms: float) -> _Visit:
     tab.traffic.reset()
-    before = tab.cpu()
+    before, renderers = tab.cpu(), _renderer_cpu()
     tab.page.goto(url, wait_until="commit", timeout=timeout_ms)
     state = tab.wait_drawn(1, timeout_ms, url)
     return _Visit(
@@ -232,6 +275,7 @@ def _first_visit(tab: _Tab, url: str, timeout_ms: float) -> _Visit:
         ws_bytes=tab.traffic.ws,
         http_bytes=tab.traffic.http,
         cpu=_spent(before, tab.cpu()),
+        renderer_ms=_renderer_spent(renderers, _renderer_cpu()),
         by_element=tab.traffic.by_element,
         first_chart_ms=state["firstChart"] or None,
         charts=state["charts"],
@@ -259,7 +303,7 @@ def _filter_change(tab: _Tab, timeout_ms: float, where: str) -> _Visit:
         raise RuntimeError(f"{where}: the list of {FILTER_WIDGET} does not open")
     runs = tab.state()["runs"]
     tab.traffic.reset()
-    before = tab.cpu()
+    before, renderers = tab.cpu(), _renderer_cpu()
     option.first.click(timeout=timeout_ms)
     page.keyboard.press("Escape")  # close the list, as a user would
     state = tab.wait_drawn(runs + 1, timeout_ms, where)
@@ -269,6 +313,7 @@ def _filter_change(tab: _Tab, timeout_ms: float, where: str) -> _Visit:
         ws_bytes=tab.traffic.ws,
         http_bytes=tab.traffic.http,
         cpu=_spent(before, tab.cpu()),
+        renderer_ms=_renderer_spent(renderers, _renderer_cpu()),
         by_element=tab.traffic.by_element,
         first_chart_ms=None,
         charts=state["charts"],
@@ -310,15 +355,19 @@ def measure_pages(
     runs: int = 3,
     timeout_s: float = 300,
     log: Callable[[str], None] = lambda text: None,
+    browser: Any = None,
 ) -> dict[str, Any]:
     """Serve `db` (signed in through the trusted header) and measure each page `runs` times,
-    each in a new session with 统计截至 one day earlier than the last (from `as_of`)."""
+    each in a new session with 统计截至 one day earlier than the last (from `as_of`); in
+    `browser` (a Playwright Chromium launched as CHROMIUM with CHROMIUM_ARGS) if given, else
+    in one launched here."""
     chosen = pages or BROWSER_PAGES
     timeout_ms = timeout_s * 1000
     cookie = signed_in(db)
     visits: dict[str, list[tuple[_Visit, _Visit]]] = {p.name: [] for p in chosen}
     env = {TRUSTED_HEADER_ENV: PROXY_HEADER}
-    with serve(db, env=env) as served, _chromium() as browser:
+    launched = contextlib.nullcontext(browser) if browser is not None else _chromium()
+    with serve(db, env=env) as served, launched as browser:
         # Not counted: the server's first run (imports, the store opened, app.py's first run).
         tab = _Tab(browser, served.base, cookie)
         try:
@@ -338,12 +387,7 @@ def measure_pages(
                 finally:
                     tab.close()
                 visits[spec.name].append((first, change))
-                log(
-                    f"  {spec.title}: 首次 {first.ms:.0f} ms，{_kb(first.ws_bytes + first.http_bytes)}"
-                    f"，浏览器 CPU {first.cpu['TaskDuration']:.0f} ms；改筛选 {change.ms:.0f} ms，"
-                    f"{_kb(change.ws_bytes + change.http_bytes)}，"
-                    f"浏览器 CPU {change.cpu['TaskDuration']:.0f} ms"
-                )
+                log(f"  {spec.title}: {_visit_text(first)}；改筛选 {_visit_text(change)}")
     rows = [_summary(spec, visits[spec.name]) for spec in chosen]
     overview = next((r for r in rows if r["page"] == "overview"), None)
     return {
@@ -354,6 +398,15 @@ def measure_pages(
         "browser_chart_ms": overview["first_chart_ms"] if overview else None,
         "pages": rows,
     }
+
+
+def _visit_text(v: _Visit) -> str:
+    most = "，".join(f"{w} {_kb(n)}" for w, n in v.by_element.most_common(3))
+    return (
+        f"{v.ms:,.0f} ms，{_kb(v.ws_bytes + v.http_bytes)}，浏览器 CPU "
+        f"{v.cpu['TaskDuration']:,.0f} ms（渲染进程 {v.renderer_ms:,.0f} ms），图表 {v.charts}"
+        f"（{most}）"
+    )
 
 
 def _kb(n: int) -> str:
@@ -387,6 +440,8 @@ def _summary(spec: BrowserPage, pairs: list[tuple[_Visit, _Visit]]) -> dict[str,
         "page_bytes_http": int(median([v.http_bytes for v in firsts])),
         "browser_cpu_ms": _med([v.cpu["TaskDuration"] for v in firsts]),
         "browser_cpu_ms_filter_change": _med([v.cpu["TaskDuration"] for v in changes]),
+        "renderer_cpu_ms": _med([v.renderer_ms for v in firsts]),
+        "renderer_cpu_ms_filter_change": _med([v.renderer_ms for v in changes]),
         "browser_cpu": {k: _med([v.cpu[k] for v in firsts]) for k in CPU_METRICS},
         "browser_cpu_filter_change": {k: _med([v.cpu[k] for v in changes]) for k in CPU_METRICS},
         "script_done_ms": _med([v.script_ms for v in firsts]),
@@ -414,7 +469,7 @@ def text_lines(measured: dict[str, Any]) -> list[str]:
         f"浏览器（headless Chromium，{measured['browser_runs']} 次中位数，每次新会话、新日期；"
         f"改筛选 = 侧栏 {measured['filter_change']}）：",
         f"{'page':<13}{'first_ms':>10}{'change_ms':>11}{'bytes_KB':>10}{'ws_KB':>9}"
-        f"{'change_KB':>11}{'cpu_ms':>9}{'chg_cpu':>9}{'charts':>8}",
+        f"{'change_KB':>11}{'cpu_ms':>9}{'chg_cpu':>9}{'proc_ms':>9}{'charts':>8}",
     ]
     for r in measured["pages"]:
         lines.append(
@@ -422,7 +477,7 @@ def text_lines(measured: dict[str, Any]) -> list[str]:
             f"{r['browser_filter_change_ms']:>11,.0f}{r['page_bytes'] / 1024:>10,.0f}"
             f"{r['page_bytes_ws'] / 1024:>9,.0f}{r['page_bytes_filter_change'] / 1024:>11,.0f}"
             f"{r['browser_cpu_ms']:>9,.0f}{r['browser_cpu_ms_filter_change']:>9,.0f}"
-            f"{r['charts']:>8}"
+            f"{r['renderer_cpu_ms']:>9,.0f}{r['charts']:>8}"
         )
     lines.append("各页面 websocket 字节最多的元素（首次打开）：")
     for r in measured["pages"]:
@@ -440,7 +495,9 @@ def markdown_lines(measured: dict[str, Any]) -> list[str]:
         f"{measured['quiet_ms']} ms of quiet with every chart drawn; filter change = "
         f"{measured['filter_change']} picked in the sidebar, from the press to the same end. "
         "Bytes = websocket payloads + HTTP responses (the first visit loads the frontend); "
-        "CPU = the page's renderer TaskDuration (CDP Performance.getMetrics).",
+        "CPU = the page's main-thread TaskDuration (CDP Performance.getMetrics; busy wall "
+        "time, inflated on a loaded machine) and, in brackets, the CPU time of the renderer "
+        "process (psutil).",
         "",
         "| page | first visit ms | filter change ms | bytes (ws) | filter change bytes "
         "| browser CPU ms | filter change CPU ms | charts | most websocket bytes |",
@@ -452,7 +509,9 @@ def markdown_lines(measured: dict[str, Any]) -> list[str]:
             f"| {r['title']} | {r['browser_first_visit_ms']:,.0f} | "
             f"{r['browser_filter_change_ms']:,.0f} | {_kb(r['page_bytes'])} "
             f"({_kb(r['page_bytes_ws'])}) | {_kb(r['page_bytes_filter_change'])} | "
-            f"{r['browser_cpu_ms']:,.0f} | {r['browser_cpu_ms_filter_change']:,.0f} | "
+            f"{r['browser_cpu_ms']:,.0f} ({r['renderer_cpu_ms']:,.0f}) | "
+            f"{r['browser_cpu_ms_filter_change']:,.0f} "
+            f"({r['renderer_cpu_ms_filter_change']:,.0f}) | "
             f"{r['charts']} | {most} |"
         )
     lines.append("")

@@ -53,6 +53,7 @@ BROWSER_HEADLINE = (
     "page_bytes_filter_change",
     "browser_cpu_ms",
     "browser_cpu_ms_filter_change",
+    "renderer_cpu_ms",
 )
 
 
