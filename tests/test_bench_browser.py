@@ -53,6 +53,7 @@ def _row(measured: dict[str, Any], name: str) -> dict[str, Any]:
 def test_every_figure_is_there_and_positive(measured: dict[str, Any]) -> None:
     assert [r["page"] for r in measured["pages"]] == ["overview", "sql"]
     for row in measured["pages"]:
+        assert row["failures"] == [], row["failures"]
         for key in FIELDS:
             assert row[key] > 0, (row["page"], key)
         assert row["page_bytes"] == row["page_bytes_ws"] + row["page_bytes_http"]

@@ -365,6 +365,7 @@ def measure_pages(
     timeout_ms = timeout_s * 1000
     cookie = signed_in(db)
     visits: dict[str, list[tuple[_Visit, _Visit]]] = {p.name: [] for p in chosen}
+    failures: dict[str, list[str]] = {p.name: [] for p in chosen}
     env = {TRUSTED_HEADER_ENV: PROXY_HEADER}
     launched = contextlib.nullcontext(browser) if browser is not None else _chromium()
     with serve(db, env=env) as served, launched as browser:
@@ -384,11 +385,15 @@ def measure_pages(
                 try:
                     first = _first_visit(tab, url, timeout_ms)
                     change = _filter_change(tab, timeout_ms, f"{url} +{FILTER_WIDGET}")
+                except Exception as exc:  # a timeout or a page error: said, and the next page
+                    failures[spec.name].append(f"{type(exc).__name__}: {str(exc)[:300]}")
+                    log(f"  {spec.title}: 失败 {failures[spec.name][-1]}")
+                    continue
                 finally:
                     tab.close()
                 visits[spec.name].append((first, change))
                 log(f"  {spec.title}: {_visit_text(first)}；改筛选 {_visit_text(change)}")
-    rows = [_summary(spec, visits[spec.name]) for spec in chosen]
+    rows = [_summary(spec, visits[spec.name], failures[spec.name]) for spec in chosen]
     overview = next((r for r in rows if r["page"] == "overview"), None)
     return {
         "browser_runs": runs,
@@ -417,7 +422,20 @@ def _med(values: list[float]) -> float:
     return round(median(values), 1)
 
 
-def _summary(spec: BrowserPage, pairs: list[tuple[_Visit, _Visit]]) -> dict[str, Any]:
+def _summary(
+    spec: BrowserPage, pairs: list[tuple[_Visit, _Visit]], failures: list[str]
+) -> dict[str, Any]:
+    """The medians of a page's visits; a page none of whose visits finished has None for
+    every figure, and its failures."""
+    if not pairs:
+        empty = dict.fromkeys(_FIGURES)
+        return {
+            "page": spec.name,
+            "title": spec.title,
+            "path": spec.path,
+            **empty,
+            "failures": failures,
+        }
     firsts = [f for f, _ in pairs]
     changes = [c for _, c in pairs]
     charts = [f.first_chart_ms for f in firsts if f.first_chart_ms is not None]
@@ -453,7 +471,25 @@ def _summary(spec: BrowserPage, pairs: list[tuple[_Visit, _Visit]]) -> dict[str,
         "bytes_by_element_filter_change": top(changes),
         "samples_first_visit_ms": [round(v.ms, 1) for v in firsts],
         "samples_filter_change_ms": [round(v.ms, 1) for v in changes],
+        "failures": failures,
     }
+
+
+_FIGURES = (
+    "browser_first_visit_ms",
+    "browser_filter_change_ms",
+    "page_bytes",
+    "page_bytes_filter_change",
+    "page_bytes_ws",
+    "page_bytes_http",
+    "browser_cpu_ms",
+    "browser_cpu_ms_filter_change",
+    "renderer_cpu_ms",
+    "renderer_cpu_ms_filter_change",
+    "script_done_ms",
+    "first_chart_ms",
+    "charts",
+)
 
 
 # -- output ------------------------------------------------------------------------------
@@ -472,6 +508,9 @@ def text_lines(measured: dict[str, Any]) -> list[str]:
         f"{'change_KB':>11}{'cpu_ms':>9}{'chg_cpu':>9}{'proc_ms':>9}{'charts':>8}",
     ]
     for r in measured["pages"]:
+        if r["browser_first_visit_ms"] is None:
+            lines.append(f"{r['page']:<13}失败：{'；'.join(r['failures'])[:200]}")
+            continue
         lines.append(
             f"{r['page']:<13}{r['browser_first_visit_ms']:>10,.0f}"
             f"{r['browser_filter_change_ms']:>11,.0f}{r['page_bytes'] / 1024:>10,.0f}"
@@ -481,7 +520,8 @@ def text_lines(measured: dict[str, Any]) -> list[str]:
         )
     lines.append("各页面 websocket 字节最多的元素（首次打开）：")
     for r in measured["pages"]:
-        lines.append(f"  {r['page']}: {_what_text(r['bytes_by_element'])}")
+        if r.get("bytes_by_element"):
+            lines.append(f"  {r['page']}: {_what_text(r['bytes_by_element'])}")
     return lines
 
 
@@ -504,6 +544,9 @@ def markdown_lines(measured: dict[str, Any]) -> list[str]:
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in measured["pages"]:
+        if r["browser_first_visit_ms"] is None:
+            lines.append(f"| {r['title']} | failed: {'; '.join(r['failures'])[:200]} |")
+            continue
         most = ", ".join(f"{e['what']} {_kb(e['bytes'])}" for e in r["bytes_by_element"][:3])
         lines.append(
             f"| {r['title']} | {r['browser_first_visit_ms']:,.0f} | "
@@ -533,6 +576,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--pages", default=None, help="comma-separated page names")
     parser.add_argument("--out", default=None, help="write the JSON here")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per wait")
     args = parser.parse_args(argv)
     chosen = BROWSER_PAGES
     if args.pages:
@@ -543,6 +587,7 @@ def main(argv: list[str] | None = None) -> int:
         AS_OF,
         pages=chosen,
         runs=max(args.runs, 1),
+        timeout_s=args.timeout,
         log=lambda text: print(text, file=sys.stderr),
     )
     if args.out:

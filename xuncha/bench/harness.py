@@ -493,7 +493,7 @@ def budgets(out: dict[str, Any]) -> list[dict[str, Any]]:
                     f"{row['title']} 浏览器{label} ≤ {limit:g} ms",
                     f"{limit:g} ms",
                     row[key],
-                    row[key] <= limit,
+                    row[key] is not None and row[key] <= limit,  # None: no visit finished
                     f"{at}，headless Chromium，中位数",
                 )
             )
