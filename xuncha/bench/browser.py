@@ -197,7 +197,10 @@ class _Visit:
 class _Tab:
     """One page in a new context, with a CDP session counting its traffic and CPU."""
 
-    def __init__(self, browser: Any, base: str, cookie: tuple[str, str]) -> None:
+    def __init__(
+        self, browser: Any, base: str, cookie: tuple[str, str], alive: Callable[[], bool]
+    ) -> None:
+        self.alive = alive
         self.context = browser.new_context(
             **CONTEXT_OPTIONS, extra_http_headers={PROXY_HEADER: BROWSER_USER}
         )
@@ -223,10 +226,21 @@ class _Tab:
     def wait_drawn(self, runs: int, timeout_ms: float, where: str) -> dict[str, Any]:
         """Drawn, and no HTTP request under way (a chart's code still loading, behind a
         placeholder, changes nothing in the DOM for a while)."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
         deadline = time.monotonic() + timeout_ms / 1000
         while True:
             left = max(deadline - time.monotonic(), 0.001) * 1000
-            self.page.wait_for_function(_READY, arg=[runs, QUIET_MS], timeout=left, polling=50)
+            try:  # in slices: a dashboard process that died (out of memory) is said at once
+                self.page.wait_for_function(
+                    _READY, arg=[runs, QUIET_MS], timeout=min(left, 10_000), polling=50
+                )
+            except PlaywrightTimeout:
+                if not self.alive():
+                    raise RuntimeError(f"{where}: the dashboard process has ended") from None
+                if time.monotonic() >= deadline:
+                    raise
+                continue
             if not self.traffic.pending:
                 break
             if time.monotonic() > deadline:
@@ -291,20 +305,20 @@ def _filter_change(tab: _Tab, timeout_ms: float, where: str) -> _Visit:
     page = tab.page
     widget = page.get_by_test_id("stMultiSelect").filter(has_text=FILTER_WIDGET)
     option = page.get_by_role("option").filter(has_text=re.compile(rf"^{FILTER_OPTION}\b"))
-    # The first click on a freshly drawn page does not always open the list: click again
-    # (not timed: the time starts at the press on the option).
-    for attempt in range(6):
-        target = "input" if attempt % 2 else 'button[aria-haspopup="listbox"]'
-        widget.locator(target).click(timeout=timeout_ms)
-        with contextlib.suppress(PlaywrightTimeout):
-            option.first.wait_for(timeout=2000)
-            break
-    else:
-        raise RuntimeError(f"{where}: the list of {FILTER_WIDGET} does not open")
     runs = tab.state()["runs"]
     tab.traffic.reset()
     before, renderers = tab.cpu(), _renderer_cpu()
-    option.first.click(timeout=timeout_ms)
+    # On a freshly drawn page the list does not always open at the first click, nor stay
+    # open until the option is pressed: open it again (not timed: the time starts at the
+    # press on the option; the bytes and CPU of a retry are a list opened, a few KB).
+    for attempt in range(8):
+        target = "input" if attempt % 2 else 'button[aria-haspopup="listbox"]'
+        widget.locator(target).click(timeout=timeout_ms)
+        with contextlib.suppress(PlaywrightTimeout):
+            option.first.click(timeout=5000)
+            break
+    else:
+        raise RuntimeError(f"{where}: the option {FILTER_OPTION} of {FILTER_WIDGET} not pressed")
     page.keyboard.press("Escape")  # close the list, as a user would
     state = tab.wait_drawn(runs + 1, timeout_ms, where)
     return _Visit(
@@ -369,8 +383,17 @@ def measure_pages(
     env = {TRUSTED_HEADER_ENV: PROXY_HEADER}
     launched = contextlib.nullcontext(browser) if browser is not None else _chromium()
     with serve(db, env=env) as served, launched as browser:
+
+        def alive() -> bool:
+            import psutil
+
+            try:
+                return psutil.Process(served.pid).status() != psutil.STATUS_ZOMBIE
+            except psutil.NoSuchProcess:
+                return False
+
         # Not counted: the server's first run (imports, the store opened, app.py's first run).
-        tab = _Tab(browser, served.base, cookie)
+        tab = _Tab(browser, served.base, cookie, alive)
         try:
             _first_visit(tab, f"{served.base}/?asof={as_of.isoformat()}", timeout_ms)
         finally:
@@ -381,7 +404,7 @@ def measure_pages(
                 day += 1
                 asof = (as_of - dt.timedelta(days=day)).isoformat()
                 url = f"{served.base}{spec.path}?asof={asof}"
-                tab = _Tab(browser, served.base, cookie)
+                tab = _Tab(browser, served.base, cookie, alive)
                 try:
                     first = _first_visit(tab, url, timeout_ms)
                     change = _filter_change(tab, timeout_ms, f"{url} +{FILTER_WIDGET}")
