@@ -145,7 +145,12 @@ def test_one_worker_serves_in_its_own_process(
     from xuncha import ui
 
     served: list[dict[str, Any]] = []
-    monkeypatch.setattr(ui, "serve", lambda app, **kw: served.append(kw) or 0)
+
+    def serve(app: Path, **kw: Any) -> int:
+        served.append(kw)
+        return 0
+
+    monkeypatch.setattr(ui, "serve", serve)
     monkeypatch.setattr(workers, "serve_workers", lambda *a, **kw: pytest.fail("supervised"))
     assert main(["serve", "--db", str(plain_store), "--port", "8765"]) == 0
     assert main(["serve", "--db", str(plain_store), "--workers", "1", "--ports", "8766"]) == 0
@@ -162,17 +167,20 @@ def test_several_workers_are_supervised(
 
     supervised: list[tuple[Any, ...]] = []
     monkeypatch.setattr(ui, "serve", lambda app, **kw: pytest.fail("not supervised"))
-    monkeypatch.setattr(workers, "serve_workers", lambda *a: supervised.append(a) or 0)
+
+    def serve_workers(*args: Any) -> int:
+        supervised.append(args)
+        return 0
+
+    monkeypatch.setattr(workers, "serve_workers", serve_workers)
     assert main(["serve", "--db", str(plain_store), "--workers", "3", "--port", "9000"]) == 0
     assert supervised == [(str(plain_store.resolve()), "127.0.0.1", [9000, 9001, 9002])]
     assert main(["serve", "--db", str(plain_store), "--workers", "2", "--ports", "9000"]) == 1
     assert "与进程数 2 不一致" in capsys.readouterr().err
     command = workers.serve_command("/srv/x", "127.0.0.1", 9001)
-    assert command[1:] == ["-m", "xuncha.cli", "serve", "--db", "/srv/x"] + [
-        "--port",
-        "9001",
-        "--address",
-        "127.0.0.1",
+    assert command[1:] == [
+        *("-m", "xuncha.cli", "serve", "--db", "/srv/x"),
+        *("--port", "9001", "--address", "127.0.0.1"),
     ]
 
 
@@ -188,10 +196,17 @@ def gated_store(demo_store: Store, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @pytest.fixture(scope="module")
-def gated(gated_store: Path) -> Iterator[server.Served]:
+def gated_log(gated_store: Path) -> Path:
+    return gated_store.parent / "serve.log"
+
+
+@pytest.fixture(scope="module")
+def gated(gated_store: Path, gated_log: Path) -> Iterator[server.Served]:
     if not NGINX.exists():
         pytest.skip("/usr/sbin/nginx is not installed")
-    with server.serve_gated(gated_store, workers=2) as served:
+    with server.serve_gated(gated_store, workers=2, log_path=gated_log) as served:
+        text = gated_log.read_text()
+        assert "已启动 2 个驾驶舱进程" in text and f"server {served.apps[1]};" in text
         yield served
 
 
@@ -303,50 +318,78 @@ def _healthy(port: int) -> bool:
     return False
 
 
-def test_a_killed_worker_is_restarted_and_sigterm_stops_them_all(
-    plain_store: Path, tmp_path: Path
+@needs_nginx
+def test_a_killed_worker_is_restarted(
+    gated: server.Served, gated_log: Path, gated_store: Path
 ) -> None:
+    """A `xuncha serve` child killed outright is started again on its port; the other one
+    is left alone. Runs last in this module: it waits until the stack is whole again."""
     import psutil
 
-    ports = server._free_ports(2)
-    command = [sys.executable, "-m", "xuncha.cli", "serve", "--db", str(plain_store)]
-    command += ["--workers", "2", "--ports", f"{ports[0]},{ports[1]}", "--address", "127.0.0.1"]
-    log = tmp_path / "serve.log"
-    env = {**os.environ, "STREAMLIT_SERVER_HEADLESS": "true", **server.TRUSTED}
+    supervisor = psutil.Process(gated.pids[0]).ppid()
+    ports = [int(app.rsplit(":", 1)[1]) for app in gated.apps]
+    first = server._pids_by_port(supervisor, ports, time.monotonic())
+    os.kill(first[1], signal.SIGKILL)
+    deadline = time.monotonic() + 120
+    while True:
+        assert time.monotonic() < deadline, gated_log.read_text()[-3000:]
+        with contextlib.suppress(KeyError):
+            again = server._pids_by_port(supervisor, ports, time.monotonic())
+            if again[1] != first[1] and _healthy(ports[1]):
+                break
+        time.sleep(0.2)
+    assert again[0] == first[0]
+    text = gated_log.read_text()
+    assert f"驾驶舱进程 2（{gated.apps[1]}）已退出（被信号 SIGKILL 终止）" in text
+    assert f"已重新启动驾驶舱进程 2（{gated.apps[1]}）" in text
+    # Through nginx, sessions reach both workers again.
+    assert set(_one_per_worker(gated, gated_store)) == set(gated.apps)
+
+
+_SUPERVISED = """
+import sys
+from xuncha.workers import Supervisor
+child = [sys.executable, "-c", "import time; time.sleep(600)"]
+sys.exit(Supervisor([("a:1", child), ("a:2", child)], out=sys.stdout).run())
+"""
+
+
+def test_the_supervisor_restarts_a_child_and_sigterm_stops_them_all(tmp_path: Path) -> None:
+    """The supervision itself, with children that only wait (quick)."""
+    import psutil
+
+    log = tmp_path / "supervisor.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            command, cwd=server.ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            [sys.executable, "-c", _SUPERVISED], cwd=server.ROOT, stdout=out,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
-        while not all(_healthy(p) for p in ports):
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
-        first = server._pids_by_port(proc.pid, ports, deadline)
-        assert proc.pid not in first and len(set(first)) == 2
-        text = log.read_text()
-        assert "已启动 2 个驾驶舱进程" in text and f"server 127.0.0.1:{ports[1]};" in text
+        parent = psutil.Process(proc.pid)
+        deadline = time.monotonic() + 60
 
-        os.kill(first[1], signal.SIGKILL)
-        while True:
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            with contextlib.suppress(KeyError):
-                again = server._pids_by_port(proc.pid, ports, time.monotonic())
-                if again[1] != first[1] and _healthy(ports[1]):
-                    break
-            time.sleep(0.2)
-        assert again[0] == first[0]  # the other worker was left alone
-        text = log.read_text()
-        assert f"驾驶舱进程 2（127.0.0.1:{ports[1]}）已退出（被信号 SIGKILL 终止）" in text
-        assert f"已重新启动驾驶舱进程 2（127.0.0.1:{ports[1]}）" in text
+        def children() -> list[int]:
+            while True:
+                found = sorted(c.pid for c in parent.children() if c.status() != "zombie")
+                assert time.monotonic() < deadline, log.read_text()
+                if len(found) == 2:
+                    return found
+                time.sleep(0.05)
 
-        os.kill(proc.pid, signal.SIGTERM)
-        assert proc.wait(30) == 0
+        first = children()
+        os.kill(first[0], signal.SIGKILL)
+        while first[0] in (again := children()):
+            time.sleep(0.05)
+        assert set(first) & set(again) == {first[1]}
+        text = log.read_text()
+        assert "驾驶舱进程 1（a:1）已退出（被信号 SIGKILL 终止），1 秒后重新启动" in text, text
+        assert "已重新启动驾驶舱进程 1（a:1）" in text
+
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0, log.read_text()
         for pid in again:
             assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
         assert "已停止全部 2 个驾驶舱进程" in log.read_text()
-        workers.check_free("127.0.0.1", ports)  # nothing listens any more
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
