@@ -6,7 +6,7 @@ store with `serve_gated` (the workers, the login gate, nginx sticky on the sessi
 let SESSIONS virtual users (load.py's own, each with a session cookie of its own, so nginx
 spreads them) warm up for WARM seconds, then count the page runs they complete in SECONDS.
 
-    python scripts/bench_workers.py /tmp/workers/store-1000000 --workers 1,2 --rounds 2
+    PYTHONPATH=. python scripts/bench_workers.py /tmp/workers/store-1000000 --workers 1,2 --rounds 2
 
 It opens the store's users database to start the sessions: run it on a copy of a store.
 """
