@@ -67,6 +67,7 @@ def run(db: Path, workers: int, sessions: int, warm: float, seconds: float, seed
         "p50_ms": round(percentile(ms, 50), 0) if ms else None,
         "p95_ms": round(percentile(ms, 95), 0) if ms else None,
         "errors": len(result.errors),
+        "error_examples": sorted(set(result.errors))[:3],
         "websockets_per_worker": upstreams,
     }
 
