@@ -172,6 +172,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--db", default=DEFAULT_DB)
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--address", default="127.0.0.1")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help=(
+            "驾驶舱进程数（默认 1）：大于 1 时在 --port 起的连续端口（或 --ports）上各启动一个"
+            "进程，共用同一数据仓，退出的进程自动重启；须经 nginx 按登录会话固定到同一进程"
+            "（见 deploy/nginx/README.md）"
+        ),
+    )
+    p.add_argument(
+        "--ports", default=None, help="与 --workers 同用：各进程的端口，逗号分隔（如 8501,8511）"
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(
@@ -608,6 +621,12 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from xuncha import workers
+
+    try:
+        ports = workers.worker_ports(args.port, args.workers, args.ports)
+    except workers.WorkersError as exc:
+        raise UserError(str(exc)) from None
     if trusted_header_name():
         # A trusted identity header is only safe when nobody but the proxy can connect.
         try:
@@ -640,9 +659,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     os.environ["XUNCHA_DB"] = str(store.root.resolve())
+    if len(ports) > 1:
+        # Each child is this command with one port: the store is ready for it now.
+        try:
+            return workers.serve_workers(str(store.root.resolve()), args.address, ports)
+        except workers.WorkersError as exc:
+            raise UserError(str(exc)) from None
     from xuncha import ui  # the Streamlit side, loaded only to serve
 
-    return ui.serve(APP_FILE, port=args.port, address=args.address)
+    return ui.serve(APP_FILE, port=ports[0], address=args.address)
 
 
 def cmd_import(args: argparse.Namespace) -> int:

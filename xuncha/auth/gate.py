@@ -29,6 +29,7 @@ import secrets
 import socket
 import sys
 import urllib.parse
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -631,20 +632,56 @@ def check_loopback(address: str) -> None:
 # -- nginx configuration -----------------------------------------------------------------
 
 
+UPSTREAM = "xuncha_dashboard"  # the upstream of several dashboard processes (one group)
+
+
+def nginx_upstream(apps: Sequence[str]) -> str:
+    """The `upstream` block of several dashboard processes: nginx's own consistent hashing
+    on the gate's session cookie keeps one signed-in browser on one process (its websocket
+    and its downloads live there); another browser may land on another process."""
+    servers = "".join(f"    server {app};\n" for app in _addresses("app", apps))
+    return f"upstream {UPSTREAM} {{\n    hash $cookie_{SESSION_COOKIE} consistent;\n{servers}}}\n"
+
+
+def _addresses(key: str, values: str | Sequence[str]) -> list[str]:
+    """Each `address:port` checked (ValueError for anything that could end a directive)."""
+    listed = [values] if isinstance(values, str) else list(values)
+    if not listed:
+        raise ValueError(f"{key} needs at least one address:port")
+    for value in listed:
+        if not isinstance(value, str) or not _ADDRESS.match(value) or ":" not in value:
+            raise ValueError(f"{key} must be address:port, not {value!r}")
+    if len(set(listed)) != len(listed):
+        raise ValueError(f"{key} names an address twice: {listed!r}")
+    return listed
+
+
 def render_nginx_conf(
-    listen: str, app: str, gate: str, *, template: str | os.PathLike[str] | None = None
+    listen: str,
+    app: str | Sequence[str],
+    gate: str,
+    *,
+    template: str | os.PathLike[str] | None = None,
 ) -> str:
     """deploy/nginx/xuncha.conf with its placeholders filled: `listen` the address nginx
-    listens on (`[address:]port`), `app` the dashboard's and `gate` this gate's
-    `address:port`. ValueError for anything else (it would end up inside nginx directives)."""
-    values = {"LISTEN": listen, "APP": app, "GATE": gate}
-    for key, value in values.items():
-        if not isinstance(value, str) or not _ADDRESS.match(value):
-            raise ValueError(f"{key.lower()} must be [address:]port, not {value!r}")
-    for key in ("APP", "GATE"):
-        if ":" not in values[key]:
-            raise ValueError(f"{key.lower()} must be address:port, not {values[key]!r}")
+    listens on (`[address:]port`), `app` the dashboard's `address:port` (or a list of them,
+    one per dashboard process) and `gate` this gate's `address:port`. ValueError for anything
+    else (it would end up inside nginx directives).
+
+    One dashboard address gives the file it always gave (proxy_pass to that address); several
+    give an `upstream` of them hashed on the session cookie (nginx_upstream) that every
+    proxied location passes to."""
+    if not isinstance(listen, str) or not _ADDRESS.match(listen):
+        raise ValueError(f"listen must be [address:]port, not {listen!r}")
+    apps = _addresses("app", app)
+    (gate_address,) = _addresses("gate", gate)
+    values = {
+        "LISTEN": listen,
+        "APP": apps[0] if len(apps) == 1 else UPSTREAM,
+        "GATE": gate_address,
+    }
     text = Path(template or NGINX_TEMPLATE).read_text(encoding="utf-8")
+    text = text.replace("{{UPSTREAM}}\n", "" if len(apps) == 1 else nginx_upstream(apps) + "\n")
     for key, value in values.items():
         text = text.replace("{{" + key + "}}", value)
     if "{{" in text or "}}" in text:
@@ -675,8 +712,12 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument(
         "--app",
-        default=DEFAULT_APP,
-        help=f"与 --print-nginx-conf 同用：驾驶舱地址（默认 {DEFAULT_APP}）",
+        action="append",
+        default=None,
+        help=(
+            f"与 --print-nginx-conf 同用：驾驶舱地址（默认 {DEFAULT_APP}）；有多个驾驶舱进程"
+            "（xuncha serve --workers）时重复此项或用逗号分隔，按登录会话固定到同一进程"
+        ),
     )
     p.set_defaults(func=cmd_gate)
 
@@ -688,7 +729,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
     if args.print_nginx_conf:
         host = f"[{args.address}]" if ":" in args.address else args.address
         try:
-            text = render_nginx_conf(args.listen, args.app, f"{host}:{args.port}")
+            apps = [a.strip() for v in (args.app or [DEFAULT_APP]) for a in v.split(",")]
+            text = render_nginx_conf(args.listen, apps, f"{host}:{args.port}")
         except (ValueError, OSError) as exc:
             raise AuthError(f"无法生成 nginx 配置：{exc}") from exc
         sys.stdout.write(text)
@@ -727,11 +769,13 @@ __all__ = [
     "LOGIN_PATH",
     "LOGOUT_PATH",
     "SESSION_COOKIE",
+    "UPSTREAM",
     "USER_HEADER",
     "Gate",
     "Request",
     "Response",
     "make_server",
+    "nginx_upstream",
     "register",
     "render_nginx_conf",
 ]
