@@ -398,15 +398,16 @@ def load_test(
     log_path: Path | None = None,
     serving: Callable[..., contextlib.AbstractContextManager[Any]] = serve,
     workers: int = 1,
+    gated: bool | None = None,
 ) -> LoadResult:
     """Serve `db` with `serving` (`server.serve`'s signature: `(db, *, log_path, env)` and a
     `Served` with `base` and `pid` or `pids`), warm it with one session, then run `sessions`
     virtual users for `seconds` (and until the import, started a third of the way in, has
-    finished). `workers` is only recorded. Behind a gate (any `serving` but `serve`) the
-    users send only their session cookie: the proxy sets the user header."""
+    finished). `workers` is only recorded. Behind a gate (`gated`; by default any `serving`
+    but `serve`) the users send only their session cookie: the proxy sets the user header."""
     result = LoadResult(sessions=sessions, seconds=seconds, workers=workers)
     headers = _signed_in(db)
-    if serving is not serve:
+    if serving is not serve if gated is None else gated:
         headers = {k: v for k, v in headers.items() if k != PROXY_HEADER}
     with serving(db, log_path=log_path, env={TRUSTED_HEADER_ENV: PROXY_HEADER}) as served:
         url = ws_url(served.base)

@@ -19,11 +19,12 @@ from typing import Any
 import polars as pl
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_run_yield_check
 
 from xuncha.auth import Access, UserStore
 from xuncha.filters import Filters, Scope, resolve_scope
 from xuncha.store import Store, StoreError, open_reader, permissions
-from xuncha.store.reader import Reader
+from xuncha.store.reader import RESULTS, Reader, result_key
 
 _LOG = logging.getLogger("xuncha")
 
@@ -145,10 +146,19 @@ class CachedReader(Reader):
             # Outside a script run (a download built on click, in a worker thread): the
             # whole list is read once for the file, not kept in the shared cache.
             return Reader.query(self, name, params)
-        given = dict(params or {})
-        return _cached_query(
-            self._root, self.identity, self.version, name, params_key(given), given
+        if _STREAMLIT_QUERY_CACHE:
+            given = dict(params or {})
+            return _cached_query(
+                self._root, self.identity, self.version, name, params_key(given), given
+            )
+        return RESULTS.get(
+            result_key(self, name, params),
+            lambda: Reader.query(self, name, params),
+            waiting=get_run_yield_check(),
         )
+
+
+_STREAMLIT_QUERY_CACHE = os.environ.get("XUNCHA_RESULT_CACHE") == "streamlit"
 
 
 def reader() -> CachedReader:
@@ -159,7 +169,16 @@ def reader() -> CachedReader:
         _build_demo(target)
     _private_once(target.root)
     number = target.version()
-    return CachedReader(_reader_for(str(target.root), number, target.identity(number)))
+    identity = target.identity(number)
+    if _LAST_IDENTITY.get(str(target.root)) != identity:
+        _LAST_IDENTITY[str(target.root)] = identity
+        RESULTS.drop_other_versions(str(target.root), identity)
+    return CachedReader(_reader_for(str(target.root), number, identity))
+
+
+# The data version each store was last read at: results of older versions are dropped
+# from the shared cache once a newer one is published.
+_LAST_IDENTITY: dict[str, str] = {}
 
 
 _PRIVATE_ROOTS: set[str] = set()
@@ -305,3 +324,4 @@ def clear_caches() -> None:
         _SCOPES.clear()
     with _FIGURES_LOCK:
         _FIGURES.clear()
+    RESULTS.clear()
