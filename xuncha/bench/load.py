@@ -25,7 +25,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import os
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -44,6 +46,10 @@ TIMEOUT_S = 300.0
 # "-<key>"): the date and the small multiselects (the unit picker is left to the pages'
 # own tests: it may become a searchable picker that loads its options on demand).
 FILTER_WIDGETS = ("f_asof", "f_kind", "f_sector", "f_peer", "f_l1")
+# The dashboard processes are killed when their summed RSS passes this (XUNCHA_LOAD_ABORT_MB,
+# default 8 GB), and the run reports it as an error: on a shared machine a runaway server
+# would otherwise be stopped by the kernel's OOM killer, which may pick another process.
+ABORT_MB = float(os.environ.get("XUNCHA_LOAD_ABORT_MB", "8192"))
 # Chance that an interaction after the first is a filter change rather than a page change.
 FILTER_CHANGE_SHARE = 0.5
 # Chance that a 统计截至 date (on opening or on a change) is the demo's today.
@@ -112,6 +118,7 @@ class _Sampler(threading.Thread):
         self.processes = [psutil.Process(pid) for pid in pids]
         self.peak = 0
         self.stop = threading.Event()
+        self.aborted = False
 
     def rss(self) -> int:
         total = 0
@@ -126,6 +133,11 @@ class _Sampler(threading.Thread):
     def run(self) -> None:
         while not self.stop.is_set():
             self.peak = max(self.peak, self.rss())
+            if self.peak > ABORT_MB * 2**20 and not self.aborted:
+                self.aborted = True
+                for process in self.processes:
+                    with contextlib.suppress(Exception):
+                        os.kill(process.pid, signal.SIGKILL)
             self.stop.wait(0.2)
 
 
@@ -452,6 +464,8 @@ def load_test(
         sampler.stop.set()
         sampler.join()
         result.rss_peak_mb = max(sampler.peak, sampler.rss()) / 1024 / 1024
+        if sampler.aborted:
+            result.errors.insert(0, f"dashboard killed: RSS over {ABORT_MB:.0f} MB")
     if log_path is not None and log_path.is_file():
         result.server_errors = _server_errors(log_path.read_text(errors="replace"))
     return result
