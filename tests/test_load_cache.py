@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from xuncha.auth import Access
@@ -191,3 +192,23 @@ def test_the_load_test_summary_has_every_field(demo_store: Store, tmp_path: Path
     assert summary["page_runs"] >= 2
     assert summary["rss_mb"] > 0
     assert summary["by_kind"]["open"]["runs"] >= 1
+
+
+def test_workers_run_one_load_test_per_count_behind_the_gate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from xuncha.bench import harness, server
+
+    said: list[str] = []
+    assert harness._load_servings(None, said.append) == [(1, server.serve)]
+    monkeypatch.delattr(server, "serve_gated", raising=False)
+    assert harness._load_servings([1, 2], said.append) == []
+    assert said and "serve_gated" in said[0]
+
+    def gated(db: Path, *, workers: int, log_path: Path | None = None, env: dict | None = None):
+        return (db, workers)
+
+    monkeypatch.setattr(server, "serve_gated", gated, raising=False)
+    servings = harness._load_servings([1, 2], said.append)
+    assert [n for n, _ in servings] == [1, 2]
+    assert [serving(Path("x"))[1] for _, serving in servings] == [1, 2]
