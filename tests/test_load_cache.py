@@ -212,3 +212,50 @@ def test_workers_run_one_load_test_per_count_behind_the_gate(
     servings = harness._load_servings([1, 2], said.append)
     assert [n for n, _ in servings] == [1, 2]
     assert [serving(Path("x"))[1] for _, serving in servings] == [1, 2]
+
+
+def test_ecology_percentiles_equal_counting_every_pair() -> None:
+    """The percentiles counted by binary search (no pairs built: a 1M store's population
+    paired with itself took gigabytes) equal counting every other reference unit."""
+    import importlib
+    import random
+
+    # The package re-exports names over its modules: the module itself, by import path.
+    module = importlib.import_module("xuncha.figures.ecology")
+    rng = random.Random(7)
+    rows = []
+    for unit in range(120):
+        for indicator in ("a", "b"):
+            value = None if rng.random() < 0.1 else rng.choice([0.0, 0.5, 1 / 3, rng.random()])
+            rows.append(
+                {
+                    "unit_id": unit,
+                    "peer_group": rng.choice(["x", "y", None]),
+                    "indicator": indicator,
+                    "raw_value": value,
+                    "_good": value,
+                    "reference": rng.random() < 0.7,
+                }
+            )
+    frame = pl.DataFrame(rows)
+    refs = frame.filter(pl.col("reference") & pl.col("raw_value").is_not_null())
+    got = dict(
+        ((u, i), p)
+        for u, i, p in module._percentile(frame, refs, "peer_group")
+        .select("unit_id", "indicator", "pct_peer_group")
+        .rows()
+    )
+    eps = 1e-9
+    for row in frame.filter(pl.col("raw_value").is_not_null()).iter_rows(named=True):
+        others = [
+            r["_good"]
+            for r in refs.iter_rows(named=True)
+            if row["peer_group"] is not None
+            and r["peer_group"] == row["peer_group"]
+            and r["indicator"] == row["indicator"]
+            and r["unit_id"] != row["unit_id"]
+        ]
+        below = sum(o < row["_good"] - eps for o in others)
+        equal = sum(abs(o - row["_good"]) <= eps for o in others)
+        expected = (below + 0.5 * equal + 0.5) / (len(others) + 1) * 100
+        assert got[(row["unit_id"], row["indicator"])] == pytest.approx(expected)
