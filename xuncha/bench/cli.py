@@ -47,6 +47,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--load", action="store_true", help="负载测试：20 个会话并发切换筛选与页面")
     p.add_argument("--load-seconds", dest="load_seconds", type=float, default=60.0)
     p.add_argument("--load-sessions", dest="load_sessions", type=int, default=20)
+    p.add_argument(
+        "--workers",
+        dest="load_workers",
+        default=None,
+        metavar="N[,N…]",
+        help="负载测试经网关（nginx）连到 N 个驾驶舱进程，逐个数目各测一次，如 1,2（含 --load）",
+    )
     p.set_defaults(func=cmd_bench)
 
 
@@ -68,6 +75,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "load_seconds": args.load_seconds,
         "load_sessions": args.load_sessions,
     }
+    if args.load_workers:
+        try:
+            counts = [int(part) for part in args.load_workers.split(",") if part.strip()]
+        except ValueError:
+            counts = []
+        if not counts or any(n < 1 for n in counts):
+            print("xuncha: --workers 须是逗号分隔的正整数，如 1,2", file=sys.stderr)
+            return 1
+        changes["load"] = True
+        changes["load_workers"] = counts
     if args.findings:
         if any(n < 1 for n in args.findings):
             print("xuncha: --findings 必须是正整数", file=sys.stderr)

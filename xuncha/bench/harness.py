@@ -71,6 +71,9 @@ class Options:
     load: bool = False
     load_seconds: float = 60.0
     load_sessions: int = 20
+    # Dashboard processes behind the gate (server.serve_gated), one load test per count;
+    # None: one load test on the dashboard served directly (server.serve).
+    load_workers: list[int] | None = None
     command: str = ""
     log: Callable[[str], None] = field(default=lambda text: print(text, file=sys.stderr))
 
@@ -266,16 +269,22 @@ def _size(options: Options, folder: Path, n: int, *, largest: bool) -> dict[str,
         log(
             f"负载测试：{options.load_sessions} 个会话，{options.load_seconds:.0f} 秒，期间导入一次台账……"
         )
-        loaded = load.load_test(
-            root,
-            all_states,
-            sessions=options.load_sessions,
-            seconds=options.load_seconds,
-            ledger=ledger,
-            log_path=folder / "load-server.log",
-        )
-        result["load"] = loaded.summary()
-        log(f"  {result['load']}")
+        runs: list[dict[str, Any]] = []
+        for workers, serving in _load_servings(options.load_workers, log):
+            loaded = load.load_test(
+                root,
+                all_states,
+                sessions=options.load_sessions,
+                seconds=options.load_seconds,
+                ledger=ledger,
+                log_path=folder / f"load-server-{workers}.log",
+                serving=serving,
+                workers=workers,
+            )
+            runs.append(loaded.summary())
+            log(f"  {runs[-1]}")
+        result["load"] = runs[0] if runs else None
+        result["load_by_workers"] = runs
     return result
 
 
@@ -403,9 +412,26 @@ def _headline(out: dict[str, Any]) -> None:
         {k: row.get(k) for k in BROWSER_HEADLINE} for row in browser.get("pages") or []
     ]
     load = last.get("load") or {}
-    for key in ("p50_ms", "p95_ms", "errors", "rss_mb"):
+    for key in ("p50_ms", "p95_ms", "errors", "rss_mb", "workers", "runs_per_s"):
         out[key] = load.get(key)
     out["answers_checked"] = sum(s["answers_checked"] for s in out["sizes"])
+
+
+def _load_servings(
+    counts: list[int] | None, log: Callable[[str], None]
+) -> list[tuple[int, Callable[..., Any]]]:
+    """(workers, serving) for each load test: the dashboard served directly when no counts
+    are asked for; else N processes behind the gate for each count, when this build has
+    `server.serve_gated` (skipped with a message when it has not)."""
+    from xuncha.bench import server
+
+    if not counts:
+        return [(1, server.serve)]
+    gated = getattr(server, "serve_gated", None)
+    if gated is None:
+        log("  跳过 --workers：本版本没有 server.serve_gated（多进程与网关），未做负载测试")
+        return []
+    return [(n, functools.partial(gated, workers=n)) for n in counts]
 
 
 def _sql_process_line(measured: dict[str, Any]) -> str:
@@ -613,10 +639,10 @@ def text_report(out: dict[str, Any]) -> str:
             from xuncha.bench import browser
 
             lines += browser.text_lines(size["browser"])
-        if size.get("load"):
-            ld = size["load"]
+        for ld in size.get("load_by_workers") or ([size["load"]] if size.get("load") else []):
             lines.append(
-                f"负载测试：{ld['sessions']} 个会话 {ld['seconds']} s，{ld['page_runs']} 次页面运行，"
+                f"负载测试：{ld['sessions']} 个会话、{ld.get('workers', 1)} 个驾驶舱进程 "
+                f"{ld['seconds']} s，{ld['page_runs']} 次页面运行（每秒 {ld.get('runs_per_s')}），"
                 f"p50 {ld['p50_ms']} ms，p95 {ld['p95_ms']} ms，错误 {ld['errors']}，"
                 f"驾驶舱 RSS 峰值 {ld['rss_mb']} MB；期间导入 {ld['import_s']} s"
                 f"（{'成功' if ld['import_ok'] else '失败'}），看到的数据版本 {ld['versions_seen']}"
@@ -784,11 +810,11 @@ def markdown_report(out: dict[str, Any]) -> str:
             from xuncha.bench import browser
 
             lines += browser.markdown_lines(size["browser"])
-        if size.get("load"):
-            ld = size["load"]
+        for ld in size.get("load_by_workers") or ([size["load"]] if size.get("load") else []):
             lines.append(
-                f"Load test: {ld['sessions']} sessions for {ld['seconds']} s, {ld['page_runs']} page "
-                f"runs: p50 **{ld['p50_ms']} ms**, p95 **{ld['p95_ms']} ms**, max {ld['max_ms']} ms, "
+                f"Load test: {ld['sessions']} sessions, {ld.get('workers', 1)} dashboard "
+                f"process(es), {ld['seconds']} s, {ld['page_runs']} page runs "
+                f"({ld.get('runs_per_s')}/s): p50 **{ld['p50_ms']} ms**, p95 **{ld['p95_ms']} ms**, max {ld['max_ms']} ms, "
                 f"errors **{ld['errors']}**, server RSS peak **{ld['rss_mb']} MB** (at start "
                 f"{ld['rss_start_mb']} MB); one ledger import during the run "
                 f"{ld['import_s']} s ({'ok' if ld['import_ok'] else 'FAILED'}), data versions seen "

@@ -6,12 +6,18 @@ would take the CPU the server needs and the test would measure the browsers. A c
 speaking `BackMsg`/`ForwardMsg` (what the browser sends and receives) costs almost nothing,
 so the figures are the server's: the time from `rerun_script` to `script_finished`.
 
-Each virtual user loops: open a session with a filter state in the URL (a random one of
-the typical states with a random 统计截至 date, so most are new filter states for the cache)
-on a random analysis page, wait for the run to finish, navigate to another page in the same
-session, wait again, close. An error is a failed connection, a timeout, an exception element,
-an incident message (事件编号), a script that did not finish successfully, or an unknown page.
-The server's RSS is sampled every 0.2 s (psutil) and its peak reported.
+Each virtual user opens a session with a random filter state in the URL (one of the typical
+states, with a 统计截至 date that is the demo's today half of the time and a random past date
+otherwise) on a random analysis page, then, in the same session for the whole run, changes
+page or changes a sidebar filter. A filter change is what Streamlit 1.67's frontend sends
+when a sidebar widget changes: a `rerun_script` on the same websocket with the page's
+current query string (as the server last set it, `page_info_changed`) and the widget states,
+the changed one included (a new 统计截至 date, or a choice of 轮次类型/行业领域/同类组/
+一级类别, taken from the options the sidebar offers). A session that fails is replaced by a
+new one. An error is a failed connection, a timeout, an exception element, an incident
+message (事件编号), a script that did not finish successfully, or an unknown page. The RSS of
+the dashboard processes (and their children) is sampled every 0.2 s (psutil) and its peak,
+summed over the processes, reported.
 """
 
 from __future__ import annotations
@@ -19,11 +25,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import os
 import random
+import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,13 +42,28 @@ from xuncha.bench.timing import percentile
 
 PAGE_PATHS = ["", "distribution", "progress", "repeats", "ecology"]
 TIMEOUT_S = 300.0
+# The sidebar widgets a virtual user changes, by their key (Streamlit's element id ends in
+# "-<key>"): the date and the small multiselects (the unit picker is left to the pages'
+# own tests: it may become a searchable picker that loads its options on demand).
+FILTER_WIDGETS = ("f_asof", "f_kind", "f_sector", "f_peer", "f_l1")
+# The dashboard processes are killed when their summed RSS passes this (XUNCHA_LOAD_ABORT_MB,
+# default 8 GB), and the run reports it as an error: on a shared machine a runaway server
+# would otherwise be stopped by the kernel's OOM killer, which may pick another process.
+ABORT_MB = float(os.environ.get("XUNCHA_LOAD_ABORT_MB", "8192"))
+# Chance that an interaction after the first is a filter change rather than a page change.
+FILTER_CHANGE_SHARE = 0.5
+# Chance that a 统计截至 date (on opening or on a change) is the demo's today.
+TODAY_SHARE = 0.5
+PAST_DAYS = 400
 
 
 @dataclass
 class LoadResult:
     sessions: int
     seconds: float
+    workers: int = 1
     page_ms: list[float] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)  # "open" | "page" | "filter", per run
     errors: list[str] = field(default_factory=list)
     rss_peak_mb: float = 0.0
     rss_start_mb: float = 0.0
@@ -48,15 +72,31 @@ class LoadResult:
     import_output: str = ""
     versions_seen: set[int] = field(default_factory=set)
     server_errors: list[str] = field(default_factory=list)
+    sessions_opened: int = 0
+
+    def _p(self, q: float, kind: str | None = None) -> float | None:
+        ms = [m for m, k in zip(self.page_ms, self.kinds, strict=True) if kind in (None, k)]
+        return round(percentile(ms, q), 1) if ms else None
 
     def summary(self) -> dict[str, Any]:
         return {
             "sessions": self.sessions,
+            "workers": self.workers,
             "seconds": round(self.seconds, 1),
             "page_runs": len(self.page_ms),
-            "p50_ms": round(percentile(self.page_ms, 50), 1) if self.page_ms else None,
-            "p95_ms": round(percentile(self.page_ms, 95), 1) if self.page_ms else None,
+            "runs_per_s": round(len(self.page_ms) / self.seconds, 2) if self.seconds else None,
+            "p50_ms": self._p(50),
+            "p95_ms": self._p(95),
             "max_ms": round(max(self.page_ms), 1) if self.page_ms else None,
+            "by_kind": {
+                kind: {
+                    "runs": self.kinds.count(kind),
+                    "p50_ms": self._p(50, kind),
+                    "p95_ms": self._p(95, kind),
+                }
+                for kind in ("open", "page", "filter")
+            },
+            "sessions_opened": self.sessions_opened,
             "errors": len(self.errors),
             "error_examples": self.errors[:5],
             "rss_mb": round(self.rss_peak_mb, 1),
@@ -69,56 +109,103 @@ class LoadResult:
 
 
 class _Sampler(threading.Thread):
-    def __init__(self, pid: int) -> None:
+    """The summed RSS of the dashboard processes and their children, peak kept."""
+
+    def __init__(self, pids: Sequence[int]) -> None:
         super().__init__(daemon=True)
         import psutil
 
-        self.process = psutil.Process(pid)
+        self.processes = [psutil.Process(pid) for pid in pids]
         self.peak = 0
         self.stop = threading.Event()
+        self.aborted = False
 
     def rss(self) -> int:
-        total = self.process.memory_info().rss
-        for child in self.process.children(recursive=True):
+        total = 0
+        for process in self.processes:
             with contextlib.suppress(Exception):
-                total += child.memory_info().rss
+                total += process.memory_info().rss
+                for child in process.children(recursive=True):
+                    with contextlib.suppress(Exception):
+                        total += child.memory_info().rss
         return int(total)
 
     def run(self) -> None:
         while not self.stop.is_set():
-            try:
-                self.peak = max(self.peak, self.rss())
-            except Exception:
-                return
+            self.peak = max(self.peak, self.rss())
+            if self.peak > ABORT_MB * 2**20 and not self.aborted:
+                self.aborted = True
+                for process in self.processes:
+                    with contextlib.suppress(Exception):
+                        os.kill(process.pid, signal.SIGKILL)
             self.stop.wait(0.2)
+
+
+def _random_date(rng: random.Random, today: dt.date) -> dt.date:
+    if rng.random() < TODAY_SHARE:
+        return today
+    return today - dt.timedelta(days=rng.randrange(1, PAST_DAYS))
 
 
 def _filter_queries(rng: random.Random, states: dict[str, dict[str, str]]) -> str:
     state = dict(rng.choice(list(states.values())))
     if "asof" in state:
-        base = dt.date.fromisoformat(state["asof"])
-        state["asof"] = (base - dt.timedelta(days=rng.randrange(0, 400))).isoformat()
+        state["asof"] = _random_date(rng, dt.date.fromisoformat(state["asof"])).isoformat()
     return "&".join(f"{k}={v}" for k, v in state.items())
 
 
-async def _run_page(ws: Any, msg: Any, result: LoadResult, where: str) -> dict[str, str] | None:
-    """Send one rerun; wait for its end. Returns the app's pages (url path → script hash)."""
+@dataclass
+class _Widget:
+    id: str
+    kind: str  # "date_input" | "multiselect"
+    options: list[str]
+
+
+@dataclass
+class _Session:
+    """What the browser tab knows: the page's query string, the app's pages, the sidebar's
+    widgets and the widget values it has sent."""
+
+    query: str
+    today: dt.date
+    pages: dict[str, str] = field(default_factory=dict)
+    widgets: dict[str, _Widget] = field(default_factory=dict)
+    states: dict[str, Any] = field(default_factory=dict)  # widget id -> WidgetState
+
+
+def _note_element(session: _Session, element: Any) -> None:
+    etype = element.WhichOneof("type")
+    if etype not in ("date_input", "multiselect"):
+        return
+    proto = getattr(element, etype)
+    key = proto.id.rsplit("-", 1)[-1]
+    if key in FILTER_WIDGETS:
+        options = list(proto.options) if etype == "multiselect" else []
+        session.widgets[key] = _Widget(proto.id, etype, options)
+
+
+async def _run_page(
+    ws: Any, msg: Any, result: LoadResult, where: str, kind: str, session: _Session
+) -> bool:
+    """Send one rerun; wait for its end, noting what the session learns on the way.
+    True when it finished without error."""
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
     started = time.perf_counter()
     await ws.send(msg.SerializeToString())
-    pages: dict[str, str] | None = None
     failed = None
     while True:
         raw = await asyncio.wait_for(ws.recv(), TIMEOUT_S)
         fm = ForwardMsg()
         fm.ParseFromString(raw)
-        kind = fm.WhichOneof("type")
-        if kind == "navigation":
-            pages = {p.url_pathname: p.page_script_hash for p in fm.navigation.app_pages}
-        elif kind == "page_not_found":
+        fkind = fm.WhichOneof("type")
+        if fkind == "navigation":
+            session.pages = {p.url_pathname: p.page_script_hash for p in fm.navigation.app_pages}
+        elif fkind == "page_info_changed":
+            session.query = fm.page_info_changed.query_string
+        elif fkind == "page_not_found":
             failed = f"{where}: page not found"
-        elif kind == "delta" and fm.delta.WhichOneof("type") == "new_element":
+        elif fkind == "delta" and fm.delta.WhichOneof("type") == "new_element":
             element = fm.delta.new_element
             etype = element.WhichOneof("type")
             if etype == "exception":
@@ -129,7 +216,9 @@ async def _run_page(ws: Any, msg: Any, result: LoadResult, where: str) -> dict[s
                 tail = element.markdown.body.rsplit("数据版本", 1)[1].strip().split()[0]
                 if tail.isdigit():
                     result.versions_seen.add(int(tail))
-        elif kind == "script_finished":
+            else:
+                _note_element(session, element)
+        elif fkind == "script_finished":
             if fm.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
                 continue
             if fm.script_finished != ForwardMsg.FINISHED_SUCCESSFULLY:
@@ -138,27 +227,67 @@ async def _run_page(ws: Any, msg: Any, result: LoadResult, where: str) -> dict[s
     elapsed = (time.perf_counter() - started) * 1000
     if failed:
         result.errors.append(failed)
+        return False
+    result.page_ms.append(elapsed)
+    result.kinds.append(kind)
+    return True
+
+
+def _rerun(session: _Session, page: str) -> Any:
+    """The `rerun_script` the frontend sends: query string, page and every widget state."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    msg = BackMsg()
+    msg.rerun_script.query_string = session.query
+    msg.rerun_script.page_name = page
+    msg.rerun_script.page_script_hash = session.pages.get(page, "")
+    for state in session.states.values():
+        msg.rerun_script.widget_states.widgets.append(state)
+    return msg
+
+
+def _change_filter(rng: random.Random, session: _Session) -> str | None:
+    """Set one sidebar widget to a new value in the session's widget states; what changed."""
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+    choices = [k for k, w in session.widgets.items() if w.kind == "date_input" or w.options]
+    if not choices:
+        return None
+    key = rng.choice(choices)
+    widget = session.widgets[key]
+    state = WidgetState(id=widget.id)
+    if widget.kind == "date_input":
+        day = _random_date(rng, session.today)
+        state.string_array_value.data.append(day.strftime("%Y/%m/%d"))
+        what = f"{key}={day}"
     else:
-        result.page_ms.append(elapsed)
-    return pages
+        picked = rng.sample(widget.options, rng.randrange(0, min(2, len(widget.options)) + 1))
+        state.string_array_value.data.extend(picked)
+        what = f"{key}={'|'.join(picked)}"
+    session.states[widget.id] = state
+    return what
 
 
 async def _user(
-    port: int,
+    url: str,
     seed: int,
     states: dict[str, dict[str, str]],
     deadline: float,
     result: LoadResult,
     headers: dict[str, str] | None = None,
+    today: dt.date | None = None,
 ) -> None:
+    """One virtual user: a session opened on a random page and filter state, then page and
+    filter changes in it until the deadline (a new session after a failure)."""
     import websockets
-    from streamlit.proto.BackMsg_pb2 import BackMsg
 
     rng = random.Random(seed)
-    url = f"ws://127.0.0.1:{port}/_stcore/stream"
+    today = today or dt.date.fromisoformat(
+        next((s["asof"] for s in states.values() if "asof" in s), dt.date.today().isoformat())
+    )
     while time.monotonic() < deadline:
-        query = _filter_queries(rng, states)
-        first, second = rng.sample(PAGE_PATHS, 2)
+        session = _Session(query=_filter_queries(rng, states), today=today)
+        page = rng.choice(PAGE_PATHS)
         try:
             async with websockets.connect(
                 url,
@@ -166,19 +295,33 @@ async def _user(
                 max_size=None,
                 additional_headers=headers,
             ) as ws:
-                msg = BackMsg()
-                msg.rerun_script.query_string = query
-                msg.rerun_script.page_name = first
-                pages = await _run_page(ws, msg, result, f"/{first}?{query}")
-                if time.monotonic() >= deadline or not pages:
-                    continue
-                msg = BackMsg()
-                msg.rerun_script.query_string = query
-                msg.rerun_script.page_name = second
-                msg.rerun_script.page_script_hash = pages.get(second, "")
-                await _run_page(ws, msg, result, f"/{second}?{query}")
+                result.sessions_opened += 1
+                ok = await _run_page(
+                    ws, _rerun(session, page), result, f"/{page}?{session.query}", "open", session
+                )
+                while ok and session.pages and time.monotonic() < deadline:
+                    what = None
+                    if rng.random() < FILTER_CHANGE_SHARE:
+                        what = _change_filter(rng, session)
+                    if what is None:
+                        page = rng.choice([p for p in PAGE_PATHS if p != page])
+                    where = f"/{page}?{session.query}" + (f" ({what})" if what else "")
+                    ok = await _run_page(
+                        ws,
+                        _rerun(session, page),
+                        result,
+                        where,
+                        "filter" if what else "page",
+                        session,
+                    )
         except Exception as exc:
             result.errors.append(f"session: {type(exc).__name__}: {str(exc)[:200]}")
+
+
+def ws_url(base: str) -> str:
+    """The websocket URL of the dashboard served at `base` (http://host:port[/prefix])."""
+    scheme, rest = base.split("://", 1)
+    return f"{'wss' if scheme == 'https' else 'ws'}://{rest.rstrip('/')}/_stcore/stream"
 
 
 TRUSTED_HEADER_ENV = "XUNCHA_TRUSTED_USER_HEADER"
@@ -265,17 +408,24 @@ def load_test(
     seconds: float = 60.0,
     ledger: Path | None = None,
     log_path: Path | None = None,
+    serving: Callable[..., contextlib.AbstractContextManager[Any]] = serve,
+    workers: int = 1,
+    gated: bool | None = None,
 ) -> LoadResult:
-    """Serve `db`, warm it with one session, then run `sessions` virtual users for `seconds`
-    (and until the import, started a third of the way in, has finished)."""
-    result = LoadResult(sessions=sessions, seconds=seconds)
+    """Serve `db` with `serving` (`server.serve`'s signature: `(db, *, log_path, env)` and a
+    `Served` with `base` and `pid` or `pids`), warm it with one session, then run `sessions`
+    virtual users for `seconds` (and until the import, started a third of the way in, has
+    finished). `workers` is only recorded. Behind a gate (`gated`; by default any `serving`
+    but `serve`) the users send only their session cookie: the proxy sets the user header."""
+    result = LoadResult(sessions=sessions, seconds=seconds, workers=workers)
     headers = _signed_in(db)
-    with serve(db, log_path=log_path, env={TRUSTED_HEADER_ENV: PROXY_HEADER}) as served:
-        sampler = _Sampler(served.pid)
+    if serving is not serve if gated is None else gated:
+        headers = {k: v for k, v in headers.items() if k != PROXY_HEADER}
+    with serving(db, log_path=log_path, env={TRUSTED_HEADER_ENV: PROXY_HEADER}) as served:
+        url = ws_url(served.base)
+        sampler = _Sampler(getattr(served, "pids", None) or (served.pid,))
         warm = LoadResult(sessions=1, seconds=0)
-        asyncio.run(
-            _user(served.port, 0, {"all": states["all"]}, time.monotonic() + 0.1, warm, headers)
-        )
+        asyncio.run(_user(url, 0, {"all": states["all"]}, time.monotonic() + 0.1, warm, headers))
         if warm.errors:
             raise RuntimeError(f"the dashboard fails before the load test: {warm.errors[0]}")
         result.rss_start_mb = sampler.rss() / 1024 / 1024
@@ -296,7 +446,7 @@ def load_test(
         async def main() -> None:
             deadline = started + seconds
             users = [
-                asyncio.create_task(_user(served.port, i + 1, states, deadline, result, headers))
+                asyncio.create_task(_user(url, i + 1, states, deadline, result, headers))
                 for i in range(sessions)
             ]
             await asyncio.gather(*users)
@@ -304,10 +454,7 @@ def load_test(
             while not imported.is_set():
                 extra = time.monotonic() + 5
                 await asyncio.gather(
-                    *(
-                        _user(served.port, 1000 + i, states, extra, result, headers)
-                        for i in range(sessions)
-                    )
+                    *(_user(url, 1000 + i, states, extra, result, headers) for i in range(sessions))
                 )
 
         asyncio.run(main())
@@ -317,6 +464,8 @@ def load_test(
         sampler.stop.set()
         sampler.join()
         result.rss_peak_mb = max(sampler.peak, sampler.rss()) / 1024 / 1024
+        if sampler.aborted:
+            result.errors.insert(0, f"dashboard killed: RSS over {ABORT_MB:.0f} MB")
     if log_path is not None and log_path.is_file():
         result.server_errors = _server_errors(log_path.read_text(errors="replace"))
     return result

@@ -16,12 +16,14 @@ fixture store and checks the header against the result.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
+import hashlib
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,138 @@ _RECORDINGS_LOCK = threading.Lock()
 # query already uses every core; twenty sessions' queries at once only add their working
 # memory (hash tables over millions of rows) and make each other wait the longer.
 QUERY_SLOTS = threading.BoundedSemaphore(max(int(os.environ.get("XUNCHA_QUERY_SLOTS", "4")), 1))
+
+
+# The shared query-result cache's bound (XUNCHA_RESULT_CACHE_MB, default 256): at a million
+# findings a page's results are 0.1-30 MB, most under 1 MB (a few lists of every inspection
+# or unit in scope are the large ones).
+RESULT_CACHE_BYTES = int(float(os.environ.get("XUNCHA_RESULT_CACHE_MB", "256")) * 2**20)
+# How often a caller waiting for another's computation asks whether to stop waiting.
+_WAIT_POLL_S = 0.1
+
+
+class _Flight:
+    """One computation in progress, awaited by every caller of the same key."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: pl.DataFrame | None = None
+        self.error: BaseException | None = None
+
+
+class ResultCache:
+    """Named-query results shared by every session of the process, least recently used
+    first out, bounded by the frames' bytes (Polars' `estimated_size`) rather than by a
+    count: one list of every inspection at provincial scale weighs as much as a thousand
+    counts. Callers asking for the same key at once wait for one computation (single-flight):
+    twenty sessions opening the same page do not run its queries twenty times. Keys are
+    built by `result_key`: the store, the data version's identity, the query and its bound
+    parameters (the scope's inspection ids among them), so a new version or another scope
+    never reads another's result. Polars frames are immutable: every caller shares one."""
+
+    def __init__(self, max_bytes: int = RESULT_CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._entries: collections.OrderedDict[Hashable, tuple[pl.DataFrame, int]] = (
+            collections.OrderedDict()
+        )
+        self._flights: dict[Hashable, _Flight] = {}
+        self._lock = threading.Lock()
+        self.bytes = 0
+        self.hits = 0
+        self.misses = 0  # computations (a caller that waited for one counts as a hit)
+
+    def get(
+        self,
+        key: Hashable,
+        compute: Callable[[], pl.DataFrame],
+        waiting: Callable[[], None] | None = None,
+    ) -> pl.DataFrame:
+        """The cached frame for `key`, else `compute()` once for all concurrent callers.
+        `waiting`, when given, is called every 0.1 s while waiting for another caller's
+        computation (Streamlit's check that raises when the run is to stop or rerun)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return entry[0]
+            flight = self._flights.get(key)
+            owner = flight is None
+            if flight is None:
+                flight = self._flights[key] = _Flight()
+                self.misses += 1
+            else:
+                self.hits += 1
+        if not owner:
+            while not flight.done.wait(_WAIT_POLL_S if waiting else None):
+                if waiting is not None:
+                    waiting()
+            if flight.error is not None:
+                raise flight.error
+            assert flight.value is not None
+            return flight.value
+        try:
+            value = compute()
+        except BaseException as exc:
+            flight.error = exc
+            with self._lock:
+                del self._flights[key]
+            flight.done.set()
+            raise
+        flight.value = value
+        self._put(key, value)
+        flight.done.set()
+        return value
+
+    def _put(self, key: Hashable, value: pl.DataFrame) -> None:
+        size = int(value.estimated_size())
+        with self._lock:
+            del self._flights[key]
+            if size > self.max_bytes // 4:
+                return  # one frame never takes a quarter of the cache
+            self._entries[key] = (value, size)
+            self.bytes += size
+            while self.bytes > self.max_bytes and self._entries:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self.bytes -= dropped
+
+    def drop_other_versions(self, root: str, identity: str) -> None:
+        """Forget the results of every other data version of `root` (a new version has been
+        published: the old results would only be evicted by the bytes bound later)."""
+        with self._lock:
+            for key in [k for k in self._entries if _stale(k, root, identity)]:
+                self.bytes -= self._entries.pop(key)[1]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _stale(key: Hashable, root: str, identity: str) -> bool:
+    return isinstance(key, tuple) and len(key) > 2 and key[0] == root and key[1] != identity
+
+
+def params_key(params: Mapping[str, Any]) -> str:
+    """A digest of bound parameters: hashing a list of tens of thousands of inspection ids
+    once is cheaper than keeping it in the key."""
+    return hashlib.blake2b(repr(sorted(params.items())).encode(), digest_size=16).hexdigest()
+
+
+def result_key(reader: Reader, name: str, params: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The shared cache's key for `name` with `params` on `reader`'s data version: only the
+    parameters the query binds count (a query that ignores the date is shared across dates)."""
+    given = dict(params or {})
+    named = load_queries().get(name)
+    bound = given if named is None else {k: given[k] for k in named.params if k in given}
+    return (str(reader.store.root), reader.identity, name, params_key(bound))
+
+
+# The process's shared query results (the dashboard's CachedReader reads through it).
+RESULTS = ResultCache()
 
 
 @contextlib.contextmanager

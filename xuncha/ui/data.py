@@ -19,17 +19,17 @@ from typing import Any
 import polars as pl
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_run_yield_check
 
 from xuncha.auth import Access, UserStore
 from xuncha.filters import Filters, Scope, resolve_scope
 from xuncha.store import Store, StoreError, open_reader, permissions
-from xuncha.store.reader import Reader
+from xuncha.store.reader import RESULTS, Reader, result_key
+from xuncha.store.reader import params_key as reader_params_key
 
 _LOG = logging.getLogger("xuncha")
 
 DEFAULT_STORE = Path(__file__).resolve().parents[2] / "data" / "demo"
-# Query results kept per process (shared by all sessions, keyed on the data version).
-QUERY_CACHE_ENTRIES = 160
 
 
 def store() -> Store:
@@ -56,25 +56,8 @@ def _reader_for(root: str, version: int, identity: str) -> Reader:
     return reader
 
 
-@st.cache_resource(max_entries=QUERY_CACHE_ENTRIES, show_spinner=False)
-def _cached_query(
-    root: str,
-    identity: str,
-    version: int,
-    name: str,
-    params_digest: str,
-    _params: Mapping[str, Any],
-) -> pl.DataFrame:
-    # Keyed on a digest of the parameters: Streamlit's own hashing of a list of tens of
-    # thousands of inspection ids on every call would cost more than the query.
-    # A resource cache, not a data cache: a data cache unpickles a copy on every hit (140 ms
-    # for a 200,000-row list at provincial scale) and keeps one pickled copy per entry.
-    # Polars frames are immutable, so every session can share the same one.
-    return _reader_for(root, version, identity).query(name, _params)
-
-
 def params_key(params: Mapping[str, Any]) -> str:
-    return hashlib.blake2b(repr(sorted(params.items())).encode(), digest_size=16).hexdigest()
+    return reader_params_key(params)
 
 
 # Figures kept per process: a scorecard of one round at provincial scale holds ~14 MB of
@@ -145,9 +128,14 @@ class CachedReader(Reader):
             # Outside a script run (a download built on click, in a worker thread): the
             # whole list is read once for the file, not kept in the shared cache.
             return Reader.query(self, name, params)
-        given = dict(params or {})
-        return _cached_query(
-            self._root, self.identity, self.version, name, params_key(given), given
+        # One process-wide cache, bounded by bytes, computed once for concurrent callers
+        # (reader.ResultCache): Streamlit's own hashing of a list of tens of thousands of
+        # inspection ids on every call would cost more than the query, and a data cache
+        # would unpickle a copy on every hit. Polars frames are immutable: all share one.
+        return RESULTS.get(
+            result_key(self, name, params),
+            lambda: Reader.query(self, name, params),
+            waiting=get_run_yield_check(),
         )
 
 
@@ -159,7 +147,16 @@ def reader() -> CachedReader:
         _build_demo(target)
     _private_once(target.root)
     number = target.version()
-    return CachedReader(_reader_for(str(target.root), number, target.identity(number)))
+    identity = target.identity(number)
+    if _LAST_IDENTITY.get(str(target.root)) != identity:
+        _LAST_IDENTITY[str(target.root)] = identity
+        RESULTS.drop_other_versions(str(target.root), identity)
+    return CachedReader(_reader_for(str(target.root), number, identity))
+
+
+# The data version each store was last read at: results of older versions are dropped
+# from the shared cache once a newer one is published.
+_LAST_IDENTITY: dict[str, str] = {}
 
 
 _PRIVATE_ROOTS: set[str] = set()
@@ -305,3 +302,4 @@ def clear_caches() -> None:
         _SCOPES.clear()
     with _FIGURES_LOCK:
         _FIGURES.clear()
+    RESULTS.clear()
