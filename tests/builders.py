@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -228,6 +228,41 @@ def pdf(*objects: bytes, trailer_extra: bytes = b"", comment: str = "") -> bytes
 def sample_pdf(text: str = "") -> bytes:
     """A small valid PDF the evidence checks accept; different texts give different files."""
     return pdf(comment=text)
+
+
+def copy_store(source: Path, target: Path) -> Store:
+    """A store's folder copied to `target` (every version, the pointer, its evidence and
+    audit files; not a writer's lock): the same store as the one built at `source`, for the
+    price of a file copy instead of a new build through the schema and demo generator."""
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.lock"))
+    return Store(target)
+
+
+def plain_demo(con: Any) -> None:
+    """The demo city as a plain write builds it (conftest's store_template("demo", plain_demo))."""
+    from xuncha import demo
+
+    demo.build(con)
+
+
+def built_once(folder: Path, build: Callable[[Path], object]) -> Path:
+    """`build(path)` run once into `folder`/store across the xdist workers of a test session
+    (an exclusive file lock; the first worker builds, the others wait and find it): the built
+    store's path, to be copied and never written."""
+    import fcntl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "store"
+    with open(folder / "build.lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            if not (folder / "built").exists():
+                shutil.rmtree(path, ignore_errors=True)
+                build(path)
+                (folder / "built").write_text("ok")
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    return path
 
 
 def real_copy(demo_store: Store, target: Path) -> tuple[Store, UserStore]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.builders import built_once, copy_store, plain_demo
 from xuncha import demo
 from xuncha.rectify import demo_activity
 from xuncha.store import Reader, Store, open_reader
@@ -35,12 +36,41 @@ def _log_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ["XUNCHA_LOG_DIR"] = before
 
 
+StoreTemplate = Callable[[str, Callable[[duckdb.DuckDBPyConnection], object]], Path]
+
+
+@pytest.fixture(scope="session")
+def store_template(tmp_path_factory: pytest.TempPathFactory) -> StoreTemplate:
+    """`store_template(name, apply)`: the path of a store written once by `apply` through
+    Store.write(fresh=True), shared by the session's xdist workers (their temp folders' common
+    parent), to be copied with builders.copy_store and never written itself. A name stands for
+    one build: every caller of a name passes the same `apply`. A demo city costs seconds to
+    build through the schema and generator and milliseconds to copy."""
+    root = tmp_path_factory.getbasetemp()
+    shared = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+
+    def template(name: str, apply: Callable[[duckdb.DuckDBPyConnection], object]) -> Path:
+        return built_once(
+            shared / "templates" / name, lambda path: Store(path).write(apply, fresh=True)
+        )
+
+    return template
+
+
 @pytest.fixture(scope="session")
 def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
-    store = Store(tmp_path_factory.mktemp("demo") / "store")
-    demo_activity.put_demo_evidence(store)
-    store.write(lambda con: demo.build(con), fresh=True)
-    return store
+    """The demo city with its evidence files, built once for the session's workers and copied
+    into each one's own folder (a worker's tests never see another's writes)."""
+
+    def build(path: Path) -> None:
+        store = Store(path)
+        demo_activity.put_demo_evidence(store)
+        store.write(lambda con: demo.build(con), fresh=True)
+
+    root = tmp_path_factory.getbasetemp()
+    shared = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+    built = built_once(shared / "templates" / "demo_with_evidence", build)
+    return copy_store(built, tmp_path_factory.mktemp("demo") / "store")
 
 
 @pytest.fixture()
@@ -109,12 +139,13 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def demo_dir(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A demo store for a module's browser tests (requests `browser` first, so a missing
-    Chromium skips before any work)."""
+def demo_dir(
+    browser: Browser, store_template: StoreTemplate, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A demo store of a module's own for its browser tests (requests `browser` first, so a
+    missing Chromium skips before any work)."""
     path = tmp_path_factory.mktemp("browser_demo") / "store"
-    Store(path).write(lambda con: demo.build(con), fresh=True)
-    return path
+    return copy_store(store_template("demo", plain_demo), path).root
 
 
 @pytest.fixture(scope="module")

@@ -10,15 +10,15 @@ import re
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser_support import shot
-from xuncha import demo
+from tests.builders import copy_store, plain_demo
 from xuncha.auth import UserStore
-from xuncha.store import Store
 
 pytestmark = pytest.mark.browser
 
@@ -28,11 +28,12 @@ PASSWORD = "Xuncha-Test-2026"
 
 
 @pytest.fixture(scope="module")
-def real_app(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def real_app(
+    browser: Browser, store_template: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A real (non-demo) store with a viewer and an office user, served."""
     path = tmp_path_factory.mktemp("real") / "store"
-    store = Store(path)
-    store.write(lambda con: demo.build(con), fresh=True)
+    store = copy_store(store_template("demo", plain_demo), path)
     store.write(lambda con: con.execute("UPDATE store_meta SET value = 'false' WHERE key = 'demo'"))
     users = UserStore(path, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     users.add_user("office1", "office", actor="test", password=PASSWORD)
@@ -159,11 +160,12 @@ HOSTILE_LINK = "http://203.0.113.9/"
 
 
 @pytest.fixture(scope="module")
-def hostile_app(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def hostile_app(
+    browser: Browser, store_template: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A real store whose ledger text and unit names carry links, HTML and Markdown."""
     path = tmp_path_factory.mktemp("hostile") / "store"
-    store = Store(path)
-    store.write(lambda con: demo.build(con), fresh=True)
+    store = copy_store(store_template("demo", plain_demo), path)
 
     def plant(con: object) -> None:
         run = con.execute  # type: ignore[attr-defined]

@@ -15,13 +15,14 @@ import sys
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser_support import cut_metrics, developer_text, shot
-from xuncha import demo
+from tests.builders import copy_store, plain_demo
 from xuncha.auth import UserStore
 from xuncha.bench.server import _stop, _wait_healthy, free_port
 from xuncha.store import Store
@@ -87,11 +88,11 @@ def settled(page: Page) -> None:
 
 
 @pytest.fixture(scope="module")
-def store_dir(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def store_dir(
+    browser: Browser, store_template: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     path = tmp_path_factory.mktemp("zh") / "store"
-    store = Store(path)
-    store.write(lambda con: demo.build(con), fresh=True)
-    return path
+    return copy_store(store_template("demo", plain_demo), path).root
 
 
 @pytest.fixture(scope="module")

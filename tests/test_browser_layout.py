@@ -26,6 +26,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
@@ -33,10 +34,9 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser_support import cut_metrics, shot
-from xuncha import demo
+from tests.builders import copy_store, plain_demo
 from xuncha.auth import UserStore
 from xuncha.bench.server import serve as serve_store
-from xuncha.store import Store
 
 pytestmark = pytest.mark.browser
 
@@ -65,10 +65,12 @@ TOLERANCE_SHARE = 0.08
 
 
 @pytest.fixture(scope="module")
-def app(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def app(
+    browser: Browser, store_template: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """The demo store served with its login form on (XUNCHA_DEMO_LOGIN), with a leader."""
     path = tmp_path_factory.mktemp("layout") / "store"
-    Store(path).write(lambda con: demo.build(con), fresh=True)
+    copy_store(store_template("demo", plain_demo), path)
     users = UserStore(path, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     users.add_user(LEADER, "leader", actor="test", password=PASSWORD)
     with serve_store(path, env={"XUNCHA_DEMO_LOGIN": "1"}) as served:

@@ -14,6 +14,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from tests import ledger_samples as S
+from tests.builders import copy_store, plain_demo
 from xuncha import audit, demo
 from xuncha.auth import UserStore
 from xuncha.ledger import import_ledgers
@@ -23,16 +24,20 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _served(store: Store, monkeypatch: pytest.MonkeyPatch, *, real: bool) -> Iterator[Store]:
+def _real_demo(con: Any) -> None:
+    """The demo city's data with the demo flag off, in one write (store_template "demo_real")."""
+    demo.build(con)
+    con.execute("UPDATE store_meta SET value = 'false' WHERE key = 'demo'")
+
+
+def _served(
+    target: Path, monkeypatch: pytest.MonkeyPatch, template: Any, *, real: bool
+) -> Iterator[Store]:
     """A store of the demo city's data served to AppTest (`real`: with the demo flag off, as
-    an office's store holding real data, which needs a login), caches cleared around it."""
-
-    def build(con: Any) -> None:
-        demo.build(con)
-        if real:
-            con.execute("UPDATE store_meta SET value = 'false' WHERE key = 'demo'")
-
-    store.write(build, fresh=True)
+    an office's store holding real data, which needs a login), caches cleared around it: a
+    copy of the session's build (store_template), written in one version as before."""
+    source = template("demo_real", _real_demo) if real else template("demo", plain_demo)
+    store = copy_store(source, target)
     monkeypatch.setenv("XUNCHA_DB", str(store.root))
     st.cache_data.clear()
     st.cache_resource.clear()
@@ -42,10 +47,12 @@ def _served(store: Store, monkeypatch: pytest.MonkeyPatch, *, real: bool) -> Ite
 
 
 @pytest.fixture()
-def own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+def own_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_template: Any
+) -> Iterator[Store]:
     # Its own store holding the demo city's data as a real office store would (the demo
     # store itself takes no ledger): this test writes.
-    yield from _served(Store(tmp_path / "store"), monkeypatch, real=True)
+    yield from _served(tmp_path / "store", monkeypatch, store_template, real=True)
 
 
 def _findings(store: Store) -> int:
@@ -163,10 +170,12 @@ def test_a_bad_ledger_is_refused_on_the_page_and_nothing_is_written(
 
 
 @pytest.fixture()
-def demo_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+def demo_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_template: Any
+) -> Iterator[Store]:
     # The demo store as `xuncha demo` builds it (demo = 'true'): opens without a login.
     monkeypatch.delenv("XUNCHA_DEMO_LOGIN", raising=False)
-    yield from _served(Store(tmp_path / "demo"), monkeypatch, real=False)
+    yield from _served(tmp_path / "demo", monkeypatch, store_template, real=False)
 
 
 def _choose_new_round(at: AppTest) -> None:

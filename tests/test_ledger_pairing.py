@@ -14,7 +14,8 @@ from typing import Any
 import openpyxl
 import pytest
 
-from xuncha import cli, demo
+from tests.builders import copy_store, plain_demo
+from xuncha import cli
 from xuncha.auth import UserStore
 from xuncha.ledger import (
     DecisionKey,
@@ -516,9 +517,10 @@ def test_pairing_by_words_asks_when_two_held_items_are_equally_likely() -> None:
 # -- the demo store, a new real store ------------------------------------------------------
 
 
-def test_the_demo_store_takes_no_ledger_and_stays_as_it_was(capsys: Any, tmp_path: Path) -> None:
-    demo_store = Store(tmp_path / "demo")
-    demo_store.write(lambda con: demo.build(con), fresh=True)
+def test_the_demo_store_takes_no_ledger_and_stays_as_it_was(
+    capsys: Any, tmp_path: Path, store_template: Any
+) -> None:
+    demo_store = copy_store(store_template("demo", plain_demo), tmp_path / "demo")
     version = demo_store.version()
     path = ledger(tmp_path / "审计局台账.xlsx", FIRST, "2024年5月31日")
     code, _, err = run(capsys, *args(demo_store.root, path))

@@ -19,6 +19,7 @@ from argon2 import PasswordHasher
 from playwright.sync_api import Browser, Page, expect
 from streamlit.testing.v1 import AppTest
 
+from tests.builders import copy_store, plain_demo
 from xuncha.auth import UserStore
 from xuncha.store import Store
 from xuncha.ui import rectify
@@ -345,14 +346,12 @@ def _shots(page: Page, name: str) -> None:
 
 @pytest.mark.browser
 def test_in_a_browser_a_unit_reports_done_with_a_png_then_review_and_close(
-    browser: Browser, tmp_path: Path
+    browser: Browser, tmp_path: Path, store_template: Any
 ) -> None:
     from tests.browser_support import shot
-    from xuncha import demo
 
     path = tmp_path / "store"
-    store = Store(path)
-    store.write(lambda con: demo.build(con), fresh=True)
+    store = copy_store(store_template("demo", plain_demo), path)
     store.write(_real_and_without_online_activity)
     users = UserStore(path, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     users.add_user("u_liaison", "liaison", actor="test", password=PASSWORD, units=[UNIT])

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from xuncha import audit, demo
+from tests.builders import copy_store, plain_demo
+from xuncha import audit
 from xuncha.sandbox import clear_cache
 from xuncha.store import Store
 
@@ -18,10 +20,11 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 @pytest.fixture()
-def sql_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+def sql_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_template: Any
+) -> Iterator[Store]:
     # Its own store: the page writes to the store's audit trail.
-    store = Store(tmp_path / "store")
-    store.write(lambda con: demo.build(con), fresh=True)
+    store = copy_store(store_template("demo", plain_demo), tmp_path / "store")
     monkeypatch.setenv("XUNCHA_DB", str(store.root))
     st.cache_data.clear()
     st.cache_resource.clear()

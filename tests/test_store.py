@@ -7,10 +7,12 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 
+from tests.builders import copy_store, plain_demo
 from xuncha import demo
 from xuncha.store import Store, StoreError, open_reader
 from xuncha.store.store import KEEP_VERSIONS
@@ -69,10 +71,9 @@ def test_a_reader_keeps_its_version_while_a_writer_publishes_another(tmp_path: P
 
 
 def test_the_command_line_reads_and_writes_while_another_process_holds_the_store(
-    tmp_path: Path,
+    tmp_path: Path, store_template: Any
 ) -> None:
-    store = Store(tmp_path / "s")
-    store.write(lambda con: demo.build(con), fresh=True)
+    store = copy_store(store_template("demo", plain_demo), tmp_path / "s")
     holder = open_reader(store)  # as the dashboard would
     try:
         info = subprocess.run(
