@@ -174,3 +174,25 @@ def page(browser: Browser) -> Iterator[Page]:
         yield context.new_page()
     finally:
         context.close()
+
+
+# The modules that take longest (measured with --durations) are handed out first: under
+# `--dist loadscope` a module runs whole on one worker, and a long one handed out last would
+# leave the other worker idle at the end. Tests keep their order within a module.
+_LONGEST_FIRST = (
+    "test_faults.py",
+    "test_browser.py",
+    "test_ledger_round.py",
+    "test_browser_chinese.py",
+    "test_workers.py",
+    "test_disclosure.py",
+    "test_browser_access.py",
+    "test_browser_layout.py",
+    "test_bench_smoke.py",
+    "test_evaluation.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(_LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))

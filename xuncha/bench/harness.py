@@ -271,8 +271,9 @@ def _size(options: Options, folder: Path, n: int, *, largest: bool) -> dict[str,
         )
         runs: list[dict[str, Any]] = []
         for workers, serving in _load_servings(options.load_workers, log):
+            served = load.real_copy(root, folder / f"load-store-{workers}")
             loaded = load.load_test(
-                root,
+                served,
                 all_states,
                 sessions=options.load_sessions,
                 seconds=options.load_seconds,
@@ -281,6 +282,7 @@ def _size(options: Options, folder: Path, n: int, *, largest: bool) -> dict[str,
                 serving=serving,
                 workers=workers,
             )
+            shutil.rmtree(served, ignore_errors=True)
             runs.append(loaded.summary())
             log(f"  {runs[-1]}")
         result["load"] = runs[0] if runs else None

@@ -294,6 +294,9 @@ async def _user(
                 subprotocols=["streamlit"],  # type: ignore[list-item]
                 max_size=None,
                 additional_headers=headers,
+                # No keepalive pings: a run slower than the client's ping window would count
+                # as a dropped connection; TIMEOUT_S bounds a run instead.
+                ping_interval=None,
             ) as ws:
                 result.sessions_opened += 1
                 ok = await _run_page(
@@ -341,6 +344,22 @@ def _signed_in(db: Path) -> dict[str, str]:
         users.add_user(LOAD_USER, "office", actor="xuncha bench")
     token = users.start_session(users.access_for(LOAD_USER), client="bench")
     return {"Cookie": f"{SESSION_COOKIE}={token}", PROXY_HEADER: LOAD_USER}
+
+
+def real_copy(db: Path, target: Path) -> Path:
+    """A copy of the benchmark's store marked as real data, for the load test's import: a demo
+    store takes no ledger (real ledgers go to a real store). The mark is one write through
+    the store's write path, on the copy only, so the benchmark's own store stays a demo."""
+    import shutil
+
+    from xuncha.store import Store
+
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(db, target, ignore=shutil.ignore_patterns("*.wal", ".write.lock"))
+    Store(target).write(
+        lambda con: con.execute("UPDATE store_meta SET value = 'false' WHERE key = 'demo'")
+    )
+    return target
 
 
 def import_target(db: Path) -> tuple[str, str | None]:
@@ -418,14 +437,26 @@ def load_test(
     finished). `workers` is only recorded. Behind a gate (`gated`; by default any `serving`
     but `serve`) the users send only their session cookie: the proxy sets the user header."""
     result = LoadResult(sessions=sessions, seconds=seconds, workers=workers)
-    headers = _signed_in(db)
-    if serving is not serve if gated is None else gated:
-        headers = {k: v for k, v in headers.items() if k != PROXY_HEADER}
+    behind_gate = serving is not serve if gated is None else gated
+    signed: dict[int, dict[str, str]] = {}
+
+    def headers_of(user: int) -> dict[str, str]:
+        # One session cookie per virtual user, as each browser has its own: behind nginx the
+        # cookie picks the dashboard process, so a shared one would send every user to one.
+        if user not in signed:
+            headers = _signed_in(db)
+            if behind_gate:
+                headers = {k: v for k, v in headers.items() if k != PROXY_HEADER}
+            signed[user] = headers
+        return signed[user]
+
     with serving(db, log_path=log_path, env={TRUSTED_HEADER_ENV: PROXY_HEADER}) as served:
         url = ws_url(served.base)
         sampler = _Sampler(getattr(served, "pids", None) or (served.pid,))
         warm = LoadResult(sessions=1, seconds=0)
-        asyncio.run(_user(url, 0, {"all": states["all"]}, time.monotonic() + 0.1, warm, headers))
+        asyncio.run(
+            _user(url, 0, {"all": states["all"]}, time.monotonic() + 0.1, warm, headers_of(0))
+        )
         if warm.errors:
             raise RuntimeError(f"the dashboard fails before the load test: {warm.errors[0]}")
         result.rss_start_mb = sampler.rss() / 1024 / 1024
@@ -446,7 +477,7 @@ def load_test(
         async def main() -> None:
             deadline = started + seconds
             users = [
-                asyncio.create_task(_user(url, i + 1, states, deadline, result, headers))
+                asyncio.create_task(_user(url, i + 1, states, deadline, result, headers_of(i + 1)))
                 for i in range(sessions)
             ]
             await asyncio.gather(*users)
@@ -454,7 +485,10 @@ def load_test(
             while not imported.is_set():
                 extra = time.monotonic() + 5
                 await asyncio.gather(
-                    *(_user(url, 1000 + i, states, extra, result, headers) for i in range(sessions))
+                    *(
+                        _user(url, 1000 + i, states, extra, result, headers_of(i + 1))
+                        for i in range(sessions)
+                    )
                 )
 
         asyncio.run(main())
