@@ -28,6 +28,8 @@ from xuncha.ui.text import md
 TABLE_MAX_ROWS = 2000
 # Rows of a table on one page: the browser gets one page at a time (上一页 / 下一页).
 TABLE_PAGE_ROWS = 50
+# Characters of a text cell sent to the browser (a grid cell shows one line of it).
+TABLE_CELL_CHARS = 300
 # A unit link shows the name the address ends with (LinkColumn decodes the captured text).
 UNIT_LINK_TEXT = r"&name=(.*)$"
 
@@ -138,9 +140,15 @@ def table(
     if links is not None:  # unit_name holds each unit's page address; unit_id is not shown
         frame = frame.with_columns(unit_name=links).drop("unit_id")
     shown = frame if raw else labels.chinese_headers(frame)
-    # An empty text cell reads "—", not "None".
+    # An empty text cell reads "—", not "None"; a long one (a province's list of unit names)
+    # is cut where a grid cell could never show it: the exports hold the whole text.
     shown = shown.with_columns(
-        pl.col(c).fill_null("—") for c, dtype in shown.schema.items() if dtype == pl.String
+        pl.when(pl.col(c).str.len_chars() > TABLE_CELL_CHARS)
+        .then(pl.col(c).str.slice(0, TABLE_CELL_CHARS) + "…（全文见导出）")
+        .otherwise(pl.col(c))
+        .fill_null("—")
+        for c, dtype in shown.schema.items()
+        if dtype == pl.String and not (links is not None and c == labels.COLUMNS["unit_name"])
     )
     config: dict[str, Any] = {
         c: st.column_config.NumberColumn(c, format="%.2f")
