@@ -27,13 +27,14 @@ def matching_units(
     text: str,
     *,
     keep: Sequence[int] = (),
-    cap: int = PICKER_CAP,
+    cap: int | None = None,
     search: Mapping[int, str] | None = None,
 ) -> list[int]:
     """The options of a searched picker: the units of `keep` that are among `names` first,
     then, in `names`' order, the units whose name (or `search` text, e.g. full and short name)
-    holds every word of `text` (case-insensitive, literal), at most `cap` of these. An empty
-    text matches every unit (the first `cap`)."""
+    holds every word of `text` (case-insensitive, literal), at most `cap` (PICKER_CAP) of
+    these. An empty text matches every unit (the first `cap`)."""
+    cap = PICKER_CAP if cap is None else cap
     kept = [u for u in dict.fromkeys(keep) if u in names]
     ids = list(names)
     words = [w for w in text.lower().split() if w]
