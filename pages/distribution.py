@@ -197,12 +197,11 @@ with tab_charts:
         st.session_state["dist_category"] = None
     c1, c2 = st.columns(2)
     with c1:
-        drill_unit = st.selectbox(
+        drill_unit = ui.unit_selectbox(
             "单位",
-            unit_options,
+            {u: unit_name[u] for u in unit_options if u is not None},
             key="dist_unit",
-            # A dict lookup, not a lambda: Streamlit formats all ~15,000 options on every run.
-            format_func={None: "全部单位", **unit_name}.__getitem__,
+            none_label="全部单位",
         )
     with c2:
         drill_cat = st.selectbox(

@@ -242,18 +242,14 @@ units = (
 # Comparing every unit's texts is cheap for a city, not for a province: above this many
 # units the comparison is asked one unit at a time.
 ALL_UNITS_LIMIT = 200
-unit_options = [u for u, _ in units]
 unit_names = dict(units)
-if len(units) <= ALL_UNITS_LIMIT:
-    unit_options = [None, *unit_options]
 u1, u2 = st.columns([3, 1])
 with u1:
-    unit_choice = st.selectbox(
+    unit_choice = ui.unit_selectbox(
         "单位",
-        unit_options,
+        unit_names,
         key="repeats_similar_unit",
-        # A dict lookup, not a lambda: Streamlit formats every option on every run.
-        format_func={None: "全部单位（最多 200 对）", **unit_names}.__getitem__,
+        none_label="全部单位（最多 200 对）" if len(units) <= ALL_UNITS_LIMIT else None,
         help=f"范围内单位超过 {ALL_UNITS_LIMIT} 个时，请逐个单位比对（默认重复问题最多的单位）。",
     )
 with u2:

@@ -50,12 +50,12 @@ elif st.session_state.get("unit_page_pick") not in options:
 
 scope = ui.current_scope(reader)
 ui.page_header("单位全景", reader, scope)
-st.selectbox(
+ui.unit_selectbox(
     "单位",
-    options,
-    index=None,
-    format_func=names.__getitem__,
+    {u: names[u] for u in options},
     key="unit_page_pick",
+    search={u: f"{n} {s}" for u, n, s in allowed.select("unit_id", "name", "short_name").rows()},
+    index=None,
     on_change=_pick,
     placeholder="请选择单位",
     help="即侧栏的“单位”筛选；表格中的单位名称也可直接点击打开。",

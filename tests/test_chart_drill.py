@@ -25,6 +25,15 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 # -- helpers ---------------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def whole_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests compare a table's rows with the figures, not its paging (test_send_less
+    pages): every row on one page."""
+    from xuncha.ui import widgets
+
+    monkeypatch.setattr(widgets, "TABLE_PAGE_ROWS", 1_000_000)
+
+
 @pytest.fixture()
 def demo(app_env: Store) -> Iterator[tuple[Reader, Scope]]:
     """The demo store's reader and the pages' default scope (everything, as of AS_OF)."""

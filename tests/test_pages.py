@@ -25,6 +25,15 @@ PAGES = {
 }
 
 
+@pytest.fixture(autouse=True)
+def whole_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests compare a table's rows with the figures, not its paging (test_send_less
+    pages): every row on one page."""
+    from xuncha.ui import widgets
+
+    monkeypatch.setattr(widgets, "TABLE_PAGE_ROWS", 1_000_000)
+
+
 def open_page(page: str, **query: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update({"asof": AS_OF.isoformat(), **query})

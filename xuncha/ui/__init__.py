@@ -7,6 +7,7 @@ One module per concern:
 - `session`: access and permissions, audit records, the user bar, incidents
 - `sidebar`: the shared filters kept in the URL, `current_scope`
 - `widgets`: page header, metrics, tables
+- `unit_picker`: unit pickers that send a few searched options, not every unit
 - `plotly_charts`: charts drawn inert, kept figures, selected points
 - `drilldown`: the findings and measures behind a figure, keyword search
 - `download_buttons`: audited downloads built on click
@@ -77,8 +78,10 @@ from xuncha.ui.sidebar import current_scope, resolver, sidebar_filters
 from xuncha.ui.sql import sandbox
 from xuncha.ui.style import page_style
 from xuncha.ui.text import WORD_JOINER, md
+from xuncha.ui.unit_picker import PICKER_CAP, PICKER_LIST_ALL, unit_multiselect, unit_selectbox
 from xuncha.ui.widgets import (
     TABLE_MAX_ROWS,
+    TABLE_PAGE_ROWS,
     count_metric,
     no_nulls,
     page_header,
@@ -91,7 +94,10 @@ __all__ = [
     "DEFAULT_STORE",
     "DOWNLOAD_SECONDS",
     "FIGURE_CACHE_ENTRIES",
+    "PICKER_CAP",
+    "PICKER_LIST_ALL",
     "TABLE_MAX_ROWS",
+    "TABLE_PAGE_ROWS",
     "WORD_JOINER",
     "XSRF_COOKIE",
     "CachedReader",
@@ -145,6 +151,8 @@ __all__ = [
     "store",
     "table",
     "template_download",
+    "unit_multiselect",
+    "unit_selectbox",
     "user_bar",
     "user_name",
     "users",

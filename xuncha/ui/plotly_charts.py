@@ -99,6 +99,25 @@ def _escaped(value: Any) -> Any:
     return value
 
 
+# Decimals a chart's numbers keep: what a hover shows (two decimals of a percentage), and
+# nothing of the seventeen digits of a float's full text the browser would read.
+CHART_DECIMALS = 4
+
+
+def _rounded(value: Any) -> Any:
+    """A trace's numbers rounded to CHART_DECIMALS (in lists, tuples, dicts and float
+    arrays); anything else as it is."""
+    if isinstance(value, float):
+        return round(value, CHART_DECIMALS)
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if getattr(getattr(value, "dtype", None), "kind", None) == "f":
+        return value.round(CHART_DECIMALS)
+    return value
+
+
 def _inert_figure(spec: dict[str, Any]) -> dict[str, Any]:
     """A figure's dict whose data cannot draw as markup: plotly renders <a href>, <b>,
     <br> and the like inside tick labels, hover text, legends and texts, so a unit or
@@ -106,7 +125,7 @@ def _inert_figure(spec: dict[str, Any]) -> dict[str, Any]:
     (but the chart's own templates) and of the axes' categories is escaped; the chart's
     own titles and annotations are kept. `selected_points` gives the text back unescaped."""
     data = [
-        {k: v if k in _FIGURE_TEMPLATES else _escaped(v) for k, v in trace.items()}
+        {k: v if k in _FIGURE_TEMPLATES else _rounded(_escaped(v)) for k, v in trace.items()}
         for trace in spec.get("data", [])
     ]
     layout = dict(spec.get("layout") or {})

@@ -557,11 +557,12 @@ def online_section(rd: Reader, scope: Any) -> None:
     shown = frame.select([c for c in online.COLUMNS if c in frame.columns]).rename(
         {c: online.COLUMNS[c] for c in online.COLUMNS if c in frame.columns}
     )
-    st.dataframe(
-        shown.to_pandas(use_pyarrow_extension_array=True),
-        hide_index=True,
+    # One page at a time (a province has ten thousand units with online reports).
+    widgets.table(
+        shown,
         key="progress_online",
-        height=min(360, 38 + 35 * max(shown.height, 1)),
+        raw=True,
+        height=min(360, 38 + 35 * max(min(shown.height, widgets.TABLE_PAGE_ROWS), 1)),
         column_config={
             "退回率（%）": st.column_config.NumberColumn("退回率（%）", format="%.2f"),
             "销号用时中位数（天）": st.column_config.NumberColumn(

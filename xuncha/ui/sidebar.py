@@ -18,8 +18,19 @@ from xuncha.store.reader import Reader
 from xuncha.store.schema import PEER_GROUPS, ROUND_KINDS
 from xuncha.ui.data import cached_scope
 from xuncha.ui.session import access
+from xuncha.ui.unit_picker import unit_multiselect
 
-_FILTER_KEYS = ("f_rounds", "f_kind", "f_sector", "f_peer", "f_unit", "f_l1", "f_l2", "f_asof")
+_FILTER_KEYS = (
+    "f_rounds",
+    "f_kind",
+    "f_sector",
+    "f_peer",
+    "f_unit",
+    "f_unit_search",
+    "f_l1",
+    "f_l2",
+    "f_asof",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +41,7 @@ class FilterOptions:
     seqs: list[int]  # round numbers, in order
     round_labels: dict[int, str]
     unit_names: dict[int, str]
+    unit_search: dict[int, str]  # what a unit search matches: its full and short names
     kinds: list[str]
     sectors: list[str]
     peers: list[str]
@@ -72,6 +84,9 @@ def _options(rd: Reader) -> FilterOptions:
             s: labels.round_label(n, t) for s, n, t in rounds.select("seq", "name", "term").rows()
         },
         unit_names=dict(units.select("unit_id", "short_name").rows()),
+        unit_search={
+            u: f"{n} {s}" for u, n, s in units.select("unit_id", "name", "short_name").rows()
+        },
         kinds=sorted(set(rounds["kind"].to_list()), key=ROUND_KINDS.index),
         sectors=sorted(set(units["sector"].to_list())),
         peers=[p for p in PEER_GROUPS if p in present_peers],
@@ -141,12 +156,9 @@ def _round_and_unit_widgets(options: FilterOptions) -> None:
     st.multiselect("轮次类型", options.kinds, key="f_kind", placeholder="全部")
     st.multiselect("行业领域", options.sectors, key="f_sector", placeholder="全部")
     st.multiselect("同类组", options.peers, key="f_peer", placeholder="全部")
-    st.multiselect(
-        "单位",
-        list(unit_name),
-        format_func=lambda u: unit_name[u],
-        key="f_unit",
-        placeholder="全部",
+    # Many units (a province): a search field and a few matching units, not all of them.
+    unit_multiselect(
+        "单位", unit_name, key="f_unit", search=options.unit_search, placeholder="全部"
     )
 
 

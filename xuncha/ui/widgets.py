@@ -1,10 +1,12 @@
 """The common widgets of a page: its header (title, date, scope, data version, the demo
 banner), rate and count metrics with their definitions, and tables with Chinese headers that
-send the browser at most TABLE_MAX_ROWS rows."""
+send the browser one page of TABLE_PAGE_ROWS rows at a time (of at most TABLE_MAX_ROWS kept
+here): drawing 2,000 rows cost the browser seconds at provincial scale."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
 
@@ -24,6 +26,10 @@ from xuncha.ui.text import md
 # Rows of a table sent to the browser: more cost seconds to serialise and draw at provincial
 # scale and nobody reads them on screen; exports hold every row.
 TABLE_MAX_ROWS = 2000
+# Rows of a table on one page: the browser gets one page at a time (上一页 / 下一页).
+TABLE_PAGE_ROWS = 50
+# Characters of a text cell sent to the browser (a grid cell shows one line of it).
+TABLE_CELL_CHARS = 300
 # A unit link shows the name the address ends with (LinkColumn decodes the captured text).
 UNIT_LINK_TEXT = r"&name=(.*)$"
 
@@ -112,26 +118,37 @@ def table(
     selectable: bool = False,
     raw: bool = False,
     total: int | None = None,
+    page_rows: int | None = None,
 ) -> Any:
-    """A table with Chinese headers (raw: as given, e.g. a user's own SQL result). At most
-    TABLE_MAX_ROWS rows are sent to the browser (a note says how many there are); the
-    downloads beside a table always hold all of them. `total`: how many rows the whole list
-    has when `frame` holds only its first rows (fetched with a limit)."""
+    """A table with Chinese headers (raw: as given, e.g. a user's own SQL result). The
+    browser gets one page of `page_rows` (TABLE_PAGE_ROWS) rows with 上一页 / 下一页 above it,
+    of the first TABLE_MAX_ROWS rows (a note says how many there are); the downloads beside a
+    table always hold all of them. `total`: how many rows the whole list has when `frame`
+    holds only its first rows (fetched with a limit). A selectable table's event counts its
+    selected row in `frame`, whatever the page."""
     page_record.add_table(frame, key=key, raw=raw, total=total)  # for 导出本页
     rows = frame.height if total is None else max(total, frame.height)
-    if rows > min(frame.height, TABLE_MAX_ROWS):
-        st.caption(
-            f"共 {rows:,} 行，此处显示前 {min(frame.height, TABLE_MAX_ROWS):,} 行；"
-            "完整数据请使用导出。"
-        )
-        frame = frame.head(TABLE_MAX_ROWS)
+    frame = frame.head(TABLE_MAX_ROWS)
+    size = page_rows or TABLE_PAGE_ROWS
+    if frame.height > size:  # one page of rows to the browser, the rest kept here
+        start, frame = _one_page(frame, key=key, size=size, rows=rows)
+    else:
+        start = 0
+        if rows > frame.height:
+            st.caption(f"共 {rows:,} 行，此处显示前 {frame.height:,} 行；完整数据请使用导出。")
     links = None if raw else _unit_links(frame)
     if links is not None:  # unit_name holds each unit's page address; unit_id is not shown
         frame = frame.with_columns(unit_name=links).drop("unit_id")
     shown = frame if raw else labels.chinese_headers(frame)
-    # An empty text cell reads "—", not "None".
+    # An empty text cell reads "—", not "None"; a long one (a province's list of unit names)
+    # is cut where a grid cell could never show it: the exports hold the whole text.
     shown = shown.with_columns(
-        pl.col(c).fill_null("—") for c, dtype in shown.schema.items() if dtype == pl.String
+        pl.when(pl.col(c).str.len_chars() > TABLE_CELL_CHARS)
+        .then(pl.col(c).str.slice(0, TABLE_CELL_CHARS) + "…（全文见导出）")
+        .otherwise(pl.col(c))
+        .fill_null("—")
+        for c, dtype in shown.schema.items()
+        if dtype == pl.String and not (links is not None and c == labels.COLUMNS["unit_name"])
     )
     config: dict[str, Any] = {
         c: st.column_config.NumberColumn(c, format="%.2f")
@@ -154,17 +171,77 @@ def table(
     # Arrow, not the Polars frame: Streamlit turns a Polars frame into pandas and back into
     # Arrow on every run (~2 ms per thousand rows); a pyarrow table it sends as it is.
     data = shown.to_arrow()
+    # Each page its own widget (its own selection): the first keeps the table's key.
+    shown_key = key if start == 0 else f"{key}__from{start}"
     if selectable:
-        return st.dataframe(
+        event = st.dataframe(
             data,
             hide_index=True,
-            key=key,
+            key=shown_key,
             height=height,
             column_config=config,
             on_select="rerun",
             selection_mode="single-row",
         )
-    return st.dataframe(data, hide_index=True, key=key, height=height, column_config=config)
+        return _PageSelection(event, start)
+    return st.dataframe(data, hide_index=True, key=shown_key, height=height, column_config=config)
+
+
+class _PageSelection:
+    """A paged table's selection event with its rows counted in the whole list (what
+    selected_row hands the page), not in the page shown."""
+
+    def __init__(self, event: Any, start: int) -> None:
+        self._event = event
+        try:
+            rows = list(event.selection.rows)
+        except AttributeError:
+            rows = []
+        self.selection = SimpleNamespace(rows=[start + int(r) for r in rows])
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._event, name)
+
+
+def page_count(rows: int, size: int = TABLE_PAGE_ROWS) -> int:
+    """How many pages of `size` rows `rows` rows fill (at least one)."""
+    return max(1, -(-rows // size))
+
+
+def _one_page(frame: pl.DataFrame, *, key: str, size: int, rows: int) -> tuple[int, pl.DataFrame]:
+    """The page of `frame` this session is on (st.session_state[key + "_page"], 1-based,
+    kept within the pages there are), with 上一页 / 下一页 and 第 N / M 页 under the table's
+    caption; (its first row's index in the list, its rows)."""
+    pages = page_count(frame.height, size)
+    state = f"{key}_page"
+    page = min(max(int(st.session_state.get(state) or 1), 1), pages)
+    st.session_state[state] = page
+
+    def turn(step: int) -> None:
+        st.session_state[state] = min(max(int(st.session_state.get(state) or 1) + step, 1), pages)
+
+    more = f"，可翻阅前 {frame.height:,} 行，完整数据请使用导出" if rows > frame.height else ""
+    with st.container(horizontal=True, vertical_alignment="center", key=f"{key}_pager"):
+        st.button(
+            "上一页",
+            key=f"{key}_prev",
+            on_click=turn,
+            args=(-1,),
+            disabled=page <= 1,
+            icon=":material/chevron_left:",
+        )
+        st.markdown(f"第 {page} / {pages} 页")
+        st.button(
+            "下一页",
+            key=f"{key}_next",
+            on_click=turn,
+            args=(1,),
+            disabled=page >= pages,
+            icon=":material/chevron_right:",
+        )
+        st.caption(f"共 {rows:,} 行，每页 {size} 行{more}。")
+    start = (page - 1) * size
+    return start, frame.slice(start, size)
 
 
 def _unit_links(frame: pl.DataFrame) -> pl.Series | None:
