@@ -47,6 +47,10 @@ def shown_time(value: dt.datetime | str | None, *, seconds: bool = False) -> str
 
 COLUMNS: dict[str, str] = {
     "group_key": "分组",
+    # the group column of `xuncha metrics --by …` is named by its grouping
+    "round": "轮次",
+    "unit": "单位",
+    "round_unit": "轮次·单位",
     "round_name": "轮次",
     "unit_name": "单位",
     "peer_group": "同类组",
