@@ -309,6 +309,15 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
             "is_rebound": "是否反弹（此前同类问题在本次反馈时已完成整改）",
         },
     ),
+    "inspection_settled": (
+        "（派生）各巡察整改状态的起止：每个巡察一行。统计截至日期早于 started_on 时该巡察尚无问题，"
+        "不早于 settled_on 时其状态即现状（rect_current 等汇总），其间按时间线计算",
+        {
+            "inspection_id": "巡察编号",
+            "started_on": "该巡察问题或措施最早的区间开始日期（空表示没有问题）",
+            "settled_on": "该巡察问题或措施最后一次状态或时限变动的日期（此后不再变化）",
+        },
+    ),
     "rect_current": (
         "（派生）整改现状汇总：每个巡察每个二级类别一行，统计截至日期不早于 settled_on 时的"
         "问题和措施计数（与时间线逐行统计的结果相同，供页面快速读取）",
@@ -857,6 +866,7 @@ def add_current_summaries(con: duckdb.DuckDBPyConnection) -> None:
     they are, with the vocabulary: for a copy of a version written by older code
     (Store.readable_file), and at the end of every write (refresh_derived)."""
     sql.run(con, "vocabulary")
+    sql.run(con, "settled")
     sql.run(con, "current_summaries")
     sql.run(con, "current_inspection")
     sql.run(con, "current_groups")
@@ -880,20 +890,17 @@ def refresh_derived(con: duckdb.DuckDBPyConnection) -> None:
 # current_layout; queries/store_settled_on.sql names it too). A store written by older code has
 # another or none: Store.connect() reads it through a copy with the summaries and the vocabulary
 # added (readable_file).
-CURRENT_LAYOUT = "6"
+CURRENT_LAYOUT = "7"
 # The SQL of xuncha/store/sql/ that layout stands for (sql.digest()); a test fails when the SQL
 # changes and these two are not both updated.
-LAYOUT_DIGEST = "42d279fd2c4022c4"
+LAYOUT_DIGEST = "9f39d2091b05346e"
 
 # The groupings rect_current_groups holds (xuncha/store/sql/current_groups.sql).
 WHOLE_GROUPINGS = ("all", "round", "unit", "round_unit", "sector", "peer_group")
 
 # The last date at which any timeline interval starts or ends: from then on the open intervals
-# (the current-state summaries) are the state.
+# (the current-state summaries) are the state: the latest inspection's (inspection_settled).
 _SETTLED_ON_SQL = """
 INSERT OR REPLACE INTO store_meta
-SELECT 'settled_on', greatest(
-    (SELECT max(greatest(valid_from, coalesce(valid_to, valid_from))) FROM measure_timeline),
-    (SELECT max(greatest(valid_from, coalesce(valid_to, valid_from))) FROM finding_timeline)
-)::VARCHAR
+SELECT 'settled_on', max(settled_on)::VARCHAR FROM inspection_settled
 """
