@@ -238,7 +238,14 @@ _COPIES: tuple[tuple[str, str, str], ...] = (
     ("measure_timeline", f"measure_id IN (SELECT measure_id FROM {_T}.measures)", ""),
     ("finding_timeline", f"finding_id IN (SELECT finding_id FROM {_T}.findings)", ""),
     # The current-state summaries, narrowed like the findings: the named queries read them
-    # for dates on or after the store's settled_on, here as in the dashboard.
+    # for dates on or after the store's settled_on (for an earlier date, those of the
+    # inspections settled by then: inspection_settled, copied as the store has it, since the
+    # summaries' rows carry the store's settled_on), here as in the dashboard.
+    (
+        "inspection_settled",
+        "inspection_id IN (SELECT inspection_id FROM scope_ids)",
+        "inspection_id",
+    ),
     ("rect_current", _IN_SCOPE_CATEGORIES, "inspection_id, category_l2"),
     ("rect_current_dates", _IN_SCOPE_CATEGORIES, ""),
     ("rect_current_done", _IN_SCOPE_CATEGORIES, ""),
@@ -507,13 +514,7 @@ def _build_into(
         # narrows it as well), the groups (the store's are the whole store's, never copied
         # into a scope), and the vocabulary the named and canned queries are written in.
         builder.execute(f"USE {CATALOG}")
-        for name in (
-            "vocabulary",
-            "settled",
-            "current_inspection",
-            "current_groups",
-            "vocabulary_tables",
-        ):
+        for name in ("vocabulary", "current_inspection", "current_groups", "vocabulary_tables"):
             store_sql.run(builder, name)
         builder.execute("USE memory")
         builder.execute(_REPEATS_SQL)
