@@ -19,6 +19,7 @@ import pytest
 
 from tests.builders import StoreBuilder
 from tests.test_current_state import FILTERS, GROUPINGS, _dual_path_cases
+from xuncha import figures
 from xuncha.filters import Filters, Scope, resolve_scope
 from xuncha.store import Reader, Store, open_reader
 from xuncha.store.reader import load_queries
@@ -86,11 +87,11 @@ def _dates(con: duckdb.DuckDBPyConnection) -> list[dt.date]:
     for (feedback,) in con.execute(
         "SELECT min(feedback_date) FROM inspections GROUP BY round_id ORDER BY 1"
     ).fetchall():
-        days |= {feedback + dt.timedelta(days=20), feedback + dt.timedelta(days=95)}
+        days.add(feedback + dt.timedelta(days=45))
     settles = con.execute(
         "SELECT settled_on FROM inspection_settled WHERE settled_on IS NOT NULL ORDER BY settled_on"
     ).fetchall()
-    for (day,) in settles[:: max(1, len(settles) // 5)]:
+    for (day,) in settles[:: max(1, len(settles) // 3)]:
         days |= {day - dt.timedelta(days=1), day, day + dt.timedelta(days=1)}
     return sorted(days)
 
@@ -98,6 +99,12 @@ def _dates(con: duckdb.DuckDBPyConnection) -> list[dt.date]:
 def _filters(reader: Reader) -> list[Filters]:
     unit = reader.query("units_list")
     return [*FILTERS, Filters(unit_ids=(int(unit["unit_id"][0]),))]
+
+
+def _cases(name: str, one_unit: int) -> list[dict[str, Any]]:
+    if name == PERIODS:
+        return [{"min_months": 3, "max_months": 6}, {"min_months": 1, "max_months": 2}]
+    return _dual_path_cases(name, one_unit)
 
 
 def _scope(reader: Reader, filters: Filters, day: dt.date) -> Scope:
@@ -121,11 +128,14 @@ def test_the_dates_cover_active_settled_and_not_yet_fed_back_inspections(
     assert seen == {0, 1, 2}
 
 
+@pytest.mark.parametrize("which", range(len(FILTERS) + 1))
 def test_rectification_counts_equal_the_timelines_on_every_date(
-    demo_reader: Reader, cons: tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyConnection]
+    which: int,
+    demo_reader: Reader,
+    cons: tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyConnection],
 ) -> None:
     real, _ = cons
-    for filters in _filters(demo_reader):
+    for filters in _filters(demo_reader)[which : which + 1]:
         for day in _dates(real):
             scope = _scope(demo_reader, filters, day)
             for by in GROUPINGS:
@@ -146,10 +156,12 @@ def test_every_past_date_query_equals_the_timelines_alone(
     one_unit = int(units["unit_id"][0])
     rows = 0
     for filters in _filters(demo_reader):
-        for day in _dates(real):
+        for j, day in enumerate(_dates(real)):
             scope = _scope(demo_reader, filters, day)
-            cases = [{"min_months": 3, "max_months": 6}] if name == PERIODS else None
-            for extra in cases or _dual_path_cases(name, one_unit):
+            cases = _cases(name, one_unit)
+            # Each parameter case on every other date in turn (every case and every date is
+            # tried; not every pair, which would take minutes).
+            for extra in {0: cases[0], 1: cases[j % len(cases)]}.values():
                 params = scope.params(**extra)
                 if name == PERIODS:
                     params["inspection_ids"] = scope.ids_param()
@@ -161,15 +173,38 @@ def test_every_past_date_query_equals_the_timelines_alone(
 
 
 def test_the_figures_read_the_summaries_with_the_timelines_before_settled_on(
-    demo_reader: Reader,
+    demo_reader: Reader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from xuncha.figures import rectification as rect
+    asked: list[str] = []
+    real = Reader.query
 
+    def spy(self: Reader, name: str, params: Any = None) -> pl.DataFrame:
+        asked.append(name)
+        return real(self, name, params)
+
+    monkeypatch.setattr(Reader, "query", spy)
     day = resolve_scope(demo_reader, Filters()).settled_on
     assert day is not None
     past = _scope(demo_reader, Filters(), day - dt.timedelta(days=200))
     assert not past.current
-    assert rect._query_for(demo_reader, past, "round") == "rectification_counts_current"
+    asked.clear()
+    figures.rectification(demo_reader, past, "round")
+    assert "rectification_counts_current" in asked and "rectification_counts" not in asked
+
+
+# The days something changes in _edge_store.
+EDGE_EVENTS = [
+    dt.date(2024, 3, 1),
+    dt.date(2024, 3, 5),
+    dt.date(2024, 4, 10),
+    dt.date(2024, 5, 1),
+    dt.date(2024, 5, 15),
+    dt.date(2024, 6, 1),
+    dt.date(2024, 7, 1),
+    dt.date(2024, 8, 1),
+    dt.date(2024, 9, 1),
+    dt.date(2024, 10, 20),
+]
 
 
 def _edge_store(root: Path) -> Store:
@@ -225,24 +260,25 @@ def test_edge_cases_of_a_hand_built_store_on_every_day(tmp_path: Path) -> None:
         )
         assert settled[1] == dt.date(2024, 10, 20)  # the late extension
         assert settled[3] is None  # no findings
-        day = dt.date(2024, 2, 25)
-        while day <= dt.date(2024, 11, 5):
-            for filters in (Filters(), Filters(category_l1=("B",)), Filters(unit_ids=(2,))):
+        events = [dt.date(2024, 2, 20), dt.date(2024, 12, 1), *EDGE_EVENTS]
+        for event in (settled[1], settled[2]):
+            events += [event - dt.timedelta(days=1), event, event + dt.timedelta(days=1)]
+        for j, day in enumerate(sorted(set(events))):
+            for filters in (Filters(), Filters(category_l1=("B",))):
                 scope = _scope(reader, filters, day)
                 for by in GROUPINGS:
                     params = scope.params(by=by, cycle_median=True)
                     slow = _run(real, "rectification_counts", params)
                     assert _run(real, "rectification_counts_current", params).equals(slow)
                 for name in _past_queries():
-                    extra = {"min_months": 3, "max_months": 6} if name == PERIODS else {}
-                    for case in [extra] if name == PERIODS else _dual_path_cases(name, 1):
+                    cases = _cases(name, 1)
+                    for case in [cases[j % len(cases)]]:  # each case on some day
                         params = scope.params(**case)
                         if name == PERIODS:
                             params["inspection_ids"] = scope.ids_param()
                         fast = _run(real, name, params)
                         slow = _run(reference, name, {**params, "current": False})
                         assert fast.equals(slow), (name, day, filters, case)
-            day += dt.timedelta(days=3)
         real.close()
         reference.close()
     finally:
