@@ -1,11 +1,12 @@
 -- name: rectification_counts_current
--- returns: the same counts as rectification_counts, read from the current-state summaries (rect_current, or rect_current_inspection when no category is chosen or grouped by, rect_current_dates, rect_current_done); valid only for dates on or after store_meta.settled_on, which xuncha.figures checks before choosing it
+-- returns: the same counts as rectification_counts, as of any date: read from the current-state summaries (rect_current, or rect_current_inspection when no category is chosen or grouped by, rect_current_dates, rect_current_done) for the inspections settled by the date (inspection_settled; every one on or after store_meta.settled_on, $current) and from the timelines for the few still changing on it
 -- grain: one row per group_id
 -- params:
 --   $inspection_ids INTEGER[]  inspections in scope (NULL: every inspection of the store)
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
---   $as_of DATE  the date the figures are asked as of (on or after settled_on)
+--   $as_of DATE  the date the figures are asked as of
+--   $current BOOLEAN  as_of is on or after the store's settled_on (every inspection settled: the timelines are not read)
 --   $by VARCHAR  grouping: all, round, unit, round_unit (each unit in each round: group_id round_id/unit_id, group_key the unit), category_l1, category_l2, sector, peer_group
 --   $cycle_median BOOLEAN  compute cycle_days_median (false: it is NULL; the median over every completed finding in scope is the costliest part, so pages that do not show it leave it out)
 -- columns:
@@ -45,9 +46,29 @@ WITH k AS (
     JOIN rounds r ON r.round_id = i.round_id
     WHERE in_inspections(i.inspection_id, $inspection_ids)
 ),
+ft AS (
+    -- The findings of the inspections still changing on the date, as they stood on it (none
+    -- when $current: DuckDB drops the scan).
+    SELECT t.inspection_id, t.category_l1, t.category_l2, t.status, t.is_repeat, t.is_rebound,
+           t.earliest_open_deadline, (t.done_on - t.feedback_date)::INTEGER AS days
+    FROM finding_timeline t
+    WHERE NOT $current AND valid_on(t.valid_from, t.valid_to, $as_of)
+      AND active_on(t.inspection_id, $as_of)
+      AND in_categories(t.category_l1, t.category_l2, $category_l1, $category_l2)
+),
+mt AS (
+    -- Their measures, likewise.
+    SELECT t.inspection_id, t.category_l1, t.category_l2, t.status, t.deadline,
+           t.on_time_original, t.on_time_current
+    FROM measure_timeline t
+    WHERE NOT $current AND valid_on(t.valid_from, t.valid_to, $as_of)
+      AND active_on(t.inspection_id, $as_of)
+      AND in_categories(t.category_l1, t.category_l2, $category_l1, $category_l2)
+),
 src AS (
-    -- No category chosen nor grouped by: one row per inspection (rect_current_inspection);
-    -- else one per inspection and category. DuckDB drops the branch whose test is false.
+    -- The inspections settled by the date. No category chosen nor grouped by: one row per
+    -- inspection (rect_current_inspection); else one per inspection and category. DuckDB
+    -- drops the branch whose test is false.
     SELECT inspection_id, NULL::VARCHAR AS category_l1, NULL::VARCHAR AS category_l2,
            findings, findings_done, findings_basically_done, findings_open,
            repeat_findings, rebound_findings, measures, measures_done, measures_phased,
@@ -57,6 +78,7 @@ src AS (
     FROM rect_current_inspection
     WHERE $category_l1::VARCHAR[] IS NULL AND $category_l2::VARCHAR[] IS NULL
       AND $by NOT IN ('category_l1', 'category_l2')
+      AND settled_by(settled_on, $as_of, $current)
     UNION ALL
     SELECT inspection_id, category_l1, category_l2,
            findings, findings_done, findings_basically_done, findings_open,
@@ -68,6 +90,25 @@ src AS (
     WHERE NOT ($category_l1::VARCHAR[] IS NULL AND $category_l2::VARCHAR[] IS NULL
                AND $by NOT IN ('category_l1', 'category_l2'))
       AND in_categories(category_l1, category_l2, $category_l1, $category_l2)
+      AND settled_by(settled_on, $as_of, $current)
+    UNION ALL
+    -- The inspections still changing: one row per finding and per measure, counted as
+    -- rectification_counts counts them.
+    SELECT inspection_id, category_l1, category_l2,
+           1, (status = 'DONE')::INTEGER, (status = 'BASICALLY_DONE')::INTEGER,
+           (status = 'OPEN')::INTEGER, is_repeat::INTEGER, is_rebound::INTEGER,
+           0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+    FROM ft
+    UNION ALL
+    SELECT inspection_id, category_l1, category_l2, 0, 0, 0, 0, 0, 0,
+           1, (status = 'DONE')::INTEGER, (status = 'PHASED')::INTEGER,
+           (status = 'IN_PROGRESS')::INTEGER, (status = 'NOT_DONE')::INTEGER,
+           is_long_term(status, deadline)::INTEGER,
+           (status = 'DONE' AND on_time_original IS NOT NULL)::INTEGER,
+           coalesce(on_time_original, false)::INTEGER,
+           (status = 'DONE' AND on_time_current IS NOT NULL)::INTEGER,
+           coalesce(on_time_current, false)::INTEGER
+    FROM mt
 ),
 c AS (
     SELECT c.*, k.unit_id, k.group_order,
@@ -81,18 +122,35 @@ dated AS (
            sum(d.open_measures) FILTER (WHERE d.d < $as_of::DATE) AS overdue_measures,
            sum(d.open_measures) FILTER (WHERE d.d >= $as_of::DATE) AS measures_not_due,
            sum(d.findings_earliest) FILTER (WHERE d.d < $as_of::DATE) AS overdue_findings
-    FROM rect_current_dates d
+    FROM (
+        SELECT inspection_id, category_l1, category_l2, d, open_measures, findings_earliest
+        FROM rect_current_dates
+        WHERE in_categories(category_l1, category_l2, $category_l1, $category_l2)
+          AND settled_by(settled_on, $as_of, $current)
+        UNION ALL
+        SELECT inspection_id, category_l1, category_l2, deadline, 1, 0
+        FROM mt WHERE status <> 'DONE' AND deadline IS NOT NULL
+        UNION ALL
+        SELECT inspection_id, category_l1, category_l2, earliest_open_deadline, 0, 1
+        FROM ft WHERE earliest_open_deadline IS NOT NULL
+    ) d
     JOIN k USING (inspection_id)
-    WHERE in_categories(d.category_l1, d.category_l2, $category_l1, $category_l2)
     GROUP BY 1
 ),
 med AS (
     SELECT row_group($by, x.category_l1, x.category_l2, k.k_id) AS group_id,
            median(x.days)::DOUBLE AS cycle_days_median
-    FROM rect_current_done x
+    FROM (
+        SELECT inspection_id, category_l1, category_l2, days
+        FROM rect_current_done
+        WHERE in_categories(category_l1, category_l2, $category_l1, $category_l2)
+          AND settled_by(settled_on, $as_of, $current)
+        UNION ALL
+        SELECT inspection_id, category_l1, category_l2, days
+        FROM ft WHERE status = 'DONE' AND days IS NOT NULL
+    ) x
     JOIN k USING (inspection_id)
     WHERE $cycle_median
-      AND in_categories(x.category_l1, x.category_l2, $category_l1, $category_l2)
     GROUP BY 1
 ),
 agg AS (

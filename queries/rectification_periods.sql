@@ -22,10 +22,19 @@ WITH rounds_in_scope AS (
 known AS (
     -- A measure is known on the date when its timeline holds the date (its intervals run
     -- on from its first record); long-term measures (长期坚持) have no original date and do
-    -- not lengthen the period.
+    -- not lengthen the period. An inspection settled by the date knows all its measures
+    -- (rect_current_inspection); the timeline is read for those still changing on it.
+    SELECT c.inspection_id, c.last_deadline_original AS last_deadline
+    FROM rect_current_inspection c
+    JOIN inspections i ON i.inspection_id = c.inspection_id
+    WHERE i.round_id IN (SELECT round_id FROM rounds_in_scope)
+      AND c.settled_on <= $as_of::DATE
+    UNION ALL
     SELECT t.inspection_id, max(t.deadline_original) AS last_deadline
-    FROM measure_at($as_of, NULL, NULL, NULL) t
+    FROM measure_timeline t
     WHERE t.round_id IN (SELECT round_id FROM rounds_in_scope)
+      AND valid_on(t.valid_from, t.valid_to, $as_of)
+      AND active_on(t.inspection_id, $as_of)
       AND t.deadline_original IS NOT NULL
     GROUP BY ALL
 ),

@@ -5,9 +5,10 @@
 -- columns:
 --   settled_on DATE  figures asked as of this date or later may read rect_current*
 -- current_layout names the layout of rect_current* this code reads (2: with the tag-group
--- counts; 3: with rect_current_measures; 4: with rect_current_groups); a store written by
+-- counts; 3: with rect_current_measures; 4: with rect_current_groups; 7: with
+-- inspection_settled); a store written by
 -- older code has another or none until its next write.
 SELECT CASE
-    WHEN (SELECT value FROM store_meta WHERE key = 'current_layout') = '6'
+    WHEN (SELECT value FROM store_meta WHERE key = 'current_layout') = '7'
     THEN (SELECT try_cast(value AS DATE) FROM store_meta WHERE key = 'settled_on')
 END AS settled_on

@@ -6,6 +6,7 @@
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked (统计截至)
+--   $current BOOLEAN  as_of is on or after the store's settled_on: every inspection settled, the timeline is not read
 --   $unit_id INTEGER  the unit (NULL: every unit)
 -- columns:
 --   measure_id INTEGER  measure
@@ -21,11 +22,13 @@
 --   lead_person VARCHAR  责任领导
 --   department VARCHAR  责任部门
 WITH overdue AS (
-    -- The measures as they stood on the date (measure_at), overdue by the one definition.
+    -- The measures as they stood on the date, overdue by the one definition: open, so among
+    -- the measures the lists may show (listed_measures_at: the summary of the inspections
+    -- settled by the date, the timeline of those still changing on it).
     SELECT t.measure_id, t.finding_id, t.round_id, t.unit_id, t.category_l2, t.status,
            t.deadline, t.deadline_original,
            ($as_of::DATE - t.deadline)::INTEGER AS days_overdue
-    FROM measure_at($as_of, $inspection_ids, $category_l1, $category_l2) t
+    FROM listed_measures_at($as_of, $current, $inspection_ids, $category_l1, $category_l2) t
     WHERE is_overdue(t.status, t.deadline, $as_of)
       AND ($unit_id::INTEGER IS NULL OR t.unit_id = $unit_id::INTEGER)
 )

@@ -5,7 +5,14 @@ the SQL of `--before` (a git revision), medians of --repeats runs of the whole s
 
     uv run python scripts/bench_sql_vocabulary.py --db /tmp/benchstores/store-1000000 --before a3e8c78
 
-The query names and parameters are the same before and after; only the SQL differs.
+The query names and parameters are the same before and after; only the SQL differs, except
+where `before_call` says what the code before asked instead (issue 22: a past date read
+rectification_counts, the timelines). `--before-file` replays the before side on another
+version file (the store as the before code wrote it, without the tables the SQL of now added),
+opened read-only as the store opens its versions:
+
+    python scripts/bench_sql_vocabulary.py --db /tmp/past/store-1000000 --before ef8724f \
+        --before-file /tmp/bench22/store-1000000/versions/000001.duckdb
 """
 
 from __future__ import annotations
@@ -50,6 +57,14 @@ def old_queries(revision: str) -> dict[str, Any]:
     return out
 
 
+def before_call(name: str, params: dict[str, Any]) -> str:
+    """The query the code before this branch asked for a call of now: before issue 22 a date
+    before settled_on read the counts from the timelines (rectification_counts)."""
+    if name == "rectification_counts_current" and not params.get("current", True):
+        return "rectification_counts"
+    return name
+
+
 def run_set(con: Any, queries: dict[str, Any], calls: list[tuple[str, dict[str, Any]]]) -> float:
     started = time.perf_counter()
     for name, params in calls:
@@ -69,6 +84,9 @@ def main() -> int:
     parser.add_argument("--db", required=True)
     parser.add_argument("--before", required=True, help="git revision of the queries before")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument(
+        "--before-file", help="a version file to replay the before side on (default: --db's)"
+    )
     args = parser.parse_args()
     root = Path(args.db)
     before = old_queries(args.before)
@@ -82,20 +100,28 @@ def main() -> int:
     print(f"{'page':<14}{'state':<12}{'calls':>6}{'before':>10}{'now':>10}{'ratio':>8}")
     rows = []
     con = Store(root).connect()
+    before_con = con
+    if args.before_file:
+        from xuncha.store import crypto
+        from xuncha.store.store import BASE_CONFIG, reader_limits
+
+        before_con = crypto.connect_read_only(
+            Path(args.before_file), None, BASE_CONFIG | reader_limits(), plain_dir=None
+        )
     try:
         for page in pages.PAGES:
             for state_name, state in states.items():
                 done = pages.render(root, page, state, record=True)
                 calls = list(done.queries)
-                old_calls = calls
+                old_calls = [(before_call(n, p), p) for n, p in calls]
                 run_set(con, now, calls)  # warm-up, both
-                run_set(con, before, old_calls)
+                run_set(before_con, before, old_calls)
                 a: list[float] = []
                 b: list[float] = []
                 for i in range(args.repeats):
-                    order = ((a, before, old_calls), (b, now, calls))
-                    for samples, queries, these in order if i % 2 else order[::-1]:
-                        samples.append(run_set(con, queries, these))
+                    order = ((a, before_con, before, old_calls), (b, con, now, calls))
+                    for samples, c, queries, these in order if i % 2 else order[::-1]:
+                        samples.append(run_set(c, queries, these))
                 old, new = median(a), median(b)
                 rows.append((page.name, state_name, len(calls), old, new))
                 print(
@@ -104,6 +130,8 @@ def main() -> int:
                 )
     finally:
         con.close()
+        if before_con is not con:
+            before_con.close()
     total_old = sum(r[3] for r in rows)
     total_new = sum(r[4] for r in rows)
     print(

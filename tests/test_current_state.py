@@ -103,7 +103,7 @@ def test_the_figures_read_the_groups_only_for_the_whole_store_without_a_category
         (Filters(as_of=day), "category_l1", "rectification_counts_current"),
         (Filters(category_l1=("B",), as_of=day), "round", "rectification_counts_current"),
         (Filters(round_from=8, round_to=8, as_of=day), "all", "rectification_counts_current"),
-        (Filters(as_of=day - dt.timedelta(days=1)), "round", "rectification_counts"),
+        (Filters(as_of=day - dt.timedelta(days=1)), "round", "rectification_counts_current"),
     ]
     for filters, by, name in cases:
         scope = resolve_scope(demo_reader, filters)

@@ -238,7 +238,14 @@ _COPIES: tuple[tuple[str, str, str], ...] = (
     ("measure_timeline", f"measure_id IN (SELECT measure_id FROM {_T}.measures)", ""),
     ("finding_timeline", f"finding_id IN (SELECT finding_id FROM {_T}.findings)", ""),
     # The current-state summaries, narrowed like the findings: the named queries read them
-    # for dates on or after the store's settled_on, here as in the dashboard.
+    # for dates on or after the store's settled_on (for an earlier date, those of the
+    # inspections settled by then: inspection_settled, copied as the store has it, since the
+    # summaries' rows carry the store's settled_on), here as in the dashboard.
+    (
+        "inspection_settled",
+        "inspection_id IN (SELECT inspection_id FROM scope_ids)",
+        "inspection_id",
+    ),
     ("rect_current", _IN_SCOPE_CATEGORIES, "inspection_id, category_l2"),
     ("rect_current_dates", _IN_SCOPE_CATEGORIES, ""),
     ("rect_current_done", _IN_SCOPE_CATEGORIES, ""),
@@ -435,6 +442,7 @@ TABLE_ORDER = (
     "evaluation_entries",
     "evaluation_entry_evidence",
     "evaluation_decisions",
+    "inspection_settled",
     "rect_current",
     "rect_current_inspection",
     "rect_current_dates",

@@ -309,6 +309,15 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
             "is_rebound": "是否反弹（此前同类问题在本次反馈时已完成整改）",
         },
     ),
+    "inspection_settled": (
+        "（派生）各巡察整改状态的起止：每个巡察一行。统计截至日期早于 started_on 时该巡察尚无问题，"
+        "不早于 settled_on 时其状态即现状（rect_current 等汇总），其间按时间线计算",
+        {
+            "inspection_id": "巡察编号",
+            "started_on": "该巡察问题或措施最早的区间开始日期（空表示没有问题）",
+            "settled_on": "该巡察问题或措施最后一次状态或时限变动的日期（此后不再变化）",
+        },
+    ),
     "rect_current": (
         "（派生）整改现状汇总：每个巡察每个二级类别一行，统计截至日期不早于 settled_on 时的"
         "问题和措施计数（与时间线逐行统计的结果相同，供页面快速读取）",
@@ -335,6 +344,8 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
             "on_time_original": "按原定时限完成的措施数",
             "completed_with_current_deadline": "完成时有现行时限的已完成措施数",
             "on_time_current": "按完成时现行时限完成的措施数",
+            "last_deadline_original": "措施原定整改时限中最晚的日期（用于整改期）",
+            "settled_on": "该巡察整改状态最后一次变动的日期：统计截至日期不早于此日期时本行即为当时状态",
         },
     ),
     "rect_current_inspection": (
@@ -352,6 +363,7 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
             "d": "日期（措施的现行时限或问题最早的未完成时限）",
             "open_measures": "现行时限为该日期的未完成措施数",
             "findings_earliest": "最早未完成时限为该日期的问题数",
+            "settled_on": "该巡察整改状态最后一次变动的日期",
         },
     ),
     "rect_current_done": (
@@ -361,6 +373,7 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
             "category_l1": "一级类别代码",
             "category_l2": "二级类别代码",
             "days": "整改周期（反馈日期至完成日期的天数）",
+            "settled_on": "该巡察整改状态最后一次变动的日期",
         },
     ),
     "rect_current_measures": (
@@ -371,6 +384,7 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
             "status": "措施现状",
             "deadline": "现行整改时限",
             "deadline_original": "原定整改时限",
+            "settled_on": "该巡察整改状态最后一次变动的日期",
         },
     ),
     "rect_current_groups": (
@@ -407,7 +421,14 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 # rect_current_groups has rect_current's counts too, less the tag-group ones.
-_NOT_GROUPED = {"inspection_id", "focus_findings", "four_winds_findings", "personnel_findings"}
+_NOT_GROUPED = {
+    "inspection_id",
+    "focus_findings",
+    "four_winds_findings",
+    "personnel_findings",
+    "last_deadline_original",
+    "settled_on",
+}
 DERIVED_COMMENTS["rect_current_groups"][1].update(
     {
         k: v
@@ -857,6 +878,7 @@ def add_current_summaries(con: duckdb.DuckDBPyConnection) -> None:
     they are, with the vocabulary: for a copy of a version written by older code
     (Store.readable_file), and at the end of every write (refresh_derived)."""
     sql.run(con, "vocabulary")
+    sql.run(con, "settled")
     sql.run(con, "current_summaries")
     sql.run(con, "current_inspection")
     sql.run(con, "current_groups")
@@ -880,20 +902,17 @@ def refresh_derived(con: duckdb.DuckDBPyConnection) -> None:
 # current_layout; queries/store_settled_on.sql names it too). A store written by older code has
 # another or none: Store.connect() reads it through a copy with the summaries and the vocabulary
 # added (readable_file).
-CURRENT_LAYOUT = "6"
+CURRENT_LAYOUT = "7"
 # The SQL of xuncha/store/sql/ that layout stands for (sql.digest()); a test fails when the SQL
 # changes and these two are not both updated.
-LAYOUT_DIGEST = "42d279fd2c4022c4"
+LAYOUT_DIGEST = "ae634a46c8814188"
 
 # The groupings rect_current_groups holds (xuncha/store/sql/current_groups.sql).
 WHOLE_GROUPINGS = ("all", "round", "unit", "round_unit", "sector", "peer_group")
 
 # The last date at which any timeline interval starts or ends: from then on the open intervals
-# (the current-state summaries) are the state.
+# (the current-state summaries) are the state: the latest inspection's (inspection_settled).
 _SETTLED_ON_SQL = """
 INSERT OR REPLACE INTO store_meta
-SELECT 'settled_on', greatest(
-    (SELECT max(greatest(valid_from, coalesce(valid_to, valid_from))) FROM measure_timeline),
-    (SELECT max(greatest(valid_from, coalesce(valid_to, valid_from))) FROM finding_timeline)
-)::VARCHAR
+SELECT 'settled_on', max(settled_on)::VARCHAR FROM inspection_settled
 """

@@ -4,6 +4,7 @@ tables, in the order a write builds them.
     vocabulary.sql          scalar macros: the scope test, the as-of test, overdue, long-term,
                             the warning colour, the roll-up's groups (each 口径 written once)
     timelines.sql           measure_timeline, finding_repeats, finding_timeline
+    settled.sql             inspection_settled (when each inspection's state stops changing)
     current_summaries.sql   rect_current, rect_current_dates, rect_current_done,
                             rect_current_measures (the state on or after settled_on)
     current_inspection.sql  rect_current_inspection (from rect_current)
@@ -27,6 +28,7 @@ VOCABULARY = ("vocabulary", "vocabulary_tables")
 FILES = (
     "vocabulary",
     "timelines",
+    "settled",
     "current_summaries",
     "current_inspection",
     "current_groups",

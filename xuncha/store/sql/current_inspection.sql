@@ -21,7 +21,9 @@ SELECT inspection_id,
        sum(completed_with_deadline)::BIGINT AS completed_with_deadline,
        sum(on_time_original)::BIGINT AS on_time_original,
        sum(completed_with_current_deadline)::BIGINT AS completed_with_current_deadline,
-       sum(on_time_current)::BIGINT AS on_time_current
+       sum(on_time_current)::BIGINT AS on_time_current,
+       max(last_deadline_original) AS last_deadline_original,
+       any_value(settled_on) AS settled_on
 FROM rect_current
 GROUP BY inspection_id
 ORDER BY inspection_id;

@@ -2,7 +2,10 @@
 -- row whose interval is still open (valid_to IS NULL) is the state for any date on or after
 -- settled_on, the last date at which any interval starts or ends; the queries read these small
 -- tables instead of the timelines for such dates (their $current branch), and a test checks
--- the two branches give the same rows.
+-- the two branches give the same rows. Each row carries its inspection's settled_on
+-- (inspection_settled): as of an earlier date t, the rows with settled_on <= t are still the
+-- state (that inspection no longer changes after it), so a past date reads these rows for the
+-- settled inspections and the timelines only for the few still changing on t.
 
 CREATE OR REPLACE TABLE rect_current AS
 WITH g AS (
@@ -30,7 +33,8 @@ fa AS (
 ),
 ma AS (
     SELECT inspection_id, category_l1, category_l2,
-           unnest(measure_tallies(status, deadline, on_time_original, on_time_current))
+           unnest(measure_tallies(status, deadline, on_time_original, on_time_current)),
+           max(deadline_original) AS last_deadline_original
     FROM measure_timeline WHERE valid_to IS NULL
     GROUP BY inspection_id, category_l1, category_l2
 )
@@ -44,8 +48,11 @@ SELECT fa.*,
        coalesce(ma.completed_with_deadline, 0) AS completed_with_deadline,
        coalesce(ma.on_time_original, 0) AS on_time_original,
        coalesce(ma.completed_with_current_deadline, 0) AS completed_with_current_deadline,
-       coalesce(ma.on_time_current, 0) AS on_time_current
+       coalesce(ma.on_time_current, 0) AS on_time_current,
+       ma.last_deadline_original,
+       s.settled_on
 FROM fa
+JOIN inspection_settled s ON s.inspection_id = fa.inspection_id
 LEFT JOIN ma
   ON ma.inspection_id = fa.inspection_id
  AND ma.category_l1 IS NOT DISTINCT FROM fa.category_l1
@@ -55,7 +62,8 @@ ORDER BY fa.inspection_id, fa.category_l2;
 CREATE OR REPLACE TABLE rect_current_dates AS
 SELECT inspection_id, category_l1, category_l2, d,
        sum(open_measures)::BIGINT AS open_measures,
-       sum(findings_earliest)::BIGINT AS findings_earliest
+       sum(findings_earliest)::BIGINT AS findings_earliest,
+       any_value(s.settled_on) AS settled_on
 FROM (
     SELECT inspection_id, category_l1, category_l2, deadline AS d,
            1 AS open_measures, 0 AS findings_earliest
@@ -66,25 +74,29 @@ FROM (
            0, 1
     FROM finding_timeline
     WHERE valid_to IS NULL AND earliest_open_deadline IS NOT NULL
-)
-GROUP BY ALL
+) x
+JOIN inspection_settled s USING (inspection_id)
+GROUP BY inspection_id, category_l1, category_l2, d
 ORDER BY inspection_id, d;
 
 DROP TABLE IF EXISTS rect_current_cycle;
 
 CREATE OR REPLACE TABLE rect_current_done AS
-SELECT inspection_id, category_l1, category_l2, (done_on - feedback_date)::INTEGER AS days
-FROM finding_timeline
-WHERE valid_to IS NULL AND status = 'DONE' AND done_on IS NOT NULL
+SELECT t.inspection_id, t.category_l1, t.category_l2,
+       (t.done_on - t.feedback_date)::INTEGER AS days, s.settled_on
+FROM finding_timeline t
+JOIN inspection_settled s USING (inspection_id)
+WHERE t.valid_to IS NULL AND t.status = 'DONE' AND t.done_on IS NOT NULL
 ORDER BY inspection_id;
 
 -- The measures the lists show as of a date on or after settled_on: the open ones (督办清单,
 -- 长期坚持) and those whose deadline moved (延期), ~13 % of the measures, so the lists
 -- read this instead of filtering every interval of the timeline.
 CREATE OR REPLACE TABLE rect_current_measures AS
-SELECT measure_id, finding_id, inspection_id, round_id, unit_id, category_l1, category_l2,
-       status, deadline, deadline_original
-FROM measure_timeline
-WHERE valid_to IS NULL
-  AND (status <> 'DONE' OR deadline IS DISTINCT FROM deadline_original)
+SELECT t.measure_id, t.finding_id, t.inspection_id, t.round_id, t.unit_id, t.category_l1,
+       t.category_l2, t.status, t.deadline, t.deadline_original, s.settled_on
+FROM measure_timeline t
+JOIN inspection_settled s USING (inspection_id)
+WHERE t.valid_to IS NULL
+  AND (t.status <> 'DONE' OR t.deadline IS DISTINCT FROM t.deadline_original)
 ORDER BY inspection_id, measure_id;
