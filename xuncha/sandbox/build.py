@@ -513,6 +513,7 @@ def _build_into(
             "current_inspection",
             "current_groups",
             "vocabulary_tables",
+            "lists",
         ):
             store_sql.run(builder, name)
         builder.execute("USE memory")

@@ -318,6 +318,16 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
             "settled_on": "该巡察问题或措施最后一次状态或时限变动的日期（此后不再变化）",
         },
     ),
+    "finding_cells": (
+        "（派生）问题计数格：每个巡察每个二级类别一行（同 rect_current），附所属轮次、单位和该巡察"
+        "整改状态不再变化的日期；统计截至日期不早于 settled_on 的巡察按此计数，其余按时间线计算",
+        {
+            "settled_on": "该巡察整改状态最后一次变动的日期（此后即为现状）",
+            "findings": "问题数",
+            "findings_done": "已完成整改的问题数",
+            "rebound_findings": "反弹问题数",
+        },
+    ),
     "rect_current": (
         "（派生）整改现状汇总：每个巡察每个二级类别一行，统计截至日期不早于 settled_on 时的"
         "问题和措施计数（与时间线逐行统计的结果相同，供页面快速读取）",
@@ -871,6 +881,7 @@ def add_current_summaries(con: duckdb.DuckDBPyConnection) -> None:
     sql.run(con, "current_inspection")
     sql.run(con, "current_groups")
     sql.run(con, "vocabulary_tables")
+    sql.run(con, "lists")
     con.execute(f"INSERT OR REPLACE INTO store_meta VALUES ('current_layout', '{CURRENT_LAYOUT}')")
     con.execute(_SETTLED_ON_SQL)
 
@@ -890,10 +901,10 @@ def refresh_derived(con: duckdb.DuckDBPyConnection) -> None:
 # current_layout; queries/store_settled_on.sql names it too). A store written by older code has
 # another or none: Store.connect() reads it through a copy with the summaries and the vocabulary
 # added (readable_file).
-CURRENT_LAYOUT = "7"
+CURRENT_LAYOUT = "8"
 # The SQL of xuncha/store/sql/ that layout stands for (sql.digest()); a test fails when the SQL
 # changes and these two are not both updated.
-LAYOUT_DIGEST = "9f39d2091b05346e"
+LAYOUT_DIGEST = "b7e60521eaf7de66"
 
 # The groupings rect_current_groups holds (xuncha/store/sql/current_groups.sql).
 WHOLE_GROUPINGS = ("all", "round", "unit", "round_unit", "sector", "peer_group")
