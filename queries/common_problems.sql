@@ -43,11 +43,10 @@ per_unit AS (
     -- One row per round, category and unit where the category was found, with its findings:
     -- the summaries of the inspections settled by the date (already one row per inspection,
     -- a unit in a round, × category), the timeline of those still active (lists.sql).
-    SELECT i.round_id, c.category_l1, c.category_l2, i.unit_id, sum(c.findings)::INTEGER AS findings
+    SELECT i.round_id, c.category_l1, c.category_l2, i.unit_id, c.findings
     FROM finding_cells_at($as_of, $inspection_ids, $category_l1, $category_l2) c
     JOIN ins i ON i.inspection_id = c.inspection_id
     WHERE c.category_l2 IS NOT NULL
-    GROUP BY i.round_id, c.category_l1, c.category_l2, i.unit_id
 ),
 per AS (
     SELECT p.round_id, p.category_l1, p.category_l2, count(*) AS units_found,

@@ -69,14 +69,16 @@ shown AS (
     LIMIT $limit
 ),
 shown_rounds AS (
-    -- The rounds of the chains returned with their findings, read again from the timeline
-    -- rows holding on the date (on or after settled_on: the open ones).
+    -- The rounds of the chains returned with their findings on the date, from the findings
+    -- that may stand in a chain (lists.sql: chain_findings, not the timeline).
     SELECT i.unit_id, t.category_l2, i.round_id,
            bool_or(t.is_rebound) AS rebound,
            list(t.finding_id ORDER BY t.finding_id) AS ids
-    FROM finding_at($as_of, NULL, $category_l1, NULL) t
+    FROM chain_findings t
     JOIN ins i ON i.inspection_id = t.inspection_id
-    SEMI JOIN shown s ON s.unit_id = i.unit_id AND s.category_l2 = t.category_l2
+    SEMI JOIN shown s ON s.unit_id = t.unit_id AND s.category_l2 = t.category_l2
+    WHERE t.first_from <= $as_of::DATE
+      AND in_list(t.category_l1, $category_l1::VARCHAR[])
     GROUP BY i.unit_id, t.category_l2, i.round_id
 ),
 labels AS (
