@@ -122,3 +122,11 @@ CREATE OR REPLACE MACRO finding_cells_timeline(p_as_of, p_ids, p_l1s, p_l2s) AS 
            count(*) FILTER (WHERE t.is_rebound)::INTEGER AS rebound_findings
     FROM finding_at(p_as_of, p_ids, p_l1s, p_l2s) t
     GROUP BY t.inspection_id, t.round_id, t.unit_id, t.category_l1, t.category_l2;
+
+-- chain_findings as the timeline gives it on a date (every finding holding on it), for the
+-- same tests.
+CREATE OR REPLACE MACRO chain_findings_timeline(p_as_of) AS TABLE
+    SELECT finding_id, inspection_id, round_id, unit_id, category_l1, category_l2, is_rebound,
+           valid_from AS first_from
+    FROM finding_at(p_as_of, NULL, NULL, NULL)
+    WHERE category_l2 IS NOT NULL;
