@@ -140,9 +140,11 @@ FILTERS = [
 ]
 
 
-@pytest.mark.parametrize(
-    "filters", FILTERS, ids=lambda f: str(f) if f == "unit" else str(f.to_url()) or "all"
-)  # type: ignore[union-attr]
+def _id(f: Filters | str) -> str:
+    return f if isinstance(f, str) else str(f.to_url()) or "all"
+
+
+@pytest.mark.parametrize("filters", FILTERS, ids=_id)
 def test_every_lists_query_equals_the_timeline_on_many_dates(
     demo_con: tuple[Reader, duckdb.DuckDBPyConnection], filters: Filters | str
 ) -> None:

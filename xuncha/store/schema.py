@@ -318,16 +318,6 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
             "settled_on": "该巡察问题或措施最后一次状态或时限变动的日期（此后不再变化）",
         },
     ),
-    "finding_cells": (
-        "（派生）问题计数格：每个巡察每个二级类别一行（同 rect_current），附所属轮次、单位和该巡察"
-        "整改状态不再变化的日期；统计截至日期不早于 settled_on 的巡察按此计数，其余按时间线计算",
-        {
-            "settled_on": "该巡察整改状态最后一次变动的日期（此后即为现状）",
-            "findings": "问题数",
-            "findings_done": "已完成整改的问题数",
-            "rebound_findings": "反弹问题数",
-        },
-    ),
     "rect_current": (
         "（派生）整改现状汇总：每个巡察每个二级类别一行，统计截至日期不早于 settled_on 时的"
         "问题和措施计数（与时间线逐行统计的结果相同，供页面快速读取）",
@@ -459,6 +449,50 @@ DERIVED_COMMENTS["rect_current_group_dates"][1].update(
 # rect_current_inspection has rect_current's columns less the categories.
 DERIVED_COMMENTS["rect_current_inspection"][1].update(
     {k: v for k, v in DERIVED_COMMENTS["rect_current"][1].items() if not k.startswith("category")}
+)
+
+
+# lists.sql: finding_cells (rect_current's finding counts with round, unit, settled_on) and
+# chain_findings (the findings that may stand in a 屡查屡犯 chain).
+DERIVED_COMMENTS["finding_cells"] = (
+    "（派生）问题计数格：每个巡察每个二级类别一行（同 rect_current），附所属轮次、单位和该巡察"
+    "整改状态不再变化的日期；统计截至日期不早于该日期的巡察按此计数，其余按时间线计算",
+    {
+        k: DERIVED_COMMENTS["rect_current"][1][k]
+        for k in (
+            "inspection_id",
+            "category_l1",
+            "category_l2",
+            "findings",
+            "findings_done",
+            "rebound_findings",
+            "focus_findings",
+            "four_winds_findings",
+            "personnel_findings",
+        )
+    }
+    | {
+        "round_id": DERIVED_COMMENTS["finding_timeline"][1]["round_id"],
+        "unit_id": DERIVED_COMMENTS["finding_timeline"][1]["unit_id"],
+        "settled_on": DERIVED_COMMENTS["inspection_settled"][1]["settled_on"],
+    },
+)
+DERIVED_COMMENTS["chain_findings"] = (
+    "（派生）可能构成屡查屡犯链条的问题：同一单位同一二级类别在两轮及以上巡察中发现的问题，"
+    "附其最早出现日期（统计截至日期不早于该日期时计入）",
+    {
+        k: DERIVED_COMMENTS["finding_timeline"][1][k]
+        for k in (
+            "finding_id",
+            "inspection_id",
+            "round_id",
+            "unit_id",
+            "category_l1",
+            "category_l2",
+            "is_rebound",
+        )
+    }
+    | {"first_from": "该问题最早出现在时间线中的日期"},
 )
 
 
