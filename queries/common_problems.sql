@@ -6,6 +6,7 @@
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked
+--   $current BOOLEAN  as_of is on or after the store's settled_on: no inspection is active, the timeline is not read
 --   $k_min INTEGER  the least number of units (default 3)
 --   $k_share DOUBLE  the least share of units inspected in the round (default 0.3)
 --   $round_from INTEGER  only rounds whose seq is at least this (NULL: from the first)
@@ -44,7 +45,7 @@ per_unit AS (
     -- the summaries of the inspections settled by the date (already one row per inspection,
     -- a unit in a round, × category), the timeline of those still active (lists.sql).
     SELECT i.round_id, c.category_l1, c.category_l2, i.unit_id, c.findings
-    FROM finding_cells_at($as_of, $inspection_ids, $category_l1, $category_l2) c
+    FROM finding_cells_at($as_of, $current, $inspection_ids, $category_l1, $category_l2) c
     JOIN ins i ON i.inspection_id = c.inspection_id
     WHERE c.category_l2 IS NOT NULL
 ),

@@ -6,6 +6,7 @@
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked
+--   $current BOOLEAN  as_of is on or after the store's settled_on: no inspection is active, the timeline is not read
 --   $by_round BOOLEAN  count each round apart (one row per round and unit, as if each round were asked alone); false: one row per unit, round_id NULL
 -- columns:
 --   round_id INTEGER  the round (when $by_round; else NULL)
@@ -44,7 +45,7 @@ fa AS (
            sum(c.focus_findings)::BIGINT AS focus_findings,
            sum(c.four_winds_findings)::BIGINT AS four_winds_findings,
            sum(c.personnel_findings)::BIGINT AS personnel_findings
-    FROM finding_tag_cells_at($as_of, $inspection_ids, $category_l1, $category_l2) c
+    FROM finding_tag_cells_at($as_of, $current, $inspection_ids, $category_l1, $category_l2) c
     JOIN i ON i.inspection_id = c.inspection_id
     GROUP BY i.gr, i.unit_id
 ),

@@ -6,6 +6,7 @@
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked
+--   $current BOOLEAN  as_of is on or after the store's settled_on: no inspection is active, the timeline is not read
 -- columns:
 --   category_l1 VARCHAR  level-1 code
 --   l1_name VARCHAR  level-1 name
@@ -18,7 +19,7 @@ WITH base AS (
     -- Findings in scope on the date, per inspection and category (the summaries of the
     -- inspections settled by then, the timeline of those still active: lists.sql).
     SELECT unit_id, category_l1, category_l2, findings, findings_done
-    FROM finding_cells_at($as_of, $inspection_ids, $category_l1, $category_l2)
+    FROM finding_cells_at($as_of, $current, $inspection_ids, $category_l1, $category_l2)
 ),
 per_unit AS (
     -- Two steps instead of count(DISTINCT): far cheaper over many rows.

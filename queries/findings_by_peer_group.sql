@@ -6,6 +6,7 @@
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked
+--   $current BOOLEAN  as_of is on or after the store's settled_on: no inspection is active, the timeline is not read
 -- columns:
 --   peer_group VARCHAR  peer group
 --   sector VARCHAR  sector
@@ -22,7 +23,7 @@ f AS (
     -- The summaries of the inspections settled by the date, the timeline of those still
     -- active (lists.sql).
     SELECT c.inspection_id, sum(c.findings) AS findings
-    FROM finding_cells_at($as_of, $inspection_ids, $category_l1, $category_l2) c
+    FROM finding_cells_at($as_of, $current, $inspection_ids, $category_l1, $category_l2) c
     GROUP BY c.inspection_id
 )
 SELECT i.peer_group, i.sector, count(*) AS inspections, count(DISTINCT i.unit_id) AS units,

@@ -6,6 +6,7 @@
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked
+--   $current BOOLEAN  as_of is on or after the store's settled_on: no inspection is active, the timeline is not read
 --   $unit_id INTEGER  only this unit (NULL: all)
 --   $category VARCHAR  only this level-1 or level-2 code (NULL: all)
 --   $limit INTEGER  how many rows at most
@@ -43,7 +44,7 @@ groups AS (
     -- Findings per (round, unit) in scope: the listing's order is round, unit, finding.
     SELECT s.seq, s.unit_id, list(DISTINCT s.inspection_id) AS inspection_ids,
            sum(c.findings) AS n
-    FROM finding_cells_at($as_of, NULL, $category_l1, $category_l2) c
+    FROM finding_cells_at($as_of, $current, NULL, $category_l1, $category_l2) c
     JOIN scoped s USING (inspection_id)
     WHERE ($category::VARCHAR IS NULL OR c.category_l1 = $category OR c.category_l2 = $category)
     GROUP BY s.seq, s.unit_id

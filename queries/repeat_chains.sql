@@ -6,6 +6,7 @@
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked
+--   $current BOOLEAN  as_of is on or after the store's settled_on: no inspection is active, the timeline is not read
 --   $limit INTEGER  how many chains at most (NULL: all)
 -- columns:
 --   unit_id INTEGER  unit
@@ -34,7 +35,7 @@ src AS (
     SELECT c.inspection_id, c.unit_id, c.category_l2, c.findings AS findings,
            c.rebound_findings AS rebounds,
            c.findings - c.findings_done AS open_findings
-    FROM finding_cells_at($as_of, $inspection_ids, $category_l1, $category_l2) c
+    FROM finding_cells_at($as_of, $current, $inspection_ids, $category_l1, $category_l2) c
     WHERE c.category_l2 IS NOT NULL
 ),
 per_round AS (

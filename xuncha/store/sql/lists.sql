@@ -7,8 +7,9 @@
 -- state; only the inspections active on the date (started_on <= date < settled_on: 3,513 of
 -- 44,296 at 2024-06-30 in the 1M store) are read from the timeline. For a date on or after
 -- the store's settled_on no inspection is active and the timeline is not read at all. One path
--- for every date, so the queries need no $current branch (and a test checks it against the
--- plain timeline computation, finding_cells_timeline, for many dates).
+-- for every date (a test checks it against the plain timeline computation,
+-- finding_cells_timeline, for many dates). p_current (the date is on or after the store's
+-- settled_on) only spares DuckDB planning and probing the timeline branch then: it folds away.
 
 -- rect_current's finding counts with what the lists group by (round, unit) and the date from
 -- which each row is the state (settled_on), so that no query joins them again.
@@ -46,7 +47,7 @@ ORDER BY unit_id, category_l2, round_id, finding_id;
 
 -- Findings in scope on the date, one row per inspection and category (as rect_current):
 -- findings, DONE, 反弹.
-CREATE OR REPLACE MACRO finding_cells_at(p_as_of, p_ids, p_l1s, p_l2s) AS TABLE
+CREATE OR REPLACE MACRO finding_cells_at(p_as_of, p_current, p_ids, p_l1s, p_l2s) AS TABLE
     SELECT * FROM (
         SELECT inspection_id, round_id, unit_id, category_l1, category_l2, findings,
                findings_done, rebound_findings
@@ -57,7 +58,8 @@ CREATE OR REPLACE MACRO finding_cells_at(p_as_of, p_ids, p_l1s, p_l2s) AS TABLE
                count(*)::INTEGER, count(*) FILTER (WHERE t.status = 'DONE')::INTEGER,
                count(*) FILTER (WHERE t.is_rebound)::INTEGER
         FROM finding_timeline t
-        WHERE t.inspection_id IN (SELECT inspection_id FROM inspection_settled
+        WHERE NOT p_current
+          AND t.inspection_id IN (SELECT inspection_id FROM inspection_settled
                                   WHERE started_on <= p_as_of::DATE
                                     AND settled_on > p_as_of::DATE)
           AND valid_on(t.valid_from, t.valid_to, p_as_of)
@@ -66,7 +68,7 @@ CREATE OR REPLACE MACRO finding_cells_at(p_as_of, p_ids, p_l1s, p_l2s) AS TABLE
     WHERE in_scope(s.inspection_id, s.category_l1, s.category_l2, p_ids, p_l1s, p_l2s);
 
 -- The same with the findings of each tag group (重点关注, 四风, 选人用人: 政治生态 indicators).
-CREATE OR REPLACE MACRO finding_tag_cells_at(p_as_of, p_ids, p_l1s, p_l2s) AS TABLE
+CREATE OR REPLACE MACRO finding_tag_cells_at(p_as_of, p_current, p_ids, p_l1s, p_l2s) AS TABLE
     SELECT * FROM (
         SELECT inspection_id, round_id, unit_id, category_l1, category_l2, findings,
                focus_findings, four_winds_findings, personnel_findings
@@ -86,7 +88,8 @@ CREATE OR REPLACE MACRO finding_tag_cells_at(p_as_of, p_ids, p_l1s, p_l2s) AS TA
                    list(tag) FILTER (WHERE tag_group = '选人用人') AS personnel
             FROM tag_dictionary
         ) g
-        WHERE t.inspection_id IN (SELECT inspection_id FROM inspection_settled
+        WHERE NOT p_current
+          AND t.inspection_id IN (SELECT inspection_id FROM inspection_settled
                                   WHERE started_on <= p_as_of::DATE
                                     AND settled_on > p_as_of::DATE)
           AND valid_on(t.valid_from, t.valid_to, p_as_of)
