@@ -6,7 +6,7 @@
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked
---   $current BOOLEAN  true when as_of is on or after the store's settled_on (the current-state summary holds)
+--   $current BOOLEAN  as_of is on or after the store's settled_on: no inspection is active, the timeline is not read
 --   $k_min INTEGER  the least number of units (default 3)
 --   $k_share DOUBLE  the least share of units inspected in the round (default 0.3)
 --   $round_from INTEGER  only rounds whose seq is at least this (NULL: from the first)
@@ -41,23 +41,13 @@ size AS (
     GROUP BY round_id
 ),
 per_unit AS (
-    -- One row per round, category and unit where the category was found, with its findings.
-    -- On or after settled_on: the current-state summary, whose rows are already one per
-    -- inspection (a unit in a round) × level-1 × level-2 category. Before: the timeline rows
-    -- holding on the date. DuckDB drops the branch whose $current test is false.
-    SELECT i.round_id, c.category_l1, c.category_l2, i.unit_id, c.findings::INTEGER AS findings
-    FROM rect_current c
+    -- One row per round, category and unit where the category was found, with its findings:
+    -- the summaries of the inspections settled by the date (already one row per inspection,
+    -- a unit in a round, × category), the timeline of those still active (lists.sql).
+    SELECT i.round_id, c.category_l1, c.category_l2, i.unit_id, c.findings
+    FROM finding_cells_at($as_of, $current, $inspection_ids, $category_l1, $category_l2) c
     JOIN ins i ON i.inspection_id = c.inspection_id
-    WHERE $current
-      AND in_categories(c.category_l1, c.category_l2, $category_l1, $category_l2)
-      AND c.category_l2 IS NOT NULL
-    UNION ALL
-    SELECT i.round_id, t.category_l1, t.category_l2, i.unit_id, count(*)::INTEGER
-    FROM finding_at($as_of, $inspection_ids, $category_l1, $category_l2) t
-    JOIN ins i ON i.inspection_id = t.inspection_id
-    WHERE NOT $current
-      AND t.category_l2 IS NOT NULL
-    GROUP BY i.round_id, t.category_l1, t.category_l2, i.unit_id
+    WHERE c.category_l2 IS NOT NULL
 ),
 per AS (
     SELECT p.round_id, p.category_l1, p.category_l2, count(*) AS units_found,

@@ -6,8 +6,8 @@
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked
+--   $current BOOLEAN  as_of is on or after the store's settled_on: no inspection is active, the timeline is not read
 --   $by_round BOOLEAN  count each round apart (one row per round and unit, as if each round were asked alone); false: one row per unit, round_id NULL
---   $current BOOLEAN  as_of is on or after the store's settled_on: read the current-state summary rect_current instead of the timeline
 -- columns:
 --   round_id INTEGER  the round (when $by_round; else NULL)
 --   unit_id INTEGER  unit
@@ -37,40 +37,17 @@ WITH i AS (
     WHERE in_inspections(i.inspection_id, $inspection_ids)
       AND i.feedback_date <= $as_of::DATE
 ),
-g AS (
-    SELECT list(tag) FILTER (WHERE tag_group = '重点关注') AS focus,
-           list(tag) FILTER (WHERE tag_group = '四风') AS four_winds,
-           list(tag) FILTER (WHERE tag_group = '选人用人') AS personnel
-    FROM tag_dictionary
-),
-f AS (
-    SELECT i.gr, t.unit_id, t.category_l1, x.tags
-    FROM finding_at($as_of, $inspection_ids, $category_l1, $category_l2) t
-    JOIN i ON i.inspection_id = t.inspection_id
-    JOIN findings x ON x.finding_id = t.finding_id
-    WHERE NOT $current
-),
 fa AS (
-    -- One source or the other: DuckDB drops the branch whose $current test is false. The
-    -- current-state summary counts the tag groups per inspection and category already.
+    -- The summaries of the inspections settled by the date (the tag groups counted per
+    -- inspection and category already), the timeline of those still active (lists.sql).
     SELECT i.gr, i.unit_id, sum(c.findings)::BIGINT AS findings,
            coalesce(sum(c.findings) FILTER (WHERE c.category_l1 = 'A'), 0)::BIGINT AS findings_l1_a,
            sum(c.focus_findings)::BIGINT AS focus_findings,
            sum(c.four_winds_findings)::BIGINT AS four_winds_findings,
            sum(c.personnel_findings)::BIGINT AS personnel_findings
-    FROM rect_current c
+    FROM finding_tag_cells_at($as_of, $current, $inspection_ids, $category_l1, $category_l2) c
     JOIN i ON i.inspection_id = c.inspection_id
-    WHERE $current
-      AND in_categories(c.category_l1, c.category_l2, $category_l1, $category_l2)
     GROUP BY i.gr, i.unit_id
-    UNION ALL
-    SELECT f.gr, f.unit_id, count(*) AS findings,
-           count(*) FILTER (WHERE f.category_l1 = 'A') AS findings_l1_a,
-           count(*) FILTER (WHERE list_has_any(f.tags, g.focus)) AS focus_findings,
-           count(*) FILTER (WHERE list_has_any(f.tags, g.four_winds)) AS four_winds_findings,
-           count(*) FILTER (WHERE list_has_any(f.tags, g.personnel)) AS personnel_findings
-    FROM f CROSS JOIN g
-    GROUP BY f.gr, f.unit_id
 ),
 c AS (
     SELECT i.gr, i.unit_id, c.persons,

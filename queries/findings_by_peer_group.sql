@@ -6,7 +6,7 @@
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked
---   $current BOOLEAN  as_of is on or after the store's settled_on: read the current-state summary rect_current instead of the timeline
+--   $current BOOLEAN  as_of is on or after the store's settled_on: no inspection is active, the timeline is not read
 -- columns:
 --   peer_group VARCHAR  peer group
 --   sector VARCHAR  sector
@@ -20,19 +20,11 @@ WITH i AS (
       AND i.feedback_date <= $as_of::DATE
 ),
 f AS (
-    -- One source or the other: DuckDB drops the branch whose $current test is false.
+    -- The summaries of the inspections settled by the date, the timeline of those still
+    -- active (lists.sql).
     SELECT c.inspection_id, sum(c.findings) AS findings
-    FROM rect_current c
-    WHERE $current
-      AND c.inspection_id IN (SELECT inspection_id FROM i)
-      AND in_categories(c.category_l1, c.category_l2, $category_l1, $category_l2)
+    FROM finding_cells_at($as_of, $current, $inspection_ids, $category_l1, $category_l2) c
     GROUP BY c.inspection_id
-    UNION ALL
-    SELECT t.inspection_id, count(*) AS findings
-    FROM finding_at($as_of, $inspection_ids, $category_l1, $category_l2) t
-    WHERE NOT $current
-      AND t.inspection_id IN (SELECT inspection_id FROM i)
-    GROUP BY t.inspection_id
 )
 SELECT i.peer_group, i.sector, count(*) AS inspections, count(DISTINCT i.unit_id) AS units,
        coalesce(sum(f.findings), 0)::BIGINT AS findings

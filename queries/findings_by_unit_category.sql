@@ -6,7 +6,7 @@
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked
---   $current BOOLEAN  as_of is on or after the store's settled_on: read the current-state summary rect_current instead of the timeline
+--   $current BOOLEAN  as_of is on or after the store's settled_on: no inspection is active, the timeline is not read
 --   $level INTEGER  1 for level-1 categories, 2 for level 2
 -- columns:
 --   unit_id INTEGER  unit
@@ -16,10 +16,10 @@
 --   category_name VARCHAR  category name
 --   findings BIGINT  findings
 WITH base AS (
-    -- Findings in scope on the date, per inspection and category (summaries on or after
-    -- settled_on, else the timeline).
+    -- Findings in scope on the date, per inspection and category (the summaries of the
+    -- inspections settled by then, the timeline of those still active: lists.sql).
     SELECT unit_id, category_l1, category_l2, findings
-    FROM finding_counts_at($as_of, $current, $inspection_ids, $category_l1, $category_l2)
+    FROM finding_cells_at($as_of, $current, $inspection_ids, $category_l1, $category_l2)
 )
 SELECT b.unit_id, u.short_name AS unit_name, u.peer_group,
        CASE WHEN $level = 2 THEN coalesce(b.category_l2, 'Z99') ELSE b.category_l1 END AS category,

@@ -6,10 +6,10 @@
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked
+--   $current BOOLEAN  as_of is on or after the store's settled_on: no inspection is active, the timeline is not read
 --   $unit_id INTEGER  only this unit (NULL: all)
 --   $category VARCHAR  only this level-1 or level-2 code (NULL: all)
 --   $limit INTEGER  how many rows at most
---   $current BOOLEAN  as_of is on or after the store's settled_on (the current-state summaries hold)
 -- columns:
 --   finding_id INTEGER  finding
 --   round_name VARCHAR  round
@@ -29,26 +29,24 @@
 --   is_rebound BOOLEAN  rebound (反弹)
 --   feedback_date DATE  反馈日期
 --   total BIGINT  rows matching before the limit
--- On the current path (as_of on or after settled_on) the per-inspection counts of
--- rect_current give the total and which (round, unit) groups hold the first $limit rows, so
--- only their findings are read from the timeline; for an earlier date every row in scope is
--- counted and sorted. DuckDB drops the branch whose $current test is false.
+-- The per-inspection counts of lists.sql (finding_cells_at: the summaries of the inspections
+-- settled by the date, the timeline of those still active) give the total and which (round,
+-- unit) groups hold the first $limit rows, so only their findings are read from the timeline,
+-- on any date.
 WITH scoped AS (
     SELECT i.inspection_id, i.unit_id, r.seq
     FROM inspections i
     JOIN rounds r ON r.round_id = i.round_id
-    WHERE $current
-      AND in_inspections(i.inspection_id, $inspection_ids)
+    WHERE in_inspections(i.inspection_id, $inspection_ids)
       AND ($unit_id::INTEGER IS NULL OR i.unit_id = $unit_id)
 ),
 groups AS (
     -- Findings per (round, unit) in scope: the listing's order is round, unit, finding.
     SELECT s.seq, s.unit_id, list(DISTINCT s.inspection_id) AS inspection_ids,
            sum(c.findings) AS n
-    FROM rect_current c
+    FROM finding_cells_at($as_of, $current, NULL, $category_l1, $category_l2) c
     JOIN scoped s USING (inspection_id)
-    WHERE in_categories(c.category_l1, c.category_l2, $category_l1, $category_l2)
-      AND ($category::VARCHAR IS NULL OR c.category_l1 = $category OR c.category_l2 = $category)
+    WHERE ($category::VARCHAR IS NULL OR c.category_l1 = $category OR c.category_l2 = $category)
     GROUP BY s.seq, s.unit_id
 ),
 firsts AS (
@@ -67,35 +65,15 @@ sel AS (
            (SELECT sum(n) FROM groups)::BIGINT AS total
     FROM finding_at($as_of, NULL, $category_l1, $category_l2) t
     JOIN rounds r ON r.round_id = t.round_id
-    WHERE $current
-      AND t.inspection_id IN (SELECT inspection_id FROM firsts)
+    WHERE t.inspection_id IN (SELECT inspection_id FROM firsts)
       AND ($category::VARCHAR IS NULL OR t.category_l1 = $category OR t.category_l2 = $category)
     ORDER BY r.seq DESC, t.unit_id, t.finding_id
     LIMIT $limit
-),
-sel_past AS (
-    -- Narrow rows first (status, counts, ordering key); the text columns are read only for
-    -- the rows shown.
-    SELECT t.finding_id, t.round_id, t.unit_id, t.category_l1, t.category_l2, t.status,
-           t.measures, t.measures_done, t.is_repeat, t.is_rebound, t.feedback_date, r.seq,
-           count(*) OVER () AS total
-    FROM finding_at($as_of, $inspection_ids, $category_l1, $category_l2) t
-    JOIN rounds r ON r.round_id = t.round_id
-    WHERE NOT $current
-      AND ($unit_id::INTEGER IS NULL OR t.unit_id = $unit_id)
-      AND ($category::VARCHAR IS NULL OR t.category_l1 = $category OR t.category_l2 = $category)
-    ORDER BY r.seq DESC, t.unit_id, t.finding_id
-    LIMIT $limit
-),
-both_paths AS (
-    SELECT * FROM sel
-    UNION ALL
-    SELECT * FROM sel_past
 )
 SELECT s.finding_id, r.name AS round_name, u.short_name AS unit_name, s.unit_id, s.category_l1,
        s.category_l2, c2.name AS l2_name, f.title, f.detail, f.severity, f.tags, s.status,
        s.measures, s.measures_done, s.is_repeat, s.is_rebound, s.feedback_date, s.total
-FROM both_paths s
+FROM sel s
 JOIN findings f ON f.finding_id = s.finding_id
 JOIN units u ON u.unit_id = s.unit_id
 JOIN rounds r ON r.round_id = s.round_id

@@ -6,7 +6,7 @@
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked
---   $current BOOLEAN  true when as_of is on or after the store's settled_on (the current-state summary holds)
+--   $current BOOLEAN  as_of is on or after the store's settled_on: no inspection is active, the timeline is not read
 --   $limit INTEGER  how many chains at most (NULL: all)
 -- columns:
 --   unit_id INTEGER  unit
@@ -29,46 +29,35 @@ WITH ins AS (
     WHERE in_inspections(inspection_id, $inspection_ids)
 ),
 src AS (
-    -- Findings in scope by inspection and level-2 category. On or after settled_on: the
-    -- current-state summary (one row per inspection × level-1 × level-2 category, a few
-    -- hundred thousand at provincial scale). Before: the timeline rows holding on the date
-    -- (one per finding). DuckDB drops the branch whose $current test is false.
-    SELECT c.inspection_id, c.category_l2, c.findings::INTEGER AS findings,
-           c.rebound_findings::INTEGER AS rebounds,
-           (c.findings - c.findings_done)::INTEGER AS open_findings
-    FROM rect_current c
-    JOIN ins i ON i.inspection_id = c.inspection_id
-    WHERE $current
-      AND in_categories(c.category_l1, c.category_l2, $category_l1, $category_l2)
-      AND c.category_l2 IS NOT NULL
-    UNION ALL
-    SELECT t.inspection_id, t.category_l2, 1, t.is_rebound::INTEGER, (t.status <> 'DONE')::INTEGER
-    FROM finding_at($as_of, $inspection_ids, $category_l1, $category_l2) t
-    JOIN ins i ON i.inspection_id = t.inspection_id
-    WHERE NOT $current
-      AND t.category_l2 IS NOT NULL
+    -- Findings in scope by inspection and level-2 category: the summaries of the inspections
+    -- settled by the date (one row per inspection × level-1 × level-2 category, a few hundred
+    -- thousand at provincial scale), the timeline of those still active (lists.sql).
+    SELECT c.inspection_id, c.unit_id, c.category_l2, c.findings AS findings,
+           c.rebound_findings AS rebounds,
+           c.findings - c.findings_done AS open_findings
+    FROM finding_cells_at($as_of, $current, $inspection_ids, $category_l1, $category_l2) c
+    WHERE c.category_l2 IS NOT NULL
 ),
 per_round AS (
     -- One row per inspection and level-2 category: findings, whether any is a 反弹, findings
     -- not DONE. (Sums of INTEGER: DuckDB adds them much faster than BIGINT.)
-    SELECT inspection_id, category_l2,
+    SELECT inspection_id, unit_id, category_l2,
            sum(findings)::INTEGER AS findings,
            sum(rebounds) > 0 AS rebound,
            sum(open_findings)::INTEGER AS open_findings
     FROM src
-    GROUP BY inspection_id, category_l2
+    GROUP BY inspection_id, unit_id, category_l2
 ),
 chains AS (
     -- The figures of every chain first (numbers only); the chain text and the finding list
     -- are built for the chains returned only.
-    SELECT i.unit_id, p.category_l2,
+    SELECT p.unit_id, p.category_l2,
            count(*) AS round_count,
            sum(p.findings)::BIGINT AS findings,
            count(*) FILTER (WHERE p.rebound) AS rebound_rounds,
            sum(p.open_findings)::BIGINT AS open_findings
     FROM per_round p
-    JOIN ins i ON i.inspection_id = p.inspection_id
-    GROUP BY i.unit_id, p.category_l2
+    GROUP BY p.unit_id, p.category_l2
     HAVING count(*) >= 2
 ),
 shown AS (
@@ -81,14 +70,16 @@ shown AS (
     LIMIT $limit
 ),
 shown_rounds AS (
-    -- The rounds of the chains returned with their findings, read again from the timeline
-    -- rows holding on the date (on or after settled_on: the open ones).
+    -- The rounds of the chains returned with their findings on the date, from the findings
+    -- that may stand in a chain (lists.sql: chain_findings, not the timeline).
     SELECT i.unit_id, t.category_l2, i.round_id,
            bool_or(t.is_rebound) AS rebound,
            list(t.finding_id ORDER BY t.finding_id) AS ids
-    FROM finding_at($as_of, NULL, $category_l1, NULL) t
+    FROM chain_findings t
     JOIN ins i ON i.inspection_id = t.inspection_id
-    SEMI JOIN shown s ON s.unit_id = i.unit_id AND s.category_l2 = t.category_l2
+    SEMI JOIN shown s ON s.unit_id = t.unit_id AND s.category_l2 = t.category_l2
+    WHERE t.first_from <= $as_of::DATE
+      AND in_list(t.category_l1, $category_l1::VARCHAR[])
     GROUP BY i.unit_id, t.category_l2, i.round_id
 ),
 labels AS (

@@ -514,7 +514,13 @@ def _build_into(
         # narrows it as well), the groups (the store's are the whole store's, never copied
         # into a scope), and the vocabulary the named and canned queries are written in.
         builder.execute(f"USE {CATALOG}")
-        for name in ("vocabulary", "current_inspection", "current_groups", "vocabulary_tables"):
+        for name in (
+            "vocabulary",
+            "current_inspection",
+            "current_groups",
+            "vocabulary_tables",
+            "lists",
+        ):
             store_sql.run(builder, name)
         builder.execute("USE memory")
         builder.execute(_REPEATS_SQL)

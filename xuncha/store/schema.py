@@ -464,6 +464,50 @@ DERIVED_COMMENTS["rect_current_inspection"][1].update(
 )
 
 
+# lists.sql: finding_cells (rect_current's finding counts with round, unit, settled_on) and
+# chain_findings (the findings that may stand in a 屡查屡犯 chain).
+DERIVED_COMMENTS["finding_cells"] = (
+    "（派生）问题计数格：每个巡察每个二级类别一行（同 rect_current），附所属轮次、单位和该巡察"
+    "整改状态不再变化的日期；统计截至日期不早于该日期的巡察按此计数，其余按时间线计算",
+    {
+        k: DERIVED_COMMENTS["rect_current"][1][k]
+        for k in (
+            "inspection_id",
+            "category_l1",
+            "category_l2",
+            "findings",
+            "findings_done",
+            "rebound_findings",
+            "focus_findings",
+            "four_winds_findings",
+            "personnel_findings",
+        )
+    }
+    | {
+        "round_id": DERIVED_COMMENTS["finding_timeline"][1]["round_id"],
+        "unit_id": DERIVED_COMMENTS["finding_timeline"][1]["unit_id"],
+        "settled_on": DERIVED_COMMENTS["inspection_settled"][1]["settled_on"],
+    },
+)
+DERIVED_COMMENTS["chain_findings"] = (
+    "（派生）可能构成屡查屡犯链条的问题：同一单位同一二级类别在两轮及以上巡察中发现的问题，"
+    "附其最早出现日期（统计截至日期不早于该日期时计入）",
+    {
+        k: DERIVED_COMMENTS["finding_timeline"][1][k]
+        for k in (
+            "finding_id",
+            "inspection_id",
+            "round_id",
+            "unit_id",
+            "category_l1",
+            "category_l2",
+            "is_rebound",
+        )
+    }
+    | {"first_from": "该问题最早出现在时间线中的日期"},
+)
+
+
 def _comment(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -883,6 +927,7 @@ def add_current_summaries(con: duckdb.DuckDBPyConnection) -> None:
     sql.run(con, "current_inspection")
     sql.run(con, "current_groups")
     sql.run(con, "vocabulary_tables")
+    sql.run(con, "lists")
     con.execute(f"INSERT OR REPLACE INTO store_meta VALUES ('current_layout', '{CURRENT_LAYOUT}')")
     con.execute(_SETTLED_ON_SQL)
 
@@ -902,10 +947,10 @@ def refresh_derived(con: duckdb.DuckDBPyConnection) -> None:
 # current_layout; queries/store_settled_on.sql names it too). A store written by older code has
 # another or none: Store.connect() reads it through a copy with the summaries and the vocabulary
 # added (readable_file).
-CURRENT_LAYOUT = "7"
+CURRENT_LAYOUT = "8"
 # The SQL of xuncha/store/sql/ that layout stands for (sql.digest()); a test fails when the SQL
 # changes and these two are not both updated.
-LAYOUT_DIGEST = "ae634a46c8814188"
+LAYOUT_DIGEST = "cdbf03fd392e94b6"
 
 # The groupings rect_current_groups holds (xuncha/store/sql/current_groups.sql).
 WHOLE_GROUPINGS = ("all", "round", "unit", "round_unit", "sector", "peer_group")

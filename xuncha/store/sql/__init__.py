@@ -11,6 +11,9 @@ tables, in the order a write builds them.
     current_groups.sql      rect_current_groups, rect_current_group_dates
     vocabulary_tables.sql   table macros over those tables: finding_at, measure_at,
                             listed_measures_at, finding_counts_at, open_deadlines_at
+    lists.sql               finding_cells and its macros finding_cells_at,
+                            finding_tag_cells_at: findings per inspection × category as of
+                            any date (settled inspections' summaries, active ones' timelines)
 
 The named queries (queries/*.sql) select over the vocabulary; the SQL sandbox installs it too,
 so the canned queries of 数据查询 run there unchanged.
@@ -33,6 +36,7 @@ FILES = (
     "current_inspection",
     "current_groups",
     "vocabulary_tables",
+    "lists",
 )
 
 
