@@ -51,19 +51,15 @@ ft AS (
     -- when $current: DuckDB drops the scan).
     SELECT t.inspection_id, t.category_l1, t.category_l2, t.status, t.is_repeat, t.is_rebound,
            t.earliest_open_deadline, (t.done_on - t.feedback_date)::INTEGER AS days
-    FROM finding_timeline t
-    WHERE NOT $current AND valid_on(t.valid_from, t.valid_to, $as_of)
-      AND active_on(t.inspection_id, $as_of)
-      AND in_categories(t.category_l1, t.category_l2, $category_l1, $category_l2)
+    FROM finding_active_at($as_of, $current) t
+    WHERE in_categories(t.category_l1, t.category_l2, $category_l1, $category_l2)
 ),
 mt AS (
     -- Their measures, likewise.
     SELECT t.inspection_id, t.category_l1, t.category_l2, t.status, t.deadline,
            t.on_time_original, t.on_time_current
-    FROM measure_timeline t
-    WHERE NOT $current AND valid_on(t.valid_from, t.valid_to, $as_of)
-      AND active_on(t.inspection_id, $as_of)
-      AND in_categories(t.category_l1, t.category_l2, $category_l1, $category_l2)
+    FROM measure_active_at($as_of, $current) t
+    WHERE in_categories(t.category_l1, t.category_l2, $category_l1, $category_l2)
 ),
 src AS (
     -- The inspections settled by the date. No category chosen nor grouped by: one row per

@@ -31,10 +31,8 @@ known AS (
       AND c.settled_on <= $as_of::DATE
     UNION ALL
     SELECT t.inspection_id, max(t.deadline_original) AS last_deadline
-    FROM measure_timeline t
+    FROM measure_active_at($as_of, false) t
     WHERE t.round_id IN (SELECT round_id FROM rounds_in_scope)
-      AND valid_on(t.valid_from, t.valid_to, $as_of)
-      AND active_on(t.inspection_id, $as_of)
       AND t.deadline_original IS NOT NULL
     GROUP BY ALL
 ),

@@ -6,28 +6,13 @@
 -- columns:
 --   data_through DATE  the latest status, step or feedback date held in the scope (NULL when none)
 --   last_import TIMESTAMP  when the latest batch was written, the server's local wall time (NULL when none)
+-- From inspection_latest, kept at every write (xuncha/store/sql/settled.sql).
 -- The page header shows both beside 统计截至 (数据更新至 …，最近导入 …). A scoped reader learns
 -- nothing of other units' activity from the first; the second is when the store was written.
 SELECT
-    greatest(
-        (
-            SELECT max(h.status_date)
-            FROM measure_status_history h
-            JOIN measures m USING (measure_id)
-            JOIN findings f USING (finding_id)
-            WHERE in_inspections(f.inspection_id, $inspection_ids)
-        ),
-        (
-            SELECT max(s.step_date)
-            FROM rectify_steps s
-            JOIN measures m USING (measure_id)
-            JOIN findings f USING (finding_id)
-            WHERE in_inspections(f.inspection_id, $inspection_ids)
-        ),
-        (
-            SELECT max(i.feedback_date)
-            FROM inspections i
-            WHERE in_inspections(i.inspection_id, $inspection_ids)
-        )
+    (
+        SELECT max(data_through)
+        FROM inspection_latest
+        WHERE in_inspections(inspection_id, $inspection_ids)
     ) AS data_through,
     (SELECT max(created_at) FROM import_batches) AS last_import

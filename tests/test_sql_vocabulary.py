@@ -371,6 +371,55 @@ def test_the_rows_as_of_a_date_against_polars(
     assert got.height > 0 and sorted_rows(got) == sorted_rows(want)
 
 
+@covers("active_on", "settled_by", "finding_active_at", "measure_active_at")
+def test_the_active_inspections_rows_and_the_settled_summaries_against_polars(
+    con: duckdb.DuckDBPyConnection, settled: dt.date
+) -> None:
+    """Before settled_on a date reads the timeline rows of the inspections still changing on
+    it (started on or before it, settling after it) and the summaries of those settled by it;
+    on or after it (p_current) no timeline row at all."""
+    spans = frame(con, "SELECT * FROM inspection_settled")
+    kinds_seen = set()
+    for as_of in (dt.date(2024, 6, 30), dt.date(2025, 8, 1), settled - dt.timedelta(days=1)):
+        active = spans.filter((pl.col("started_on") <= as_of) & (pl.col("settled_on") > as_of))[
+            "inspection_id"
+        ]
+        kinds_seen.add(active.len() > 0)
+        for table, macro in (
+            ("finding_timeline", "finding_active_at"),
+            ("measure_timeline", "measure_active_at"),
+        ):
+            got = frame(con, f"SELECT * FROM {macro}($as_of, false)", {"as_of": as_of})
+            want = frame(con, f"SELECT * FROM {table}").filter(
+                valid_on_expr(as_of) & pl.col("inspection_id").is_in(active.implode())
+            )
+            assert sorted_rows(got) == sorted_rows(want), (macro, as_of)
+            none = frame(con, f"SELECT count(*) AS n FROM {macro}($as_of, true)", {"as_of": as_of})
+            assert none["n"][0] == 0
+        held = frame(
+            con,
+            "SELECT inspection_id FROM rect_current_inspection"
+            " WHERE settled_by(settled_on, $as_of, false)",
+            {"as_of": as_of},
+        )["inspection_id"].sort()
+        summarised = set(
+            frame(con, "SELECT inspection_id FROM rect_current_inspection")[
+                "inspection_id"
+            ].to_list()
+        )
+        settled_by_then = set(spans.filter(pl.col("settled_on") <= as_of)["inspection_id"])
+        assert 0 < len(held) < len(summarised)
+        assert set(held.to_list()) == summarised & settled_by_then
+        everyone = frame(
+            con,
+            "SELECT count(*) AS n FROM rect_current_inspection"
+            " WHERE settled_by(settled_on, $as_of, true)",
+            {"as_of": as_of},
+        )["n"][0]
+        assert everyone == frame(con, "SELECT count(*) AS n FROM rect_current_inspection")["n"][0]
+    assert kinds_seen == {True}
+
+
 TWO_BRANCHES = {
     "listed_measures_at": "*",
     "finding_counts_at": "*",

@@ -318,6 +318,13 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
             "settled_on": "该巡察问题或措施最后一次状态或时限变动的日期（此后不再变化）",
         },
     ),
+    "inspection_latest": (
+        "（派生）各巡察最近一次有日期的记录：每个巡察一行，页面顶部“数据更新至”按读者范围取其最大值",
+        {
+            "inspection_id": "巡察编号",
+            "data_through": "该巡察最近的措施状态记录、在线整改步骤或反馈日期",
+        },
+    ),
     "rect_current": (
         "（派生）整改现状汇总：每个巡察每个二级类别一行，统计截至日期不早于 settled_on 时的"
         "问题和措施计数（与时间线逐行统计的结果相同，供页面快速读取）",
@@ -947,10 +954,10 @@ def refresh_derived(con: duckdb.DuckDBPyConnection) -> None:
 # current_layout; queries/store_settled_on.sql names it too). A store written by older code has
 # another or none: Store.connect() reads it through a copy with the summaries and the vocabulary
 # added (readable_file).
-CURRENT_LAYOUT = "8"
+CURRENT_LAYOUT = "9"
 # The SQL of xuncha/store/sql/ that layout stands for (sql.digest()); a test fails when the SQL
 # changes and these two are not both updated.
-LAYOUT_DIGEST = "cdbf03fd392e94b6"
+LAYOUT_DIGEST = "fd6988558f88b9c4"
 
 # The groupings rect_current_groups holds (xuncha/store/sql/current_groups.sql).
 WHOLE_GROUPINGS = ("all", "round", "unit", "round_unit", "sector", "peer_group")

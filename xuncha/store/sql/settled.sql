@@ -24,3 +24,28 @@ FROM inspections i
 LEFT JOIN spans s ON s.inspection_id = i.inspection_id
 GROUP BY i.inspection_id
 ORDER BY i.inspection_id;
+
+-- The latest dated event held for each inspection: a measure's status record, a step of online
+-- rectification, its feedback (queries/store_freshness.sql: the header's 数据更新至 over a
+-- reader's own inspections, read on every page, so kept here rather than joining the whole
+-- status history on every run). One row per inspection.
+CREATE OR REPLACE TABLE inspection_latest AS
+WITH events AS (
+    SELECT f.inspection_id, max(h.status_date) AS d
+    FROM measure_status_history h
+    JOIN measures m USING (measure_id)
+    JOIN findings f USING (finding_id)
+    GROUP BY f.inspection_id
+    UNION ALL
+    SELECT f.inspection_id, max(s.step_date)
+    FROM rectify_steps s
+    JOIN measures m USING (measure_id)
+    JOIN findings f USING (finding_id)
+    GROUP BY f.inspection_id
+    UNION ALL
+    SELECT inspection_id, feedback_date FROM inspections
+)
+SELECT inspection_id, max(d) AS data_through
+FROM events
+GROUP BY inspection_id
+ORDER BY inspection_id;

@@ -16,6 +16,19 @@ CREATE OR REPLACE MACRO active_on(p_inspection_id, p_as_of) AS
 CREATE OR REPLACE MACRO settled_by(p_settled_on, p_as_of, p_current) AS
     (p_current OR p_settled_on <= p_as_of::DATE);
 
+-- The timeline rows holding the date of the inspections still changing on it (active_on): what
+-- a figure as of a date before the store's settled_on adds to the summaries of the settled
+-- ones. None on or after settled_on (p_current: DuckDB drops the scan).
+CREATE OR REPLACE MACRO finding_active_at(p_as_of, p_current) AS TABLE
+    SELECT * FROM finding_timeline t
+    WHERE NOT p_current AND valid_on(t.valid_from, t.valid_to, p_as_of)
+      AND active_on(t.inspection_id, p_as_of);
+
+CREATE OR REPLACE MACRO measure_active_at(p_as_of, p_current) AS TABLE
+    SELECT * FROM measure_timeline t
+    WHERE NOT p_current AND valid_on(t.valid_from, t.valid_to, p_as_of)
+      AND active_on(t.inspection_id, p_as_of);
+
 -- Each finding in scope as it stood on the date (finding_timeline's interval holding it).
 CREATE OR REPLACE MACRO finding_at(p_as_of, p_ids, p_l1s, p_l2s) AS TABLE
     SELECT * FROM finding_timeline t
