@@ -196,3 +196,12 @@ _LONGEST_FIRST = (
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {name: i for i, name in enumerate(_LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
+@pytest.fixture
+def whole_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests that compare a shown table's rows with the figures, not its paging
+    (tests/test_send_less.py pages): every row on one page."""
+    from xuncha.ui import widgets
+
+    monkeypatch.setattr(widgets, "TABLE_PAGE_ROWS", 1_000_000)

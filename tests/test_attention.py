@@ -137,7 +137,9 @@ def page_text(at: AppTest) -> str:
     return "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.caption)
 
 
-def test_the_page_shows_the_numbers_the_linked_pages_show(app_env: Store) -> None:
+def test_the_page_shows_the_numbers_the_linked_pages_show(
+    app_env: Store, whole_tables: None
+) -> None:
     at = open_page("pages/attention.py")
     assert at.title[0].value == "关注事项"
     text = page_text(at)

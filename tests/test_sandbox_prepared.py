@@ -249,6 +249,7 @@ def test_a_scoped_sandbox_sums_its_own_groups_never_the_whole_stores(small_store
             "as_of": dt.date(2026, 11, 20),
             "by": "round",
             "cycle_median": True,
+            "current": True,  # on or after the store's settled_on
         }
         whole = box.run(
             queries["rectification_counts_whole"].sql,

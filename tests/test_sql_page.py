@@ -140,7 +140,7 @@ def test_a_query_past_the_memory_limit_is_stopped_audited_and_shown_as_such(
     assert history and history[0]["结果"].iloc[0] == "超出内存"
 
 
-def test_the_example_query_runs_over_the_vocabulary(sql_store: Store) -> None:
+def test_the_example_query_runs_over_the_vocabulary(sql_store: Store, whole_tables: None) -> None:
     """The text the page opens with is a query a user can run as it stands: over finding_at
     (the vocabulary the sandbox holds), one row per unit, every finding counted once."""
     at = _open()
