@@ -16,7 +16,7 @@ from xuncha.bench import browser as bench_browser
 from xuncha.bench import harness
 from xuncha.demo import DEMO_AS_OF
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("bench_browser")]
 
 FIELDS = (
     "browser_first_visit_ms",

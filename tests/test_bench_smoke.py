@@ -14,6 +14,9 @@ from xuncha.bench.pages import PAGES
 from xuncha.bench.questions import QUESTIONS
 from xuncha.cli import main
 
+# Its module-scoped set-up is costly: one xdist worker builds it once (--dist loadgroup).
+pytestmark = pytest.mark.xdist_group("bench_smoke")
+
 PAGE_FIELDS = ("page", "query_ms", "sqlite_ms", "pandas_ms", "render_ms_cold", "render_ms_warm")
 TOP_FIELDS = (
     "text_search_ms",

@@ -65,6 +65,9 @@ from xuncha.rectify import workflow
 from xuncha.rectify.evidence import check_evidence
 from xuncha.store import Store, crypto, open_reader
 
+# Its module-scoped set-up is costly: one xdist worker builds it once (--dist loadgroup).
+pytestmark = pytest.mark.xdist_group("evaluation")
+
 AS_OF = dt.date(2025, 6, 30)
 F1 = dt.date(2024, 3, 1)
 F2 = dt.date(2025, 3, 1)

@@ -19,6 +19,9 @@ from tests import ledger_round as R
 from xuncha import cli
 from xuncha.ledger import LedgerResult, read_ledger
 
+# Its module-scoped set-up is costly: one xdist worker builds it once (--dist loadgroup).
+pytestmark = pytest.mark.xdist_group("ledger_round")
+
 PLAN = R.plan_round()
 PROGRESS_NAMES = [u.name for u in PLAN.progress]
 

@@ -33,6 +33,9 @@ from xuncha.bench import server
 from xuncha.cli import main
 from xuncha.store import Store
 
+# Its module-scoped set-up is costly: one xdist worker builds it once (--dist loadgroup).
+pytestmark = pytest.mark.xdist_group("workers")
+
 NGINX = Path("/usr/sbin/nginx")
 needs_nginx = pytest.mark.skipif(
     not NGINX.exists(), reason="/usr/sbin/nginx is not installed (scripts/setup.sh --browser)"
@@ -349,6 +352,7 @@ def test_a_killed_worker_is_restarted(
 _SUPERVISED = """
 import sys
 from xuncha.workers import Supervisor
+
 child = [sys.executable, "-c", "import time; time.sleep(600)"]
 sys.exit(Supervisor([("a:1", child), ("a:2", child)], out=sys.stdout).run())
 """
