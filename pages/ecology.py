@@ -4,6 +4,7 @@ grade and trend, and the configuration in use (read-only here: an administrator 
 the 研判配置 page, pages/ecology_config.py). Every score is 研判参考."""
 
 import dataclasses
+from typing import Any
 
 import polars as pl
 import streamlit as st
@@ -143,13 +144,14 @@ if st.session_state.get("eco_unit") not in unit_ids:
 unit_id = st.selectbox("单位", unit_ids, format_func=unit_label.__getitem__, key="eco_unit")
 if unit_id is not None:
     unit = units.filter(pl.col("unit_id") == unit_id).row(0, named=True)
-    explanation = figures.explain_score(
-        reader,
-        round_scope,
-        int(unit_id),
-        config=config,
-        cards=cards,
-        clue_details=ui.clue_details(),
+
+    def _explained(rd: Any, sc: Any, unit: int, cfg: Any, rl: Any, details: bool) -> Any:
+        # `cards` are those of (sc, cfg, rl), all in ui.figure's key: the explanation is kept
+        # per unit, not recomputed (per unit of the round, in Python) on every rerun.
+        return figures.explain_score(rd, sc, unit, config=cfg, cards=cards, clue_details=details)
+
+    explanation = ui.figure(
+        _explained, reader, round_scope, int(unit_id), config, rule, ui.clue_details()
     )
     m1, m2, m3, m4 = st.columns(4)
     with m1:
@@ -166,15 +168,15 @@ if unit_id is not None:
     st.info(ui.md(explanation.summary), icon=":material/insights:")
     # Two grades or more since the previous inspection: which indicators moved (the trend is
     # passed as it is, not through ui.figure's cache key).
-    moved = ecology_stability.explain_movement(
-        reader,
-        scope,
-        int(round_id),
-        int(unit_id),
-        config=config,
-        rule=rule,
-        trend=trend_all,
-        clue_details=ui.clue_details(),
+
+    def _moved(rd: Any, sc: Any, rid: int, unit: int, cfg: Any, rl: Any, details: bool) -> Any:
+        # `trend_all` is score_trend of (sc, cfg, rl), all in ui.figure's key.
+        return ecology_stability.explain_movement(
+            rd, sc, rid, unit, config=cfg, rule=rl, trend=trend_all, clue_details=details
+        )
+
+    moved = ui.figure(
+        _moved, reader, scope, int(round_id), int(unit_id), config, rule, ui.clue_details()
     )
     if moved is not None:
         st.warning(ui.md(moved.text), icon=":material/swap_vert:")
