@@ -443,6 +443,7 @@ AUDIT_VALUES: dict[str, dict[str, str]] = {
         "out_of_memory": "超出内存",
     },
     "source": {"cli": "命令行", "dashboard": "驾驶舱", "page": "页面", "serve": "启动驾驶舱"},
+    "purpose": {"display": "显示", "export": "导出"},
     "reason": {"expired": "链接已过期", "not_yours": "不属于当前会话", "unknown": "文件不存在"},
     "format": {"xlsx": "Excel", "csv": "CSV", "json": "JSON", "docx": "Word", "pdf": "PDF"},
     # The commands whose printed output is recorded (cli._print_recorded).
