@@ -141,7 +141,7 @@ unit_label = {
 }
 if st.session_state.get("eco_unit") not in unit_ids:
     st.session_state.pop("eco_unit", None)
-unit_id = st.selectbox("单位", unit_ids, format_func=unit_label.__getitem__, key="eco_unit")
+unit_id = ui.unit_selectbox("单位", unit_label, key="eco_unit")
 if unit_id is not None:
     unit = units.filter(pl.col("unit_id") == unit_id).row(0, named=True)
 

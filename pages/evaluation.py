@@ -137,7 +137,7 @@ ui.downloads(
 
 st.subheader("单位评分明细")
 unit_names = units.sort("unit_name")["unit_name"].to_list()
-chosen = st.selectbox("单位", unit_names, key="evaluation_unit")
+chosen = ui.unit_selectbox("单位", {n: n for n in unit_names}, key="evaluation_unit")
 one = units.filter(pl.col("unit_name") == chosen).row(0, named=True)
 st.caption(
     ui.md(f"{chosen}：得分 {one['score']}，等次 {one['grade'] or '未评'}；{one['note'] or ''}")

@@ -185,12 +185,8 @@ with tab_canned:
                     spec.label, value=scope.as_of, key=key, help=spec.help or None
                 )
             elif spec.kind == "unit":
-                unit_names = scope_units()
-                values[param] = st.selectbox(
-                    spec.label,
-                    [None, *unit_names],
-                    format_func=lambda u, names=unit_names: "全部单位" if u is None else names[u],
-                    key=key,
+                values[param] = ui.unit_selectbox(
+                    spec.label, scope_units(), key=key, none_label="全部单位"
                 )
             elif spec.kind == "round":
                 round_names = scope_rounds()

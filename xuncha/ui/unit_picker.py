@@ -10,7 +10,7 @@ few hundred units keeps the plain list of all of them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -23,13 +23,13 @@ PICKER_CAP = 50
 
 
 def matching_units(
-    names: Mapping[int, str],
+    names: Mapping[Any, str],
     text: str,
     *,
-    keep: Sequence[int] = (),
+    keep: Sequence[Any] = (),
     cap: int | None = None,
-    search: Mapping[int, str] | None = None,
-) -> list[int]:
+    search: Mapping[Any, str] | None = None,
+) -> list[Any]:
     """The options of a searched picker: the units of `keep` that are among `names` first,
     then, in `names`' order, the units whose name (or `search` text, e.g. full and short name)
     holds every word of `text` (case-insensitive, literal), at most `cap` (PICKER_CAP) of
@@ -117,30 +117,33 @@ def unit_multiselect(
 
 def unit_selectbox(
     label: str,
-    names: Mapping[int, str],
+    names: Mapping[Any, str],
     *,
     key: str,
     none_label: str | None = None,
     search: Mapping[int, str] | None = None,
     where: Any = None,
     **kwargs: Any,
-) -> int | None:
+) -> Any:
     """A selectbox of units (`names`: id → label, in order) whose value lives in
     st.session_state[key]; `none_label`: a first option None under that label (e.g. 全部单位).
     Every unit when there are at most PICKER_LIST_ALL, else a search field and at most
     PICKER_CAP matches plus the unit chosen."""
     where = where or st
     current = st.session_state.get(key)
-    keep: list[int] = [current] if isinstance(current, int) and current in names else []
+    keep: list[Any] = [current] if isinstance(current, Hashable) and current in names else []
+    if key in st.session_state and not keep and not (current is None and none_label is not None):
+        # A choice the list no longer holds (another round, a narrower scope): the default.
+        del st.session_state[key]
     if len(names) <= PICKER_LIST_ALL:
-        options: list[int | None] = list(names)
+        options: list[Any] = list(names)
     else:
         text = _search_field(names, key=key, search=search, where=where)
         options = list(matching_units(names, text, keep=keep, search=search))
         _note_truncated(names, text, search, where)
     if none_label is not None:
         options = [None, *options]
-    labels: dict[int | None, str] = {u: names[u] for u in options if u is not None}
+    labels: dict[Any, str] = {u: names[u] for u in options if u is not None}
     if none_label is not None:
         labels[None] = none_label
     return where.selectbox(label, options, format_func=labels.__getitem__, key=key, **kwargs)
