@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.builders import built_once, copy_store, plain_demo
 from xuncha import demo
@@ -130,6 +130,9 @@ def browser() -> Iterator[Browser]:
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
+    # An expectation waits up to 60 s, not Playwright's 5: a store write behind a button
+    # (a done report, a 销号) takes seconds on a busy CI machine.
+    expect.set_options(timeout=60_000)
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=shot.CHROMIUM, args=shot.CHROMIUM_ARGS)
         try:

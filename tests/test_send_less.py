@@ -14,7 +14,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from tests.builders import real_copy
+from tests.builders import real_copy, unit_names
 from tests.conftest import AS_OF
 from tests.test_lists_export import csv_rows
 from tests.test_pages import open_page
@@ -228,3 +228,20 @@ def test_a_charts_numbers_are_sent_rounded() -> None:
     sent = _inert_figure(spec)["data"][0]
     assert sent["x"] == [round(84.123456789, CHART_DECIMALS), 1]
     assert sent["customdata"] == [[round(0.333333333, CHART_DECIMALS), "a"]]
+
+
+def test_the_ecology_unit_profile_picker_searches_among_many_units(
+    many_units: Store, whole_tables: None
+) -> None:
+    at = open_page("pages/ecology.py")
+    picker = at.selectbox(key="eco_unit")
+    assert len(picker.options) <= CAP
+    # The units of the ranking are those the picker chooses among.
+    ranking = next(f.value for f in at.dataframe if "同类组排名" in f.value.columns)
+    assert len(ranking) > CAP
+    target = unit_names(ranking["单位"])[-1]
+    assert not any(option.startswith(target + "（") for option in picker.options)
+    at.text_input(key="eco_unit_search").input(target).run()
+    picker = at.selectbox(key="eco_unit")
+    assert len(picker.options) <= CAP
+    assert any(option.startswith(target + "（") for option in picker.options), picker.options

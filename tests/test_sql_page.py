@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from tests.builders import copy_store, plain_demo
 from xuncha import audit
 from xuncha.sandbox import clear_cache
-from xuncha.store import Store
+from xuncha.store import Store, open_reader
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -186,3 +186,39 @@ def test_an_engine_error_is_explained_in_chinese_with_the_engine_text_below(
     assert at.error and "没有名为“findng_id”的列" in at.error[0].value
     assert "finding_id" in at.error[0].value and "Error" not in at.error[0].value
     assert any("Binder Error" in c.value for c in at.code)
+
+
+def test_the_unit_field_of_a_canned_query_searches_among_many_units(
+    sql_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above the picker's threshold the 单位 field sends a few searched units, not all; the
+    unit found by its name is among them, stays chosen and the query runs with it."""
+    from xuncha.ui import unit_picker
+
+    monkeypatch.setattr(unit_picker, "PICKER_LIST_ALL", 10)
+    monkeypatch.setattr(unit_picker, "PICKER_CAP", 5)
+    at = _open()
+    at.selectbox(key="canned_name").set_value("unit_overdue_measures").run()
+    field = at.selectbox(key="canned_unit_overdue_measures_unit_id")
+    assert field.options[0] == "全部单位" and len(field.options) == 1 + 5
+    names = unit_picker_names(sql_store)
+    last_id, last_name = list(names.items())[-1]
+    assert last_name not in field.options
+    at.text_input(key="canned_unit_overdue_measures_unit_id_search").input(last_name).run()
+    field = at.selectbox(key="canned_unit_overdue_measures_unit_id")
+    assert last_name in field.options and len(field.options) <= 1 + 5
+    field.set_value(last_id)
+    at.button(key="canned_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="canned_unit_overdue_measures_unit_id").value == last_id
+
+
+def unit_picker_names(store: Store) -> dict[int, str]:
+    """The units of the store's inspections by short name, in the field's order."""
+    reader = open_reader(store)
+    try:
+        pairs = reader.query("inspections_list").select("unit_id", "short_name").unique()
+    finally:
+        reader.close()
+    pairs = pairs.sort("short_name")
+    return dict(zip(pairs["unit_id"].to_list(), pairs["short_name"].to_list(), strict=True))
