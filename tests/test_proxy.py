@@ -38,6 +38,7 @@ import pytest
 from xuncha import audit
 from xuncha.auth.gate import MAX_BODY, Gate, Request, render_nginx_conf
 from xuncha.auth.users import UserStore
+from xuncha.bench.server import nginx_command, nginx_conf
 from xuncha.cli import main
 from xuncha.store import Store
 
@@ -144,31 +145,9 @@ def start_nginx(folder: Path, *, app: str, gate: str) -> Nginx:
     if not NGINX.exists():
         pytest.skip(NO_NGINX)
     folder.mkdir(parents=True)
-    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (folder / sub).mkdir()
     port = free_port()
-    (folder / "xuncha.conf").write_text(render_nginx_conf(f"127.0.0.1:{port}", app, gate))
-    # As root the workers would switch to `nobody` and could not write the temp dirs here.
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    (folder / "nginx.conf").write_text(
-        f"""{user}worker_processes 1;
-error_log {folder}/error.log info;
-events {{ worker_connections 256; }}
-http {{
-    log_format xuncha '$status\\t$request_method\\t$request_uri\\t$upstream_addr\\t$xuncha_user';
-    access_log {folder}/access.log xuncha;
-    client_body_temp_path {folder}/body;
-    proxy_temp_path {folder}/proxy;
-    fastcgi_temp_path {folder}/fastcgi;
-    uwsgi_temp_path {folder}/uwsgi;
-    scgi_temp_path {folder}/scgi;
-    include {folder}/xuncha.conf;
-}}
-""",
-        encoding="utf-8",
-    )
-    command = [str(NGINX), "-p", str(folder), "-c", str(folder / "nginx.conf")]
-    command += ["-e", str(folder / "error.log"), "-g", f"daemon off; pid {folder}/nginx.pid;"]
+    conf = nginx_conf(folder, port, app, gate)
+    command = nginx_command(folder, conf)
     proc = start("nginx", command, folder / "nginx.out")
     return Nginx(port, folder, proc)
 

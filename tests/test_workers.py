@@ -115,7 +115,7 @@ def test_print_nginx_conf_takes_every_dashboard(capsys: pytest.CaptureFixture[st
 @needs_nginx
 @pytest.mark.parametrize("apps", [["127.0.0.1:8501"], APPS[:2]])
 def test_the_rendered_conf_passes_nginx_t(tmp_path: Path, apps: list[str]) -> None:
-    conf = server._nginx_conf(tmp_path, 8080, apps, GATE)
+    conf = server.nginx_conf(tmp_path, 8080, apps, GATE)
     done = subprocess.run(
         server.nginx_command(tmp_path, conf, test=True), capture_output=True, text=True, timeout=30
     )

@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -132,9 +132,10 @@ def _start(command: list[str], log: IO[bytes], env: dict[str, str]) -> subproces
     )
 
 
-def _nginx_conf(folder: Path, port: int, apps: list[str], gate: str) -> Path:
-    """nginx.conf for an unprivileged nginx whose every file lives in `folder`, including
-    deploy/nginx/xuncha.conf rendered for these addresses."""
+def nginx_conf(folder: Path, port: int, apps: str | Sequence[str], gate: str) -> Path:
+    """nginx.conf for an unprivileged nginx listening on `port` whose every file lives in
+    `folder`, including deploy/nginx/xuncha.conf rendered for these addresses (the benchmark's
+    stack and the proxy tests both run this one)."""
     from xuncha.auth.gate import render_nginx_conf
 
     for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
@@ -236,7 +237,7 @@ def serve_gated(
                 procs.append(_start(gate_cmd, gate_log, run_env))
             supervisor = _start(serve_cmd, log, run_env)
             procs.append(supervisor)
-            conf = _nginx_conf(folder, nginx_port, apps, f"127.0.0.1:{gate_port}")
+            conf = nginx_conf(folder, nginx_port, apps, f"127.0.0.1:{gate_port}")
             with (folder / "nginx.out").open("wb") as nginx_log:
                 procs.append(_start(nginx_command(folder, conf), nginx_log, dict(os.environ)))
             deadline = time.monotonic() + timeout
