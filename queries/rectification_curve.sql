@@ -24,15 +24,19 @@
 -- Counting is by difference arrays over days since 反馈日期 (curve_deltas_at: summed at write
 -- time per inspection × category × day for the inspections settled by the date, from the
 -- timeline for those still changing on it), not by a day × finding grid.
-WITH t AS (
-    SELECT round_id, feedback_date, day, findings, d_done, d_basic
+WITH g AS (
+    -- One pass over the rows: per round (the cohort: its findings and latest 反馈日期) and per
+    -- round and day (the deltas).
+    SELECT round_id, day, grouping(day) AS whole, sum(findings) AS findings,
+           max(feedback_date) FILTER (WHERE findings > 0) AS last_feedback,
+           sum(d_done) AS d_done, sum(d_basic) AS d_basic
     FROM curve_deltas_at($as_of, $current, $inspection_ids, $category_l1, $category_l2)
+    GROUP BY GROUPING SETS ((round_id), (round_id, day))
 ),
 span AS (
     -- The round's cohort and the last day all of it has been observed.
-    SELECT round_id, sum(findings) AS findings,
-           $as_of::DATE - max(feedback_date) FILTER (WHERE findings > 0) AS last_day
-    FROM t GROUP BY ALL HAVING sum(findings) > 0
+    SELECT round_id, findings, $as_of::DATE - last_feedback AS last_day
+    FROM g WHERE whole = 1 AND findings > 0
 ),
 per_day AS (
     -- The zero row on day 0 starts every round's running sums.
@@ -40,7 +44,8 @@ per_day AS (
     FROM (
         SELECT round_id, 0 AS day, 0 AS d_done, 0 AS d_basic FROM span
         UNION ALL
-        SELECT round_id, day, d_done, d_basic FROM t WHERE d_done <> 0 OR d_basic <> 0
+        SELECT round_id, day, d_done, d_basic FROM g
+        WHERE whole = 0 AND (d_done <> 0 OR d_basic <> 0)
     )
     GROUP BY ALL
 ),

@@ -19,7 +19,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from tests.test_past_state import _dates, _edge_store, _filters, _run, _scope, _timelines_only
+from tests.builders import StoreBuilder
+from tests.test_past_state import _dates, _filters, _run, _scope, _timelines_only
 from xuncha.filters import Filters
 from xuncha.store import Reader, Store, open_reader
 
@@ -123,32 +124,60 @@ def _same_curve(got: pl.DataFrame, want: pl.DataFrame) -> bool:
 def test_the_curve_s_rows_are_the_timeline_s_on_every_date(
     demo_reader: Reader, cons: tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyConnection]
 ) -> None:
-    """curve_deltas_at (curve_cells for the settled inspections, the timeline for the rest)
-    sums, per round, 反馈日期 and day, to the plain timeline computation."""
+    """curve_deltas_at (curve_whole, curve_settled or curve_cells for the settled
+    inspections, the timeline for the rest) gives what the curve reads, per round (its
+    findings and latest 反馈日期) and per round and day (the changes), as the plain timeline
+    computation does."""
     real, _ = cons
-    sql = (
-        "SELECT round_id, feedback_date, day, sum(findings)::BIGINT AS findings,"
-        " sum(d_done)::BIGINT AS d_done, sum(d_basic)::BIGINT AS d_basic FROM {} GROUP BY ALL"
-        " HAVING sum(findings) <> 0 OR sum(d_done) <> 0 OR sum(d_basic) <> 0 ORDER BY ALL"
+    rounds = (
+        "SELECT round_id, sum(findings)::BIGINT AS findings,"
+        " max(feedback_date) FILTER (WHERE findings > 0) AS last_feedback FROM {}"
+        " GROUP BY ALL HAVING sum(findings) > 0 ORDER BY ALL"
     )
-    fast = sql.format("curve_deltas_at($as_of, $current, $ids, $l1, $l2)")
-    slow = sql.format("curve_deltas_timeline($as_of, $ids, $l1, $l2)")
+    days = (
+        "SELECT round_id, day, sum(d_done)::BIGINT AS d_done, sum(d_basic)::BIGINT AS d_basic"
+        " FROM {} GROUP BY ALL HAVING sum(d_done) <> 0 OR sum(d_basic) <> 0 ORDER BY ALL"
+    )
+    fast = "curve_deltas_at($as_of, $current, $ids, $l1, $l2)"
+    slow = "curve_deltas_timeline($as_of, $ids, $l1, $l2)"
     compared = 0
     for filters in _filters(demo_reader):
         for day in _dates(real):
-            scope = _scope(demo_reader, filters, day)
-            p = scope.params()
+            p = _scope(demo_reader, filters, day).params()
             params = {
                 "as_of": day,
                 "ids": p["inspection_ids"],
                 "l1": p["category_l1"],
                 "l2": p["category_l2"],
             }
-            want = real.sql(slow, params=params).pl()
-            got = real.sql(fast, params={**params, "current": p["current"]}).pl()
-            assert got.equals(want), (filters, day)
-            compared += want.height
+            for sql in (rounds, days):
+                want = real.sql(sql.format(slow), params=params).pl()
+                got = real.sql(sql.format(fast), params={**params, "current": p["current"]}).pl()
+                assert got.equals(want), (filters, day, sql)
+                compared += want.height
     assert compared > 0
+
+
+def test_every_branch_of_the_curve_s_rows_is_taken(
+    demo_reader: Reader, cons: tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyConnection]
+) -> None:
+    """The tests above pass through each table kept at write time: the whole store today
+    (curve_whole), the whole store on a past date (curve_settled), a narrower scope
+    (curve_cells), each holding rows for the dates compared."""
+    real, _ = cons
+    counts = real.execute(
+        "SELECT (SELECT count(*) FROM curve_whole), (SELECT count(*) FROM curve_settled),"
+        " (SELECT count(*) FROM curve_cells)"
+    ).fetchall()[0]
+    assert all(n > 0 for n in counts)
+    scopes = [_scope(demo_reader, f, d) for f in _filters(demo_reader) for d in _dates(real)]
+    assert any(s.current and s.ids_param() is None for s in scopes)
+    assert any(
+        not s.current and s.ids_param() is None and not s.category_l1 and not s.category_l2
+        for s in scopes
+    )
+    assert any(s.ids_param() is not None for s in scopes)
+    assert any(not s.current and s.category_l1 for s in scopes)
 
 
 @pytest.mark.parametrize("step", STEPS)
@@ -258,31 +287,89 @@ def test_the_online_counts_per_unit_equal_polars(
     assert counted > 0
 
 
+def _curve_store(root: Path) -> Store:
+    """Two rounds. A finding DONE, reopened and DONE again; one DONE, then only partly
+    (BASICALLY_DONE); one BASICALLY_DONE from the start; one recorded after the 反馈日期 and
+    DONE; one without measures; an inspection without findings: intervals that start and end
+    on both sides of many dates, in inspections fed back on different days."""
+    b = StoreBuilder()
+    r1, r2 = b.round("第一轮", 1), b.round("第二轮", 2)
+    i1 = b.inspection(r1, b.unit("甲局"), dt.date(2024, 3, 1))
+    i2 = b.inspection(r1, b.unit("乙镇", peer_group="乡镇街道"), dt.date(2024, 3, 5))
+    b.inspection(r1, b.unit("丙委"), dt.date(2024, 3, 9))  # no findings
+    i3 = b.inspection(r2, b.unit("丁局"), dt.date(2024, 4, 2))
+    f = b.finding(i1, "B03")
+    b.measure(
+        f,
+        deadline=dt.date(2024, 6, 1),
+        history=[
+            (dt.date(2024, 3, 1), "IN_PROGRESS"),
+            (dt.date(2024, 4, 10), "DONE"),
+            (dt.date(2024, 7, 1), "IN_PROGRESS"),
+            (dt.date(2024, 9, 1), "DONE"),
+        ],
+        extensions=[(dt.date(2024, 10, 20), dt.date(2025, 1, 1))],
+    )
+    late = b.finding(i1, "C01")  # recorded later (below)
+    b.measure(late, deadline=dt.date(2024, 8, 1), history=[(dt.date(2024, 6, 5), "DONE")])
+    b.finding(i2, "A01")  # no measures
+    g = b.finding(i2, "B03")
+    b.measure(g, deadline=dt.date(2024, 8, 1), history=[(dt.date(2024, 3, 20), "PHASED")])
+    h = b.finding(i3, "A01")
+    b.measure(h, deadline=dt.date(2024, 7, 1), history=[(dt.date(2024, 5, 9), "DONE")])
+    b.measure(
+        h,
+        deadline=dt.date(2024, 7, 1),
+        history=[(dt.date(2024, 5, 9), "DONE"), (dt.date(2024, 7, 15), "PHASED")],
+    )
+    store = b.build(root)
+    store.write(
+        lambda con: con.execute(
+            "UPDATE findings SET recorded_on = DATE '2024-05-15' WHERE finding_id = ?", [late]
+        )
+    )
+    return store
+
+
 def test_the_hand_built_store_s_curve_on_every_day(tmp_path: Path) -> None:
-    """A measure reopened after it was done, a late extension, a finding recorded after the
-    反馈日期, an inspection without measures and one without findings: the curve on every day
-    around each change, with and without a category, equals the timelines alone and Polars."""
-    store = _edge_store(tmp_path / "store")
+    """_curve_store on every third day and around its last change, the whole store, one
+    category and one unit: the curve equals the timelines alone and Polars."""
+    store = _curve_store(tmp_path / "store")
     reader = open_reader(store)
     try:
         real_file = tmp_path / "real.duckdb"
         shutil.copyfile(store.current_file(), real_file)
         real = duckdb.connect(str(real_file), read_only=True)
         reference = _timelines_only(store.current_file(), tmp_path / "timelines.duckdb")
-        first = dt.date(2024, 2, 25)
-        days = [first + dt.timedelta(days=n) for n in range(0, 300, 3)]
-        days += [dt.date(2024, 10, 19), dt.date(2024, 10, 20), dt.date(2024, 10, 21)]
-        seen_done = False
-        for day in days:
+        changes = [
+            dt.date(2024, 3, 1),
+            dt.date(2024, 3, 5),
+            dt.date(2024, 3, 20),
+            dt.date(2024, 4, 2),
+            dt.date(2024, 4, 10),
+            dt.date(2024, 5, 9),
+            dt.date(2024, 5, 15),
+            dt.date(2024, 6, 5),
+            dt.date(2024, 7, 1),
+            dt.date(2024, 7, 15),
+            dt.date(2024, 9, 1),
+            dt.date(2024, 10, 20),
+        ]
+        days = {c + dt.timedelta(days=k) for c in changes for k in (-1, 0, 1)}
+        days |= {dt.date(2024, 2, 25) + dt.timedelta(days=n) for n in range(0, 320, 10)}
+        changed = set()
+        for j, day in enumerate(sorted(days)):
             for filters in (Filters(), Filters(category_l1=("B",)), Filters(unit_ids=(1,))):
-                for step in (1, 7):
+                for step in ((1, 7)[j % 2],):
                     params = _scope(reader, filters, day).params(step=step)
                     fast = _run(real, "rectification_curve", params)
                     slow = _run(reference, "rectification_curve", {**params, "current": False})
                     assert fast.equals(slow), (day, filters, step)
                     assert _same_curve(fast, _curve_in_polars(real, params, step)), (day, step)
-                    seen_done |= fast.height > 0 and int(fast["findings_done"].max() or 0) > 0
-        assert seen_done
+                    for column in ("findings_done", "findings_basically_done"):
+                        if fast.height and int(fast[column].max() or 0) > 0:
+                            changed.add(column)
+        assert changed == {"findings_done", "findings_basically_done"}
         real.close()
         reference.close()
     finally:

@@ -531,6 +531,15 @@ DERIVED_COMMENTS["curve_cells"] = (
         "d_basic": "该日起基本完成问题数的增减",
     },
 )
+DERIVED_COMMENTS["curve_whole"] = (
+    "（派生）整改进度曲线的变化量（全库合计）：每个轮次每个二级类别每个“反馈后第几天”一行，"
+    "由 curve_cells 按巡察合计；统计截至日期不早于全库整改状态不再变化的日期且不限巡察时使用",
+    {
+        k: DERIVED_COMMENTS["curve_cells"][1][k]
+        for k in ("round_id", "category_l1", "category_l2", "day", "findings", "d_done", "d_basic")
+    }
+    | {"last_feedback": "该行所计问题中最晚的反馈日期（仅第 0 天一行）"},
+)
 
 
 def _comment(text: str) -> str:
@@ -976,7 +985,7 @@ def refresh_derived(con: duckdb.DuckDBPyConnection) -> None:
 CURRENT_LAYOUT = "10"
 # The SQL of xuncha/store/sql/ that layout stands for (sql.digest()); a test fails when the SQL
 # changes and these two are not both updated.
-LAYOUT_DIGEST = "508730a70f6c5122"
+LAYOUT_DIGEST = "bc3ca6ea71d7c139"
 
 # The groupings rect_current_groups holds (xuncha/store/sql/current_groups.sql).
 WHOLE_GROUPINGS = ("all", "round", "unit", "round_unit", "sector", "peer_group")

@@ -14,7 +14,7 @@ tables, in the order a write builds them.
     lists.sql               finding_cells and its macros finding_cells_at,
                             finding_tag_cells_at: findings per inspection × category as of
                             any date (settled inspections' summaries, active ones' timelines)
-    curve.sql               curve_cells and its macro curve_deltas_at: the 整改进度曲线's
+    curve.sql               curve_cells, curve_whole and the macro curve_deltas_at: the 整改进度曲线's
                             difference arrays per inspection × category × day, as of any date
 
 The named queries (queries/*.sql) select over the vocabulary; the SQL sandbox installs it too,

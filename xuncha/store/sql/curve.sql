@@ -41,18 +41,55 @@ JOIN inspection_settled s ON s.inspection_id = c.inspection_id
 WHERE c.findings <> 0 OR c.d_done <> 0 OR c.d_basic <> 0
 ORDER BY i.round_id, c.inspection_id, c.category_l1, c.category_l2, c.day;
 
+-- The same summed over the inspections, per round, category and day: what a date on or after
+-- the store's settled_on reads for the whole store (65k rows against 1.16M at 1M findings).
+-- last_feedback is the latest 反馈日期 of the findings counted on the row (day 0; else NULL).
+CREATE OR REPLACE TABLE curve_whole AS
+SELECT round_id, category_l1, category_l2, day, sum(findings)::INTEGER AS findings,
+       max(feedback_date) FILTER (WHERE findings > 0) AS last_feedback,
+       sum(d_done)::INTEGER AS d_done, sum(d_basic)::INTEGER AS d_basic
+FROM curve_cells
+GROUP BY ALL
+ORDER BY ALL;
+
+-- Summed over the inspections settled on the same day, per round and day, without the
+-- categories: what an earlier date reads for the whole store without a category (240k rows
+-- against 1.16M at 1M findings; ordered by settled_on, so a date's scan stops at it).
+CREATE OR REPLACE TABLE curve_settled AS
+SELECT round_id, settled_on, day, sum(findings)::INTEGER AS findings,
+       max(feedback_date) FILTER (WHERE findings > 0) AS last_feedback,
+       sum(d_done)::INTEGER AS d_done, sum(d_basic)::INTEGER AS d_basic
+FROM curve_cells
+GROUP BY ALL
+ORDER BY settled_on, round_id, day;
+
 -- The curve's rows in scope as of the date, as (round, 反馈日期, day, findings, d_done,
--- d_basic): curve_cells for the inspections settled by it (all on or after settled_on:
--- p_current), and for those still changing on it their timeline intervals begun by the date:
--- a finding holding on it counts on day 0, a DONE (BASICALLY_DONE) interval adds its start
--- and, when it ended by the date, its end (one scan: each interval's three rows are unnested;
--- a row of zeros changes nothing). The scope test is written once, over both branches.
+-- d_basic): for the whole store on or after its settled_on (p_current, no inspection list)
+-- curve_whole (反馈日期: the latest of the row's findings); before it, for the whole store
+-- without a category, curve_settled for the inspections settled by the date; else
+-- curve_cells for those; and for the inspections still changing on it their timeline
+-- intervals begun by the date: a finding holding on it counts on day 0, a DONE
+-- (BASICALLY_DONE) interval adds its start and, when it ended by the date, its end (one scan:
+-- each interval's three rows are unnested; a row of zeros changes nothing). DuckDB drops the
+-- branches whose test on the parameters is false; the scope test is written once, over all.
 CREATE OR REPLACE MACRO curve_deltas_at(p_as_of, p_current, p_ids, p_l1s, p_l2s) AS TABLE
     SELECT round_id, feedback_date, day, findings, d_done, d_basic FROM (
+        SELECT NULL::INTEGER AS inspection_id, category_l1, category_l2, round_id,
+               last_feedback AS feedback_date, day, findings, d_done, d_basic
+        FROM curve_whole
+        WHERE p_current AND p_ids IS NULL
+        UNION ALL
+        SELECT NULL::INTEGER, NULL::VARCHAR, NULL::VARCHAR, round_id,
+               last_feedback, day, findings, d_done, d_basic
+        FROM curve_settled
+        WHERE NOT p_current AND p_ids IS NULL AND p_l1s IS NULL AND p_l2s IS NULL
+          AND settled_on <= p_as_of::DATE
+        UNION ALL
         SELECT inspection_id, category_l1, category_l2, round_id, feedback_date, day,
                findings, d_done, d_basic
         FROM curve_cells
-        WHERE settled_by(settled_on, p_as_of, p_current)
+        WHERE (p_ids IS NOT NULL OR (NOT p_current AND (p_l1s IS NOT NULL OR p_l2s IS NOT NULL)))
+          AND settled_by(settled_on, p_as_of, p_current)
         UNION ALL
         SELECT inspection_id, category_l1, category_l2, round_id, feedback_date,
                e.day, e.findings, e.d_done, e.d_basic
