@@ -6,6 +6,7 @@
 --   $category_l1 VARCHAR[]  level-1 categories (NULL: all)
 --   $category_l2 VARCHAR[]  level-2 categories (NULL: all)
 --   $as_of DATE  the date asked; no day after it is counted
+--   $current BOOLEAN  as_of is on or after the store's settled_on (every inspection settled: the timelines are not read)
 --   $step INTEGER  days between points of the curve
 -- columns:
 --   round_id INTEGER  round
@@ -20,48 +21,33 @@
 -- so every finding of the round is in the denominator on every day and the curve only falls
 -- where a finding really left DONE (BASICALLY_DONE). Drawing further would leave only the
 -- findings fed back earliest in the denominator, and their mix would read as a false drop.
--- Counting is by difference arrays over status intervals (one pass over finding_timeline),
--- not by a day × finding grid, so it stays cheap at province scale. Only the columns the
--- curve needs are read, and the deltas are summed per (round, day) before they are unioned.
-WITH t AS (
-    SELECT t.round_id, t.feedback_date, t.valid_from, t.valid_to, t.status
-    FROM finding_history($as_of, $inspection_ids, $category_l1, $category_l2) t
-    WHERE t.feedback_date <= $as_of::DATE
-),
-fed AS (
-    -- Findings per round and 反馈日期. A finding's intervals are contiguous from its start,
-    -- so exactly one of them holds the as-of date: counting those counts each finding once.
-    SELECT round_id, feedback_date, count(*) AS n
-    FROM t
-    WHERE valid_on(valid_from, valid_to, $as_of)
-    GROUP BY ALL
+-- Counting is by difference arrays over days since 反馈日期 (curve_deltas_at: summed at write
+-- time per inspection × category × day for the inspections settled by the date, from the
+-- timeline for those still changing on it), not by a day × finding grid.
+WITH g AS (
+    -- One pass over the rows: per round (the cohort: its findings and latest 反馈日期) and per
+    -- round and day (the deltas).
+    SELECT round_id, day, grouping(day) AS whole, sum(findings) AS findings,
+           max(feedback_date) FILTER (WHERE findings > 0) AS last_feedback,
+           sum(d_done) AS d_done, sum(d_basic) AS d_basic
+    FROM curve_deltas_at($as_of, $current, $inspection_ids, $category_l1, $category_l2)
+    GROUP BY GROUPING SETS ((round_id), (round_id, day))
 ),
 span AS (
     -- The round's cohort and the last day all of it has been observed.
-    SELECT round_id, sum(n) AS findings, min($as_of::DATE - feedback_date) AS last_day
-    FROM fed GROUP BY ALL
-),
-deltas AS (
-    -- Difference arrays over days since 反馈日期: a DONE (BASICALLY_DONE) interval counts from
-    -- its first day to the day before it ends (no end within the curve when it holds on the
-    -- as-of date). The zero row on day 0 starts every round's running sums.
-    SELECT round_id, 0 AS day, 0 AS d_done, 0 AS d_basic FROM span
-    UNION ALL
-    SELECT round_id, valid_from - feedback_date,
-           count(*) FILTER (WHERE status = 'DONE'),
-           count(*) FILTER (WHERE status = 'BASICALLY_DONE')
-    FROM t WHERE status IN ('DONE', 'BASICALLY_DONE')
-    GROUP BY ALL
-    UNION ALL
-    SELECT round_id, valid_to - feedback_date,
-           -count(*) FILTER (WHERE status = 'DONE'),
-           -count(*) FILTER (WHERE status = 'BASICALLY_DONE')
-    FROM t WHERE status IN ('DONE', 'BASICALLY_DONE') AND valid_to <= $as_of::DATE
-    GROUP BY ALL
+    SELECT round_id, findings, $as_of::DATE - last_feedback AS last_day
+    FROM g WHERE whole = 1 AND findings > 0
 ),
 per_day AS (
+    -- The zero row on day 0 starts every round's running sums.
     SELECT round_id, day, sum(d_done) AS d_done, sum(d_basic) AS d_basic
-    FROM deltas GROUP BY ALL
+    FROM (
+        SELECT round_id, 0 AS day, 0 AS d_done, 0 AS d_basic FROM span
+        UNION ALL
+        SELECT round_id, day, d_done, d_basic FROM g
+        WHERE whole = 0 AND (d_done <> 0 OR d_basic <> 0)
+    )
+    GROUP BY ALL
 ),
 running AS (
     SELECT round_id, day,

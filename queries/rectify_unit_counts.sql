@@ -14,8 +14,11 @@
 --   decisions BIGINT  review decisions (passes and returns): the denominator of 退回率
 --   closed BIGINT  done claims closed (已销号)
 --   close_days_median DOUBLE  median days from the submission of a closed claim to its 销号
+-- One pass over the steps: each submission's state on the date with its returns and review
+-- decisions, then summed per unit (no per-unit subquery over the steps).
 WITH steps AS (
-    SELECT st.*, s.unit_id, s.inspection_id, s.submitted_on
+    SELECT st.submission_id, st.step_id, st.step, st.state, st.step_date, s.unit_id,
+           s.submitted_on
     FROM rectify_steps st
     JOIN rectify_submissions s USING (submission_id)
     WHERE s.kind = 'done' AND st.step_date <= $as_of::DATE
@@ -23,17 +26,17 @@ WITH steps AS (
 ),
 state_on AS (
     SELECT submission_id, unit_id, arg_max(state, step_id) AS state,
-           max(step_date) FILTER (WHERE step = 'close') - min(submitted_on) AS close_days
+           max(step_date) FILTER (WHERE step = 'close') - min(submitted_on) AS close_days,
+           count(*) FILTER (WHERE step = 'return') AS returns,
+           count(*) FILTER (WHERE step IN ('pass', 'return')) AS decisions
     FROM steps GROUP BY ALL
 )
 SELECT u.unit_id, u.short_name AS unit_name,
        count(*) AS submitted,
        count(*) FILTER (WHERE so.state = 'pending_review') AS pending_review,
        count(*) FILTER (WHERE so.state = 'pending_close') AS pending_close,
-       (SELECT count(*) FROM steps x WHERE x.unit_id = u.unit_id AND x.step = 'return')
-           AS returns,
-       (SELECT count(*) FROM steps x WHERE x.unit_id = u.unit_id AND x.step IN ('pass', 'return'))
-           AS decisions,
+       sum(so.returns)::BIGINT AS returns,
+       sum(so.decisions)::BIGINT AS decisions,
        count(*) FILTER (WHERE so.state = 'closed') AS closed,
        median(so.close_days) FILTER (WHERE so.state = 'closed') AS close_days_median
 FROM state_on so

@@ -85,6 +85,9 @@ def main() -> int:
     parser.add_argument("--before", required=True, help="git revision of the queries before")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument(
+        "--page", action="append", help="only this page (repeatable; default: every page)"
+    )
+    parser.add_argument(
         "--before-file", help="a version file to replay the before side on (default: --db's)"
     )
     args = parser.parse_args()
@@ -110,6 +113,8 @@ def main() -> int:
         )
     try:
         for page in pages.PAGES:
+            if args.page and page.name not in args.page:
+                continue
             for state_name, state in states.items():
                 done = pages.render(root, page, state, record=True)
                 calls = list(done.queries)

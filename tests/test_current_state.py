@@ -247,6 +247,7 @@ VARIANTS: dict[str, list[Any]] = {
     "round_to": [None, 8],
     "k_min": [3],
     "k_share": [0.3],
+    "step": [7, 1, 30],
 }
 SCOPE_PARAMS = {"inspection_ids", "category_l1", "category_l2", "as_of", "current"}
 

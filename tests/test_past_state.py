@@ -31,6 +31,8 @@ SUMMARIES = (
     "rect_current_done",
     "rect_current_measures",
     "finding_cells",  # xuncha/store/sql/lists.sql: rect_current with round, unit, settled_on
+    "curve_cells",  # xuncha/store/sql/curve.sql: the progress curve's deltas, settled_on
+    "curve_settled",  # the same summed per round, settled_on and day
 )
 # The queries that read the summaries for the inspections settled by the date: every query
 # declaring $current, and rectification_periods (which takes no $current).

@@ -513,6 +513,33 @@ DERIVED_COMMENTS["chain_findings"] = (
     }
     | {"first_from": "该问题最早出现在时间线中的日期"},
 )
+# curve.sql: curve_cells (the 整改进度曲线's difference arrays of the settled inspections).
+DERIVED_COMMENTS["curve_cells"] = (
+    "（派生）整改进度曲线的变化量：每个巡察每个二级类别每个“反馈后第几天”一行，记该日问题数"
+    "（仅第 0 天）及已完成、基本完成问题数的增减；统计截至日期不早于该巡察整改状态不再变化的"
+    "日期时按此累计，其余按时间线计算",
+    {
+        "round_id": DERIVED_COMMENTS["finding_timeline"][1]["round_id"],
+        "inspection_id": DERIVED_COMMENTS["finding_timeline"][1]["inspection_id"],
+        "category_l1": DERIVED_COMMENTS["finding_timeline"][1]["category_l1"],
+        "category_l2": DERIVED_COMMENTS["finding_timeline"][1]["category_l2"],
+        "settled_on": DERIVED_COMMENTS["inspection_settled"][1]["settled_on"],
+        "feedback_date": DERIVED_COMMENTS["finding_timeline"][1]["feedback_date"],
+        "day": "反馈日期后第几天（0 为反馈当日）",
+        "findings": "该巡察该类别的问题数（仅第 0 天一行，其余为 0）",
+        "d_done": "该日起已完成问题数的增减",
+        "d_basic": "该日起基本完成问题数的增减",
+    },
+)
+DERIVED_COMMENTS["curve_whole"] = (
+    "（派生）整改进度曲线的变化量（全库合计）：每个轮次每个二级类别每个“反馈后第几天”一行，"
+    "由 curve_cells 按巡察合计；统计截至日期不早于全库整改状态不再变化的日期且不限巡察时使用",
+    {
+        k: DERIVED_COMMENTS["curve_cells"][1][k]
+        for k in ("round_id", "category_l1", "category_l2", "day", "findings", "d_done", "d_basic")
+    }
+    | {"last_feedback": "该行所计问题中最晚的反馈日期（仅第 0 天一行）"},
+)
 
 
 def _comment(text: str) -> str:
@@ -935,6 +962,7 @@ def add_current_summaries(con: duckdb.DuckDBPyConnection) -> None:
     sql.run(con, "current_groups")
     sql.run(con, "vocabulary_tables")
     sql.run(con, "lists")
+    sql.run(con, "curve")
     con.execute(f"INSERT OR REPLACE INTO store_meta VALUES ('current_layout', '{CURRENT_LAYOUT}')")
     con.execute(_SETTLED_ON_SQL)
 
@@ -954,10 +982,10 @@ def refresh_derived(con: duckdb.DuckDBPyConnection) -> None:
 # current_layout; queries/store_settled_on.sql names it too). A store written by older code has
 # another or none: Store.connect() reads it through a copy with the summaries and the vocabulary
 # added (readable_file).
-CURRENT_LAYOUT = "9"
+CURRENT_LAYOUT = "10"
 # The SQL of xuncha/store/sql/ that layout stands for (sql.digest()); a test fails when the SQL
 # changes and these two are not both updated.
-LAYOUT_DIGEST = "fd6988558f88b9c4"
+LAYOUT_DIGEST = "c77ddece2c7fdae8"
 
 # The groupings rect_current_groups holds (xuncha/store/sql/current_groups.sql).
 WHOLE_GROUPINGS = ("all", "round", "unit", "round_unit", "sector", "peer_group")

@@ -14,6 +14,8 @@ tables, in the order a write builds them.
     lists.sql               finding_cells and its macros finding_cells_at,
                             finding_tag_cells_at: findings per inspection × category as of
                             any date (settled inspections' summaries, active ones' timelines)
+    curve.sql               curve_cells, curve_whole and the macro curve_deltas_at: the 整改进度曲线's
+                            difference arrays per inspection × category × day, as of any date
 
 The named queries (queries/*.sql) select over the vocabulary; the SQL sandbox installs it too,
 so the canned queries of 数据查询 run there unchanged.
@@ -37,6 +39,7 @@ FILES = (
     "current_groups",
     "vocabulary_tables",
     "lists",
+    "curve",
 )
 
 
