@@ -9,6 +9,6 @@
 -- inspection_settled); a store written by
 -- older code has another or none until its next write.
 SELECT CASE
-    WHEN (SELECT value FROM store_meta WHERE key = 'current_layout') = '9'
+    WHEN (SELECT value FROM store_meta WHERE key = 'current_layout') = '10'
     THEN (SELECT try_cast(value AS DATE) FROM store_meta WHERE key = 'settled_on')
 END AS settled_on

@@ -515,6 +515,34 @@ DERIVED_COMMENTS["chain_findings"] = (
 )
 
 
+# lists.sql: category_entries (units per category by the day they entered it) and
+# chain_current (the 屡查屡犯 chains of the whole store in its current state).
+DERIVED_COMMENTS["category_entries"] = (
+    "（派生）各类别的单位进入日：每个一级、二级类别和日期一行，记当日首次出现该类别问题的单位数；"
+    "统计截至日期某类别的单位数为该日及以前各行之和（全库范围，问题分布的类别构成）",
+    {
+        "category_l1": DERIVED_COMMENTS["finding_timeline"][1]["category_l1"],
+        "category_l2": DERIVED_COMMENTS["finding_timeline"][1]["category_l2"],
+        "first_on": "单位首次出现该类别问题的日期",
+        "units": "该日首次出现该类别问题的单位数",
+    },
+)
+DERIVED_COMMENTS["chain_current"] = (
+    "（派生）全库当前状态下的屡查屡犯链条：同一单位同一二级类别在两次及以上巡察中发现，"
+    "每条链条一行（统计截至日期不早于全库整改状态不再变化的日期、未选一级类别时使用）",
+    {
+        "unit_id": DERIVED_COMMENTS["finding_timeline"][1]["unit_id"],
+        "category_l2": DERIVED_COMMENTS["finding_timeline"][1]["category_l2"],
+        "round_count": "发现该类别问题的巡察次数",
+        "findings": "链条上的问题数",
+        "rebound_rounds": "出现反弹的巡察次数",
+        "open_findings": "链条上尚未整改完成的问题数",
+        "chain": "各轮次依次连接的链条文字，反弹轮次注明",
+        "finding_ids": "链条上的问题编号",
+    },
+)
+
+
 def _comment(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -954,10 +982,10 @@ def refresh_derived(con: duckdb.DuckDBPyConnection) -> None:
 # current_layout; queries/store_settled_on.sql names it too). A store written by older code has
 # another or none: Store.connect() reads it through a copy with the summaries and the vocabulary
 # added (readable_file).
-CURRENT_LAYOUT = "9"
+CURRENT_LAYOUT = "10"
 # The SQL of xuncha/store/sql/ that layout stands for (sql.digest()); a test fails when the SQL
 # changes and these two are not both updated.
-LAYOUT_DIGEST = "fd6988558f88b9c4"
+LAYOUT_DIGEST = "f969e8947fe544fc"
 
 # The groupings rect_current_groups holds (xuncha/store/sql/current_groups.sql).
 WHOLE_GROUPINGS = ("all", "round", "unit", "round_unit", "sector", "peer_group")

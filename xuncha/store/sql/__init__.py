@@ -13,7 +13,8 @@ tables, in the order a write builds them.
                             listed_measures_at, finding_counts_at, open_deadlines_at
     lists.sql               finding_cells and its macros finding_cells_at,
                             finding_tag_cells_at: findings per inspection × category as of
-                            any date (settled inspections' summaries, active ones' timelines)
+                            any date (settled inspections' summaries, active ones' timelines);
+                            chain_findings, chain_current (屡查屡犯), category_entries
 
 The named queries (queries/*.sql) select over the vocabulary; the SQL sandbox installs it too,
 so the canned queries of 数据查询 run there unchanged.
