@@ -198,7 +198,8 @@ def test_the_whole_store_reads_the_tables_built_at_write_time(
 
 def _edge_store(root: Path) -> Any:
     """Three rounds of three units: a category found in every round at one unit (反弹 once),
-    findings without a level-2 category beside a 其他 (Z99) one at the same unit, units tied
+    findings without a level-2 category beside a 其他 (Z99) one at the same unit, a chain whose
+    findings have two level-1 categories, units tied
     on findings at the heatmap's cut, an inspection with no finding, and one still changing
     long after the others."""
     b = StoreBuilder()
@@ -240,6 +241,12 @@ def _edge_store(root: Path) -> Any:
     z99 = b.finding(i11, "Z99")
     no_l2 = b.finding(i11, "Z99")
     b.finding(i21, "A01")
+    # A01 again in the third round, filed under level-1 B (the store allows it; the ledger
+    # never writes it): a chain whose findings span two level-1 categories.
+    mixed = b.finding(i31, "A01")
+    row = list(b.findings[mixed - 1])
+    row[4] = "B"
+    b.findings[mixed - 1] = tuple(row)
     # No level-2 category (a ledger's 其他 without a code): as the store allows it.
     row = list(b.findings[no_l2 - 1])
     row[5] = None
@@ -255,6 +262,7 @@ def test_edge_cases_equal_their_independent_computation_every_few_days(tmp_path:
     try:
         assert con.sql("SELECT count(*) FROM chain_current").fetchall()[0][0] >= 2
         assert con.sql("SELECT count(*) FROM findings WHERE category_l2 IS NULL").fetchall()[0][0]
+        assert con.sql("SELECT count(*) FROM chain_current WHERE NOT single_l1").fetchall()[0][0]
         settles = [r[0] for r in con.sql("SELECT settled_on FROM inspection_settled").fetchall()]
         start = dt.date(2024, 2, 20)
         days = {start + dt.timedelta(days=n) for n in range(0, 800, 45)}
@@ -266,6 +274,8 @@ def test_edge_cases_equal_their_independent_computation_every_few_days(tmp_path:
                 Filters(),
                 Filters(category_l2=("B03",)),
                 Filters(category_l1=("Z",)),
+                Filters(category_l1=("A",)),
+                Filters(category_l1=("B",)),
                 Filters(peer_groups=("乡镇街道",)),
             ):
                 seen += _check_date(reader, con, None, filters, as_of)

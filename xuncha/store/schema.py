@@ -533,6 +533,8 @@ DERIVED_COMMENTS["chain_current"] = (
     {
         "unit_id": DERIVED_COMMENTS["finding_timeline"][1]["unit_id"],
         "category_l2": DERIVED_COMMENTS["finding_timeline"][1]["category_l2"],
+        "category_l1": "链条上问题的一级类别代码（有多个时取最小者）",
+        "single_l1": "链条上的问题是否同属一个一级类别",
         "round_count": "发现该类别问题的巡察次数",
         "findings": "链条上的问题数",
         "rebound_rounds": "出现反弹的巡察次数",
@@ -985,7 +987,7 @@ def refresh_derived(con: duckdb.DuckDBPyConnection) -> None:
 CURRENT_LAYOUT = "10"
 # The SQL of xuncha/store/sql/ that layout stands for (sql.digest()); a test fails when the SQL
 # changes and these two are not both updated.
-LAYOUT_DIGEST = "f969e8947fe544fc"
+LAYOUT_DIGEST = "33eb79e70c8f01e9"
 
 # The groupings rect_current_groups holds (xuncha/store/sql/current_groups.sql).
 WHOLE_GROUPINGS = ("all", "round", "unit", "round_unit", "sector", "peer_group")

@@ -64,8 +64,8 @@ GROUP BY ALL
 ORDER BY category_l1, category_l2, first_on;
 
 -- The 屡查屡犯 chains of the whole store as of any date on or after the store's settled_on
--- (every inspection settled: finding_cells is the state), with no level-1 category chosen
--- (queries/repeat_chains.sql reads them then): the figures of each unit and level-2 category
+-- (every inspection settled: finding_cells is the state; queries/repeat_chains.sql reads them
+-- then, with level-1 categories chosen for the chains whose findings have one): the figures of each unit and level-2 category
 -- found in two or more rounds, computed as that query computes them from finding_cells, once
 -- per write instead of grouping every inspection × category (325,071 rows) on every run.
 CREATE OR REPLACE TABLE chain_current AS
@@ -73,13 +73,18 @@ WITH per_round AS (
     SELECT inspection_id, unit_id, category_l2,
            sum(findings)::INTEGER AS findings,
            sum(rebound_findings) > 0 AS rebound,
-           sum(findings - findings_done)::INTEGER AS open_findings
+           sum(findings - findings_done)::INTEGER AS open_findings,
+           min(category_l1) AS l1_min, max(category_l1) AS l1_max
     FROM finding_cells
     WHERE category_l2 IS NOT NULL
     GROUP BY inspection_id, unit_id, category_l2
 ),
 chains AS (
     SELECT unit_id, category_l2,
+           -- The level-1 category of its findings; single_l1: they all have that one (the
+           -- ledger files a level-2 code under its own level-1 code), so choosing level-1
+           -- categories takes or leaves the chain whole.
+           min(l1_min) AS category_l1, min(l1_min) = max(l1_max) AS single_l1,
            count(*) AS round_count,
            sum(findings)::BIGINT AS findings,
            count(*) FILTER (WHERE rebound) AS rebound_rounds,
