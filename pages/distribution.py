@@ -85,17 +85,12 @@ with tab_charts:
         )
     with right:
         top_n = st.slider("显示问题最多的单位数", 5, 80, 30, step=5, key="dist_top_n")
-    cells = reader.query("findings_by_unit_category", scope.params(level=2 if drill_l1 else 1))
-    if drill_l1:
-        cells = cells.filter(pl.col("category").str.starts_with(drill_l1))
-    top_units_ids = (
-        cells.group_by("unit_id")
-        .agg(pl.col("findings").sum())
-        # Ties broken by unit: the same units on every rerun.
-        .sort(["findings", "unit_id"], descending=[True, False])
-        .head(top_n)["unit_id"]
+    # The cells of the top_n units with most findings in the categories shown (ties broken by
+    # unit: the same units on every rerun), chosen in the query: only they are read.
+    cells = reader.query(
+        "findings_heatmap",
+        scope.params(level=2 if drill_l1 else 1, category=drill_l1, limit=top_n),
     )
-    cells = cells.filter(pl.col("unit_id").is_in(top_units_ids.implode()))
     if cells.is_empty():
         st.warning("当前筛选范围内没有问题。")
     else:

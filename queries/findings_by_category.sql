@@ -22,16 +22,43 @@ WITH base AS (
     FROM finding_cells_at($as_of, $current, $inspection_ids, $category_l1, $category_l2)
 ),
 per_unit AS (
-    -- Two steps instead of count(DISTINCT): far cheaper over many rows.
+    -- Inspections chosen: the units counted over the cells. Two steps instead of
+    -- count(DISTINCT): far cheaper over many rows.
     SELECT category_l1, category_l2, unit_id,
            sum(findings) AS findings, sum(findings_done) AS findings_done
-    FROM base GROUP BY ALL
+    FROM base
+    WHERE $inspection_ids IS NOT NULL
+    GROUP BY ALL
+),
+by_category AS (
+    SELECT category_l1, category_l2, sum(findings) AS findings, count(*) AS units,
+           sum(findings_done) AS findings_done
+    FROM per_unit
+    GROUP BY ALL
+    UNION ALL
+    -- The whole store: the units from the days units entered each category (lists.sql:
+    -- category_entries), the findings summed per category only.
+    SELECT c.category_l1, c.category_l2, c.findings, e.units, c.findings_done
+    FROM (
+        SELECT category_l1, category_l2, sum(findings) AS findings,
+               sum(findings_done) AS findings_done
+        FROM base
+        WHERE $inspection_ids IS NULL
+        GROUP BY ALL
+    ) c
+    JOIN (
+        SELECT category_l1, category_l2, sum(units) AS units
+        FROM category_entries
+        WHERE $inspection_ids IS NULL AND first_on <= $as_of::DATE
+          AND in_categories(category_l1, category_l2, $category_l1, $category_l2)
+        GROUP BY ALL
+    ) e ON e.category_l1 = c.category_l1 AND e.category_l2 IS NOT DISTINCT FROM c.category_l2
 )
 SELECT b.category_l1, c1.name AS l1_name, coalesce(b.category_l2, 'Z99') AS category_l2,
        coalesce(c2.name, '其他') AS l2_name,
-       sum(b.findings)::BIGINT AS findings, count(*) AS units,
+       sum(b.findings)::BIGINT AS findings, sum(b.units)::BIGINT AS units,
        sum(b.findings_done)::BIGINT AS findings_done
-FROM per_unit b
+FROM by_category b
 JOIN category_l1 c1 ON c1.code = b.category_l1
 LEFT JOIN category_l2 c2 ON c2.code = b.category_l2
 GROUP BY ALL

@@ -40,14 +40,20 @@ WITH scoped AS (
     WHERE in_inspections(i.inspection_id, $inspection_ids)
       AND ($unit_id::INTEGER IS NULL OR i.unit_id = $unit_id)
 ),
-groups AS (
-    -- Findings per (round, unit) in scope: the listing's order is round, unit, finding.
-    SELECT s.seq, s.unit_id, list(DISTINCT s.inspection_id) AS inspection_ids,
-           sum(c.findings) AS n
+per_inspection AS (
+    -- Findings per inspection on the date (one integer key: cheap to group).
+    SELECT c.inspection_id, sum(c.findings) AS n
     FROM finding_cells_at($as_of, $current, NULL, $category_l1, $category_l2) c
-    JOIN scoped s USING (inspection_id)
     WHERE ($category::VARCHAR IS NULL OR c.category_l1 = $category OR c.category_l2 = $category)
-    GROUP BY s.seq, s.unit_id
+    GROUP BY c.inspection_id
+),
+groups AS (
+    -- Findings per (round, unit) in scope: the listing's order is round, unit, finding. A unit
+    -- is inspected once in a round (inspections: UNIQUE (round_id, unit_id)), so a group is
+    -- one inspection.
+    SELECT s.seq, s.unit_id, [s.inspection_id] AS inspection_ids, p.n
+    FROM per_inspection p
+    JOIN scoped s USING (inspection_id)
 ),
 firsts AS (
     -- The groups whose findings fill the first $limit rows (at most $limit groups).

@@ -37,6 +37,12 @@ src AS (
            c.findings - c.findings_done AS open_findings
     FROM finding_cells_at($as_of, $current, $inspection_ids, $category_l1, $category_l2) c
     WHERE c.category_l2 IS NOT NULL
+      -- (the whole store on or after settled_on reads chain_current, below, but for the
+      -- chains spanning level-1 categories when some are chosen)
+      AND (NOT ($current AND $inspection_ids IS NULL)
+           OR ($category_l1 IS NOT NULL
+               AND (c.unit_id, c.category_l2) IN (SELECT unit_id, category_l2 FROM chain_current
+                                                  WHERE NOT single_l1)))
 ),
 per_round AS (
     -- One row per inspection and level-2 category: findings, whether any is a 反弹, findings
@@ -59,6 +65,16 @@ chains AS (
     FROM per_round p
     GROUP BY p.unit_id, p.category_l2
     HAVING count(*) >= 2
+    UNION ALL
+    -- The whole store on or after its settled_on: the same figures, computed at write time
+    -- (lists.sql: chain_current; a chain is one level-2 category, so choosing level-2
+    -- categories chooses chains, and level-1 ones too when its findings have one).
+    SELECT unit_id, category_l2, round_count, findings, rebound_rounds, open_findings
+    FROM chain_current
+    WHERE $current AND $inspection_ids IS NULL
+      AND in_list(category_l2, $category_l2::VARCHAR[])
+      AND ($category_l1::VARCHAR[] IS NULL
+           OR (single_l1 AND in_list(category_l1, $category_l1::VARCHAR[])))
 ),
 shown AS (
     SELECT *,
@@ -78,7 +94,11 @@ shown_rounds AS (
     FROM chain_findings t
     JOIN ins i ON i.inspection_id = t.inspection_id
     SEMI JOIN shown s ON s.unit_id = t.unit_id AND s.category_l2 = t.category_l2
-    WHERE t.first_from <= $as_of::DATE
+    WHERE (NOT ($current AND $inspection_ids IS NULL)
+           OR ($category_l1 IS NOT NULL
+               AND (t.unit_id, t.category_l2) IN (SELECT unit_id, category_l2 FROM chain_current
+                                                  WHERE NOT single_l1)))
+      AND t.first_from <= $as_of::DATE
       AND in_list(t.category_l1, $category_l1::VARCHAR[])
     GROUP BY i.unit_id, t.category_l2, i.round_id
 ),
@@ -96,6 +116,14 @@ texts AS (
     FROM shown_rounds p
     JOIN labels l ON l.round_id = p.round_id
     GROUP BY p.unit_id, p.category_l2
+    UNION ALL
+    -- The whole store on or after its settled_on: built with the chains (chain_current).
+    SELECT x.unit_id, x.category_l2, x.chain, x.finding_ids
+    FROM chain_current x
+    SEMI JOIN shown s ON s.unit_id = x.unit_id AND s.category_l2 = x.category_l2
+    WHERE $current AND $inspection_ids IS NULL
+      AND ($category_l1::VARCHAR[] IS NULL OR x.single_l1)
+      AND x.chain IS NOT NULL
 )
 SELECT s.unit_id, u.short_name AS unit_name, u.peer_group, s.category_l2, c.name AS l2_name,
        s.round_count, x.chain, s.findings, s.rebound_rounds, s.open_findings,

@@ -540,6 +540,46 @@ DERIVED_COMMENTS["curve_whole"] = (
     }
     | {"last_feedback": "该行所计问题中最晚的反馈日期（仅第 0 天一行）"},
 )
+DERIVED_COMMENTS["curve_settled"] = (
+    "（派生）整改进度曲线的变化量（按整改状态不再变化的日期合计）：每个轮次、每个“状态不再变化"
+    "日期”、每个“反馈后第几天”一行，由 curve_cells 合计；统计截至日期早于全库整改状态不再变化"
+    "的日期、不限巡察和类别时，累计该日期及以前不再变化的各巡察",
+    {
+        k: DERIVED_COMMENTS["curve_cells"][1][k]
+        for k in ("round_id", "settled_on", "day", "findings", "d_done", "d_basic")
+    }
+    | {"last_feedback": DERIVED_COMMENTS["curve_whole"][1]["last_feedback"]},
+)
+
+
+# lists.sql: category_entries (units per category by the day they entered it) and
+# chain_current (the 屡查屡犯 chains of the whole store in its current state).
+DERIVED_COMMENTS["category_entries"] = (
+    "（派生）各类别的单位进入日：每个一级、二级类别和日期一行，记当日首次出现该类别问题的单位数；"
+    "统计截至日期某类别的单位数为该日及以前各行之和（全库范围，问题分布的类别构成）",
+    {
+        "category_l1": DERIVED_COMMENTS["finding_timeline"][1]["category_l1"],
+        "category_l2": DERIVED_COMMENTS["finding_timeline"][1]["category_l2"],
+        "first_on": "单位首次出现该类别问题的日期",
+        "units": "该日首次出现该类别问题的单位数",
+    },
+)
+DERIVED_COMMENTS["chain_current"] = (
+    "（派生）全库当前状态下的屡查屡犯链条：同一单位同一二级类别在两次及以上巡察中发现，"
+    "每条链条一行（统计截至日期不早于全库整改状态不再变化的日期、未选一级类别时使用）",
+    {
+        "unit_id": DERIVED_COMMENTS["finding_timeline"][1]["unit_id"],
+        "category_l2": DERIVED_COMMENTS["finding_timeline"][1]["category_l2"],
+        "category_l1": "链条上问题的一级类别代码（有多个时取最小者）",
+        "single_l1": "链条上的问题是否同属一个一级类别",
+        "round_count": "发现该类别问题的巡察次数",
+        "findings": "链条上的问题数",
+        "rebound_rounds": "出现反弹的巡察次数",
+        "open_findings": "链条上尚未整改完成的问题数",
+        "chain": "各轮次依次连接的链条文字，反弹轮次注明",
+        "finding_ids": "链条上的问题编号",
+    },
+)
 
 
 def _comment(text: str) -> str:
@@ -985,7 +1025,7 @@ def refresh_derived(con: duckdb.DuckDBPyConnection) -> None:
 CURRENT_LAYOUT = "10"
 # The SQL of xuncha/store/sql/ that layout stands for (sql.digest()); a test fails when the SQL
 # changes and these two are not both updated.
-LAYOUT_DIGEST = "c77ddece2c7fdae8"
+LAYOUT_DIGEST = "ac921fb6c5e79ea9"
 
 # The groupings rect_current_groups holds (xuncha/store/sql/current_groups.sql).
 WHOLE_GROUPINGS = ("all", "round", "unit", "round_unit", "sector", "peer_group")

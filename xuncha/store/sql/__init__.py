@@ -13,9 +13,11 @@ tables, in the order a write builds them.
                             listed_measures_at, finding_counts_at, open_deadlines_at
     lists.sql               finding_cells and its macros finding_cells_at,
                             finding_tag_cells_at: findings per inspection × category as of
-                            any date (settled inspections' summaries, active ones' timelines)
-    curve.sql               curve_cells, curve_whole and the macro curve_deltas_at: the 整改进度曲线's
-                            difference arrays per inspection × category × day, as of any date
+                            any date (settled inspections' summaries, active ones' timelines);
+                            chain_findings, chain_current (屡查屡犯), category_entries
+    curve.sql               curve_cells, curve_whole, curve_settled and the macro
+                            curve_deltas_at: the 整改进度曲线's difference arrays per
+                            inspection × category × day, as of any date
 
 The named queries (queries/*.sql) select over the vocabulary; the SQL sandbox installs it too,
 so the canned queries of 数据查询 run there unchanged.

@@ -45,6 +45,84 @@ WHERE (unit_id, category_l2) IN (
 )
 ORDER BY unit_id, category_l2, round_id, finding_id;
 
+-- The units with findings of each category as of any date, for the whole store (no inspection
+-- chosen: queries/findings_by_category.sql): a unit has a finding of a category from the
+-- first day of any of its findings of it on (a finding stays from the first day of its
+-- timeline on and keeps its category), so the units of a category on a date are the sum of
+-- `units` over first_on <= that date. One row per level-1 and level-2 category (NULL kept) and
+-- first day: a few thousand rows instead of one per unit and category (230,000 at 1M
+-- findings, whose grouping cost most of the query).
+CREATE OR REPLACE TABLE category_entries AS
+WITH firsts AS (
+    SELECT category_l1, category_l2, unit_id, min(valid_from) AS first_on
+    FROM finding_timeline
+    GROUP BY ALL
+)
+SELECT category_l1, category_l2, first_on, count(*)::INTEGER AS units
+FROM firsts
+GROUP BY ALL
+ORDER BY category_l1, category_l2, first_on;
+
+-- The 屡查屡犯 chains of the whole store as of any date on or after the store's settled_on
+-- (every inspection settled: finding_cells is the state; queries/repeat_chains.sql reads them
+-- then, with level-1 categories chosen too for the chains whose findings have one): the
+-- figures of each unit and level-2 category found in two or more inspections, computed as
+-- that query computes them from finding_cells, once per write instead of grouping every
+-- inspection × category (325,071 rows at 1M findings) on every run.
+CREATE OR REPLACE TABLE chain_current AS
+WITH per_round AS (
+    SELECT inspection_id, unit_id, category_l2,
+           sum(findings)::INTEGER AS findings,
+           sum(rebound_findings) > 0 AS rebound,
+           sum(findings - findings_done)::INTEGER AS open_findings,
+           min(category_l1) AS l1_min, max(category_l1) AS l1_max
+    FROM finding_cells
+    WHERE category_l2 IS NOT NULL
+    GROUP BY inspection_id, unit_id, category_l2
+),
+chains AS (
+    SELECT unit_id, category_l2,
+           -- The level-1 category of its findings; single_l1: they all have that one (the
+           -- ledger files a level-2 code under its own level-1 code), so choosing level-1
+           -- categories takes or leaves the chain whole.
+           min(l1_min) AS category_l1, min(l1_min) = max(l1_max) AS single_l1,
+           count(*) AS round_count,
+           sum(findings)::BIGINT AS findings,
+           count(*) FILTER (WHERE rebound) AS rebound_rounds,
+           sum(open_findings)::BIGINT AS open_findings
+    FROM per_round
+    GROUP BY unit_id, category_l2
+    HAVING count(*) >= 2
+),
+-- The text and the findings of each chain, as the query builds them for the chains it returns
+-- (every finding of chain_findings stands on such a date).
+chain_rounds AS (
+    SELECT i.unit_id, t.category_l2, i.round_id,
+           bool_or(t.is_rebound) AS rebound,
+           list(t.finding_id ORDER BY t.finding_id) AS ids
+    FROM chain_findings t
+    JOIN inspections i ON i.inspection_id = t.inspection_id
+    GROUP BY i.unit_id, t.category_l2, i.round_id
+),
+labels AS (
+    SELECT round_id, seq,
+           coalesce(term, '') || coalesce(nullif(regexp_extract(name, '第.+?轮'), ''), name) AS label
+    FROM rounds
+),
+texts AS (
+    SELECT p.unit_id, p.category_l2,
+           string_agg(CASE WHEN p.rebound THEN l.label || '（反弹）' ELSE l.label END, ' → '
+                      ORDER BY l.seq) AS chain,
+           flatten(list(p.ids ORDER BY l.seq))::INTEGER[] AS finding_ids
+    FROM chain_rounds p
+    JOIN labels l ON l.round_id = p.round_id
+    GROUP BY p.unit_id, p.category_l2
+)
+SELECT c.*, x.chain, x.finding_ids
+FROM chains c
+LEFT JOIN texts x ON x.unit_id = c.unit_id AND x.category_l2 = c.category_l2
+ORDER BY c.rebound_rounds DESC, c.round_count DESC, c.findings DESC, c.unit_id, c.category_l2;
+
 -- Findings in scope on the date, one row per inspection and category (as rect_current):
 -- findings, DONE, 反弹.
 CREATE OR REPLACE MACRO finding_cells_at(p_as_of, p_current, p_ids, p_l1s, p_l2s) AS TABLE
