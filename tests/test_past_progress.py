@@ -20,7 +20,14 @@ import polars as pl
 import pytest
 
 from tests.builders import StoreBuilder
-from tests.test_past_state import _dates, _filters, _run, _scope, _timelines_only
+from tests.test_past_state import (
+    _dates,
+    _filters,
+    _run,
+    _scope,
+    _timelines_only,
+    real_and_timelines,
+)
 from xuncha.filters import Filters
 from xuncha.store import Reader, Store, open_reader
 
@@ -31,14 +38,8 @@ STEPS = (1, 7, 30)
 def cons(
     demo_store: Store, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyConnection]]:
-    folder = tmp_path_factory.mktemp("past_progress")
-    real_file = folder / "real.duckdb"
-    shutil.copyfile(demo_store.current_file(), real_file)
-    real = duckdb.connect(str(real_file), read_only=True)
-    reference = _timelines_only(demo_store.current_file(), folder / "timelines.duckdb")
-    yield real, reference
-    real.close()
-    reference.close()
+    with real_and_timelines(demo_store, tmp_path_factory.mktemp("past_progress")) as pair:
+        yield pair
 
 
 def _curve_in_polars(

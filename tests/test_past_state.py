@@ -7,6 +7,7 @@ read the timelines, and rectification_counts (the timelines, written out) for th
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import shutil
 from collections.abc import Iterator
@@ -64,18 +65,29 @@ def _run(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> p
     return con.sql(named.sql, params={k: params[k] for k in named.params}).pl()
 
 
+@contextlib.contextmanager
+def real_and_timelines(
+    store: Store, folder: Path
+) -> Iterator[tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyConnection]]:
+    """Read-only connections to a copy of the store's current version and to a copy in which
+    no inspection ever settles (_timelines_only)."""
+    real_file = folder / "real.duckdb"
+    shutil.copyfile(store.current_file(), real_file)
+    real = duckdb.connect(str(real_file), read_only=True)
+    reference = _timelines_only(store.current_file(), folder / "timelines.duckdb")
+    try:
+        yield real, reference
+    finally:
+        real.close()
+        reference.close()
+
+
 @pytest.fixture(scope="module")
 def cons(
     demo_store: Store, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyConnection]]:
-    folder = tmp_path_factory.mktemp("past")
-    real_file = folder / "real.duckdb"
-    shutil.copyfile(demo_store.current_file(), real_file)
-    real = duckdb.connect(str(real_file), read_only=True)
-    reference = _timelines_only(demo_store.current_file(), folder / "timelines.duckdb")
-    yield real, reference
-    real.close()
-    reference.close()
+    with real_and_timelines(demo_store, tmp_path_factory.mktemp("past")) as pair:
+        yield pair
 
 
 def _dates(con: duckdb.DuckDBPyConnection) -> list[dt.date]:
