@@ -274,8 +274,10 @@ def test_the_sandbox_holds_exactly_the_documented_tables(box: Sandbox) -> None:
     assert tables == sorted(
         [
             "category_aliases",
+            "category_entries",
             "category_l1",
             "category_l2",
+            "chain_current",
             "chain_findings",
             "clue_counts",
             "evaluation_decisions",
