@@ -30,7 +30,7 @@ sys.path.insert(0, str(HERE))
 from xuncha.bench import pages  # noqa: E402
 from xuncha.bench.timing import median  # noqa: E402
 from xuncha.store import Store, open_reader  # noqa: E402
-from xuncha.store.reader import QUERY_SLOTS, load_queries, parse_query_file  # noqa: E402
+from xuncha.store.reader import QUERY_SLOTS, load_queries, parse_query_file, run_query  # noqa: E402
 
 
 def old_queries(revision: str) -> dict[str, Any]:
@@ -71,7 +71,14 @@ def before_call(name: str, params: dict[str, Any], same_calls: bool = False) -> 
     return name
 
 
-def run_set(con: Any, queries: dict[str, Any], calls: list[tuple[str, dict[str, Any]]]) -> float:
+def run_set(
+    con: Any,
+    queries: dict[str, Any],
+    calls: list[tuple[str, dict[str, Any]]],
+    relation: bool = False,
+) -> float:
+    """The calls run as Reader.query runs them (run_query), or with `relation` through the
+    relation API as it ran them before (`cursor.sql(text, params=...).pl()`)."""
     started = time.perf_counter()
     for name, params in calls:
         named = queries[name]
@@ -79,7 +86,10 @@ def run_set(con: Any, queries: dict[str, Any], calls: list[tuple[str, dict[str, 
         with QUERY_SLOTS:
             cursor = con.cursor()
             try:
-                cursor.sql(named.sql, params=bound).pl()
+                if relation:
+                    cursor.sql(named.sql, params=bound).pl()
+                else:
+                    run_query(cursor, named.sql, bound)
             finally:
                 cursor.close()
     return (time.perf_counter() - started) * 1000
@@ -96,6 +106,13 @@ def main() -> int:
         action="store_true",
         help="the before side asks what now asks (a revision that already read past dates "
         "through rectification_counts_current), but for the heatmap's query",
+    )
+    parser.add_argument(
+        "--exec-before",
+        choices=("query", "relation"),
+        default="query",
+        help="how the before side runs each query: as Reader.query does now (default) or "
+        "through the relation API as it did before (sql().pl())",
     )
     parser.add_argument(
         "--before-file", help="a version file to replay the before side on (default: --db's)"
@@ -130,13 +147,17 @@ def main() -> int:
                 calls = list(done.queries)
                 old_calls = [(before_call(n, p, args.same_calls), p) for n, p in calls]
                 run_set(con, now, calls)  # warm-up, both
-                run_set(before_con, before, old_calls)
+                relation = args.exec_before == "relation"
+                run_set(before_con, before, old_calls, relation)
                 a: list[float] = []
                 b: list[float] = []
                 for i in range(args.repeats):
-                    order = ((a, before_con, before, old_calls), (b, con, now, calls))
-                    for samples, c, queries, these in order if i % 2 else order[::-1]:
-                        samples.append(run_set(c, queries, these))
+                    order = (
+                        (a, before_con, before, old_calls, relation),
+                        (b, con, now, calls, False),
+                    )
+                    for samples, c, queries, these, how in order if i % 2 else order[::-1]:
+                        samples.append(run_set(c, queries, these, how))
                 old, new = median(a), median(b)
                 rows.append((page.name, state_name, len(calls), old, new))
                 print(

@@ -21,7 +21,7 @@ import pytest
 
 from tests.builders import StoreBuilder
 from tests.test_past_lists import FILTERS, SCOPE_PARAMS, _dates, _id, reference_sql
-from tests.test_past_state import _timelines_only
+from tests.test_past_state import _run, _timelines_only
 from xuncha.filters import Filters, resolve_scope
 from xuncha.store import Reader, Store, open_reader
 from xuncha.store.reader import load_queries
@@ -48,11 +48,6 @@ LEFT JOIN category_l2 c2 ON c2.code = p.category_l2
 GROUP BY ALL
 """
 CATEGORY_KEYS = ["category_l1", "category_l2"]
-
-
-def _run(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> pl.DataFrame:
-    named = load_queries()[name]
-    return con.sql(named.sql, params={k: params[k] for k in named.params}).pl()
 
 
 def _sorted(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:

@@ -19,7 +19,7 @@ import pytest
 from tests.builders import StoreBuilder
 from xuncha.filters import Filters, resolve_scope
 from xuncha.store import Reader, open_reader
-from xuncha.store.reader import load_queries
+from xuncha.store.reader import load_queries, run_query
 
 # Each source of lists.sql and the plain timeline computation it stands for.
 REFERENCES = {
@@ -75,14 +75,14 @@ def assert_equal_to_timeline(
         named = load_queries()[name]
         for extra in cases(name):
             bound = {k: v for k, v in {**params, **extra}.items() if k in named.params}
-            fast = con.sql(named.sql, params=bound).pl()
+            fast = run_query(con, named.sql, bound)
             plain = reference_sql(named.sql)
             code = re.sub(r"--[^\n]*", "", plain)  # the parameters it still uses
             plain_bound = {k: v for k, v in bound.items() if re.search(rf"\${k}\b", code)}
-            slow = con.sql(plain, params=plain_bound).pl()
+            slow = run_query(con, plain, plain_bound)
             assert fast.equals(slow), (name, extra, where)
             if bound.get("current"):  # the settled and active path holds then too
-                hybrid = con.sql(named.sql, params={**bound, "current": False}).pl()
+                hybrid = run_query(con, named.sql, {**bound, "current": False})
                 assert hybrid.equals(slow), (name, extra, where)
             seen += fast.height
     return seen

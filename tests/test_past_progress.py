@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import polars as pl
 import pytest
 
@@ -45,10 +46,11 @@ def cons(
 def _curve_in_polars(
     con: duckdb.DuckDBPyConnection, params: dict[str, Any], step: int
 ) -> pl.DataFrame:
-    """The curve counted finding by finding: of each round's findings holding on the date,
-    those whose interval holding 反馈日期 + day was DONE (BASICALLY_DONE), an interval not
-    begun by the date ignored and one not ended by it taken as open; the round's days from 0
-    by `step` up to as-of − its latest 反馈日期, and that last day."""
+    """The curve counted from the findings' intervals: of each round's findings holding on
+    the date, those whose interval holding 反馈日期 + day was DONE (BASICALLY_DONE), an
+    interval not begun by the date ignored and one not ended by it taken as open (counted per
+    day by binary search in the sorted start and end days); the round's days from 0 by `step`
+    up to as-of − its latest 反馈日期, and that last day."""
     as_of: dt.date = params["as_of"]
     t = con.sql(
         "SELECT finding_id, inspection_id, round_id, category_l1, category_l2, feedback_date,"
@@ -73,25 +75,29 @@ def _curve_in_polars(
     )
     rows = []
     for round_id, findings, last_day in span.iter_rows():
-        days = sorted({*range(0, last_day + 1, step), last_day})
-        mine = t.filter(pl.col("round_id") == round_id)
-        for day in days:
-            on = mine.filter(
-                ((pl.col("valid_from") - pl.col("feedback_date")).dt.total_days() <= day)
-                & (
-                    pl.col("to").is_null()
-                    | ((pl.col("to") - pl.col("feedback_date")).dt.total_days() > day)
-                )
-            )
+        days = np.array(sorted({*range(0, last_day + 1, step), last_day}))
+        mine = t.filter(pl.col("round_id") == round_id).with_columns(
+            start=(pl.col("valid_from") - pl.col("feedback_date")).dt.total_days(),
+            end=(pl.col("to") - pl.col("feedback_date")).dt.total_days(),
+        )
+        assert mine.filter(pl.col("end") < pl.col("start")).is_empty()
+        on: dict[str, np.ndarray] = {}
+        for status in ("DONE", "BASICALLY_DONE"):
+            # An interval counts on day d when start <= d and (no end or d < end); with
+            # start <= end those are the intervals begun by d less those ended by d.
+            these = mine.filter(pl.col("status") == status)
+            starts = np.sort(these["start"].to_numpy())
+            ends = np.sort(these["end"].drop_nulls().to_numpy())
+            begun = np.searchsorted(starts, days, side="right")
+            on[status] = begun - np.searchsorted(ends, days, side="right")
+        for k, day in enumerate(days):
             rows.append(
                 {
                     "round_id": round_id,
-                    "day": day,
+                    "day": int(day),
                     "findings": findings,
-                    "findings_done": on.filter(pl.col("status") == "DONE").height,
-                    "findings_basically_done": on.filter(
-                        pl.col("status") == "BASICALLY_DONE"
-                    ).height,
+                    "findings_done": int(on["DONE"][k]),
+                    "findings_basically_done": int(on["BASICALLY_DONE"][k]),
                 }
             )
     if not rows:

@@ -23,7 +23,7 @@ from tests.test_current_state import FILTERS, GROUPINGS, _dual_path_cases
 from xuncha import figures
 from xuncha.filters import Filters, Scope, resolve_scope
 from xuncha.store import Reader, Store, open_reader
-from xuncha.store.reader import load_queries
+from xuncha.store.reader import load_queries, run_query
 
 SUMMARIES = (
     "rect_current",
@@ -61,8 +61,9 @@ def _timelines_only(source: Path, target: Path) -> duckdb.DuckDBPyConnection:
 
 
 def _run(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> pl.DataFrame:
+    """A named query on a plain connection, run as Reader.query runs it."""
     named = load_queries()[name]
-    return con.sql(named.sql, params={k: params[k] for k in named.params}).pl()
+    return run_query(con, named.sql, {k: params[k] for k in named.params})
 
 
 @contextlib.contextmanager
@@ -122,8 +123,16 @@ def _cases(name: str, one_unit: int) -> list[dict[str, Any]]:
     return _dual_path_cases(name, one_unit)
 
 
+_SCOPES: dict[tuple[str, str, Filters, dt.date], Scope] = {}
+
+
 def _scope(reader: Reader, filters: Filters, day: dt.date) -> Scope:
-    return resolve_scope(reader, filters.with_(as_of=day))
+    """resolve_scope for the filters on the date, resolved once per store version for the
+    module's tests (the sweeps ask the same few dozen scopes once per query)."""
+    key = (str(reader.store.root), reader.identity, filters, day)
+    if key not in _SCOPES:
+        _SCOPES[key] = resolve_scope(reader, filters.with_(as_of=day))
+    return _SCOPES[key]
 
 
 def test_the_dates_cover_active_settled_and_not_yet_fed_back_inspections(

@@ -58,7 +58,7 @@ from xuncha.auth.scope import scope_ids
 from xuncha.ledger.workdays import CalendarError, UnknownYear, WorkdayCalendar, load_calendar
 from xuncha.rectify import notice_docx
 from xuncha.store import crypto
-from xuncha.store.reader import Reader, load_queries, open_reader
+from xuncha.store.reader import Reader, load_queries, open_reader, run_query
 from xuncha.store.schema import NOTICE_COLOURS, NOTICE_KINDS
 from xuncha.store.store import NOTICES, Store, StoreError
 
@@ -390,7 +390,7 @@ def _frame(source: Source, name: str, params: Mapping[str, Any] | None = None) -
         return source.query(name, params)
     query = load_queries()[name]
     given = dict(params or {})
-    return source.sql(query.sql, params={k: given[k] for k in query.params}).pl()
+    return run_query(source, query.sql, {k: given[k] for k in query.params})
 
 
 def _current(source: Source, on: dt.date) -> bool:
