@@ -102,19 +102,12 @@ shown_rounds AS (
       AND in_list(t.category_l1, $category_l1::VARCHAR[])
     GROUP BY i.unit_id, t.category_l2, i.round_id
 ),
-labels AS (
-    -- How a chain names a round: its term and the 第X轮 part of its name, else the name.
-    SELECT round_id, seq,
-           coalesce(term, '') || coalesce(nullif(regexp_extract(name, '第.+?轮'), ''), name) AS label
-    FROM rounds
-),
 texts AS (
     SELECT p.unit_id, p.category_l2,
-           string_agg(CASE WHEN p.rebound THEN l.label || '（反弹）' ELSE l.label END, ' → '
-                      ORDER BY l.seq) AS chain,
-           flatten(list(p.ids ORDER BY l.seq)) AS finding_ids
+           chain_text(r.term, r.name, p.rebound, r.seq) AS chain,
+           flatten(list(p.ids ORDER BY r.seq)) AS finding_ids
     FROM shown_rounds p
-    JOIN labels l ON l.round_id = p.round_id
+    JOIN rounds r ON r.round_id = p.round_id
     GROUP BY p.unit_id, p.category_l2
     UNION ALL
     -- The whole store on or after its settled_on: built with the chains (chain_current).

@@ -6,9 +6,9 @@
 --   settled_on DATE  figures asked as of this date or later may read rect_current*
 -- current_layout names the layout of rect_current* this code reads (2: with the tag-group
 -- counts; 3: with rect_current_measures; 4: with rect_current_groups; 7: with
--- inspection_settled; 10: with curve_cells); a store written by
+-- inspection_settled; 10: with curve_cells; 11: with chain_text); a store written by
 -- older code has another or none until its next write.
 SELECT CASE
-    WHEN (SELECT value FROM store_meta WHERE key = 'current_layout') = '10'
+    WHEN (SELECT value FROM store_meta WHERE key = 'current_layout') = '11'
     THEN (SELECT try_cast(value AS DATE) FROM store_meta WHERE key = 'settled_on')
 END AS settled_on

@@ -20,7 +20,14 @@ import polars as pl
 import pytest
 
 from tests.builders import StoreBuilder
-from tests.test_past_lists import FILTERS, SCOPE_PARAMS, _dates, _id, reference_sql
+from tests.test_past_lists import (
+    FILTERS,
+    SCOPE_PARAMS,
+    _dates,
+    _id,
+    reference_sql,
+    resolve_filters,
+)
 from tests.test_past_state import _run, _timelines_only
 from xuncha.filters import Filters, resolve_scope
 from xuncha.store import Reader, Store, open_reader
@@ -158,12 +165,7 @@ def test_distribution_and_chains_equal_their_independent_computation_on_many_dat
     filters: Filters | str,
 ) -> None:
     reader, con = demo_con
-    if filters == "unit":
-        unit = con.sql(
-            "SELECT unit_id FROM findings GROUP BY unit_id ORDER BY count(*) DESC, unit_id LIMIT 1"
-        ).fetchall()[0][0]
-        filters = Filters(unit_ids=(unit,))
-    assert isinstance(filters, Filters)
+    filters = resolve_filters(con, filters)
     dates = sorted(set(_dates(con)) | set(_current_dates(con)))
     assert len(dates) >= 10
     seen = sum(_check_date(reader, con, never_settled, filters, day) for day in dates)

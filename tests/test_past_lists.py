@@ -150,17 +150,23 @@ def _id(f: Filters | str) -> str:
     return f if isinstance(f, str) else str(f.to_url()) or "all"
 
 
+def resolve_filters(con: duckdb.DuckDBPyConnection, filters: Filters | str) -> Filters:
+    """A FILTERS entry as Filters: "unit" is the unit with most findings."""
+    if filters == "unit":
+        unit = con.sql(
+            "SELECT unit_id FROM findings GROUP BY unit_id ORDER BY count(*) DESC, unit_id LIMIT 1"
+        ).fetchall()[0][0]
+        return Filters(unit_ids=(unit,))
+    assert isinstance(filters, Filters)
+    return filters
+
+
 @pytest.mark.parametrize("filters", FILTERS, ids=_id)
 def test_every_lists_query_equals_the_timeline_on_many_dates(
     demo_con: tuple[Reader, duckdb.DuckDBPyConnection], filters: Filters | str
 ) -> None:
     reader, con = demo_con
-    if filters == "unit":
-        unit = con.sql(
-            "SELECT unit_id FROM findings GROUP BY unit_id ORDER BY count(*) DESC, unit_id LIMIT 1"
-        ).fetchall()[0][0]
-        filters = Filters(unit_ids=(unit,))
-    assert isinstance(filters, Filters)
+    filters = resolve_filters(con, filters)
     dates = _dates(con)
     assert len(dates) >= 8
     seen = 0

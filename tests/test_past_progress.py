@@ -10,7 +10,6 @@ changes."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,6 @@ from tests.test_past_state import (
     _filters,
     _run,
     _scope,
-    _timelines_only,
     real_and_timelines,
 )
 from xuncha.filters import Filters
@@ -344,40 +342,35 @@ def test_the_hand_built_store_s_curve_on_every_day(tmp_path: Path) -> None:
     store = _curve_store(tmp_path / "store")
     reader = open_reader(store)
     try:
-        real_file = tmp_path / "real.duckdb"
-        shutil.copyfile(store.current_file(), real_file)
-        real = duckdb.connect(str(real_file), read_only=True)
-        reference = _timelines_only(store.current_file(), tmp_path / "timelines.duckdb")
-        changes = [
-            dt.date(2024, 3, 1),
-            dt.date(2024, 3, 5),
-            dt.date(2024, 3, 20),
-            dt.date(2024, 4, 2),
-            dt.date(2024, 4, 10),
-            dt.date(2024, 5, 9),
-            dt.date(2024, 5, 15),
-            dt.date(2024, 6, 5),
-            dt.date(2024, 7, 1),
-            dt.date(2024, 7, 15),
-            dt.date(2024, 9, 1),
-            dt.date(2024, 10, 20),
-        ]
-        days = {c + dt.timedelta(days=k) for c in changes for k in (-1, 0, 1)}
-        days |= {dt.date(2024, 2, 25) + dt.timedelta(days=n) for n in range(0, 320, 10)}
-        changed = set()
-        for j, day in enumerate(sorted(days)):
-            for filters in (Filters(), Filters(category_l1=("B",)), Filters(unit_ids=(1,))):
-                for step in ((1, 7)[j % 2],):
-                    params = _scope(reader, filters, day).params(step=step)
-                    fast = _run(real, "rectification_curve", params)
-                    slow = _run(reference, "rectification_curve", {**params, "current": False})
-                    assert fast.equals(slow), (day, filters, step)
-                    assert _same_curve(fast, _curve_in_polars(real, params, step)), (day, step)
-                    for column in ("findings_done", "findings_basically_done"):
-                        if fast.height and int(fast[column].max() or 0) > 0:
-                            changed.add(column)
-        assert changed == {"findings_done", "findings_basically_done"}
-        real.close()
-        reference.close()
+        with real_and_timelines(store, tmp_path) as (real, reference):
+            changes = [
+                dt.date(2024, 3, 1),
+                dt.date(2024, 3, 5),
+                dt.date(2024, 3, 20),
+                dt.date(2024, 4, 2),
+                dt.date(2024, 4, 10),
+                dt.date(2024, 5, 9),
+                dt.date(2024, 5, 15),
+                dt.date(2024, 6, 5),
+                dt.date(2024, 7, 1),
+                dt.date(2024, 7, 15),
+                dt.date(2024, 9, 1),
+                dt.date(2024, 10, 20),
+            ]
+            days = {c + dt.timedelta(days=k) for c in changes for k in (-1, 0, 1)}
+            days |= {dt.date(2024, 2, 25) + dt.timedelta(days=n) for n in range(0, 320, 10)}
+            changed = set()
+            for j, day in enumerate(sorted(days)):
+                for filters in (Filters(), Filters(category_l1=("B",)), Filters(unit_ids=(1,))):
+                    for step in ((1, 7)[j % 2],):
+                        params = _scope(reader, filters, day).params(step=step)
+                        fast = _run(real, "rectification_curve", params)
+                        slow = _run(reference, "rectification_curve", {**params, "current": False})
+                        assert fast.equals(slow), (day, filters, step)
+                        assert _same_curve(fast, _curve_in_polars(real, params, step)), (day, step)
+                        for column in ("findings_done", "findings_basically_done"):
+                            if fast.height and int(fast[column].max() or 0) > 0:
+                                changed.add(column)
+            assert changed == {"findings_done", "findings_basically_done"}
     finally:
         reader.close()

@@ -275,35 +275,36 @@ def test_edge_cases_of_a_hand_built_store_on_every_day(tmp_path: Path) -> None:
     store = _edge_store(tmp_path / "store")
     reader = open_reader(store)
     try:
-        real_file = tmp_path / "real.duckdb"
-        shutil.copyfile(store.current_file(), real_file)
-        real = duckdb.connect(str(real_file), read_only=True)
-        reference = _timelines_only(store.current_file(), tmp_path / "timelines.duckdb")
-        settled = dict(
-            real.execute("SELECT inspection_id, settled_on FROM inspection_settled").fetchall()
-        )
-        assert settled[1] == dt.date(2024, 10, 20)  # the late extension
-        assert settled[3] is None  # no findings
-        events = [dt.date(2024, 2, 20), dt.date(2024, 12, 1), *EDGE_EVENTS]
-        for event in (settled[1], settled[2]):
-            events += [event - dt.timedelta(days=1), event, event + dt.timedelta(days=1)]
-        for j, day in enumerate(sorted(set(events))):
-            for filters in (Filters(), Filters(category_l1=("B",))):
-                scope = _scope(reader, filters, day)
-                for by in GROUPINGS:
-                    params = scope.params(by=by, cycle_median=True)
-                    slow = _run(real, "rectification_counts", params)
-                    assert _run(real, "rectification_counts_current", params).equals(slow)
-                for name in _past_queries():
-                    cases = _cases(name, 1)
-                    for case in [cases[j % len(cases)]]:  # each case on some day
-                        params = scope.params(**case)
-                        if name == PERIODS:
-                            params["inspection_ids"] = scope.ids_param()
-                        fast = _run(real, name, params)
-                        slow = _run(reference, name, {**params, "current": False})
-                        assert fast.equals(slow), (name, day, filters, case)
-        real.close()
-        reference.close()
+        with real_and_timelines(store, tmp_path) as (real, reference):
+            _edge_cases_on_every_day(reader, real, reference)
     finally:
         reader.close()
+
+
+def _edge_cases_on_every_day(
+    reader: Reader, real: duckdb.DuckDBPyConnection, reference: duckdb.DuckDBPyConnection
+) -> None:
+    settled = dict(
+        real.execute("SELECT inspection_id, settled_on FROM inspection_settled").fetchall()
+    )
+    assert settled[1] == dt.date(2024, 10, 20)  # the late extension
+    assert settled[3] is None  # no findings
+    events = [dt.date(2024, 2, 20), dt.date(2024, 12, 1), *EDGE_EVENTS]
+    for event in (settled[1], settled[2]):
+        events += [event - dt.timedelta(days=1), event, event + dt.timedelta(days=1)]
+    for j, day in enumerate(sorted(set(events))):
+        for filters in (Filters(), Filters(category_l1=("B",))):
+            scope = _scope(reader, filters, day)
+            for by in GROUPINGS:
+                params = scope.params(by=by, cycle_median=True)
+                slow = _run(real, "rectification_counts", params)
+                assert _run(real, "rectification_counts_current", params).equals(slow)
+            for name in _past_queries():
+                cases = _cases(name, 1)
+                for case in [cases[j % len(cases)]]:  # each case on some day
+                    params = scope.params(**case)
+                    if name == PERIODS:
+                        params["inspection_ids"] = scope.ids_param()
+                    fast = _run(real, name, params)
+                    slow = _run(reference, name, {**params, "current": False})
+                    assert fast.equals(slow), (name, day, filters, case)

@@ -38,6 +38,10 @@ UNDER_0022 = (
     "runpy.run_module('xuncha.cli', run_name='__main__')"
 )
 
+# The module's stores are made by several command-line runs (≈ 27 s): built once, on one
+# worker, rather than once on each worker its tests are handed to.
+pytestmark = pytest.mark.xdist_group("permissions")
+
 
 def xuncha(*argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(

@@ -258,6 +258,25 @@ def test_overdue_and_long_term(con: duckdb.DuckDBPyConnection) -> None:
         assert row == (overdue, long_term), (status, deadline)
 
 
+@covers("chain_text")
+def test_a_chain_names_its_rounds_in_order_and_marks_rebounds(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    rows = [  # term, round name, rebound, seq: given out of order
+        ("十四届", "市委第三轮巡察", True, 3),
+        (None, "专项巡察", False, 2),
+        ("十三届", "市委第十二轮巡察", False, 1),
+    ]
+    got = scalar(
+        con,
+        "SELECT chain_text(term, name, rebound, seq) FROM (VALUES "
+        + ", ".join(f"($t{i}::VARCHAR, $n{i}, $r{i}, $s{i})" for i in range(len(rows)))
+        + ") v(term, name, rebound, seq)",
+        {f"{k}{i}": v for i, row in enumerate(rows) for k, v in zip("tnrs", row, strict=True)},
+    )
+    assert got == "十三届第十二轮 → 专项巡察 → 十四届第三轮（反弹）"
+
+
 @covers("warning_colour", "warning_in")
 def test_the_warning_colour_and_its_filter_agree_day_by_day(con: duckdb.DuckDBPyConnection) -> None:
     day = dt.date(2026, 3, 1)

@@ -1022,10 +1022,10 @@ def refresh_derived(con: duckdb.DuckDBPyConnection) -> None:
 # current_layout; queries/store_settled_on.sql names it too). A store written by older code has
 # another or none: Store.connect() reads it through a copy with the summaries and the vocabulary
 # added (readable_file).
-CURRENT_LAYOUT = "10"
+CURRENT_LAYOUT = "11"
 # The SQL of xuncha/store/sql/ that layout stands for (sql.digest()); a test fails when the SQL
 # changes and these two are not both updated.
-LAYOUT_DIGEST = "ac921fb6c5e79ea9"
+LAYOUT_DIGEST = "2238ca192f04c5ba"
 
 # The groupings rect_current_groups holds (xuncha/store/sql/current_groups.sql).
 WHOLE_GROUPINGS = ("all", "round", "unit", "round_unit", "sector", "peer_group")

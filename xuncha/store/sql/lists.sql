@@ -104,18 +104,12 @@ chain_rounds AS (
     JOIN inspections i ON i.inspection_id = t.inspection_id
     GROUP BY i.unit_id, t.category_l2, i.round_id
 ),
-labels AS (
-    SELECT round_id, seq,
-           coalesce(term, '') || coalesce(nullif(regexp_extract(name, '第.+?轮'), ''), name) AS label
-    FROM rounds
-),
 texts AS (
     SELECT p.unit_id, p.category_l2,
-           string_agg(CASE WHEN p.rebound THEN l.label || '（反弹）' ELSE l.label END, ' → '
-                      ORDER BY l.seq) AS chain,
-           flatten(list(p.ids ORDER BY l.seq))::INTEGER[] AS finding_ids
+           chain_text(r.term, r.name, p.rebound, r.seq) AS chain,
+           flatten(list(p.ids ORDER BY r.seq))::INTEGER[] AS finding_ids
     FROM chain_rounds p
-    JOIN labels l ON l.round_id = p.round_id
+    JOIN rounds r ON r.round_id = p.round_id
     GROUP BY p.unit_id, p.category_l2
 )
 SELECT c.*, x.chain, x.finding_ids

@@ -80,6 +80,14 @@ CREATE OR REPLACE MACRO group_id_of(p_by, p_round_id, p_unit_id, p_l1, p_l2, p_s
               WHEN 'sector' THEN p_sector WHEN 'peer_group' THEN p_peer_group
               ELSE 'all' END;
 
+-- A repeat chain's text (屡查屡犯): its rounds in order, each named by its term and the 第X轮
+-- part of its name (else the name), a 反弹 round marked; an aggregate over the chain's rounds.
+CREATE OR REPLACE MACRO chain_text(p_term, p_round_name, p_rebound, p_seq) AS
+    string_agg(coalesce(p_term, '')
+               || coalesce(nullif(regexp_extract(p_round_name, '第.+?轮'), ''), p_round_name)
+               || CASE WHEN p_rebound THEN '（反弹）' ELSE '' END,
+               ' → ' ORDER BY p_seq);
+
 -- Groups ordered by round (round, round_unit) carry the round's seq; others none.
 CREATE OR REPLACE MACRO group_order_of(p_by, p_seq) AS
     CASE WHEN p_by IN ('round', 'round_unit') THEN p_seq END;
