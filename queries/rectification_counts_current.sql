@@ -35,10 +35,6 @@
 --   on_time_original BIGINT  of those, completed on or before the original deadline
 --   completed_with_current_deadline BIGINT  DONE measures that had a deadline when completed
 --   on_time_current BIGINT  of those, completed on or before the deadline then in force
-
--- The chosen categories are tested with list_contains on the bound lists rather than with the
--- in_categories macro: its IN (SELECT unnest(…)) is a subquery planned at each of the six uses,
--- while a test on a bound list folds away (no category chosen) or becomes a filter of the scan.
 WITH k AS (
     -- The inspections in scope with what every grouping needs (small: one row each).
     SELECT i.inspection_id, i.unit_id, i.round_id,
@@ -56,16 +52,14 @@ ft AS (
     SELECT t.inspection_id, t.category_l1, t.category_l2, t.status, t.is_repeat, t.is_rebound,
            t.earliest_open_deadline, (t.done_on - t.feedback_date)::INTEGER AS days
     FROM finding_active_at($as_of, $current) t
-    WHERE ($category_l1::VARCHAR[] IS NULL OR list_contains($category_l1::VARCHAR[], t.category_l1))
-      AND ($category_l2::VARCHAR[] IS NULL OR list_contains($category_l2::VARCHAR[], t.category_l2))
+    WHERE in_categories(t.category_l1, t.category_l2, $category_l1, $category_l2)
 ),
 mt AS (
     -- Their measures, likewise.
     SELECT t.inspection_id, t.category_l1, t.category_l2, t.status, t.deadline,
            t.on_time_original, t.on_time_current
     FROM measure_active_at($as_of, $current) t
-    WHERE ($category_l1::VARCHAR[] IS NULL OR list_contains($category_l1::VARCHAR[], t.category_l1))
-      AND ($category_l2::VARCHAR[] IS NULL OR list_contains($category_l2::VARCHAR[], t.category_l2))
+    WHERE in_categories(t.category_l1, t.category_l2, $category_l1, $category_l2)
 ),
 src AS (
     -- The inspections settled by the date. No category chosen nor grouped by: one row per
@@ -91,8 +85,7 @@ src AS (
     FROM rect_current
     WHERE NOT ($category_l1::VARCHAR[] IS NULL AND $category_l2::VARCHAR[] IS NULL
                AND $by NOT IN ('category_l1', 'category_l2'))
-      AND ($category_l1::VARCHAR[] IS NULL OR list_contains($category_l1::VARCHAR[], category_l1))
-      AND ($category_l2::VARCHAR[] IS NULL OR list_contains($category_l2::VARCHAR[], category_l2))
+      AND in_categories(category_l1, category_l2, $category_l1, $category_l2)
       AND settled_by(settled_on, $as_of, $current)
     UNION ALL
     -- The inspections still changing: one row per finding and per measure, counted as
@@ -128,8 +121,7 @@ dated AS (
     FROM (
         SELECT inspection_id, category_l1, category_l2, d, open_measures, findings_earliest
         FROM rect_current_dates
-        WHERE ($category_l1::VARCHAR[] IS NULL OR list_contains($category_l1::VARCHAR[], category_l1))
-          AND ($category_l2::VARCHAR[] IS NULL OR list_contains($category_l2::VARCHAR[], category_l2))
+        WHERE in_categories(category_l1, category_l2, $category_l1, $category_l2)
           AND settled_by(settled_on, $as_of, $current)
         UNION ALL
         SELECT inspection_id, category_l1, category_l2, deadline, 1, 0
@@ -147,8 +139,7 @@ med AS (
     FROM (
         SELECT inspection_id, category_l1, category_l2, days
         FROM rect_current_done
-        WHERE ($category_l1::VARCHAR[] IS NULL OR list_contains($category_l1::VARCHAR[], category_l1))
-          AND ($category_l2::VARCHAR[] IS NULL OR list_contains($category_l2::VARCHAR[], category_l2))
+        WHERE in_categories(category_l1, category_l2, $category_l1, $category_l2)
           AND settled_by(settled_on, $as_of, $current)
         UNION ALL
         SELECT inspection_id, category_l1, category_l2, days

@@ -39,8 +39,7 @@
 
 -- The statement is rectification_counts_current's with the scope's inspections repeated once per
 -- grouping (k) and every count taken per grouping and group: planned once, and the summaries and
--- timelines read once, for all the groupings. Categories are tested with list_contains
--- as there (why: see there).
+-- timelines read once, for all the groupings.
 WITH k AS (
     -- The inspections in scope, once per grouping, with their group under it (small).
     SELECT g.grouping, i.inspection_id, i.unit_id, i.round_id,
@@ -61,16 +60,14 @@ ft AS (
     SELECT t.inspection_id, t.category_l1, t.category_l2, t.status, t.is_repeat, t.is_rebound,
            t.earliest_open_deadline, (t.done_on - t.feedback_date)::INTEGER AS days
     FROM finding_active_at($as_of, $current) t
-    WHERE ($category_l1::VARCHAR[] IS NULL OR list_contains($category_l1::VARCHAR[], t.category_l1))
-      AND ($category_l2::VARCHAR[] IS NULL OR list_contains($category_l2::VARCHAR[], t.category_l2))
+    WHERE in_categories(t.category_l1, t.category_l2, $category_l1, $category_l2)
 ),
 mt AS (
     -- Their measures, likewise.
     SELECT t.inspection_id, t.category_l1, t.category_l2, t.status, t.deadline,
            t.on_time_original, t.on_time_current
     FROM measure_active_at($as_of, $current) t
-    WHERE ($category_l1::VARCHAR[] IS NULL OR list_contains($category_l1::VARCHAR[], t.category_l1))
-      AND ($category_l2::VARCHAR[] IS NULL OR list_contains($category_l2::VARCHAR[], t.category_l2))
+    WHERE in_categories(t.category_l1, t.category_l2, $category_l1, $category_l2)
 ),
 src AS (
     -- The inspections settled by the date. No category chosen nor grouped by: one row per
@@ -96,8 +93,7 @@ src AS (
     FROM rect_current
     WHERE NOT ($category_l1::VARCHAR[] IS NULL AND $category_l2::VARCHAR[] IS NULL
                AND NOT list_has_any($bys::VARCHAR[], ['category_l1', 'category_l2']))
-      AND ($category_l1::VARCHAR[] IS NULL OR list_contains($category_l1::VARCHAR[], category_l1))
-      AND ($category_l2::VARCHAR[] IS NULL OR list_contains($category_l2::VARCHAR[], category_l2))
+      AND in_categories(category_l1, category_l2, $category_l1, $category_l2)
       AND settled_by(settled_on, $as_of, $current)
     UNION ALL
     -- The inspections still changing: one row per finding and per measure, counted as
@@ -133,8 +129,7 @@ dated AS (
     FROM (
         SELECT inspection_id, category_l1, category_l2, d, open_measures, findings_earliest
         FROM rect_current_dates
-        WHERE ($category_l1::VARCHAR[] IS NULL OR list_contains($category_l1::VARCHAR[], category_l1))
-          AND ($category_l2::VARCHAR[] IS NULL OR list_contains($category_l2::VARCHAR[], category_l2))
+        WHERE in_categories(category_l1, category_l2, $category_l1, $category_l2)
           AND settled_by(settled_on, $as_of, $current)
         UNION ALL
         SELECT inspection_id, category_l1, category_l2, deadline, 1, 0
@@ -152,8 +147,7 @@ med AS (
     FROM (
         SELECT inspection_id, category_l1, category_l2, days
         FROM rect_current_done
-        WHERE ($category_l1::VARCHAR[] IS NULL OR list_contains($category_l1::VARCHAR[], category_l1))
-          AND ($category_l2::VARCHAR[] IS NULL OR list_contains($category_l2::VARCHAR[], category_l2))
+        WHERE in_categories(category_l1, category_l2, $category_l1, $category_l2)
           AND settled_by(settled_on, $as_of, $current)
         UNION ALL
         SELECT inspection_id, category_l1, category_l2, days
