@@ -183,6 +183,27 @@ def test_a_reader_that_keeps_nothing_runs_each_grouping_as_before(
         figures.prefetch_rectification(demo_reader, scope, ["all", "nonsense"])
 
 
+@pytest.mark.parametrize("when", list(DAYS))
+def test_a_brief_drafted_with_the_prefetch_says_the_same(demo_reader: Reader, when: str) -> None:
+    """The brief asks five groupings of its scope in one query and says word for word what
+    it says when each grouping runs its own."""
+    from xuncha.briefing.content import BriefingRequest, draft_briefing
+
+    as_of = settled(demo_reader) + dt.timedelta(days=DAYS[when])
+    filters = Filters(round_from=7, round_to=8, as_of=as_of)
+
+    def resolve(f: Filters) -> Scope:
+        return resolve_scope(demo_reader, f)
+
+    keeping = KeepingReader(demo_reader)
+    with recording() as calls:
+        merged = draft_briefing(keeping, BriefingRequest(filters=filters), resolve)
+    names = [name for name, params in calls if params.get("inspection_ids") is not None]
+    assert names.count("rectification_counts_grouped") == 1, names
+    plain = draft_briefing(demo_reader, BriefingRequest(filters=filters), resolve)
+    assert merged.sections == plain.sections and merged.sections
+
+
 # -- the pages ---------------------------------------------------------------------------------
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
