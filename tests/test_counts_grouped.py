@@ -1,8 +1,9 @@
 """Several groupings of the rectification counts in one query (rectification_counts_grouped,
 figures.prefetch_rectification): each grouping's rows are the very rows its own query gives
 (columns, types, values and order), for every filter, a unit scope, a date on or after
-settled_on and one before it, with and without the median; and the pages that ask for several
-groupings of one scope run one query for them instead of one each."""
+settled_on and one before it, with and without the median; and the pages and the brief that
+ask for several groupings of one scope run one query for them instead of one each (on a past
+date only the brief, with five)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import AS_OF
 from tests.test_current_state import FILTERS, GROUPINGS, settled
 from xuncha import figures
+from xuncha.figures.rectification import PAST_MERGE_MIN
 from xuncha.filters import Filters, Scope, resolve_scope
 from xuncha.store import Reader, Store, open_reader
 from xuncha.store.reader import recording
@@ -166,8 +168,11 @@ def test_prefetch_answers_the_pages_calls_with_their_own_figures(
         if whole and not scope.category_l1 and not scope.category_l2:
             # The whole store's groups summed at write time are read as before.
             assert set(keeping.ran) == {"rectification_counts_whole"}, keeping.ran
-        else:
+        elif scope.current or len(bys) >= PAST_MERGE_MIN:
             assert keeping.ran == ["rectification_counts_grouped"], (name, keeping.ran)
+        else:  # a past date: two or three groupings run their own queries (see there)
+            assert "rectification_counts_grouped" not in keeping.ran, (name, keeping.ran)
+            assert keeping.ran.count("rectification_counts_current") == len(bys), keeping.ran
 
 
 def test_a_reader_that_keeps_nothing_runs_each_grouping_as_before(
@@ -240,19 +245,22 @@ def page_calls(page: str, query: dict[str, str]) -> tuple[list[str], dict[str, s
 def test_the_pages_ask_one_query_for_their_groupings(
     app_env: Store, page: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """In a scope the write-time groups do not serve (one round; a past date), a page runs
-    rectification_counts_grouped once and none of the single queries, and shows the same
-    figures as without the prefetch."""
+    """In a scope the write-time groups do not serve (one round), a page runs
+    rectification_counts_grouped once and none of the single queries; on a past date its own
+    queries (PAST_MERGE_MIN); either way it shows the figures it shows without the prefetch."""
     reader = open_reader(app_env)
     try:
         past = settled(reader) + dt.timedelta(days=DAYS["past"])
     finally:
         reader.close()
     states = [{"rounds": "8-8", "asof": AS_OF.isoformat()}, {"asof": past.isoformat()}]
-    for query in states:
+    for query, merged in zip(states, (True, False), strict=True):
         names, shown = page_calls(page, query)
-        assert names.count("rectification_counts_grouped") == 1, (query, names)
-        assert "rectification_counts_current" not in names, (query, names)
+        if merged:
+            assert names.count("rectification_counts_grouped") == 1, (query, names)
+            assert "rectification_counts_current" not in names, (query, names)
+        else:  # a past date: two or three groupings run their own queries
+            assert "rectification_counts_grouped" not in names, (query, names)
         with monkeypatch.context() as patch:
             patch.setattr(figures, "prefetch_rectification", lambda *a, **k: None)
             before, shown_before = page_calls(page, query)
