@@ -10,6 +10,8 @@ reader = ui.reader()
 scope = ui.current_scope(reader)
 ui.page_header("总览", reader, scope)
 
+# The page's two groupings of the counts in one query (the totals and the rounds' chart).
+figures.prefetch_rectification(reader, scope, ["all", "round"])
 kpi = figures.overview(reader, scope)
 # The change of each card against an earlier date or briefing, when one is chosen.
 pick, _ = st.columns([2, 3])

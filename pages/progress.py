@@ -37,6 +37,8 @@ rate_key = (
 figure = figures.DEFINITIONS[rate_key]
 st.caption(f"口径：{figure.definition}")
 
+# The page's three groupings of the counts in one query.
+figures.prefetch_rectification(reader, scope, ["all", "unit", "round"], medians=["all", "round"])
 total = figures.rectification(reader, scope, "all").row(0, named=True)
 top = st.columns(3)
 bottom = st.columns(3)

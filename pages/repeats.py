@@ -14,6 +14,8 @@ reader = ui.reader()
 scope = ui.current_scope(reader)
 ui.page_header("屡查屡犯", reader, scope)
 
+# The page's three groupings of the counts in one query.
+figures.prefetch_rectification(reader, scope, ["all", "round", "unit"])
 total = figures.rectification(reader, scope, "all", cycle_median=False).row(0, named=True)
 cols = st.columns(4)
 with cols[0]:

@@ -149,11 +149,16 @@ med AS (
     WHERE $cycle_median
     GROUP BY 1
 ),
+present AS (
+    -- The units and inspections of each group, counted over one row per group and inspection:
+    -- two distinct counts over every row of c cost a fifth of the query at a million findings.
+    SELECT group_id, count(DISTINCT unit_id) AS units, count(*) AS inspections
+    FROM (SELECT DISTINCT group_id, inspection_id, unit_id FROM c)
+    GROUP BY group_id
+),
 agg AS (
     -- Grouped by the stable id: two units may share a short name.
     SELECT group_id, any_value(group_key) AS group_key, any_value(group_order) AS group_order,
-           count(DISTINCT unit_id) AS units,
-           count(DISTINCT inspection_id) AS inspections,
            sum(findings)::BIGINT AS findings,
            sum(findings_done)::BIGINT AS findings_done,
            sum(findings_basically_done)::BIGINT AS findings_basically_done,
@@ -173,7 +178,7 @@ agg AS (
     FROM c GROUP BY group_id
 )
 SELECT a.group_key, a.group_id, a.group_order::BIGINT AS group_order,
-       a.units, a.inspections, a.findings, a.findings_done, a.findings_basically_done,
+       p.units, p.inspections, a.findings, a.findings_done, a.findings_basically_done,
        a.findings_open,
        coalesce(d.overdue_findings, 0)::BIGINT AS overdue_findings,
        a.repeat_findings, a.rebound_findings,
@@ -185,6 +190,7 @@ SELECT a.group_key, a.group_id, a.group_order::BIGINT AS group_order,
        a.completed_with_deadline, a.on_time_original,
        a.completed_with_current_deadline, a.on_time_current
 FROM agg a
+JOIN present p USING (group_id)
 LEFT JOIN dated d USING (group_id)
 LEFT JOIN med m USING (group_id)
 ORDER BY a.group_order NULLS LAST, a.findings DESC, a.group_key

@@ -13,11 +13,24 @@ opened read-only as the store opens its versions:
 
     python scripts/bench_sql_vocabulary.py --db /tmp/past/store-1000000 --before ef8724f \
         --before-file /tmp/bench22/store-1000000/versions/000001.duckdb
+
+Where the code of now asks other queries than the code before (issue 22: one
+rectification_counts_grouped call where a page asked two or three rectification_counts_current
+calls), record the calls of the code before with `--save-calls` run from a checkout of it, and
+replay them on the before side with `--before-calls`; the now side replays its own:
+
+    git worktree add /tmp/before 06c8265
+    cp scripts/bench_sql_vocabulary.py /tmp/before/scripts/  # it renders with its checkout's code
+    python /tmp/before/scripts/bench_sql_vocabulary.py --db STORE --before 06c8265 \
+        --repeats 1 --save-calls /tmp/calls-06c8265.pkl
+    python scripts/bench_sql_vocabulary.py --db STORE --before 06c8265 \
+        --before-calls /tmp/calls-06c8265.pkl
 """
 
 from __future__ import annotations
 
 import argparse
+import pickle
 import subprocess
 import sys
 import tempfile
@@ -117,6 +130,14 @@ def main() -> int:
     parser.add_argument(
         "--before-file", help="a version file to replay the before side on (default: --db's)"
     )
+    parser.add_argument(
+        "--save-calls", help="write the calls recorded per page and filter state to this file"
+    )
+    parser.add_argument(
+        "--before-calls",
+        help="replay these calls (a --save-calls file of the code before) on the before side "
+        "instead of the calls of now",
+    )
     args = parser.parse_args()
     root = Path(args.db)
     before = old_queries(args.before)
@@ -127,8 +148,13 @@ def main() -> int:
     finally:
         reader.close()
     print(f"{root}: pages × filter states, medians of {args.repeats} alternated runs (ms)")
-    print(f"{'page':<14}{'state':<12}{'calls':>6}{'before':>10}{'now':>10}{'ratio':>8}")
+    print(f"{'page':<14}{'state':<12}{'calls':>7}{'before':>9}{'now':>10}{'ratio':>8}")
     rows = []
+    saved: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}
+    recorded_before = None
+    if args.before_calls:
+        with open(args.before_calls, "rb") as handle:
+            recorded_before = pickle.load(handle)
     con = Store(root).connect()
     before_con = con
     if args.before_file:
@@ -145,7 +171,11 @@ def main() -> int:
             for state_name, state in states.items():
                 done = pages.render(root, page, state, record=True)
                 calls = list(done.queries)
-                old_calls = [(before_call(n, p, args.same_calls), p) for n, p in calls]
+                saved[(page.name, state_name)] = calls
+                if recorded_before is not None:
+                    old_calls = list(recorded_before[(page.name, state_name)])
+                else:
+                    old_calls = [(before_call(n, p, args.same_calls), p) for n, p in calls]
                 run_set(con, now, calls)  # warm-up, both
                 relation = args.exec_before == "relation"
                 run_set(before_con, before, old_calls, relation)
@@ -161,13 +191,17 @@ def main() -> int:
                 old, new = median(a), median(b)
                 rows.append((page.name, state_name, len(calls), old, new))
                 print(
-                    f"{page.name:<14}{state_name:<12}{len(calls):>6}{old:>10.1f}{new:>10.1f}"
+                    f"{page.name:<14}{state_name:<12}{len(old_calls):>3}/{len(calls):<3}"
+                    f"{old:>9.1f}{new:>10.1f}"
                     f"{new / old if old else float('nan'):>8.2f}"
                 )
     finally:
         con.close()
         if before_con is not con:
             before_con.close()
+    if args.save_calls:
+        with open(args.save_calls, "wb") as handle:
+            pickle.dump(saved, handle)
     total_old = sum(r[3] for r in rows)
     total_new = sum(r[4] for r in rows)
     print(

@@ -235,6 +235,9 @@ def test_a_version_written_by_older_code_is_read_through_a_copy_with_the_summari
 # other parameters must have values here (a new one fails the test until it has).
 VARIANTS: dict[str, list[Any]] = {
     "by": list(GROUPINGS),
+    # rectification_counts_grouped: several groupings at once, medians for some of them.
+    "bys": [list(GROUPINGS), ["all", "round", "unit"], ["round_unit", "sector", "peer_group"]],
+    "median_bys": [["all", "unit", "category_l2"], [], None],
     "level": [1, 2],
     "by_round": [False, True],
     "cycle_median": [True, False],

@@ -35,6 +35,8 @@ def _values(reader: Any) -> dict[str, Any]:
         by_round=True,
         with_names=True,
         cycle_median=True,
+        bys=["all", "unit"],
+        median_bys=["unit"],
         unit_id=None,
         category=None,
         finding_ids=some_findings["finding_id"].to_list(),

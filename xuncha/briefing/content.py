@@ -116,6 +116,10 @@ class _Drafter:
         self.clue_details = clue_details
         self.config = request.ecology_config or figures.EcologyConfig.load(None)
         self.scope = resolve(request.filters)
+        # The brief's five groupings of the counts for its scope in one query.
+        figures.prefetch_rectification(
+            reader, self.scope, ["all", "round", "category_l1", "category_l2", "unit"]
+        )
         self.as_of = self.scope.as_of
         rounds = reader.query("rounds_list")
         self.rounds = {int(r["seq"]): r for r in rounds.iter_rows(named=True)}

@@ -38,6 +38,7 @@ from xuncha.figures.rectification import (
     metrics_records,
     mostly_not_due,
     overview,
+    prefetch_rectification,
     progress_curve,
     rectification,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "mostly_not_due",
     "overview",
     "peer_ranking",
+    "prefetch_rectification",
     "progress_curve",
     "rate",
     "rectification",

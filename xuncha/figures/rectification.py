@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -83,6 +83,56 @@ def rectification(
         .otherwise(pl.lit(""))
         .alias("sample_note"),
     )
+
+
+# Before settled_on the timelines' findings and measures of the inspections still changing are
+# counted once per grouping either way, and one statement for two or three groupings measured
+# 7-19 % more CPU than their own queries at a million findings (总览, 整改进度, 屡查屡犯), against
+# 40 % less for the brief's five: groupings of a past date are merged from four on.
+PAST_MERGE_MIN = 4
+
+
+def prefetch_rectification(
+    reader: Reader, scope: Scope, groupings: Sequence[str], *, medians: Sequence[str] = ()
+) -> None:
+    """Compute the counts of several groupings of one scope with one query and keep them as
+    the results of each grouping's own query, so that the page's `rectification(reader,
+    scope, by)` calls that follow read them instead of running one query each: a page asks
+    for two or three groupings of the same scope, and each query costs its planning and its
+    scan of the summaries again (rectification_counts_grouped; tests/test_counts_grouped.py
+    checks that each grouping's rows are those its own query gives).
+
+    `medians`: the groupings the page then asks with cycle_median=True. Only for a reader
+    that keeps results (the dashboard's; elsewhere each call runs its own query as before),
+    only for the groupings read by rectification_counts_current (the whole store's groups
+    summed at write time are one small table each), and for a date before settled_on only
+    from PAST_MERGE_MIN groupings on."""
+    unknown = [by for by in (*groupings, *medians) if by not in GROUPINGS]
+    if unknown:
+        raise ValueError(f"unknown grouping {unknown[0]!r}; choose from {', '.join(GROUPINGS)}")
+    if not reader.keeps_results():
+        return
+    merged = [
+        by
+        for by in dict.fromkeys(groupings)
+        if _query_for(reader, scope, by) == "rectification_counts_current"
+    ]
+    if len(merged) < (2 if scope.current else PAST_MERGE_MIN):
+        return
+    with_median = [by for by in merged if by in medians]
+    frame = reader.query(
+        "rectification_counts_grouped", scope.params(bys=merged, median_bys=with_median)
+    )
+    for by in merged:
+        rows = frame.filter(pl.col("grouping") == by).drop("grouping")
+        no_median = rows.with_columns(pl.lit(None, pl.Float64).alias("cycle_days_median"))
+        reader.prime(
+            "rectification_counts_current", scope.params(by=by, cycle_median=False), no_median
+        )
+        if by in with_median:
+            reader.prime(
+                "rectification_counts_current", scope.params(by=by, cycle_median=True), rows
+            )
 
 
 def _query_for(reader: Reader, scope: Scope, by: str) -> str:

@@ -330,6 +330,16 @@ class Reader:
             finally:
                 cursor.close()
 
+    def keeps_results(self) -> bool:
+        """Whether `query` answers from kept results that `prime` can fill (a plain reader
+        keeps none: a figure that would run one larger query to prime several smaller ones
+        asks the smaller ones instead)."""
+        return False
+
+    def prime(self, name: str, params: Mapping[str, Any], frame: pl.DataFrame) -> None:
+        """Offer `frame` as the result of `query(name, params)`, computed by other means (one
+        query for several groupings); a plain reader keeps nothing."""
+
     def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
         """One value from fixed, trusted SQL owned by the package (never user text)."""
         cursor = self._con.cursor()

@@ -138,6 +138,14 @@ class CachedReader(Reader):
             waiting=get_run_yield_check(),
         )
 
+    def keeps_results(self) -> bool:
+        return get_script_run_ctx(suppress_warning=True) is not None
+
+    def prime(self, name: str, params: Mapping[str, Any], frame: pl.DataFrame) -> None:
+        if self.keeps_results():
+            # A result already kept (or being computed) stays: it has the same rows.
+            RESULTS.get(result_key(self, name, params), lambda: frame)
+
 
 def reader() -> CachedReader:
     """The reader on the store's current version (re-read at every run, so a new version
