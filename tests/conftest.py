@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -208,3 +209,34 @@ def whole_tables(monkeypatch: pytest.MonkeyPatch) -> None:
     from xuncha.ui import widgets
 
     monkeypatch.setattr(widgets, "TABLE_PAGE_ROWS", 1_000_000)
+
+
+# -- tmp_path: emptied after a passed test, never reused -----------------------------------
+#
+# Each test that writes copies a fixture store (tens of MB), so a passed test's tmp_path is
+# emptied at its teardown (kept after a failure, to look at). The folder itself stays: pytest
+# numbers a test's folder one past the highest there, so with pytest's own
+# tmp_path_retention_policy = "failed" (which deletes it) the next test whose name starts the
+# same got the very same path, and state this process keeps per path (an audit anchor waiting
+# for its users database, xuncha.audit._PENDING) landed in that other test's new store.
+
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    report = yield
+    if getattr(report, "failed", False):
+        item.stash[_FAILED] = True
+    return report
+
+
+@pytest.fixture
+def tmp_path(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
+    yield tmp_path
+    if not request.node.stash.get(_FAILED, False):
+        for child in list(tmp_path.iterdir()):
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
