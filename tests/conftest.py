@@ -234,7 +234,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 @pytest.fixture
 def tmp_path(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
     yield tmp_path
-    if not request.node.stash.get(_FAILED, False):
+    # (A test may have removed the folder itself: a sandbox deletes its own work folder.)
+    if not request.node.stash.get(_FAILED, False) and tmp_path.is_dir():
         for child in list(tmp_path.iterdir()):
             if child.is_dir() and not child.is_symlink():
                 shutil.rmtree(child, ignore_errors=True)
