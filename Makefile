@@ -17,10 +17,9 @@ lint:
 	MYPY_CACHE_DIR="$${XDG_CACHE_HOME:-$$HOME/.cache}/xuncha-mypy" $(UV) mypy
 	$(UV) lint-imports
 
-# Three workers on this two-core machine: a fifth of the suite's time is spent waiting on the
-# dashboards, Chromium and command-line processes it starts, which a third worker fills
-# (27 min 17 s with -n 2 against 24 min 17 s with -n 3, fresh clones, 2026-12-07).
+# Two workers on this two-core machine: a third was no quicker (28 min 6 s against 27 min 17 s
+# with two, fresh clones of the same code on a quiet machine, 2026-12-07).
 test:  ## the whole suite: lint, types, architecture, unit, AppTest and browser tests
 	@scripts/setup.sh --browser
 	$(MAKE) --no-print-directory lint
-	$(UV) pytest -n 3
+	$(UV) pytest -n 2
