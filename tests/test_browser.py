@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.browser_support import shot
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 ROOT = Path(__file__).resolve().parents[1]
 

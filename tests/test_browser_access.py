@@ -20,7 +20,7 @@ from tests.browser_support import shot
 from tests.builders import copy_store, plain_demo
 from xuncha.auth import UserStore
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser_access")]
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -27,7 +27,7 @@ from xuncha.auth import UserStore
 from xuncha.bench.server import _stop, _wait_healthy, free_port
 from xuncha.store import Store
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser_chinese")]
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "Xuncha-Test-2026"

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser_support import shot
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser_drill")]
 
 
 def click_at(page: Page, key: str, x: float, y: float) -> None:

@@ -38,7 +38,7 @@ from tests.builders import copy_store, plain_demo
 from xuncha.auth import UserStore
 from xuncha.bench.server import serve as serve_store
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser_layout")]
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "screens"
 UPDATE = os.environ.get("XUNCHA_UPDATE_GOLDEN") == "1"

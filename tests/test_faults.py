@@ -13,9 +13,6 @@ import base64
 import hashlib
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
@@ -24,12 +21,16 @@ from typing import Any
 
 import pytest
 
+from tests import killing
 from tests import ledger_samples as S
 from tests.test_ledger_cli import _import_args
 from xuncha import audit, cli
 from xuncha.store import Store, crypto, faults
 
-ROOT = Path(__file__).resolve().parents[1]
+# One worker runs the module: its stores (built once per module) are not built again on the
+# other (26 s and more each).
+pytestmark = pytest.mark.xdist_group("faults")
+
 RUN = "import sys; from xuncha import cli; sys.exit(cli.main(sys.argv[1:]))"
 # The same, on a filesystem that cannot exchange two directories (the two-rename swap).
 RUN_WITHOUT_EXCHANGE = (
@@ -41,17 +42,7 @@ Fingerprint = tuple[int, dict[str, str]]
 
 def _killed(*argv: str, at: str, script: str = RUN) -> None:
     """Run the command in a process of its own, killed (SIGKILL) at crash point `at`."""
-    env = {**os.environ, faults.ENV: at}
-    done = subprocess.run(
-        [sys.executable, "-c", script, *argv],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert done.returncode == -signal.SIGKILL, (at, done.returncode, done.stderr[-2000:])
+    killing.killed(script, *argv, at=at)
 
 
 def _ok(*argv: str) -> None:
@@ -243,15 +234,8 @@ def test_the_suite_kills_for_real(case: Case, tmp_path: Path) -> None:
     # Without the crash point the same command completes: the kills above are the points'.
     db = _copy(case.one, tmp_path / "db")
     env: dict[str, Any] = {k: v for k, v in os.environ.items() if k != faults.ENV}
-    done = subprocess.run(
-        [sys.executable, "-c", RUN, *case.import_progress(db)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    exit_code, output = killing.run(RUN, *case.import_progress(db), env=env)
+    assert exit_code == 0, output
     assert fingerprint(db) == case.ref["two"]
 
 

@@ -16,19 +16,19 @@ import hashlib
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests import killing
 from tests.test_faults import Fingerprint, _after_kill, _leftovers, fingerprint
 from xuncha import audit, demo
 from xuncha.store import Store, faults
 
-ROOT = Path(__file__).resolve().parents[1]
+# One worker runs the module: its stores (built once per module) are not built again on the
+# other (26 s and more each).
+pytestmark = pytest.mark.xdist_group("rectify_faults")
 
 # The steps, as one piece of code run both here (the reference states) and in the killed
 # process: run(db, step, params) takes one step of the workflow with fixed dates.
@@ -86,16 +86,7 @@ def _step_here(db: Path, step: str, params: dict[str, Any]) -> None:
 
 
 def _step_killed(db: Path, step: str, params: dict[str, Any], at: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(db), step, json.dumps(params)],
-        env={**os.environ, faults.ENV: at},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert done.returncode == -signal.SIGKILL, (at, done.returncode, done.stderr[-2000:])
+    killing.killed(SCRIPT, str(db), step, json.dumps(params), at=at)
 
 
 class Case:
@@ -239,14 +230,6 @@ def test_the_kills_are_the_points_own(case: Case, tmp_path: Path) -> None:
     start, step, params = case.steps["submitted"]
     db = shutil.copytree(case.roots[start], tmp_path / "db", symlinks=True)
     env = {k: v for k, v in os.environ.items() if k != faults.ENV}
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(db), step, json.dumps(params)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    exit_code, output = killing.run(SCRIPT, str(db), step, json.dumps(params), env=env)
+    assert exit_code == 0, output
     assert fingerprint(db) == case.ref["submitted"]

@@ -498,6 +498,9 @@ def _build_into(
             "CREATE TEMP TABLE scope_ids AS SELECT DISTINCT unnest($ids::INTEGER[]) AS inspection_id",
             {"ids": list(scope.inspection_ids)},
         )
+        # Every table, macro and comment of the sandbox in one transaction: each statement
+        # committed on its own wrote the catalog again (about half of a small store's build).
+        builder.execute("BEGIN")
         for table, where, order in _COPIES:
             sql = f"CREATE TABLE {_T}.{table} AS SELECT * FROM {_S}.{table} WHERE {where}"
             if order:
@@ -527,6 +530,7 @@ def _build_into(
         builder.execute(_CLUES_SQL if clue_details else _CLUE_COUNTS_SQL)
         _copy_rectify(builder)
         _copy_comments(builder)
+        builder.execute("COMMIT")
         builder.execute(f"DETACH {_SOURCE}")
         builder.execute(f"DETACH {CATALOG}")
     except duckdb.Error as exc:
