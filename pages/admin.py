@@ -39,7 +39,9 @@ if done:
     st.success(ui.md(done), icon=":material/check_circle:")
 
 round_names = reader.query("rounds_list")["name"].to_list()
-unit_names = reader.query("units_list")["name"].to_list()
+# A user's scope names units (check_unit_rounds reads the names): each unit's name is both
+# the picker's value and its label.
+unit_labels = {name: name for name in reader.query("units_list")["name"].to_list()}
 listed = users.list_users()
 if listed:
     frame = pl.DataFrame(
@@ -62,7 +64,9 @@ else:
 
 def scope_fields(prefix: str, role: str, rounds=None, units=None):  # type: ignore[no-untyped-def]
     """The scope widgets the role takes (none, one unit and rounds, or rounds and units);
-    the store refuses what the role cannot have (check_scope) whatever the widgets allow."""
+    the store refuses what the role cannot have (check_scope) whatever the widgets allow.
+    Outside a form: a province's unit list is searched (ui.unit_selectbox, unit_multiselect:
+    a few matches sent to the browser, not every unit), and a search needs its rerun."""
     if role not in SCOPE_ALLOWED:
         if VIEW_PAGES in ROLE_PERMISSIONS[role]:
             st.caption(f"{ROLES[role]}的可见范围为全部轮次和单位。")
@@ -74,13 +78,14 @@ def scope_fields(prefix: str, role: str, rounds=None, units=None):  # type: igno
     if role in ONE_UNIT:
         # Pre-filled only from a one-unit scope: a group of several units turned liaison
         # must have its unit chosen, never the first of them by default.
-        current = units[0] if units and len(units) == 1 and units[0] in unit_names else None
-        picked_unit = st.selectbox(
-            "所属单位（必选，只能一个）",
-            unit_names,
-            index=unit_names.index(current) if current is not None else None,
-            key=f"{prefix}_unit",
-            placeholder="请选择单位",
+        current = units[0] if units and len(units) == 1 and units[0] in unit_labels else None
+        key = f"{prefix}_unit"
+        if current is not None:
+            st.session_state.setdefault(key, current)
+        # No unit chosen yet: none shown chosen (not the first of the list).
+        unset = {} if st.session_state.get(key) in unit_labels else {"index": None}
+        picked_unit = ui.unit_selectbox(
+            "所属单位（必选，只能一个）", unit_labels, key=key, placeholder="请选择单位", **unset
         )
         picked_rounds = st.multiselect(
             "轮次（不选为巡察过该单位的各轮次）",
@@ -97,12 +102,9 @@ def scope_fields(prefix: str, role: str, rounds=None, units=None):  # type: igno
         key=f"{prefix}_rounds",
         placeholder="全部",
     )
-    picked_units = st.multiselect(
-        "可见单位（不选为全部）",
-        unit_names,
-        default=[u for u in (units or []) if u in unit_names],
-        key=f"{prefix}_units",
-        placeholder="全部",
+    st.session_state.setdefault(f"{prefix}_units", [u for u in (units or []) if u in unit_labels])
+    picked_units = ui.unit_multiselect(
+        "可见单位（不选为全部）", unit_labels, key=f"{prefix}_units", placeholder="全部"
     )
     return (picked_rounds or None), (picked_units or None)
 
@@ -114,11 +116,11 @@ def role_note(role: str) -> None:
 
 with st.expander("新增用户", icon=":material/person_add:", expanded=not listed):
     role = st.selectbox("角色", list(ROLES), format_func=lambda r: ROLES[r], key="admin_new_role")
+    rounds, units = scope_fields("admin_new", role)
+    role_note(role)
     with st.form("admin_new", clear_on_submit=True):
         name = st.text_input("用户名", max_chars=32, key="admin_new_name")
         display = st.text_input("姓名", max_chars=32, key="admin_new_display")
-        rounds, units = scope_fields("admin_new", role)
-        role_note(role)
         create = st.form_submit_button("创建（生成初始密码）", type="primary")
     if create:
         try:
@@ -135,6 +137,10 @@ with st.expander("新增用户", icon=":material/person_add:", expanded=not list
             ui.show_error(exc)
         else:
             st.session_state["_admin_password"] = (name, password)
+            # The next new user starts from an empty scope, as from empty fields.
+            for key in [k for k in st.session_state if str(k).startswith("admin_new_")]:
+                if key != "admin_new_role":
+                    del st.session_state[key]
             st.rerun()
 
 if listed:
@@ -159,13 +165,13 @@ if listed:
             format_func=lambda r: ROLES[r],
             key=f"admin_role_{target.name}",
         )
-    with cols[0], st.form("admin_edit"):
+    with cols[0]:
         if new_role is not None:
             rounds, units = scope_fields(
                 f"admin_edit_{target.name}_{new_role}", new_role, target.rounds, target.units
             )
             role_note(new_role)
-        save = st.form_submit_button("保存角色和范围")
+        save = st.button("保存角色和范围", key="admin_edit_save")
     if save and new_role is not None:
         try:
             check_unit_rounds(reader, new_role, rounds, units)

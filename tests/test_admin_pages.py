@@ -301,3 +301,43 @@ def test_the_role_picker_offers_every_role_by_its_chinese_name(real: Store) -> N
     at.text_input(key="admin_new_name").set_value("sup")
     _create(at)
     assert UserStore(real.root).access_for("sup").role == "supervisor"
+
+
+def test_with_many_units_the_scope_pickers_search_and_send_a_few(
+    real: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A province's unit list is searched (outside the form, so the search reruns the page):
+    at most PICKER_CAP units go to the browser, and the one found is the scope saved."""
+    from xuncha.ui import unit_picker
+
+    monkeypatch.setattr(unit_picker, "PICKER_LIST_ALL", 5)
+    monkeypatch.setattr(unit_picker, "PICKER_CAP", 3)
+    at = signed_in(real, "boss", "pages/admin.py")
+    at.selectbox(key="admin_new_role").set_value("group")
+    at.run()
+    units = at.multiselect(key="admin_new_units")
+    assert len(units.options) == 3 and "江城市财政局党组" not in units.options
+    at.text_input(key="admin_new_units_search").set_value("财政")
+    at.run()
+    assert at.multiselect(key="admin_new_units").options == ["江城市财政局党组"]
+    at.multiselect(key="admin_new_units").set_value(["江城市财政局党组"])
+    at.text_input(key="admin_new_units_search").set_value("教育")
+    at.run()  # the unit chosen stays among the options beside the new matches
+    assert at.multiselect(key="admin_new_units").value == ["江城市财政局党组"]
+    assert "江城市教育局党组" in at.multiselect(key="admin_new_units").options
+    at.text_input(key="admin_new_name").set_value("zf")
+    _create(at)
+    assert any("只显示这一次" in s.value for s in at.success)
+    assert UserStore(real.root).access_for("zf").units == ("江城市财政局党组",)
+    assert at.multiselect(key="admin_new_units").value == []  # the next user starts empty
+
+    at.selectbox(key="admin_new_role").set_value("liaison")
+    at.run()
+    assert at.selectbox(key="admin_new_unit").value is None  # none chosen by default
+    at.text_input(key="admin_new_unit_search").set_value("教育")
+    at.run()
+    assert at.selectbox(key="admin_new_unit").options == ["江城市教育局党组"]
+    at.selectbox(key="admin_new_unit").set_value("江城市教育局党组")
+    at.text_input(key="admin_new_name").set_value("jy")
+    _create(at)
+    assert UserStore(real.root).access_for("jy").units == ("江城市教育局党组",)
