@@ -18,7 +18,8 @@ lint:
 	$(UV) lint-imports
 
 # Two workers on this two-core machine: a third was no quicker (28 min 6 s against 27 min 17 s
-# with two, fresh clones of the same code on a quiet machine, 2026-12-07).
+# with two, fresh clones of the same code on a quiet machine, 2026-12-07). 21 min 37 s after the
+# fault suites forked their killed commands and set-up compiled the bytecode (same day).
 test:  ## the whole suite: lint, types, architecture, unit, AppTest and browser tests
 	@scripts/setup.sh --browser
 	$(MAKE) --no-print-directory lint

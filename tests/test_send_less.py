@@ -202,6 +202,41 @@ def test_a_paged_table_shows_page_two_as_rows_51_to_100_and_its_export_holds_all
     assert [int(r[0]) for r in rows[1:]] == whole["finding_id"].to_list()
 
 
+def test_a_paged_table_sorts_every_row_kept_not_only_the_page_and_starts_again_at_page_one(
+    app_env: Store,
+) -> None:
+    reader = open_reader(app_env)
+    try:
+        scope = resolve_scope(reader, Filters(as_of=AS_OF))
+        whole = reader.query(
+            "findings_detail", scope.params(unit_id=None, category=None, limit=10**7)
+        ).head(widgets.TABLE_MAX_ROWS)
+    finally:
+        reader.close()
+    size = widgets.TABLE_PAGE_ROWS
+    at = open_page("pages/distribution.py")
+    at.button(key="dist_detail_next").click().run()
+    assert any(m.value.startswith("第 2 / ") for m in at.markdown)
+    sort = at.selectbox(key="dist_detail_sort")
+    assert sort.value is None and sort.format_func(("finding_id", True)) == "问题编号 降序"
+    sort.set_value(("finding_id", True)).run()
+    assert not at.exception
+    assert any(m.value.startswith("第 1 / ") for m in at.markdown)  # back to the first page
+    shown = at.dataframe(key="dist_detail").value["问题编号"].tolist()
+    ids = whole["finding_id"].sort(descending=True).to_list()
+    assert shown == ids[:size] and shown != whole["finding_id"].head(size).to_list()
+    at.button(key="dist_detail_next").click().run()
+    assert (
+        at.dataframe(key=f"dist_detail__from{size}").value["问题编号"].tolist()
+        == ids[size : 2 * size]
+    )
+    # A selected row of a sorted page is its row in the list as the page has it.
+    order = whole.with_row_index("i").sort("finding_id", descending=True)["i"].to_list()
+    event = SimpleNamespace(selection=SimpleNamespace(rows=[2]))
+    page = order[size : 2 * size]
+    assert widgets.selected_row(widgets._PageSelection(event, size, page)) == order[size + 2]
+
+
 def test_a_row_selected_on_page_two_is_that_row_of_the_whole_list(app_env: Store) -> None:
     """A selection event counts its row in the whole list (selected_row), not in the page."""
 

@@ -130,8 +130,11 @@ def table(
     rows = frame.height if total is None else max(total, frame.height)
     frame = frame.head(TABLE_MAX_ROWS)
     size = page_rows or TABLE_PAGE_ROWS
+    order: list[int] | None = None  # each row's index in `frame` (a sorted page)
     if frame.height > size:  # one page of rows to the browser, the rest kept here
-        start, frame = _one_page(frame, key=key, size=size, rows=rows)
+        start, frame = _one_page(frame, key=key, size=size, rows=rows, raw=raw)
+        order = frame[_ROW].to_list()
+        frame = frame.drop(_ROW)
     else:
         start = 0
         if rows > frame.height:
@@ -183,7 +186,7 @@ def table(
             on_select="rerun",
             selection_mode="single-row",
         )
-        return _PageSelection(event, start)
+        return _PageSelection(event, start, order)
     return st.dataframe(data, hide_index=True, key=shown_key, height=height, column_config=config)
 
 
@@ -191,13 +194,14 @@ class _PageSelection:
     """A paged table's selection event with its rows counted in the whole list (what
     selected_row hands the page), not in the page shown."""
 
-    def __init__(self, event: Any, start: int) -> None:
+    def __init__(self, event: Any, start: int, order: list[int] | None = None) -> None:
         self._event = event
         try:
             rows = list(event.selection.rows)
         except AttributeError:
             rows = []
-        self.selection = SimpleNamespace(rows=[start + int(r) for r in rows])
+        whole = [start + int(r) for r in rows] if order is None else [order[int(r)] for r in rows]
+        self.selection = SimpleNamespace(rows=whole)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._event, name)
@@ -208,10 +212,35 @@ def page_count(rows: int, size: int = TABLE_PAGE_ROWS) -> int:
     return max(1, -(-rows // size))
 
 
-def _one_page(frame: pl.DataFrame, *, key: str, size: int, rows: int) -> tuple[int, pl.DataFrame]:
+# The column _one_page adds: each row's index in the list as given (its order sorted away).
+_ROW = "__row_in_list"
+
+
+def _sort_options(frame: pl.DataFrame, raw: bool) -> dict[Any, str]:
+    """The orders a paged table offers (None: as listed), each column up and down, by its
+    header as shown."""
+    shown = [
+        c
+        for c, dtype in frame.schema.items()
+        if c != _ROW and (raw or c not in labels.LINK_ONLY) and not dtype.is_nested()
+    ]
+    options: dict[Any, str] = {None: "默认顺序"}
+    for column in shown:
+        header = column if raw else labels.COLUMNS.get(column, column)
+        options[(column, False)] = f"{header} 升序"
+        options[(column, True)] = f"{header} 降序"
+    return options
+
+
+def _one_page(
+    frame: pl.DataFrame, *, key: str, size: int, rows: int, raw: bool = False
+) -> tuple[int, pl.DataFrame]:
     """The page of `frame` this session is on (st.session_state[key + "_page"], 1-based,
-    kept within the pages there are), with 上一页 / 下一页 and 第 N / M 页 under the table's
-    caption; (its first row's index in the list, its rows)."""
+    kept within the pages there are), in the order chosen under 排序 (st.session_state[key +
+    "_sort"]: every row kept here sorted, not only the page the browser has, whose column
+    headers sort that page alone), with 上一页 / 下一页 and 第 N / M 页 under the table's
+    caption; (its first row's place in the sorted list, its rows with their index in `frame`
+    as column _ROW)."""
     pages = page_count(frame.height, size)
     state = f"{key}_page"
     page = min(max(int(st.session_state.get(state) or 1), 1), pages)
@@ -220,8 +249,24 @@ def _one_page(frame: pl.DataFrame, *, key: str, size: int, rows: int) -> tuple[i
     def turn(step: int) -> None:
         st.session_state[state] = min(max(int(st.session_state.get(state) or 1) + step, 1), pages)
 
+    def first_page() -> None:
+        st.session_state[state] = 1
+
+    options = _sort_options(frame, raw)
+    if st.session_state.get(f"{key}_sort") not in options:
+        st.session_state.pop(f"{key}_sort", None)  # a column the list no longer has
     more = f"，可翻阅前 {frame.height:,} 行，完整数据请使用导出" if rows > frame.height else ""
     with st.container(horizontal=True, vertical_alignment="center", key=f"{key}_pager"):
+        order = st.selectbox(
+            "排序",
+            list(options),
+            format_func=options.__getitem__,
+            key=f"{key}_sort",
+            on_change=first_page,
+            label_visibility="collapsed",
+            width=220,
+            help="按所选列对全部行排序后分页（点击表头只排序当前页）。",
+        )
         st.button(
             "上一页",
             key=f"{key}_prev",
@@ -240,8 +285,12 @@ def _one_page(frame: pl.DataFrame, *, key: str, size: int, rows: int) -> tuple[i
             icon=":material/chevron_right:",
         )
         st.caption(f"共 {rows:,} 行，每页 {size} 行{more}。")
+    listed = frame.with_row_index(_ROW)
+    if order is not None:
+        column, descending = order
+        listed = listed.sort(column, descending=descending, nulls_last=True, maintain_order=True)
     start = (page - 1) * size
-    return start, frame.slice(start, size)
+    return start, listed.slice(start, size)
 
 
 def _unit_links(frame: pl.DataFrame) -> pl.Series | None:
