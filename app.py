@@ -126,16 +126,19 @@ def main() -> None:
     ui.page_style()  # layouts that hold, the print stylesheet, the watermark
     ui.user_bar()
     title = BASE_TITLES.get(page.url_path, page.title)
-    # The shared filters belong to the data pages, not to administration nor to the work
-    # pages of rectification.
-    if shown.can(VIEW_PAGES) and title not in {t for _, t, *_ in ADMIN_PAGES} | RECTIFY_PAGES:
-        ui.sidebar_filters(reader)
-    ui.record_page_view(title)
-    ui.begin_page_record(title)
-    page.run()
-    # 导出本页 under every data page (those shown to whoever may view the data pages).
-    if title in {t for _, t, _, _, p in PAGES if p == VIEW_PAGES}:
-        ui.page_export_button(title, reader=reader, scope=ui.current_scope(reader))
+    # The page, its filters and its export in one of the process's page-run slots: the
+    # menu and the header above are drawn while a run waits for one.
+    with ui.page_run_slot():
+        # The shared filters belong to the data pages, not to administration nor to the work
+        # pages of rectification.
+        if shown.can(VIEW_PAGES) and title not in {t for _, t, *_ in ADMIN_PAGES} | RECTIFY_PAGES:
+            ui.sidebar_filters(reader)
+        ui.record_page_view(title)
+        ui.begin_page_record(title)
+        page.run()
+        # 导出本页 under every data page (those shown to whoever may view the data pages).
+        if title in {t for _, t, _, _, p in PAGES if p == VIEW_PAGES}:
+            ui.page_export_button(title, reader=reader, scope=ui.current_scope(reader))
 
 
 # st.stop(), st.rerun() and st.switch_page() are not Exceptions: they pass through. Any error,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -40,21 +39,18 @@ def main() -> None:
     ledger = folder / "load-ledger.xlsx"
     if not ledger.exists():
         importer.build_ledger(ledger, 200)
-    served = load.real_copy(args.store, folder / f"load-store-{args.label}")
     started = time.monotonic()
-    try:
-        result = load.load_test(
-            served,
-            states,
-            sessions=args.sessions,
-            seconds=args.seconds,
-            ledger=ledger,
-            log_path=folder / f"load-server-{args.label}.log",
-            serving=server.serve,
-        )
-    finally:
-        shutil.rmtree(served, ignore_errors=True)
-    out = {**result.summary(), "label": args.label, "wall_s": round(time.monotonic() - started)}
+    summary = load.on_a_copy(
+        args.store,
+        folder,
+        args.label,
+        states,
+        sessions=args.sessions,
+        seconds=args.seconds,
+        ledger=ledger,
+        serving=server.serve,
+    )
+    out = {**summary, "label": args.label, "wall_s": round(time.monotonic() - started)}
     print(json.dumps(out, ensure_ascii=False))
     (folder / f"load-{args.label}.json").write_text(json.dumps(out, ensure_ascii=False, indent=1))
 

@@ -172,17 +172,22 @@ def captured(app_env: Store, monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[
     return found
 
 
-def test_a_paged_table_shows_page_two_as_rows_51_to_100_and_its_export_holds_all(
-    captured: dict[str, dict[str, Any]], app_env: Store
-) -> None:
-    reader = open_reader(app_env)
+def _detail_list(store: Store) -> pl.DataFrame:
+    """问题分布's 问题明细 as the store lists it (every row, in the page's order)."""
+    reader = open_reader(store)
     try:
         scope = resolve_scope(reader, Filters(as_of=AS_OF))
-        whole = reader.query(
+        return reader.query(
             "findings_detail", scope.params(unit_id=None, category=None, limit=10**7)
         )
     finally:
         reader.close()
+
+
+def test_a_paged_table_shows_page_two_as_rows_51_to_100_and_its_export_holds_all(
+    captured: dict[str, dict[str, Any]], app_env: Store
+) -> None:
+    whole = _detail_list(app_env)
     size = widgets.TABLE_PAGE_ROWS
     assert whole.height > 2 * size
     at = open_page("pages/distribution.py")
@@ -205,14 +210,7 @@ def test_a_paged_table_shows_page_two_as_rows_51_to_100_and_its_export_holds_all
 def test_a_paged_table_sorts_every_row_kept_not_only_the_page_and_starts_again_at_page_one(
     app_env: Store,
 ) -> None:
-    reader = open_reader(app_env)
-    try:
-        scope = resolve_scope(reader, Filters(as_of=AS_OF))
-        whole = reader.query(
-            "findings_detail", scope.params(unit_id=None, category=None, limit=10**7)
-        ).head(widgets.TABLE_MAX_ROWS)
-    finally:
-        reader.close()
+    whole = _detail_list(app_env).head(widgets.TABLE_MAX_ROWS)
     size = widgets.TABLE_PAGE_ROWS
     at = open_page("pages/distribution.py")
     at.button(key="dist_detail_next").click().run()

@@ -4,6 +4,7 @@ the same data version, filters, access and day."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 
 import polars as pl
@@ -119,3 +120,80 @@ def test_a_shared_figure_is_computed_again_when_the_store_configuration_changes(
     (tmp_path / "config" / "periods.toml").write_text("max_months = 24\n", encoding="utf-8")
     assert data.figure(fn, FakeReader(), scope) == 3  # and changed: again
     data._cached_figure.clear()
+
+
+def test_a_page_run_waits_for_a_slot_and_still_stops_when_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At most PAGE_RUNS page runs at once; one waiting asks Streamlit's yield check every
+    poll (which raises when its session is to stop or rerun) and takes no slot then; a run
+    that ends in an exception gives its slot back."""
+    slots = data._FairSlots(1)
+    monkeypatch.setattr(data, "_PAGE_SLOTS", slots)
+    monkeypatch.setattr(data, "_SLOT_POLL_S", 0.01)
+    asked: list[int] = []
+
+    class Rerun(Exception):
+        pass
+
+    def check() -> None:
+        asked.append(1)
+        if len(asked) == 3:
+            raise Rerun
+
+    monkeypatch.setattr(data, "get_run_yield_check", lambda: check)
+    with data.page_run_slot():  # the only slot
+        with pytest.raises(Rerun), data.page_run_slot():
+            raise AssertionError("ran without a slot")
+        assert len(asked) == 3
+    with pytest.raises(ValueError), data.page_run_slot():
+        raise ValueError("the page failed")
+    mine = object()
+    assert slots.acquire(mine, 0)  # given back both times, and the stopped run left the line
+    slots.release()
+    released = threading.Event()
+
+    def hold() -> None:
+        with data.page_run_slot():
+            released.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        asked.clear()
+        monkeypatch.setattr(data, "get_run_yield_check", lambda: lambda: asked.append(1))
+        timer = threading.Timer(0.05, released.set)
+        timer.start()
+        with data.page_run_slot():  # waits for the holder, then runs
+            assert released.is_set() and asked
+    finally:
+        released.set()
+        holder.join()
+
+
+def test_page_run_slots_go_to_the_runs_in_the_order_they_asked() -> None:
+    slots = data._FairSlots(1)
+    holder = object()
+    assert slots.acquire(holder, 0)
+    entered: list[str] = []
+    lined_up = threading.Condition()
+
+    def run(name: str) -> None:
+        ticket = object()
+        while not slots.acquire(ticket, 0.01):
+            with lined_up:
+                lined_up.notify_all()
+        entered.append(name)
+        slots.release()
+
+    threads = []
+    for name in "ABCDE":
+        thread = threading.Thread(target=run, args=(name,))
+        thread.start()
+        with lined_up:  # in line (its first wait timed out) before the next one asks
+            assert lined_up.wait(5)
+        threads.append(thread)
+    slots.release()
+    for thread in threads:
+        thread.join(5)
+    assert entered == list("ABCDE")

@@ -271,19 +271,19 @@ def _size(options: Options, folder: Path, n: int, *, largest: bool) -> dict[str,
         )
         runs: list[dict[str, Any]] = []
         for workers, serving in _load_servings(options.load_workers, log):
-            served = load.real_copy(root, folder / f"load-store-{workers}")
-            loaded = load.load_test(
-                served,
-                all_states,
-                sessions=options.load_sessions,
-                seconds=options.load_seconds,
-                ledger=ledger,
-                log_path=folder / f"load-server-{workers}.log",
-                serving=serving,
-                workers=workers,
+            runs.append(
+                load.on_a_copy(
+                    root,
+                    folder,
+                    str(workers),
+                    all_states,
+                    sessions=options.load_sessions,
+                    seconds=options.load_seconds,
+                    ledger=ledger,
+                    serving=serving,
+                    workers=workers,
+                )
             )
-            shutil.rmtree(served, ignore_errors=True)
-            runs.append(loaded.summary())
             log(f"  {runs[-1]}")
         result["load"] = runs[0] if runs else None
         result["load_by_workers"] = runs

@@ -346,6 +346,39 @@ def _signed_in(db: Path) -> dict[str, str]:
     return {"Cookie": f"{SESSION_COOKIE}={token}", PROXY_HEADER: LOAD_USER}
 
 
+def on_a_copy(
+    db: Path,
+    folder: Path,
+    label: str,
+    states: dict[str, dict[str, str]],
+    *,
+    sessions: int,
+    seconds: float,
+    ledger: Path,
+    serving: Callable[..., contextlib.AbstractContextManager[Any]] = serve,
+    workers: int = 1,
+) -> dict[str, Any]:
+    """load_test on a real copy of `db` made in `folder` (named by `label`, as is the server's
+    log there) and removed after; its summary."""
+    import shutil
+
+    served = real_copy(db, folder / f"load-store-{label}")
+    try:
+        result = load_test(
+            served,
+            states,
+            sessions=sessions,
+            seconds=seconds,
+            ledger=ledger,
+            log_path=folder / f"load-server-{label}.log",
+            serving=serving,
+            workers=workers,
+        )
+    finally:
+        shutil.rmtree(served, ignore_errors=True)
+    return result.summary()
+
+
 def real_copy(db: Path, target: Path) -> Path:
     """A copy of the benchmark's store marked as real data, for the load test's import: a demo
     store takes no ledger (real ledgers go to a real store). The mark is one write through

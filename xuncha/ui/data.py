@@ -6,13 +6,14 @@ be opened or a demo is being built)."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime as dt
 import hashlib
 import logging
 import os
 import threading
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,75 @@ DEFAULT_STORE = Path(__file__).resolve().parents[2] / "data" / "demo"
 
 def store() -> Store:
     return Store(os.environ.get("XUNCHA_DB") or DEFAULT_STORE)
+
+
+# Page runs at once in this process (XUNCHA_PAGE_RUNS; default: the machine's cores). Twenty
+# sessions' runs at once each hold their frames and queries and slow one another on two
+# cores: at a million findings one session alone ran 2.6 pages a second in 1.3 GB, twenty at
+# once 1.5 a second in 3.3 GB (scripts/bench_load.py). A run waits for a slot before its
+# page and still obeys a stop or rerun while it waits.
+PAGE_RUNS = max(int(os.environ.get("XUNCHA_PAGE_RUNS") or os.cpu_count() or 2), 1)
+_SLOT_POLL_S = 0.1
+
+
+class _FairSlots:
+    """`n` slots handed out first come, first served (a plain semaphore lets a late waiter
+    overtake: under load some runs waited ten times as long as others)."""
+
+    def __init__(self, n: int) -> None:
+        self._free = n
+        self._queue: collections.deque[object] = collections.deque()
+        self._cond = threading.Condition()
+
+    def acquire(self, ticket: object, timeout: float) -> bool:
+        """Take a slot for `ticket` (queued on its first call) when it is first in line and
+        a slot is free; False after `timeout` without one (the ticket keeps its place)."""
+        with self._cond:
+            if ticket not in self._queue:
+                self._queue.append(ticket)
+            ready = self._cond.wait_for(
+                lambda: self._free > 0 and self._queue[0] is ticket, timeout=timeout
+            )
+            if ready:
+                self._queue.popleft()
+                self._free -= 1
+                self._cond.notify_all()  # the next in line may take another free slot
+            return ready
+
+    def leave(self, ticket: object) -> None:
+        """Give up waiting (the run stops or reruns): out of the line."""
+        with self._cond:
+            if ticket in self._queue:
+                self._queue.remove(ticket)
+                self._cond.notify_all()
+
+    def release(self) -> None:
+        with self._cond:
+            self._free += 1
+            self._cond.notify_all()
+
+
+_PAGE_SLOTS = _FairSlots(PAGE_RUNS)
+
+
+@contextlib.contextmanager
+def page_run_slot() -> Iterator[None]:
+    """Hold one of the process's PAGE_RUNS slots for a page's run, in the order the runs
+    asked (wait for it, asking every 0.1 s whether the session's run is to stop or rerun:
+    Streamlit's check raises then, and the run leaves the line)."""
+    waiting = get_run_yield_check()
+    ticket = object()
+    try:
+        while not _PAGE_SLOTS.acquire(ticket, _SLOT_POLL_S):
+            if waiting is not None:
+                waiting()
+    except BaseException:
+        _PAGE_SLOTS.leave(ticket)
+        raise
+    try:
+        yield
+    finally:
+        _PAGE_SLOTS.release()
 
 
 # The reader open on each version number of a store, while anybody holds it: DuckDB hands a
